@@ -1,0 +1,25 @@
+# Each target is one line of intent; the scripts say how.
+SHELL := /bin/bash
+DEV_DIR := .huddle
+TEST_DB = $${HUDDLE_TEST_DATABASE_URL:-$$(cat $(DEV_DIR)/test-database-url)}
+
+.PHONY: run test bench lint build
+
+run: ## bring Huddle up locally (provisions PostgreSQL when HUDDLE_DATABASE_URL is unset)
+	@scripts/dev-run.sh
+
+test: ## provision PostgreSQL, vet, and run every test with the race detector
+	@scripts/dev-postgres.sh test
+	go vet ./...
+	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -race -count=1 ./...
+
+bench: ## run the benchmarks against the real PostgreSQL
+	@scripts/dev-postgres.sh test
+	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	go vet ./...
+
+build: ## build the huddle binary
+	go build -o bin/huddle ./cmd/huddle

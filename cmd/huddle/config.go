@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Mode says how much Huddle trusts its surroundings. Development turns on the built-in
+// development platform and relaxes nothing about cookies or tokens.
+type Mode string
+
+const (
+	ModeProduction  Mode = "production"
+	ModeDevelopment Mode = "development"
+)
+
+// Config is every setting Huddle reads from its environment, parsed once at start.
+type Config struct {
+	Addr              string
+	BaseURL           *url.URL
+	DatabaseURL       string
+	SecretKey         []byte
+	LogFormat         string
+	Mode              Mode
+	RegistrationToken string
+	ShutdownTimeout   time.Duration
+}
+
+// setting documents one environment variable; `huddle serve --help` prints the table.
+type setting struct {
+	name, def, help string
+	need            need
+}
+
+type need int
+
+const (
+	needServe need = 1 << iota // serve cannot start without it
+	needDB                     // every command that opens the database needs it
+)
+
+var settings = []setting{
+	{"HUDDLE_ADDR", ":8080", "address the HTTP server listens on", 0},
+	{"HUDDLE_BASE_URL", "", "public URL of Huddle, used in every URL handed to Moodle (https in production)", needServe},
+	{"HUDDLE_DATABASE_URL", "", "PostgreSQL connection URL (PostgreSQL 15 or newer)", needServe | needDB},
+	{"HUDDLE_SECRET_KEY", "", "base64 of at least 32 random bytes; encrypts private keys and tokens at rest", needServe | needDB},
+	{"HUDDLE_LOG_FORMAT", "json", "log format: json or text", 0},
+	{"HUDDLE_ENV", "production", "production or development (development serves the built-in test platform)", 0},
+	{"HUDDLE_REGISTRATION_TOKEN", "", "secret that must appear in the Dynamic Registration URL (required in production)", 0},
+	{"HUDDLE_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM", 0},
+}
+
+// ConfigError names the variable that stopped start-up and what is wrong with it.
+type ConfigError struct {
+	Var, Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+
+// loadConfig reads the settings a command needs. getenv is os.Getenv outside tests.
+func loadConfig(getenv func(string) string, n need) (Config, error) {
+	get := func(name string) string {
+		v := strings.TrimSpace(getenv(name))
+		if v != "" {
+			return v
+		}
+		for _, s := range settings {
+			if s.name == name {
+				return s.def
+			}
+		}
+		return ""
+	}
+	required := func(name string) bool {
+		for _, s := range settings {
+			if s.name == name {
+				return s.need&n != 0
+			}
+		}
+		return false
+	}
+
+	var c Config
+	switch m := Mode(get("HUDDLE_ENV")); m {
+	case ModeProduction, ModeDevelopment:
+		c.Mode = m
+	default:
+		return c, &ConfigError{"HUDDLE_ENV", fmt.Sprintf("must be production or development, not %q", m)}
+	}
+
+	c.Addr = get("HUDDLE_ADDR")
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return c, &ConfigError{"HUDDLE_ADDR", fmt.Sprintf("must be host:port or :port, not %q", c.Addr)}
+	}
+
+	switch c.LogFormat = get("HUDDLE_LOG_FORMAT"); c.LogFormat {
+	case "json", "text":
+	default:
+		return c, &ConfigError{"HUDDLE_LOG_FORMAT", fmt.Sprintf("must be json or text, not %q", c.LogFormat)}
+	}
+
+	d, err := time.ParseDuration(get("HUDDLE_SHUTDOWN_TIMEOUT"))
+	if err != nil || d <= 0 {
+		return c, &ConfigError{"HUDDLE_SHUTDOWN_TIMEOUT", "must be a positive duration such as 15s"}
+	}
+	c.ShutdownTimeout = d
+
+	if raw := get("HUDDLE_BASE_URL"); raw != "" || required("HUDDLE_BASE_URL") {
+		u, err := parseBaseURL(raw, c.Mode)
+		if err != nil {
+			return c, &ConfigError{"HUDDLE_BASE_URL", err.Error()}
+		}
+		c.BaseURL = u
+	}
+
+	c.DatabaseURL = get("HUDDLE_DATABASE_URL")
+	if c.DatabaseURL == "" && required("HUDDLE_DATABASE_URL") {
+		return c, &ConfigError{"HUDDLE_DATABASE_URL", "is not set; give a PostgreSQL URL such as postgres://huddle:secret@localhost:5432/huddle"}
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			// Never echo the value: it usually holds a password.
+			return c, &ConfigError{"HUDDLE_DATABASE_URL", "must be a postgres:// or postgresql:// URL"}
+		}
+	}
+
+	if raw := get("HUDDLE_SECRET_KEY"); raw != "" || required("HUDDLE_SECRET_KEY") {
+		key, err := parseSecretKey(raw)
+		if err != nil {
+			return c, &ConfigError{"HUDDLE_SECRET_KEY", err.Error()}
+		}
+		c.SecretKey = key
+	}
+
+	c.RegistrationToken = get("HUDDLE_REGISTRATION_TOKEN")
+	if c.RegistrationToken != "" && len(c.RegistrationToken) < 16 {
+		return c, &ConfigError{"HUDDLE_REGISTRATION_TOKEN", "must be at least 16 characters"}
+	}
+	return c, nil
+}
+
+func parseBaseURL(raw string, mode Mode) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("is not set; give the public URL of Huddle, such as https://huddle.example.nhs.uk")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("must be an absolute http or https URL, not %q", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("must not carry a query, fragment or user info")
+	}
+	// Browsers treat http://localhost as a secure context, so Secure cookies still
+	// work there; anywhere else production needs https.
+	if mode == ModeProduction && u.Scheme != "https" && u.Hostname() != "localhost" {
+		return nil, fmt.Errorf("must use https in production (http is allowed only for localhost)")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+func parseSecretKey(raw string) ([]byte, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("is not set; generate one with: head -c 32 /dev/urandom | base64")
+	}
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		key, err = base64.RawURLEncoding.DecodeString(raw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("is not valid base64; generate one with: head -c 32 /dev/urandom | base64")
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("decodes to %d bytes; it needs at least 32", len(key))
+	}
+	return key, nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/web"
+)
+
+func runMigrate(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "migrate", "Apply every pending database migration (safe to run from several instances at once).", needDB)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e.getenv, needDB)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg.LogFormat)
+	pool, err := openPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	n, err := migrate(ctx, db)
+	if err != nil {
+		return err
+	}
+	log.Info("migrations applied", "count", n)
+	return nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) (int, error) {
+	m, err := migrations.New(db)
+	if err != nil {
+		return 0, err
+	}
+	return m.Up(ctx)
+}
+
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password included: say only what is wrong.
+		return nil, &ConfigError{"HUDDLE_DATABASE_URL", "is not a valid PostgreSQL connection URL"}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database at %s:%d: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "serve", "Run the HTTP server and the background workers. Migrations are applied first.", needServe)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e.getenv, needServe)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg.LogFormat)
+
+	pool, err := openPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+
+	m, err := migrations.New(db)
+	if err != nil {
+		return err
+	}
+	if n, err := m.Up(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("migrations applied", "count", n)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(pool))
+
+	srv, err := web.New(web.Deps{
+		Logger:   log,
+		Version:  version,
+		Database: pool,
+		Schema:   m,
+		Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("huddle listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "mode", cfg.Mode, "version", version)
+	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)
+}

@@ -1,0 +1,174 @@
+// Package web is Huddle's HTTP edge: the Fiber app, its middleware, the error
+// handler, templates and static files. Domain packages never see *fiber.Ctx; handlers
+// copy what they need out of the request and call the domain services.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/template/html/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+//go:embed templates
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Database is what readiness needs to know about PostgreSQL.
+type Database interface {
+	Ping(ctx context.Context) error
+}
+
+// Schema reports whether every migration is applied.
+type Schema interface {
+	Current(ctx context.Context) (bool, error)
+}
+
+// Deps are the services the web layer calls; cmd/huddle builds them.
+type Deps struct {
+	Logger   *slog.Logger
+	Version  string
+	Database Database
+	Schema   Schema
+	// Registry receives the HTTP metrics; pool and worker collectors are added by cmd.
+	Registry *prometheus.Registry
+	// RequestTimeout bounds each request's context (database calls, outbound calls).
+	RequestTimeout time.Duration
+}
+
+// Server is the Fiber app with Huddle's routes.
+type Server struct {
+	app  *fiber.App
+	deps Deps
+	log  *slog.Logger
+}
+
+// New builds the app and registers every route.
+func New(d Deps) (*Server, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = 30 * time.Second
+	}
+	tmplFS, err := fs.Sub(templateFiles, "templates")
+	if err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
+	engine := html.NewFileSystem(http.FS(tmplFS), ".html")
+	if err := engine.Load(); err != nil {
+		return nil, fmt.Errorf("web: parse templates: %w", err)
+	}
+
+	s := &Server{deps: d, log: d.Logger}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "huddle",
+		Views:                 engine,
+		ViewsLayout:           "layout",
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		BodyLimit:             1 << 20,
+	})
+
+	metrics, err := newHTTPMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.app.Use(recover.New())
+	s.app.Use(requestid.New())
+	s.app.Use(s.observe(metrics))
+	s.app.Use(securityHeaders)
+	s.app.Use(s.deadline)
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/readyz", s.readyz)
+	s.app.Get("/metrics", s.metricsHandler())
+	s.app.Get("/static/*", s.static())
+	s.app.Get("/", s.home)
+}
+
+// App exposes the Fiber app to tests in this package and to cmd's test harnesses.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve answers requests on ln until ctx ends, then stops accepting connections and
+// lets in-flight requests finish for up to drain before returning.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining in-flight requests", "drain", drain)
+	if err := s.app.ShutdownWithTimeout(drain); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	return <-errc
+}
+
+// deadline gives every request a context that ends when the request's time is up, so
+// database and outbound calls made through c.UserContext() stop with it.
+func (s *Server) deadline(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.deps.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok", "version": s.deps.Version})
+}
+
+// readyz answers 200 only while PostgreSQL answers and the schema is current, so a
+// load balancer stops sending traffic to an instance that cannot serve it.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.deps.Database.Ping(ctx); err != nil {
+		s.log.Warn("readyz: database unreachable", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "code": "database_unreachable"})
+	}
+	current, err := s.deps.Schema.Current(ctx)
+	if err != nil {
+		s.log.Warn("readyz: schema check failed", "err", err)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "code": "database_unreachable"})
+	}
+	if !current {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "code": "migrations_pending"})
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+func (s *Server) home(c *fiber.Ctx) error {
+	return c.Render("home", fiber.Map{"Title": "Huddle"})
+}
+
+func (s *Server) static() fiber.Handler {
+	sub, _ := fs.Sub(staticFiles, "static")
+	fileServer := http.FileServer(http.FS(sub))
+	return adaptStatic(fileServer)
+}

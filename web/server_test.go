@@ -1,0 +1,239 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/migrations"
+)
+
+func newTestServer(t *testing.T, pool *pgxpool.Pool) *Server {
+	t.Helper()
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { db.Close() })
+	m, err := migrations.New(db)
+	require.NoError(t, err)
+	s, err := New(Deps{Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	return s
+}
+
+func get(t *testing.T, s *Server, path string) (int, string) {
+	t.Helper()
+	resp, err := s.App().Test(httptest.NewRequest(http.MethodGet, path, nil), 5000)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, dbtest.New(t))
+
+	code, body := get(t, s, "/healthz")
+	require.Equal(t, 200, code)
+	require.JSONEq(t, `{"status":"ok","version":"test"}`, body)
+
+	code, _ = get(t, s, "/readyz")
+	require.Equal(t, 200, code)
+
+	code, body = get(t, s, "/metrics")
+	require.Equal(t, 200, code)
+	require.Contains(t, body, `huddle_http_requests_total{method="GET",route="/healthz",status="2xx"} 1`)
+	require.Contains(t, body, `huddle_http_request_duration_seconds_bucket{method="GET",route="/readyz"`)
+}
+
+func TestErrorsArePagesForPeopleAndJSONForMachines(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, dbtest.New(t))
+
+	code, body := get(t, s, "/no-such-page")
+	require.Equal(t, 404, code)
+	require.Contains(t, body, "<h1>Page not found</h1>")
+	require.Contains(t, body, "not_found")
+
+	req := httptest.NewRequest(http.MethodGet, "/no-such-page", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.App().Test(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var problem struct {
+		Error struct{ Code, Message string }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&problem))
+	require.Equal(t, "not_found", problem.Error.Code)
+	require.NotEmpty(t, problem.Error.Message)
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, dbtest.New(t))
+	resp, err := s.App().Test(httptest.NewRequest(http.MethodGet, "/", nil))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+	require.Empty(t, resp.Header.Get("X-Frame-Options"), "Huddle must be frameable by its platform")
+	csp := resp.Header.Get("Content-Security-Policy")
+	require.Contains(t, csp, "script-src 'self'")
+	require.NotContains(t, csp, "unsafe-inline")
+	require.Contains(t, csp, "frame-ancestors 'none'")
+}
+
+// cutProxy forwards TCP to PostgreSQL until cut, then closes every connection it
+// holds and drops new ones at once, as a network partition or a dead server would.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &cutProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	go p.serve()
+	return p
+}
+
+func (p *cutProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go func() { io.Copy(up, c); up.Close() }()
+		go func() { io.Copy(c, up); c.Close() }()
+	}
+}
+
+func (p *cutProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+func TestReadyzFollowsTheDatabase(t *testing.T) {
+	t.Parallel()
+	pc, err := pgxpool.ParseConfig(dbtest.Migrated(t))
+	require.NoError(t, err)
+	proxy := newCutProxy(t, net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port))))
+	host, port, err := net.SplitHostPort(proxy.ln.Addr().String())
+	require.NoError(t, err)
+	pc.ConnConfig.Host = host
+	p, _ := strconv.Atoi(port)
+	pc.ConnConfig.Port = uint16(p)
+	pc.ConnConfig.ConnectTimeout = time.Second
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	s := newTestServer(t, pool)
+
+	code, _ := get(t, s, "/readyz")
+	require.Equal(t, 200, code)
+
+	proxy.setCut(true)
+	code, body := get(t, s, "/readyz")
+	require.Equal(t, 503, code)
+	require.Contains(t, body, "database_unreachable")
+
+	proxy.setCut(false)
+	require.Eventually(t, func() bool {
+		code, _ := get(t, s, "/readyz")
+		return code == 200
+	}, 10*time.Second, 50*time.Millisecond)
+}
+
+func TestReadyzWhenMigrationsPending(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, dbtest.Pool(t, dbtest.Empty(t)))
+	code, body := get(t, s, "/readyz")
+	require.Equal(t, 503, code)
+	require.Contains(t, body, "migrations_pending")
+}
+
+func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, dbtest.New(t))
+	started := make(chan struct{})
+	s.App().Get("/slow", func(c *fiber.Ctx) error {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		return c.SendString("finished")
+	})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln, 5*time.Second) }()
+
+	url := "http://" + ln.Addr().String()
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(url + "/slow")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(b), err}
+	}()
+
+	<-started
+	stop() // as SIGTERM would
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, 200, r.code)
+	require.Equal(t, "finished", r.body)
+	require.NoError(t, <-served)
+
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	require.Error(t, err, "no new connections after shutdown")
+}
