@@ -27,6 +27,12 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.log.Error("request failed", "request_id", c.Locals("requestid"), "path", c.Path(), "err", err)
 	}
 	c.Status(p.Status)
+	// An error page has nothing to click, so it may show inside any frame: a failed
+	// launch must explain itself inside Moodle's iframe even before Huddle knows
+	// which platform sent it.
+	if strings.Contains(string(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy)), "frame-ancestors 'none'") {
+		c.Set(fiber.HeaderContentSecurityPolicy, cspWith("*"))
+	}
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"error": fiber.Map{"code": p.Code, "message": p.Message}})
 	}

@@ -99,20 +99,8 @@ func securityHeaders(c *fiber.Ctx) error {
 	if c.Protocol() == "https" {
 		c.Set("Strict-Transport-Security", "max-age=31536000")
 	}
-	if c.Get(fiber.HeaderContentSecurityPolicy) == "" {
-		c.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy(""))
-	}
+	// Scripts and styles come from Huddle only (no inline scripts). Framing is refused
+	// until a handler knows which platform may frame the page (allowFraming).
+	c.Set(fiber.HeaderContentSecurityPolicy, cspWith("'none'"))
 	return c.Next()
-}
-
-// contentSecurityPolicy allows scripts and styles from Huddle only (no inline
-// scripts) and framing by frameAncestor, the origin of the platform the current
-// session came from, or by nobody when there is none.
-func contentSecurityPolicy(frameAncestor string) string {
-	fa := "'none'"
-	if frameAncestor != "" {
-		fa = frameAncestor
-	}
-	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + fa
 }

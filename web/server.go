@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,6 +20,11 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/gofiber/template/html/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/session"
 )
 
 //go:embed templates
@@ -47,13 +53,25 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// RequestTimeout bounds each request's context (database calls, outbound calls).
 	RequestTimeout time.Duration
+
+	// BaseURL is Huddle's public URL (HUDDLE_BASE_URL).
+	BaseURL   *url.URL
+	LTI       *lti.Store
+	Verifier  *lti.Verifier
+	Keys      *lti.Keyring
+	DeepLinks *lti.DeepLinkingSigner
+	Courses   *course.Service
+	Sessions  *session.Store
+	// Kinds are the activity kinds installed, in the order educators see them.
+	Kinds []course.Kind
 }
 
 // Server is the Fiber app with Huddle's routes.
 type Server struct {
-	app  *fiber.App
-	deps Deps
-	log  *slog.Logger
+	app   *fiber.App
+	deps  Deps
+	log   *slog.Logger
+	table []Route
 }
 
 // New builds the app and registers every route.
@@ -99,15 +117,28 @@ func New(d Deps) (*Server, error) {
 	s.app.Use(securityHeaders)
 	s.app.Use(s.deadline)
 	s.routes()
+	s.warmUp()
 	return s, nil
 }
 
+// warmUp renders one page before serving. Fiber builds an internal list on the first
+// Render without a lock, which races when the first requests arrive together.
+func (s *Server) warmUp() {
+	c := s.app.AcquireCtx(&fasthttp.RequestCtx{})
+	defer s.app.ReleaseCtx(c)
+	_ = c.Render("item", fiber.Map{"Title": "warm-up"})
+}
+
 func (s *Server) routes() {
-	s.app.Get("/healthz", s.healthz)
-	s.app.Get("/readyz", s.readyz)
-	s.app.Get("/metrics", s.metricsHandler())
-	s.app.Get("/static/*", s.static())
-	s.app.Get("/", s.home)
+	s.handle(fiber.MethodGet, "/healthz", Public, s.healthz)
+	s.handle(fiber.MethodGet, "/readyz", Public, s.readyz)
+	s.handle(fiber.MethodGet, "/metrics", Public, s.metricsHandler())
+	s.handle(fiber.MethodGet, "/static/*", Public, s.static())
+	s.handle(fiber.MethodGet, "/", Public, s.home)
+	if s.deps.LTI != nil {
+		s.ltiRoutes()
+		s.activityRoutes()
+	}
 }
 
 // App exposes the Fiber app to tests in this package and to cmd's test harnesses.

@@ -35,9 +35,13 @@ func commands() []command {
 	return []command{
 		{"serve", "run the web server and background workers", runServe},
 		{"migrate", "apply database migrations", runMigrate},
+		{"platform", "add, list, show or remove Moodle sites (LTI platforms)", runPlatform},
+		{"keys", "rotate Huddle's tool signing key", runKeys},
 		{"version", "print the version", runVersion},
 	}
 }
+
+var flagHelp = flag.ErrHelp
 
 // exitError carries an exit status: 2 for configuration and usage errors.
 type exitError struct {

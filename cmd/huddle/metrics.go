@@ -7,7 +7,7 @@ import (
 
 // poolCollector exports pgxpool statistics at scrape time.
 type poolCollector struct {
-	pool                                      *pgxpool.Pool
+	pool                                       *pgxpool.Pool
 	total, idle, acquired, max, acquires, wait *prometheus.Desc
 }
 

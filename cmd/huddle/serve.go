@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -94,6 +96,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		log.Info("migrations applied", "count", n)
 	}
 
+	svc, err := newServices(pool, cfg.SecretKey, outboundClient())
+	if err != nil {
+		return err
+	}
+	if err := svc.keys.Ensure(ctx); err != nil {
+		return err
+	}
+	go prune(ctx, log, svc, time.Minute)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(pool))
 
@@ -103,6 +114,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Database: pool,
 		Schema:   m,
 		Registry: reg,
+
+		BaseURL:   cfg.BaseURL,
+		LTI:       svc.lti,
+		Verifier:  svc.verifier,
+		Keys:      svc.keys,
+		DeepLinks: svc.deepLinks,
+		Courses:   svc.courses,
+		Sessions:  svc.sessions,
+		Kinds:     kinds(),
 	})
 	if err != nil {
 		return err
@@ -113,4 +133,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	log.Info("huddle listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "mode", cfg.Mode, "version", version)
 	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)
+}
+
+// outboundClient is the HTTP client for every call Huddle makes to a platform.
+func outboundClient() *http.Client {
+	return &http.Client{Timeout: 15 * time.Second}
 }

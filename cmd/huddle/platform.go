@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/huddle-lti/huddle/lti"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+const platformUsage = `Manage the Moodle sites (LTI platforms) that may launch Huddle.
+
+  huddle platform add --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL --deployment-id ID [--deployment-id ID ...]
+  huddle platform list
+  huddle platform show ID
+  huddle platform remove ID`
+
+func runPlatform(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(e.stdout, "Usage: huddle platform <add|list|show|remove> [flags]\n\n"+platformUsage)
+		if len(args) == 0 {
+			return &exitError{2, errors.New("name a subcommand: add, list, show or remove")}
+		}
+		return nil
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlags(e, "platform "+sub, platformUsage, needDB)
+	var p lti.Platform
+	var deployments stringList
+	if sub == "add" {
+		fs.StringVar(&p.Issuer, "issuer", "", "the platform's issuer (Moodle: the site URL)")
+		fs.StringVar(&p.ClientID, "client-id", "", "the client id the platform gave Huddle")
+		fs.StringVar(&p.AuthURL, "auth-url", "", "authentication request URL (Moodle: /mod/lti/auth.php)")
+		fs.StringVar(&p.TokenURL, "token-url", "", "access token URL (Moodle: /mod/lti/token.php)")
+		fs.StringVar(&p.JWKSURL, "jwks-url", "", "public keyset URL (Moodle: /mod/lti/certs.php)")
+		fs.Var(&deployments, "deployment-id", "a deployment id (repeatable)")
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flagHelp) {
+			return err
+		}
+		return &exitError{2, err}
+	}
+	cfg, err := loadConfig(e.getenv, needDB)
+	if err != nil {
+		return err
+	}
+	pool, err := openPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := lti.NewStore(pool, nil)
+
+	switch sub {
+	case "add":
+		p.DeploymentIDs = deployments
+		var missing []string
+		for _, f := range []struct{ name, v string }{{"--issuer", p.Issuer}, {"--client-id", p.ClientID}, {"--auth-url", p.AuthURL}, {"--token-url", p.TokenURL}, {"--jwks-url", p.JWKSURL}} {
+			if f.v == "" {
+				missing = append(missing, f.name)
+			}
+		}
+		if len(deployments) == 0 {
+			missing = append(missing, "--deployment-id")
+		}
+		if len(missing) > 0 {
+			return &exitError{2, fmt.Errorf("missing %s", strings.Join(missing, ", "))}
+		}
+		if err := lti.ValidatePlatform(p); err != nil {
+			return &exitError{2, err}
+		}
+		added, err := store.AddPlatform(ctx, p)
+		if errors.Is(err, lti.ErrPlatformTaken) {
+			return &exitError{1, fmt.Errorf("a platform with issuer %s and client id %s is already registered", p.Issuer, p.ClientID)}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "added platform %d: %s (client id %s)\n", added.ID, added.Issuer, added.ClientID)
+		return nil
+	case "list":
+		ps, err := store.Platforms(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			fmt.Fprintln(e.stdout, "no platforms registered; add one with 'huddle platform add' or Dynamic Registration")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tISSUER\tCLIENT ID\tDEPLOYMENTS")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.ID, p.Issuer, p.ClientID, strings.Join(p.DeploymentIDs, ","))
+		}
+		return tw.Flush()
+	case "show", "remove":
+		if fs.NArg() != 1 {
+			return &exitError{2, fmt.Errorf("give the platform id (see 'huddle platform list')")}
+		}
+		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+		if err != nil {
+			return &exitError{2, fmt.Errorf("platform id %q is not a number", fs.Arg(0))}
+		}
+		if sub == "remove" {
+			err = store.RemovePlatform(ctx, id)
+			if errors.Is(err, lti.ErrNotFound) {
+				return &exitError{1, fmt.Errorf("no platform with id %d", id)}
+			}
+			if err == nil {
+				fmt.Fprintf(e.stdout, "removed platform %d and everything Huddle held for it\n", id)
+			}
+			return err
+		}
+		p, err := store.Platform(ctx, id)
+		if errors.Is(err, lti.ErrNotFound) {
+			return &exitError{1, fmt.Errorf("no platform with id %d", id)}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "id:            %d\nissuer:        %s\nclient id:     %s\nauth url:      %s\ntoken url:     %s\njwks url:      %s\ndeployments:   %s\nregistered at: %s\n",
+			p.ID, p.Issuer, p.ClientID, p.AuthURL, p.TokenURL, p.JWKSURL, strings.Join(p.DeploymentIDs, ", "), p.CreatedAt.UTC().Format(time.RFC3339))
+		return nil
+	}
+	return &exitError{2, fmt.Errorf("unknown subcommand %q: use add, list, show or remove", sub)}
+}
+
+func runKeys(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(e.stdout, "Usage: huddle keys rotate [--grace 72h]\n\nAdd a new tool signing key; the old one stays published for the grace period.")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return nil
+		}
+		return &exitError{2, errors.New("the only subcommand is rotate")}
+	}
+	fs := newFlags(e, "keys rotate", "Add a new tool signing key; the old one stays published for the grace period.", needDB)
+	grace := fs.Duration("grace", lti.DefaultKeyGrace, "how long the old key stays in the JWKS")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e.getenv, needDB)
+	if err != nil {
+		return err
+	}
+	pool, err := openPool(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	svc, err := newServices(pool, cfg.SecretKey, outboundClient())
+	if err != nil {
+		return err
+	}
+	kid, err := svc.keys.Rotate(ctx, *grace)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "new signing key %s; previous keys stay published for %s\n", kid, *grace)
+	return nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/seal"
+	"github.com/huddle-lti/huddle/session"
+)
+
+// userAgent names Huddle on every outbound request: some Moodle sites answer 403
+// to requests without one.
+func userAgent() string { return "Huddle/" + version + " (LTI 1.3 tool)" }
+
+// services are the domain services cmd builds once and hands to web and workers.
+type services struct {
+	lti       *lti.Store
+	keys      *lti.Keyring
+	verifier  *lti.Verifier
+	deepLinks *lti.DeepLinkingSigner
+	courses   *course.Service
+	sessions  *session.Store
+}
+
+func newServices(pool *pgxpool.Pool, secret []byte, client *http.Client) (*services, error) {
+	sealer, err := seal.New(secret)
+	if err != nil {
+		return nil, err
+	}
+	keyset := lti.NewKeySet(lti.KeySetConfig{Client: client, UserAgent: userAgent()})
+	return &services{
+		lti:       lti.NewStore(pool, nil),
+		keys:      lti.NewKeyring(pool, sealer, nil, 0),
+		verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
+		deepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
+		courses:   course.NewService(pool, nil),
+		sessions:  session.NewStore(pool, nil, 0),
+	}, nil
+}
+
+// kinds lists the activity kinds this build offers. Each activity package adds its
+// own Kind here when it lands (discussion, case board, reflection log, ...).
+func kinds() []course.Kind { return nil }
+
+// prune deletes expired login records and sessions every interval until ctx ends.
+// Every instance runs it; the DELETEs are idempotent, so no coordination is needed.
+func prune(ctx context.Context, log *slog.Logger, s *services, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		logins, err := s.lti.PruneLogins(ctx)
+		if err != nil {
+			log.Warn("prune logins", "err", err)
+		}
+		sessions, err := s.sessions.Prune(ctx)
+		if err != nil {
+			log.Warn("prune sessions", "err", err)
+		}
+		if logins+sessions > 0 {
+			log.Info("pruned expired records", "logins", logins, "sessions", sessions)
+		}
+	}
+}

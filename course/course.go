@@ -1,0 +1,261 @@
+// Package course keeps who is in which Moodle course and which Huddle activities the
+// course holds, as the platform told Huddle at each launch: users, courses (LTI
+// contexts), memberships with Huddle roles, and activities (resource links).
+package course
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/huddle-lti/huddle/lti"
+)
+
+// ErrNotFound means the activity does not exist or the person is not a member of its
+// course; callers cannot tell which, so nothing leaks across courses.
+var ErrNotFound = errors.New("course: not found")
+
+// Launch is what a validated LTI launch says about the person, course and activity.
+type Launch struct {
+	PlatformID     int64
+	DeploymentID   string
+	Subject        string
+	Name           string
+	Email          string
+	ContextID      string
+	ContextTitle   string
+	ContextLabel   string
+	ResourceLinkID string // empty for deep linking requests
+	ActivityTitle  string
+	TargetLinkURI  string
+	Custom         map[string]string
+	Roles          []lti.Role
+	AGSLineItems   string
+	AGSLineItem    string
+	AGSScopes      []string
+	NRPSURL        string
+}
+
+// Recorded is what RecordLaunch stored.
+type Recorded struct {
+	UserID     int64
+	CourseID   int64
+	ActivityID int64 // zero without a resource link
+}
+
+// Activity is one Huddle activity placed in a course.
+type Activity struct {
+	ID             int64
+	CourseID       int64
+	PlatformID     int64
+	ResourceLinkID string
+	Title          string
+	CourseTitle    string
+	Kind           string // empty until an educator sets it up
+	Settings       json.RawMessage
+	AGSLineItem    string
+	AGSLineItems   string
+	AGSScopes      []string
+	NRPSURL        string
+}
+
+// Member is a person's standing in one course.
+type Member struct {
+	UserID   int64
+	CourseID int64
+	Roles    []lti.Role
+}
+
+// Has reports whether the member holds role r.
+func (m Member) Has(r lti.Role) bool { return slices.Contains(m.Roles, r) }
+
+// Service reads and writes the course tables.
+type Service struct {
+	db  *pgxpool.Pool
+	now func() time.Time
+}
+
+// NewService returns a Service; now is the clock (time.Now if nil).
+func NewService(db *pgxpool.Pool, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: db, now: now}
+}
+
+// One statement, one round trip: a launch is the hottest write path in Huddle. The
+// activity's kind and settings come from the custom parameters Huddle put in the deep
+// link, so a copied course's new resource link starts a new, empty activity with the
+// same set-up. Name and email keep their old values when the platform stops sending them.
+const recordLaunch = `
+WITH u AS (
+    INSERT INTO users (platform_id, subject, name, email, updated_at)
+    VALUES ($1, $2, $3, $4, $17)
+    ON CONFLICT (platform_id, subject) DO UPDATE SET
+        name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
+        email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE users.email END,
+        updated_at = EXCLUDED.updated_at
+    RETURNING id
+), c AS (
+    INSERT INTO courses (platform_id, deployment_id, context_id, title, label, updated_at)
+    VALUES ($1, $5, $6, $7, $8, $17)
+    ON CONFLICT (platform_id, deployment_id, context_id) DO UPDATE SET
+        title = EXCLUDED.title, label = EXCLUDED.label, updated_at = EXCLUDED.updated_at
+    RETURNING id
+), m AS (
+    INSERT INTO memberships (user_id, course_id, roles, updated_at)
+    SELECT u.id, c.id, $9, $17 FROM u, c
+    ON CONFLICT (course_id, user_id) DO UPDATE SET roles = EXCLUDED.roles, updated_at = EXCLUDED.updated_at
+), a AS (
+    INSERT INTO activities (course_id, resource_link_id, title, target_link_uri, custom, kind, settings,
+                            ags_lineitems_url, ags_lineitem_url, ags_scopes, nrps_url, updated_at)
+    SELECT c.id, $10, $11, $12, $13, $18, coalesce($19::jsonb, '{}'), $14, $15, $16, $20, $17 FROM c
+    WHERE $10 <> ''
+    ON CONFLICT (course_id, resource_link_id) DO UPDATE SET
+        title = EXCLUDED.title, target_link_uri = EXCLUDED.target_link_uri, custom = EXCLUDED.custom,
+        ags_lineitems_url = EXCLUDED.ags_lineitems_url,
+        ags_lineitem_url = CASE WHEN EXCLUDED.ags_lineitem_url <> '' THEN EXCLUDED.ags_lineitem_url ELSE activities.ags_lineitem_url END,
+        ags_scopes = EXCLUDED.ags_scopes, nrps_url = EXCLUDED.nrps_url, updated_at = EXCLUDED.updated_at
+    RETURNING id
+)
+SELECT u.id, c.id, coalesce((SELECT id FROM a), 0) FROM u, c`
+
+// CustomKind and CustomSettings are the custom parameters that carry an activity's
+// set-up through Deep Linking, course copies and restores.
+const (
+	CustomKind     = "huddle_kind"
+	CustomSettings = "huddle_settings"
+)
+
+// RecordLaunch upserts the user, course, membership (roles refreshed) and activity.
+func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) {
+	custom := l.Custom
+	if custom == nil {
+		custom = map[string]string{}
+	}
+	customJSON, err := json.Marshal(custom)
+	if err != nil {
+		return Recorded{}, fmt.Errorf("course: record launch: %w", err)
+	}
+	var kind *string
+	if k := custom[CustomKind]; k != "" {
+		kind = &k
+	}
+	var settings *string
+	if st := custom[CustomSettings]; st != "" && json.Valid([]byte(st)) {
+		settings = &st
+	}
+	roles := make([]string, len(l.Roles))
+	for i, r := range l.Roles {
+		roles[i] = string(r)
+	}
+	scopes := l.AGSScopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	var r Recorded
+	err = s.db.QueryRow(ctx, recordLaunch,
+		l.PlatformID, l.Subject, l.Name, l.Email, // 1-4
+		l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel, // 5-8
+		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, // 9-13
+		l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
+	).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+	if err != nil {
+		return r, fmt.Errorf("course: record launch: %w", err)
+	}
+	return r, nil
+}
+
+const selectActivity = `
+SELECT a.id, a.course_id, c.platform_id, a.resource_link_id, a.title, c.title, coalesce(a.kind, ''), a.settings,
+       a.ags_lineitem_url, a.ags_lineitems_url, a.ags_scopes, a.nrps_url, m.roles
+FROM activities a
+JOIN courses c ON c.id = a.course_id
+JOIN memberships m ON m.course_id = a.course_id AND m.user_id = $2
+WHERE a.id = $1`
+
+// ActivityFor returns an activity and the person's membership of its course. A person
+// who is not a member gets ErrNotFound, exactly as for a missing activity.
+func (s *Service) ActivityFor(ctx context.Context, activityID, userID int64) (Activity, Member, error) {
+	var a Activity
+	var roles []string
+	err := s.db.QueryRow(ctx, selectActivity, activityID, userID).Scan(&a.ID, &a.CourseID, &a.PlatformID, &a.ResourceLinkID,
+		&a.Title, &a.CourseTitle, &a.Kind, &a.Settings, &a.AGSLineItem, &a.AGSLineItems, &a.AGSScopes, &a.NRPSURL, &roles)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, Member{}, ErrNotFound
+	}
+	if err != nil {
+		return a, Member{}, fmt.Errorf("course: activity %d: %w", activityID, err)
+	}
+	m := Member{UserID: userID, CourseID: a.CourseID}
+	for _, r := range roles {
+		m.Roles = append(m.Roles, lti.Role(r))
+	}
+	return a, m, nil
+}
+
+// SetUp gives a not-yet-set-up activity its kind and settings. It refuses to change
+// an activity that already has a kind: its posts were made under those settings.
+func (s *Service) SetUp(ctx context.Context, activityID int64, kind string, settings json.RawMessage) error {
+	if settings == nil {
+		settings = json.RawMessage(`{}`)
+	}
+	tag, err := s.db.Exec(ctx, `UPDATE activities SET kind = $2, settings = $3, updated_at = $4 WHERE id = $1 AND kind IS NULL`,
+		activityID, kind, settings, s.now())
+	if err != nil {
+		return fmt.Errorf("course: set up activity %d: %w", activityID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("course: set up activity %d: %w", activityID, ErrAlreadySetUp)
+	}
+	return nil
+}
+
+// ErrAlreadySetUp means the activity already has a kind.
+var ErrAlreadySetUp = errors.New("course: activity is already set up")
+
+// UserName returns a user's display name.
+func (s *Service) UserName(ctx context.Context, userID int64) (string, error) {
+	var name string
+	err := s.db.QueryRow(ctx, `SELECT name FROM users WHERE id = $1`, userID).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return name, err
+}
+
+// Course returns a course's title and platform, for a member only.
+func (s *Service) CourseFor(ctx context.Context, courseID, userID int64) (title string, m Member, err error) {
+	var roles []string
+	err = s.db.QueryRow(ctx, `
+SELECT c.title, m.roles FROM courses c JOIN memberships m ON m.course_id = c.id AND m.user_id = $2
+WHERE c.id = $1`, courseID, userID).Scan(&title, &roles)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", Member{}, ErrNotFound
+	}
+	if err != nil {
+		return "", Member{}, fmt.Errorf("course: course %d: %w", courseID, err)
+	}
+	m = Member{UserID: userID, CourseID: courseID}
+	for _, r := range roles {
+		m.Roles = append(m.Roles, lti.Role(r))
+	}
+	return title, m, nil
+}
+
+// IsPlatformAdmin reports whether the user was launched as an administrator in any
+// course. Users belong to one platform, so this never reaches another Moodle site.
+func (s *Service) IsPlatformAdmin(ctx context.Context, userID int64) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND 'admin' = ANY (roles))`, userID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("course: admin check: %w", err)
+	}
+	return ok, nil
+}

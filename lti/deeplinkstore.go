@@ -1,0 +1,82 @@
+package lti
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DeepLinkRequestLifetime bounds how long an educator may take to pick an activity.
+const DeepLinkRequestLifetime = time.Hour
+
+// PendingDeepLink is a verified LtiDeepLinkingRequest waiting for the educator's choice.
+type PendingDeepLink struct {
+	PlatformID   int64
+	DeploymentID string
+	CourseID     int64
+	Settings     DeepLinkingSettings
+}
+
+type pendingDeepLinkJSON struct {
+	PlatformID   int64               `json:"platform_id"`
+	DeploymentID string              `json:"deployment_id"`
+	Settings     DeepLinkingSettings `json:"settings"`
+}
+
+// SaveDeepLink keeps a deep linking request for the user who made it and returns its id.
+func (s *Store) SaveDeepLink(ctx context.Context, userID int64, p PendingDeepLink) (string, error) {
+	id, err := randomToken()
+	if err != nil {
+		return "", fmt.Errorf("lti: save deep link: %w", err)
+	}
+	body, err := json.Marshal(pendingDeepLinkJSON{p.PlatformID, p.DeploymentID, p.Settings})
+	if err != nil {
+		return "", fmt.Errorf("lti: save deep link: %w", err)
+	}
+	now := s.now()
+	_, err = s.db.Exec(ctx, `
+INSERT INTO deep_link_requests (id_hash, user_id, course_id, settings, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)`, hashToken(id), userID, p.CourseID, body, now, now.Add(DeepLinkRequestLifetime))
+	if err != nil {
+		return "", fmt.Errorf("lti: save deep link: %w", err)
+	}
+	return id, nil
+}
+
+// DeepLink returns the pending request id for userID; take=true also deletes it, so a
+// response is sent at most once.
+func (s *Store) DeepLink(ctx context.Context, id string, userID int64, take bool) (PendingDeepLink, error) {
+	q := `SELECT course_id, settings FROM deep_link_requests WHERE id_hash = $1 AND user_id = $2 AND expires_at > $3`
+	if take {
+		q = `DELETE FROM deep_link_requests WHERE id_hash = $1 AND user_id = $2 AND expires_at > $3 RETURNING course_id, settings`
+	}
+	var p PendingDeepLink
+	var body []byte
+	err := s.db.QueryRow(ctx, q, hashToken(id), userID, s.now()).Scan(&p.CourseID, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("lti: deep link: %w", err)
+	}
+	var j pendingDeepLinkJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return p, fmt.Errorf("lti: deep link: %w", err)
+	}
+	p.PlatformID, p.DeploymentID, p.Settings = j.PlatformID, j.DeploymentID, j.Settings
+	return p, nil
+}
+
+// AsLaunch rebuilds the part of the original request a response needs.
+func (p PendingDeepLink) AsLaunch() *Launch {
+	settings := p.Settings
+	return &Launch{Claims: Claims{
+		MessageType:  MessageDeepLinkingRequest,
+		DeploymentID: p.DeploymentID,
+		DeepLinking:  &settings,
+	}}
+}

@@ -1,0 +1,176 @@
+package lti
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Lifetimes of the login records. A login initiation waits while the browser is
+// checked for cookies (and perhaps a new window opens); a state waits for the
+// platform's form_post, which Moodle sends within a second or two.
+const (
+	InitiationLifetime = 10 * time.Minute
+	StateLifetime      = 5 * time.Minute
+)
+
+// ErrStateInvalid means a launch's state was never issued, already used, expired, or
+// was issued to another browser. All four look the same to the caller on purpose.
+var ErrStateInvalid = errors.New("lti: login state is unknown, used, expired or from another browser")
+
+// LoginInitiation is a third-party initiated login request (LTI Core 5.1.1, Security
+// Framework 5.1.1) as the platform sent it.
+type LoginInitiation struct {
+	Platform       Platform
+	LoginHint      string
+	LTIMessageHint string
+	TargetLinkURI  string
+	DeploymentID   string
+}
+
+// SaveInitiation keeps a login initiation and returns the id a browser uses to resume
+// it. Moodle's lti_message_hint is single use, so Huddle must not send the browser to
+// the platform before it knows its cookies will stick; the id lets it try again in a
+// new window with the same, still unused, parameters.
+func (s *Store) SaveInitiation(ctx context.Context, in LoginInitiation) (string, error) {
+	id, err := randomToken()
+	if err != nil {
+		return "", fmt.Errorf("lti: save initiation: %w", err)
+	}
+	now := s.now()
+	const q = `
+INSERT INTO lti_login_initiations
+    (id_hash, platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	_, err = s.db.Exec(ctx, q, hashToken(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
+		in.TargetLinkURI, in.DeploymentID, now, now.Add(InitiationLifetime))
+	if err != nil {
+		return "", fmt.Errorf("lti: save initiation: %w", err)
+	}
+	return id, nil
+}
+
+// TakeInitiation returns and deletes a saved initiation: it is sent to the platform
+// at most once.
+func (s *Store) TakeInitiation(ctx context.Context, id string) (LoginInitiation, error) {
+	const q = `
+DELETE FROM lti_login_initiations
+WHERE id_hash = $1 AND expires_at > $2
+RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id`
+	var in LoginInitiation
+	var platformID int64
+	err := s.db.QueryRow(ctx, q, hashToken(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return in, ErrNotFound
+	}
+	if err != nil {
+		return in, fmt.Errorf("lti: take initiation: %w", err)
+	}
+	in.Platform, err = s.Platform(ctx, platformID)
+	return in, err
+}
+
+// PeekInitiation reports whether an initiation is still waiting, without using it.
+func (s *Store) PeekInitiation(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lti_login_initiations WHERE id_hash = $1 AND expires_at > $2)`,
+		hashToken(id), s.now()).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("lti: peek initiation: %w", err)
+	}
+	return ok, nil
+}
+
+// AuthRequest is the OIDC authentication request Huddle sends the browser to.
+type AuthRequest struct {
+	URL   string
+	State string
+}
+
+// StartAuth creates a single-use state and nonce bound to the browser that holds
+// browserSecret, and returns the platform authentication request URL (Security
+// Framework 5.1.1.2, with Moodle's requirements: response_mode form_post, prompt none,
+// and a redirect_uri byte-identical to the registered one).
+func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, browserSecret string) (AuthRequest, error) {
+	state, err := randomToken()
+	if err != nil {
+		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
+	}
+	nonce, err := randomToken()
+	if err != nil {
+		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
+	}
+	now := s.now()
+	const q = `
+INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)`
+	if _, err := s.db.Exec(ctx, q, hashToken(state), nonce, in.Platform.ID, hashToken(browserSecret), now, now.Add(StateLifetime)); err != nil {
+		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
+	}
+	u, err := url.Parse(in.Platform.AuthURL)
+	if err != nil {
+		return AuthRequest{}, fmt.Errorf("lti: platform %d auth url: %w", in.Platform.ID, err)
+	}
+	q2 := u.Query()
+	q2.Set("scope", "openid")
+	q2.Set("response_type", "id_token")
+	q2.Set("response_mode", "form_post")
+	q2.Set("prompt", "none")
+	q2.Set("client_id", in.Platform.ClientID)
+	q2.Set("redirect_uri", redirectURI)
+	q2.Set("login_hint", in.LoginHint)
+	if in.LTIMessageHint != "" {
+		q2.Set("lti_message_hint", in.LTIMessageHint)
+	}
+	q2.Set("state", state)
+	q2.Set("nonce", nonce)
+	u.RawQuery = q2.Encode()
+	return AuthRequest{URL: u.String(), State: state}, nil
+}
+
+// LoginState is what a consumed state tells the launch.
+type LoginState struct {
+	PlatformID int64
+	Nonce      string
+}
+
+// TakeState consumes the state posted with a launch. It matches only when the same
+// browser that started the login posts it (login CSRF, Security Framework 7.3.1), and
+// the DELETE makes it single use: of several concurrent posts exactly one wins. A
+// wrong browser does not burn the state, so an attacker cannot spoil a real login.
+func (s *Store) TakeState(ctx context.Context, state, browserSecret string) (LoginState, error) {
+	const q = `
+DELETE FROM lti_login_states
+WHERE state_hash = $1 AND browser_hash = $2 AND expires_at > $3
+RETURNING platform_id, nonce`
+	var ls LoginState
+	err := s.db.QueryRow(ctx, q, hashToken(state), hashToken(browserSecret), s.now()).Scan(&ls.PlatformID, &ls.Nonce)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ls, ErrStateInvalid
+	}
+	if err != nil {
+		return ls, fmt.Errorf("lti: take state: %w", err)
+	}
+	return ls, nil
+}
+
+// PruneLogins deletes expired login records.
+func (s *Store) PruneLogins(ctx context.Context) (int64, error) {
+	now := s.now()
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM lti_login_states WHERE expires_at <= $1`,
+		`DELETE FROM lti_login_initiations WHERE expires_at <= $1`,
+	} {
+		tag, err := s.db.Exec(ctx, q, now)
+		if err != nil {
+			return total, fmt.Errorf("lti: prune logins: %w", err)
+		}
+		total += tag.RowsAffected()
+	}
+	return total, nil
+}

@@ -1,0 +1,198 @@
+package lti
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound      = errors.New("lti: not found")
+	ErrPlatformTaken = errors.New("lti: a platform with this issuer and client_id is already registered")
+	ErrAmbiguous     = errors.New("lti: several platforms share this issuer; the login must name its client_id")
+)
+
+// Store keeps platforms, deployments and the short-lived OIDC login records in
+// PostgreSQL, so any Huddle instance can finish a login another one started.
+type Store struct {
+	db  *pgxpool.Pool
+	now func() time.Time
+}
+
+// NewStore returns a Store; now is the clock (time.Now if nil).
+func NewStore(db *pgxpool.Pool, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, now: now}
+}
+
+// ValidatePlatform checks the registration data a person or script typed.
+func ValidatePlatform(p Platform) error {
+	if strings.TrimSpace(p.ClientID) == "" {
+		return fmt.Errorf("client id is empty")
+	}
+	for _, f := range []struct{ name, value string }{
+		{"issuer", p.Issuer}, {"auth url", p.AuthURL}, {"token url", p.TokenURL}, {"jwks url", p.JWKSURL},
+	} {
+		u, err := url.Parse(f.value)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return fmt.Errorf("%s %q is not an absolute http or https URL", f.name, f.value)
+		}
+	}
+	for _, d := range p.DeploymentIDs {
+		if strings.TrimSpace(d) == "" {
+			return fmt.Errorf("a deployment id is empty")
+		}
+	}
+	return nil
+}
+
+const insertPlatform = `
+INSERT INTO platforms (issuer, client_id, auth_url, token_url, jwks_url)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, created_at`
+
+const insertDeployment = `
+INSERT INTO platform_deployments (platform_id, deployment_id)
+VALUES ($1, $2)
+ON CONFLICT DO NOTHING`
+
+// AddPlatform registers p with its deployments.
+func (s *Store) AddPlatform(ctx context.Context, p Platform) (Platform, error) {
+	if err := ValidatePlatform(p); err != nil {
+		return p, fmt.Errorf("lti: add platform: %w", err)
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, insertPlatform, p.Issuer, p.ClientID, p.AuthURL, p.TokenURL, p.JWKSURL).Scan(&p.ID, &p.CreatedAt); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+				return ErrPlatformTaken
+			}
+			return err
+		}
+		for _, d := range p.DeploymentIDs {
+			if _, err := tx.Exec(ctx, insertDeployment, p.ID, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return p, fmt.Errorf("lti: add platform %s: %w", p.Issuer, err)
+	}
+	return p, nil
+}
+
+// AddDeployment registers one more deployment id for a platform.
+func (s *Store) AddDeployment(ctx context.Context, platformID int64, deploymentID string) error {
+	if _, err := s.db.Exec(ctx, insertDeployment, platformID, deploymentID); err != nil {
+		return fmt.Errorf("lti: add deployment to platform %d: %w", platformID, err)
+	}
+	return nil
+}
+
+const selectPlatforms = `
+SELECT p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.created_at,
+       coalesce(array_agg(d.deployment_id ORDER BY d.deployment_id) FILTER (WHERE d.deployment_id IS NOT NULL), '{}')
+FROM platforms p
+LEFT JOIN platform_deployments d ON d.platform_id = p.id`
+
+func scanPlatforms(rows pgx.Rows) ([]Platform, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Platform, error) {
+		var p Platform
+		err := r.Scan(&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
+		return p, err
+	})
+}
+
+// Platforms lists every registered platform.
+func (s *Store) Platforms(ctx context.Context) ([]Platform, error) {
+	rows, err := s.db.Query(ctx, selectPlatforms+` GROUP BY p.id ORDER BY p.id`)
+	if err != nil {
+		return nil, fmt.Errorf("lti: list platforms: %w", err)
+	}
+	ps, err := scanPlatforms(rows)
+	if err != nil {
+		return nil, fmt.Errorf("lti: list platforms: %w", err)
+	}
+	return ps, nil
+}
+
+// Platform returns the platform with id.
+func (s *Store) Platform(ctx context.Context, id int64) (Platform, error) {
+	rows, err := s.db.Query(ctx, selectPlatforms+` WHERE p.id = $1 GROUP BY p.id`, id)
+	if err != nil {
+		return Platform{}, fmt.Errorf("lti: platform %d: %w", id, err)
+	}
+	ps, err := scanPlatforms(rows)
+	if err != nil {
+		return Platform{}, fmt.Errorf("lti: platform %d: %w", id, err)
+	}
+	if len(ps) == 0 {
+		return Platform{}, fmt.Errorf("lti: platform %d: %w", id, ErrNotFound)
+	}
+	return ps[0], nil
+}
+
+// FindPlatform finds the platform a login or launch names. clientID may be empty
+// (LTI Core makes client_id optional at login initiation) when the issuer is unique.
+func (s *Store) FindPlatform(ctx context.Context, issuer, clientID string) (Platform, error) {
+	q := selectPlatforms + ` WHERE p.issuer = $1 AND ($2 = '' OR p.client_id = $2) GROUP BY p.id LIMIT 2`
+	rows, err := s.db.Query(ctx, q, issuer, clientID)
+	if err != nil {
+		return Platform{}, fmt.Errorf("lti: find platform: %w", err)
+	}
+	ps, err := scanPlatforms(rows)
+	if err != nil {
+		return Platform{}, fmt.Errorf("lti: find platform: %w", err)
+	}
+	switch len(ps) {
+	case 0:
+		return Platform{}, ErrNotFound
+	case 1:
+		return ps[0], nil
+	default:
+		return Platform{}, ErrAmbiguous
+	}
+}
+
+// RemovePlatform deletes a platform and, by cascade, everything Huddle holds for it.
+func (s *Store) RemovePlatform(ctx context.Context, id int64) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM platforms WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("lti: remove platform %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("lti: remove platform %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// randomToken returns 32 random bytes as URL-safe base64 (256 bits; the Security
+// Framework asks for unguessable state and nonce values).
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// hashToken is how secrets handed to browsers are stored: a database leak gives
+// nobody a usable state, session or initiation id.
+func hashToken(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}

@@ -1,0 +1,294 @@
+package lti
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+const (
+	// DefaultLeeway absorbs clock drift between Moodle and Huddle when checking exp and
+	// iat. Moodle id_tokens live only 60 s, so the leeway must stay small.
+	DefaultLeeway = 5 * time.Second
+	// MaxTokenSize bounds the id_token read before any parsing. Moodle's are about 4 KiB.
+	MaxTokenSize = 64 << 10
+	// maxIDLength is LTI Core's limit for sub (5.3.6) and resource_link.id (5.3.5).
+	maxIDLength = 255
+)
+
+// Launch is a validated LTI message from a platform: the decoded claims plus the token's
+// lifetime. Its Nonce must still be checked by the caller against the nonce stored with
+// the login state (Security Framework 5.1.3 step 9); VerifyIDToken cannot do that.
+type Launch struct {
+	Claims
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// VerifierConfig configures a Verifier.
+type VerifierConfig struct {
+	// Keys supplies the platforms' public keys. Required.
+	Keys *KeySet
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Leeway is the clock skew allowed on exp, iat and nbf; DefaultLeeway if zero.
+	Leeway time.Duration
+}
+
+// Verifier validates id_tokens posted by platforms to Huddle's launch endpoint.
+type Verifier struct {
+	keys   *KeySet
+	now    func() time.Time
+	leeway time.Duration
+}
+
+// NewVerifier returns a Verifier. It panics if cfg.Keys is nil, a wiring mistake.
+func NewVerifier(cfg VerifierConfig) *Verifier {
+	if cfg.Keys == nil {
+		panic("lti: NewVerifier needs a KeySet")
+	}
+	v := &Verifier{keys: cfg.Keys, now: cfg.Now, leeway: cfg.Leeway}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.leeway <= 0 {
+		v.leeway = DefaultLeeway
+	}
+	return v
+}
+
+// VerifyIDToken validates rawToken, the id_token a platform posted, as a message from p:
+// the checks of Security Framework 5.1.3 and the required claims of LTI Core 5.3 and Deep
+// Linking 2.0. Every rejection is a *LaunchError.
+func (v *Verifier) VerifyIDToken(ctx context.Context, rawToken string, p Platform) (*Launch, error) {
+	if p.Issuer == "" || p.ClientID == "" || p.JWKSURL == "" {
+		return nil, launchError(CodePlatformNotConfigured, "platform has no issuer, client_id or JWKS URL", nil)
+	}
+	if len(rawToken) > MaxTokenSize {
+		return nil, launchError(CodeTokenTooLarge, fmt.Sprintf("token is %d bytes, limit %d", len(rawToken), MaxTokenSize), nil)
+	}
+	rawToken = strings.TrimSpace(rawToken)
+	// OpenID Connect Core 2: an ID Token is a JWS in compact serialization. Refusing the
+	// JSON serialization up front keeps multi-signature messages out.
+	if rawToken == "" || strings.Count(rawToken, ".") != 2 {
+		return nil, launchError(CodeMalformedToken, "not a compact JWS", nil)
+	}
+	msg, err := jws.ParseString(rawToken)
+	if err != nil {
+		return nil, launchError(CodeMalformedToken, "cannot parse JWS", err)
+	}
+	if len(msg.Signatures()) != 1 {
+		return nil, launchError(CodeMalformedToken, "JWS must have exactly one signature", nil)
+	}
+	header := msg.Signatures()[0].ProtectedHeaders()
+	// RFC 7515 §4.1.11: a "crit" extension the recipient does not understand must be
+	// rejected, and Huddle understands none.
+	if len(header.Critical()) > 0 {
+		return nil, launchError(CodeMalformedToken, "unsupported crit header", nil)
+	}
+
+	// Security Framework 5.1.3 step 6: platforms sign with RS256. Checking the
+	// header first rejects "none" and every HMAC algorithm, so a token "signed" with the
+	// platform's public key as an HMAC secret never reaches a verifier.
+	if alg := header.Algorithm(); alg != jwa.RS256 {
+		return nil, launchError(CodeBadAlgorithm, fmt.Sprintf("alg %q is not RS256", alg.String()), nil)
+	}
+
+	// Claims are trusted only after the signature verifies, but iss and aud are compared
+	// now so that a token meant for another platform or tool never triggers a key fetch.
+	unverified, err := parseClaimsToken(msg.Payload())
+	if err != nil {
+		return nil, launchError(CodeMalformedToken, "payload is not a JSON claims set", err)
+	}
+	if lerr := checkIssuerAudience(unverified, p); lerr != nil {
+		return nil, lerr
+	}
+
+	// Security Framework "Key Set URL": the kid names the platform key to use.
+	kid := header.KeyID()
+	if kid == "" {
+		return nil, launchError(CodeUnknownKey, "token header has no kid", nil)
+	}
+	key, err := v.keys.Key(ctx, p.JWKSURL, kid)
+	if err != nil {
+		if errors.Is(err, ErrKeyNotFound) {
+			return nil, launchError(CodeUnknownKey, "kid not in platform key set", err)
+		}
+		return nil, launchError(CodeKeysUnavailable, "cannot fetch platform key set", err)
+	}
+	if key.KeyType() != jwa.RSA {
+		return nil, launchError(CodeBadAlgorithm, fmt.Sprintf("key %q is %s, not RSA", kid, key.KeyType()), nil)
+	}
+	// RFC 7517 §4.4: when the JWK names an algorithm, the token must use that one.
+	if ka := key.Algorithm(); ka != nil && ka.String() != "" && ka.String() != jwa.RS256.String() {
+		return nil, launchError(CodeBadAlgorithm, fmt.Sprintf("key %q is for %s, not RS256", kid, ka.String()), nil)
+	}
+	payload, err := jws.Verify([]byte(rawToken), jws.WithKey(jwa.RS256, key))
+	if err != nil {
+		return nil, launchError(CodeBadSignature, "RS256 signature does not verify", err)
+	}
+
+	tok, err := parseClaimsToken(payload)
+	if err != nil {
+		return nil, launchError(CodeMalformedToken, "payload is not a JSON claims set", err)
+	}
+	if lerr := checkIssuerAudience(tok, p); lerr != nil {
+		return nil, lerr
+	}
+	if lerr := v.checkTimes(tok); lerr != nil {
+		return nil, lerr
+	}
+
+	var c Claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, launchError(CodeInvalidClaim, "a claim has the wrong JSON type", describeJSONError(err))
+	}
+	// Security Framework 5.1.3 steps 4 and 5 (OpenID Connect Core 3.1.3.7): with several
+	// audiences azp is required, and when present it must be Huddle's client_id.
+	if len(tok.Audience()) > 1 && c.AuthorizedParty == "" {
+		return nil, launchError(CodeBadAZP, "several audiences but no azp", nil)
+	}
+	if c.AuthorizedParty != "" && c.AuthorizedParty != p.ClientID {
+		return nil, launchError(CodeBadAZP, "azp is not our client_id", nil)
+	}
+	if lerr := checkLTIClaims(&c, p); lerr != nil {
+		return nil, lerr
+	}
+	return &Launch{Claims: c, IssuedAt: tok.IssuedAt(), ExpiresAt: tok.Expiration()}, nil
+}
+
+// parseClaimsToken decodes a JWT claims set with the JWT library's own types, so that
+// aud (string or array) and the NumericDate claims are read per RFC 7519.
+func parseClaimsToken(payload []byte) (jwt.Token, error) {
+	tok := jwt.New()
+	if err := json.Unmarshal(payload, tok); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// checkIssuerAudience applies Security Framework 5.1.3 steps 2 and 3.
+func checkIssuerAudience(tok jwt.Token, p Platform) *LaunchError {
+	if tok.Issuer() != p.Issuer {
+		return launchError(CodeBadIssuer, "iss is not the platform's issuer", nil)
+	}
+	for _, aud := range tok.Audience() {
+		if aud == p.ClientID {
+			return nil
+		}
+	}
+	return launchError(CodeBadAudience, "aud does not contain our client_id", nil)
+}
+
+// checkTimes applies Security Framework 5.1.3 steps 7 and 8 with the injected clock:
+// exp and iat are required, exp must not have passed and iat (and nbf, if sent) must not
+// be in the future, each within the leeway.
+func (v *Verifier) checkTimes(tok jwt.Token) *LaunchError {
+	err := jwt.Validate(tok,
+		jwt.WithClock(jwt.ClockFunc(v.now)),
+		jwt.WithAcceptableSkew(v.leeway),
+		jwt.WithRequiredClaim(jwt.ExpirationKey),
+		jwt.WithRequiredClaim(jwt.IssuedAtKey),
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwt.ErrTokenExpired()):
+		return launchError(CodeTokenExpired, "exp has passed", err)
+	case errors.Is(err, jwt.ErrInvalidIssuedAt()):
+		return launchError(CodeTokenNotYetValid, "iat is in the future", err)
+	case errors.Is(err, jwt.ErrTokenNotYetValid()):
+		return launchError(CodeTokenNotYetValid, "nbf is in the future", err)
+	case errors.Is(err, jwt.ErrRequiredClaim()):
+		return launchError(CodeMissingClaim, "exp or iat missing", err)
+	default:
+		return launchError(CodeInvalidClaim, "time claims do not validate", err)
+	}
+}
+
+// checkLTIClaims applies the message rules of LTI Core 5.3 and Deep Linking 2.0.
+func checkLTIClaims(c *Claims, p Platform) *LaunchError {
+	// Security Framework 5.1.3 step 9: the nonce must be present; the caller compares it
+	// with the one it stored.
+	if c.Nonce == "" {
+		return launchError(CodeMissingClaim, "nonce", nil)
+	}
+	// LTI Core 5.3.2.
+	if c.Version == "" {
+		return launchError(CodeMissingClaim, "version", nil)
+	}
+	if c.Version != LTIVersion {
+		return launchError(CodeBadVersion, fmt.Sprintf("version %q", c.Version), nil)
+	}
+	// LTI Core 5.3.1.
+	switch c.MessageType {
+	case "":
+		return launchError(CodeMissingClaim, "message_type", nil)
+	case MessageResourceLink, MessageDeepLinkingRequest:
+	default:
+		return launchError(CodeUnsupportedMessageType, fmt.Sprintf("message_type %q", c.MessageType), nil)
+	}
+	// LTI Core 5.3.3: the deployment must be one registered for this platform.
+	if c.DeploymentID == "" {
+		return launchError(CodeMissingClaim, "deployment_id", nil)
+	}
+	if !p.HasDeployment(c.DeploymentID) {
+		return launchError(CodeUnknownDeployment, "deployment_id not registered for the platform", nil)
+	}
+	// LTI Core 5.3.6 lets a platform launch anonymously without sub; Huddle needs to know
+	// who is speaking, so it requires sub.
+	if c.Subject == "" {
+		return launchError(CodeMissingClaim, "sub", nil)
+	}
+	if len(c.Subject) > maxIDLength {
+		return launchError(CodeInvalidClaim, "sub longer than 255 characters", nil)
+	}
+	// LTI Core 5.3.7: roles is required but may be an empty array.
+	if c.Roles == nil {
+		return launchError(CodeMissingClaim, "roles", nil)
+	}
+	// LTI Core 5.3.4; Moodle sends it for deep linking requests too.
+	if c.TargetLinkURI == "" {
+		return launchError(CodeMissingClaim, "target_link_uri", nil)
+	}
+
+	switch c.MessageType {
+	case MessageResourceLink:
+		// LTI Core 5.3.5.
+		if c.ResourceLink == nil || c.ResourceLink.ID == "" {
+			return launchError(CodeMissingClaim, "resource_link.id", nil)
+		}
+		if len(c.ResourceLink.ID) > maxIDLength {
+			return launchError(CodeInvalidClaim, "resource_link.id longer than 255 characters", nil)
+		}
+	case MessageDeepLinkingRequest:
+		// Deep Linking 2.0, deep linking settings: deep_link_return_url is required, and
+		// Huddle will post its response there, so it must be an absolute http(s) URL.
+		if c.DeepLinking == nil || c.DeepLinking.DeepLinkReturnURL == "" {
+			return launchError(CodeMissingClaim, "deep_linking_settings.deep_link_return_url", nil)
+		}
+		u, err := url.Parse(c.DeepLinking.DeepLinkReturnURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return launchError(CodeInvalidClaim, "deep_link_return_url is not an absolute http(s) URL", nil)
+		}
+	}
+	return nil
+}
+
+// describeJSONError keeps only the location of a claims decoding error. A json.SyntaxError
+// or UnmarshalTypeError carries no values from the input, but say so explicitly here.
+func describeJSONError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("claim %q: JSON %s where %s expected", te.Field, te.Value, te.Type)
+	}
+	return err
+}

@@ -1,0 +1,206 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/lti"
+)
+
+func (s *Server) activityRoutes() {
+	s.handle(fiber.MethodGet, "/activities/:activity", Member, s.activity)
+	s.handle(fiber.MethodPost, "/activities/:activity/setup", Educator, s.setUpActivity)
+	s.handle(fiber.MethodGet, "/deep-link/:id", SignedIn, s.deepLinkPicker)
+	s.handle(fiber.MethodPost, "/deep-link/:id", SignedIn, s.deepLinkRespond)
+	s.handle(fiber.MethodGet, "/admin", PlatformAdmin, s.admin)
+}
+
+// page builds the data every signed-in page's layout needs.
+func page(c *fiber.Ctx, title string, data fiber.Map) fiber.Map {
+	a := actorOf(c)
+	data["Title"] = title
+	if a.Session != nil {
+		who := fiber.Map{"UserName": a.Session.UserName}
+		if a.Activity != nil {
+			who["CourseTitle"] = a.Activity.CourseTitle
+		}
+		data["Session"] = who
+		data["CSRF"] = a.Session.CSRFToken
+	}
+	if a.Activity != nil {
+		data["Activity"] = a.Activity
+	}
+	if a.Member != nil {
+		data["IsEducator"] = a.Member.Has(lti.RoleEducator)
+	}
+	return data
+}
+
+func (s *Server) activity(c *fiber.Ctx) error {
+	a := actorOf(c)
+	if a.Activity.Kind == "" {
+		if a.Member.Has(lti.RoleEducator) {
+			return c.Render("setup", page(c, "Set up this activity", fiber.Map{"Kinds": s.deps.Kinds}))
+		}
+		return c.Render("not_set_up", page(c, "Not set up yet", fiber.Map{}))
+	}
+	kind, _ := course.FindKind(s.deps.Kinds, a.Activity.Kind)
+	return c.Render("activity", page(c, a.Activity.Title, fiber.Map{"Kind": kind}))
+}
+
+func (s *Server) setUpActivity(c *fiber.Ctx) error {
+	a := actorOf(c)
+	kind, ok := course.FindKind(s.deps.Kinds, c.FormValue("kind"))
+	if !ok {
+		c.Status(fiber.StatusUnprocessableEntity)
+		return c.Render("setup", page(c, "Set up this activity", fiber.Map{
+			"Kinds": s.deps.Kinds, "Error": "Choose what kind of activity this is."}))
+	}
+	err := s.deps.Courses.SetUp(c.UserContext(), a.Activity.ID, kind.Name, nil)
+	if err != nil && !errors.Is(err, course.ErrAlreadySetUp) {
+		return err
+	}
+	return c.Redirect("/activities/"+itoa(a.Activity.ID), fiber.StatusSeeOther)
+}
+
+// pendingDeepLink loads the caller's deep linking request and checks they may answer
+// it: only an educator of the course it came from.
+func (s *Server) pendingDeepLink(c *fiber.Ctx, take bool) (lti.PendingDeepLink, error) {
+	a := actorOf(c)
+	p, err := s.deps.LTI.DeepLink(c.UserContext(), c.Params("id"), a.Session.UserID, take)
+	if errors.Is(err, lti.ErrNotFound) {
+		return p, problem(fiber.StatusNotFound, "deep_link_expired", "This activity picker has expired",
+			"Go back to Moodle and choose Huddle again from \"Add an activity\".")
+	}
+	if err != nil {
+		return p, err
+	}
+	title, m, err := s.deps.Courses.CourseFor(c.UserContext(), p.CourseID, a.Session.UserID)
+	if err != nil {
+		return p, err
+	}
+	if !m.Has(lti.RoleEducator) {
+		return p, errForbidden
+	}
+	c.Locals("courseTitle", title)
+	return p, nil
+}
+
+func (s *Server) deepLinkPicker(c *fiber.Ctx) error {
+	p, err := s.pendingDeepLink(c, false)
+	if err != nil {
+		return err
+	}
+	return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{}))
+}
+
+func (s *Server) deepLinkData(c *fiber.Ctx, p lti.PendingDeepLink, data fiber.Map) fiber.Map {
+	data = page(c, "Add Huddle to your course", data)
+	if sess, ok := data["Session"].(fiber.Map); ok {
+		sess["CourseTitle"] = c.Locals("courseTitle")
+	}
+	data["Kinds"] = s.deps.Kinds
+	data["Multiple"] = p.Settings.AcceptMultiple
+	data["ID"] = c.Params("id")
+	return data
+}
+
+func (s *Server) deepLinkRespond(c *fiber.Ctx) error {
+	p, err := s.pendingDeepLink(c, false)
+	if err != nil {
+		return err
+	}
+	var chosen []course.Kind
+	for _, name := range formValues(c, "kind") {
+		if k, ok := course.FindKind(s.deps.Kinds, name); ok {
+			chosen = append(chosen, k)
+		}
+	}
+	title := strings.TrimSpace(c.FormValue("title"))
+	if len(chosen) == 0 || (len(chosen) > 1 && !p.Settings.AcceptMultiple) {
+		c.Status(fiber.StatusUnprocessableEntity)
+		return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{"Error": "Choose one kind of activity to add.", "TitleValue": title}))
+	}
+	maxScore := 0.0
+	if raw := strings.TrimSpace(c.FormValue("max_score")); raw != "" {
+		v, err := strconv.ParseFloat(raw, 64)
+		if err != nil || v <= 0 || v > 1000 {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{"Error": "Maximum score must be a number between 1 and 1000.", "TitleValue": title}))
+		}
+		maxScore = v
+	}
+	items := make([]lti.ContentItem, 0, len(chosen))
+	for _, k := range chosen {
+		items = append(items, contentItem(s.RedirectURI(), k, title, maxScore, len(chosen) > 1))
+	}
+	// Only now is the request used up: a failed validation above can be corrected.
+	if _, err := s.pendingDeepLink(c, true); err != nil {
+		return err
+	}
+	platform, err := s.deps.LTI.Platform(c.UserContext(), p.PlatformID)
+	if err != nil {
+		return err
+	}
+	key, err := s.deps.Keys.SigningKey(c.UserContext())
+	if err != nil {
+		return err
+	}
+	ret, err := s.deps.DeepLinks.SignResponse(p.AsLaunch(), platform, lti.DeepLinkingResponse{Items: items}, key)
+	if err != nil {
+		return err
+	}
+	allowFraming(c, platform.Issuer, ret.ReturnURL)
+	return c.Render("deep_link_return", page(c, "Returning to Moodle", fiber.Map{
+		"ReturnURL": ret.ReturnURL, "JWT": ret.JWT, "Field": lti.DeepLinkingFormField,
+	}))
+}
+
+// contentItem describes one activity for Moodle. Its kind and settings travel in
+// custom parameters, which Moodle copies with the course, so next year's copy starts a
+// new activity with the same set-up; the URL is the launch URL with the kind in its
+// query (Moodle returns it as target_link_uri).
+func contentItem(launchURL string, k course.Kind, title string, maxScore float64, multi bool) lti.ContentItem {
+	if title == "" || multi {
+		title = k.Title
+	}
+	settings, _ := json.Marshal(map[string]any{})
+	item := lti.ContentItem{
+		Type:   lti.ContentItemTypeResourceLink,
+		Title:  title,
+		Text:   k.Description,
+		URL:    launchURL + "?kind=" + k.Name,
+		Custom: map[string]string{course.CustomKind: k.Name, course.CustomSettings: string(settings)},
+	}
+	if k.Graded {
+		if maxScore == 0 {
+			maxScore = k.MaxScore
+		}
+		item.LineItem = &lti.ContentLineItem{ScoreMaximum: maxScore, Label: title, ResourceID: k.Name, Tag: k.Tag}
+	}
+	return item
+}
+
+func formValues(c *fiber.Ctx, key string) []string {
+	var out []string
+	if args := c.Request().PostArgs(); args != nil {
+		for _, v := range args.PeekMulti(key) {
+			out = append(out, string(v))
+		}
+	}
+	return out
+}
+
+func (s *Server) admin(c *fiber.Ctx) error {
+	a := actorOf(c)
+	p, err := s.deps.LTI.Platform(c.UserContext(), a.Session.PlatformID)
+	if err != nil {
+		return err
+	}
+	return c.Render("admin", page(c, "Huddle administration", fiber.Map{"Platform": p}))
+}

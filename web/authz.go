@@ -1,0 +1,145 @@
+package web
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/session"
+)
+
+// Rule is who may use a route. Every route is registered with exactly one rule, and
+// authorize enforces it before the handler runs; TestEveryRouteWithEveryActor walks
+// the table.
+type Rule string
+
+const (
+	// Public routes need no session: health, keys, the LTI protocol endpoints (which
+	// carry their own proof), static files.
+	Public Rule = "public"
+	// SignedIn routes need a session and nothing more.
+	SignedIn Rule = "signed-in"
+	// Member routes act on the activity in :activity and need membership of its course.
+	Member Rule = "member"
+	// Educator routes need the educator role in the activity's course.
+	Educator Rule = "educator"
+	// PlatformAdmin routes need the admin role on the session's own platform.
+	PlatformAdmin Rule = "platform-admin"
+)
+
+// Route is one entry of the authorisation table.
+type Route struct {
+	Method, Path string
+	Rule         Rule
+}
+
+// Actor is the person behind a request, as authorize resolved it.
+type Actor struct {
+	Session   *session.Session
+	SessionID string
+	Activity  *course.Activity
+	Member    *course.Member
+}
+
+const localsActor = "huddle.actor"
+
+func actorOf(c *fiber.Ctx) *Actor {
+	a, _ := c.Locals(localsActor).(*Actor)
+	if a == nil {
+		a = &Actor{}
+	}
+	return a
+}
+
+// Errors the authorisation layer returns; the error handler turns them into pages.
+var (
+	errSignedOut = &Problem{Status: fiber.StatusUnauthorized, Code: "signed_out", Title: "Open Huddle from Moodle",
+		Message: "You are not signed in to Huddle, or your session has ended. Go to your course in Moodle and open the activity from there."}
+	errNoActivity = &Problem{Status: fiber.StatusNotFound, Code: "not_found", Title: "Activity not found",
+		Message: "This activity does not exist, or it belongs to a course you are not in. Open it from your course in Moodle."}
+	errForbidden = &Problem{Status: fiber.StatusForbidden, Code: "forbidden", Title: "Not available to you",
+		Message: "Your role in this course does not allow this. If you think it should, ask the course's educator."}
+	errCSRF = &Problem{Status: fiber.StatusForbidden, Code: "csrf", Title: "Please try again",
+		Message: "Huddle could not confirm that this form came from your own page. Go back, reload the page and submit it again. Nothing was saved."}
+)
+
+// handle registers a route with its rule.
+func (s *Server) handle(method, path string, rule Rule, h fiber.Handler) {
+	s.table = append(s.table, Route{Method: method, Path: path, Rule: rule})
+	s.app.Add(method, path, s.authorize(rule), h)
+}
+
+// Routes returns the authorisation table.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.table...) }
+
+func (s *Server) authorize(rule Rule) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		a := &Actor{}
+		c.Locals(localsActor, a)
+		if id := c.Cookies(cookieSession); id != "" && s.deps.Sessions != nil {
+			sess, err := s.deps.Sessions.Get(c.UserContext(), id)
+			switch {
+			case err == nil:
+				a.Session, a.SessionID = &sess, string([]byte(id))
+			case !errors.Is(err, session.ErrNotFound):
+				return err
+			}
+		}
+		if a.Session != nil {
+			s.setFrameAncestors(c, a.Session.PlatformID)
+		}
+		if rule == Public {
+			return c.Next()
+		}
+		if a.Session == nil {
+			return errSignedOut
+		}
+		if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+			if !validCSRF(c, a.Session.CSRFToken) {
+				return errCSRF
+			}
+		}
+		switch rule {
+		case SignedIn:
+			return c.Next()
+		case PlatformAdmin:
+			ok, err := s.deps.Courses.IsPlatformAdmin(c.UserContext(), a.Session.UserID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errForbidden
+			}
+			return c.Next()
+		case Member, Educator:
+			id, err := strconv.ParseInt(c.Params("activity"), 10, 64)
+			if err != nil {
+				return errNoActivity
+			}
+			act, m, err := s.deps.Courses.ActivityFor(c.UserContext(), id, a.Session.UserID)
+			if errors.Is(err, course.ErrNotFound) {
+				return errNoActivity
+			}
+			if err != nil {
+				return err
+			}
+			a.Activity, a.Member = &act, &m
+			if rule == Educator && !m.Has(lti.RoleEducator) {
+				return errForbidden
+			}
+			return c.Next()
+		}
+		return errForbidden
+	}
+}
+
+func validCSRF(c *fiber.Ctx, want string) bool {
+	got := c.FormValue("csrf")
+	if got == "" {
+		got = c.Get("X-CSRF-Token")
+	}
+	return want != "" && constantTimeEqual(got, want)
+}

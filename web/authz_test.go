@@ -1,0 +1,122 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/lti/ltitest"
+)
+
+// actor is one kind of person the authorisation matrix tries every route as.
+type actor struct {
+	name    string
+	browser *browser
+	csrf    string
+	// what the rules should let this actor do on course A's activity
+	member, educator, admin, signedIn bool
+}
+
+func TestEveryRouteWithEveryActor(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+
+	// Course A holds the activity every :activity route is tried on.
+	signIn := func(name string, m ltitest.Member, l ltitest.Link, p *ltitest.Platform) (*browser, string, string) {
+		b := e.browser(t)
+		var r response
+		if p == nil {
+			r = e.launch(t, b, m, l)
+		} else {
+			r = e.launchOn(t, p, b, m, l)
+		}
+		require.Equal(t, http.StatusSeeOther, r.code, "%s: %s", name, r.body)
+		page := b.get(r.location)
+		csrf := ""
+		if m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(page.body); m != nil {
+			csrf = m[1]
+		}
+		return b, r.location, csrf
+	}
+	courseB := course2
+	courseB.ContextID, courseB.ContextTitle, courseB.ResourceLinkID = "9", "Another course", "90"
+	admin := ltitest.Member{Subject: "2", Name: "Ada Admin", Roles: []string{ltitest.RoleAdministrator, ltitest.RoleInstructor}}
+
+	_, activityA, _ := signIn("educator A", educator, course2, nil)
+	actors := []actor{{name: "anonymous", browser: e.browser(t)}}
+	add := func(name string, m ltitest.Member, l ltitest.Link, p *ltitest.Platform, a actor) {
+		b, _, csrf := signIn(name, m, l, p)
+		a.name, a.browser, a.csrf, a.signedIn = name, b, csrf, true
+		actors = append(actors, a)
+	}
+	add("learner A", learner, course2, nil, actor{member: true})
+	add("educator A", educator, course2, nil, actor{member: true, educator: true})
+	add("learner B", ltitest.Member{Subject: "40", Name: "Bo Learner", Roles: []string{ltitest.RoleLearner}}, courseB, nil, actor{})
+	add("educator B", ltitest.Member{Subject: "30", Name: "Beth Educator", Roles: []string{ltitest.RoleInstructor}}, courseB, nil, actor{})
+	add("admin A", admin, courseB, nil, actor{admin: true})
+	other := e.addPlatform(t)
+	add("educator on another site", educator, course2, other, actor{})
+	add("admin on another site", admin, course2, other, actor{admin: true})
+
+	params := strings.NewReplacer(":activity", strings.TrimPrefix(activityA, "/activities/"), ":id", "unknown-deep-link", "*", "huddle.css")
+	for _, route := range e.srv.Routes() {
+		for _, a := range actors {
+			t.Run(route.Method+" "+route.Path+" as "+a.name, func(t *testing.T) {
+				path := params.Replace(route.Path)
+				var r response
+				if route.Method == http.MethodGet {
+					r = a.browser.get(path)
+				} else {
+					r = a.browser.post(path, url.Values{"csrf": {a.csrf}})
+				}
+				allowed := false
+				switch route.Rule {
+				case Public:
+					allowed = true
+				case SignedIn:
+					allowed = a.signedIn
+				case Member:
+					allowed = a.member
+				case Educator:
+					allowed = a.educator
+				case PlatformAdmin:
+					allowed = a.admin
+				}
+				if allowed {
+					require.NotContains(t, []int{401, 403}, r.code, r.body)
+					if route.Rule == Member || route.Rule == Educator {
+						require.NotEqual(t, 404, r.code, r.body)
+					}
+					return
+				}
+				switch {
+				case !a.signedIn:
+					require.Equal(t, http.StatusUnauthorized, r.code, r.body)
+				case route.Rule == Member || route.Rule == Educator:
+					if a.member {
+						require.Equal(t, http.StatusForbidden, r.code, r.body)
+					} else {
+						// Outsiders cannot even learn that the activity exists.
+						require.Equal(t, http.StatusNotFound, r.code, r.body)
+					}
+				default:
+					require.Equal(t, http.StatusForbidden, r.code, r.body)
+				}
+			})
+		}
+	}
+
+	// An admin sees and manages only their own site's platform.
+	for _, a := range actors {
+		if a.name == "admin on another site" {
+			page := a.browser.get("/admin")
+			require.Equal(t, http.StatusOK, page.code)
+			require.Contains(t, page.body, other.Issuer)
+			require.NotContains(t, page.body, e.platform.Issuer)
+		}
+	}
+}

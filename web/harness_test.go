@@ -1,0 +1,209 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/lti/ltitest"
+	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/seal"
+	"github.com/huddle-lti/huddle/session"
+)
+
+const testBase = "https://huddle.test"
+
+var testKinds = []course.Kind{
+	{Name: "test_board", Title: "Test board", Description: "A kind registered by the tests.", Graded: true, MaxScore: 10, Tag: "test"},
+	{Name: "test_log", Title: "Test log", Description: "An ungraded kind."},
+}
+
+// ltiEnv is a Huddle web server on a fresh database with one registered test platform.
+type ltiEnv struct {
+	srv      *Server
+	pool     *pgxpool.Pool
+	platform *ltitest.Platform
+	stored   lti.Platform
+	keyset   *lti.KeySet
+}
+
+func newLTIEnv(t *testing.T) *ltiEnv {
+	t.Helper()
+	pool := dbtest.New(t)
+	ctx := t.Context()
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { db.Close() })
+	m, err := migrations.New(db)
+	require.NoError(t, err)
+
+	sealer, err := seal.New(bytes.Repeat([]byte{1}, 32))
+	require.NoError(t, err)
+	store := lti.NewStore(pool, nil)
+	keys := lti.NewKeyring(pool, sealer, nil, 1024) // small keys keep tests fast
+	require.NoError(t, keys.Ensure(ctx))
+	keyset := lti.NewKeySet(lti.KeySetConfig{UserAgent: "Huddle/test"})
+
+	tp := ltitest.New(t)
+	stored, err := store.AddPlatform(ctx, tp.LTIPlatform())
+	require.NoError(t, err)
+
+	base, _ := url.Parse(testBase)
+	srv, err := New(Deps{
+		Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry(),
+		BaseURL: base, LTI: store, Keys: keys, Courses: course.NewService(pool, nil),
+		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
+		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
+		Sessions:  session.NewStore(pool, nil, 0),
+		Kinds:     testKinds,
+	})
+	require.NoError(t, err)
+	return &ltiEnv{srv: srv, pool: pool, platform: tp, stored: stored, keyset: keyset}
+}
+
+// browser is a cookie jar in front of the Fiber app, standing in for one person's browser.
+type browser struct {
+	t       *testing.T
+	srv     *Server
+	mu      sync.Mutex
+	cookies map[string]string
+}
+
+func (e *ltiEnv) browser(t *testing.T) *browser {
+	return &browser{t: t, srv: e.srv, cookies: map[string]string{}}
+}
+
+type response struct {
+	code     int
+	body     string
+	location string
+	header   http.Header
+}
+
+func (b *browser) do(method, target string, form url.Values) response {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, target, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	b.mu.Lock()
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	b.mu.Unlock()
+	resp, err := b.srv.App().Test(req, 10000)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(b.t, err)
+	b.mu.Lock()
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+	b.mu.Unlock()
+	return response{resp.StatusCode, string(raw), resp.Header.Get("Location"), resp.Header}
+}
+
+func (b *browser) get(target string) response { return b.do(http.MethodGet, target, nil) }
+func (b *browser) post(target string, form url.Values) response {
+	return b.do(http.MethodPost, target, form)
+}
+
+var (
+	learner  = ltitest.Member{Subject: "4", Name: "Lena Learner", Email: "learner1@example.com", Roles: []string{ltitest.RoleLearner}}
+	educator = ltitest.Member{Subject: "3", Name: "Eddie Educator", Email: "educator1@example.com", Roles: []string{ltitest.RoleInstructor}}
+	course2  = ltitest.Link{ContextID: "2", ContextTitle: "Foundation Teaching Programme", ResourceLinkID: "1", Title: "Peer discussion", TargetLinkURI: testBase + "/lti/launch"}
+)
+
+// loginForm is Moodle's auto-posted login initiation.
+func (e *ltiEnv) loginForm(m ltitest.Member) url.Values {
+	return url.Values{
+		"iss":               {e.platform.Issuer},
+		"target_link_uri":   {testBase + "/lti/launch"},
+		"login_hint":        {m.Subject},
+		"lti_message_hint":  {`{"cmid":2,"launchid":"ltilaunch1_123"}`},
+		"client_id":         {e.platform.ClientID},
+		"lti_deployment_id": {e.platform.DeploymentID},
+	}
+}
+
+// startLogin runs login initiation in b and returns the authentication request URL.
+func (e *ltiEnv) startLogin(t *testing.T, b *browser, m ltitest.Member) *url.URL {
+	t.Helper()
+	r := b.post("/lti/login", e.loginForm(m))
+	if r.code == http.StatusSeeOther { // first visit: the cookie check round trip
+		require.Contains(t, r.location, "/lti/login/continue")
+		r = b.get(r.location)
+	}
+	require.Equal(t, http.StatusFound, r.code, r.body)
+	u, err := url.Parse(r.location)
+	require.NoError(t, err)
+	return u
+}
+
+// launch signs the person in through the whole flow and returns the launch response.
+func (e *ltiEnv) launch(t *testing.T, b *browser, m ltitest.Member, l ltitest.Link) response {
+	t.Helper()
+	auth := e.startLogin(t, b, m)
+	q := auth.Query()
+	tok := e.platform.Sign(t, e.platform.ResourceLinkClaims(m, l, q.Get("nonce")))
+	return b.post("/lti/launch", url.Values{"id_token": {tok}, "state": {q.Get("state")}})
+}
+
+func expectPage(t *testing.T, r response, code int, contains ...string) {
+	t.Helper()
+	require.Equal(t, code, r.code, r.body)
+	for _, c := range contains {
+		require.Contains(t, r.body, c)
+	}
+}
+
+var _ = time.Second
+
+// addPlatform registers a second test platform (another Moodle site).
+func (e *ltiEnv) addPlatform(t *testing.T) *ltitest.Platform {
+	t.Helper()
+	p := ltitest.New(t)
+	p.ClientID = "other-client"
+	_, err := e.srv.deps.LTI.AddPlatform(t.Context(), p.LTIPlatform())
+	require.NoError(t, err)
+	return p
+}
+
+// launchOn is launch for a platform other than the environment's first one.
+func (e *ltiEnv) launchOn(t *testing.T, p *ltitest.Platform, b *browser, m ltitest.Member, l ltitest.Link) response {
+	t.Helper()
+	form := e.loginForm(m)
+	form.Set("iss", p.Issuer)
+	form.Set("client_id", p.ClientID)
+	r := b.post("/lti/login", form)
+	if r.code == http.StatusSeeOther {
+		r = b.get(r.location)
+	}
+	require.Equal(t, http.StatusFound, r.code, r.body)
+	auth, err := url.Parse(r.location)
+	require.NoError(t, err)
+	tok := p.Sign(t, p.ResourceLinkClaims(m, l, auth.Query().Get("nonce")))
+	return b.post("/lti/launch", url.Values{"id_token": {tok}, "state": {auth.Query().Get("state")}})
+}

@@ -1,0 +1,272 @@
+package web
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/lti"
+)
+
+// LTI endpoint paths. redirect_uri must be byte-identical to the registered one
+// (Moodle answers "Invalid request" otherwise), so it is built in one place.
+const (
+	pathLogin         = "/lti/login"
+	pathLoginContinue = "/lti/login/continue"
+	pathLaunch        = "/lti/launch"
+	pathJWKS          = "/.well-known/jwks.json"
+)
+
+func (s *Server) url(path string) string {
+	return s.deps.BaseURL.String() + path
+}
+
+// RedirectURI is the one redirect_uri Huddle registers and sends.
+func (s *Server) RedirectURI() string { return s.url(pathLaunch) }
+
+func (s *Server) ltiRoutes() {
+	s.handle(fiber.MethodGet, pathLogin, Public, s.login)
+	s.handle(fiber.MethodPost, pathLogin, Public, s.login)
+	s.handle(fiber.MethodGet, pathLoginContinue, Public, s.loginContinue)
+	s.handle(fiber.MethodPost, pathLaunch, Public, s.launch)
+	s.handle(fiber.MethodGet, pathLaunch, Public, s.itemProbe)
+	s.handle(fiber.MethodGet, pathJWKS, Public, s.jwks)
+}
+
+func problem(status int, code, title, msg string) *Problem {
+	return &Problem{Status: status, Code: code, Title: title, Message: msg}
+}
+
+// login is OIDC third-party initiated login (LTI Core 5.1.1; Security Framework
+// 5.1.1.1). Moodle always POSTs it from the course page's iframe; the spec allows GET.
+func (s *Server) login(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	in := lti.LoginInitiation{
+		LoginHint:      c.FormValue("login_hint"),
+		LTIMessageHint: c.FormValue("lti_message_hint"),
+		TargetLinkURI:  c.FormValue("target_link_uri"),
+		DeploymentID:   c.FormValue("lti_deployment_id"),
+	}
+	iss, clientID := c.FormValue("iss"), c.FormValue("client_id")
+	if iss == "" || in.LoginHint == "" || in.TargetLinkURI == "" {
+		return problem(fiber.StatusBadRequest, "login_incomplete", "Huddle could not start signing you in",
+			"The request from your Moodle site was missing the issuer, login hint or target link. Go back to the course and open the activity again.")
+	}
+	p, err := s.deps.LTI.FindPlatform(ctx, iss, clientID)
+	switch {
+	case errors.Is(err, lti.ErrNotFound):
+		return problem(fiber.StatusBadRequest, "unknown_platform", "This Moodle site is not registered with Huddle",
+			"Huddle does not know the Moodle site (or the client id) this request came from. Ask your Moodle administrator to register Huddle, or check that the registration was activated.")
+	case errors.Is(err, lti.ErrAmbiguous):
+		return problem(fiber.StatusBadRequest, "ambiguous_platform", "Huddle could not tell which registration to use",
+			"Several registrations share this Moodle site's issuer, and the request did not say which one. Ask your Moodle administrator to check Huddle's registrations.")
+	case err != nil:
+		return err
+	}
+	if !sameOrigin(in.TargetLinkURI, s.deps.BaseURL.String()) {
+		return problem(fiber.StatusBadRequest, "bad_target", "This link does not point to Huddle",
+			"The activity's link points somewhere other than this Huddle. Ask the course's educator to check the activity's tool URL.")
+	}
+	in.Platform = p
+	allowFraming(c, p.Issuer)
+
+	// A browser that already keeps Huddle's cookie in this frame goes straight on.
+	if browser := c.Cookies(cookieBrowser); browser != "" {
+		return s.redirectToPlatform(c, in, browser)
+	}
+	// Otherwise test first: Moodle's lti_message_hint is single use, so a failed
+	// launch could not be retried. Keep the initiation and redirect to ourselves with a
+	// test cookie; loginContinue sees whether it came back.
+	id, err := s.deps.LTI.SaveInitiation(ctx, in)
+	if err != nil {
+		return err
+	}
+	setCookie(c, cookieCookieCheck, "1", 10*time.Minute)
+	return c.Redirect(pathLoginContinue+"?i="+url.QueryEscape(id)+"&checked=1", fiber.StatusSeeOther)
+}
+
+// loginContinue resumes a saved initiation once cookies are known to work here, or
+// offers a new top-level window (where Huddle's cookies are first-party) when not.
+func (s *Server) loginContinue(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	id := c.Query("i")
+	cookiesWork := c.Cookies(cookieCookieCheck) != "" || c.Cookies(cookieBrowser) != ""
+	if !cookiesWork && c.Query("checked") == "" {
+		// First visit in a new window: set the test cookie and come back once.
+		setCookie(c, cookieCookieCheck, "1", 10*time.Minute)
+		return c.Redirect(pathLoginContinue+"?i="+url.QueryEscape(id)+"&checked=1", fiber.StatusSeeOther)
+	}
+	if !cookiesWork {
+		waiting, err := s.deps.LTI.PeekInitiation(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !waiting {
+			return errLoginExpired
+		}
+		c.Set(fiber.HeaderContentSecurityPolicy, cspWith("*"))
+		return c.Render("cookies_blocked", fiber.Map{
+			"Title":     "Open Huddle in a new window",
+			"WindowURL": pathLoginContinue + "?i=" + url.QueryEscape(id),
+		})
+	}
+	in, err := s.deps.LTI.TakeInitiation(ctx, id)
+	if errors.Is(err, lti.ErrNotFound) {
+		return errLoginExpired
+	}
+	if err != nil {
+		return err
+	}
+	browser := c.Cookies(cookieBrowser)
+	if browser == "" {
+		if browser, err = newBrowserSecret(); err != nil {
+			return err
+		}
+	}
+	return s.redirectToPlatform(c, in, browser)
+}
+
+var errLoginExpired = problem(fiber.StatusBadRequest, "login_expired", "This sign-in has expired",
+	"Huddle waited too long, or this sign-in link was already used. Go back to the course in Moodle and open the activity again.")
+
+func (s *Server) redirectToPlatform(c *fiber.Ctx, in lti.LoginInitiation, browser string) error {
+	req, err := s.deps.LTI.StartAuth(c.UserContext(), in, s.RedirectURI(), browser)
+	if err != nil {
+		return err
+	}
+	setCookie(c, cookieBrowser, browser, 0)
+	return c.Redirect(req.URL, fiber.StatusFound)
+}
+
+func newBrowserSecret() (string, error) { return randomID() }
+
+// launch receives the platform's id_token (form_post) and signs the person in.
+func (s *Server) launch(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	// Copy: Fiber reuses request buffers after the handler returns.
+	rawToken := strings.Clone(c.FormValue("id_token"))
+	state := strings.Clone(c.FormValue("state"))
+	if rawToken == "" || state == "" {
+		if e := c.FormValue("error"); e != "" {
+			return problem(fiber.StatusBadRequest, "platform_error", "Moodle did not sign you in to Huddle",
+				"Your Moodle site answered that it could not complete the sign-in. Go back to the course and open the activity again; if it keeps happening, tell your Moodle administrator.")
+		}
+		return problem(fiber.StatusBadRequest, "launch_incomplete", "Huddle could not sign you in",
+			"The launch from Moodle was missing its token or state. Go back to the course and open the activity again.")
+	}
+	browser := c.Cookies(cookieBrowser)
+	ls, err := s.deps.LTI.TakeState(ctx, state, browser)
+	if errors.Is(err, lti.ErrStateInvalid) {
+		s.log.Info("launch rejected", "code", "bad_state", "browser_cookie", browser != "")
+		return problem(fiber.StatusBadRequest, "bad_state", "Huddle could not sign you in",
+			"This sign-in was not started in this browser, was already used, or took too long. Go back to the course in Moodle and open the activity again.")
+	}
+	if err != nil {
+		return err
+	}
+	p, err := s.deps.LTI.Platform(ctx, ls.PlatformID)
+	if err != nil {
+		return err
+	}
+	allowFraming(c, p.Issuer)
+	l, err := s.deps.Verifier.VerifyIDToken(ctx, rawToken, p)
+	var le *lti.LaunchError
+	if errors.As(err, &le) {
+		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", p.ID)
+		return problem(fiber.StatusBadRequest, string(le.Code), "Huddle could not sign you in", le.Message)
+	}
+	if err != nil {
+		return err
+	}
+	// Security Framework 5.1.3 step 9: the nonce must be the one sent with this state.
+	if !constantTimeEqual(l.Nonce, ls.Nonce) {
+		s.log.Info("launch rejected", "code", "bad_nonce", "platform_id", p.ID)
+		return problem(fiber.StatusBadRequest, "bad_nonce", "Huddle could not sign you in",
+			"The sign-in did not match the one Huddle started. Go back to the course in Moodle and open the activity again.")
+	}
+
+	rec, err := s.deps.Courses.RecordLaunch(ctx, courseLaunch(p, l))
+	if err != nil {
+		return err
+	}
+	sid, _, err := s.deps.Sessions.Create(ctx, rec.UserID, p.ID)
+	if err != nil {
+		return err
+	}
+	setCookie(c, cookieSession, sid, 0)
+
+	if l.MessageType == lti.MessageDeepLinkingRequest {
+		id, err := s.deps.LTI.SaveDeepLink(ctx, rec.UserID, lti.PendingDeepLink{
+			PlatformID: p.ID, DeploymentID: l.DeploymentID, CourseID: rec.CourseID, Settings: *l.DeepLinking,
+		})
+		if err != nil {
+			return err
+		}
+		return c.Redirect("/deep-link/"+id, fiber.StatusSeeOther)
+	}
+	return c.Redirect("/activities/"+itoa(rec.ActivityID), fiber.StatusSeeOther)
+}
+
+// courseLaunch copies what the course tables keep out of a validated launch.
+func courseLaunch(p lti.Platform, l *lti.Launch) course.Launch {
+	cl := course.Launch{
+		PlatformID:    p.ID,
+		DeploymentID:  l.DeploymentID,
+		Subject:       l.Subject,
+		Name:          displayName(l),
+		Email:         l.Email,
+		TargetLinkURI: l.TargetLinkURI,
+		Custom:        l.Custom,
+		Roles:         l.HuddleRoles(),
+	}
+	if l.Context != nil {
+		cl.ContextID, cl.ContextTitle, cl.ContextLabel = l.Context.ID, l.Context.Title, l.Context.Label
+	} else {
+		// LTI Core 5.4.1: context is optional; without one the deployment is the course.
+		cl.ContextID = "deployment:" + l.DeploymentID
+	}
+	if l.ResourceLink != nil {
+		cl.ResourceLinkID, cl.ActivityTitle = l.ResourceLink.ID, l.ResourceLink.Title
+	}
+	if l.AGS != nil {
+		cl.AGSLineItems, cl.AGSLineItem, cl.AGSScopes = l.AGS.LineItems, l.AGS.LineItem, l.AGS.Scope
+	}
+	if l.NRPS != nil {
+		cl.NRPSURL = l.NRPS.ContextMembershipsURL
+	}
+	return cl
+}
+
+func displayName(l *lti.Launch) string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return strings.TrimSpace(l.GivenName + " " + l.FamilyName)
+}
+
+// itemProbe answers a plain GET of the launch URL. Moodle's server GETs each
+// deep-linked item's URL when an educator saves the activity, without a session,
+// and expects a 200.
+func (s *Server) itemProbe(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentSecurityPolicy, cspWith("*"))
+	return c.Render("item", fiber.Map{"Title": "Huddle activity"})
+}
+
+func (s *Server) jwks(c *fiber.Ctx) error {
+	body, err := s.deps.Keys.PublicJWKS(c.UserContext())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	c.Set(fiber.HeaderContentType, "application/json")
+	return c.Send(body)
+}
+
+func sameOrigin(a, b string) bool {
+	oa := origin(a)
+	return oa != "" && oa == origin(b)
+}
