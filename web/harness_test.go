@@ -18,6 +18,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/migrations"
@@ -41,7 +42,7 @@ type ltiEnv struct {
 	keyset   *lti.KeySet
 }
 
-func newLTIEnv(t *testing.T) *ltiEnv {
+func newLTIEnv(t *testing.T, opts ...func(*Deps)) *ltiEnv {
 	t.Helper()
 	pool := dbtest.New(t)
 	ctx := t.Context()
@@ -62,14 +63,19 @@ func newLTIEnv(t *testing.T) *ltiEnv {
 	require.NoError(t, err)
 
 	base, _ := url.Parse(testBase)
-	srv, err := New(Deps{
+	deps := Deps{
 		Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry(),
 		BaseURL: base, LTI: store, Keys: keys, Courses: course.NewService(pool, nil),
 		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
 		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
 		Sessions:  session.NewStore(pool, nil, 0),
 		Kinds:     testKinds,
-	})
+		Outbound:  egress.NewClient(egress.Options{UserAgent: "Huddle/test"}),
+	}
+	for _, o := range opts {
+		o(&deps)
+	}
+	srv, err := New(deps)
 	require.NoError(t, err)
 	return &ltiEnv{srv: srv, pool: pool, platform: tp, stored: stored, keyset: keyset}
 }

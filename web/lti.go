@@ -35,6 +35,7 @@ func (s *Server) ltiRoutes() {
 	s.handle(fiber.MethodPost, pathLaunch, Public, s.launch)
 	s.handle(fiber.MethodGet, pathLaunch, Public, s.itemProbe)
 	s.handle(fiber.MethodGet, pathJWKS, Public, s.jwks)
+	s.handle(fiber.MethodGet, pathRegister, Public, s.register)
 }
 
 func problem(status int, code, title, msg string) *Problem {

@@ -64,6 +64,12 @@ type Deps struct {
 	Sessions  *session.Store
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
+	// Outbound is the HTTP client for calls to platforms (an egress client).
+	Outbound *http.Client
+	// RegistrationToken must appear in the Dynamic Registration URL when set;
+	// RequireRegistrationToken refuses registration while it is unset (production).
+	RegistrationToken        string
+	RequireRegistrationToken bool
 }
 
 // Server is the Fiber app with Huddle's routes.

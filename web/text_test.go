@@ -20,3 +20,5 @@ func extractValue(t *testing.T, body, name string) string {
 	require.NotNil(t, m, "no input %q", name)
 	return html.UnescapeString(m[1])
 }
+
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/migrations"
 	"github.com/huddle-lti/huddle/web"
 )
@@ -123,6 +124,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Courses:   svc.courses,
 		Sessions:  svc.sessions,
 		Kinds:     kinds(),
+		Outbound:  outboundClient(),
+
+		RegistrationToken:        cfg.RegistrationToken,
+		RequireRegistrationToken: cfg.Mode == ModeProduction,
 	})
 	if err != nil {
 		return err
@@ -135,7 +140,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 }
 
-// outboundClient is the HTTP client for every call Huddle makes to a platform.
+// outboundClient is the HTTP client for every call Huddle makes to a platform: it
+// names Huddle in User-Agent and never dials link-local or metadata addresses.
 func outboundClient() *http.Client {
-	return &http.Client{Timeout: 15 * time.Second}
+	return egress.NewClient(egress.Options{UserAgent: userAgent(), Timeout: 15 * time.Second})
 }
