@@ -42,7 +42,7 @@ type ltiEnv struct {
 	keyset   *lti.KeySet
 }
 
-func newLTIEnv(t *testing.T, opts ...func(*Deps)) *ltiEnv {
+func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 	t.Helper()
 	pool := dbtest.New(t)
 	ctx := t.Context()
@@ -82,13 +82,13 @@ func newLTIEnv(t *testing.T, opts ...func(*Deps)) *ltiEnv {
 
 // browser is a cookie jar in front of the Fiber app, standing in for one person's browser.
 type browser struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *Server
 	mu      sync.Mutex
 	cookies map[string]string
 }
 
-func (e *ltiEnv) browser(t *testing.T) *browser {
+func (e *ltiEnv) browser(t testing.TB) *browser {
 	return &browser{t: t, srv: e.srv, cookies: map[string]string{}}
 }
 
@@ -155,7 +155,7 @@ func (e *ltiEnv) loginForm(m ltitest.Member) url.Values {
 }
 
 // startLogin runs login initiation in b and returns the authentication request URL.
-func (e *ltiEnv) startLogin(t *testing.T, b *browser, m ltitest.Member) *url.URL {
+func (e *ltiEnv) startLogin(t testing.TB, b *browser, m ltitest.Member) *url.URL {
 	t.Helper()
 	r := b.post("/lti/login", e.loginForm(m))
 	if r.code == http.StatusSeeOther { // first visit: the cookie check round trip
@@ -169,7 +169,7 @@ func (e *ltiEnv) startLogin(t *testing.T, b *browser, m ltitest.Member) *url.URL
 }
 
 // launch signs the person in through the whole flow and returns the launch response.
-func (e *ltiEnv) launch(t *testing.T, b *browser, m ltitest.Member, l ltitest.Link) response {
+func (e *ltiEnv) launch(t testing.TB, b *browser, m ltitest.Member, l ltitest.Link) response {
 	t.Helper()
 	auth := e.startLogin(t, b, m)
 	q := auth.Query()
@@ -177,7 +177,7 @@ func (e *ltiEnv) launch(t *testing.T, b *browser, m ltitest.Member, l ltitest.Li
 	return b.post("/lti/launch", url.Values{"id_token": {tok}, "state": {q.Get("state")}})
 }
 
-func expectPage(t *testing.T, r response, code int, contains ...string) {
+func expectPage(t testing.TB, r response, code int, contains ...string) {
 	t.Helper()
 	require.Equal(t, code, r.code, r.body)
 	for _, c := range contains {

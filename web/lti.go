@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -53,6 +54,12 @@ func (s *Server) login(c *fiber.Ctx) error {
 		DeploymentID:   c.FormValue("lti_deployment_id"),
 	}
 	iss, clientID := c.FormValue("iss"), c.FormValue("client_id")
+	for _, v := range []string{iss, clientID, in.LoginHint, in.LTIMessageHint, in.TargetLinkURI, in.DeploymentID} {
+		if !validText(v) {
+			return problem(fiber.StatusBadRequest, "bad_encoding", "Huddle could not read the request",
+				"The request from your Moodle site contained characters Huddle cannot accept. Go back to the course and open the activity again.")
+		}
+	}
 	if iss == "" || in.LoginHint == "" || in.TargetLinkURI == "" {
 		return problem(fiber.StatusBadRequest, "login_incomplete", "Huddle could not start signing you in",
 			"The request from your Moodle site was missing the issuer, login hint or target link. Go back to the course and open the activity again.")
@@ -212,6 +219,21 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	return c.Redirect("/activities/"+itoa(rec.ActivityID), fiber.StatusSeeOther)
 }
 
+// validText rejects what PostgreSQL text cannot hold (NUL, invalid UTF-8) before it
+// reaches a query, so odd input is a 400, not a server fault.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// noNUL drops NUL characters from a signed claim; JSON allows them, PostgreSQL text
+// does not.
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
 // courseLaunch copies what the course tables keep out of a validated launch.
 func courseLaunch(p lti.Platform, l *lti.Launch) course.Launch {
 	cl := course.Launch{
@@ -233,6 +255,15 @@ func courseLaunch(p lti.Platform, l *lti.Launch) course.Launch {
 	if l.ResourceLink != nil {
 		cl.ResourceLinkID, cl.ActivityTitle = l.ResourceLink.ID, l.ResourceLink.Title
 	}
+	for _, f := range []*string{&cl.DeploymentID, &cl.Subject, &cl.Name, &cl.Email, &cl.TargetLinkURI,
+		&cl.ContextID, &cl.ContextTitle, &cl.ContextLabel, &cl.ResourceLinkID, &cl.ActivityTitle} {
+		*f = noNUL(*f)
+	}
+	custom := make(map[string]string, len(cl.Custom))
+	for k, v := range cl.Custom {
+		custom[noNUL(k)] = noNUL(v)
+	}
+	cl.Custom = custom
 	if l.AGS != nil {
 		cl.AGSLineItems, cl.AGSLineItem, cl.AGSScopes = l.AGS.LineItems, l.AGS.LineItem, l.AGS.Scope
 	}

@@ -269,3 +269,15 @@ func TestJWKSPublishesToolKey(t *testing.T) {
 	expectPage(t, r, http.StatusOK, `"kty":"RSA"`, `"kid"`, `"alg":"RS256"`)
 	require.NotContains(t, r.body, `"d"`, "never the private exponent")
 }
+
+// JSON may carry NUL in a signed claim; PostgreSQL text cannot. The launch still works.
+func TestLaunchWithNULInClaims(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	b := e.browser(t)
+	odd := learner
+	odd.Name = "Lena\x00 Learner"
+	r := e.launch(t, b, odd, course2)
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	expectPage(t, b.get(r.location), http.StatusOK, "Lena Learner")
+}
