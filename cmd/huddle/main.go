@@ -38,6 +38,7 @@ func commands() []command {
 		{"platform", "add, list, show or remove Moodle sites (LTI platforms)", runPlatform},
 		{"keys", "rotate Huddle's tool signing key", runKeys},
 		{"scan", "check text on standard input for patient identifiers", runScan},
+		{"load", "measure full LTI launches against a local Huddle (plays the platform side)", runLoad},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -247,3 +247,28 @@ func (p *Platform) SignClaims(claims map[string]any) (string, error) {
 	b, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256, key, jws.WithProtectedHeaders(h)))
 	return string(b), err
 }
+
+// Start starts a platform like New for a program that has no testing.TB (the load
+// generator, `huddle load`): its issuer is a fresh server on 127.0.0.1 that serves the
+// JWKS and counts fetches. The caller closes p.Server when done.
+func Start() *Platform {
+	p := &Platform{ClientID: "huddle-test-client", DeploymentID: "1", KID: "test-key-1", Key: sharedKey(), Now: time.Now}
+	p.setPublic()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/jwks", p.serveJWKSCounted)
+	p.Server = httptest.NewServer(mux)
+	p.Issuer = p.Server.URL
+	return p
+}
+
+func (p *Platform) serveJWKSCounted(w http.ResponseWriter, _ *http.Request) {
+	p.jwksFetch.Add(1)
+	p.mu.Lock()
+	set := jwk.NewSet()
+	for _, k := range p.publicKeys {
+		_ = set.AddKey(k)
+	}
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(set)
+}
