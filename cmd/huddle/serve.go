@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,6 +57,12 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if err != nil {
 		// pgx's message may quote the URL, password included: say only what is wrong.
 		return nil, &ConfigError{"HUDDLE_DATABASE_URL", "is not a valid PostgreSQL connection URL"}
+	}
+	// pgx defaults to max(4, cores) connections; launches arrive in bursts (a whole
+	// class opens an activity at once) and spend most of their time waiting on
+	// PostgreSQL, so allow more unless the URL says otherwise (pool_max_conns).
+	if !strings.Contains(url, "pool_max_conns") {
+		pc.MaxConns = 16
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
