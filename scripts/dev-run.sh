@@ -27,7 +27,9 @@ export HUDDLE_LOG_FORMAT="${HUDDLE_LOG_FORMAT:-text}"
 
 go build -o "$dir/huddle" ./cmd/huddle
 "$dir/huddle" migrate
+dev_platform="${HUDDLE_DEV_PLATFORM_ADDR:-127.0.0.1:8081}"
 echo
-echo "Huddle is starting: open $HUDDLE_BASE_URL/"
+echo "Huddle is starting on $HUDDLE_BASE_URL/"
+echo "Open the development platform to launch it as an educator or a learner: http://$dev_platform/"
 echo
 exec "$dir/huddle" serve

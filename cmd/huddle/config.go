@@ -28,6 +28,9 @@ type Config struct {
 	Mode              Mode
 	RegistrationToken string
 	ShutdownTimeout   time.Duration
+	// DevPlatformAddr is where the built-in development platform listens; empty
+	// means off. It is never on in production.
+	DevPlatformAddr string
 }
 
 // setting documents one environment variable; `huddle serve --help` prints the table.
@@ -52,6 +55,7 @@ var settings = []setting{
 	{"HUDDLE_ENV", "production", "production or development (development serves the built-in test platform)", 0},
 	{"HUDDLE_REGISTRATION_TOKEN", "", "secret that must appear in the Dynamic Registration URL (required in production)", 0},
 	{"HUDDLE_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM", 0},
+	{"HUDDLE_DEV_PLATFORM_ADDR", "127.0.0.1:8081", "development only: address of the built-in test platform (\"off\" to disable)", 0},
 }
 
 // ConfigError names the variable that stopped start-up and what is wrong with it.
@@ -135,6 +139,15 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 			return c, &ConfigError{"HUDDLE_SECRET_KEY", err.Error()}
 		}
 		c.SecretKey = key
+	}
+
+	if c.Mode == ModeDevelopment {
+		c.DevPlatformAddr = get("HUDDLE_DEV_PLATFORM_ADDR")
+		if c.DevPlatformAddr == "off" {
+			c.DevPlatformAddr = ""
+		} else if _, port, err := net.SplitHostPort(c.DevPlatformAddr); err != nil || port == "" {
+			return c, &ConfigError{"HUDDLE_DEV_PLATFORM_ADDR", fmt.Sprintf("must be host:port such as 127.0.0.1:8081, not %q", c.DevPlatformAddr)}
+		}
 	}
 
 	c.RegistrationToken = get("HUDDLE_REGISTRATION_TOKEN")

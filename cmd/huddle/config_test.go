@@ -56,6 +56,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "log format", set: map[string]string{"HUDDLE_LOG_FORMAT": "xml"}, wantVar: "HUDDLE_LOG_FORMAT", wantMsg: "json or text"},
 		{name: "mode", set: map[string]string{"HUDDLE_ENV": "staging"}, wantVar: "HUDDLE_ENV", wantMsg: "production or development"},
 		{name: "registration token short", set: map[string]string{"HUDDLE_REGISTRATION_TOKEN": "abc"}, wantVar: "HUDDLE_REGISTRATION_TOKEN", wantMsg: "16"},
+		{name: "dev platform address", set: map[string]string{"HUDDLE_ENV": "development", "HUDDLE_BASE_URL": "http://localhost:8080", "HUDDLE_DEV_PLATFORM_ADDR": "nowhere"}, wantVar: "HUDDLE_DEV_PLATFORM_ADDR", wantMsg: "host:port"},
 		{name: "shutdown timeout", set: map[string]string{"HUDDLE_SHUTDOWN_TIMEOUT": "soon"}, wantVar: "HUDDLE_SHUTDOWN_TIMEOUT", wantMsg: "duration"},
 	}
 	for _, tt := range tests {
@@ -92,6 +93,15 @@ func TestDevelopmentAllowsHTTPLocalhost(t *testing.T) {
 	c, err := loadConfig(envOf(e), needServe)
 	require.NoError(t, err)
 	require.Equal(t, "http://localhost:8080", c.BaseURL.String())
+}
+
+func TestDevPlatformNeverInProduction(t *testing.T) {
+	t.Parallel()
+	e := validEnv()
+	e["HUDDLE_DEV_PLATFORM_ADDR"] = "127.0.0.1:9999"
+	c, err := loadConfig(envOf(e), needServe)
+	require.NoError(t, err)
+	require.Empty(t, c.DevPlatformAddr)
 }
 
 func TestMigrateNeedsOnlyDatabaseSettings(t *testing.T) {

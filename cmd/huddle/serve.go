@@ -112,6 +112,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	go prune(ctx, log, svc, time.Minute)
+	if cfg.DevPlatformAddr != "" {
+		if err := startDevPlatform(ctx, log, cfg, svc.lti); err != nil {
+			return fmt.Errorf("development platform: %w", err)
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newPoolCollector(pool))
