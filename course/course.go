@@ -134,7 +134,9 @@ const (
 )
 
 // RecordLaunch upserts the user, course, membership (roles refreshed) and activity.
-func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) {
+// then, if given, runs in the same transaction (the caller's session insert), so a
+// launch costs one commit.
+func (s *Service) RecordLaunch(ctx context.Context, l Launch, then func(pgx.Tx, Recorded) error) (Recorded, error) {
 	custom := l.Custom
 	if custom == nil {
 		custom = map[string]string{}
@@ -160,12 +162,18 @@ func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) 
 		scopes = []string{}
 	}
 	var r Recorded
-	err = s.db.QueryRow(ctx, recordLaunch,
-		l.PlatformID, l.Subject, l.Name, l.Email, // 1-4
-		l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel, // 5-8
-		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, // 9-13
-		l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
-	).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, recordLaunch,
+			l.PlatformID, l.Subject, l.Name, l.Email, // 1-4
+			l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel, // 5-8
+			roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, // 9-13
+			l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
+		).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+		if err != nil || then == nil {
+			return err
+		}
+		return then(tx, r)
+	})
 	if err != nil {
 		return r, fmt.Errorf("course: record launch: %w", err)
 	}

@@ -132,10 +132,11 @@ VALUES ($1, $2, $3, $4, $5, $6)`
 	return AuthRequest{URL: u.String(), State: state}, nil
 }
 
-// LoginState is what a consumed state tells the launch.
+// LoginState is what a consumed state tells the launch: the platform the login
+// was started for and the nonce sent with it.
 type LoginState struct {
-	PlatformID int64
-	Nonce      string
+	Platform Platform
+	Nonce    string
 }
 
 // TakeState consumes the state posted with a launch. It matches only when the same
@@ -143,12 +144,20 @@ type LoginState struct {
 // the DELETE makes it single use: of several concurrent posts exactly one wins. A
 // wrong browser does not burn the state, so an attacker cannot spoil a real login.
 func (s *Store) TakeState(ctx context.Context, state, browserSecret string) (LoginState, error) {
+	// One round trip: the launch needs the platform right after the state.
 	const q = `
-DELETE FROM lti_login_states
-WHERE state_hash = $1 AND browser_hash = $2 AND expires_at > $3
-RETURNING platform_id, nonce`
+WITH s AS (
+    DELETE FROM lti_login_states
+    WHERE state_hash = $1 AND browser_hash = $2 AND expires_at > $3
+    RETURNING platform_id, nonce
+)
+SELECT s.nonce, p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.created_at,
+       coalesce((SELECT array_agg(d.deployment_id ORDER BY d.deployment_id) FROM platform_deployments d WHERE d.platform_id = p.id), '{}')
+FROM s JOIN platforms p ON p.id = s.platform_id`
 	var ls LoginState
-	err := s.db.QueryRow(ctx, q, hashToken(state), hashToken(browserSecret), s.now()).Scan(&ls.PlatformID, &ls.Nonce)
+	p := &ls.Platform
+	err := s.db.QueryRow(ctx, q, hashToken(state), hashToken(browserSecret), s.now()).Scan(&ls.Nonce,
+		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ls, ErrStateInvalid
 	}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/lti"
@@ -176,10 +177,7 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.deps.LTI.Platform(ctx, ls.PlatformID)
-	if err != nil {
-		return err
-	}
+	p := ls.Platform
 	allowFraming(c, p.Issuer)
 	l, err := s.deps.Verifier.VerifyIDToken(ctx, rawToken, p)
 	var le *lti.LaunchError
@@ -197,11 +195,13 @@ func (s *Server) launch(c *fiber.Ctx) error {
 			"The sign-in did not match the one Huddle started. Go back to the course in Moodle and open the activity again.")
 	}
 
-	rec, err := s.deps.Courses.RecordLaunch(ctx, courseLaunch(p, l))
-	if err != nil {
+	// The roster update and the new session commit together: one commit per launch.
+	var sid string
+	rec, err := s.deps.Courses.RecordLaunch(ctx, courseLaunch(p, l), func(tx pgx.Tx, rec course.Recorded) error {
+		var err error
+		sid, _, err = s.deps.Sessions.CreateTx(ctx, tx, rec.UserID, p.ID)
 		return err
-	}
-	sid, _, err := s.deps.Sessions.Create(ctx, rec.UserID, p.ID)
+	})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ type Config struct {
 	// DevPlatformAddr is where the built-in development platform listens; empty
 	// means off. It is never on in production.
 	DevPlatformAddr string
+	// SessionIdle is how long a session lives without use; LaunchLeeway is the clock
+	// skew allowed on id_token times (Moodle's tokens live 60 s).
+	SessionIdle  time.Duration
+	LaunchLeeway time.Duration
 }
 
 // setting documents one environment variable; `huddle serve --help` prints the table.
@@ -55,6 +59,8 @@ var settings = []setting{
 	{"HUDDLE_ENV", "production", "production or development (development serves the built-in test platform)", 0},
 	{"HUDDLE_REGISTRATION_TOKEN", "", "secret that must appear in the Dynamic Registration URL (required in production)", 0},
 	{"HUDDLE_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM", 0},
+	{"HUDDLE_SESSION_IDLE", "8h", "how long a signed-in session lasts without use", 0},
+	{"HUDDLE_LTI_LEEWAY", "5s", "clock skew allowed on launch token times (at most 60s)", 0},
 	{"HUDDLE_DEV_PLATFORM_ADDR", "127.0.0.1:8081", "development only: address of the built-in test platform (\"off\" to disable)", 0},
 }
 
@@ -112,6 +118,13 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 		return c, &ConfigError{"HUDDLE_SHUTDOWN_TIMEOUT", "must be a positive duration such as 15s"}
 	}
 	c.ShutdownTimeout = d
+
+	if c.SessionIdle, err = time.ParseDuration(get("HUDDLE_SESSION_IDLE")); err != nil || c.SessionIdle < time.Minute {
+		return c, &ConfigError{"HUDDLE_SESSION_IDLE", "must be a duration of at least 1m, such as 8h"}
+	}
+	if c.LaunchLeeway, err = time.ParseDuration(get("HUDDLE_LTI_LEEWAY")); err != nil || c.LaunchLeeway < 0 || c.LaunchLeeway > time.Minute {
+		return c, &ConfigError{"HUDDLE_LTI_LEEWAY", "must be a duration from 0s to 60s, such as 5s"}
+	}
 
 	if raw := get("HUDDLE_BASE_URL"); raw != "" || required("HUDDLE_BASE_URL") {
 		u, err := parseBaseURL(raw, c.Mode)

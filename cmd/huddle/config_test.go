@@ -57,6 +57,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "mode", set: map[string]string{"HUDDLE_ENV": "staging"}, wantVar: "HUDDLE_ENV", wantMsg: "production or development"},
 		{name: "registration token short", set: map[string]string{"HUDDLE_REGISTRATION_TOKEN": "abc"}, wantVar: "HUDDLE_REGISTRATION_TOKEN", wantMsg: "16"},
 		{name: "dev platform address", set: map[string]string{"HUDDLE_ENV": "development", "HUDDLE_BASE_URL": "http://localhost:8080", "HUDDLE_DEV_PLATFORM_ADDR": "nowhere"}, wantVar: "HUDDLE_DEV_PLATFORM_ADDR", wantMsg: "host:port"},
+		{name: "session idle", set: map[string]string{"HUDDLE_SESSION_IDLE": "10s"}, wantVar: "HUDDLE_SESSION_IDLE", wantMsg: "at least 1m"},
+		{name: "leeway", set: map[string]string{"HUDDLE_LTI_LEEWAY": "5m"}, wantVar: "HUDDLE_LTI_LEEWAY", wantMsg: "60s"},
 		{name: "shutdown timeout", set: map[string]string{"HUDDLE_SHUTDOWN_TIMEOUT": "soon"}, wantVar: "HUDDLE_SHUTDOWN_TIMEOUT", wantMsg: "duration"},
 	}
 	for _, tt := range tests {

@@ -104,7 +104,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		log.Info("migrations applied", "count", n)
 	}
 
-	svc, err := newServices(pool, cfg.SecretKey, outboundClient())
+	svc, err := newServices(pool, cfg, outboundClient())
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,8 @@ type services struct {
 	sessions  *session.Store
 }
 
-func newServices(pool *pgxpool.Pool, secret []byte, client *http.Client) (*services, error) {
-	sealer, err := seal.New(secret)
+func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client) (*services, error) {
+	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {
 		return nil, err
 	}
@@ -37,10 +37,10 @@ func newServices(pool *pgxpool.Pool, secret []byte, client *http.Client) (*servi
 	return &services{
 		lti:       lti.NewStore(pool, nil),
 		keys:      lti.NewKeyring(pool, sealer, nil, 0),
-		verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
+		verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset, Leeway: cfg.LaunchLeeway}),
 		deepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
 		courses:   course.NewService(pool, nil),
-		sessions:  session.NewStore(pool, nil, 0),
+		sessions:  session.NewStore(pool, nil, cfg.SessionIdle),
 	}, nil
 }
 
