@@ -30,7 +30,8 @@ func New(db *sql.DB) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: locker: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(riverMigration()))
 	if err != nil {
 		return nil, fmt.Errorf("migrations: load: %w", err)
 	}
@@ -65,7 +66,9 @@ func (m *Migrator) Version(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// Hash identifies the embedded migration set; test templates are keyed by it.
+// Hash identifies the migration set (the SQL files and River's schema version);
+// test templates are keyed by it.
 func Hash() (string, error) {
-	return hashFS(files)
+	h, err := hashFS(files)
+	return fmt.Sprintf("%s-river%d", h, riverVersion), err
 }

@@ -52,6 +52,11 @@ func TestUpTwiceIsNoop(t *testing.T) {
 	current, err = m.Current(ctx)
 	require.NoError(t, err)
 	require.True(t, current)
+
+	// The job queue's tables come with the same migration set.
+	var riverJob *string
+	require.NoError(t, db.QueryRow(`SELECT to_regclass('river_job')::text`).Scan(&riverJob))
+	require.NotNil(t, riverJob, "river_job table exists")
 }
 
 func TestConcurrentUpAppliesOneSet(t *testing.T) {
