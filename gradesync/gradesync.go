@@ -1,0 +1,333 @@
+// Package gradesync gets every score into Moodle's gradebook, even when Moodle is down:
+// a score is stored together with a River job in one transaction, and the job pushes
+// the newest stored score to the platform, retrying with backoff for up to a day.
+package gradesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Progress values of AGS 2.0 scores.
+const (
+	ActivityCompleted = "Completed"
+	ActivitySubmitted = "Submitted"
+	GradingFully      = "FullyGraded"
+	GradingPending    = "Pending"
+)
+
+// MaxRetryAge is how long a score keeps being retried before it is parked as failed.
+const MaxRetryAge = 24 * time.Hour
+
+// Score is one learner's score in one activity.
+type Score struct {
+	ActivityID       int64
+	UserID           int64
+	Given            float64
+	Maximum          float64
+	ActivityProgress string
+	GradingProgress  string
+	Comment          string
+	At               time.Time
+}
+
+func (s Score) validate() error {
+	switch {
+	case math.IsNaN(s.Given) || math.IsInf(s.Given, 0) || s.Given < 0:
+		return fmt.Errorf("score %v is not a number of points", s.Given)
+	case !(s.Maximum > 0) || math.IsInf(s.Maximum, 0):
+		return fmt.Errorf("maximum %v must be positive", s.Maximum)
+	case s.ActivityProgress == "" || s.GradingProgress == "":
+		return errors.New("activity and grading progress are required")
+	case s.At.IsZero():
+		return errors.New("the score needs its time")
+	}
+	return nil
+}
+
+// Delivery is everything a Pusher needs to put one score into the platform.
+type Delivery struct {
+	PlatformID     int64
+	ActivityID     int64
+	ResourceLinkID string
+	Label          string
+	LineItemsURL   string
+	LineItemURL    string // empty when the launch did not name one
+	Scopes         []string
+	UserSubject    string // the learner's LTI user id (sub)
+	Score          Score
+}
+
+// Pusher delivers a score to the platform (AGS, or Moodle web services where AGS is
+// not granted). It returns the line item URL it used, which may have been found or
+// created on the way.
+type Pusher interface {
+	Push(ctx context.Context, d Delivery) (lineItemURL string, err error)
+}
+
+// ErrSuperseded means the platform already holds a newer score (Moodle answers 409):
+// the newest score wins, so this one is done.
+var ErrSuperseded = errors.New("gradesync: the platform already holds a newer score")
+
+// RejectedError is a refusal that retrying cannot fix, such as a score for someone
+// who is not gradable in the course. The score is parked at once with Reason.
+type RejectedError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RejectedError) Error() string { return "gradesync: rejected: " + e.Reason }
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// Queue inserts jobs in the caller's transaction; *river.Client[pgx.Tx] is one.
+type Queue interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Service records scores and syncs them.
+type Service struct {
+	db     *pgxpool.Pool
+	pusher Pusher
+	queue  Queue
+	now    func() time.Time
+}
+
+// NewService returns a Service. Call UseQueue with the River client before Record.
+func NewService(db *pgxpool.Pool, pusher Pusher, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: db, pusher: pusher, now: now}
+}
+
+// UseQueue sets the queue. The River client needs the worker, and the worker needs
+// the service, so the queue arrives after construction.
+func (s *Service) UseQueue(q Queue) { s.queue = q }
+
+// SyncArgs is the job: sync the newest score of one learner in one activity. It holds
+// ids only, never the score, so a retried job cannot push a stale value.
+type SyncArgs struct {
+	ActivityID int64 `json:"activity_id"`
+	UserID     int64 `json:"user_id"`
+}
+
+// Kind names the job in River's tables.
+func (SyncArgs) Kind() string { return "grade_sync" }
+
+// InsertOpts makes one waiting job per (activity, learner): a newer score joins the
+// job already waiting instead of adding another.
+func (SyncArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		MaxAttempts: 1000, // the real limit is MaxRetryAge, checked by the worker
+		UniqueOpts: river.UniqueOpts{
+			ByArgs: true,
+			// River requires running here too; a score that arrives while its job runs is
+			// picked up by that job, which re-reads the newest score after each push.
+			ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStatePending,
+				rivertype.JobStateRetryable, rivertype.JobStateRunning},
+		},
+	}
+}
+
+const upsertScore = `
+INSERT INTO scores (activity_id, user_id, score_given, score_maximum, activity_progress, grading_progress, comment, scored_at, state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
+ON CONFLICT (activity_id, user_id) DO UPDATE SET
+    score_given = EXCLUDED.score_given, score_maximum = EXCLUDED.score_maximum,
+    activity_progress = EXCLUDED.activity_progress, grading_progress = EXCLUDED.grading_progress,
+    comment = EXCLUDED.comment, scored_at = EXCLUDED.scored_at,
+    state = 'pending', attempts = 0, last_error = ''
+WHERE scores.scored_at < EXCLUDED.scored_at`
+
+// Record stores a score and enqueues its sync in tx, the caller's transaction (the
+// one that wrote whatever earned the score). An older score than the stored one is
+// ignored: the newest score wins.
+func (s *Service) Record(ctx context.Context, tx pgx.Tx, sc Score) error {
+	if err := sc.validate(); err != nil {
+		return fmt.Errorf("gradesync: record: %w", err)
+	}
+	tag, err := tx.Exec(ctx, upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
+		sc.ActivityProgress, sc.GradingProgress, sc.Comment, sc.At.UTC())
+	if err != nil {
+		return fmt.Errorf("gradesync: record: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	if _, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: sc.ActivityID, UserID: sc.UserID}, nil); err != nil {
+		return fmt.Errorf("gradesync: enqueue: %w", err)
+	}
+	return nil
+}
+
+// Submit records a score in a transaction of its own.
+func (s *Service) Submit(ctx context.Context, sc Score) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.Record(ctx, tx, sc) })
+}
+
+// Retry enqueues a fresh sync for one learner's score (the educator's "retry now").
+func (s *Service) Retry(ctx context.Context, activityID, userID int64) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE scores SET state = 'pending', attempts = 0, last_error = '' WHERE activity_id = $1 AND user_id = $2 AND state <> 'synced'`, activityID, userID)
+		if err != nil {
+			return fmt.Errorf("gradesync: retry: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		_, err = s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: userID}, nil)
+		return err
+	})
+}
+
+// row is a score with what its delivery needs.
+type row struct {
+	d              Delivery
+	state          string
+	syncedScoredAt *time.Time
+}
+
+const selectDelivery = `
+SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url, a.ags_lineitem_url, a.ags_scopes, u.subject,
+       s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
+       s.state, s.synced_scored_at
+FROM scores s
+JOIN activities a ON a.id = s.activity_id
+JOIN courses c ON c.id = a.course_id
+JOIN users u ON u.id = s.user_id
+WHERE s.activity_id = $1 AND s.user_id = $2`
+
+func (s *Service) load(ctx context.Context, activityID, userID int64) (row, error) {
+	r := row{d: Delivery{ActivityID: activityID, Score: Score{ActivityID: activityID, UserID: userID}}}
+	sc := &r.d.Score
+	err := s.db.QueryRow(ctx, selectDelivery, activityID, userID).Scan(&r.d.PlatformID, &r.d.ResourceLinkID, &r.d.Label,
+		&r.d.LineItemsURL, &r.d.LineItemURL, &r.d.Scopes, &r.d.UserSubject,
+		&sc.Given, &sc.Maximum, &sc.ActivityProgress, &sc.GradingProgress, &sc.Comment, &sc.At, &r.state, &r.syncedScoredAt)
+	return r, err
+}
+
+// sync pushes the newest score of one learner until the platform holds it; the
+// worker calls it for each job. A score recorded while a push is in flight is pushed
+// by the same job in its next round.
+func (s *Service) sync(ctx context.Context, activityID, userID int64, firstTried time.Time) error {
+	for range 5 {
+		done, err := s.syncOnce(ctx, activityID, userID, firstTried)
+		if err != nil || done {
+			return err
+		}
+	}
+	return errors.New("gradesync: the score kept changing while it was pushed; retrying")
+}
+
+// syncOnce pushes the stored score once; done reports whether the platform now holds
+// the newest version.
+func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstTried time.Time) (done bool, _ error) {
+	r, err := s.load(ctx, activityID, userID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil // activity or learner deleted: nothing left to sync
+	}
+	if err != nil {
+		return false, fmt.Errorf("gradesync: load score: %w", err)
+	}
+	if r.syncedScoredAt != nil && !r.syncedScoredAt.Before(r.d.Score.At) {
+		return true, nil // this version is already in the platform
+	}
+	if s.now().Sub(firstTried) > MaxRetryAge {
+		reason := "Moodle could not be reached for 24 hours"
+		if err := s.markFailed(ctx, r, reason+"."); err != nil {
+			return false, err
+		}
+		return false, river.JobCancel(errors.New(reason))
+	}
+	lineItem, err := s.pusher.Push(ctx, r.d)
+	var rejected *RejectedError
+	switch {
+	case err == nil, errors.Is(err, ErrSuperseded):
+		return false, s.markSynced(ctx, r, lineItem) // the next round confirms nothing newer arrived
+	case errors.As(err, &rejected):
+		if err := s.markFailed(ctx, r, rejected.Reason); err != nil {
+			return false, err
+		}
+		return false, river.JobCancel(err)
+	default:
+		if _, uerr := s.db.Exec(ctx, `UPDATE scores SET attempts = attempts + 1, last_error = $3 WHERE activity_id = $1 AND user_id = $2`,
+			activityID, userID, plainReason(err)); uerr != nil {
+			return false, uerr
+		}
+		return false, err
+	}
+}
+
+// markSynced records that the platform holds this version. If a newer score arrived
+// meanwhile, its own job pushes it; this one only notes what was delivered.
+func (s *Service) markSynced(ctx context.Context, r row, lineItem string) error {
+	_, err := s.db.Exec(ctx, `
+UPDATE scores SET synced_at = $3, synced_scored_at = $4,
+    state = CASE WHEN scored_at = $4 THEN 'synced' ELSE state END,
+    last_error = CASE WHEN scored_at = $4 THEN '' ELSE last_error END
+WHERE activity_id = $1 AND user_id = $2 AND (synced_scored_at IS NULL OR synced_scored_at < $4)`,
+		r.d.ActivityID, r.d.Score.UserID, s.now(), r.d.Score.At)
+	if err != nil {
+		return fmt.Errorf("gradesync: mark synced: %w", err)
+	}
+	if lineItem != "" && lineItem != r.d.LineItemURL {
+		// Remember the line item found or created, so later scores skip the lookup.
+		if _, err := s.db.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1 AND ags_lineitem_url = ''`, r.d.ActivityID, lineItem); err != nil {
+			return fmt.Errorf("gradesync: remember line item: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) markFailed(ctx context.Context, r row, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE scores SET state = 'failed', last_error = $4 WHERE activity_id = $1 AND user_id = $2 AND scored_at = $3`,
+		r.d.ActivityID, r.d.Score.UserID, r.d.Score.At, reason)
+	if err != nil {
+		return fmt.Errorf("gradesync: mark failed: %w", err)
+	}
+	return nil
+}
+
+// plainReason keeps the first line of an error for the educator's page; pushers put
+// the plain-words part first and never include tokens.
+func plainReason(err error) string {
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return msg
+}
+
+// Worker runs sync jobs.
+type Worker struct {
+	river.WorkerDefaults[SyncArgs]
+	svc *Service
+}
+
+// NewWorker returns the River worker for the service.
+func NewWorker(s *Service) *Worker { return &Worker{svc: s} }
+
+// Work syncs one score.
+func (w *Worker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
+	return w.svc.sync(ctx, job.Args.ActivityID, job.Args.UserID, job.CreatedAt)
+}
+
+// NextRetry backs off exponentially with jitter, from 2 s to at most 30 minutes, so a
+// Moodle that is down for an hour is retried a handful of times, not hammered.
+func (w *Worker) NextRetry(job *river.Job[SyncArgs]) time.Time {
+	backoff := time.Duration(math.Min(float64(30*time.Minute), float64(2*time.Second)*math.Pow(2, float64(job.Attempt-1))))
+	jitter := time.Duration(rand.Int64N(int64(backoff/4) + 1))
+	return w.svc.now().Add(backoff + jitter)
+}
+
+// Timeout bounds one push.
+func (w *Worker) Timeout(*river.Job[SyncArgs]) time.Duration { return 30 * time.Second }

@@ -1,0 +1,234 @@
+package gradesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/dbtest"
+)
+
+// fakePusher stands in for the platform; each test decides how it answers.
+type fakePusher struct {
+	mu     sync.Mutex
+	answer func(d Delivery) error
+	got    map[[2]int64][]float64 // (activity, user) -> scores delivered, in order
+}
+
+func (f *fakePusher) Push(_ context.Context, d Delivery) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.answer != nil {
+		if err := f.answer(d); err != nil {
+			return "", err
+		}
+	}
+	if f.got == nil {
+		f.got = map[[2]int64][]float64{}
+	}
+	k := [2]int64{d.ActivityID, d.Score.UserID}
+	f.got[k] = append(f.got[k], d.Score.Given)
+	return "https://moodle.example/lineitems/1/lineitem?type_id=1", nil
+}
+
+type bundle struct {
+	pool     *pgxpool.Pool
+	svc      *Service
+	pusher   *fakePusher
+	client   *river.Client[pgx.Tx]
+	activity int64
+	users    []int64
+	now      time.Time
+}
+
+// setup makes a platform, a course with one activity and n learners, and a service
+// whose queue is an insert-only River client (tests that need workers start one).
+func setup(t *testing.T, n int) *bundle {
+	t.Helper()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	b := &bundle{pool: pool, pusher: &fakePusher{}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	var platformID, courseID int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO platforms (issuer, client_id, auth_url, token_url, jwks_url)
+VALUES ('https://moodle.example', 'c', 'https://moodle.example/a', 'https://moodle.example/t', 'https://moodle.example/j') RETURNING id`).Scan(&platformID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO courses (platform_id, deployment_id, context_id, title) VALUES ($1, '1', '2', 'FTP') RETURNING id`, platformID).Scan(&courseID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO activities (course_id, resource_link_id, title, ags_lineitems_url, ags_scopes)
+VALUES ($1, '1', 'Peer discussion', 'https://moodle.example/lineitems', '{https://purl.imsglobal.org/spec/lti-ags/scope/score}') RETURNING id`, courseID).Scan(&b.activity))
+	for i := range n {
+		var id int64
+		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject, name) VALUES ($1, $2, 'L') RETURNING id`, platformID, fmt.Sprint(100+i)).Scan(&id))
+		b.users = append(b.users, id)
+	}
+	b.svc = NewService(pool, b.pusher, func() time.Time { return b.now })
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	b.svc.UseQueue(client)
+	return b
+}
+
+func (b *bundle) score(user int64, given float64, at time.Time) Score {
+	return Score{ActivityID: b.activity, UserID: user, Given: given, Maximum: 10,
+		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: at}
+}
+
+func (b *bundle) jobs(t *testing.T) int {
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM river_job WHERE kind = 'grade_sync'`).Scan(&n))
+	return n
+}
+
+func (b *bundle) state(t *testing.T, user int64) (state, lastError string, given float64) {
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT state, last_error, score_given FROM scores WHERE activity_id = $1 AND user_id = $2`,
+		b.activity, user).Scan(&state, &lastError, &given))
+	return
+}
+
+func TestRecordIsAtomicWithItsJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	ctx := t.Context()
+	u := b.users[0]
+
+	// A rolled-back transaction leaves neither the score nor the job.
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	err = b.svc.Record(ctx, tx, b.score(u, 5, b.now))
+	require.NoError(t, tx.Rollback(ctx))
+	require.NoError(t, err)
+	require.Zero(t, b.jobs(t))
+
+	require.NoError(t, b.svc.Submit(ctx, b.score(u, 5, b.now)))
+	require.Equal(t, 1, b.jobs(t))
+	state, _, given := b.state(t, u)
+	require.Equal(t, "pending", state)
+	require.Equal(t, 5.0, given)
+
+	// A newer score joins the waiting job; an older one is ignored.
+	require.NoError(t, b.svc.Submit(ctx, b.score(u, 8, b.now.Add(time.Minute))))
+	require.NoError(t, b.svc.Submit(ctx, b.score(u, 2, b.now.Add(-time.Minute))))
+	require.Equal(t, 1, b.jobs(t))
+	_, _, given = b.state(t, u)
+	require.Equal(t, 8.0, given)
+
+	require.Error(t, b.svc.Submit(ctx, Score{ActivityID: b.activity, UserID: u, Given: -1, Maximum: 10, ActivityProgress: "x", GradingProgress: "y", At: b.now}))
+}
+
+func TestSyncOutcomes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		answer    error
+		firstTry  time.Duration // how long ago the job was first created
+		wantState string
+		wantErr   func(error) bool
+		wantInErr string
+	}{
+		{name: "delivered", wantState: "synced", wantErr: func(err error) bool { return err == nil }},
+		{name: "newer score already in Moodle", answer: ErrSuperseded, wantState: "synced", wantErr: func(err error) bool { return err == nil }},
+		{name: "not gradable is parked at once", answer: &RejectedError{Reason: "Moodle does not accept a grade for this person: they are not a learner in the course."},
+			wantState: "failed", wantInErr: "not a learner", wantErr: isCancel},
+		{name: "Moodle down is retried", answer: errors.New("moodle: connection refused"), wantState: "pending", wantInErr: "connection refused",
+			wantErr: func(err error) bool { return err != nil && !isCancel(err) }},
+		{name: "given up after a day", answer: errors.New("moodle: connection refused"), firstTry: 25 * time.Hour, wantState: "failed",
+			wantInErr: "24 hours", wantErr: isCancel},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, 1)
+			u := b.users[0]
+			require.NoError(t, b.svc.Submit(t.Context(), b.score(u, 7, b.now)))
+			b.pusher.answer = func(Delivery) error { return tt.answer }
+			err := b.svc.sync(t.Context(), b.activity, u, b.now.Add(-tt.firstTry))
+			require.True(t, tt.wantErr(err), "err = %v", err)
+			state, lastError, _ := b.state(t, u)
+			require.Equal(t, tt.wantState, state)
+			if tt.wantInErr != "" {
+				require.Contains(t, lastError, tt.wantInErr)
+			}
+		})
+	}
+}
+
+func isCancel(err error) bool {
+	var c *river.JobCancelError
+	return errors.As(err, &c)
+}
+
+func TestSyncRemembersLineItemAndSkipsDeliveredVersion(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	u := b.users[0]
+	require.NoError(t, b.svc.Submit(t.Context(), b.score(u, 7, b.now)))
+	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now))
+	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now))
+	require.Equal(t, []float64{7}, b.pusher.got[[2]int64{b.activity, u}], "a delivered version is not pushed again")
+	var lineItem string
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT ags_lineitem_url FROM activities WHERE id = $1`, b.activity).Scan(&lineItem))
+	require.Equal(t, "https://moodle.example/lineitems/1/lineitem?type_id=1", lineItem)
+}
+
+// With real River workers and a platform that fails at first, every learner's final
+// score arrives, and the stored state says synced.
+func TestQueueDeliversEveryFinalScore(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 40)
+	ctx := t.Context()
+	var mu sync.Mutex
+	failures := 0
+	b.pusher.answer = func(Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures < 30 {
+			failures++
+			return errors.New("moodle: 503 service unavailable")
+		}
+		return nil
+	}
+	for i, u := range b.users {
+		require.NoError(t, b.svc.Submit(ctx, b.score(u, float64(i%10), b.now)))
+		require.NoError(t, b.svc.Submit(ctx, b.score(u, float64(i%10)+0.5, b.now.Add(time.Second))))
+	}
+	b.now = time.Now()
+	workers := river.NewWorkers()
+	w := NewWorker(b.svc)
+	river.AddWorker(workers, retryFast{w})
+	client, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
+		Workers:           workers,
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+
+	require.Eventually(t, func() bool {
+		var synced int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM scores WHERE state = 'synced'`).Scan(&synced))
+		return synced == len(b.users)
+	}, 30*time.Second, 50*time.Millisecond)
+
+	b.pusher.mu.Lock()
+	defer b.pusher.mu.Unlock()
+	for i, u := range b.users {
+		got := b.pusher.got[[2]int64{b.activity, u}]
+		require.NotEmpty(t, got)
+		require.Equal(t, float64(i%10)+0.5, got[len(got)-1], "the last value Moodle received is the final score")
+	}
+}
+
+// retryFast keeps the worker's behaviour but retries at once, so the test does not
+// wait through real backoff.
+type retryFast struct{ *Worker }
+
+func (r retryFast) NextRetry(*river.Job[SyncArgs]) time.Time { return time.Now() }
