@@ -10,6 +10,7 @@ run: ## bring Huddle up locally (provisions PostgreSQL when HUDDLE_DATABASE_URL 
 
 test: ## provision PostgreSQL, vet, and run every test with the race detector
 	@scripts/dev-postgres.sh test
+	@scripts/test-deps.sh
 	go vet ./...
 	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -race -count=1 ./...
 

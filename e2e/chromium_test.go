@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+)
+
+// Bounds: a whole browser test, one step of it (a navigation, a wait for a page).
+const (
+	browserBudget = 40 * time.Second
+	stepTimeout   = 15 * time.Second
+)
+
+// browser is one headless Chromium with a fresh profile and one tab.
+type browser struct {
+	t   *testing.T
+	ctx context.Context // the tab
+}
+
+// newBrowser starts Chromium on a fresh profile that follows p, for this test only.
+// The tests fail, never skip, when Chromium is missing.
+func newBrowser(t *testing.T, p CookiePolicy) *browser {
+	t.Helper()
+	dir := t.TempDir()
+	if err := WriteProfile(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := AllocatorOptions(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The budget ends the browser too, so a hung page cannot hang the suite.
+	budget, cancelBudget := context.WithTimeout(context.Background(), browserBudget)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(budget, opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	// Registered after t.TempDir, so it runs first: Chromium is gone before its
+	// profile directory is removed.
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		cancelBudget()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return &browser{t: t, ctx: ctx}
+}
+
+// step bounds one part of a test.
+func (b *browser) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, stepTimeout)
+}
+
+// do runs actions in the tab, failing the test with a screenshot if they fail.
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.fail("%s: %v", what, err)
+	}
+}
+
+// fail takes a screenshot of every page the browser has open and ends the test.
+func (b *browser) fail(format string, args ...any) {
+	b.t.Helper()
+	b.screenshots()
+	b.t.Fatalf(format, args...)
+}
+
+// screenshots saves a PNG of each open page into the test's artifact directory (a
+// temporary directory, kept with go test -artifacts) and logs where.
+func (b *browser) screenshots() {
+	b.t.Helper()
+	infos, err := chromedp.Targets(b.ctx)
+	if err != nil {
+		b.t.Logf("screenshot: list targets: %v", err)
+		return
+	}
+	dir := b.t.ArtifactDir()
+	for i, info := range infos {
+		if info.Type != "page" {
+			continue
+		}
+		ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+		shotCtx, cancelShot := context.WithTimeout(ctx, 5*time.Second)
+		png, err := chromedp.Run(shotCtx, chromedp.CaptureScreenshot())
+		cancelShot()
+		cancel()
+		if err != nil {
+			b.t.Logf("screenshot of %s: %v", info.URL, err)
+			continue
+		}
+		path := filepath.Join(dir, fmt.Sprintf("page-%d.png", i))
+		if err := os.WriteFile(path, png, 0o600); err != nil {
+			b.t.Logf("screenshot: %v", err)
+			continue
+		}
+		b.t.Logf("screenshot of %s: %s", info.URL, path)
+	}
+}
+
+// waitFrameText polls the cross-site iframe whose URL starts with origin until its
+// text contains every want, and returns the text. Chromium keeps a cross-site iframe
+// in its own process (site isolation), as a target of type "iframe" that the page's
+// DOM does not reach, so the iframe is read by attaching to that target. The target
+// changes as the frame navigates (Huddle, the platform's /auth, Huddle again), so it
+// is looked up again on every poll.
+func (b *browser) waitFrameText(origin string, want ...string) string {
+	b.t.Helper()
+	return b.waitText("iframe", origin, want)
+}
+
+// waitPageText is waitFrameText for a top-level page other than the test's first tab:
+// a window Huddle opened.
+func (b *browser) waitPageText(origin string, want ...string) string {
+	b.t.Helper()
+	return b.waitText("page", origin, want)
+}
+
+func (b *browser) waitText(kind, origin string, want []string) string {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	main := chromedp.FromContext(b.ctx).Target.TargetID
+	last, lastURL := "", ""
+	for {
+		text, url, err := b.readTarget(ctx, kind, origin, main)
+		if err == nil {
+			last, lastURL = text, url
+			if containsAll(text, want) {
+				return text
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if lastURL == "" {
+				b.fail("no %s on %s appeared within %s (waiting for %q)", kind, origin, stepTimeout, want)
+			}
+			b.fail("the %s at %s never showed %q within %s; it shows:\n%s", kind, lastURL, want, stepTimeout, last)
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+// readTarget returns the text and URL of the first target of kind on origin, other
+// than the test's own tab.
+func (b *browser) readTarget(ctx context.Context, kind, origin string, main target.ID) (string, string, error) {
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	for _, info := range infos {
+		if info.Type != kind || info.TargetID == main || !strings.HasPrefix(info.URL, origin+"/") {
+			continue
+		}
+		// Detach only: cancelling must not close the frame or the window.
+		tctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+		defer cancel()
+		rctx, cancelRead := context.WithTimeout(tctx, 3*time.Second)
+		defer cancelRead()
+		text, err := chromedp.Run(rctx, chromedp.Evaluate[string](`document.readyState === "complete" ? document.body.innerText : ""`))
+		return text, info.URL, err
+	}
+	return "", "", errors.New("no such target yet")
+}
+
+// clickInFrame clicks the element sel inside the cross-site iframe on origin.
+func (b *browser) clickInFrame(origin, sel string) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		b.fail("list targets: %v", err)
+	}
+	for _, info := range infos {
+		if info.Type != "iframe" || !strings.HasPrefix(info.URL, origin+"/") {
+			continue
+		}
+		fctx, cancelFrame := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+		defer cancelFrame()
+		cctx, cancelClick := context.WithTimeout(fctx, stepTimeout)
+		defer cancelClick()
+		if err := chromedp.Do(cctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
+			b.fail("click %s in the frame at %s: %v", sel, info.URL, err)
+		}
+		return
+	}
+	b.fail("no iframe on %s to click %s in", origin, sel)
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

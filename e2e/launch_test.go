@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/storage"
+	"github.com/chromedp/chromedp"
+
+	"github.com/huddle-lti/huddle/devplatform"
+)
+
+// The seeded users and activity of the development platform.
+const (
+	learnerID     = "4" // Lena Learner
+	learnerName   = "Lena Learner"
+	educatorID    = "3" // Eddie Educator
+	educatorName  = "Eddie Educator"
+	seededCMID    = 2 // "Peer discussion", added by hand: not set up yet
+	blockedHeader = "Open Huddle in a new window"
+
+	// Cookie partitions are keyed by scheme and host: sites, not origins.
+	huddleSite   = "http://localhost"
+	platformSite = "http://127.0.0.1"
+)
+
+// The browser tests run one after another (no t.Parallel): each starts its own
+// Chromium, and two at once on a 2-core machine only make both slower.
+
+// TestCookieCanary proves that each cookie policy does what the other tests rely on,
+// including the control: with nothing blocked the unpartitioned canary does come back
+// in the frame, so the canary can tell a blocked cookie from a broken one.
+func TestCookieCanary(t *testing.T) {
+	c := newCanary(t)
+	for _, p := range []CookiePolicy{ThirdPartyAllowed, PartitionedOnly, NoFrameCookies} {
+		t.Run(p.Name, func(t *testing.T) {
+			b := newBrowser(t, p)
+			c.requirePolicy(t, b.ctx, p)
+		})
+	}
+}
+
+// A learner launches from the course page with third-party cookies blocked: Huddle's
+// partitioned cookies survive in the frame, so the learner is signed in inside it.
+func TestLearnerLaunchInFramePartitionedCookies(t *testing.T) {
+	s := newStack(t)
+	b := newBrowser(t, PartitionedOnly)
+	newCanary(t).requirePolicy(t, b.ctx, PartitionedOnly)
+
+	b.openActivity(s, learnerID)
+	text := b.waitFrameText(s.Huddle, learnerName, devplatform.CourseTitle, "Not set up yet")
+	if strings.Contains(text, blockedHeader) {
+		b.fail("Huddle asked for a new window although partitioned cookies work:\n%s", text)
+	}
+	// The sign-in lives in the platform's partition, the only place it can.
+	b.requireSessionCookie(platformSite)
+}
+
+// A learner launches in a browser that keeps no Huddle cookie inside the platform's
+// frame: Huddle offers a new window, and the learner ends signed in there.
+func TestLearnerLaunchInNewWindowWhenFrameCookiesBlocked(t *testing.T) {
+	s := newStack(t)
+	b := newBrowser(t, NoFrameCookies)
+	newCanary(t).requirePolicy(t, b.ctx, NoFrameCookies)
+
+	b.openActivity(s, learnerID)
+	b.waitFrameText(s.Huddle, blockedHeader)
+	b.clickInFrame(s.Huddle, `a[target="_blank"]`)
+	text := b.waitPageText(s.Huddle, learnerName, devplatform.CourseTitle, "Not set up yet")
+	if strings.Contains(text, blockedHeader) {
+		b.fail("the new window asked for a new window again:\n%s", text)
+	}
+	// Top-level, Huddle's Partitioned cookie is keyed by Huddle's own site.
+	b.requireSessionCookie(huddleSite)
+}
+
+// An educator launches the activity nobody has set up yet and gets the set-up page
+// inside the frame.
+func TestEducatorLaunchShowsSetUp(t *testing.T) {
+	s := newStack(t)
+	b := newBrowser(t, PartitionedOnly)
+	newCanary(t).requirePolicy(t, b.ctx, PartitionedOnly)
+
+	b.openActivity(s, educatorID)
+	b.waitFrameText(s.Huddle, "Set up this activity", educatorName, e2eKinds[0].Title)
+}
+
+// openActivity signs user in on the platform's launch page and opens the seeded
+// activity in the course page's iframe, as a person clicking "Open" does.
+func (b *browser) openActivity(s *stack, user string) {
+	b.t.Helper()
+	open := fmt.Sprintf(`form[action="/open"]:not([target]):has(input[name="user"][value=%q]):has(input[name="cmid"][value="%d"]) button`,
+		user, seededCMID)
+	b.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
+	b.do("open the activity as user "+user, chromedp.Click(chromedp.CSS(open), chromedp.NodeVisible))
+}
+
+// requireSessionCookie checks that the browser keeps Huddle's session cookie only in
+// the partition of topLevelSite, and logs every Huddle cookie it keeps.
+func (b *browser) requireSessionCookie(topLevelSite string) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	res, err := chromedp.CallBrowser(ctx, storage.GetCookies, storage.GetCookiesParams{})
+	if err != nil {
+		b.fail("read the browser's cookies: %v", err)
+	}
+	var partitions []string
+	for _, ck := range res.Cookies {
+		if !strings.HasPrefix(ck.Name, "huddle_") {
+			continue
+		}
+		partition := "unpartitioned"
+		if ck.PartitionKey != nil {
+			partition = "partitioned under " + ck.PartitionKey.TopLevelSite
+		}
+		b.t.Logf("cookie %s on %s: %s", ck.Name, ck.Domain, partition)
+		if ck.Name == "huddle_session" {
+			partitions = append(partitions, partition)
+		}
+	}
+	if want := []string{"partitioned under " + topLevelSite}; !slices.Equal(partitions, want) {
+		b.fail("huddle_session is kept %q, want only %q", partitions, want)
+	}
+}

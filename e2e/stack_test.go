@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/devplatform"
+	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/seal"
+	"github.com/huddle-lti/huddle/session"
+	"github.com/huddle-lti/huddle/web"
+)
+
+// e2eKinds gives the educator's set-up page something to offer.
+var e2eKinds = []course.Kind{
+	{Name: "e2e_board", Title: "E2E board", Description: "A kind registered by the end-to-end tests."},
+}
+
+// stack is Huddle and the development platform, served as `huddle serve` serves them
+// in development: Huddle on http://localhost, the platform on http://127.0.0.1, two
+// sites, so the platform frames Huddle cross-site as Moodle does.
+type stack struct {
+	Huddle   string // http://localhost:PORT
+	Platform string // http://127.0.0.1:PORT
+}
+
+// newStack starts both on a fresh migrated database until the test ends. What they
+// log is shown only if the test fails.
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := newTestLog(t)
+
+	huddleLn, err := net.Listen("tcp", "localhost:0")
+	require.NoError(t, err)
+	platformLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &stack{
+		Huddle:   fmt.Sprintf("http://localhost:%d", huddleLn.Addr().(*net.TCPAddr).Port),
+		Platform: fmt.Sprintf("http://127.0.0.1:%d", platformLn.Addr().(*net.TCPAddr).Port),
+	}
+	base, err := url.Parse(s.Huddle)
+	require.NoError(t, err)
+
+	// The services cmd/huddle's newServices builds, from the same constructors.
+	pool := dbtest.New(t)
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { db.Close() })
+	schema, err := migrations.New(db)
+	require.NoError(t, err)
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	outbound := egress.NewClient(egress.Options{UserAgent: "Huddle/e2e (LTI 1.3 tool)", Timeout: 10 * time.Second})
+	store := lti.NewStore(pool, nil)
+	keys := lti.NewKeyring(pool, sealer, nil, 0)
+	require.NoError(t, keys.Ensure(ctx))
+
+	// The development platform, registered exactly as cmd/huddle's startDevPlatform does.
+	p, err := devplatform.New(devplatform.Config{
+		PublicURL:         s.Platform,
+		ClientID:          "huddle-dev",
+		DeploymentID:      "1",
+		ToolLoginURL:      s.Huddle + "/lti/login",
+		ToolRedirectURI:   s.Huddle + "/lti/launch",
+		ToolJWKSURL:       s.Huddle + "/.well-known/jwks.json",
+		ToolTargetLinkURI: s.Huddle + "/lti/launch",
+		HTTPClient:        &http.Client{Timeout: 10 * time.Second},
+		Logger:            log.With("component", "devplatform"),
+	})
+	require.NoError(t, err)
+	reg := p.Registration()
+	if _, err := store.FindPlatform(ctx, reg.Issuer, reg.ClientID); errors.Is(err, lti.ErrNotFound) {
+		_, err = store.AddPlatform(ctx, reg)
+		require.NoError(t, err)
+	} else {
+		require.NoError(t, err)
+	}
+
+	srv, err := web.New(web.Deps{
+		Logger:   log.With("component", "huddle"),
+		Version:  "e2e",
+		Database: pool,
+		Schema:   schema,
+		Registry: prometheus.NewRegistry(),
+
+		BaseURL:   base,
+		LTI:       store,
+		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: "Huddle/e2e"})}),
+		Keys:      keys,
+		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
+		Courses:   course.NewService(pool, nil),
+		Sessions:  session.NewStore(pool, nil, 0),
+		Kinds:     e2eKinds,
+		Outbound:  outbound,
+	})
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx, huddleLn, 2*time.Second); err != nil {
+			log.Error("huddle stopped", "err", err)
+		}
+	}()
+	platform := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		defer wg.Done()
+		if err := platform.Serve(platformLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("development platform stopped", "err", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		shutdown, done := context.WithTimeout(context.Background(), 2*time.Second)
+		defer done()
+		_ = platform.Shutdown(shutdown)
+		wg.Wait()
+	})
+	return s
+}
+
+// testLog collects what the servers log and prints it if the test fails.
+type testLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func newTestLog(t *testing.T) *slog.Logger {
+	l := &testLog{}
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if t.Failed() && l.buf.Len() > 0 {
+			t.Logf("server log:\n%s", l.buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
