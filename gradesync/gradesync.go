@@ -248,7 +248,7 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 		}
 		return false, river.JobCancel(errors.New(reason))
 	}
-	lineItem, err := s.pusher.Push(ctx, r.d)
+	lineItem, err := s.push(ctx, r)
 	var rejected *RejectedError
 	switch {
 	case err == nil, errors.Is(err, ErrSuperseded):
@@ -266,6 +266,43 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 		return false, err
 	}
 }
+
+// push delivers r's score. Without a known line item it holds a per-activity lock
+// while the pusher finds or creates one, so concurrent first scores of one activity
+// cannot create two gradebook columns (a second one hides Moodle's lineitem claim).
+func (s *Service) push(ctx context.Context, r row) (string, error) {
+	if r.d.LineItemURL != "" {
+		return s.pusher.Push(ctx, r.d)
+	}
+	var lineItem string
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// Try, never wait: a worker waiting here would hold a pooled connection while
+		// the lock holder may need one.
+		var locked bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended('huddle line item ' || $1::bigint, 0))`, r.d.ActivityID).Scan(&locked); err != nil {
+			return err
+		}
+		if !locked {
+			return errLineItemBusy
+		}
+		if err := tx.QueryRow(ctx, `SELECT ags_lineitem_url FROM activities WHERE id = $1`, r.d.ActivityID).Scan(&r.d.LineItemURL); err != nil {
+			return err
+		}
+		var err error
+		lineItem, err = s.pusher.Push(ctx, r.d)
+		if lineItem != "" && r.d.LineItemURL == "" {
+			if _, uerr := tx.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1`, r.d.ActivityID, lineItem); uerr != nil {
+				return uerr
+			}
+		}
+		return err
+	})
+	return lineItem, err
+}
+
+// errLineItemBusy sends a job back to the queue while another worker finds or
+// creates the activity's line item.
+var errLineItemBusy = errors.New("gradesync: another worker is setting up this activity's gradebook column")
 
 // markSynced records that the platform holds this version. If a newer score arrived
 // meanwhile, its own job pushes it; this one only notes what was delivered.

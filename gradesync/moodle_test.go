@@ -1,0 +1,240 @@
+package gradesync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/seal"
+)
+
+// fakeAGS is a Moodle 4.5 grade service double: its token, line item and score
+// answers have the shapes captured from a real Moodle (token JSON labelled text/html,
+// 409 for an older timestamp, empty 200 for a stored score), and it can be made to
+// fail the way a Moodle site does.
+type fakeAGS struct {
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	mode      string // "", "down", "500", "slow"
+	tokens    map[string]bool
+	issued    int
+	lineItems int
+	scores    map[string]agsScore // by userId
+	posts     int
+}
+
+type agsScore struct {
+	Given float64
+	At    time.Time
+}
+
+func newFakeAGS(t *testing.T) *fakeAGS {
+	f := &fakeAGS{tokens: map[string]bool{}, scores: map[string]agsScore{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAGS) setMode(m string) { f.mu.Lock(); f.mode = m; f.mu.Unlock() }
+
+// revoke invalidates every access token issued so far, as an admin revoking Huddle's
+// access or Moodle purging tokens would.
+func (f *fakeAGS) revoke() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.tokens {
+		f.tokens[k] = false
+	}
+}
+
+func (f *fakeAGS) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	mode := f.mode
+	f.mu.Unlock()
+	switch mode {
+	case "down":
+		// Moodle refusing connections: drop it without an answer.
+		hj, _ := w.(http.Hijacker)
+		conn, _, _ := hj.Hijack()
+		conn.Close()
+		return
+	case "500":
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	case "slow":
+		time.Sleep(700 * time.Millisecond) // past the client's timeout
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lineItemsPath := "/mod/lti/services.php/2/lineitems"
+	lineItemPath := "/mod/lti/services.php/2/lineitems/3/lineitem"
+	switch {
+	case r.URL.Path == "/mod/lti/token.php":
+		f.issued++
+		tok := fmt.Sprintf("token-%d", f.issued)
+		f.tokens[tok] = true
+		w.Header().Set("Content-Type", "text/html; charset=utf-8") // as Moodle labels it
+		fmt.Fprintf(w, `{"access_token":"%s","token_type":"Bearer","expires_in":3600,"scope":"%s"}`, tok, r.FormValue("scope"))
+		return
+	case !f.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"status":401,"reason":"Unauthorized"}`)
+		return
+	case r.URL.Path == lineItemsPath && r.Method == http.MethodGet:
+		w.Header().Set("Content-Type", lti.MediaTypeLineItemContainer)
+		if f.lineItems == 0 || r.URL.Query().Get("resource_link_id") != "1" {
+			io.WriteString(w, `[]`)
+			return
+		}
+		fmt.Fprintf(w, `[{"id":"%s%s?type_id=1","label":"Peer discussion","scoreMaximum":10,"resourceLinkId":"1"}]`, f.srv.URL, lineItemPath)
+	case r.URL.Path == lineItemsPath && r.Method == http.MethodPost:
+		f.lineItems++
+		w.Header().Set("Content-Type", lti.MediaTypeLineItem)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":"%s%s?type_id=1","label":"Peer discussion","scoreMaximum":10,"resourceLinkId":"1"}`, f.srv.URL, lineItemPath)
+	case r.URL.Path == lineItemPath+"/scores" && r.Method == http.MethodPost:
+		body, _ := io.ReadAll(r.Body)
+		if bytes.ContainsRune(body, '\n') {
+			w.Write([]byte(`[]`)) // Moodle's answer to a pretty-printed score: never send one
+			return
+		}
+		var s struct {
+			UserID     string    `json:"userId"`
+			ScoreGiven float64   `json:"scoreGiven"`
+			Timestamp  time.Time `json:"timestamp"`
+		}
+		if err := json.Unmarshal(body, &s); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		f.posts++
+		if old, ok := f.scores[s.UserID]; ok && s.Timestamp.Before(old.At) {
+			w.WriteHeader(http.StatusConflict)
+			return
+		}
+		f.scores[s.UserID] = agsScore{Given: s.ScoreGiven, At: s.Timestamp}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// Every fault a Moodle site shows in turn; after it recovers, every learner's final
+// score is in the gradebook, through one gradebook column.
+func TestFaultsThenEveryFinalScoreInMoodle(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	moodle := newFakeAGS(t)
+
+	var platformID, courseID, activityID int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO platforms (issuer, client_id, auth_url, token_url, jwks_url)
+VALUES ($1, 'NN2vPfddM8H41eY', $1 || '/mod/lti/auth.php', $1 || '/mod/lti/token.php', $1 || '/mod/lti/certs.php') RETURNING id`, moodle.srv.URL).Scan(&platformID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO courses (platform_id, deployment_id, context_id, title) VALUES ($1, '1', '2', 'FTP') RETURNING id`, platformID).Scan(&courseID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO activities (course_id, resource_link_id, title, ags_lineitems_url, ags_scopes)
+VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.URL+"/mod/lti/services.php/2/lineitems?type_id=1",
+		[]string{lti.ScopeLineItem, lti.ScopeScore}).Scan(&activityID))
+	const learners = 30
+	users := make([]int64, learners)
+	for i := range users {
+		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject) VALUES ($1, $2) RETURNING id`, platformID, fmt.Sprint(100+i)).Scan(&users[i]))
+	}
+
+	sealer, err := seal.New(bytes.Repeat([]byte{9}, 32))
+	require.NoError(t, err)
+	keys := lti.NewKeyring(pool, sealer, nil, 1024)
+	require.NoError(t, keys.Ensure(ctx))
+	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, Client: &http.Client{Timeout: 300 * time.Millisecond}, UserAgent: "Huddle/test"})
+	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens)}, nil)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, retryFast{NewWorker(svc)})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
+		Workers:       workers,
+		FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	svc.UseQueue(client)
+
+	// Scores arrive while Moodle is down; the queue holds them.
+	moodle.setMode("down")
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	base := time.Now().Add(-time.Hour)
+	final := map[string]float64{}
+	for round := range 3 {
+		for i, u := range users {
+			given := float64((i+round)%10) + float64(round)/10
+			require.NoError(t, svc.Submit(ctx, Score{ActivityID: activityID, UserID: u, Given: given, Maximum: 10,
+				ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: base.Add(time.Duration(round) * time.Minute)}))
+			final[fmt.Sprint(100+i)] = given
+		}
+		switch round {
+		case 0:
+			time.Sleep(300 * time.Millisecond)
+			moodle.setMode("500")
+		case 1:
+			time.Sleep(300 * time.Millisecond)
+			moodle.setMode("slow")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	moodle.setMode("")
+	time.Sleep(100 * time.Millisecond)
+	moodle.revoke() // the token is revoked mid-run: Huddle fetches a new one
+
+	if !assertEventually(t, func() bool {
+		var synced int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM scores WHERE state = 'synced'`).Scan(&synced))
+		return synced == learners
+	}, 30*time.Second) {
+		rows, _ := pool.Query(ctx, `SELECT user_id, state, attempts, last_error FROM scores ORDER BY user_id LIMIT 5`)
+		for rows.Next() {
+			var u int64
+			var st, le string
+			var a int
+			_ = rows.Scan(&u, &st, &a, &le)
+			t.Logf("user %d: %s after %d attempts: %s", u, st, a, le)
+		}
+		rows.Close()
+		var jobs string
+		_ = pool.QueryRow(ctx, `SELECT string_agg(state::text || ':' || attempt::text, ',') FROM river_job`).Scan(&jobs)
+		t.Fatalf("not every score synced; jobs %s", jobs)
+	}
+
+	moodle.mu.Lock()
+	defer moodle.mu.Unlock()
+	require.Len(t, moodle.scores, learners, "every learner has a grade")
+	for user, want := range final {
+		require.Equal(t, want, moodle.scores[user].Given, "learner %s holds the final score", user)
+	}
+	require.Equal(t, 1, moodle.lineItems, "one gradebook column per activity")
+	require.Greater(t, moodle.issued, 1, "a new token was fetched after the revocation")
+}
+
+func assertEventually(t *testing.T, cond func() bool, within time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return cond()
+}
