@@ -18,6 +18,8 @@ func (s *Server) activityRoutes() {
 	s.handle(fiber.MethodGet, "/deep-link/:id", SignedIn, s.deepLinkPicker)
 	s.handle(fiber.MethodPost, "/deep-link/:id", SignedIn, s.deepLinkRespond)
 	s.handle(fiber.MethodGet, "/admin", PlatformAdmin, s.admin)
+	s.handle(fiber.MethodGet, "/activities/:activity/grades", Educator, s.gradeSync)
+	s.handle(fiber.MethodPost, "/activities/:activity/grades/:user/retry", Educator, s.retryGrade)
 }
 
 // page builds the data every signed-in page's layout needs.
@@ -50,7 +52,41 @@ func (s *Server) activity(c *fiber.Ctx) error {
 		return c.Render("not_set_up", page(c, "Not set up yet", fiber.Map{}))
 	}
 	kind, _ := course.FindKind(s.deps.Kinds, a.Activity.Kind)
-	return c.Render("activity", page(c, a.Activity.Title, fiber.Map{"Kind": kind}))
+	data := fiber.Map{"Kind": kind}
+	if a.Member.Has(lti.RoleEducator) && s.deps.Grades != nil {
+		counts, err := s.deps.Grades.CountsFor(c.UserContext(), a.Activity.ID)
+		if err != nil {
+			return err
+		}
+		data["GradeCounts"] = counts
+	}
+	return c.Render("activity", page(c, a.Activity.Title, data))
+}
+
+// gradeSync shows educators each learner's score and whether Moodle has it.
+func (s *Server) gradeSync(c *fiber.Ctx) error {
+	a := actorOf(c)
+	list, err := s.deps.Grades.Status(c.UserContext(), a.Activity.ID)
+	if err != nil {
+		return err
+	}
+	counts, err := s.deps.Grades.CountsFor(c.UserContext(), a.Activity.ID)
+	if err != nil {
+		return err
+	}
+	return c.Render("grades", page(c, "Grade sync", fiber.Map{"Scores": list, "GradeCounts": counts, "Retried": c.Query("retried") != ""}))
+}
+
+func (s *Server) retryGrade(c *fiber.Ctx) error {
+	a := actorOf(c)
+	userID, err := strconv.ParseInt(c.Params("user"), 10, 64)
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	if err := s.deps.Grades.Retry(c.UserContext(), a.Activity.ID, userID); err != nil {
+		return err
+	}
+	return c.Redirect("/activities/"+itoa(a.Activity.ID)+"/grades?retried=1", fiber.StatusSeeOther)
 }
 
 func (s *Server) setUpActivity(c *fiber.Ctx) error {

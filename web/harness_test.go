@@ -14,11 +14,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/migrations"
@@ -62,6 +65,12 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 	stored, err := store.AddPlatform(ctx, tp.LTIPlatform())
 	require.NoError(t, err)
 
+	// Grade sync with an insert-only queue: web tests see what is recorded, not pushed.
+	grades := gradesync.NewService(pool, nil, nil)
+	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	grades.UseQueue(queue)
+
 	base, _ := url.Parse(testBase)
 	deps := Deps{
 		Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry(),
@@ -71,6 +80,7 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 		Sessions:  session.NewStore(pool, nil, 0),
 		Kinds:     testKinds,
 		Outbound:  egress.NewClient(egress.Options{UserAgent: "Huddle/test"}),
+		Grades:    grades,
 	}
 	for _, o := range opts {
 		o(&deps)

@@ -23,6 +23,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/session"
 )
@@ -62,6 +63,7 @@ type Deps struct {
 	DeepLinks *lti.DeepLinkingSigner
 	Courses   *course.Service
 	Sessions  *session.Store
+	Grades    *gradesync.Service
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
 	// Outbound is the HTTP client for calls to platforms (an egress client).

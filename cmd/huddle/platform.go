@@ -158,7 +158,7 @@ func runKeys(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	svc, err := newServices(pool, cfg, outboundClient())
+	svc, err := newServices(pool, cfg, outboundClient(), newLogger(e.stderr, cfg.LogFormat))
 	if err != nil {
 		return err
 	}

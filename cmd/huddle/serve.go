@@ -104,13 +104,25 @@ func runServe(ctx context.Context, e env, args []string) error {
 		log.Info("migrations applied", "count", n)
 	}
 
-	svc, err := newServices(pool, cfg, outboundClient())
+	svc, err := newServices(pool, cfg, outboundClient(), log)
 	if err != nil {
 		return err
 	}
 	if err := svc.keys.Ensure(ctx); err != nil {
 		return err
 	}
+	// The workers run on a context of their own so that, on SIGTERM, the web server
+	// drains first and the queue stops after it (River hands unfinished jobs back).
+	if err := svc.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := svc.queue.Stop(stop); err != nil {
+			log.Warn("job queue did not stop cleanly", "err", err)
+		}
+	}()
 	go prune(ctx, log, svc, time.Minute)
 	if cfg.DevPlatformAddr != "" {
 		if err := startDevPlatform(ctx, log, cfg, svc.lti); err != nil {
@@ -135,6 +147,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		DeepLinks: svc.deepLinks,
 		Courses:   svc.courses,
 		Sessions:  svc.sessions,
+		Grades:    svc.grades,
 		Kinds:     kinds(),
 		Outbound:  outboundClient(),
 

@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
@@ -26,17 +31,36 @@ type services struct {
 	deepLinks *lti.DeepLinkingSigner
 	courses   *course.Service
 	sessions  *session.Store
+	grades    *gradesync.Service
+	queue     *river.Client[pgx.Tx]
 }
 
-func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client) (*services, error) {
+func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.Logger) (*services, error) {
 	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {
 		return nil, err
 	}
 	keyset := lti.NewKeySet(lti.KeySetConfig{Client: client, UserAgent: userAgent()})
+	store := lti.NewStore(pool, nil)
+	keys := lti.NewKeyring(pool, sealer, nil, 0)
+	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, Client: client, UserAgent: userAgent()})
+	grades := gradesync.NewService(pool, &gradesync.AGSPusher{Platforms: store, AGS: lti.NewAGSClient(tokens)}, nil)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, gradesync.NewWorker(grades))
+	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:  log.With("component", "queue"),
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
+		Workers: workers,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	grades.UseQueue(queue)
 	return &services{
-		lti:       lti.NewStore(pool, nil),
-		keys:      lti.NewKeyring(pool, sealer, nil, 0),
+		grades:    grades,
+		queue:     queue,
+		lti:       store,
+		keys:      keys,
 		verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset, Leeway: cfg.LaunchLeeway}),
 		deepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
 		courses:   course.NewService(pool, nil),
