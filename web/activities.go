@@ -10,6 +10,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/moodle"
 )
 
 func (s *Server) activityRoutes() {
@@ -238,5 +239,15 @@ func (s *Server) admin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Render("admin", page(c, "Huddle administration", fiber.Map{"Platform": p}))
+	data := fiber.Map{"Platform": p}
+	if s.deps.Moodle != nil {
+		conn, err := s.deps.Moodle.Get(c.UserContext(), p.ID)
+		switch {
+		case err == nil:
+			data["Connection"] = conn
+		case !errors.Is(err, moodle.ErrNoConnection):
+			return err
+		}
+	}
+	return c.Render("admin", page(c, "Huddle administration", data))
 }

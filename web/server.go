@@ -25,6 +25,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/session"
 )
 
@@ -64,6 +65,7 @@ type Deps struct {
 	Courses   *course.Service
 	Sessions  *session.Store
 	Grades    *gradesync.Service
+	Moodle    *moodle.Connections
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
 	// Outbound is the HTTP client for calls to platforms (an egress client).

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/seal"
 )
 
 // stringList is a repeatable flag.
@@ -23,7 +25,8 @@ const platformUsage = `Manage the Moodle sites (LTI platforms) that may launch H
   huddle platform add --issuer URL --client-id ID --auth-url URL --token-url URL --jwks-url URL --deployment-id ID [--deployment-id ID ...]
   huddle platform list
   huddle platform show ID
-  huddle platform remove ID`
+  huddle platform remove ID
+  huddle platform set-moodle ID --url SITE_URL --token WS_TOKEN   (checks the token with Moodle, then saves it sealed)`
 
 func runPlatform(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -37,6 +40,11 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "platform "+sub, platformUsage, needDB)
 	var p lti.Platform
 	var deployments stringList
+	var siteURL, token string
+	if sub == "set-moodle" {
+		fs.StringVar(&siteURL, "url", "", "the Moodle site's address (wwwroot)")
+		fs.StringVar(&token, "token", "", "the web services token of Huddle's external service")
+	}
 	if sub == "add" {
 		fs.StringVar(&p.Issuer, "issuer", "", "the platform's issuer (Moodle: the site URL)")
 		fs.StringVar(&p.ClientID, "client-id", "", "the client id the platform gave Huddle")
@@ -45,12 +53,19 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 		fs.StringVar(&p.JWKSURL, "jwks-url", "", "public keyset URL (Moodle: /mod/lti/certs.php)")
 		fs.Var(&deployments, "deployment-id", "a deployment id (repeatable)")
 	}
+	// Go's flag package stops at the first positional argument; accept the platform id
+	// before the flags too (huddle platform set-moodle 3 --url ...).
+	var ids []string
+	for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		ids, rest = append(ids, rest[0]), rest[1:]
+	}
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flagHelp) {
 			return err
 		}
 		return &exitError{2, err}
 	}
+	ids = append(ids, fs.Args()...)
 	cfg, err := loadConfig(e.getenv, needDB)
 	if err != nil {
 		return err
@@ -104,13 +119,41 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.ID, p.Issuer, p.ClientID, strings.Join(p.DeploymentIDs, ","))
 		}
 		return tw.Flush()
+	case "set-moodle":
+		if len(ids) != 1 || siteURL == "" || token == "" {
+			return &exitError{2, fmt.Errorf("usage: huddle platform set-moodle ID --url SITE_URL --token WS_TOKEN")}
+		}
+		id, err := strconv.ParseInt(ids[0], 10, 64)
+		if err != nil {
+			return &exitError{2, fmt.Errorf("platform id %q is not a number", ids[0])}
+		}
+		if _, err := store.Platform(ctx, id); errors.Is(err, lti.ErrNotFound) {
+			return &exitError{1, fmt.Errorf("no platform with id %d", id)}
+		} else if err != nil {
+			return err
+		}
+		sealer, err := seal.New(cfg.SecretKey)
+		if err != nil {
+			return err
+		}
+		conns := moodle.NewConnections(pool, sealer, moodle.BaseConfig(outboundClient(), userAgent()), nil)
+		conn, err := conns.Save(ctx, id, siteURL, token)
+		if err != nil {
+			// moodle's errors say what to fix and never carry the token.
+			return &exitError{1, fmt.Errorf("Moodle did not accept the connection, nothing was saved: %w", err)}
+		}
+		fmt.Fprintf(e.stdout, "connected to %s as %s; token saved (sealed)\n", conn.SiteName, conn.WSUser)
+		if len(conn.Missing) > 0 {
+			fmt.Fprintf(e.stdout, "add these functions to Huddle's external service in Moodle: %s\n", strings.Join(conn.Missing, ", "))
+		}
+		return nil
 	case "show", "remove":
-		if fs.NArg() != 1 {
+		if len(ids) != 1 {
 			return &exitError{2, fmt.Errorf("give the platform id (see 'huddle platform list')")}
 		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+		id, err := strconv.ParseInt(ids[0], 10, 64)
 		if err != nil {
-			return &exitError{2, fmt.Errorf("platform id %q is not a number", fs.Arg(0))}
+			return &exitError{2, fmt.Errorf("platform id %q is not a number", ids[0])}
 		}
 		if sub == "remove" {
 			err = store.RemovePlatform(ctx, id)
@@ -133,7 +176,7 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 			p.ID, p.Issuer, p.ClientID, p.AuthURL, p.TokenURL, p.JWKSURL, strings.Join(p.DeploymentIDs, ", "), p.CreatedAt.UTC().Format(time.RFC3339))
 		return nil
 	}
-	return &exitError{2, fmt.Errorf("unknown subcommand %q: use add, list, show or remove", sub)}
+	return &exitError{2, fmt.Errorf("unknown subcommand %q: use add, list, show, remove or set-moodle", sub)}
 }
 
 func runKeys(ctx context.Context, e env, args []string) error {

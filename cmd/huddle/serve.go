@@ -148,6 +148,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Courses:   svc.courses,
 		Sessions:  svc.sessions,
 		Grades:    svc.grades,
+		Moodle:    svc.moodle,
 		Kinds:     kinds(),
 		Outbound:  outboundClient(),
 

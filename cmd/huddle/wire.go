@@ -15,6 +15,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
 )
@@ -32,6 +33,7 @@ type services struct {
 	courses   *course.Service
 	sessions  *session.Store
 	grades    *gradesync.Service
+	moodle    *moodle.Connections
 	queue     *river.Client[pgx.Tx]
 }
 
@@ -57,6 +59,7 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	}
 	grades.UseQueue(queue)
 	return &services{
+		moodle:    moodle.NewConnections(pool, sealer, moodle.BaseConfig(client, userAgent()), nil),
 		grades:    grades,
 		queue:     queue,
 		lti:       store,
