@@ -53,6 +53,9 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 		Logger:  log.With("component", "queue"),
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
 		Workers: workers,
+		// A push times out after 30 s, so a job still "running" after 5 minutes
+		// belonged to an instance that died; another instance picks it up.
+		RescueStuckJobsAfter: 5 * time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
