@@ -134,9 +134,19 @@ const (
 )
 
 // RecordLaunch upserts the user, course, membership (roles refreshed) and activity.
-// then, if given, runs in the same transaction (the caller's session insert), so a
-// launch costs one commit.
-func (s *Service) RecordLaunch(ctx context.Context, l Launch, then func(pgx.Tx, Recorded) error) (Recorded, error) {
+func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) {
+	var r Recorded
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var err error
+		r, err = s.RecordLaunchTx(ctx, tx, l)
+		return err
+	})
+	return r, err
+}
+
+// RecordLaunchTx is RecordLaunch in the caller's transaction: the launch consumes its
+// login state, records the roster and starts the session in one commit.
+func (s *Service) RecordLaunchTx(ctx context.Context, tx pgx.Tx, l Launch) (Recorded, error) {
 	custom := l.Custom
 	if custom == nil {
 		custom = map[string]string{}
@@ -162,18 +172,12 @@ func (s *Service) RecordLaunch(ctx context.Context, l Launch, then func(pgx.Tx, 
 		scopes = []string{}
 	}
 	var r Recorded
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, recordLaunch,
-			l.PlatformID, l.Subject, l.Name, l.Email, // 1-4
-			l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel, // 5-8
-			roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, // 9-13
-			l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
-		).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
-		if err != nil || then == nil {
-			return err
-		}
-		return then(tx, r)
-	})
+	err = tx.QueryRow(ctx, recordLaunch,
+		l.PlatformID, l.Subject, l.Name, l.Email, // 1-4
+		l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel, // 5-8
+		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, // 9-13
+		l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
+	).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
 	if err != nil {
 		return r, fmt.Errorf("course: record launch: %w", err)
 	}

@@ -100,6 +100,7 @@ func newStack(t *testing.T) *stack {
 		Schema:   schema,
 		Registry: prometheus.NewRegistry(),
 
+		Pool:      pool,
 		BaseURL:   base,
 		LTI:       store,
 		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: "Huddle/e2e"})}),

@@ -166,6 +166,9 @@ func TestLaunchRejections(t *testing.T) {
 		claims := e.platform.ResourceLinkClaims(learner, course2, auth.Query().Get("nonce"))
 		claims["aud"] = "another-client"
 		expectPage(t, b.post("/lti/launch", url.Values{"id_token": {e.platform.Sign(t, claims)}, "state": {auth.Query().Get("state")}}), http.StatusBadRequest, "bad_audience")
+		// The rejected launch used up its state: a good token cannot follow on it.
+		good := e.platform.Sign(t, e.platform.ResourceLinkClaims(learner, course2, auth.Query().Get("nonce")))
+		expectPage(t, b.post("/lti/launch", url.Values{"id_token": {good}, "state": {auth.Query().Get("state")}}), http.StatusBadRequest, "bad_state")
 	})
 	t.Run("missing fields", func(t *testing.T) {
 		expectPage(t, e.browser(t).post("/lti/launch", url.Values{"state": {"x"}}), http.StatusBadRequest, "launch_incomplete")
