@@ -89,10 +89,13 @@ func NewService(db *pgxpool.Pool, now func() time.Time) *Service {
 	return &Service{db: db, now: now}
 }
 
-// One statement, one round trip: a launch is the hottest write path in Huddle. The
-// activity's kind and settings come from the custom parameters Huddle put in the deep
-// link, so a copied course's new resource link starts a new, empty activity with the
-// same set-up. Name and email keep their old values when the platform stops sending them.
+// One statement, one round trip: a launch is the hottest write path in Huddle. Rows
+// are rewritten only when something changed (most launches change nothing), which
+// spares PostgreSQL a new row version, index entries and WAL for each; the *id CTEs
+// then find the unchanged row instead. The activity's kind and settings come from the
+// custom parameters Huddle put in the deep link, so a copied course's new resource
+// link starts a new, empty activity with the same set-up. Name and email keep their
+// old values when the platform stops sending them.
 const recordLaunch = `
 WITH u AS (
     INSERT INTO users (platform_id, subject, name, email, updated_at)
@@ -101,30 +104,54 @@ WITH u AS (
         name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
         email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE users.email END,
         updated_at = EXCLUDED.updated_at
+    WHERE (EXCLUDED.name <> '' AND EXCLUDED.name IS DISTINCT FROM users.name)
+       OR (EXCLUDED.email <> '' AND EXCLUDED.email IS DISTINCT FROM users.email)
     RETURNING id
+), uid AS (
+    SELECT id FROM u
+    UNION ALL
+    SELECT id FROM users WHERE platform_id = $1 AND subject = $2
+    LIMIT 1
 ), c AS (
     INSERT INTO courses (platform_id, deployment_id, context_id, title, label, updated_at)
     VALUES ($1, $5, $6, $7, $8, $17)
     ON CONFLICT (platform_id, deployment_id, context_id) DO UPDATE SET
         title = EXCLUDED.title, label = EXCLUDED.label, updated_at = EXCLUDED.updated_at
+    WHERE (courses.title, courses.label) IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.label)
     RETURNING id
+), cid AS (
+    SELECT id FROM c
+    UNION ALL
+    SELECT id FROM courses WHERE platform_id = $1 AND deployment_id = $5 AND context_id = $6
+    LIMIT 1
 ), m AS (
     INSERT INTO memberships (user_id, course_id, roles, updated_at)
-    SELECT u.id, c.id, $9, $17 FROM u, c
+    SELECT uid.id, cid.id, $9, $17 FROM uid, cid
     ON CONFLICT (course_id, user_id) DO UPDATE SET roles = EXCLUDED.roles, updated_at = EXCLUDED.updated_at
+    WHERE memberships.roles IS DISTINCT FROM EXCLUDED.roles
 ), a AS (
     INSERT INTO activities (course_id, resource_link_id, title, target_link_uri, custom, kind, settings,
                             ags_lineitems_url, ags_lineitem_url, ags_scopes, nrps_url, updated_at)
-    SELECT c.id, $10, $11, $12, $13, $18, coalesce($19::jsonb, '{}'), $14, $15, $16, $20, $17 FROM c
+    SELECT cid.id, $10, $11, $12, $13, $18, coalesce($19::jsonb, '{}'), $14, $15, $16, $20, $17 FROM cid
     WHERE $10 <> ''
     ON CONFLICT (course_id, resource_link_id) DO UPDATE SET
         title = EXCLUDED.title, target_link_uri = EXCLUDED.target_link_uri, custom = EXCLUDED.custom,
         ags_lineitems_url = EXCLUDED.ags_lineitems_url,
         ags_lineitem_url = CASE WHEN EXCLUDED.ags_lineitem_url <> '' THEN EXCLUDED.ags_lineitem_url ELSE activities.ags_lineitem_url END,
         ags_scopes = EXCLUDED.ags_scopes, nrps_url = EXCLUDED.nrps_url, updated_at = EXCLUDED.updated_at
+    WHERE (activities.title, activities.target_link_uri, activities.custom, activities.ags_lineitems_url,
+           activities.ags_scopes, activities.nrps_url)
+          IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.target_link_uri, EXCLUDED.custom, EXCLUDED.ags_lineitems_url,
+           EXCLUDED.ags_scopes, EXCLUDED.nrps_url)
+       OR (EXCLUDED.ags_lineitem_url <> '' AND EXCLUDED.ags_lineitem_url IS DISTINCT FROM activities.ags_lineitem_url)
     RETURNING id
+), aid AS (
+    SELECT id FROM a
+    UNION ALL
+    SELECT x.id FROM activities x, cid WHERE x.course_id = cid.id AND x.resource_link_id = $10
+    LIMIT 1
 )
-SELECT u.id, c.id, coalesce((SELECT id FROM a), 0) FROM u, c`
+SELECT uid.id, cid.id, coalesce((SELECT id FROM aid), 0) FROM uid, cid`
 
 // CustomKind and CustomSettings are the custom parameters that carry an activity's
 // set-up through Deep Linking, course copies and restores.
@@ -171,17 +198,27 @@ func (s *Service) RecordLaunchTx(ctx context.Context, tx pgx.Tx, l Launch) (Reco
 	if scopes == nil {
 		scopes = []string{}
 	}
-	var r Recorded
-	err = tx.QueryRow(ctx, recordLaunch,
+	args := []any{
 		l.PlatformID, l.Subject, l.Name, l.Email, // 1-4
 		l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel, // 5-8
 		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, // 9-13
 		l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
-	).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
-	if err != nil {
-		return r, fmt.Errorf("course: record launch: %w", err)
 	}
-	return r, nil
+	var r Recorded
+	// A concurrent first launch of the same person or course can commit its row after
+	// this statement's snapshot: the upsert then finds the conflict, changes nothing,
+	// and the fallback cannot see the row yet. Running the statement again (a fresh
+	// snapshot under READ COMMITTED) sees it.
+	for attempt := 0; ; attempt++ {
+		err = tx.QueryRow(ctx, recordLaunch, args...).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+		if errors.Is(err, pgx.ErrNoRows) && attempt < 2 {
+			continue
+		}
+		if err != nil {
+			return r, fmt.Errorf("course: record launch: %w", err)
+		}
+		return r, nil
+	}
 }
 
 const selectActivity = `

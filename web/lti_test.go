@@ -284,3 +284,54 @@ func TestLaunchWithNULInClaims(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	expectPage(t, b.get(r.location), http.StatusOK, "Lena Learner")
 }
+
+// A whole class opening a new activity at once, and the same person in several
+// tabs: every launch signs in, and each person, course and activity exists once.
+func TestConcurrentFirstLaunches(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	const n = 8
+	codes := make([]int, 2*n)
+	var wg sync.WaitGroup
+	for i := range 2 * n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := learner
+			if i%2 == 0 { // half are one new person in several tabs
+				m = ltitest.Member{Subject: "77", Name: "Tab Person", Roles: []string{ltitest.RoleLearner}}
+			} else {
+				m = ltitest.Member{Subject: itoa(int64(100 + i)), Name: "Class member", Roles: []string{ltitest.RoleLearner}}
+			}
+			link := course2
+			link.ContextID, link.ResourceLinkID = "55", "550"
+			codes[i] = e.launch(t, e.browser(t), m, link).code
+		}()
+	}
+	wg.Wait()
+	for _, c := range codes {
+		require.Equal(t, http.StatusSeeOther, c)
+	}
+	var users, courses, activities, members int
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT
+	  (SELECT count(*) FROM users WHERE subject = '77'),
+	  (SELECT count(*) FROM courses WHERE context_id = '55'),
+	  (SELECT count(*) FROM activities WHERE resource_link_id = '550'),
+	  (SELECT count(*) FROM memberships m JOIN courses c ON c.id = m.course_id WHERE c.context_id = '55')`).Scan(&users, &courses, &activities, &members))
+	require.Equal(t, []int{1, 1, 1, n + 1}, []int{users, courses, activities, members})
+}
+
+func TestLaunchKeepsNameWhenPlatformStopsSendingIt(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	b := e.browser(t)
+	r := e.launch(t, b, learner, course2)
+	renamed := learner
+	renamed.Name = "Lena Learner-Smith"
+	r = e.launch(t, b, renamed, course2)
+	expectPage(t, b.get(r.location), http.StatusOK, "Lena Learner-Smith")
+	anonymous := learner
+	anonymous.Name, anonymous.Email = "", ""
+	r = e.launch(t, b, anonymous, course2)
+	expectPage(t, b.get(r.location), http.StatusOK, "Lena Learner-Smith")
+}
