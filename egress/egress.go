@@ -113,13 +113,15 @@ func NewClient(opts Options) *http.Client {
 
 func newClient(d *guardedDialer, userAgent string, timeout time.Duration) *http.Client {
 	t := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            d.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    10 * time.Second,
-		ResponseHeaderTimeout:  timeout,
-		IdleConnTimeout:        90 * time.Second,
-		MaxIdleConnsPerHost:    4,
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		IdleConnTimeout:       90 * time.Second,
+		// Grade sync pushes to one Moodle from many workers at once: keep their
+		// connections rather than opening new ones for each score.
+		MaxIdleConnsPerHost:    32,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
 	return &http.Client{

@@ -252,7 +252,8 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 	var rejected *RejectedError
 	switch {
 	case err == nil, errors.Is(err, ErrSuperseded):
-		return false, s.markSynced(ctx, r, lineItem) // the next round confirms nothing newer arrived
+		// Done unless a newer score arrived during the push; then the next round sends it.
+		return s.markSynced(ctx, r, lineItem)
 	case errors.As(err, &rejected):
 		if err := s.markFailed(ctx, r, rejected.Reason); err != nil {
 			return false, err
@@ -306,23 +307,27 @@ var errLineItemBusy = errors.New("gradesync: another worker is setting up this a
 
 // markSynced records that the platform holds this version. If a newer score arrived
 // meanwhile, its own job pushes it; this one only notes what was delivered.
-func (s *Service) markSynced(ctx context.Context, r row, lineItem string) error {
-	_, err := s.db.Exec(ctx, `
+func (s *Service) markSynced(ctx context.Context, r row, lineItem string) (done bool, _ error) {
+	err := s.db.QueryRow(ctx, `
 UPDATE scores SET synced_at = $3, synced_scored_at = $4,
     state = CASE WHEN scored_at = $4 THEN 'synced' ELSE state END,
     last_error = CASE WHEN scored_at = $4 THEN '' ELSE last_error END
-WHERE activity_id = $1 AND user_id = $2 AND (synced_scored_at IS NULL OR synced_scored_at < $4)`,
-		r.d.ActivityID, r.d.Score.UserID, s.now(), r.d.Score.At)
+WHERE activity_id = $1 AND user_id = $2 AND (synced_scored_at IS NULL OR synced_scored_at < $4)
+RETURNING scored_at = $4`,
+		r.d.ActivityID, r.d.Score.UserID, s.now(), r.d.Score.At).Scan(&done)
+	if errors.Is(err, pgx.ErrNoRows) {
+		done, err = false, nil // someone recorded a newer delivery meanwhile: look again
+	}
 	if err != nil {
-		return fmt.Errorf("gradesync: mark synced: %w", err)
+		return false, fmt.Errorf("gradesync: mark synced: %w", err)
 	}
 	if lineItem != "" && lineItem != r.d.LineItemURL {
 		// Remember the line item found or created, so later scores skip the lookup.
 		if _, err := s.db.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1 AND ags_lineitem_url = ''`, r.d.ActivityID, lineItem); err != nil {
-			return fmt.Errorf("gradesync: remember line item: %w", err)
+			return false, fmt.Errorf("gradesync: remember line item: %w", err)
 		}
 	}
-	return nil
+	return done, nil
 }
 
 func (s *Service) markFailed(ctx context.Context, r row, reason string) error {

@@ -62,7 +62,7 @@ func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	// class opens an activity at once) and spend most of their time waiting on
 	// PostgreSQL, so allow more unless the URL says otherwise (pool_max_conns).
 	if !strings.Contains(url, "pool_max_conns") {
-		pc.MaxConns = 16
+		pc.MaxConns = 40 // web requests plus 24 grade sync workers
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

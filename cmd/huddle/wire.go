@@ -50,9 +50,13 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	workers := river.NewWorkers()
 	river.AddWorker(workers, gradesync.NewWorker(grades))
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:  log.With("component", "queue"),
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
-		Workers: workers,
+		Logger: log.With("component", "queue"),
+		// River fetches at most one batch per free worker slot each cooldown, so the
+		// defaults (8 workers here, 100 ms) cap the queue near 80 jobs/s; grade sync
+		// needs more than 1,000/s when a whole year group is graded.
+		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 24}},
+		FetchCooldown: 5 * time.Millisecond,
+		Workers:       workers,
 		// A push times out after 30 s, so a job still "running" after 5 minutes
 		// belonged to an instance that died; another instance picks it up.
 		RescueStuckJobsAfter: 5 * time.Minute,
