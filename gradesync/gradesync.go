@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/huddle-lti/huddle/lti"
 )
 
 // Progress values of AGS 2.0 scores.
@@ -272,7 +275,9 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 // while the pusher finds or creates one, so concurrent first scores of one activity
 // cannot create two gradebook columns (a second one hides Moodle's lineitem claim).
 func (s *Service) push(ctx context.Context, r row) (string, error) {
-	if r.d.LineItemURL != "" {
+	// Only AGS discovers line items; the web services path (no AGS score scope) and a
+	// known line item need no lock.
+	if r.d.LineItemURL != "" || !slices.Contains(r.d.Scopes, lti.ScopeScore) {
 		return s.pusher.Push(ctx, r.d)
 	}
 	var lineItem string

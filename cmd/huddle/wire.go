@@ -46,7 +46,12 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	store := lti.NewStore(pool, nil)
 	keys := lti.NewKeyring(pool, sealer, nil, 0)
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, Client: client, UserAgent: userAgent()})
-	grades := gradesync.NewService(pool, &gradesync.AGSPusher{Platforms: store, AGS: lti.NewAGSClient(tokens)}, nil)
+	conns := moodle.NewConnections(pool, sealer, moodle.BaseConfig(client, userAgent()), nil)
+	// AGS where Moodle grants it for the link, Moodle web services otherwise.
+	grades := gradesync.NewService(pool, &gradesync.FallbackPusher{
+		AGS: &gradesync.AGSPusher{Platforms: store, AGS: lti.NewAGSClient(tokens)},
+		WS:  &gradesync.WSPusher{DB: pool, Clients: conns},
+	}, nil)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, gradesync.NewWorker(grades))
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -66,7 +71,7 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	}
 	grades.UseQueue(queue)
 	return &services{
-		moodle:    moodle.NewConnections(pool, sealer, moodle.BaseConfig(client, userAgent()), nil),
+		moodle:    conns,
 		grades:    grades,
 		queue:     queue,
 		lti:       store,
