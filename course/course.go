@@ -89,17 +89,21 @@ func NewService(db *pgxpool.Pool, now func() time.Time) *Service {
 	return &Service{db: db, now: now}
 }
 
-// One statement, one round trip: a launch is the hottest write path in Huddle. Rows
-// are rewritten only when something changed (most launches change nothing), which
-// spares PostgreSQL a new row version, index entries and WAL for each; the *id CTEs
-// then find the unchanged row instead. The activity's kind and settings come from the
+// One statement, one round trip: a launch is the hottest write path in Huddle. Most
+// launches change nothing, so each table is first read (the *x CTEs) and written only
+// when its row is missing or differs: even an upsert whose update does nothing locks,
+// and so writes, the row. The *id CTEs pick whichever row exists. The activity's kind and settings come from the
 // custom parameters Huddle put in the deep link, so a copied course's new resource
 // link starts a new, empty activity with the same set-up. Name and email keep their
 // old values when the platform stops sending them.
 const recordLaunch = `
-WITH u AS (
+WITH ux AS (
+    SELECT id FROM users
+    WHERE platform_id = $1 AND subject = $2
+      AND ($3 = '' OR name = $3) AND ($4 = '' OR email = $4)
+), u AS (
     INSERT INTO users (platform_id, subject, name, email, updated_at)
-    VALUES ($1, $2, $3, $4, $17)
+    SELECT $1, $2, $3, $4, $17 WHERE NOT EXISTS (SELECT 1 FROM ux)
     ON CONFLICT (platform_id, subject) DO UPDATE SET
         name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
         email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE users.email END,
@@ -108,32 +112,39 @@ WITH u AS (
        OR (EXCLUDED.email <> '' AND EXCLUDED.email IS DISTINCT FROM users.email)
     RETURNING id
 ), uid AS (
-    SELECT id FROM u
-    UNION ALL
-    SELECT id FROM users WHERE platform_id = $1 AND subject = $2
+    SELECT id FROM u UNION ALL SELECT id FROM ux
+    UNION ALL SELECT id FROM users WHERE platform_id = $1 AND subject = $2
     LIMIT 1
+), cx AS (
+    SELECT id FROM courses
+    WHERE platform_id = $1 AND deployment_id = $5 AND context_id = $6 AND title = $7 AND label = $8
 ), c AS (
     INSERT INTO courses (platform_id, deployment_id, context_id, title, label, updated_at)
-    VALUES ($1, $5, $6, $7, $8, $17)
+    SELECT $1, $5, $6, $7, $8, $17 WHERE NOT EXISTS (SELECT 1 FROM cx)
     ON CONFLICT (platform_id, deployment_id, context_id) DO UPDATE SET
         title = EXCLUDED.title, label = EXCLUDED.label, updated_at = EXCLUDED.updated_at
     WHERE (courses.title, courses.label) IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.label)
     RETURNING id
 ), cid AS (
-    SELECT id FROM c
-    UNION ALL
-    SELECT id FROM courses WHERE platform_id = $1 AND deployment_id = $5 AND context_id = $6
+    SELECT id FROM c UNION ALL SELECT id FROM cx
+    UNION ALL SELECT id FROM courses WHERE platform_id = $1 AND deployment_id = $5 AND context_id = $6
     LIMIT 1
 ), m AS (
     INSERT INTO memberships (user_id, course_id, roles, updated_at)
     SELECT uid.id, cid.id, $9, $17 FROM uid, cid
+    WHERE NOT EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = uid.id AND x.course_id = cid.id AND x.roles = $9)
     ON CONFLICT (course_id, user_id) DO UPDATE SET roles = EXCLUDED.roles, updated_at = EXCLUDED.updated_at
     WHERE memberships.roles IS DISTINCT FROM EXCLUDED.roles
+), ax AS (
+    SELECT x.id FROM activities x, cid
+    WHERE x.course_id = cid.id AND x.resource_link_id = $10
+      AND x.title = $11 AND x.target_link_uri = $12 AND x.custom = $13::jsonb AND x.ags_lineitems_url = $14
+      AND ($15 = '' OR x.ags_lineitem_url = $15) AND x.ags_scopes = $16 AND x.nrps_url = $20
 ), a AS (
     INSERT INTO activities (course_id, resource_link_id, title, target_link_uri, custom, kind, settings,
                             ags_lineitems_url, ags_lineitem_url, ags_scopes, nrps_url, updated_at)
     SELECT cid.id, $10, $11, $12, $13, $18, coalesce($19::jsonb, '{}'), $14, $15, $16, $20, $17 FROM cid
-    WHERE $10 <> ''
+    WHERE $10 <> '' AND NOT EXISTS (SELECT 1 FROM ax)
     ON CONFLICT (course_id, resource_link_id) DO UPDATE SET
         title = EXCLUDED.title, target_link_uri = EXCLUDED.target_link_uri, custom = EXCLUDED.custom,
         ags_lineitems_url = EXCLUDED.ags_lineitems_url,
@@ -146,9 +157,8 @@ WITH u AS (
        OR (EXCLUDED.ags_lineitem_url <> '' AND EXCLUDED.ags_lineitem_url IS DISTINCT FROM activities.ags_lineitem_url)
     RETURNING id
 ), aid AS (
-    SELECT id FROM a
-    UNION ALL
-    SELECT x.id FROM activities x, cid WHERE x.course_id = cid.id AND x.resource_link_id = $10
+    SELECT id FROM a UNION ALL SELECT id FROM ax
+    UNION ALL SELECT x.id FROM activities x, cid WHERE x.course_id = cid.id AND x.resource_link_id = $10
     LIMIT 1
 )
 SELECT uid.id, cid.id, coalesce((SELECT id FROM aid), 0) FROM uid, cid`
