@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/huddle-lti/huddle/lti"
 )
 
@@ -20,6 +22,8 @@ type PlatformSource interface {
 type AGSPusher struct {
 	Platforms PlatformSource
 	AGS       *lti.AGSClient
+	// DB keeps each line item's scoreMaximum once read; nil reads it every time.
+	DB *pgxpool.Pool
 }
 
 // Push implements Pusher.
@@ -32,16 +36,31 @@ func (p *AGSPusher) Push(ctx context.Context, d Delivery) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("gradesync: platform %d: %w", d.PlatformID, err)
 	}
-	lineItem := d.LineItemURL
+	lineItem, maximum := d.LineItemURL, d.LineItemMaximum
 	if lineItem == "" {
-		if lineItem, err = p.findOrCreateLineItem(ctx, platform, d); err != nil {
+		var li lti.LineItem
+		if li, err = p.findOrCreateLineItem(ctx, platform, d); err != nil {
 			return "", err
 		}
+		lineItem, maximum = li.ID, li.ScoreMaximum
+		p.rememberMaximum(ctx, d.ActivityID, maximum)
+	}
+	if maximum <= 0 {
+		// Moodle grade items may be points or scales: score on the line item's own
+		// scale. Read it once; if it cannot be read, Moodle rescales Huddle's maximum.
+		if li, err := p.AGS.LineItem(ctx, platform, lineItem); err == nil && li.ScoreMaximum > 0 {
+			maximum = li.ScoreMaximum
+			p.rememberMaximum(ctx, d.ActivityID, maximum)
+		}
+	}
+	given, max := d.Score.Given, d.Score.Maximum
+	if maximum > 0 {
+		given, max = rescale(d.Score, maximum), maximum
 	}
 	err = p.AGS.PostScore(ctx, platform, lineItem, lti.Score{
 		UserID:           d.UserSubject,
-		ScoreGiven:       d.Score.Given,
-		ScoreMaximum:     d.Score.Maximum,
+		ScoreGiven:       given,
+		ScoreMaximum:     max,
 		Comment:          d.Score.Comment,
 		ActivityProgress: lti.ActivityProgress(d.Score.ActivityProgress),
 		GradingProgress:  lti.GradingProgress(d.Score.GradingProgress),
@@ -59,26 +78,30 @@ func (p *AGSPusher) Push(ctx context.Context, d Delivery) (string, error) {
 	return lineItem, nil
 }
 
-func (p *AGSPusher) findOrCreateLineItem(ctx context.Context, platform lti.Platform, d Delivery) (string, error) {
+func (p *AGSPusher) findOrCreateLineItem(ctx context.Context, platform lti.Platform, d Delivery) (lti.LineItem, error) {
 	if d.LineItemsURL == "" {
-		return "", &RejectedError{Reason: "This activity has no gradebook column in Moodle and Moodle did not give Huddle a way to create one."}
+		return lti.LineItem{}, &RejectedError{Reason: "This activity has no gradebook column in Moodle and Moodle did not give Huddle a way to create one."}
 	}
 	items, err := p.AGS.LineItems(ctx, platform, d.LineItemsURL, lti.LineItemsFilter{ResourceLinkID: d.ResourceLinkID})
 	if err != nil {
-		return "", err
+		return lti.LineItem{}, err
 	}
 	if len(items) > 0 {
-		return items[0].ID, nil
+		return items[0], nil
 	}
 	if !slices.Contains(d.Scopes, lti.ScopeLineItem) {
-		return "", &RejectedError{Reason: "This activity has no gradebook column in Moodle, and Huddle may not create one. " +
+		return lti.LineItem{}, &RejectedError{Reason: "This activity has no gradebook column in Moodle, and Huddle may not create one. " +
 			"Give the activity a grade in Moodle, or allow Huddle column management."}
 	}
-	created, err := p.AGS.CreateLineItem(ctx, platform, d.LineItemsURL, lti.LineItem{
+	return p.AGS.CreateLineItem(ctx, platform, d.LineItemsURL, lti.LineItem{
 		ScoreMaximum: d.Score.Maximum, Label: d.Label, ResourceLinkID: d.ResourceLinkID,
 	})
-	if err != nil {
-		return "", err
+}
+
+// rememberMaximum stores a line item's maximum; a failure only costs a re-read later.
+func (p *AGSPusher) rememberMaximum(ctx context.Context, activityID int64, maximum float64) {
+	if p.DB == nil || maximum <= 0 {
+		return
 	}
-	return created.ID, nil
+	_, _ = p.DB.Exec(ctx, `UPDATE activities SET ags_score_maximum = $2 WHERE id = $1`, activityID, maximum)
 }

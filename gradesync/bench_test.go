@@ -177,6 +177,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3, $4) RETURNING id`, courseID,
 		q.users[i] = id
 	}
 	must(b, rows.Err())
+	enrolAll(b, pool)
 
 	sealer, err := seal.New(bytes.Repeat([]byte{9}, 32))
 	must(b, err)

@@ -67,8 +67,18 @@ type Delivery struct {
 	LineItemURL    string // empty when the launch did not name one
 	Scopes         []string
 	UserSubject    string // the learner's LTI user id (sub)
-	Score          Score
+	// GradePath is the educator's choice: PathAGS (default) or PathMoodleWS.
+	GradePath string
+	// LineItemMaximum is the line item's scoreMaximum once known (0 until then).
+	LineItemMaximum float64
+	Score           Score
 }
+
+// Grade paths an educator can choose for an activity.
+const (
+	PathAGS      = "ags"
+	PathMoodleWS = "moodle_ws"
+)
 
 // Pusher delivers a score to the platform (AGS, or Moodle web services where AGS is
 // not granted). It returns the line item URL it used, which may have been found or
@@ -80,6 +90,10 @@ type Pusher interface {
 // ErrSuperseded means the platform already holds a newer score (Moodle answers 409):
 // the newest score wins, so this one is done.
 var ErrSuperseded = errors.New("gradesync: the platform already holds a newer score")
+
+// ErrNotLearner means the person is not a learner in the activity's course; only
+// learners' scores go to Moodle.
+var ErrNotLearner = errors.New("gradesync: only learners' scores are synced")
 
 // RejectedError is a refusal that retrying cannot fix, such as a score for someone
 // who is not gradable in the course. The score is parked at once with Reason.
@@ -158,6 +172,17 @@ func (s *Service) Record(ctx context.Context, tx pgx.Tx, sc Score) error {
 	if err := sc.validate(); err != nil {
 		return fmt.Errorf("gradesync: record: %w", err)
 	}
+	// Learners only: Moodle's web services would store a grade for a teacher too.
+	var learner bool
+	err := tx.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM memberships m JOIN activities a ON a.course_id = m.course_id
+               WHERE a.id = $1 AND m.user_id = $2 AND 'learner' = ANY (m.roles))`, sc.ActivityID, sc.UserID).Scan(&learner)
+	if err != nil {
+		return fmt.Errorf("gradesync: record: %w", err)
+	}
+	if !learner {
+		return ErrNotLearner
+	}
 	tag, err := tx.Exec(ctx, upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
 		sc.ActivityProgress, sc.GradingProgress, sc.Comment, sc.At.UTC())
 	if err != nil {
@@ -175,6 +200,40 @@ func (s *Service) Record(ctx context.Context, tx pgx.Tx, sc Score) error {
 // Submit records a score in a transaction of its own.
 func (s *Service) Submit(ctx context.Context, sc Score) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.Record(ctx, tx, sc) })
+}
+
+// SetGradePath records the educator's choice of how this activity's grades reach
+// Moodle, and queues every score not yet synced to go the new way.
+func (s *Service) SetGradePath(ctx context.Context, activityID int64, path string) error {
+	if path != PathAGS && path != PathMoodleWS {
+		return fmt.Errorf("gradesync: unknown grade path %q", path)
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE activities SET grade_path = $2 WHERE id = $1`, activityID, path); err != nil {
+			return fmt.Errorf("gradesync: set grade path: %w", err)
+		}
+		rows, err := tx.Query(ctx, `UPDATE scores SET state = 'pending', attempts = 0, last_error = '' WHERE activity_id = $1 AND state <> 'synced' RETURNING user_id`, activityID)
+		if err != nil {
+			return fmt.Errorf("gradesync: set grade path: %w", err)
+		}
+		users, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: u}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GradePath returns the activity's grade path.
+func (s *Service) GradePath(ctx context.Context, activityID int64) (string, error) {
+	var p string
+	err := s.db.QueryRow(ctx, `SELECT grade_path FROM activities WHERE id = $1`, activityID).Scan(&p)
+	return p, err
 }
 
 // Retry enqueues a fresh sync for one learner's score (the educator's "retry now").
@@ -201,7 +260,7 @@ type row struct {
 
 const selectDelivery = `
 SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url, a.ags_lineitem_url, a.ags_scopes, u.subject,
-       s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
+       a.grade_path, coalesce(a.ags_score_maximum, 0), s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
        s.state, s.synced_scored_at
 FROM scores s
 JOIN activities a ON a.id = s.activity_id
@@ -213,7 +272,7 @@ func (s *Service) load(ctx context.Context, activityID, userID int64) (row, erro
 	r := row{d: Delivery{ActivityID: activityID, Score: Score{ActivityID: activityID, UserID: userID}}}
 	sc := &r.d.Score
 	err := s.db.QueryRow(ctx, selectDelivery, activityID, userID).Scan(&r.d.PlatformID, &r.d.ResourceLinkID, &r.d.Label,
-		&r.d.LineItemsURL, &r.d.LineItemURL, &r.d.Scopes, &r.d.UserSubject,
+		&r.d.LineItemsURL, &r.d.LineItemURL, &r.d.Scopes, &r.d.UserSubject, &r.d.GradePath, &r.d.LineItemMaximum,
 		&sc.Given, &sc.Maximum, &sc.ActivityProgress, &sc.GradingProgress, &sc.Comment, &sc.At, &r.state, &r.syncedScoredAt)
 	return r, err
 }
@@ -277,7 +336,7 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 func (s *Service) push(ctx context.Context, r row) (string, error) {
 	// Only AGS discovers line items; the web services path (no AGS score scope) and a
 	// known line item need no lock.
-	if r.d.LineItemURL != "" || !slices.Contains(r.d.Scopes, lti.ScopeScore) {
+	if r.d.LineItemURL != "" || !slices.Contains(r.d.Scopes, lti.ScopeScore) || r.d.GradePath == PathMoodleWS {
 		return s.pusher.Push(ctx, r.d)
 	}
 	var lineItem string

@@ -72,6 +72,7 @@ VALUES ($1, '1', 'Peer discussion', 'https://moodle.example/lineitems', '{https:
 		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject, name) VALUES ($1, $2, 'L') RETURNING id`, platformID, fmt.Sprint(100+i)).Scan(&id))
 		b.users = append(b.users, id)
 	}
+	enrolAll(t, pool)
 	b.svc = NewService(pool, b.pusher, func() time.Time { return b.now })
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
@@ -124,7 +125,40 @@ func TestRecordIsAtomicWithItsJob(t *testing.T) {
 	require.Equal(t, 8.0, given)
 
 	require.Error(t, b.svc.Submit(ctx, Score{ActivityID: b.activity, UserID: u, Given: -1, Maximum: 10, ActivityProgress: "x", GradingProgress: "y", At: b.now}))
+
+	// Educators' scores never go to Moodle (its web services would store them).
+	_, err = b.pool.Exec(ctx, `UPDATE memberships SET roles = '{educator}' WHERE user_id = $1`, u)
+	require.NoError(t, err)
+	require.ErrorIs(t, b.svc.Submit(ctx, b.score(u, 9, b.now.Add(time.Hour))), ErrNotLearner)
 }
+
+func TestEducatorChoosesWebServicesPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 2)
+	ctx := t.Context()
+	require.NoError(t, b.svc.Submit(ctx, b.score(b.users[0], 4, b.now)))
+	var paths []string
+	b.pusher.answer = func(d Delivery) error { paths = append(paths, d.GradePath); return nil }
+	require.NoError(t, b.svc.SetGradePath(ctx, b.activity, PathMoodleWS))
+	require.Error(t, b.svc.SetGradePath(ctx, b.activity, "carrier-pigeon"))
+	p, err := b.svc.GradePath(ctx, b.activity)
+	require.NoError(t, err)
+	require.Equal(t, PathMoodleWS, p)
+	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], b.now))
+	require.Equal(t, []string{PathMoodleWS}, paths)
+
+	// The fallback pusher honours the choice even where AGS is granted.
+	var used []string
+	fp := &FallbackPusher{AGS: pusherFunc(func(Delivery) { used = append(used, "ags") }), WS: pusherFunc(func(Delivery) { used = append(used, "ws") })}
+	scopes := []string{"https://purl.imsglobal.org/spec/lti-ags/scope/score"}
+	_, _ = fp.Push(ctx, Delivery{Scopes: scopes, GradePath: PathMoodleWS})
+	_, _ = fp.Push(ctx, Delivery{Scopes: scopes, GradePath: PathAGS})
+	require.Equal(t, []string{"ws", "ags"}, used)
+}
+
+type pusherFunc func(Delivery)
+
+func (f pusherFunc) Push(_ context.Context, d Delivery) (string, error) { f(d); return "", nil }
 
 func TestSyncOutcomes(t *testing.T) {
 	t.Parallel()
@@ -236,3 +270,14 @@ func TestQueueDeliversEveryFinalScore(t *testing.T) {
 type retryFast struct{ *Worker }
 
 func (r retryFast) NextRetry(*river.Job[SyncArgs]) time.Time { return time.Now() }
+
+// enrolAll makes every user a learner in every course of their platform: only
+// learners' scores are synced.
+func enrolAll(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), `INSERT INTO memberships (user_id, course_id, roles)
+SELECT u.id, c.id, '{learner}' FROM users u JOIN courses c ON c.platform_id = u.platform_id ON CONFLICT DO NOTHING`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -31,6 +31,7 @@ type fakeAGS struct {
 
 	mu        sync.Mutex
 	mode      string // "", "down", "500", "slow"
+	max       float64 // the line item's scoreMaximum (10 unless a test sets it)
 	tokens    map[string]bool
 	issued    int
 	lineItems int
@@ -39,12 +40,12 @@ type fakeAGS struct {
 }
 
 type agsScore struct {
-	Given float64
-	At    time.Time
+	Given, Max float64
+	At         time.Time
 }
 
 func newFakeAGS(t *testing.T) *fakeAGS {
-	f := &fakeAGS{tokens: map[string]bool{}, scores: map[string]agsScore{}}
+	f := &fakeAGS{tokens: map[string]bool{}, scores: map[string]agsScore{}, max: 10}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -102,12 +103,12 @@ func (f *fakeAGS) serve(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `[]`)
 			return
 		}
-		fmt.Fprintf(w, `[{"id":"%s%s?type_id=1","label":"Peer discussion","scoreMaximum":10,"resourceLinkId":"1"}]`, f.srv.URL, lineItemPath)
+		fmt.Fprintf(w, `[{"id":"%s%s?type_id=1","label":"Peer discussion","scoreMaximum":%v,"resourceLinkId":"1"}]`, f.srv.URL, lineItemPath, f.max)
 	case r.URL.Path == lineItemsPath && r.Method == http.MethodPost:
 		f.lineItems++
 		w.Header().Set("Content-Type", lti.MediaTypeLineItem)
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"id":"%s%s?type_id=1","label":"Peer discussion","scoreMaximum":10,"resourceLinkId":"1"}`, f.srv.URL, lineItemPath)
+		fmt.Fprintf(w, `{"id":"%s%s?type_id=1","label":"Peer discussion","scoreMaximum":%v,"resourceLinkId":"1"}`, f.srv.URL, lineItemPath, f.max)
 	case r.URL.Path == lineItemPath+"/scores" && r.Method == http.MethodPost:
 		body, _ := io.ReadAll(r.Body)
 		if bytes.ContainsRune(body, '\n') {
@@ -115,9 +116,10 @@ func (f *fakeAGS) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var s struct {
-			UserID     string    `json:"userId"`
-			ScoreGiven float64   `json:"scoreGiven"`
-			Timestamp  time.Time `json:"timestamp"`
+			UserID       string    `json:"userId"`
+			ScoreGiven   float64   `json:"scoreGiven"`
+			ScoreMaximum float64   `json:"scoreMaximum"`
+			Timestamp    time.Time `json:"timestamp"`
 		}
 		if err := json.Unmarshal(body, &s); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
@@ -128,7 +130,7 @@ func (f *fakeAGS) serve(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusConflict)
 			return
 		}
-		f.scores[s.UserID] = agsScore{Given: s.ScoreGiven, At: s.Timestamp}
+		f.scores[s.UserID] = agsScore{Given: s.ScoreGiven, Max: s.ScoreMaximum, At: s.Timestamp}
 	default:
 		http.NotFound(w, r)
 	}
@@ -154,6 +156,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	for i := range users {
 		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject) VALUES ($1, $2) RETURNING id`, platformID, fmt.Sprint(100+i)).Scan(&users[i]))
 	}
+	enrolAll(t, pool)
 
 	sealer, err := seal.New(bytes.Repeat([]byte{9}, 32))
 	require.NoError(t, err)
@@ -237,4 +240,43 @@ func assertEventually(t *testing.T, cond func() bool, within time.Duration) bool
 		time.Sleep(100 * time.Millisecond)
 	}
 	return cond()
+}
+
+// Moodle grade items may be points or scales: the score goes on the line item's own
+// scale, read once from Moodle and kept.
+func TestScoreSentOnLineItemScale(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	moodle := newFakeAGS(t)
+	moodle.max = 100
+	var platformID, courseID, activityID, userID int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO platforms (issuer, client_id, auth_url, token_url, jwks_url)
+VALUES ($1, 'c', $1 || '/a', $1 || '/mod/lti/token.php', $1 || '/j') RETURNING id`, moodle.srv.URL).Scan(&platformID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO courses (platform_id, deployment_id, context_id) VALUES ($1, '1', '2') RETURNING id`, platformID).Scan(&courseID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO activities (course_id, resource_link_id, title, ags_lineitems_url, ags_scopes)
+VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.URL+"/mod/lti/services.php/2/lineitems?type_id=1",
+		[]string{lti.ScopeLineItem, lti.ScopeScore}).Scan(&activityID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject) VALUES ($1, '5') RETURNING id`, platformID).Scan(&userID))
+	enrolAll(t, pool)
+	moodle.lineItems = 1 // the column already exists in Moodle, with a maximum of 100
+
+	sealer, err := seal.New(bytes.Repeat([]byte{9}, 32))
+	require.NoError(t, err)
+	keys := lti.NewKeyring(pool, sealer, nil, 1024)
+	require.NoError(t, keys.Ensure(ctx))
+	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, UserAgent: "Huddle/test"})
+	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens), DB: pool}, nil)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	svc.UseQueue(client)
+
+	at := time.Now().Add(-time.Minute)
+	require.NoError(t, svc.Submit(ctx, Score{ActivityID: activityID, UserID: userID, Given: 7, Maximum: 10,
+		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: at}))
+	require.NoError(t, svc.sync(ctx, activityID, userID, time.Now()))
+	require.Equal(t, agsScore{Given: 70, Max: 100, At: at.UTC().Truncate(time.Millisecond)}, moodle.scores["5"])
+	var maximum float64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT ags_score_maximum FROM activities WHERE id = $1`, activityID).Scan(&maximum))
+	require.Equal(t, 100.0, maximum)
 }

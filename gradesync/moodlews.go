@@ -196,9 +196,10 @@ type FallbackPusher struct {
 	WS  Pusher // nil when no site uses web services: AGS then explains what is missing
 }
 
-// Push implements Pusher.
+// Push implements Pusher: AGS where Moodle grants it, unless the educator chose web
+// services for the activity.
 func (p *FallbackPusher) Push(ctx context.Context, d Delivery) (string, error) {
-	if slices.Contains(d.Scopes, lti.ScopeScore) || p.WS == nil {
+	if (slices.Contains(d.Scopes, lti.ScopeScore) && d.GradePath != PathMoodleWS) || p.WS == nil {
 		return p.AGS.Push(ctx, d)
 	}
 	return p.WS.Push(ctx, d)

@@ -160,6 +160,7 @@ VALUES ($1, 'c', $1 || '/mod/lti/auth.php', $1 || '/mod/lti/token.php', $1 || '/
 		b.course).Scan(&b.activity))
 	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject, name) VALUES ($1, '5', 'Liam Student') RETURNING id`,
 		b.platform).Scan(&b.user))
+	enrolAll(t, b.pool)
 
 	sealer, err := seal.New(bytes.Repeat([]byte{9}, 32))
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 )
@@ -21,6 +22,7 @@ func (s *Server) activityRoutes() {
 	s.handle(fiber.MethodGet, "/admin", PlatformAdmin, s.admin)
 	s.handle(fiber.MethodGet, "/activities/:activity/grades", Educator, s.gradeSync)
 	s.handle(fiber.MethodPost, "/activities/:activity/grades/:user/retry", Educator, s.retryGrade)
+	s.handle(fiber.MethodPost, "/activities/:activity/grades-path", Educator, s.setGradePath)
 }
 
 // page builds the data every signed-in page's layout needs.
@@ -75,7 +77,27 @@ func (s *Server) gradeSync(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Render("grades", page(c, "Grade sync", fiber.Map{"Scores": list, "GradeCounts": counts, "Retried": c.Query("retried") != ""}))
+	path, err := s.deps.Grades.GradePath(c.UserContext(), a.Activity.ID)
+	if err != nil {
+		return err
+	}
+	return c.Render("grades", page(c, "Grade sync", fiber.Map{"Scores": list, "GradeCounts": counts,
+		"Retried": c.Query("retried") != "", "PathSaved": c.Query("path") != "", "Path": path}))
+}
+
+// setGradePath lets an educator send this activity's grades through Moodle's web
+// services instead of LTI grade services (or back).
+func (s *Server) setGradePath(c *fiber.Ctx) error {
+	a := actorOf(c)
+	path := c.FormValue("path")
+	if path != gradesync.PathAGS && path != gradesync.PathMoodleWS {
+		return problem(fiber.StatusUnprocessableEntity, "bad_grade_path", "Choose how grades reach Moodle",
+			"Choose LTI grade services or Moodle web services, then save again.")
+	}
+	if err := s.deps.Grades.SetGradePath(c.UserContext(), a.Activity.ID, path); err != nil {
+		return err
+	}
+	return c.Redirect("/activities/"+itoa(a.Activity.ID)+"/grades?path=1", fiber.StatusSeeOther)
 }
 
 func (s *Server) retryGrade(c *fiber.Ctx) error {

@@ -39,6 +39,15 @@ func TestGradeSyncPage(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	expectPage(t, eb.get(r.location), http.StatusOK, "Waiting", "try again")
 
+	// The educator can send grades through Moodle's web services instead.
+	page = eb.get(er.location + "/grades")
+	expectPage(t, page, http.StatusOK, `value="ags" checked`)
+	r = eb.post("/activities/"+activity+"/grades-path", url.Values{"csrf": {extractValue(t, page.body, "csrf")}, "path": {"moodle_ws"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	expectPage(t, eb.get(r.location), http.StatusOK, `value="moodle_ws" checked`, "Saved.")
+	expectPage(t, eb.post("/activities/"+activity+"/grades-path", url.Values{"csrf": {extractValue(t, page.body, "csrf")}, "path": {"pigeon"}}),
+		http.StatusUnprocessableEntity, "bad_grade_path")
+
 	// Learners never see the grade sync page.
 	expectPage(t, lb.get(er.location+"/grades"), http.StatusForbidden, "forbidden")
 }

@@ -49,7 +49,7 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	conns := moodle.NewConnections(pool, sealer, moodle.BaseConfig(client, userAgent()), nil)
 	// AGS where Moodle grants it for the link, Moodle web services otherwise.
 	grades := gradesync.NewService(pool, &gradesync.FallbackPusher{
-		AGS: &gradesync.AGSPusher{Platforms: store, AGS: lti.NewAGSClient(tokens)},
+		AGS: &gradesync.AGSPusher{Platforms: store, AGS: lti.NewAGSClient(tokens), DB: pool},
 		WS:  &gradesync.WSPusher{DB: pool, Clients: conns},
 	}, nil)
 	workers := river.NewWorkers()
