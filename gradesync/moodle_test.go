@@ -30,7 +30,7 @@ type fakeAGS struct {
 	srv *httptest.Server
 
 	mu        sync.Mutex
-	mode      string // "", "down", "500", "slow"
+	mode      string  // "", "down", "500", "slow"
 	max       float64 // the line item's scoreMaximum (10 unless a test sets it)
 	tokens    map[string]bool
 	issued    int
