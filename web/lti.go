@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -224,6 +225,14 @@ func (s *Server) launch(c *fiber.Ctx) error {
 		return rejection
 	}
 	setCookie(c, cookieSession, sid, 0)
+	// An educator's launch keeps the course roster fresh (at most hourly), so people
+	// who have not opened Huddle yet can be assigned and seen. Only educators need it,
+	// and a failure here must not spoil the launch.
+	if s.deps.RequestRoster != nil && slices.Contains(l.HuddleRoles(), lti.RoleEducator) {
+		if err := s.deps.RequestRoster(ctx, rec.CourseID); err != nil {
+			s.log.Warn("roster request failed", "course_id", rec.CourseID, "err", err)
+		}
+	}
 
 	if l.MessageType == lti.MessageDeepLinkingRequest {
 		id, err := s.deps.LTI.SaveDeepLink(ctx, rec.UserID, lti.PendingDeepLink{

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"sync"
@@ -334,4 +335,26 @@ func TestLaunchKeepsNameWhenPlatformStopsSendingIt(t *testing.T) {
 	anonymous.Name, anonymous.Email = "", ""
 	r = e.launch(t, b, anonymous, course2)
 	expectPage(t, b.get(r.location), http.StatusOK, "Lena Learner-Smith")
+}
+
+func TestEducatorLaunchRequestsRoster(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var requested []int64
+	e := newLTIEnv(t, func(d *Deps) {
+		d.RequestRoster = func(_ context.Context, courseID int64) error {
+			mu.Lock()
+			defer mu.Unlock()
+			requested = append(requested, courseID)
+			return nil
+		}
+	})
+	require.Equal(t, http.StatusSeeOther, e.launch(t, e.browser(t), learner, course2).code)
+	mu.Lock()
+	require.Empty(t, requested, "a learner's launch does not read the roster")
+	mu.Unlock()
+	require.Equal(t, http.StatusSeeOther, e.launch(t, e.browser(t), educator, course2).code)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, requested, 1)
 }

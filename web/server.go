@@ -69,6 +69,8 @@ type Deps struct {
 	Sessions  *session.Store
 	Grades    *gradesync.Service
 	Moodle    *moodle.Connections
+	// RequestRoster asks for a course's roster (NRPS) to be read soon; nil skips it.
+	RequestRoster func(ctx context.Context, courseID int64) error
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
 	// Outbound is the HTTP client for calls to platforms (an egress client).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/roster"
 	"github.com/huddle-lti/huddle/web"
 )
 
@@ -150,8 +151,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Sessions:  svc.sessions,
 		Grades:    svc.grades,
 		Moodle:    svc.moodle,
-		Kinds:     kinds(),
-		Outbound:  outboundClient(),
+		RequestRoster: func(ctx context.Context, courseID int64) error {
+			return roster.Request(ctx, svc.queue, courseID)
+		},
+		Kinds:    kinds(),
+		Outbound: outboundClient(),
 
 		RegistrationToken:        cfg.RegistrationToken,
 		RequireRegistrationToken: cfg.Mode == ModeProduction,

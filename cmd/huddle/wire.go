@@ -16,6 +16,7 @@ import (
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/roster"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
 )
@@ -54,6 +55,8 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	}, nil)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, gradesync.NewWorker(grades))
+	courses := course.NewService(pool, nil)
+	river.AddWorker(workers, &roster.Worker{Courses: courses, Platforms: store, NRPS: lti.NewNRPSClient(tokens)})
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger: log.With("component", "queue"),
 		// River fetches at most one batch per free worker slot each cooldown, so the
@@ -78,7 +81,7 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 		keys:      keys,
 		verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset, Leeway: cfg.LaunchLeeway}),
 		deepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
-		courses:   course.NewService(pool, nil),
+		courses:   courses,
 		sessions:  session.NewStore(pool, nil, cfg.SessionIdle),
 	}, nil
 }
