@@ -30,6 +30,9 @@ type LoginInitiation struct {
 	LTIMessageHint string
 	TargetLinkURI  string
 	DeploymentID   string
+	// StorageTarget is lti_storage_target: the platform frame that stores data for
+	// the tool through postMessage (LTI Client Side postMessages). Moodle 4.5 sends none.
+	StorageTarget string
 }
 
 // SaveInitiation keeps a login initiation and returns the id a browser uses to resume
@@ -44,10 +47,10 @@ func (s *Store) SaveInitiation(ctx context.Context, in LoginInitiation) (string,
 	now := s.now()
 	const q = `
 INSERT INTO lti_login_initiations
-    (id_hash, platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+    (id_hash, platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	_, err = s.db.Exec(ctx, q, hashToken(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
-		in.TargetLinkURI, in.DeploymentID, now, now.Add(InitiationLifetime))
+		in.TargetLinkURI, in.DeploymentID, in.StorageTarget, now, now.Add(InitiationLifetime))
 	if err != nil {
 		return "", fmt.Errorf("lti: save initiation: %w", err)
 	}
@@ -60,10 +63,10 @@ func (s *Store) TakeInitiation(ctx context.Context, id string) (LoginInitiation,
 	const q = `
 DELETE FROM lti_login_initiations
 WHERE id_hash = $1 AND expires_at > $2
-RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id`
+RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target`
 	var in LoginInitiation
 	var platformID int64
-	err := s.db.QueryRow(ctx, q, hashToken(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID)
+	err := s.db.QueryRow(ctx, q, hashToken(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID, &in.StorageTarget)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return in, ErrNotFound
 	}
@@ -74,15 +77,18 @@ RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment
 	return in, err
 }
 
-// PeekInitiation reports whether an initiation is still waiting, without using it.
-func (s *Store) PeekInitiation(ctx context.Context, id string) (bool, error) {
-	var ok bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lti_login_initiations WHERE id_hash = $1 AND expires_at > $2)`,
-		hashToken(id), s.now()).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("lti: peek initiation: %w", err)
+// PeekInitiation reports whether an initiation is still waiting, and the platform
+// storage frame it offered, without using it.
+func (s *Store) PeekInitiation(ctx context.Context, id string) (storageTarget string, ok bool, _ error) {
+	err := s.db.QueryRow(ctx, `SELECT storage_target FROM lti_login_initiations WHERE id_hash = $1 AND expires_at > $2`,
+		hashToken(id), s.now()).Scan(&storageTarget)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
 	}
-	return ok, nil
+	if err != nil {
+		return "", false, fmt.Errorf("lti: peek initiation: %w", err)
+	}
+	return storageTarget, true, nil
 }
 
 // AuthRequest is the OIDC authentication request Huddle sends the browser to.
@@ -106,9 +112,9 @@ func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, 
 	}
 	now := s.now()
 	const q = `
-INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)`
-	if _, err := s.db.Exec(ctx, q, hashToken(state), nonce, in.Platform.ID, hashToken(browserSecret), now, now.Add(StateLifetime)); err != nil {
+INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	if _, err := s.db.Exec(ctx, q, hashToken(state), nonce, in.Platform.ID, hashToken(browserSecret), in.StorageTarget, now, now.Add(StateLifetime)); err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
 	u, err := url.Parse(in.Platform.AuthURL)
@@ -179,6 +185,29 @@ FROM s JOIN platforms p ON p.id = s.platform_id`
 		return ls, fmt.Errorf("lti: take state: %w", err)
 	}
 	return ls, nil
+}
+
+// StorageState is what a launch page needs to fetch a login's browser binding from
+// the platform's storage frame.
+type StorageState struct {
+	Target       string // lti_storage_target
+	PlatformAuth string // the platform's OIDC authentication URL; its origin is the postMessage target origin
+}
+
+// StorageStateOf reports whether an unused state was bound through platform storage,
+// without consuming it. ok is false for unknown, used or cookie-bound states.
+func (s *Store) StorageStateOf(ctx context.Context, state string) (StorageState, bool, error) {
+	var st StorageState
+	err := s.db.QueryRow(ctx, `
+SELECT l.storage_target, p.auth_url FROM lti_login_states l JOIN platforms p ON p.id = l.platform_id
+WHERE l.state_hash = $1 AND l.expires_at > $2 AND l.storage_target <> ''`, hashToken(state), s.now()).Scan(&st.Target, &st.PlatformAuth)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, false, nil
+	}
+	if err != nil {
+		return st, false, fmt.Errorf("lti: storage state: %w", err)
+	}
+	return st, true, nil
 }
 
 // PruneLogins deletes expired login records.

@@ -36,6 +36,9 @@ func page(c *fiber.Ctx, title string, data fiber.Map) fiber.Map {
 		}
 		data["Session"] = who
 		data["CSRF"] = a.Session.CSRFToken
+		if a.URLSession {
+			data["URLSession"] = a.SessionID
+		}
 	}
 	if a.Activity != nil {
 		data["Activity"] = a.Activity
@@ -97,7 +100,7 @@ func (s *Server) setGradePath(c *fiber.Ctx) error {
 	if err := s.deps.Grades.SetGradePath(c.UserContext(), a.Activity.ID, path); err != nil {
 		return err
 	}
-	return c.Redirect("/activities/"+itoa(a.Activity.ID)+"/grades?path=1", fiber.StatusSeeOther)
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/grades?path=1")
 }
 
 func (s *Server) retryGrade(c *fiber.Ctx) error {
@@ -109,7 +112,7 @@ func (s *Server) retryGrade(c *fiber.Ctx) error {
 	if err := s.deps.Grades.Retry(c.UserContext(), a.Activity.ID, userID); err != nil {
 		return err
 	}
-	return c.Redirect("/activities/"+itoa(a.Activity.ID)+"/grades?retried=1", fiber.StatusSeeOther)
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/grades?retried=1")
 }
 
 func (s *Server) setUpActivity(c *fiber.Ctx) error {
@@ -124,7 +127,7 @@ func (s *Server) setUpActivity(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, course.ErrAlreadySetUp) {
 		return err
 	}
-	return c.Redirect("/activities/"+itoa(a.Activity.ID), fiber.StatusSeeOther)
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID))
 }
 
 // pendingDeepLink loads the caller's deep linking request and checks they may answer

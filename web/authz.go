@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -40,6 +41,8 @@ type Route struct {
 type Actor struct {
 	Session   *session.Session
 	SessionID string
+	// URLSession is true when the session came in the hs parameter, not a cookie.
+	URLSession bool
 	Activity  *course.Activity
 	Member    *course.Member
 }
@@ -79,11 +82,15 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		a := &Actor{}
 		c.Locals(localsActor, a)
-		if id := c.Cookies(cookieSession); id != "" && s.deps.Sessions != nil {
+		id, fromURL := c.Cookies(cookieSession), false
+		if id == "" {
+			id, fromURL = urlSession(c), true
+		}
+		if id != "" && s.deps.Sessions != nil {
 			sess, err := s.deps.Sessions.Get(c.UserContext(), id)
 			switch {
 			case err == nil:
-				a.Session, a.SessionID = &sess, string([]byte(id))
+				a.Session, a.SessionID, a.URLSession = &sess, strings.Clone(id), fromURL
 			case !errors.Is(err, session.ErrNotFound):
 				return err
 			}

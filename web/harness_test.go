@@ -96,6 +96,10 @@ type browser struct {
 	srv     *Server
 	mu      sync.Mutex
 	cookies map[string]string
+	// noCookies drops every cookie, as a frame whose browser blocks them all does.
+	noCookies bool
+	// header is sent with every request (e.g. Sec-Fetch-Dest).
+	header http.Header
 }
 
 func (e *ltiEnv) browser(t testing.TB) *browser {
@@ -119,6 +123,9 @@ func (b *browser) do(method, target string, form url.Values) response {
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	for k, vs := range b.header {
+		req.Header[k] = vs
+	}
 	b.mu.Lock()
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
@@ -131,6 +138,9 @@ func (b *browser) do(method, target string, form url.Values) response {
 	require.NoError(b.t, err)
 	b.mu.Lock()
 	for _, c := range resp.Cookies() {
+		if b.noCookies {
+			break
+		}
 		if c.MaxAge < 0 {
 			delete(b.cookies, c.Name)
 		} else {

@@ -54,6 +54,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 		LTIMessageHint: c.FormValue("lti_message_hint"),
 		TargetLinkURI:  c.FormValue("target_link_uri"),
 		DeploymentID:   c.FormValue("lti_deployment_id"),
+		StorageTarget:  c.FormValue("lti_storage_target"),
+	}
+	if !validFrameName(in.StorageTarget) {
+		in.StorageTarget = "" // an unusable target is as good as none: fall back to the new window
 	}
 	iss, clientID := c.FormValue("iss"), c.FormValue("client_id")
 	for _, v := range []string{iss, clientID, in.LoginHint, in.LTIMessageHint, in.TargetLinkURI, in.DeploymentID} {
@@ -111,12 +115,15 @@ func (s *Server) loginContinue(c *fiber.Ctx) error {
 		return c.Redirect(pathLoginContinue+"?i="+url.QueryEscape(id)+"&checked=1", fiber.StatusSeeOther)
 	}
 	if !cookiesWork {
-		waiting, err := s.deps.LTI.PeekInitiation(ctx, id)
+		target, waiting, err := s.deps.LTI.PeekInitiation(ctx, id)
 		if err != nil {
 			return err
 		}
 		if !waiting {
 			return errLoginExpired
+		}
+		if target != "" {
+			return s.loginThroughPlatformStorage(c, id)
 		}
 		c.Set(fiber.HeaderContentSecurityPolicy, cspWith("*"))
 		return c.Render("cookies_blocked", fiber.Map{
@@ -154,6 +161,51 @@ func (s *Server) redirectToPlatform(c *fiber.Ctx, in lti.LoginInitiation, browse
 
 func newBrowserSecret() (string, error) { return randomID() }
 
+// storageKey names the value a login keeps in the platform's storage frame.
+func storageKey(state string) string { return "huddle_state_" + state }
+
+// loginThroughPlatformStorage is the login when this frame keeps no cookies but the
+// platform offered lti_storage_target (LTI Client Side postMessages): the browser
+// binding that a cookie would hold is put into the platform's storage by a small
+// script, which then goes on to the platform's authentication endpoint. Only this
+// browser's platform frame holds it, so a launch is still tied to the browser that
+// started the login.
+func (s *Server) loginThroughPlatformStorage(c *fiber.Ctx, id string) error {
+	in, err := s.deps.LTI.TakeInitiation(c.UserContext(), id)
+	if errors.Is(err, lti.ErrNotFound) {
+		return errLoginExpired
+	}
+	if err != nil {
+		return err
+	}
+	browser, err := newBrowserSecret()
+	if err != nil {
+		return err
+	}
+	req, err := s.deps.LTI.StartAuth(c.UserContext(), in, s.RedirectURI(), browser)
+	if err != nil {
+		return err
+	}
+	allowFraming(c, in.Platform.Issuer)
+	return c.Render("storage_login", fiber.Map{
+		"Title": "Signing you in", "Target": in.StorageTarget, "Origin": origin(in.Platform.AuthURL),
+		"Key": storageKey(req.State), "Value": browser, "Next": req.URL,
+	})
+}
+
+// validFrameName accepts the lti_storage_target values a window can be found by.
+func validFrameName(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // launch receives the platform's id_token (form_post) and signs the person in.
 func (s *Server) launch(c *fiber.Ctx) error {
 	ctx := c.UserContext()
@@ -169,6 +221,22 @@ func (s *Server) launch(c *fiber.Ctx) error {
 			"The launch from Moodle was missing its token or state. Go back to the course and open the activity again.")
 	}
 	browser := c.Cookies(cookieBrowser)
+	if browser == "" {
+		// No cookie here: the binding may be in the platform's storage frame. The
+		// first post renders a page that fetches it and posts again with it.
+		if b := c.FormValue("lti_storage_browser"); b != "" {
+			browser = strings.Clone(b)
+		} else if st, ok, err := s.deps.LTI.StorageStateOf(ctx, state); err != nil {
+			return err
+		} else if ok {
+			allowFraming(c, st.PlatformAuth)
+			return c.Render("storage_launch", fiber.Map{
+				"Title": "Signing you in", "Target": st.Target, "Origin": origin(st.PlatformAuth),
+				"Key": storageKey(state), "IDToken": rawToken, "State": state,
+			})
+		}
+	}
+	cookieless := c.Cookies(cookieBrowser) == ""
 
 	// One transaction, one commit: consume the state, then record the roster and
 	// start the session. A rejected token still consumes its state (the transaction
@@ -241,9 +309,9 @@ func (s *Server) launch(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return c.Redirect("/deep-link/"+id, fiber.StatusSeeOther)
+		return c.Redirect(withSession("/deep-link/"+id, sid, cookieless), fiber.StatusSeeOther)
 	}
-	return c.Redirect("/activities/"+itoa(rec.ActivityID), fiber.StatusSeeOther)
+	return c.Redirect(withSession("/activities/"+itoa(rec.ActivityID), sid, cookieless), fiber.StatusSeeOther)
 }
 
 // validText rejects what PostgreSQL text cannot hold (NUL, invalid UTF-8) before it

@@ -1,0 +1,45 @@
+package web
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// A frame that keeps no cookies at all (the platform-storage login) still needs its
+// session: it travels as the hs parameter on Huddle's own links and forms instead.
+// Huddle accepts it only on navigations inside a frame (Sec-Fetch-Dest: iframe, set
+// by the browser, not by pages), so a link with someone else's session opened as a
+// top-level page, the way a session-fixation attack would, is refused; and Huddle
+// can be framed only by the session's own platform. The query string is never
+// logged, and Referrer-Policy keeps it from other sites.
+const sessionParam = "hs"
+
+func withSession(path, sid string, cookieless bool) string {
+	if !cookieless || sid == "" {
+		return path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + sessionParam + "=" + url.QueryEscape(sid)
+}
+
+// urlSession returns a session id carried by the request instead of a cookie.
+func urlSession(c *fiber.Ctx) string {
+	if c.Get("Sec-Fetch-Dest") != "iframe" {
+		return ""
+	}
+	if v := c.Query(sessionParam); v != "" {
+		return strings.Clone(v)
+	}
+	return strings.Clone(c.FormValue(sessionParam))
+}
+
+// redirect sends the browser to path, keeping a URL-carried session.
+func (s *Server) redirect(c *fiber.Ctx, path string) error {
+	a := actorOf(c)
+	return c.Redirect(withSession(path, a.SessionID, a.URLSession), fiber.StatusSeeOther)
+}
