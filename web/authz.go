@@ -43,8 +43,8 @@ type Actor struct {
 	SessionID string
 	// URLSession is true when the session came in the hs parameter, not a cookie.
 	URLSession bool
-	Activity  *course.Activity
-	Member    *course.Member
+	Activity   *course.Activity
+	Member     *course.Member
 }
 
 const localsActor = "huddle.actor"
