@@ -163,6 +163,20 @@ WITH ux AS (
 )
 SELECT uid.id, cid.id, coalesce((SELECT id FROM aid), 0) FROM uid, cid`
 
+// unchangedLaunch finds the rows of a launch that changes nothing, the common case:
+// a read of four indexed rows instead of the upserts above.
+const unchangedLaunch = `
+SELECT u.id, c.id, coalesce(a.id, 0)
+FROM users u
+JOIN courses c ON c.platform_id = u.platform_id AND c.deployment_id = $5 AND c.context_id = $6
+    AND c.title = $7 AND c.label = $8
+JOIN memberships m ON m.user_id = u.id AND m.course_id = c.id AND m.roles = $9
+LEFT JOIN activities a ON a.course_id = c.id AND a.resource_link_id = $10
+WHERE u.platform_id = $1 AND u.subject = $2 AND ($3 = '' OR u.name = $3) AND ($4 = '' OR u.email = $4)
+  AND ($10 = '' OR (a.title = $11 AND a.target_link_uri = $12 AND a.custom = $13::jsonb
+       AND a.ags_lineitems_url = $14 AND ($15 = '' OR a.ags_lineitem_url = $15) AND a.ags_scopes = $16
+       AND a.nrps_url = $17))`
+
 // CustomKind and CustomSettings are the custom parameters that carry an activity's
 // set-up through Deep Linking, course copies and restores.
 const (
@@ -215,6 +229,16 @@ func (s *Service) RecordLaunchTx(ctx context.Context, tx pgx.Tx, l Launch) (Reco
 		l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
 	}
 	var r Recorded
+	err = tx.QueryRow(ctx, unchangedLaunch,
+		l.PlatformID, l.Subject, l.Name, l.Email, l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel,
+		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, l.AGSLineItems, l.AGSLineItem, scopes, l.NRPSURL,
+	).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+	switch {
+	case err == nil:
+		return r, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return r, fmt.Errorf("course: record launch: %w", err)
+	}
 	// A concurrent first launch of the same person or course can commit its row after
 	// this statement's snapshot: the upsert then finds the conflict, changes nothing,
 	// and the fallback cannot see the row yet. Running the statement again (a fresh

@@ -82,9 +82,14 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		a := &Actor{}
 		c.Locals(localsActor, a)
-		id, fromURL := c.Cookies(cookieSession), false
-		if id == "" {
-			id, fromURL = urlSession(c), true
+		// Public routes (the LTI endpoints among them) never need the session, so
+		// they do not pay for looking it up.
+		id, fromURL := "", false
+		if rule != Public {
+			id = c.Cookies(cookieSession)
+			if id == "" {
+				id, fromURL = urlSession(c), true
+			}
 		}
 		if id != "" && s.deps.Sessions != nil {
 			sess, err := s.deps.Sessions.Get(c.UserContext(), id)
