@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Lifetimes of the login records. A login initiation waits while the browser is
@@ -115,6 +116,12 @@ func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, 
 INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	if _, err := s.db.Exec(ctx, q, hashToken(state), nonce, in.Platform.ID, hashToken(browserSecret), in.StorageTarget, now, now.Add(StateLifetime)); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			// The platform was removed (on another instance, within the cache's life).
+			s.forget()
+			return AuthRequest{}, ErrNotFound
+		}
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
 	u, err := url.Parse(in.Platform.AuthURL)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,14 +29,29 @@ var (
 type Store struct {
 	db  *pgxpool.Pool
 	now func() time.Time
+
+	// found caches FindPlatform's answers for platformCacheTTL: every login asks, and
+	// registrations change rarely. Only the login initiation reads it (auth URL and
+	// client id); the launch reads its platform fresh with the state, so a removed
+	// platform or deployment takes effect there at once on every instance. Misses are
+	// not cached, so a new registration works immediately.
+	mu    sync.Mutex
+	found map[[2]string]cachedPlatform
 }
+
+type cachedPlatform struct {
+	p  Platform
+	at time.Time
+}
+
+const platformCacheTTL = 10 * time.Second
 
 // NewStore returns a Store; now is the clock (time.Now if nil).
 func NewStore(db *pgxpool.Pool, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now}
+	return &Store{db: db, now: now, found: map[[2]string]cachedPlatform{}}
 }
 
 // ValidatePlatform checks the registration data a person or script typed.
@@ -92,6 +108,7 @@ func (s *Store) AddPlatform(ctx context.Context, p Platform) (Platform, error) {
 	if err != nil {
 		return p, fmt.Errorf("lti: add platform %s: %w", p.Issuer, err)
 	}
+	s.forget()
 	return p, nil
 }
 
@@ -100,6 +117,7 @@ func (s *Store) AddDeployment(ctx context.Context, platformID int64, deploymentI
 	if _, err := s.db.Exec(ctx, insertDeployment, platformID, deploymentID); err != nil {
 		return fmt.Errorf("lti: add deployment to platform %d: %w", platformID, err)
 	}
+	s.forget()
 	return nil
 }
 
@@ -149,6 +167,30 @@ func (s *Store) Platform(ctx context.Context, id int64) (Platform, error) {
 // FindPlatform finds the platform a login or launch names. clientID may be empty
 // (LTI Core makes client_id optional at login initiation) when the issuer is unique.
 func (s *Store) FindPlatform(ctx context.Context, issuer, clientID string) (Platform, error) {
+	key := [2]string{issuer, clientID}
+	s.mu.Lock()
+	c, ok := s.found[key]
+	s.mu.Unlock()
+	if ok && s.now().Sub(c.at) < platformCacheTTL {
+		return c.p, nil
+	}
+	p, err := s.findPlatform(ctx, issuer, clientID)
+	if err == nil {
+		s.mu.Lock()
+		s.found[key] = cachedPlatform{p: p, at: s.now()}
+		s.mu.Unlock()
+	}
+	return p, err
+}
+
+// forget drops cached lookups after this instance changes a registration.
+func (s *Store) forget() {
+	s.mu.Lock()
+	clear(s.found)
+	s.mu.Unlock()
+}
+
+func (s *Store) findPlatform(ctx context.Context, issuer, clientID string) (Platform, error) {
 	q := selectPlatforms + ` WHERE p.issuer = $1 AND ($2 = '' OR p.client_id = $2) GROUP BY p.id LIMIT 2`
 	rows, err := s.db.Query(ctx, q, issuer, clientID)
 	if err != nil {
@@ -177,6 +219,7 @@ func (s *Store) RemovePlatform(ctx context.Context, id int64) error {
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("lti: remove platform %d: %w", id, ErrNotFound)
 	}
+	s.forget()
 	return nil
 }
 

@@ -73,8 +73,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	p, err := s.deps.LTI.FindPlatform(ctx, iss, clientID)
 	switch {
 	case errors.Is(err, lti.ErrNotFound):
-		return problem(fiber.StatusBadRequest, "unknown_platform", "This Moodle site is not registered with Huddle",
-			"Huddle does not know the Moodle site (or the client id) this request came from. Ask your Moodle administrator to register Huddle, or check that the registration was activated.")
+		return errUnknownPlatform
 	case errors.Is(err, lti.ErrAmbiguous):
 		return problem(fiber.StatusBadRequest, "ambiguous_platform", "Huddle could not tell which registration to use",
 			"Several registrations share this Moodle site's issuer, and the request did not say which one. Ask your Moodle administrator to check Huddle's registrations.")
@@ -147,11 +146,17 @@ func (s *Server) loginContinue(c *fiber.Ctx) error {
 	return s.redirectToPlatform(c, in, browser)
 }
 
+var errUnknownPlatform = problem(fiber.StatusBadRequest, "unknown_platform", "This Moodle site is not registered with Huddle",
+	"Huddle does not know the Moodle site (or the client id) this request came from. Ask your Moodle administrator to register Huddle, or check that the registration was activated.")
+
 var errLoginExpired = problem(fiber.StatusBadRequest, "login_expired", "This sign-in has expired",
 	"Huddle waited too long, or this sign-in link was already used. Go back to the course in Moodle and open the activity again.")
 
 func (s *Server) redirectToPlatform(c *fiber.Ctx, in lti.LoginInitiation, browser string) error {
 	req, err := s.deps.LTI.StartAuth(c.UserContext(), in, s.RedirectURI(), browser)
+	if errors.Is(err, lti.ErrNotFound) {
+		return errUnknownPlatform
+	}
 	if err != nil {
 		return err
 	}
