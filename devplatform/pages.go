@@ -190,7 +190,13 @@ func (p *Platform) view(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		CourseTitle, Heading string
 		FrameURL, WindowURL  string
+		StorageOrigin        string // the tool origin whose postMessage storage requests are answered
 	}{CourseTitle: CourseTitle}
+	if p.cfg.OfferStorageTarget {
+		if tu, err := url.Parse(p.cfg.ToolLoginURL); err == nil {
+			data.StorageOrigin = tu.Scheme + "://" + tu.Host
+		}
+	}
 	q := url.Values{}
 	if r.URL.Query().Get("deeplink") != "" {
 		if !u.CanAddActivities() {
@@ -275,6 +281,9 @@ func (p *Platform) launch(w http.ResponseWriter, r *http.Request) {
 		{"lti_message_hint", string(hintJSON)},
 		{"client_id", p.cfg.ClientID},
 		{"lti_deployment_id", p.cfg.DeploymentID},
+	}
+	if p.cfg.OfferStorageTarget {
+		fields = append(fields, formField{"lti_storage_target", "_parent"})
 	}
 	p.render(w, http.StatusOK, "autopost", "Launching "+p.cfg.ToolName, u, autopost{
 		Heading: "Launching " + p.cfg.ToolName,

@@ -86,6 +86,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Key signs id_tokens; a new 2048-bit RSA key is generated if nil.
 	Key *rsa.PrivateKey
+	// OfferStorageTarget makes the platform behave like LMSs that support LTI Client
+	// Side postMessages: logins carry lti_storage_target=_parent and the course page
+	// answers lti.put_data / lti.get_data from the tool. Moodle 4.5 does neither.
+	OfferStorageTarget bool
 }
 
 // User is a seeded Moodle user.

@@ -76,6 +76,22 @@ func TestLearnerLaunchInNewWindowWhenFrameCookiesBlocked(t *testing.T) {
 	b.requireSessionCookie(huddleSite)
 }
 
+// A learner launches where the frame keeps no Huddle cookie at all, on a platform that
+// offers lti_storage_target (LTI Client Side postMessages): the sign-in's browser
+// binding goes through the platform's storage frame, and the learner is signed in
+// inside the frame, with no new window.
+func TestLearnerLaunchThroughPlatformStorage(t *testing.T) {
+	s := newStackWith(t, true)
+	b := newBrowser(t, NoFrameCookies)
+	newCanary(t).requirePolicy(t, b.ctx, NoFrameCookies)
+
+	b.openActivity(s, learnerID)
+	text := b.waitFrameText(s.Huddle, learnerName, devplatform.CourseTitle, "Not set up yet")
+	if strings.Contains(text, blockedHeader) {
+		b.fail("Huddle asked for a new window although the platform offered storage:\n%s", text)
+	}
+}
+
 // An educator launches the activity nobody has set up yet and gets the set-up page
 // inside the frame.
 func TestEducatorLaunchShowsSetUp(t *testing.T) {

@@ -43,7 +43,10 @@ type stack struct {
 
 // newStack starts both on a fresh migrated database until the test ends. What they
 // log is shown only if the test fails.
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { return newStackWith(t, false) }
+
+// newStackWith is newStack with the platform optionally offering lti_storage_target.
+func newStackWith(t *testing.T, offerStorage bool) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := newTestLog(t)
@@ -83,6 +86,8 @@ func newStack(t *testing.T) *stack {
 		ToolTargetLinkURI: s.Huddle + "/lti/launch",
 		HTTPClient:        &http.Client{Timeout: 10 * time.Second},
 		Logger:            log.With("component", "devplatform"),
+
+		OfferStorageTarget: offerStorage,
 	})
 	require.NoError(t, err)
 	reg := p.Registration()
