@@ -508,6 +508,11 @@ type serviceResponse struct {
 // (Moodle's tokens live in its database and a site restore or a tool re-registration
 // drops them). Any answer is returned; transport and token errors are errors.
 func (s *ServiceTokens) call(ctx context.Context, p Platform, r serviceRequest) (*serviceResponse, error) {
+	// Service URLs arrive in launch claims; the platform's bearer token goes only to
+	// the platform's own hosts.
+	if err := p.CheckServiceURL(r.url); err != nil {
+		return nil, fmt.Errorf("lti: %s: %w", r.op, err)
+	}
 	var resp *serviceResponse
 	for attempt := 0; attempt < 2; attempt++ {
 		tok, err := s.Token(ctx, p, r.scopes...)

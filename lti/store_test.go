@@ -29,3 +29,28 @@ func TestPlatformRemovedOnAnotherInstance(t *testing.T) {
 	_, err = a.FindPlatform(ctx, p.Issuer, p.ClientID)
 	require.ErrorIs(t, err, lti.ErrNotFound, "the stale entry is dropped")
 }
+
+func TestServiceCallsStayOnPlatformHosts(t *testing.T) {
+	t.Parallel()
+	p := lti.Platform{Issuer: "https://moodle.trust.example", AuthURL: "https://moodle.trust.example/mod/lti/auth.php",
+		TokenURL: "https://moodle.trust.example/mod/lti/token.php", JWKSURL: "https://keys.trust.example/certs"}
+	for raw, ok := range map[string]bool{
+		"https://moodle.trust.example/mod/lti/services.php/2/lineitems?type_id=1": true,
+		"https://keys.trust.example/x":                                            true,
+		"https://evil.example/mod/lti/services.php":                               false,
+		"http://169.254.169.254/latest/meta-data":                                 false,
+		"https://moodle.trust.example:8443/mod/lti/services":                      false,
+		"/relative/only": false,
+	} {
+		err := p.CheckServiceURL(raw)
+		if ok {
+			require.NoError(t, err, raw)
+		} else {
+			require.ErrorIs(t, err, lti.ErrForeignHost, raw)
+		}
+	}
+	// The AGS client refuses before any token is fetched or sent.
+	ags := lti.NewAGSClient(lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: nil}))
+	_, err := ags.LineItems(t.Context(), p, "https://evil.example/lineitems", lti.LineItemsFilter{})
+	require.ErrorIs(t, err, lti.ErrForeignHost)
+}
