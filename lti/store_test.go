@@ -1,7 +1,9 @@
 package lti_test
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -53,4 +55,35 @@ func TestServiceCallsStayOnPlatformHosts(t *testing.T) {
 	ags := lti.NewAGSClient(lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: nil}))
 	_, err := ags.LineItems(t.Context(), p, "https://evil.example/lineitems", lti.LineItemsFilter{})
 	require.ErrorIs(t, err, lti.ErrForeignHost)
+}
+
+func TestPruneLogins(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := lti.NewStore(pool, clock)
+	p, err := s.AddPlatform(ctx, lti.Platform{Issuer: "https://moodle.example", ClientID: "c", AuthURL: "https://moodle.example/a",
+		TokenURL: "https://moodle.example/t", JWKSURL: "https://moodle.example/j", DeploymentIDs: []string{"1"}})
+	require.NoError(t, err)
+	in := lti.LoginInitiation{Platform: p, LoginHint: "4", TargetLinkURI: "https://huddle.test/lti/launch"}
+	_, err = s.SaveInitiation(ctx, in)
+	require.NoError(t, err)
+	req, err := s.StartAuth(ctx, in, "https://huddle.test/lti/launch", "b")
+	require.NoError(t, err)
+
+	n, err := s.PruneLogins(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing has expired yet")
+
+	mu.Lock()
+	now = now.Add(lti.InitiationLifetime + time.Second)
+	mu.Unlock()
+	_, err = s.TakeState(ctx, req.State, "b")
+	require.ErrorIs(t, err, lti.ErrStateInvalid, "an expired state is refused even before it is pruned")
+	n, err = s.PruneLogins(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), n)
 }
