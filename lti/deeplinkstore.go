@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/huddle-lti/huddle/token"
 )
 
 // DeepLinkRequestLifetime bounds how long an educator may take to pick an activity.
@@ -29,7 +31,7 @@ type pendingDeepLinkJSON struct {
 
 // SaveDeepLink keeps a deep linking request for the user who made it and returns its id.
 func (s *Store) SaveDeepLink(ctx context.Context, userID int64, p PendingDeepLink) (string, error) {
-	id, err := randomToken()
+	id, err := token.New()
 	if err != nil {
 		return "", fmt.Errorf("lti: save deep link: %w", err)
 	}
@@ -40,7 +42,7 @@ func (s *Store) SaveDeepLink(ctx context.Context, userID int64, p PendingDeepLin
 	now := s.now()
 	_, err = s.db.Exec(ctx, `
 INSERT INTO deep_link_requests (id_hash, user_id, course_id, settings, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)`, hashToken(id), userID, p.CourseID, body, now, now.Add(DeepLinkRequestLifetime))
+VALUES ($1, $2, $3, $4, $5, $6)`, token.Hash(id), userID, p.CourseID, body, now, now.Add(DeepLinkRequestLifetime))
 	if err != nil {
 		return "", fmt.Errorf("lti: save deep link: %w", err)
 	}
@@ -56,7 +58,7 @@ func (s *Store) DeepLink(ctx context.Context, id string, userID int64, take bool
 	}
 	var p PendingDeepLink
 	var body []byte
-	err := s.db.QueryRow(ctx, q, hashToken(id), userID, s.now()).Scan(&p.CourseID, &body)
+	err := s.db.QueryRow(ctx, q, token.Hash(id), userID, s.now()).Scan(&p.CourseID, &body)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrNotFound
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/huddle-lti/huddle/token"
 )
 
 // Sealer encrypts private keys at rest (package seal implements it).
@@ -103,7 +105,7 @@ func (k *Keyring) insert(ctx context.Context, tx pgx.Tx) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("lti: generate key: %w", err)
 	}
-	kidRaw, err := randomToken()
+	kidRaw, err := token.New()
 	if err != nil {
 		return "", err
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/huddle-lti/huddle/token"
 )
 
 // Lifetimes of the login records. A login initiation waits while the browser is
@@ -41,7 +43,7 @@ type LoginInitiation struct {
 // the platform before it knows its cookies will stick; the id lets it try again in a
 // new window with the same, still unused, parameters.
 func (s *Store) SaveInitiation(ctx context.Context, in LoginInitiation) (string, error) {
-	id, err := randomToken()
+	id, err := token.New()
 	if err != nil {
 		return "", fmt.Errorf("lti: save initiation: %w", err)
 	}
@@ -50,7 +52,7 @@ func (s *Store) SaveInitiation(ctx context.Context, in LoginInitiation) (string,
 INSERT INTO lti_login_initiations
     (id_hash, platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	_, err = s.db.Exec(ctx, q, hashToken(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
+	_, err = s.db.Exec(ctx, q, token.Hash(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
 		in.TargetLinkURI, in.DeploymentID, in.StorageTarget, now, now.Add(InitiationLifetime))
 	if err != nil {
 		return "", fmt.Errorf("lti: save initiation: %w", err)
@@ -67,7 +69,7 @@ WHERE id_hash = $1 AND expires_at > $2
 RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target`
 	var in LoginInitiation
 	var platformID int64
-	err := s.db.QueryRow(ctx, q, hashToken(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID, &in.StorageTarget)
+	err := s.db.QueryRow(ctx, q, token.Hash(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID, &in.StorageTarget)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return in, ErrNotFound
 	}
@@ -82,7 +84,7 @@ RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment
 // storage frame it offered, without using it.
 func (s *Store) PeekInitiation(ctx context.Context, id string) (storageTarget string, ok bool, _ error) {
 	err := s.db.QueryRow(ctx, `SELECT storage_target FROM lti_login_initiations WHERE id_hash = $1 AND expires_at > $2`,
-		hashToken(id), s.now()).Scan(&storageTarget)
+		token.Hash(id), s.now()).Scan(&storageTarget)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -103,11 +105,11 @@ type AuthRequest struct {
 // Framework 5.1.1.2, with Moodle's requirements: response_mode form_post, prompt none,
 // and a redirect_uri byte-identical to the registered one).
 func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, browserSecret string) (AuthRequest, error) {
-	state, err := randomToken()
+	state, err := token.New()
 	if err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
-	nonce, err := randomToken()
+	nonce, err := token.New()
 	if err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
@@ -115,7 +117,7 @@ func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, 
 	const q = `
 INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	if _, err := s.db.Exec(ctx, q, hashToken(state), nonce, in.Platform.ID, hashToken(browserSecret), in.StorageTarget, now, now.Add(StateLifetime)); err != nil {
+	if _, err := s.db.Exec(ctx, q, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget, now, now.Add(StateLifetime)); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 			// The platform was removed (on another instance, within the cache's life).
@@ -183,7 +185,7 @@ SELECT s.nonce, p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url
 FROM s JOIN platforms p ON p.id = s.platform_id`
 	var ls LoginState
 	p := &ls.Platform
-	err := db.QueryRow(ctx, q, hashToken(state), hashToken(browserSecret), s.now()).Scan(&ls.Nonce,
+	err := db.QueryRow(ctx, q, token.Hash(state), token.Hash(browserSecret), s.now()).Scan(&ls.Nonce,
 		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ls, ErrStateInvalid
@@ -207,7 +209,7 @@ func (s *Store) StorageStateOf(ctx context.Context, state string) (StorageState,
 	var st StorageState
 	err := s.db.QueryRow(ctx, `
 SELECT l.storage_target, p.auth_url FROM lti_login_states l JOIN platforms p ON p.id = l.platform_id
-WHERE l.state_hash = $1 AND l.expires_at > $2 AND l.storage_target <> ''`, hashToken(state), s.now()).Scan(&st.Target, &st.PlatformAuth)
+WHERE l.state_hash = $1 AND l.expires_at > $2 AND l.storage_target <> ''`, token.Hash(state), s.now()).Scan(&st.Target, &st.PlatformAuth)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, false, nil
 	}

@@ -2,9 +2,6 @@ package lti
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -221,21 +218,4 @@ func (s *Store) RemovePlatform(ctx context.Context, id int64) error {
 	}
 	s.forget()
 	return nil
-}
-
-// randomToken returns 32 random bytes as URL-safe base64 (256 bits; the Security
-// Framework asks for unguessable state and nonce values).
-func randomToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// hashToken is how secrets handed to browsers are stored: a database leak gives
-// nobody a usable state, session or initiation id.
-func hashToken(s string) []byte {
-	h := sha256.Sum256([]byte(s))
-	return h[:]
 }

@@ -5,9 +5,6 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -15,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/huddle-lti/huddle/token"
 )
 
 // ErrNotFound means there is no live session for that id.
@@ -57,19 +56,6 @@ func NewStore(db *pgxpool.Pool, now func() time.Time, idle time.Duration) *Store
 	return &Store{db: db, now: now, idle: idle}
 }
 
-func random() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func hash(id string) []byte {
-	h := sha256.Sum256([]byte(id))
-	return h[:]
-}
-
 // Create starts a session and returns the id to put in the cookie.
 func (s *Store) Create(ctx context.Context, userID, platformID int64) (string, Session, error) {
 	return s.create(ctx, s.db, userID, platformID)
@@ -85,11 +71,11 @@ type execer interface {
 }
 
 func (s *Store) create(ctx context.Context, db execer, userID, platformID int64) (string, Session, error) {
-	id, err := random()
+	id, err := token.New()
 	if err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
-	csrf, err := random()
+	csrf, err := token.New()
 	if err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
@@ -98,7 +84,7 @@ func (s *Store) create(ctx context.Context, db execer, userID, platformID int64)
 	const q = `
 INSERT INTO sessions (id_hash, user_id, platform_id, csrf_token, created_at, last_seen_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $5, $6)`
-	if _, err := db.Exec(ctx, q, hash(id), userID, platformID, csrf, now, sess.ExpiresAt); err != nil {
+	if _, err := db.Exec(ctx, q, token.Hash(id), userID, platformID, csrf, now, sess.ExpiresAt); err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
 	return id, sess, nil
@@ -115,7 +101,7 @@ SELECT s.user_id, s.platform_id, u.name, p.issuer, s.csrf_token, s.last_seen_at,
 FROM sessions s JOIN users u ON u.id = s.user_id JOIN platforms p ON p.id = s.platform_id
 WHERE s.id_hash = $1 AND s.expires_at > $2`
 	var sess Session
-	err := s.db.QueryRow(ctx, q, hash(id), now).Scan(&sess.UserID, &sess.PlatformID, &sess.UserName, &sess.PlatformIssuer, &sess.CSRFToken, &sess.LastSeenAt, &sess.ExpiresAt)
+	err := s.db.QueryRow(ctx, q, token.Hash(id), now).Scan(&sess.UserID, &sess.PlatformID, &sess.UserName, &sess.PlatformIssuer, &sess.CSRFToken, &sess.LastSeenAt, &sess.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}
@@ -125,7 +111,7 @@ WHERE s.id_hash = $1 AND s.expires_at > $2`
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		sess.LastSeenAt, sess.ExpiresAt = now, now.Add(s.idle)
 		if _, err := s.db.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1`,
-			hash(id), sess.LastSeenAt, sess.ExpiresAt); err != nil {
+			token.Hash(id), sess.LastSeenAt, sess.ExpiresAt); err != nil {
 			return Session{}, fmt.Errorf("session: touch: %w", err)
 		}
 	}
@@ -134,7 +120,7 @@ WHERE s.id_hash = $1 AND s.expires_at > $2`
 
 // Delete ends a session.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, hash(id)); err != nil {
+	if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, token.Hash(id)); err != nil {
 		return fmt.Errorf("session: delete: %w", err)
 	}
 	return nil

@@ -66,11 +66,7 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 		return &exitError{2, err}
 	}
 	ids = append(ids, fs.Args()...)
-	cfg, err := loadConfig(e.getenv, needDB)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	cfg, pool, err := openDB(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -192,11 +188,7 @@ func runKeys(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e.getenv, needDB)
-	if err != nil {
-		return err
-	}
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	cfg, pool, err := openDB(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -25,15 +25,11 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e.getenv, needDB)
+	cfg, pool, err := openDB(ctx, e)
 	if err != nil {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogFormat)
-	pool, err := openPool(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
 	defer pool.Close()
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
@@ -51,6 +47,17 @@ func migrate(ctx context.Context, db *sql.DB) (int, error) {
 		return 0, err
 	}
 	return m.Up(ctx)
+}
+
+// openDB loads the database settings and opens the pool, for the commands that need
+// only the database.
+func openDB(ctx context.Context, e env) (Config, *pgxpool.Pool, error) {
+	cfg, err := loadConfig(e.getenv, needDB)
+	if err != nil {
+		return cfg, nil, err
+	}
+	pool, err := openPool(ctx, cfg.DatabaseURL)
+	return cfg, pool, err
 }
 
 func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {

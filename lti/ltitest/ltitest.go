@@ -62,26 +62,12 @@ func sharedKey() *rsa.PrivateKey {
 	return keyOnce.key
 }
 
-// New starts a platform whose issuer is its httptest server's URL.
+// New starts a platform whose issuer is its httptest server's URL; it stops when the
+// test ends.
 func New(t testing.TB) *Platform {
 	t.Helper()
-	p := &Platform{ClientID: "huddle-test-client", DeploymentID: "1", KID: "test-key-1", Key: sharedKey(), Now: time.Now}
-	p.setPublic()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		p.jwksFetch.Add(1)
-		p.mu.Lock()
-		set := jwk.NewSet()
-		for _, k := range p.publicKeys {
-			_ = set.AddKey(k)
-		}
-		p.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(set)
-	})
-	p.Server = httptest.NewServer(mux)
+	p := Start()
 	t.Cleanup(p.Server.Close)
-	p.Issuer = p.Server.URL
 	return p
 }
 
