@@ -33,6 +33,20 @@ func ProcessCPU(pid int) (time.Duration, error) {
 // backend that exits between two readings takes its time with it, so readings are
 // only comparable while the connection pools stay open.
 func PostgresCPU() (time.Duration, int, error) {
+	return postgresCPU("")
+}
+
+// BackendCPU is PostgresCPU for the backends serving database db only: a backend's
+// process title (its cmdline) reads "postgres: <cluster>: <user> <db> <client> ...".
+// Background processes (WAL writer, checkpointer, autovacuum) are left out.
+func BackendCPU(db string) (time.Duration, int, error) {
+	if db == "" {
+		return 0, 0, errors.New("loadgen: no database name")
+	}
+	return postgresCPU(db)
+}
+
+func postgresCPU(db string) (time.Duration, int, error) {
 	paths, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
 		return 0, 0, err
@@ -47,6 +61,12 @@ func PostgresCPU() (time.Duration, int, error) {
 		comm, cpu, err := parseStat(raw)
 		if err != nil || !strings.HasPrefix(comm, "postgres") {
 			continue
+		}
+		if db != "" {
+			title, err := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			if err != nil || !isBackendOf(string(title), db) {
+				continue
+			}
 		}
 		total += cpu
 		n++
@@ -78,4 +98,17 @@ func parseStat(raw []byte) (string, time.Duration, error) {
 		return "", 0, err
 	}
 	return comm, time.Duration(u+s) * clockTick, nil
+}
+
+// isBackendOf reports whether a postgres process title belongs to a backend connected
+// to database db ("postgres: 15/main: huddle huddle 127.0.0.1(5432) idle").
+func isBackendOf(title, db string) bool {
+	title = strings.TrimRight(title, "\x00")
+	fields := strings.Fields(title)
+	for i := 0; i+2 < len(fields); i++ {
+		if strings.HasSuffix(fields[i], ":") && i > 0 && fields[i+2] == db {
+			return true
+		}
+	}
+	return false
 }

@@ -211,3 +211,18 @@ func TestRunAtRate(t *testing.T) {
 	// 50/s for 0.4 s is due 20 launches (k = 0..19).
 	require.Equal(t, 20, res.Launches())
 }
+
+func TestIsBackendOf(t *testing.T) {
+	t.Parallel()
+	for title, want := range map[string]bool{
+		"postgres: 15/main: huddle huddle 127.0.0.1(51234) idle\x00": true,
+		"postgres: 15/main: huddle huddle [local] SELECT":            true,
+		"postgres: 15/main: walwriter ":                              false,
+		"postgres: 15/main: pgtdbuser testdb_1 127.0.0.1(1) idle":    false,
+		"/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql": false,
+	} {
+		if got := isBackendOf(title, "huddle"); got != want {
+			t.Errorf("isBackendOf(%q) = %v, want %v", title, got, want)
+		}
+	}
+}

@@ -89,7 +89,8 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout)
 
-	before := readCPU(*huddlePID)
+	db := pool.Config().ConnConfig.Database
+	before := readCPU(*huddlePID, db)
 	res, err := loadgen.Run(ctx, loadgen.Config{
 		Target: u, Platform: p, Concurrency: *concurrency, Duration: *duration, Launches: *launches,
 		Courses: *courses, RequestTimeout: *timeout, Rate: *rate,
@@ -97,7 +98,7 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	after := readCPU(*huddlePID)
+	after := readCPU(*huddlePID, db)
 
 	res.Report(e.stdout)
 	fmt.Fprintf(e.stdout, "jwks fetches    %d\n", p.JWKSFetches())
@@ -110,12 +111,12 @@ func runLoad(ctx context.Context, e env, args []string) error {
 
 // cpuReading is one look at the CPU time used so far; an error leaves its part out.
 type cpuReading struct {
-	huddle, postgres, self time.Duration
-	huddleErr, pgErr       error
-	pgProcs                int
+	huddle, postgres, backends, self time.Duration
+	huddleErr, pgErr, backendErr     error
+	pgProcs, backendProcs            int
 }
 
-func readCPU(huddlePID int) cpuReading {
+func readCPU(huddlePID int, db string) cpuReading {
 	var r cpuReading
 	if huddlePID > 0 {
 		r.huddle, r.huddleErr = loadgen.ProcessCPU(huddlePID)
@@ -123,6 +124,7 @@ func readCPU(huddlePID int) cpuReading {
 		r.huddleErr = errors.New("no --huddle-pid given")
 	}
 	r.postgres, r.pgProcs, r.pgErr = loadgen.PostgresCPU()
+	r.backends, r.backendProcs, r.backendErr = loadgen.BackendCPU(db)
 	r.self, _ = loadgen.ProcessCPU(os.Getpid())
 	return r
 }
@@ -154,6 +156,13 @@ func (after cpuReading) report(e env, before cpuReading, launches int) {
 	}
 	if complete {
 		fmt.Fprintf(e.stdout, "cpu huddle+pg   %s\n", per(total))
+	}
+	// The target is stated for Huddle plus its PostgreSQL backends; the line above also
+	// counts every other postgres process on the machine.
+	if before.huddleErr == nil && after.huddleErr == nil && before.backendErr == nil && after.backendErr == nil {
+		b := after.backends - before.backends
+		fmt.Fprintf(e.stdout, "cpu pg backends %s over %d backends of the Huddle database\n", per(b), after.backendProcs)
+		fmt.Fprintf(e.stdout, "cpu huddle+backends %s\n", per(after.huddle-before.huddle+b))
 	}
 	fmt.Fprintf(e.stdout, "cpu load gen    %s (the platform side: signing, HTTP client)\n", per(after.self-before.self))
 }
