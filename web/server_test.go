@@ -237,3 +237,13 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 	require.Error(t, err, "no new connections after shutdown")
 }
+
+func TestPagesAskThePlatformToFitTheFrame(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, dbtest.New(t))
+	_, body := get(t, s, "/")
+	require.Contains(t, body, `<script src="/static/huddle.js" defer></script>`)
+	code, js := get(t, s, "/static/huddle.js")
+	require.Equal(t, 200, code)
+	require.Contains(t, js, "lti.frameResize")
+}
