@@ -250,18 +250,29 @@ func TestQueueDeliversEveryFinalScore(t *testing.T) {
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
 
+	b.waitAllSynced(t)
+	b.requireLastPushed(t, func(i int) float64 { return float64(i%10) + 0.5 }, "the last value Moodle received is the final score")
+}
+
+// waitAllSynced waits until every learner's score is marked synced.
+func (b *bundle) waitAllSynced(t *testing.T) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		var synced int
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM scores WHERE state = 'synced'`).Scan(&synced))
+		require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM scores WHERE state = 'synced'`).Scan(&synced))
 		return synced == len(b.users)
 	}, 30*time.Second, 50*time.Millisecond)
+}
 
+// requireLastPushed checks the last value the platform received for each learner.
+func (b *bundle) requireLastPushed(t *testing.T, want func(i int) float64, msg string) {
+	t.Helper()
 	b.pusher.mu.Lock()
 	defer b.pusher.mu.Unlock()
 	for i, u := range b.users {
 		got := b.pusher.got[[2]int64{b.activity, u}]
 		require.NotEmpty(t, got)
-		require.Equal(t, float64(i%10)+0.5, got[len(got)-1], "the last value Moodle received is the final score")
+		require.Equal(t, want(i), got[len(got)-1], msg)
 	}
 }
 

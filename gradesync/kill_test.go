@@ -75,16 +75,6 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 	require.NoError(t, second.Start(ctx))
 	t.Cleanup(func() { close(hang); _ = second.Stop(context.Background()) })
 
-	require.Eventually(t, func() bool {
-		var synced int
-		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM scores WHERE state = 'synced'`).Scan(&synced))
-		return synced == len(b.users)
-	}, 30*time.Second, 50*time.Millisecond)
-	b.pusher.mu.Lock()
-	defer b.pusher.mu.Unlock()
-	for i, u := range b.users {
-		got := b.pusher.got[[2]int64{b.activity, u}]
-		require.NotEmpty(t, got)
-		require.Equal(t, float64(i%10)+0.25, got[len(got)-1], "no stale value is left in Moodle")
-	}
+	b.waitAllSynced(t)
+	b.requireLastPushed(t, func(i int) float64 { return float64(i%10) + 0.25 }, "no stale value is left in Moodle")
 }
