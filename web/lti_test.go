@@ -176,21 +176,30 @@ func TestLaunchRejections(t *testing.T) {
 	})
 }
 
-// Several posts of the same launch at once: exactly one signs in.
+// The same launch posted by several browsers at once: exactly one signs in.
 func TestConcurrentLaunchExactlyOneWins(t *testing.T) {
 	t.Parallel()
 	e := newLTIEnv(t)
 	b := e.browser(t)
 	auth := e.startLogin(t, b, learner)
 	form := url.Values{"id_token": {e.platform.Sign(t, e.platform.ResourceLinkClaims(learner, course2, auth.Query().Get("nonce")))}, "state": {auth.Query().Get("state")}}
+	// Half the posts come from the browser that started the login, half from other
+	// browsers (a stolen or replayed form post).
 	const n = 8
+	browsers := make([]*browser, n)
+	for i := range browsers {
+		browsers[i] = b
+		if i%2 == 1 {
+			browsers[i] = e.browser(t)
+		}
+	}
 	codes := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = b.post("/lti/launch", form).code
+			codes[i] = browsers[i].post("/lti/launch", form).code
 		}()
 	}
 	wg.Wait()
