@@ -185,19 +185,9 @@ const (
 )
 
 // RecordLaunch upserts the user, course, membership (roles refreshed) and activity.
+// Each statement is atomic on its own, so no transaction (and no BEGIN and COMMIT
+// round trips) is needed: the common, unchanged launch is a single read.
 func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) {
-	var r Recorded
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var err error
-		r, err = s.RecordLaunchTx(ctx, tx, l)
-		return err
-	})
-	return r, err
-}
-
-// RecordLaunchTx is RecordLaunch in the caller's transaction: the launch consumes its
-// login state, records the roster and starts the session in one commit.
-func (s *Service) RecordLaunchTx(ctx context.Context, tx pgx.Tx, l Launch) (Recorded, error) {
 	custom := l.Custom
 	if custom == nil {
 		custom = map[string]string{}
@@ -229,7 +219,7 @@ func (s *Service) RecordLaunchTx(ctx context.Context, tx pgx.Tx, l Launch) (Reco
 		l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
 	}
 	var r Recorded
-	err = tx.QueryRow(ctx, unchangedLaunch,
+	err = s.db.QueryRow(ctx, unchangedLaunch,
 		l.PlatformID, l.Subject, l.Name, l.Email, l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel,
 		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, l.AGSLineItems, l.AGSLineItem, scopes, l.NRPSURL,
 	).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
@@ -244,7 +234,7 @@ func (s *Service) RecordLaunchTx(ctx context.Context, tx pgx.Tx, l Launch) (Reco
 	// and the fallback cannot see the row yet. Running the statement again (a fresh
 	// snapshot under READ COMMITTED) sees it.
 	for attempt := 0; ; attempt++ {
-		err = tx.QueryRow(ctx, recordLaunch, args...).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+		err = s.db.QueryRow(ctx, recordLaunch, args...).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
 		if errors.Is(err, pgx.ErrNoRows) && attempt < 2 {
 			continue
 		}

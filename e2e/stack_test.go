@@ -105,7 +105,6 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		Schema:   schema,
 		Registry: prometheus.NewRegistry(),
 
-		Pool:      pool,
 		BaseURL:   base,
 		LTI:       store,
 		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: "Huddle/e2e"})}),

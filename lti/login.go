@@ -159,20 +159,6 @@ type LoginState struct {
 // the DELETE makes it single use: of several concurrent posts exactly one wins. A
 // wrong browser does not burn the state, so an attacker cannot spoil a real login.
 func (s *Store) TakeState(ctx context.Context, state, browserSecret string) (LoginState, error) {
-	return s.takeState(ctx, s.db, state, browserSecret)
-}
-
-// TakeStateTx is TakeState in the caller's transaction.
-func (s *Store) TakeStateTx(ctx context.Context, tx pgx.Tx, state, browserSecret string) (LoginState, error) {
-	return s.takeState(ctx, tx, state, browserSecret)
-}
-
-// queryRower is what takeState needs of a pool or a transaction.
-type queryRower interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func (s *Store) takeState(ctx context.Context, db queryRower, state, browserSecret string) (LoginState, error) {
 	// One round trip: the launch needs the platform right after the state.
 	const q = `
 WITH s AS (
@@ -185,7 +171,7 @@ SELECT s.nonce, p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url
 FROM s JOIN platforms p ON p.id = s.platform_id`
 	var ls LoginState
 	p := &ls.Platform
-	err := db.QueryRow(ctx, q, token.Hash(state), token.Hash(browserSecret), s.now()).Scan(&ls.Nonce,
+	err := s.db.QueryRow(ctx, q, token.Hash(state), token.Hash(browserSecret), s.now()).Scan(&ls.Nonce,
 		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ls, ErrStateInvalid

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/huddle-lti/huddle/token"
@@ -58,19 +57,6 @@ func NewStore(db *pgxpool.Pool, now func() time.Time, idle time.Duration) *Store
 
 // Create starts a session and returns the id to put in the cookie.
 func (s *Store) Create(ctx context.Context, userID, platformID int64) (string, Session, error) {
-	return s.create(ctx, s.db, userID, platformID)
-}
-
-// CreateTx is Create inside the caller's transaction.
-func (s *Store) CreateTx(ctx context.Context, tx pgx.Tx, userID, platformID int64) (string, Session, error) {
-	return s.create(ctx, tx, userID, platformID)
-}
-
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func (s *Store) create(ctx context.Context, db execer, userID, platformID int64) (string, Session, error) {
 	id, err := token.New()
 	if err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
@@ -84,7 +70,7 @@ func (s *Store) create(ctx context.Context, db execer, userID, platformID int64)
 	const q = `
 INSERT INTO sessions (id_hash, user_id, platform_id, csrf_token, created_at, last_seen_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $5, $6)`
-	if _, err := db.Exec(ctx, q, token.Hash(id), userID, platformID, csrf, now, sess.ExpiresAt); err != nil {
+	if _, err := s.db.Exec(ctx, q, token.Hash(id), userID, platformID, csrf, now, sess.ExpiresAt); err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
 	return id, sess, nil

@@ -74,7 +74,7 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 	base, _ := url.Parse(testBase)
 	deps := Deps{
 		Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry(),
-		Pool: pool, BaseURL: base, LTI: store, Keys: keys, Courses: course.NewService(pool, nil),
+		BaseURL: base, LTI: store, Keys: keys, Courses: course.NewService(pool, nil),
 		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
 		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
 		Sessions:  session.NewStore(pool, nil, 0),

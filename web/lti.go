@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/lti"
@@ -243,59 +242,43 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	}
 	cookieless := c.Cookies(cookieBrowser) == ""
 
-	// One transaction, one commit: consume the state, then record the roster and
-	// start the session. A rejected token still consumes its state (the transaction
-	// commits and the rejection is returned after), so every state is single use.
-	var (
-		rejection *Problem
-		l         *lti.Launch
-		p         lti.Platform
-		rec       course.Recorded
-		sid       string
-	)
-	err := pgx.BeginFunc(ctx, s.deps.Pool, func(tx pgx.Tx) error {
-		ls, err := s.deps.LTI.TakeStateTx(ctx, tx, state, browser)
-		if errors.Is(err, lti.ErrStateInvalid) {
-			s.log.Info("launch rejected", "code", "bad_state", "browser_cookie", browser != "")
-			rejection = problem(fiber.StatusBadRequest, "bad_state", "Huddle could not sign you in",
-				"This sign-in was not started in this browser, was already used, or took too long. Go back to the course in Moodle and open the activity again.")
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		p = ls.Platform
-		l, err = s.deps.Verifier.VerifyIDToken(ctx, rawToken, p)
-		var le *lti.LaunchError
-		if errors.As(err, &le) {
-			s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", p.ID)
-			rejection = problem(fiber.StatusBadRequest, string(le.Code), "Huddle could not sign you in", le.Message)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		// Security Framework 5.1.3 step 9: the nonce must be the one sent with this state.
-		if !constantTimeEqual(l.Nonce, ls.Nonce) {
-			s.log.Info("launch rejected", "code", "bad_nonce", "platform_id", p.ID)
-			rejection = problem(fiber.StatusBadRequest, "bad_nonce", "Huddle could not sign you in",
-				"The sign-in did not match the one Huddle started. Go back to the course in Moodle and open the activity again.")
-			return nil
-		}
-		if rec, err = s.deps.Courses.RecordLaunchTx(ctx, tx, courseLaunch(p, l)); err != nil {
-			return err
-		}
-		sid, _, err = s.deps.Sessions.CreateTx(ctx, tx, rec.UserID, p.ID)
-		return err
-	})
-	if p.Issuer != "" {
-		allowFraming(c, p.Issuer)
+	// The state is consumed before the token is looked at, so a rejected token uses it
+	// up too: every state is single use. The consumption touches only an unlogged
+	// table, so it costs no WAL flush; the session insert is the launch's one durable
+	// commit (an unchanged roster is only read).
+	ls, err := s.deps.LTI.TakeState(ctx, state, browser)
+	if errors.Is(err, lti.ErrStateInvalid) {
+		s.log.Info("launch rejected", "code", "bad_state", "browser_cookie", browser != "")
+		return problem(fiber.StatusBadRequest, "bad_state", "Huddle could not sign you in",
+			"This sign-in was not started in this browser, was already used, or took too long. Go back to the course in Moodle and open the activity again.")
 	}
 	if err != nil {
 		return err
 	}
-	if rejection != nil {
-		return rejection
+	p := ls.Platform
+	allowFraming(c, p.Issuer)
+	l, err := s.deps.Verifier.VerifyIDToken(ctx, rawToken, p)
+	var le *lti.LaunchError
+	if errors.As(err, &le) {
+		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", p.ID)
+		return problem(fiber.StatusBadRequest, string(le.Code), "Huddle could not sign you in", le.Message)
+	}
+	if err != nil {
+		return err
+	}
+	// Security Framework 5.1.3 step 9: the nonce must be the one sent with this state.
+	if !constantTimeEqual(l.Nonce, ls.Nonce) {
+		s.log.Info("launch rejected", "code", "bad_nonce", "platform_id", p.ID)
+		return problem(fiber.StatusBadRequest, "bad_nonce", "Huddle could not sign you in",
+			"The sign-in did not match the one Huddle started. Go back to the course in Moodle and open the activity again.")
+	}
+	rec, err := s.deps.Courses.RecordLaunch(ctx, courseLaunch(p, l))
+	if err != nil {
+		return err
+	}
+	sid, _, err := s.deps.Sessions.Create(ctx, rec.UserID, p.ID)
+	if err != nil {
+		return err
 	}
 	setCookie(c, cookieSession, sid, 0)
 	// An educator's launch keeps the course roster fresh (at most hourly), so people

@@ -19,7 +19,6 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/gofiber/template/html/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
@@ -57,8 +56,6 @@ type Deps struct {
 	// RequestTimeout bounds each request's context (database calls, outbound calls).
 	RequestTimeout time.Duration
 
-	// Pool runs the transactions that span services (a launch commits once).
-	Pool *pgxpool.Pool
 	// BaseURL is Huddle's public URL (HUDDLE_BASE_URL).
 	BaseURL   *url.URL
 	LTI       *lti.Store

@@ -148,7 +148,6 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Schema:   m,
 		Registry: reg,
 
-		Pool:      pool,
 		BaseURL:   cfg.BaseURL,
 		LTI:       svc.lti,
 		Verifier:  svc.verifier,
