@@ -118,5 +118,9 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("session: prune: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	handoffs, err := s.db.Exec(ctx, `DELETE FROM session_handoffs WHERE expires_at <= $1`, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("session: prune handoffs: %w", err)
+	}
+	return tag.RowsAffected() + handoffs.RowsAffected(), nil
 }

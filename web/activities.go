@@ -36,6 +36,7 @@ func page(c *fiber.Ctx, title string, data fiber.Map) fiber.Map {
 		}
 		data["Session"] = who
 		data["CSRF"] = a.Session.CSRFToken
+		data["RequestPath"] = pathWithoutSession(c)
 		if a.URLSession {
 			data["URLSession"] = a.SessionID
 		}

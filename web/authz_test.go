@@ -62,7 +62,7 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	add("educator on another site", educator, course2, other, actor{})
 	add("admin on another site", admin, course2, other, actor{admin: true})
 
-	params := strings.NewReplacer(":activity", strings.TrimPrefix(activityA, "/activities/"), ":id", "unknown-deep-link", ":user", "1", "*", "huddle.css")
+	params := strings.NewReplacer(":activity", strings.TrimPrefix(activityA, "/activities/"), ":id", "unknown-deep-link", ":user", "1", ":token", "unknown-ticket", "*", "huddle.css")
 	for _, route := range e.srv.Routes() {
 		for _, a := range actors {
 			t.Run(route.Method+" "+route.Path+" as "+a.name, func(t *testing.T) {

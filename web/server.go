@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	if s.deps.LTI != nil {
 		s.ltiRoutes()
 		s.activityRoutes()
+		s.handoffRoutes()
 	}
 }
 

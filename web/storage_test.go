@@ -58,6 +58,7 @@ func TestLaunchThroughPlatformStorage(t *testing.T) {
 
 	page := frame.get(r.location)
 	expectPage(t, page, http.StatusOK, "Lena Learner", `name="huddle-session"`, "/static/urlsession.js")
+	require.NotRegexp(t, `href="[^"]*hs=[^"]*" target="_blank"`, page.body, "the new-window link never carries the session id")
 
 	// The same link opened as a top-level page is not signed in (no session fixation).
 	top := e.browser(t)

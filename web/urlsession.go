@@ -43,3 +43,18 @@ func (s *Server) redirect(c *fiber.Ctx, path string) error {
 	a := actorOf(c)
 	return c.Redirect(withSession(path, a.SessionID, a.URLSession), fiber.StatusSeeOther)
 }
+
+// pathWithoutSession is the request's path and query less any hs parameter, for
+// links that must not carry the session id elsewhere (a new window gets its own).
+func pathWithoutSession(c *fiber.Ctx) string {
+	u, err := url.Parse(string(c.Request().URI().RequestURI()))
+	if err != nil {
+		return c.Path()
+	}
+	q := u.Query()
+	if q.Has(sessionParam) {
+		q.Del(sessionParam)
+		u.RawQuery = q.Encode()
+	}
+	return u.RequestURI()
+}
