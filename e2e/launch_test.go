@@ -92,6 +92,19 @@ func TestLearnerLaunchThroughPlatformStorage(t *testing.T) {
 	}
 }
 
+// "Open in new window" from inside the frame: the new top-level window, where the
+// frame's partitioned cookie is not visible, is signed in as the same learner.
+func TestOpenInNewWindowFromTheFrame(t *testing.T) {
+	s := newStack(t)
+	b := newBrowser(t, PartitionedOnly)
+	b.openActivity(s, learnerID)
+	b.waitFrameText(s.Huddle, learnerName, "Open in new window")
+	b.clickInFrame(s.Huddle, `a[data-new-window]`)
+	// A top-level page (not the frame) shows the learner signed in: the new window
+	// redeemed its ticket for a session of its own.
+	b.waitPageText(s.Huddle, learnerName, devplatform.CourseTitle, "Not set up yet")
+}
+
 // An educator launches the activity nobody has set up yet and gets the set-up page
 // inside the frame.
 func TestEducatorLaunchShowsSetUp(t *testing.T) {
