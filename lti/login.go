@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,25 +127,39 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`
 		}
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
-	u, err := url.Parse(in.Platform.AuthURL)
-	if err != nil {
-		return AuthRequest{}, fmt.Errorf("lti: platform %d auth url: %w", in.Platform.ID, err)
+	return AuthRequest{URL: authURL(in, redirectURI, state, nonce), State: state}, nil
+}
+
+// authURL appends the authentication request's parameters to the platform's auth
+// URL, which may carry a query of its own. Built directly: this runs on every login.
+func authURL(in LoginInitiation, redirectURI, state, nonce string) string {
+	var b strings.Builder
+	b.Grow(len(in.Platform.AuthURL) + len(redirectURI) + len(in.LoginHint) + len(in.LTIMessageHint)*2 + 300)
+	b.WriteString(in.Platform.AuthURL)
+	sep := byte('?')
+	if strings.Contains(in.Platform.AuthURL, "?") {
+		sep = '&'
 	}
-	q2 := u.Query()
-	q2.Set("scope", "openid")
-	q2.Set("response_type", "id_token")
-	q2.Set("response_mode", "form_post")
-	q2.Set("prompt", "none")
-	q2.Set("client_id", in.Platform.ClientID)
-	q2.Set("redirect_uri", redirectURI)
-	q2.Set("login_hint", in.LoginHint)
+	add := func(k, v string) {
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v))
+	}
+	add("scope", "openid")
+	add("response_type", "id_token")
+	add("response_mode", "form_post")
+	add("prompt", "none")
+	add("client_id", in.Platform.ClientID)
+	add("redirect_uri", redirectURI)
+	add("login_hint", in.LoginHint)
 	if in.LTIMessageHint != "" {
-		q2.Set("lti_message_hint", in.LTIMessageHint)
+		add("lti_message_hint", in.LTIMessageHint)
 	}
-	q2.Set("state", state)
-	q2.Set("nonce", nonce)
-	u.RawQuery = q2.Encode()
-	return AuthRequest{URL: u.String(), State: state}, nil
+	add("state", state)
+	add("nonce", nonce)
+	return b.String()
 }
 
 // LoginState is what a consumed state tells the launch: the platform the login

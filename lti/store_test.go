@@ -1,6 +1,7 @@
 package lti_test
 
 import (
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -86,4 +87,26 @@ func TestPruneLogins(t *testing.T) {
 	n, err = s.PruneLogins(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n)
+}
+
+func TestAuthURLKeepsThePlatformsOwnQuery(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	s := lti.NewStore(pool, nil)
+	p, err := s.AddPlatform(ctx, lti.Platform{Issuer: "https://lms.example", ClientID: "c id", AuthURL: "https://lms.example/auth?tenant=7",
+		TokenURL: "https://lms.example/t", JWKSURL: "https://lms.example/j"})
+	require.NoError(t, err)
+	req, err := s.StartAuth(ctx, lti.LoginInitiation{Platform: p, LoginHint: "4 & 5", LTIMessageHint: `{"cmid":2}`},
+		"https://huddle.test/lti/launch", "b")
+	require.NoError(t, err)
+	u, err := url.Parse(req.URL)
+	require.NoError(t, err)
+	q := u.Query()
+	require.Equal(t, "7", q.Get("tenant"))
+	require.Equal(t, "c id", q.Get("client_id"))
+	require.Equal(t, "4 & 5", q.Get("login_hint"))
+	require.Equal(t, `{"cmid":2}`, q.Get("lti_message_hint"))
+	require.Equal(t, req.State, q.Get("state"))
+	require.NotEmpty(t, q.Get("nonce"))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -93,6 +94,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogFormat)
+	// Huddle's live heap is small (tens of MB) and nearly every request allocates a
+	// little; collecting at twice the default growth spends less CPU on GC for a few
+	// more MB. GOGC in the environment still wins.
+	if e.getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 
 	pool, err := openPool(ctx, cfg.DatabaseURL)
 	if err != nil {
