@@ -293,16 +293,6 @@ func (s *Service) SetUp(ctx context.Context, activityID int64, kind string, sett
 // ErrAlreadySetUp means the activity already has a kind.
 var ErrAlreadySetUp = errors.New("course: activity is already set up")
 
-// UserName returns a user's display name.
-func (s *Service) UserName(ctx context.Context, userID int64) (string, error) {
-	var name string
-	err := s.db.QueryRow(ctx, `SELECT name FROM users WHERE id = $1`, userID).Scan(&name)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	return name, err
-}
-
 // Course returns a course's title and platform, for a member only.
 func (s *Service) CourseFor(ctx context.Context, courseID, userID int64) (title string, m Member, err error) {
 	var roles []string

@@ -101,7 +101,7 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 			}
 		}
 		if a.Session != nil {
-			s.setFrameAncestors(c, a.Session.PlatformID)
+			allowFraming(c, a.Session.PlatformIssuer)
 		}
 		if rule == Public {
 			return c.Next()

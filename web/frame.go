@@ -26,13 +26,6 @@ func allowFraming(c *fiber.Ctx, platformIssuer string, formTargets ...string) {
 	c.Set(fiber.HeaderContentSecurityPolicy, cspWith(fa, formTargets...))
 }
 
-func (s *Server) setFrameAncestors(c *fiber.Ctx, _ int64) {
-	a := actorOf(c)
-	if a.Session != nil {
-		allowFraming(c, a.Session.PlatformIssuer)
-	}
-}
-
 // cspWith is the policy with frame-ancestors fa and extra form-action origins.
 func cspWith(fa string, formTargets ...string) string {
 	fa2 := "'self'"
