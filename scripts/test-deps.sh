@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Provisions what the end-to-end tests (./e2e) need beyond Go and PostgreSQL: Debian's
-# Chromium, which chromedp drives headless. Installs it only when /usr/bin/chromium is
-# missing, so it is quick to run again. The e2e tests fail (never skip) without it.
+# Chromium, which chromedp drives headless, and axe-core (from package-lock.json) for the
+# accessibility checks. Each is installed only when missing, so it is quick to run
+# again. The e2e tests fail (never skip) without them.
 set -euo pipefail
-
-[ -x /usr/bin/chromium ] && exit 0
+cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -12,7 +12,16 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 
-echo "test-deps: installing Chromium from the distribution's packages"
-$SUDO apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-/usr/bin/chromium --version
+packages=()
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+command -v npm >/dev/null || packages+=(nodejs npm)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "test-deps: installing ${packages[*]} from the distribution's packages"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+if [ ! -f node_modules/axe-core/axe.min.js ]; then
+  echo "test-deps: installing axe-core from package-lock.json"
+  npm ci --no-audit --no-fund --silent
+fi

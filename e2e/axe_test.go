@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/huddle-lti/huddle/devplatform"
+)
+
+// axeScript is axe-core, installed from package-lock.json by scripts/test-deps.sh.
+const axeScript = "../node_modules/axe-core/axe.min.js"
+
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target []any `json:"target"`
+	} `json:"nodes"`
+}
+
+// requireAccessible runs axe-core (WCAG 2.0-2.2 A and AA rules) in Huddle's framed page
+// and fails on any serious or critical violation. DevTools evaluation is not bound by
+// the page's Content-Security-Policy, so Huddle's CSP stays as strict as in production.
+func (b *browser) requireAccessible(origin, page string) {
+	b.t.Helper()
+	src, err := os.ReadFile(axeScript)
+	if err != nil {
+		b.fail("axe-core is missing (%v): run make test, which installs it (scripts/test-deps.sh)", err)
+	}
+	ctx, cancel := b.step()
+	defer cancel()
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		b.fail("list targets: %v", err)
+	}
+	for _, info := range infos {
+		if info.Type != "iframe" || !strings.HasPrefix(info.URL, origin+"/") {
+			continue
+		}
+		fctx, cancelFrame := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+		defer cancelFrame()
+		rctx, cancelRun := context.WithTimeout(fctx, 20*time.Second)
+		defer cancelRun()
+		if _, err := chromedp.Run(rctx, chromedp.Evaluate[any](string(src))); err != nil {
+			b.fail("load axe-core into %s: %v", info.URL, err)
+		}
+		out, err := chromedp.Run(rctx, chromedp.Evaluate[string](
+			`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})`+
+				`.then(r => JSON.stringify(r.violations))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			b.fail("run axe-core on %s: %v", info.URL, err)
+		}
+		var violations []axeViolation
+		if err := json.Unmarshal([]byte(out), &violations); err != nil {
+			b.fail("read axe-core's result: %v", err)
+		}
+		var bad []string
+		for _, v := range violations {
+			line := fmt.Sprintf("%s (%s): %s at %v", v.ID, v.Impact, v.Help, v.Nodes)
+			if v.Impact == "serious" || v.Impact == "critical" {
+				bad = append(bad, line)
+			} else {
+				b.t.Logf("%s: minor accessibility finding: %s", page, line)
+			}
+		}
+		if len(bad) > 0 {
+			b.fail("%s has serious or critical accessibility violations:\n%s", page, strings.Join(bad, "\n"))
+		}
+		return
+	}
+	b.fail("no Huddle frame on %s to check", origin)
+}
+
+// Every Huddle page type reached so far passes axe-core's WCAG 2.2 AA rules with no
+// serious or critical violation: the educator's set-up page, the activity page, the
+// learner's "not set up" page and the new-window offer.
+func TestPagesAreAccessible(t *testing.T) {
+	s := newStack(t)
+
+	edu := newBrowser(t, PartitionedOnly)
+	edu.openActivity(s, educatorID)
+	edu.waitFrameText(s.Huddle, "Set up this activity")
+	edu.requireAccessible(s.Huddle, "set-up page")
+	edu.clickInFrame(s.Huddle, `input[value="`+e2eKinds[0].Name+`"]`)
+	edu.clickInFrame(s.Huddle, `button[type="submit"]`)
+	edu.waitFrameText(s.Huddle, e2eKinds[0].Title, "Open in new window")
+	edu.requireAccessible(s.Huddle, "activity page (educator)")
+
+	learner := newBrowser(t, PartitionedOnly)
+	learner.openActivity(s, learnerID)
+	learner.waitFrameText(s.Huddle, learnerName, devplatform.CourseTitle)
+	learner.requireAccessible(s.Huddle, "activity page (learner)")
+
+	blocked := newBrowser(t, NoFrameCookies)
+	blocked.openActivity(s, learnerID)
+	blocked.waitFrameText(s.Huddle, blockedHeader)
+	blocked.requireAccessible(s.Huddle, "new-window offer")
+}
