@@ -81,7 +81,7 @@ func (b *browser) requireAccessible(origin, page string) {
 
 // Every Huddle page type reached so far passes axe-core's WCAG 2.2 AA rules with no
 // serious or critical violation: the educator's set-up page, the activity page, the
-// learner's "not set up" page and the new-window offer.
+// Deep Linking picker, the learner's activity page and the new-window offer.
 func TestPagesAreAccessible(t *testing.T) {
 	s := newStack(t)
 
@@ -93,6 +93,13 @@ func TestPagesAreAccessible(t *testing.T) {
 	edu.clickInFrame(s.Huddle, `button[type="submit"]`)
 	edu.waitFrameText(s.Huddle, e2eKinds[0].Title, "Open in new window")
 	edu.requireAccessible(s.Huddle, "activity page (educator)")
+
+	// The Deep Linking picker, reached as Moodle's "Select content" reaches it.
+	picker := `form[action="/open"]:not([target]):has(input[name="user"][value="` + educatorID + `"]):has(input[name="deeplink"]) button`
+	edu.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
+	edu.do("start Deep Linking", chromedp.Click(chromedp.CSS(picker), chromedp.NodeVisible))
+	edu.waitFrameText(s.Huddle, "Add Huddle to your course", e2eKinds[0].Title)
+	edu.requireAccessible(s.Huddle, "Deep Linking picker")
 
 	learner := newBrowser(t, PartitionedOnly)
 	learner.openActivity(s, learnerID)
