@@ -81,7 +81,8 @@ func (b *browser) requireAccessible(origin, page string) {
 
 // Every Huddle page type reached so far passes axe-core's WCAG 2.2 AA rules with no
 // serious or critical violation: the educator's set-up page, the activity page, the
-// Deep Linking picker, the learner's activity page and the new-window offer.
+// grade sync page, the Deep Linking picker, the learner's activity page and the
+// new-window offer.
 func TestPagesAreAccessible(t *testing.T) {
 	s := newStack(t)
 
@@ -93,6 +94,9 @@ func TestPagesAreAccessible(t *testing.T) {
 	edu.clickInFrame(s.Huddle, `button[type="submit"]`)
 	edu.waitFrameText(s.Huddle, e2eKinds[0].Title, "Open in new window")
 	edu.requireAccessible(s.Huddle, "activity page (educator)")
+	edu.clickInFrame(s.Huddle, `a[href$="/grades"]`)
+	edu.waitFrameText(s.Huddle, "How grades reach Moodle")
+	edu.requireAccessible(s.Huddle, "grade sync page")
 
 	// The Deep Linking picker, reached as Moodle's "Select content" reaches it.
 	picker := `form[action="/open"]:not([target]):has(input[name="user"][value="` + educatorID + `"]):has(input[name="deeplink"]) button`

@@ -15,12 +15,15 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/devplatform"
 	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/migrations"
 	"github.com/huddle-lti/huddle/seal"
@@ -98,6 +101,12 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		require.NoError(t, err)
 	}
 
+	// Grade sync records scores and queues them; no worker runs here (no Moodle).
+	grades := gradesync.NewService(pool, nil, nil)
+	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	grades.UseQueue(queue)
+
 	srv, err := web.New(web.Deps{
 		Logger:   log.With("component", "huddle"),
 		Version:  "e2e",
@@ -114,6 +123,7 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		Sessions:  session.NewStore(pool, nil, 0),
 		Kinds:     e2eKinds,
 		Outbound:  outbound,
+		Grades:    grades,
 	})
 	require.NoError(t, err)
 
