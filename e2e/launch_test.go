@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -103,6 +104,41 @@ func TestOpenInNewWindowFromTheFrame(t *testing.T) {
 	// A top-level page (not the frame) shows the learner signed in: the new window
 	// redeemed its ticket for a session of its own.
 	b.waitPageText(s.Huddle, learnerName, devplatform.CourseTitle, "Not set up yet")
+	b.requireFitsPhone(s.Huddle)
+}
+
+// requireFitsPhone checks that Huddle's top-level page, at a 360-pixel-wide phone
+// viewport, needs no horizontal scrolling.
+func (b *browser) requireFitsPhone(origin string) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	defer cancel()
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		b.fail("list targets: %v", err)
+	}
+	main := chromedp.FromContext(b.ctx).Target.TargetID
+	for _, info := range infos {
+		if info.Type != "page" || info.TargetID == main || !strings.HasPrefix(info.URL, origin+"/") {
+			continue
+		}
+		pctx, cancelPage := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+		defer cancelPage()
+		rctx, cancelRun := context.WithTimeout(pctx, stepTimeout)
+		defer cancelRun()
+		if err := chromedp.Do(rctx, chromedp.EmulateViewport(360, 740)); err != nil {
+			b.fail("emulate a phone: %v", err)
+		}
+		width, err := chromedp.Run(rctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if err != nil {
+			b.fail("measure the page: %v", err)
+		}
+		if width > 360 {
+			b.fail("at 360 px wide the page is %d px wide: it scrolls sideways", width)
+		}
+		return
+	}
+	b.fail("no top-level Huddle page to measure")
 }
 
 // An educator launches the activity nobody has set up yet and gets the set-up page
