@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -131,10 +130,9 @@ func (b *browser) waitText(kind, origin string, want []string) string {
 	b.t.Helper()
 	ctx, cancel := b.step()
 	defer cancel()
-	main := chromedp.FromContext(b.ctx).Target.TargetID
 	last, lastURL := "", ""
 	for {
-		text, url, err := b.readTarget(ctx, kind, origin, main)
+		text, url, err := b.readTarget(ctx, kind, origin)
 		if err == nil {
 			last, lastURL = text, url
 			if containsAll(text, want) {
@@ -152,51 +150,61 @@ func (b *browser) waitText(kind, origin string, want []string) string {
 	}
 }
 
-// readTarget returns the text and URL of the first target of kind on origin, other
-// than the test's own tab.
-func (b *browser) readTarget(ctx context.Context, kind, origin string, main target.ID) (string, string, error) {
+// attachTarget finds the first target of kind ("iframe" or "page") on origin, other
+// than the test's own tab, and returns a context on it. Cancelling it only detaches:
+// it must not close the frame or the window.
+func (b *browser) attachTarget(ctx context.Context, kind, origin string) (context.Context, context.CancelFunc, string, error) {
 	infos, err := chromedp.Targets(ctx)
 	if err != nil {
-		return "", "", err
+		return nil, nil, "", err
 	}
+	main := chromedp.FromContext(b.ctx).Target.TargetID
 	for _, info := range infos {
 		if info.Type != kind || info.TargetID == main || !strings.HasPrefix(info.URL, origin+"/") {
 			continue
 		}
-		// Detach only: cancelling must not close the frame or the window.
 		tctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
-		defer cancel()
-		rctx, cancelRead := context.WithTimeout(tctx, 3*time.Second)
-		defer cancelRead()
-		text, err := chromedp.Run(rctx, chromedp.Evaluate[string](`document.readyState === "complete" ? document.body.innerText : ""`))
-		return text, info.URL, err
+		return tctx, cancel, info.URL, nil
 	}
-	return "", "", errors.New("no such target yet")
+	return nil, nil, "", errors.New("no such target yet")
+}
+
+// onTarget is attachTarget for a step that needs the target now: it fails the test
+// when there is none.
+func (b *browser) onTarget(kind, origin, what string, timeout time.Duration) (context.Context, func(), string) {
+	b.t.Helper()
+	ctx, cancel := b.step()
+	tctx, detach, url, err := b.attachTarget(ctx, kind, origin)
+	if err != nil {
+		cancel()
+		b.fail("no %s on %s to %s: %v", kind, origin, what, err)
+	}
+	rctx, cancelRun := context.WithTimeout(tctx, timeout)
+	return rctx, func() { cancelRun(); detach(); cancel() }, url
+}
+
+// readTarget returns the text and URL of the first target of kind on origin, other
+// than the test's own tab.
+func (b *browser) readTarget(ctx context.Context, kind, origin string) (string, string, error) {
+	tctx, detach, url, err := b.attachTarget(ctx, kind, origin)
+	if err != nil {
+		return "", "", err
+	}
+	defer detach()
+	rctx, cancelRead := context.WithTimeout(tctx, 3*time.Second)
+	defer cancelRead()
+	text, err := chromedp.Run(rctx, chromedp.Evaluate[string](`document.readyState === "complete" ? document.body.innerText : ""`))
+	return text, url, err
 }
 
 // clickInFrame clicks the element sel inside the cross-site iframe on origin.
 func (b *browser) clickInFrame(origin, sel string) {
 	b.t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	infos, err := chromedp.Targets(ctx)
-	if err != nil {
-		b.fail("list targets: %v", err)
+	ctx, done, url := b.onTarget("iframe", origin, "click "+sel+" in", stepTimeout)
+	defer done()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
+		b.fail("click %s in the frame at %s: %v", sel, url, err)
 	}
-	for _, info := range infos {
-		if info.Type != "iframe" || !strings.HasPrefix(info.URL, origin+"/") {
-			continue
-		}
-		fctx, cancelFrame := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
-		defer cancelFrame()
-		cctx, cancelClick := context.WithTimeout(fctx, stepTimeout)
-		defer cancelClick()
-		if err := chromedp.Do(cctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
-			b.fail("click %s in the frame at %s: %v", sel, info.URL, err)
-		}
-		return
-	}
-	b.fail("no iframe on %s to click %s in", origin, sel)
 }
 
 func containsAll(s string, subs []string) bool {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -111,34 +110,18 @@ func TestOpenInNewWindowFromTheFrame(t *testing.T) {
 // viewport, needs no horizontal scrolling.
 func (b *browser) requireFitsPhone(origin string) {
 	b.t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	infos, err := chromedp.Targets(ctx)
+	ctx, done, _ := b.onTarget("page", origin, "measure", stepTimeout)
+	defer done()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
+		b.fail("emulate a phone: %v", err)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 	if err != nil {
-		b.fail("list targets: %v", err)
+		b.fail("measure the page: %v", err)
 	}
-	main := chromedp.FromContext(b.ctx).Target.TargetID
-	for _, info := range infos {
-		if info.Type != "page" || info.TargetID == main || !strings.HasPrefix(info.URL, origin+"/") {
-			continue
-		}
-		pctx, cancelPage := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
-		defer cancelPage()
-		rctx, cancelRun := context.WithTimeout(pctx, stepTimeout)
-		defer cancelRun()
-		if err := chromedp.Do(rctx, chromedp.EmulateViewport(360, 740)); err != nil {
-			b.fail("emulate a phone: %v", err)
-		}
-		width, err := chromedp.Run(rctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
-		if err != nil {
-			b.fail("measure the page: %v", err)
-		}
-		if width > 360 {
-			b.fail("at 360 px wide the page is %d px wide: it scrolls sideways", width)
-		}
-		return
+	if width > 360 {
+		b.fail("at 360 px wide the page is %d px wide: it scrolls sideways", width)
 	}
-	b.fail("no top-level Huddle page to measure")
 }
 
 // An educator launches the activity nobody has set up yet and gets the set-up page
