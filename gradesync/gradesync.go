@@ -22,10 +22,11 @@ import (
 
 // Progress values of AGS 2.0 scores.
 const (
-	ActivityCompleted = "Completed"
-	ActivitySubmitted = "Submitted"
-	GradingFully      = "FullyGraded"
-	GradingPending    = "Pending"
+	ActivityInProgress = "InProgress"
+	ActivityCompleted  = "Completed"
+	ActivitySubmitted  = "Submitted"
+	GradingFully       = "FullyGraded"
+	GradingPending     = "Pending"
 )
 
 // MaxRetryAge is how long a score keeps being retried before it is parked as failed.

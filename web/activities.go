@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
@@ -57,6 +58,9 @@ func (s *Server) activity(c *fiber.Ctx) error {
 			return c.Render("setup", page(c, "Set up this activity", fiber.Map{"Kinds": s.deps.Kinds}))
 		}
 		return c.Render("not_set_up", page(c, "Not set up yet", fiber.Map{}))
+	}
+	if discussion.IsBoard(a.Activity.Kind) {
+		return s.boardPage(c)
 	}
 	kind, _ := course.FindKind(s.deps.Kinds, a.Activity.Kind)
 	data := fiber.Map{"Kind": kind}

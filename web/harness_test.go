@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,8 +22,10 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/migrations"
@@ -31,10 +35,10 @@ import (
 
 const testBase = "https://huddle.test"
 
-var testKinds = []course.Kind{
+var testKinds = append([]course.Kind{
 	{Name: "test_board", Title: "Test board", Description: "A kind registered by the tests.", Graded: true, MaxScore: 10, Tag: "test"},
 	{Name: "test_log", Title: "Test log", Description: "An ungraded kind."},
-}
+}, discussion.Kinds()...)
 
 // ltiEnv is a Huddle web server on a fresh database with one registered test platform.
 type ltiEnv struct {
@@ -71,6 +75,14 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 	require.NoError(t, err)
 	grades.UseQueue(queue)
 
+	// Live updates through a real hub on the test's database.
+	hub := live.NewHub(pool, nil)
+	go func() { _ = hub.Run(ctx) }()
+	boards := discussion.NewService(pool, discussion.Options{Grader: grades,
+		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
+			return live.Publish(ctx, tx, topic, data)
+		}})
+
 	base, _ := url.Parse(testBase)
 	deps := Deps{
 		Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry(),
@@ -81,6 +93,10 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 		Kinds:     testKinds,
 		Outbound:  egress.NewClient(egress.Options{UserAgent: "Huddle/test"}),
 		Grades:    grades,
+		Boards:    boards,
+		Live:      hub,
+		// Short streams, so that a test reading one sees it end.
+		StreamLifetime: 300 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&deps)
@@ -204,8 +220,6 @@ func expectPage(t testing.TB, r response, code int, contains ...string) {
 		require.Contains(t, r.body, c)
 	}
 }
-
-var _ = time.Second
 
 // addPlatform registers a second test platform (another Moodle site).
 func (e *ltiEnv) addPlatform(t *testing.T) *ltitest.Platform {

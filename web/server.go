@@ -23,9 +23,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/session"
 )
 
@@ -68,6 +70,13 @@ type Deps struct {
 	Moodle    *moodle.Connections
 	// RequestRoster asks for a course's roster (NRPS) to be read soon; nil skips it.
 	RequestRoster func(ctx context.Context, courseID int64) error
+	// Boards are discussion and case boards; Live feeds their pages' live updates.
+	Boards *discussion.Service
+	Live   Feed
+	// StreamLifetime bounds each live stream (15 minutes when zero).
+	StreamLifetime time.Duration
+	// Notices holds each person's choice of Moodle notifications.
+	Notices *notify.Service
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
 	// Outbound is the HTTP client for calls to platforms (an egress client).
@@ -84,6 +93,9 @@ type Server struct {
 	deps  Deps
 	log   *slog.Logger
 	table []Route
+	// closing ends live streams when the server shuts down, so draining can finish
+	// and browsers reconnect to another instance.
+	closing chan struct{}
 }
 
 // New builds the app and registers every route.
@@ -94,6 +106,9 @@ func New(d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
+	if d.StreamLifetime == 0 {
+		d.StreamLifetime = 15 * time.Minute
+	}
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = 30 * time.Second
 	}
@@ -102,11 +117,12 @@ func New(d Deps) (*Server, error) {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	engine := html.NewFileSystem(http.FS(tmplFS), ".html")
+	engine.AddFuncMap(templateFuncs())
 	if err := engine.Load(); err != nil {
 		return nil, fmt.Errorf("web: parse templates: %w", err)
 	}
 
-	s := &Server{deps: d, log: d.Logger}
+	s := &Server{deps: d, log: d.Logger, closing: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "huddle",
 		Views:                 engine,
@@ -150,6 +166,7 @@ func (s *Server) routes() {
 	if s.deps.LTI != nil {
 		s.ltiRoutes()
 		s.activityRoutes()
+		s.boardRoutes()
 		s.handoffRoutes()
 	}
 }
@@ -168,6 +185,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down: draining in-flight requests", "drain", drain)
+	close(s.closing)
 	if err := s.app.ShutdownWithTimeout(drain); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("web: shutdown: %w", err)
 	}

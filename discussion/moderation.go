@@ -1,0 +1,292 @@
+package discussion
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/huddle-lti/huddle/gradesync"
+)
+
+// Moderator actions on a post.
+const (
+	ActionApprove = "approve"
+	ActionHide    = "hide"
+	ActionRestore = "restore"
+	ActionDismiss = "dismiss" // close the reports on a post and leave it as it is
+)
+
+// Moderate approves, hides, restores a post or dismisses its reports. Every action is
+// written to the board's audit log; hiding needs a reason the author will see.
+func (s *Service) Moderate(ctx context.Context, b Board, v Viewer, postID int64, action, reason string) error {
+	if !v.Moderator {
+		return ErrNotAllowed
+	}
+	reason = clean(reason, maxReason)
+	var from []string
+	to := ""
+	switch action {
+	case ActionApprove:
+		from, to = []string{"held"}, "visible"
+	case ActionHide:
+		if reason == "" {
+			return invalid("reason", "Say why the post is hidden; its author will see the reason.")
+		}
+		from, to = []string{"visible", "held"}, "hidden"
+	case ActionRestore:
+		from, to = []string{"hidden"}, "visible"
+	case ActionDismiss:
+		from, to = []string{"visible", "held", "hidden", "deleted"}, ""
+	default:
+		return invalid("action", "Choose approve, hide, restore or dismiss.")
+	}
+	now := s.now().UTC()
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var threadID int64
+		var author *int64
+		var status string
+		var opening bool
+		err := tx.QueryRow(ctx, `SELECT thread_id, author_id, status, opening FROM posts WHERE id = $1 AND board_id = $2 FOR UPDATE`,
+			postID, b.ActivityID).Scan(&threadID, &author, &status, &opening)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("discussion: moderate post %d: %w", postID, err)
+		}
+		if !contains(from, status) {
+			return invalid("action", "That post has changed since you loaded the page. Reload and try again.")
+		}
+		if to != "" {
+			if _, err := tx.Exec(ctx, `
+UPDATE posts SET status = $2, held_for = CASE WHEN $2 = 'held' THEN held_for ELSE '' END,
+       hidden_reason = CASE WHEN $2 = 'hidden' THEN $3 ELSE '' END
+WHERE id = $1`, postID, to, reason); err != nil {
+				return fmt.Errorf("discussion: moderate post %d: %w", postID, err)
+			}
+			// Held replies are not counted on the thread until they are visible.
+			if !opening && (status == "visible") != (to == "visible") {
+				delta := 1
+				if to != "visible" {
+					delta = -1
+				}
+				if _, err := tx.Exec(ctx, `UPDATE threads SET reply_count = GREATEST(reply_count + $2, 0) WHERE id = $1`,
+					threadID, delta); err != nil {
+					return fmt.Errorf("discussion: count replies of %d: %w", threadID, err)
+				}
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE post_reports SET resolved_at = $2 WHERE post_id = $1 AND resolved_at IS NULL`,
+			postID, now); err != nil {
+			return fmt.Errorf("discussion: resolve reports on %d: %w", postID, err)
+		}
+		if err := s.audit(ctx, tx, b.ActivityID, threadID, postID, v.UserID, action, reason); err != nil {
+			return err
+		}
+		if to == "visible" {
+			if err := s.publish(ctx, tx, b.ActivityID, threadID, postID); err != nil {
+				return err
+			}
+		}
+		if author != nil && to != "" {
+			return s.regrade(ctx, tx, b, *author)
+		}
+		return nil
+	})
+}
+
+// SetThreadFlag pins or locks a thread (or undoes either).
+func (s *Service) SetThreadFlag(ctx context.Context, b Board, v Viewer, threadID int64, flag string, on bool) error {
+	if !v.Moderator {
+		return ErrNotAllowed
+	}
+	column := ""
+	switch flag {
+	case "pin":
+		column = "pinned"
+	case "lock":
+		column = "locked"
+	default:
+		return invalid("flag", "Choose pin or lock.")
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// column is one of two constants above, never input.
+		tag, err := tx.Exec(ctx, `UPDATE threads SET `+column+` = $3 WHERE id = $1 AND board_id = $2`, threadID, b.ActivityID, on)
+		if err != nil {
+			return fmt.Errorf("discussion: %s thread %d: %w", flag, threadID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		action := flag
+		if !on {
+			action = "un" + flag
+		}
+		return s.audit(ctx, tx, b.ActivityID, threadID, 0, v.UserID, action, "")
+	})
+}
+
+// Endorse marks a post as endorsed by an educator (or withdraws it).
+func (s *Service) Endorse(ctx context.Context, b Board, v Viewer, postID int64, on bool) error {
+	if !v.Moderator {
+		return ErrNotAllowed
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var threadID int64
+		err := tx.QueryRow(ctx, `
+UPDATE posts SET endorsed_by = CASE WHEN $3 THEN $4 END, endorsed_at = CASE WHEN $3 THEN $5::timestamptz END
+WHERE id = $1 AND board_id = $2 AND status = 'visible'
+RETURNING thread_id`, postID, b.ActivityID, on, v.UserID, s.now().UTC()).Scan(&threadID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("discussion: endorse post %d: %w", postID, err)
+		}
+		action := "endorse"
+		if !on {
+			action = "unendorse"
+		}
+		return s.audit(ctx, tx, b.ActivityID, threadID, postID, v.UserID, action, "")
+	})
+}
+
+// MarkHelpful records (or removes) one person's "helpful" on a visible post.
+func (s *Service) MarkHelpful(ctx context.Context, b Board, v Viewer, postID int64, on bool) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var threadID int64
+		var author *int64
+		err := tx.QueryRow(ctx, `SELECT thread_id, author_id FROM posts WHERE id = $1 AND board_id = $2 AND status = 'visible'`,
+			postID, b.ActivityID).Scan(&threadID, &author)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("discussion: helpful on %d: %w", postID, err)
+		}
+		if author != nil && *author == v.UserID {
+			return invalid("helpful", "You cannot mark your own post as helpful.")
+		}
+		q := `INSERT INTO post_helpful (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+		delta := 1
+		if !on {
+			q, delta = `DELETE FROM post_helpful WHERE post_id = $1 AND user_id = $2`, -1
+		}
+		tag, err := tx.Exec(ctx, q, postID, v.UserID)
+		if err != nil {
+			return fmt.Errorf("discussion: helpful on %d: %w", postID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE posts SET helpful_count = helpful_count + $2 WHERE id = $1`, postID, delta); err != nil {
+			return fmt.Errorf("discussion: helpful on %d: %w", postID, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE threads SET helpful_count = helpful_count + $2 WHERE id = $1`, threadID, delta); err != nil {
+			return fmt.Errorf("discussion: helpful on thread %d: %w", threadID, err)
+		}
+		return nil
+	})
+}
+
+// Report flags a post for the board's moderators.
+func (s *Service) Report(ctx context.Context, b Board, v Viewer, postID int64, reason string) error {
+	reason = clean(reason, maxReason)
+	if reason == "" {
+		return invalid("reason", "Say what is wrong with the post, so a moderator can act on it.")
+	}
+	tag, err := s.db.Exec(ctx, `
+INSERT INTO post_reports (post_id, board_id, reporter_id, reason, created_at)
+SELECT id, board_id, $3, $4, $5 FROM posts WHERE id = $1 AND board_id = $2 AND status = 'visible'`,
+		postID, b.ActivityID, v.UserID, reason, s.now().UTC())
+	if err != nil {
+		return fmt.Errorf("discussion: report post %d: %w", postID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Reveal tells a moderator who wrote an anonymous-to-peers post, and records who
+// asked, when and why. Fully anonymous posts have no author to reveal.
+func (s *Service) Reveal(ctx context.Context, b Board, v Viewer, postID int64, reason string) (string, error) {
+	if !v.Moderator {
+		return "", ErrNotAllowed
+	}
+	reason = clean(reason, maxReason)
+	if reason == "" {
+		return "", invalid("reason", "Give the reason for revealing the author; it is recorded in the board's audit log.")
+	}
+	var name string
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var threadID int64
+		err := tx.QueryRow(ctx, `
+SELECT p.thread_id, u.name FROM posts p JOIN users u ON u.id = p.author_id
+WHERE p.id = $1 AND p.board_id = $2 AND p.identity = 'peers'`, postID, b.ActivityID).Scan(&threadID, &name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("discussion: reveal author of %d: %w", postID, err)
+		}
+		return s.audit(ctx, tx, b.ActivityID, threadID, postID, v.UserID, "reveal", reason)
+	})
+	return name, err
+}
+
+// regrade sends a learner's participation score for a graded board: full marks once
+// they have started GradeThreads threads and written GradeReplies replies, both
+// counted while visible.
+func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64) error {
+	if !b.Graded() || s.grader == nil {
+		return nil
+	}
+	var threads, replies int
+	err := tx.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE opening), count(*) FILTER (WHERE NOT opening)
+FROM posts WHERE board_id = $1 AND author_id = $2 AND status = 'visible'`, b.ActivityID, userID).Scan(&threads, &replies)
+	if err != nil {
+		return fmt.Errorf("discussion: count posts for grade: %w", err)
+	}
+	earned := min(threads, b.GradeThreads) + min(replies, b.GradeReplies)
+	need := b.GradeThreads + b.GradeReplies
+	progress := gradesync.ActivityInProgress
+	if earned >= need {
+		progress = gradesync.ActivityCompleted
+	}
+	err = s.grader.Record(ctx, tx, gradesync.Score{
+		ActivityID: b.ActivityID, UserID: userID,
+		Given: b.MaxScore * float64(earned) / float64(need), Maximum: b.MaxScore,
+		ActivityProgress: progress, GradingProgress: gradesync.GradingFully,
+		Comment: fmt.Sprintf("%d of %d threads, %d of %d replies", min(threads, b.GradeThreads), b.GradeThreads,
+			min(replies, b.GradeReplies), b.GradeReplies),
+		At: s.now(),
+	})
+	if errors.Is(err, gradesync.ErrNotLearner) {
+		return nil
+	}
+	return err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// PruneRates forgets posting counts of hours that have passed, so the table never
+// keeps a record of when people posted for longer than the limit needs.
+func (s *Service) PruneRates(ctx context.Context) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM post_rate WHERE hour < $1`, s.now().UTC().Truncate(time.Hour))
+	if err != nil {
+		return 0, fmt.Errorf("discussion: prune rates: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,455 @@
+package discussion
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/huddle-lti/huddle/markup"
+)
+
+// Summary is a thread as the board's list shows it.
+type Summary struct {
+	ID             int64
+	Kind           string
+	Title          string
+	Specialty      string
+	Setting        string
+	Grades         []string
+	Tags           []string
+	ExpiresAt      *time.Time
+	Pinned, Locked bool
+	CreatedAt      time.Time
+	LastActivityAt time.Time
+	Replies        int
+	Helpful        int
+	Author         Author
+	Status         string // of the opening post
+	Excerpt        string
+	Endorsed       bool // an educator endorsed a post in it
+}
+
+// Author is who a viewer is told wrote a post; the name is filled only where the
+// viewer may know it.
+type Author struct {
+	Identity Identity
+	Name     string
+	Mine     bool
+}
+
+// Shown is the text a viewer sees for the author.
+func (a Author) Shown() string {
+	switch {
+	case a.Mine && a.Identity == Peers:
+		return "You (anonymous to peers)"
+	case a.Mine:
+		return "You"
+	case a.Identity == Named && a.Name != "":
+		return a.Name
+	case a.Identity == Peers:
+		return "Anonymous colleague"
+	case a.Identity == Anonymous:
+		return "Anonymous"
+	}
+	return "A former member"
+}
+
+// ListQuery filters and orders the board's list.
+type ListQuery struct {
+	Specialty string
+	Grade     string
+	Tag       string
+	Search    string
+	// Order is "newest" (default) or "helpful".
+	Order string
+	Limit int
+}
+
+const listThreads = `
+SELECT t.id, t.kind, t.title, t.specialty, t.setting, t.grades, t.tags, t.expires_at, t.pinned, t.locked,
+       t.created_at, t.last_activity_at, t.reply_count, t.helpful_count,
+       o.identity, coalesce(u.name, ''), coalesce(o.author_id = $2, false), o.status, left(o.body, 600),
+       EXISTS (SELECT 1 FROM posts e WHERE e.thread_id = t.id AND e.endorsed_by IS NOT NULL AND e.status = 'visible')
+FROM threads t
+JOIN posts o ON o.thread_id = t.id AND o.opening
+LEFT JOIN users u ON u.id = o.author_id AND o.identity = 'named'
+WHERE t.board_id = $1
+  AND (o.status = 'visible' OR ($3 AND o.status = 'held') OR (o.status = 'held' AND o.author_id = $2))
+  AND (t.expires_at IS NULL OR t.expires_at > $4)
+  AND ($5 = '' OR lower(t.specialty) = lower($5))
+  AND ($6 = '' OR $6 = ANY (t.grades))
+  AND ($7 = '' OR $7 = ANY (t.tags))
+  AND ($8 = '' OR t.search @@ websearch_to_tsquery('english', $8)
+       OR EXISTS (SELECT 1 FROM posts sp WHERE sp.thread_id = t.id AND sp.status = 'visible'
+                  AND (sp.opening OR NOT $9) AND sp.search @@ websearch_to_tsquery('english', $8)))
+ORDER BY t.pinned DESC,
+         CASE WHEN $10 = 'helpful' THEN t.helpful_count END DESC NULLS LAST,
+         t.last_activity_at DESC, t.id
+LIMIT $11`
+
+// Threads lists the threads a viewer may see, pinned first. Expired learning
+// opportunities drop out of the list by themselves.
+func (s *Service) Threads(ctx context.Context, b Board, v Viewer, q ListQuery) ([]Summary, error) {
+	if q.Limit <= 0 || q.Limit > 200 {
+		q.Limit = 100
+	}
+	qaHidden := b.QAMode && !v.Moderator
+	rows, err := s.db.Query(ctx, listThreads, b.ActivityID, v.UserID, v.Moderator, s.now(),
+		clean(q.Specialty, maxField), q.Grade, strings.ToLower(clean(q.Tag, 40)), clean(q.Search, 200), qaHidden, q.Order, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("discussion: list threads of %d: %w", b.ActivityID, err)
+	}
+	var out []Summary
+	for rows.Next() {
+		var t Summary
+		var body string
+		if err := rows.Scan(&t.ID, &t.Kind, &t.Title, &t.Specialty, &t.Setting, &t.Grades, &t.Tags, &t.ExpiresAt,
+			&t.Pinned, &t.Locked, &t.CreatedAt, &t.LastActivityAt, &t.Replies, &t.Helpful,
+			&t.Author.Identity, &t.Author.Name, &t.Author.Mine, &t.Status, &body, &t.Endorsed); err != nil {
+			return nil, fmt.Errorf("discussion: list threads: %w", err)
+		}
+		t.Excerpt = markup.Plain(body, 160)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("discussion: list threads: %w", err)
+	}
+	return out, nil
+}
+
+// Post is one post as a viewer sees it.
+type Post struct {
+	ID, ThreadID, ParentID int64
+	Opening                bool
+	Author                 Author
+	HTML                   template.HTML
+	Status                 string
+	HeldFor                string
+	HiddenReason           string
+	// GuardKinds are what the guard found when the author overrode it (moderators only).
+	GuardKinds  []string
+	GuardReason string
+	Endorsed    bool
+	EndorsedBy  string
+	Helpful     int
+	MarkedByMe  bool
+	CreatedAt   time.Time
+	DayOnly     bool // a fully anonymous post keeps only its day
+	Edited      bool
+	CanEdit     bool
+	Replies     []*Post
+}
+
+// Thread is a thread page: the opening post and the replies the viewer may read.
+type Thread struct {
+	Summary
+	Opening *Post
+	Posts   []*Post
+	// Gated counts answers hidden until the viewer answers (question-and-answer mode).
+	Gated int
+}
+
+const selectPosts = `
+SELECT p.id, coalesce(p.parent_id, 0), p.opening, p.identity, coalesce(u.name, ''), coalesce(p.author_id = $3, false),
+       p.body_html, p.status, p.held_for, p.hidden_reason, p.guard_findings, p.guard_reason,
+       p.endorsed_by IS NOT NULL, coalesce(eu.name, ''), p.helpful_count, h.user_id IS NOT NULL,
+       p.created_at, p.edited_at IS NOT NULL
+FROM posts p
+LEFT JOIN users u ON u.id = p.author_id AND p.identity = 'named'
+LEFT JOIN users eu ON eu.id = p.endorsed_by
+LEFT JOIN post_helpful h ON h.post_id = p.id AND h.user_id = $3
+WHERE p.thread_id = $1 AND p.board_id = $2 AND ($4 = 0 OR p.id = $4)
+ORDER BY p.created_at, p.id`
+
+// Thread returns a thread with the posts the viewer may read.
+func (s *Service) Thread(ctx context.Context, b Board, v Viewer, threadID int64) (Thread, error) {
+	var t Thread
+	sums, err := s.threadSummary(ctx, b, v, threadID)
+	if err != nil {
+		return t, err
+	}
+	t.Summary = sums
+	posts, err := s.posts(ctx, b, v, threadID, 0)
+	if err != nil {
+		return t, err
+	}
+	gate := b.QAMode && !v.Moderator
+	if gate {
+		for _, p := range posts {
+			if p.Author.Mine && (p.Opening || p.Status != "deleted") {
+				gate = false
+				break
+			}
+		}
+	}
+	top := map[int64]*Post{}
+	for _, p := range posts {
+		switch {
+		case p.Opening:
+			t.Opening = p
+		case gate:
+			t.Gated++
+		case p.ParentID == 0:
+			top[p.ID] = p
+			t.Posts = append(t.Posts, p)
+		default:
+			if parent, ok := top[p.ParentID]; ok {
+				parent.Replies = append(parent.Replies, p)
+			}
+		}
+	}
+	if t.Opening == nil {
+		return t, ErrNotFound
+	}
+	return t, nil
+}
+
+// PostFor returns one post as the viewer would see it on the thread page, for the
+// live update that adds it to an open page.
+func (s *Service) PostFor(ctx context.Context, b Board, v Viewer, threadID, postID int64) (*Post, error) {
+	if _, err := s.threadSummary(ctx, b, v, threadID); err != nil {
+		return nil, err
+	}
+	posts, err := s.posts(ctx, b, v, threadID, postID)
+	if err != nil {
+		return nil, err
+	}
+	if len(posts) != 1 || posts[0].Opening {
+		return nil, ErrNotFound
+	}
+	if b.QAMode && !v.Moderator && !posts[0].Author.Mine {
+		var answered bool
+		err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM posts WHERE thread_id = $1 AND author_id = $2 AND status <> 'deleted')`,
+			threadID, v.UserID).Scan(&answered)
+		if err != nil {
+			return nil, fmt.Errorf("discussion: post %d: %w", postID, err)
+		}
+		if !answered {
+			return nil, ErrNotFound
+		}
+	}
+	return posts[0], nil
+}
+
+func (s *Service) threadSummary(ctx context.Context, b Board, v Viewer, threadID int64) (Summary, error) {
+	var t Summary
+	var body string
+	err := s.db.QueryRow(ctx, `
+SELECT t.id, t.kind, t.title, t.specialty, t.setting, t.grades, t.tags, t.expires_at, t.pinned, t.locked,
+       t.created_at, t.last_activity_at, t.reply_count, t.helpful_count, o.identity, o.status, left(o.body, 600)
+FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
+WHERE t.id = $1 AND t.board_id = $2
+  AND (o.status IN ('visible', 'deleted') OR $3 OR (o.status IN ('held', 'hidden') AND o.author_id = $4))`,
+		threadID, b.ActivityID, v.Moderator, v.UserID).Scan(&t.ID, &t.Kind, &t.Title, &t.Specialty, &t.Setting, &t.Grades,
+		&t.Tags, &t.ExpiresAt, &t.Pinned, &t.Locked, &t.CreatedAt, &t.LastActivityAt, &t.Replies, &t.Helpful,
+		&t.Author.Identity, &t.Status, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("discussion: thread %d: %w", threadID, err)
+	}
+	t.Excerpt = markup.Plain(body, 160)
+	return t, nil
+}
+
+// posts reads a thread's posts (or one of them) and applies who may see what:
+// learners see visible posts, their own held or hidden ones (with the reason), and a
+// placeholder for deleted ones; moderators see everything, marked.
+func (s *Service) posts(ctx context.Context, b Board, v Viewer, threadID, postID int64) ([]*Post, error) {
+	rows, err := s.db.Query(ctx, selectPosts, threadID, b.ActivityID, v.UserID, postID)
+	if err != nil {
+		return nil, fmt.Errorf("discussion: posts of %d: %w", threadID, err)
+	}
+	defer rows.Close()
+	now := s.now()
+	var out []*Post
+	for rows.Next() {
+		p := &Post{ThreadID: threadID}
+		var html string
+		var findings []byte
+		if err := rows.Scan(&p.ID, &p.ParentID, &p.Opening, &p.Author.Identity, &p.Author.Name, &p.Author.Mine,
+			&html, &p.Status, &p.HeldFor, &p.HiddenReason, &findings, &p.GuardReason,
+			&p.Endorsed, &p.EndorsedBy, &p.Helpful, &p.MarkedByMe, &p.CreatedAt, &p.Edited); err != nil {
+			return nil, fmt.Errorf("discussion: posts of %d: %w", threadID, err)
+		}
+		switch {
+		case v.Moderator:
+		case p.Status == "visible":
+		case p.Author.Mine && p.Status != "deleted":
+		case p.Status == "deleted":
+			html = ""
+		default:
+			continue
+		}
+		if p.Status == "deleted" && !v.Moderator {
+			html = ""
+		}
+		p.HTML = template.HTML(html) // sanitised by markup when it was written
+		p.DayOnly = p.Author.Identity == Anonymous
+		p.CanEdit = p.Author.Mine && (p.Status == "visible" || p.Status == "held") && now.Sub(p.CreatedAt) <= b.EditWindow
+		if v.Moderator && findings != nil {
+			var fs []guardFinding
+			_ = json.Unmarshal(findings, &fs)
+			for _, f := range fs {
+				p.GuardKinds = append(p.GuardKinds, string(f.Kind))
+			}
+		} else {
+			p.GuardReason = ""
+		}
+		if !v.Moderator && !p.Author.Mine {
+			p.HiddenReason = ""
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DraftOf returns the author's own post as written, for the edit form.
+func (s *Service) DraftOf(ctx context.Context, b Board, v Viewer, postID int64) (Draft, bool, error) {
+	var d Draft
+	var opening bool
+	var sections []byte
+	var author *int64
+	var status string
+	err := s.db.QueryRow(ctx, `
+SELECT p.opening, t.kind, t.title, t.specialty, t.setting, t.grades, t.tags, p.body, p.sections, p.identity,
+       p.author_id, p.status
+FROM posts p JOIN threads t ON t.id = p.thread_id
+WHERE p.id = $1 AND p.board_id = $2`,
+		postID, b.ActivityID).Scan(&opening, &d.Kind, &d.Title, &d.Specialty, &d.Setting, &d.Grades, &d.Tags,
+		&d.Body, &sections, &d.Identity, &author, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, false, ErrNotFound
+	}
+	if err != nil {
+		return d, false, fmt.Errorf("discussion: draft of %d: %w", postID, err)
+	}
+	switch {
+	case author == nil || *author != v.UserID:
+		return Draft{}, false, ErrNotAuthor
+	case status != "visible" && status != "held":
+		return Draft{}, false, ErrNotFound
+	}
+	if sections != nil {
+		var secs []section
+		_ = json.Unmarshal(sections, &secs)
+		d.Sections = map[string]string{}
+		for _, sec := range secs {
+			d.Sections[sec.Key] = sec.Text
+		}
+	}
+	return d, opening, nil
+}
+
+// Revision is an earlier version of a post, for moderators.
+type Revision struct {
+	Body      string
+	WrittenAt time.Time
+}
+
+// Revisions returns a post's earlier versions, newest first.
+func (s *Service) Revisions(ctx context.Context, b Board, v Viewer, postID int64) ([]Revision, error) {
+	if !v.Moderator {
+		return nil, ErrNotAllowed
+	}
+	rows, err := s.db.Query(ctx, `
+SELECT r.body, r.written_at FROM post_revisions r JOIN posts p ON p.id = r.post_id
+WHERE r.post_id = $1 AND p.board_id = $2 ORDER BY r.written_at DESC`, postID, b.ActivityID)
+	if err != nil {
+		return nil, fmt.Errorf("discussion: revisions of %d: %w", postID, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Revision])
+}
+
+// QueueItem is a post waiting for a moderator: held, or reported.
+type QueueItem struct {
+	Post
+	ThreadTitle string
+	Reports     []string
+}
+
+// Queue returns what needs a moderator on a board: held posts and open reports.
+func (s *Service) Queue(ctx context.Context, b Board, v Viewer) ([]QueueItem, error) {
+	if !v.Moderator {
+		return nil, ErrNotAllowed
+	}
+	rows, err := s.db.Query(ctx, `
+SELECT p.id, p.thread_id, t.title, p.opening, p.identity, coalesce(u.name, ''), p.body_html, p.status, p.held_for,
+       p.guard_findings, p.guard_reason, p.created_at,
+       coalesce((SELECT array_agg(r.reason ORDER BY r.created_at) FROM post_reports r
+                 WHERE r.post_id = p.id AND r.resolved_at IS NULL), '{}')
+FROM posts p JOIN threads t ON t.id = p.thread_id
+LEFT JOIN users u ON u.id = p.author_id AND p.identity = 'named'
+WHERE p.board_id = $1
+  AND (p.status = 'held' OR EXISTS (SELECT 1 FROM post_reports r WHERE r.post_id = p.id AND r.resolved_at IS NULL))
+ORDER BY p.created_at
+LIMIT 200`, b.ActivityID)
+	if err != nil {
+		return nil, fmt.Errorf("discussion: queue of %d: %w", b.ActivityID, err)
+	}
+	defer rows.Close()
+	var out []QueueItem
+	for rows.Next() {
+		var q QueueItem
+		var html string
+		var findings []byte
+		if err := rows.Scan(&q.ID, &q.ThreadID, &q.ThreadTitle, &q.Opening, &q.Author.Identity, &q.Author.Name, &html,
+			&q.Status, &q.HeldFor, &findings, &q.GuardReason, &q.CreatedAt, &q.Reports); err != nil {
+			return nil, fmt.Errorf("discussion: queue: %w", err)
+		}
+		q.HTML = template.HTML(html)
+		var fs []guardFinding
+		_ = json.Unmarshal(findings, &fs)
+		for _, f := range fs {
+			q.GuardKinds = append(q.GuardKinds, string(f.Kind))
+		}
+		q.DayOnly = q.Author.Identity == Anonymous
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// AuditEntry is one moderator action.
+type AuditEntry struct {
+	At        time.Time
+	Moderator string
+	Action    string
+	Reason    string
+	ThreadID  int64
+	PostID    int64
+}
+
+// AuditLog returns a board's moderator actions, newest first.
+func (s *Service) AuditLog(ctx context.Context, b Board, v Viewer) ([]AuditEntry, error) {
+	if !v.Moderator {
+		return nil, ErrNotAllowed
+	}
+	rows, err := s.db.Query(ctx, `
+SELECT l.created_at, coalesce(u.name, ''), l.action, l.reason, coalesce(l.thread_id, 0), coalesce(l.post_id, 0)
+FROM moderation_log l LEFT JOIN users u ON u.id = l.moderator_id
+WHERE l.board_id = $1 ORDER BY l.created_at DESC, l.id DESC LIMIT 500`, b.ActivityID)
+	if err != nil {
+		return nil, fmt.Errorf("discussion: audit log of %d: %w", b.ActivityID, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[AuditEntry])
+}
+
+// ThreadOf returns the thread a post on the board belongs to.
+func (s *Service) ThreadOf(ctx context.Context, b Board, postID int64) (int64, error) {
+	var id int64
+	err := s.db.QueryRow(ctx, `SELECT thread_id FROM posts WHERE id = $1 AND board_id = $2`, postID, b.ActivityID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("discussion: thread of post %d: %w", postID, err)
+	}
+	return id, nil
+}

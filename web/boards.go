@@ -1,0 +1,698 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/guard"
+	"github.com/huddle-lti/huddle/lti"
+)
+
+func (s *Server) boardRoutes() {
+	s.handle(fiber.MethodGet, "/activities/:activity/threads/new", Member, s.newThread)
+	s.handle(fiber.MethodPost, "/activities/:activity/threads", Member, s.createThread)
+	s.handle(fiber.MethodGet, "/activities/:activity/threads/:thread", Member, s.thread)
+	s.handle(fiber.MethodPost, "/activities/:activity/threads/:thread/posts", Member, s.reply)
+	s.handle(fiber.MethodGet, "/activities/:activity/threads/:thread/posts/:post", Member, s.postFragment)
+	s.handle(fiber.MethodGet, "/activities/:activity/posts/:post/edit", Member, s.editPost)
+	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/edit", Member, s.saveEdit)
+	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/delete", Member, s.deletePost)
+	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/helpful", Member, s.markHelpful)
+	s.handle(fiber.MethodGet, "/activities/:activity/posts/:post/report", Member, s.reportForm)
+	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/report", Member, s.report)
+	s.handle(fiber.MethodGet, "/activities/:activity/events", Member, s.boardEvents)
+
+	s.handle(fiber.MethodGet, "/activities/:activity/board-settings", Educator, s.boardSettings)
+	s.handle(fiber.MethodPost, "/activities/:activity/board-settings", Educator, s.saveBoardSettings)
+	s.handle(fiber.MethodGet, "/activities/:activity/moderation", Educator, s.moderation)
+	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/moderate", Educator, s.moderate)
+	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/endorse", Educator, s.endorse)
+	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/reveal", Educator, s.reveal)
+	s.handle(fiber.MethodGet, "/activities/:activity/posts/:post/history", Educator, s.postHistory)
+	s.handle(fiber.MethodPost, "/activities/:activity/threads/:thread/flags", Educator, s.threadFlag)
+}
+
+// boardOf loads the board of the request's activity and who is looking at it.
+func (s *Server) boardOf(c *fiber.Ctx) (discussion.Board, discussion.Viewer, error) {
+	a := actorOf(c)
+	v := discussion.Viewer{UserID: a.Session.UserID, Moderator: a.Member.Has(lti.RoleEducator)}
+	if !discussion.IsBoard(a.Activity.Kind) || s.deps.Boards == nil {
+		return discussion.Board{}, v, errNoBoard
+	}
+	b, err := s.deps.Boards.Board(c.UserContext(), *a.Activity)
+	if errors.Is(err, discussion.ErrNotFound) {
+		return b, v, errNoBoard
+	}
+	return b, v, err
+}
+
+var (
+	errNoBoard = &Problem{Status: fiber.StatusNotFound, Code: "not_a_board", Title: "Not a board",
+		Message: "This activity is not a discussion or case board. Go back to the activity's page."}
+	errPostNotFound = &Problem{Status: fiber.StatusNotFound, Code: "post_not_found", Title: "Not found",
+		Message: "That thread or post does not exist, was removed, or is not yours to change. Go back to the board."}
+	errLocked = &Problem{Status: fiber.StatusConflict, Code: "thread_locked", Title: "This thread is locked",
+		Message: "A moderator locked this thread, so it takes no new replies. Start a new thread if you have something to add."}
+	errNotAuthor = &Problem{Status: fiber.StatusForbidden, Code: "not_author", Title: "Not your post",
+		Message: "Only the person who wrote a post can change or delete it. Fully anonymous posts cannot be changed by anyone."}
+	errEditClosed = &Problem{Status: fiber.StatusConflict, Code: "edit_closed", Title: "Too late to edit",
+		Message: "Posts can be edited only for a short time after they are written. Reply to your post instead."}
+)
+
+// boardError turns the discussion package's errors into pages.
+func boardError(err error) error {
+	switch {
+	case errors.Is(err, discussion.ErrNotFound):
+		return errPostNotFound
+	case errors.Is(err, discussion.ErrLocked):
+		return errLocked
+	case errors.Is(err, discussion.ErrEditClosed):
+		return errEditClosed
+	case errors.Is(err, discussion.ErrNotAllowed):
+		return errForbidden
+	case errors.Is(err, discussion.ErrNotAuthor):
+		return errNotAuthor
+	}
+	var inv *discussion.InvalidError
+	if errors.As(err, &inv) {
+		return problem(fiber.StatusUnprocessableEntity, "invalid", "Please check what you entered", inv.Message)
+	}
+	return err
+}
+
+func idParam(c *fiber.Ctx, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Params(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errPostNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) boardPath(c *fiber.Ctx, rest string) string {
+	return "/activities/" + itoa(actorOf(c).Activity.ID) + rest
+}
+
+// boardPage is the activity page of a board: its threads, filters and search.
+func (s *Server) boardPage(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	q := discussion.ListQuery{Specialty: c.Query("specialty"), Grade: c.Query("grade"), Tag: c.Query("tag"),
+		Search: c.Query("q"), Order: c.Query("order")}
+	threads, err := s.deps.Boards.Threads(c.UserContext(), b, v, q)
+	if err != nil {
+		return err
+	}
+	var open, rest []discussion.Summary
+	for _, t := range threads {
+		if t.Kind == discussion.ThreadOpportunity {
+			open = append(open, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	filtered := q.Specialty != "" || q.Grade != "" || q.Tag != "" || q.Search != ""
+	return c.Render("board", page(c, actorOf(c).Activity.Title, fiber.Map{
+		"Board": b, "Threads": rest, "Opportunities": open, "Query": q, "Filtered": filtered,
+		"Grades": discussion.Grades, "IsModerator": v.Moderator, "LiveURL": s.boardPath(c, "/events"),
+	}))
+}
+
+// threadForm is what the new-thread, reply and edit forms show again after a problem.
+type threadForm struct {
+	Draft     discussion.Draft
+	Opening   bool
+	Errors    []fieldError
+	Guard     []guardField
+	ExpiresIn string
+}
+
+type fieldError struct{ Field, Message string }
+
+// guardField is one field's text split into plain and marked runs for the form.
+type guardField struct {
+	Field    string
+	Label    string
+	Runs     []guardRun
+	Findings []guardNote
+}
+
+type guardRun struct {
+	Text   string
+	Marked bool
+}
+
+type guardNote struct {
+	Kind       string
+	Start, End int // characters, counted from 1 for people
+	Text       string
+	Explain    string
+}
+
+func draftFromForm(c *fiber.Ctx) discussion.Draft {
+	d := discussion.Draft{
+		Kind: c.FormValue("kind"), Title: c.FormValue("title"), Specialty: c.FormValue("specialty"),
+		Setting: c.FormValue("setting"), Grades: formValues(c, "grade"), Tags: []string{c.FormValue("tags")},
+		Body: c.FormValue("body"), Identity: discussion.Identity(c.FormValue("identity")),
+	}
+	if c.FormValue("guard_confirm") == "yes" {
+		d.GuardReason = c.FormValue("guard_reason")
+		if strings.TrimSpace(d.GuardReason) == "" {
+			d.GuardReason = "" // the form asks for a reason below
+		}
+	}
+	if d.Kind == discussion.ThreadCase {
+		d.Sections = map[string]string{}
+		for _, sec := range discussion.CaseSections {
+			d.Sections[sec.Key] = c.FormValue("section_" + sec.Key)
+		}
+	}
+	if h, err := strconv.Atoi(c.FormValue("expires_in")); err == nil && h > 0 && h <= 168 {
+		d.ExpiresAt = time.Now().Add(time.Duration(h) * time.Hour)
+	}
+	return d
+}
+
+// formProblem re-renders a form for errors a person can correct, keeping what they
+// wrote; it returns false for any other error.
+func formProblem(err error, f *threadForm) (int, bool) {
+	var inv *discussion.InvalidError
+	var ge *discussion.GuardError
+	var rl *discussion.RateLimitedError
+	switch {
+	case errors.As(err, &inv):
+		f.Errors = append(f.Errors, fieldError{Field: inv.Field, Message: inv.Message})
+		return fiber.StatusUnprocessableEntity, true
+	case errors.As(err, &ge):
+		f.Guard = guardFields(f.Draft, ge)
+		f.Errors = append(f.Errors, fieldError{Field: "guard", Message: "This may identify a patient. Nothing was saved. Edit the marked parts, or confirm below if you are sure they are not patient details."})
+		return fiber.StatusUnprocessableEntity, true
+	case errors.As(err, &rl):
+		mins := int(rl.RetryAfter.Minutes()) + 1
+		f.Errors = append(f.Errors, fieldError{Field: "body", Message: fmt.Sprintf(
+			"You have posted %d times in the last hour on this board, the most it allows. You can post again in about %d minutes. Your text is kept below.", rl.Limit, mins)})
+		return fiber.StatusTooManyRequests, true
+	}
+	return 0, false
+}
+
+// fieldText returns the text of a form field of the draft, as the guard saw it.
+func fieldText(d discussion.Draft, field string) (label, text string) {
+	switch field {
+	case "title":
+		return "Title", d.Title
+	case "specialty":
+		return "Specialty", d.Specialty
+	case "setting":
+		return "Setting", d.Setting
+	case "tags":
+		return "Tags", strings.Join(d.Tags, ", ")
+	case "body":
+		return "Your post", d.Body
+	}
+	for _, sec := range discussion.CaseSections {
+		if field == "section_"+sec.Key {
+			return sec.Label, strings.TrimSpace(d.Sections[sec.Key])
+		}
+	}
+	return field, ""
+}
+
+func guardFields(d discussion.Draft, ge *discussion.GuardError) []guardField {
+	order := []string{"title", "specialty", "setting", "tags", "body"}
+	for _, sec := range discussion.CaseSections {
+		order = append(order, "section_"+sec.Key)
+	}
+	var out []guardField
+	for _, field := range order {
+		fs := ge.Findings[field]
+		if len(fs) == 0 {
+			continue
+		}
+		label, text := fieldText(d, field)
+		out = append(out, guardField{Field: field, Label: label, Runs: markRuns(text, fs), Findings: notes(fs)})
+	}
+	return out
+}
+
+func notes(fs []guard.Finding) []guardNote {
+	out := make([]guardNote, len(fs))
+	for i, f := range fs {
+		out[i] = guardNote{Kind: string(f.Kind), Start: f.Start + 1, End: f.End, Text: f.Text, Explain: f.Kind.Explain()}
+	}
+	return out
+}
+
+// markRuns splits text at the findings' rune offsets.
+func markRuns(text string, fs []guard.Finding) []guardRun {
+	runes := []rune(text)
+	var out []guardRun
+	at := 0
+	for _, f := range fs {
+		if f.Start < at || f.End > len(runes) || f.Start >= f.End {
+			continue
+		}
+		if f.Start > at {
+			out = append(out, guardRun{Text: string(runes[at:f.Start])})
+		}
+		out = append(out, guardRun{Text: string(runes[f.Start:f.End]), Marked: true})
+		at = f.End
+	}
+	if at < len(runes) {
+		out = append(out, guardRun{Text: string(runes[at:])})
+	}
+	return out
+}
+
+func (s *Server) renderThreadForm(c *fiber.Ctx, b discussion.Board, f threadForm, status int) error {
+	title := "Start a thread"
+	switch {
+	case f.Draft.Kind == discussion.ThreadCase:
+		title = "Share a case"
+	case f.Draft.Kind == discussion.ThreadOpportunity:
+		title = "Post a learning opportunity"
+	}
+	c.Status(status)
+	return c.Render("thread_new", page(c, title, fiber.Map{"Board": b, "Form": f, "Sections": discussion.CaseSections,
+		"Grades": discussion.Grades, "IsModerator": actorOf(c).Member.Has(lti.RoleEducator), "Heading": title}))
+}
+
+func (s *Server) newThread(c *fiber.Ctx) error {
+	b, _, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	kind := discussion.ThreadDiscussion
+	if b.IsCaseBoard() {
+		kind = discussion.ThreadCase
+		if c.Query("kind") == discussion.ThreadOpportunity {
+			kind = discussion.ThreadOpportunity
+		}
+	}
+	return s.renderThreadForm(c, b, threadForm{Draft: discussion.Draft{Kind: kind, Identity: b.Identity}, Opening: true,
+		ExpiresIn: "8"}, fiber.StatusOK)
+}
+
+func (s *Server) createThread(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	d := draftFromForm(c)
+	p, err := s.deps.Boards.CreateThread(c.UserContext(), b, v, d)
+	if err != nil {
+		if b.IsCaseBoard() && d.Kind != discussion.ThreadOpportunity {
+			d.Kind = discussion.ThreadCase
+		}
+		f := threadForm{Draft: d, Opening: true, ExpiresIn: c.FormValue("expires_in")}
+		if status, ok := formProblem(err, &f); ok {
+			return s.renderThreadForm(c, b, f, status)
+		}
+		return boardError(err)
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(p.ThreadID)+postedQuery(p)))
+}
+
+func postedQuery(p discussion.Posted) string {
+	if p.Held {
+		return "?held=1"
+	}
+	return "?posted=1#post-" + itoa(p.PostID)
+}
+
+func (s *Server) thread(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "thread")
+	if err != nil {
+		return err
+	}
+	t, err := s.deps.Boards.Thread(c.UserContext(), b, v, id)
+	if err != nil {
+		return boardError(err)
+	}
+	return s.renderThread(c, b, v, t, threadForm{Draft: discussion.Draft{Identity: b.Identity}}, fiber.StatusOK)
+}
+
+func (s *Server) renderThread(c *fiber.Ctx, b discussion.Board, v discussion.Viewer, t discussion.Thread, f threadForm, status int) error {
+	c.Status(status)
+	return c.Render("thread", page(c, t.Title, fiber.Map{
+		"Board": b, "Thread": t, "Form": f, "IsModerator": v.Moderator, "Sections": discussion.CaseSections,
+		"Posted": c.Query("posted") != "", "Held": c.Query("held") != "", "Reported": c.Query("reported") != "",
+		"LiveURL": s.boardPath(c, "/events"), "ReplyTo": c.Query("reply"),
+	}))
+}
+
+func (s *Server) reply(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	threadID, err := idParam(c, "thread")
+	if err != nil {
+		return err
+	}
+	parent, _ := strconv.ParseInt(c.FormValue("parent"), 10, 64)
+	d := draftFromForm(c)
+	d.Kind = ""
+	p, err := s.deps.Boards.Reply(c.UserContext(), b, v, threadID, parent, d)
+	if err != nil {
+		f := threadForm{Draft: d}
+		if status, ok := formProblem(err, &f); ok {
+			t, terr := s.deps.Boards.Thread(c.UserContext(), b, v, threadID)
+			if terr != nil {
+				return boardError(terr)
+			}
+			return s.renderThread(c, b, v, t, f, status)
+		}
+		return boardError(err)
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+postedQuery(p)))
+}
+
+// postFragment is one post's HTML, which the page script adds when the live stream
+// announces it. It answers exactly as the thread page would for this viewer.
+func (s *Server) postFragment(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	threadID, err := idParam(c, "thread")
+	if err != nil {
+		return err
+	}
+	postID, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	p, err := s.deps.Boards.PostFor(c.UserContext(), b, v, threadID, postID)
+	if err != nil {
+		return boardError(err)
+	}
+	return c.Render("post_fragment", fiber.Map{"Post": p, "Board": b, "IsModerator": v.Moderator,
+		"ActivityID": actorOf(c).Activity.ID, "CSRF": actorOf(c).Session.CSRFToken}, "")
+}
+
+func (s *Server) editPost(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	d, opening, err := s.deps.Boards.DraftOf(c.UserContext(), b, v, id)
+	if err != nil {
+		return boardError(err)
+	}
+	return s.renderEdit(c, b, id, threadForm{Draft: d, Opening: opening}, fiber.StatusOK)
+}
+
+func (s *Server) renderEdit(c *fiber.Ctx, b discussion.Board, postID int64, f threadForm, status int) error {
+	c.Status(status)
+	return c.Render("post_edit", page(c, "Edit your post", fiber.Map{"Board": b, "Form": f, "PostID": postID,
+		"Sections": discussion.CaseSections, "Grades": discussion.Grades}))
+}
+
+func (s *Server) saveEdit(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	old, opening, err := s.deps.Boards.DraftOf(c.UserContext(), b, v, id)
+	if err != nil {
+		return boardError(err)
+	}
+	c.Request().PostArgs().Set("kind", old.Kind)
+	d := draftFromForm(c)
+	d.Identity = old.Identity
+	if err := s.deps.Boards.Edit(c.UserContext(), b, v, id, d); err != nil {
+		f := threadForm{Draft: d, Opening: opening}
+		if status, ok := formProblem(err, &f); ok {
+			return s.renderEdit(c, b, id, f, status)
+		}
+		return boardError(err)
+	}
+	threadID, err := s.threadOfPost(c, b, v, id)
+	if err != nil {
+		return err
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+}
+
+// threadOfPost finds the thread of a post the viewer can see, to send them back to it.
+func (s *Server) threadOfPost(c *fiber.Ctx, b discussion.Board, v discussion.Viewer, postID int64) (int64, error) {
+	id, err := s.deps.Boards.ThreadOf(c.UserContext(), b, postID)
+	if err != nil {
+		return 0, boardError(err)
+	}
+	return id, nil
+}
+
+func (s *Server) deletePost(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Boards.Delete(c.UserContext(), b, v, id); err != nil {
+		return boardError(err)
+	}
+	threadID, err := s.threadOfPost(c, b, v, id)
+	if err != nil {
+		return err
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)))
+}
+
+func (s *Server) markHelpful(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Boards.MarkHelpful(c.UserContext(), b, v, id, c.FormValue("on") != "0"); err != nil {
+		return boardError(err)
+	}
+	threadID, err := s.threadOfPost(c, b, v, id)
+	if err != nil {
+		return err
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+}
+
+func (s *Server) reportForm(c *fiber.Ctx) error {
+	b, _, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	return c.Render("post_report", page(c, "Report a post", fiber.Map{"Board": b, "PostID": id}))
+}
+
+func (s *Server) report(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	reason := c.FormValue("reason")
+	if err := s.deps.Boards.Report(c.UserContext(), b, v, id, reason); err != nil {
+		var inv *discussion.InvalidError
+		if errors.As(err, &inv) {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return c.Render("post_report", page(c, "Report a post", fiber.Map{"Board": b, "PostID": id, "Error": inv.Message}))
+		}
+		return boardError(err)
+	}
+	threadID, err := s.threadOfPost(c, b, v, id)
+	if err != nil {
+		return err
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"?reported=1"))
+}
+
+func (s *Server) boardSettings(c *fiber.Ctx) error {
+	b, _, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	return c.Render("board_settings", page(c, "Board settings", fiber.Map{"Board": b, "Saved": c.Query("saved") != ""}))
+}
+
+func (s *Server) saveBoardSettings(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	atoi := func(name string) int {
+		n, err := strconv.Atoi(strings.TrimSpace(c.FormValue(name)))
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	b.Identity = discussion.Identity(c.FormValue("identity"))
+	b.LearnerChoice = c.FormValue("learner_choice") == "on"
+	b.Premoderated = c.FormValue("premoderated") == "on"
+	b.QAMode = c.FormValue("qa_mode") == "on"
+	b.EditWindow = time.Duration(atoi("edit_minutes")) * time.Minute
+	b.PostsPerHour = atoi("posts_per_hour")
+	b.GradeThreads = atoi("grade_threads")
+	b.GradeReplies = atoi("grade_replies")
+	if err := s.deps.Boards.SaveSettings(c.UserContext(), v.UserID, b); err != nil {
+		var inv *discussion.InvalidError
+		if errors.As(err, &inv) {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return c.Render("board_settings", page(c, "Board settings", fiber.Map{"Board": b,
+				"Error": fieldError{Field: inv.Field, Message: inv.Message}}))
+		}
+		return boardError(err)
+	}
+	return s.redirect(c, s.boardPath(c, "/board-settings?saved=1"))
+}
+
+func (s *Server) moderation(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	queue, err := s.deps.Boards.Queue(c.UserContext(), b, v)
+	if err != nil {
+		return boardError(err)
+	}
+	log, err := s.deps.Boards.AuditLog(c.UserContext(), b, v)
+	if err != nil {
+		return boardError(err)
+	}
+	return c.Render("moderation", page(c, "Moderation", fiber.Map{"Board": b, "Queue": queue, "Log": log,
+		"Done": c.Query("done")}))
+}
+
+func (s *Server) moderate(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	action := c.FormValue("action")
+	if err := s.deps.Boards.Moderate(c.UserContext(), b, v, id, action, c.FormValue("reason")); err != nil {
+		return boardError(err)
+	}
+	if back := c.FormValue("back"); back == "thread" {
+		threadID, err := s.threadOfPost(c, b, v, id)
+		if err != nil {
+			return err
+		}
+		return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+	}
+	return s.redirect(c, s.boardPath(c, "/moderation?done="+action))
+}
+
+func (s *Server) endorse(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Boards.Endorse(c.UserContext(), b, v, id, c.FormValue("on") != "0"); err != nil {
+		return boardError(err)
+	}
+	threadID, err := s.threadOfPost(c, b, v, id)
+	if err != nil {
+		return err
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+}
+
+func (s *Server) reveal(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	name, err := s.deps.Boards.Reveal(c.UserContext(), b, v, id, c.FormValue("reason"))
+	if err != nil {
+		return boardError(err)
+	}
+	threadID, err := s.threadOfPost(c, b, v, id)
+	if err != nil {
+		return err
+	}
+	// Shown once, on this response only: the name is never put in a URL or a page
+	// that can be reloaded from history without a new, audited reveal.
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Render("revealed", page(c, "Author revealed", fiber.Map{"Name": name,
+		"Back": s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id))}))
+}
+
+func (s *Server) postHistory(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "post")
+	if err != nil {
+		return err
+	}
+	revs, err := s.deps.Boards.Revisions(c.UserContext(), b, v, id)
+	if err != nil {
+		return boardError(err)
+	}
+	threadID, err := s.threadOfPost(c, b, v, id)
+	if err != nil {
+		return err
+	}
+	return c.Render("post_history", page(c, "Edit history", fiber.Map{"Revisions": revs,
+		"Back": s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id))}))
+}
+
+func (s *Server) threadFlag(c *fiber.Ctx) error {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "thread")
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Boards.SetThreadFlag(c.UserContext(), b, v, id, c.FormValue("flag"), c.FormValue("on") != "0"); err != nil {
+		return boardError(err)
+	}
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(id)))
+}

@@ -1,0 +1,63 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // Europe/London without relying on the machine's zone files
+)
+
+// london is where Huddle's users are; times on pages are theirs, not the server's.
+var london = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"when": func(t time.Time) string { return t.In(london).Format("2 Jan 2006, 15:04") },
+		"day":  func(t time.Time) string { return t.In(london).Format("2 Jan 2006") },
+		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"until": func(t *time.Time) string {
+			if t == nil {
+				return ""
+			}
+			l := t.In(london)
+			if y, m, d := time.Now().In(london).Date(); l.Year() == y && l.Month() == m && l.Day() == d {
+				return "until " + l.Format("15:04") + " today"
+			}
+			return "until " + l.Format("Mon 2 Jan, 15:04")
+		},
+		// hours are the choices for how long a learning opportunity stays open.
+		"hours": func() []string { return []string{"1", "2", "4", "8", "12", "24", "48", "72"} },
+		"has":   func(list []string, s string) bool { return slices.Contains(list, s) },
+		"join":  strings.Join,
+		"id":    func(id int64) string { return fmt.Sprint(id) },
+		"get": func(m map[string]string, k string) string {
+			if m == nil {
+				return ""
+			}
+			return m[k]
+		},
+		// dict passes several values to a sub-template.
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, fmt.Errorf("dict: odd number of arguments")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
+	}
+}
