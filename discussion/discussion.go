@@ -326,7 +326,7 @@ WHERE activity_id = $1`, b.ActivityID, b.Identity, b.LearnerChoice, b.Premoderat
 func (s *Service) audit(ctx context.Context, tx pgx.Tx, boardID, threadID, postID, moderatorID int64, action, reason string) error {
 	_, err := tx.Exec(ctx, `
 INSERT INTO moderation_log (board_id, thread_id, post_id, moderator_id, action, reason, created_at)
-VALUES ($1, NULLIF($2, 0), NULLIF($3, 0), $4, $5, $6, $7)`, boardID, threadID, postID, moderatorID, action, reason, s.now())
+VALUES ($1, NULLIF($2::bigint, 0), NULLIF($3::bigint, 0), $4, $5, $6, $7)`, boardID, threadID, postID, moderatorID, action, reason, s.now())
 	if err != nil {
 		return fmt.Errorf("discussion: audit %s: %w", action, err)
 	}

@@ -164,7 +164,7 @@ FROM posts p
 LEFT JOIN users u ON u.id = p.author_id AND p.identity = 'named'
 LEFT JOIN users eu ON eu.id = p.endorsed_by
 LEFT JOIN post_helpful h ON h.post_id = p.id AND h.user_id = $3
-WHERE p.thread_id = $1 AND p.board_id = $2 AND ($4 = 0 OR p.id = $4)
+WHERE p.thread_id = $1 AND p.board_id = $2 AND ($4::bigint = 0 OR p.id = $4)
 ORDER BY p.created_at, p.id`
 
 // Thread returns a thread with the posts the viewer may read.

@@ -103,7 +103,7 @@ func check(d *Draft, opening bool) (checked, error) {
 	d.Setting = clean(d.Setting, maxField)
 	d.GuardReason = clean(d.GuardReason, maxReason)
 	d.Body = strings.TrimSpace(d.Body)
-	var tags []string
+	tags := []string{}
 	for _, t := range d.Tags {
 		for _, part := range strings.Split(t, ",") {
 			if p := strings.ToLower(clean(part, 40)); p != "" && !slices.Contains(tags, p) {
@@ -112,7 +112,7 @@ func check(d *Draft, opening bool) (checked, error) {
 		}
 	}
 	d.Tags = tags
-	var grades []string
+	grades := []string{}
 	for _, g := range d.Grades {
 		if slices.Contains(Grades, g) && !slices.Contains(grades, g) {
 			grades = append(grades, g)
@@ -367,7 +367,7 @@ RETURNING posts`, b.ActivityID, v.UserID, hour).Scan(&n)
 const insertPost = `
 INSERT INTO posts (id, thread_id, board_id, opening, parent_id, identity, author_id, body, body_html, sections,
                    status, held_for, guard_findings, guard_reason, created_at)
-VALUES ($1, $2, $3, $4, NULLIF($5, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+VALUES ($1, $2, $3, $4, NULLIF($5::bigint, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 
 func (s *Service) insertPost(ctx context.Context, tx pgx.Tx, b Board, v Viewer, p Posted, parentID int64, opening bool,
 	identity Identity, c checked, created time.Time) (held bool, _ error) {

@@ -236,7 +236,15 @@ func contentItem(launchURL string, k course.Kind, title string, maxScore float64
 	if title == "" || multi {
 		title = k.Title
 	}
-	settings, _ := json.Marshal(map[string]any{})
+	st := map[string]any{}
+	if k.Graded {
+		if maxScore == 0 {
+			maxScore = k.MaxScore
+		}
+		// The activity keeps the maximum it asked Moodle's gradebook for.
+		st["max_score"] = maxScore
+	}
+	settings, _ := json.Marshal(st)
 	item := lti.ContentItem{
 		Type:   lti.ContentItemTypeResourceLink,
 		Title:  title,
@@ -245,9 +253,6 @@ func contentItem(launchURL string, k course.Kind, title string, maxScore float64
 		Custom: map[string]string{course.CustomKind: k.Name, course.CustomSettings: string(settings)},
 	}
 	if k.Graded {
-		if maxScore == 0 {
-			maxScore = k.MaxScore
-		}
 		item.LineItem = &lti.ContentLineItem{ScoreMaximum: maxScore, Label: title, ResourceID: k.Name, Tag: k.Tag}
 	}
 	return item

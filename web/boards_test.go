@@ -68,3 +68,88 @@ func newBoardEnv(t *testing.T, kind string) *boardEnv {
 	be.peer, _, be.peerCSRF = signIn(peer)
 	return be
 }
+
+func (be *boardEnv) count(t *testing.T, table string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, be.pool.QueryRow(t.Context(), "SELECT count(*) FROM "+table).Scan(&n))
+	return n
+}
+
+func caseForm(csrf, presentation string) url.Values {
+	return url.Values{"csrf": {csrf}, "kind": {"case"}, "title": {"Breathless on the ward"}, "specialty": {"Respiratory"},
+		"section_presentation": {presentation}, "section_question": {"What would you check first?"}, "identity": {"named"}}
+}
+
+func TestGuardStopsAPastedNHSNumberAndSaysWhere(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "case_board")
+	// Fifteen characters in, a valid NHS number in the presentation.
+	r := be.learner.post(be.activity+"/threads", caseForm(be.learnerCSRF, "Seen today, NHS 943 476 5919, with a cough."))
+	expectPage(t, r, http.StatusUnprocessableEntity, "Check for patient details", "<mark>943 476 5919</mark>",
+		"Characters 17 to 28", "This looks like an NHS number", "Nothing has been saved", `href="#guard"`)
+	// What they wrote comes back for editing, and none of it was stored.
+	require.Contains(t, r.body, "Seen today, NHS 943 476 5919, with a cough.</textarea>")
+	require.Zero(t, be.count(t, "threads"))
+	require.Zero(t, be.count(t, "posts"))
+
+	r = be.learner.post(be.activity+"/threads", caseForm(be.learnerCSRF, "Seen today, a man in his 70s with a cough."))
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	thread := postedRE.FindStringSubmatch(r.location)[1]
+	expectPage(t, be.peer.get(be.activity), http.StatusOK, "Breathless on the ward", "Respiratory")
+	expectPage(t, be.peer.get(be.activity+"/threads/"+thread), http.StatusOK, "a man in his 70s with a cough", "Lena Learner")
+}
+
+func TestGuardOverrideIsHeldForAModeratorWithoutTheText(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "case_board")
+	form := caseForm(be.learnerCSRF, "Reviewed with Mrs Patel, our ward sister.")
+	form.Set("guard_confirm", "yes")
+	form.Set("guard_reason", "Mrs Patel is the ward sister who taught us, not a patient")
+	r := be.learner.post(be.activity+"/threads", form)
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Contains(t, r.location, "held=1")
+
+	expectPage(t, be.learner.get(be.activity), http.StatusOK, "Waiting for a moderator")
+	peerView := be.peer.get(be.activity)
+	require.NotContains(t, peerView.body, "Breathless on the ward")
+	expectPage(t, be.edu.get(be.activity+"/moderation"), http.StatusOK, "the author overrode the patient-detail check",
+		"titled_name", "not a patient")
+
+	var findings string
+	require.NoError(t, be.pool.QueryRow(t.Context(), "SELECT guard_findings::text FROM posts").Scan(&findings))
+	require.Contains(t, findings, `"kind": "titled_name"`)
+	require.NotContains(t, findings, "Patel")
+}
+
+func TestMarkdownCannotInjectScript(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "Safe **bold**")
+	attacks := []string{
+		`<script>alert(1)</script>`,
+		`[click](javascript:alert(1))`,
+		`<img src=x onerror=alert(1)>`,
+		`[x](JaVaScRiPt&#58;alert(1))`,
+		`<a href="https://example.org" onclick="alert(1)">link</a>`,
+		`![tracker](https://tracker.example/pixel.gif)`,
+	}
+	for _, a := range attacks {
+		be.postReply(t, be.peer, be.peerCSRF, be.activity, thread, "Look: "+a)
+	}
+	page := be.learner.get(be.activity + "/threads/" + thread)
+	require.Equal(t, http.StatusOK, page.code)
+	lower := strings.ToLower(page.body)
+	for _, bad := range []string{"<script>alert", "javascript:", "onerror", "onclick", "tracker.example", "<img"} {
+		require.NotContains(t, lower, bad)
+	}
+	require.Contains(t, page.body, "<strong>bold</strong>")
+}
+
+// postDiscussion starts a discussion thread and returns its id.
+func (be *boardEnv) postDiscussion(t *testing.T, b *browser, csrf, body string) string {
+	t.Helper()
+	r := b.post(be.activity+"/threads", url.Values{"csrf": {csrf}, "title": {"A question"}, "body": {body}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	return postedRE.FindStringSubmatch(r.location)[1]
+}

@@ -53,7 +53,7 @@ func TestDeepLinkingPicksActivitiesAndSignsResponse(t *testing.T) {
 	require.JSONEq(t, `[
 	  {"type":"ltiResourceLink","title":"Test board","text":"A kind registered by the tests.",
 	   "url":"https://huddle.test/lti/launch?kind=test_board",
-	   "custom":{"huddle_kind":"test_board","huddle_settings":"{}"},
+	   "custom":{"huddle_kind":"test_board","huddle_settings":"{\"max_score\":20}"},
 	   "lineItem":{"scoreMaximum":20,"label":"Test board","resourceId":"test_board","tag":"test"}},
 	  {"type":"ltiResourceLink","title":"Test log","text":"An ungraded kind.",
 	   "url":"https://huddle.test/lti/launch?kind=test_log",

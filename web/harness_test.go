@@ -43,6 +43,7 @@ var testKinds = append([]course.Kind{
 // ltiEnv is a Huddle web server on a fresh database with one registered test platform.
 type ltiEnv struct {
 	srv      *Server
+	deps     Deps
 	pool     *pgxpool.Pool
 	platform *ltitest.Platform
 	stored   lti.Platform
@@ -103,7 +104,7 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 	}
 	srv, err := New(deps)
 	require.NoError(t, err)
-	return &ltiEnv{srv: srv, pool: pool, platform: tp, stored: stored, keyset: keyset}
+	return &ltiEnv{srv: srv, deps: deps, pool: pool, platform: tp, stored: stored, keyset: keyset}
 }
 
 // browser is a cookie jar in front of the Fiber app, standing in for one person's browser.

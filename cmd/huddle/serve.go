@@ -139,6 +139,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 	}()
 	go prune(ctx, log, svc, time.Minute)
+	go func() {
+		if err := svc.hub.Run(ctx); err != nil {
+			log.Error("live updates stopped", "err", err)
+		}
+	}()
 	if cfg.DevPlatformAddr != "" {
 		if err := startDevPlatform(ctx, log, cfg, svc.lti); err != nil {
 			return fmt.Errorf("development platform: %w", err)
@@ -167,6 +172,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		RequestRoster: func(ctx context.Context, courseID int64) error {
 			return roster.Request(ctx, svc.queue, courseID)
 		},
+		Boards:   svc.boards,
+		Live:     svc.hub,
 		Kinds:    kinds(),
 		Outbound: outboundClient(),
 

@@ -13,7 +13,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/roster"
@@ -36,6 +38,8 @@ type services struct {
 	grades    *gradesync.Service
 	moodle    *moodle.Connections
 	queue     *river.Client[pgx.Tx]
+	boards    *discussion.Service
+	hub       *live.Hub
 }
 
 func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.Logger) (*services, error) {
@@ -73,7 +77,16 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	grades.UseQueue(queue)
+	// Live updates cross instances through PostgreSQL: each instance's hub listens,
+	// and a post announces itself in the transaction that writes it.
+	hub := live.NewHub(pool, log.With("component", "live"))
+	boards := discussion.NewService(pool, discussion.Options{Grader: grades,
+		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
+			return live.Publish(ctx, tx, topic, data)
+		}})
 	return &services{
+		boards:    boards,
+		hub:       hub,
 		moodle:    conns,
 		grades:    grades,
 		queue:     queue,
@@ -88,7 +101,7 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 
 // kinds lists the activity kinds this build offers. Each activity package adds its
 // own Kind here when it lands (discussion, case board, reflection log, ...).
-func kinds() []course.Kind { return nil }
+func kinds() []course.Kind { return discussion.Kinds() }
 
 // prune deletes expired login records and sessions every interval until ctx ends.
 // Every instance runs it; the DELETEs are idempotent, so no coordination is needed.
@@ -109,8 +122,12 @@ func prune(ctx context.Context, log *slog.Logger, s *services, every time.Durati
 		if err != nil {
 			log.Warn("prune sessions", "err", err)
 		}
-		if logins+sessions > 0 {
-			log.Info("pruned expired records", "logins", logins, "sessions", sessions)
+		rates, err := s.boards.PruneRates(ctx)
+		if err != nil {
+			log.Warn("prune posting rates", "err", err)
+		}
+		if logins+sessions+rates > 0 {
+			log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates)
 		}
 	}
 }

@@ -39,3 +39,75 @@
     });
   });
 })();
+
+// Live updates (Server-Sent Events): a board or thread page listens to its board's
+// stream. Events carry ids only; a new reply on this thread is fetched as HTML through
+// the same checks as the page, anything else gets a "show" link. Without this script
+// the pages are complete and a reload shows everything.
+(function () {
+  var root = document.querySelector("[data-live-url]");
+  if (!root || !window.EventSource || !window.fetch) { return; }
+  var meta = document.querySelector('meta[name="huddle-session"]');
+  var notice = document.getElementById("live-notice");
+  var board = root.getAttribute("data-live-board");
+  var thread = root.getAttribute("data-live-thread");
+  function withSession(path) {
+    if (!meta) { return path; }
+    var u = new URL(path, window.location.origin);
+    u.searchParams.set("hs", meta.content);
+    return u.pathname + u.search + u.hash;
+  }
+  // A cookieless frame keeps its session in the hs parameter (see urlsession.js).
+  function keepSession(el) {
+    if (!meta) { return; }
+    el.querySelectorAll('a[href^="/"]').forEach(function (a) { a.setAttribute("href", withSession(a.getAttribute("href"))); });
+    el.querySelectorAll("form").forEach(function (f) {
+      var i = document.createElement("input");
+      i.type = "hidden"; i.name = "hs"; i.value = meta.content;
+      f.appendChild(i);
+    });
+  }
+  function tell(text, linkText) {
+    if (!notice) { return; }
+    notice.textContent = text + " ";
+    if (linkText) {
+      var a = document.createElement("a");
+      a.href = withSession(window.location.pathname + window.location.search);
+      a.textContent = linkText;
+      notice.appendChild(a);
+    }
+  }
+  var es = new EventSource(withSession(root.getAttribute("data-live-url")));
+  es.addEventListener("post", function (ev) {
+    var d;
+    try { d = JSON.parse(ev.data); } catch (e) { return; }
+    if (!thread) { tell("There are new posts on this board.", "Show them"); return; }
+    if (d.thread !== thread || document.getElementById("post-" + d.post)) { return; }
+    fetch(withSession("/activities/" + board + "/threads/" + d.thread + "/posts/" + d.post), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) {
+        if (!html || document.getElementById("post-" + d.post)) { return; }
+        var tpl = document.createElement("template");
+        tpl.innerHTML = html;
+        var post = tpl.content.querySelector("article");
+        if (!post) { return; }
+        keepSession(post);
+        var parent = post.getAttribute("data-parent");
+        var list = (parent && parent !== "0" && document.getElementById("replies-" + parent)) || document.getElementById("posts");
+        var li = document.createElement("li");
+        li.appendChild(post);
+        list.appendChild(li);
+        var none = document.getElementById("no-replies");
+        if (none) { none.remove(); }
+        tell("A new reply was added below.");
+      })
+      .catch(function () { tell("There are new replies.", "Show them"); });
+  });
+  es.addEventListener("resync", function () { tell("This page may be out of date.", "Reload it"); });
+})();
+
+// Move focus to an error summary, so screen reader and keyboard users hear it first.
+(function () {
+  var s = document.querySelector("[data-focus]");
+  if (s) { s.focus(); }
+})();

@@ -1,0 +1,125 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/live"
+)
+
+// secondInstance starts another Huddle on the same database with its own live hub,
+// listening on a real port, as a second instance behind a load balancer would.
+func (e *ltiEnv) secondInstance(t *testing.T) string {
+	t.Helper()
+	hub := live.NewHub(e.pool, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = hub.Run(ctx) }()
+	select {
+	case <-hub.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("second instance's hub never listened")
+	}
+	d := e.deps
+	d.Live, d.StreamLifetime, d.Registry = hub, time.Minute, prometheus.NewRegistry()
+	srv, err := New(d)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ctx, ln, time.Second) }()
+	return "http://" + ln.Addr().String()
+}
+
+func TestLiveUpdateCrossesInstances(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "Who has seen a case like this?")
+	other := be.secondInstance(t)
+
+	// The peer's page is served by the second instance; the learner posts through the first.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, other+be.activity+"/events", nil)
+	require.NoError(t, err)
+	for k, v := range be.peer.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// The stream is open once its first line (the retry interval) arrives.
+	require.Equal(t, "retry: 2000", <-lines)
+
+	post := be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "I have, last week in clinic.")
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "stream ended before the event")
+			if !strings.HasPrefix(l, "data: ") || !strings.Contains(l, post) {
+				continue
+			}
+			require.JSONEq(t, `{"thread":"`+thread+`","post":"`+post+`"}`, strings.TrimPrefix(l, "data: "))
+			// The page then fetches the post's HTML from its own instance.
+			frag, err := http.NewRequestWithContext(t.Context(), http.MethodGet,
+				other+be.activity+"/threads/"+thread+"/posts/"+post, nil)
+			require.NoError(t, err)
+			for k, v := range be.peer.cookies {
+				frag.AddCookie(&http.Cookie{Name: k, Value: v})
+			}
+			fr, err := http.DefaultClient.Do(frag)
+			require.NoError(t, err)
+			defer fr.Body.Close()
+			require.Equal(t, http.StatusOK, fr.StatusCode)
+			return
+		case <-deadline:
+			t.Fatal("the second instance's stream never announced the post")
+		}
+	}
+}
+
+func TestHeldPostsAreNotAnnounced(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "Question for the group")
+	sub := be.deps.Live.Subscribe("board:" + strings.TrimPrefix(be.activity, "/activities/"))
+	defer sub.Close()
+	r := be.edu.post(be.activity+"/board-settings", map[string][]string{"csrf": {be.eduCSRF}, "identity": {"named"},
+		"premoderated": {"on"}, "edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"0"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	r = be.peer.post(be.activity+"/threads/"+thread+"/posts", map[string][]string{"csrf": {be.peerCSRF}, "body": {"Held reply"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Contains(t, r.location, "held=1")
+	var held string
+	require.NoError(t, be.pool.QueryRow(t.Context(), "SELECT id::text FROM posts WHERE status = 'held'").Scan(&held))
+	// The educator's reply is visible at once and is announced; the held one never was.
+	edu := be.postReply(t, be.edu, be.eduCSRF, be.activity, thread, "Educator reply")
+	for {
+		select {
+		case ev := <-sub.C:
+			require.NotContains(t, string(ev.Data), held)
+			if strings.Contains(string(ev.Data), edu) {
+				return
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event for the visible reply")
+		}
+	}
+}
