@@ -29,6 +29,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
 )
@@ -94,6 +95,7 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 		Kinds:     testKinds,
 		Outbound:  egress.NewClient(egress.Options{UserAgent: "Huddle/test"}),
 		Grades:    grades,
+		Notices:   notify.NewService(pool, nil, nil),
 		Boards:    boards,
 		Live:      hub,
 		// Short streams, so that a test reading one sees it end.

@@ -167,6 +167,9 @@ func (s *Server) routes() {
 		s.ltiRoutes()
 		s.activityRoutes()
 		s.boardRoutes()
+		if s.deps.Notices != nil {
+			s.notificationRoutes()
+		}
 		s.handoffRoutes()
 	}
 }

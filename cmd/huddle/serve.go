@@ -173,6 +173,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			return roster.Request(ctx, svc.queue, courseID)
 		},
 		Boards:   svc.boards,
+		Notices:  svc.notices,
 		Live:     svc.hub,
 		Kinds:    kinds(),
 		Outbound: outboundClient(),

@@ -18,6 +18,7 @@ import (
 	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/roster"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
@@ -39,6 +40,7 @@ type services struct {
 	moodle    *moodle.Connections
 	queue     *river.Client[pgx.Tx]
 	boards    *discussion.Service
+	notices   *notify.Service
 	hub       *live.Hub
 }
 
@@ -61,6 +63,10 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	river.AddWorker(workers, gradesync.NewWorker(grades))
 	courses := course.NewService(pool, nil)
 	river.AddWorker(workers, &roster.Worker{Courses: courses, Platforms: store, NRPS: lti.NewNRPSClient(tokens)})
+	notices := notify.NewService(pool, conns, nil)
+	river.AddWorker(workers, notify.NewSendWorker(notices))
+	river.AddWorker(workers, notify.NewDigestWorker(notices))
+	river.AddWorker(workers, notify.NewDigestSendWorker(notices))
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger: log.With("component", "queue"),
 		// River fetches at most one batch per free worker slot each cooldown, so the
@@ -72,20 +78,24 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 		// A push times out after 30 s, so a job still "running" after 5 minutes
 		// belonged to an instance that died; another instance picks it up.
 		RescueStuckJobsAfter: 5 * time.Minute,
+		// The daily digest: checked hourly, sent once a day from 07:00 UTC.
+		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(nil)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	grades.UseQueue(queue)
+	notices.UseQueue(queue)
 	// Live updates cross instances through PostgreSQL: each instance's hub listens,
 	// and a post announces itself in the transaction that writes it.
 	hub := live.NewHub(pool, log.With("component", "live"))
-	boards := discussion.NewService(pool, discussion.Options{Grader: grades,
+	boards := discussion.NewService(pool, discussion.Options{Grader: grades, Notifier: replyNotices{notices},
 		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
 			return live.Publish(ctx, tx, topic, data)
 		}})
 	return &services{
 		boards:    boards,
+		notices:   notices,
 		hub:       hub,
 		moodle:    conns,
 		grades:    grades,
@@ -126,8 +136,19 @@ func prune(ctx context.Context, log *slog.Logger, s *services, every time.Durati
 		if err != nil {
 			log.Warn("prune posting rates", "err", err)
 		}
-		if logins+sessions+rates > 0 {
-			log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates)
+		notices, err := s.notices.Prune(ctx, notify.DefaultRetention)
+		if err != nil {
+			log.Warn("prune notices", "err", err)
+		}
+		if logins+sessions+rates+notices > 0 {
+			log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates, "notices", notices)
 		}
 	}
+}
+
+// replyNotices hands discussion's reply notices to notify.
+type replyNotices struct{ notices *notify.Service }
+
+func (r replyNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
+	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
 }
