@@ -67,17 +67,6 @@ UPDATE posts SET status = $2, held_for = CASE WHEN $2 = 'held' THEN held_for ELS
 WHERE id = $1`, postID, to, reason); err != nil {
 				return fmt.Errorf("discussion: moderate post %d: %w", postID, err)
 			}
-			// Held replies are not counted on the thread until they are visible.
-			if !opening && (status == "visible") != (to == "visible") {
-				delta := 1
-				if to != "visible" {
-					delta = -1
-				}
-				if _, err := tx.Exec(ctx, `UPDATE threads SET reply_count = GREATEST(reply_count + $2, 0) WHERE id = $1`,
-					threadID, delta); err != nil {
-					return fmt.Errorf("discussion: count replies of %d: %w", threadID, err)
-				}
-			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE post_reports SET resolved_at = $2 WHERE post_id = $1 AND resolved_at IS NULL`,
 			postID, now); err != nil {
@@ -184,9 +173,6 @@ func (s *Service) MarkHelpful(ctx context.Context, b Board, v Viewer, postID int
 		}
 		if _, err := tx.Exec(ctx, `UPDATE posts SET helpful_count = helpful_count + $2 WHERE id = $1`, postID, delta); err != nil {
 			return fmt.Errorf("discussion: helpful on %d: %w", postID, err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE threads SET helpful_count = helpful_count + $2 WHERE id = $1`, threadID, delta); err != nil {
-			return fmt.Errorf("discussion: helpful on thread %d: %w", threadID, err)
 		}
 		return nil
 	})

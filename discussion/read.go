@@ -71,14 +71,21 @@ type ListQuery struct {
 	Limit int
 }
 
+// Replies, helpful marks, endorsement and last activity are counted over the
+// thread's visible posts (see the migration on why there are no counters).
 const listThreads = `
 SELECT t.id, t.kind, t.title, t.specialty, t.setting, t.grades, t.tags, t.expires_at, t.pinned, t.locked,
-       t.created_at, t.last_activity_at, t.reply_count, t.helpful_count,
-       o.identity, coalesce(u.name, ''), coalesce(o.author_id = $2, false), o.status, left(o.body, 600),
-       EXISTS (SELECT 1 FROM posts e WHERE e.thread_id = t.id AND e.endorsed_by IS NOT NULL AND e.status = 'visible')
+       t.created_at, s.last_at, s.replies, s.helpful,
+       o.identity, coalesce(u.name, ''), coalesce(o.author_id = $2, false), o.status, left(o.body, 600), s.endorsed
 FROM threads t
 JOIN posts o ON o.thread_id = t.id AND o.opening
 LEFT JOIN users u ON u.id = o.author_id AND o.identity = 'named'
+CROSS JOIN LATERAL (
+    SELECT coalesce(max(p.created_at), t.created_at) AS last_at,
+           count(*) FILTER (WHERE NOT p.opening)::int AS replies,
+           coalesce(sum(p.helpful_count), 0)::int AS helpful,
+           bool_or(p.endorsed_by IS NOT NULL) IS TRUE AS endorsed
+    FROM posts p WHERE p.thread_id = t.id AND p.status = 'visible') s
 WHERE t.board_id = $1
   AND (o.status = 'visible' OR ($3 AND o.status = 'held') OR (o.status = 'held' AND o.author_id = $2))
   AND (t.expires_at IS NULL OR t.expires_at > $4)
@@ -89,8 +96,8 @@ WHERE t.board_id = $1
        OR EXISTS (SELECT 1 FROM posts sp WHERE sp.thread_id = t.id AND sp.status = 'visible'
                   AND (sp.opening OR NOT $9) AND sp.search @@ websearch_to_tsquery('english', $8)))
 ORDER BY t.pinned DESC,
-         CASE WHEN $10 = 'helpful' THEN t.helpful_count END DESC NULLS LAST,
-         t.last_activity_at DESC, t.id
+         CASE WHEN $10 = 'helpful' THEN s.helpful END DESC NULLS LAST,
+         s.last_at DESC, t.id
 LIMIT $11`
 
 // Threads lists the threads a viewer may see, pinned first. Expired learning
@@ -242,8 +249,13 @@ func (s *Service) threadSummary(ctx context.Context, b Board, v Viewer, threadID
 	var body string
 	err := s.db.QueryRow(ctx, `
 SELECT t.id, t.kind, t.title, t.specialty, t.setting, t.grades, t.tags, t.expires_at, t.pinned, t.locked,
-       t.created_at, t.last_activity_at, t.reply_count, t.helpful_count, o.identity, o.status, left(o.body, 600)
+       t.created_at, s.last_at, s.replies, s.helpful, o.identity, o.status, left(o.body, 600)
 FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
+CROSS JOIN LATERAL (
+    SELECT coalesce(max(p.created_at), t.created_at) AS last_at,
+           count(*) FILTER (WHERE NOT p.opening)::int AS replies,
+           coalesce(sum(p.helpful_count), 0)::int AS helpful
+    FROM posts p WHERE p.thread_id = t.id AND p.status = 'visible') s
 WHERE t.id = $1 AND t.board_id = $2
   AND (o.status IN ('visible', 'deleted') OR $3 OR (o.status IN ('held', 'hidden') AND o.author_id = $4))`,
 		threadID, b.ActivityID, v.Moderator, v.UserID).Scan(&t.ID, &t.Kind, &t.Title, &t.Specialty, &t.Setting, &t.Grades,

@@ -229,8 +229,8 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
-INSERT INTO threads (id, board_id, kind, title, specialty, setting, grades, tags, expires_at, created_at, last_activity_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
+INSERT INTO threads (id, board_id, kind, title, specialty, setting, grades, tags, expires_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			p.ThreadID, b.ActivityID, d.Kind, d.Title, d.Specialty, d.Setting, d.Grades, d.Tags, expires, created); err != nil {
 			return fmt.Errorf("discussion: insert thread: %w", err)
 		}
@@ -265,8 +265,7 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 		var title string
 		err := tx.QueryRow(ctx, `
 SELECT t.locked, t.title, o.author_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
-WHERE t.id = $1 AND t.board_id = $2 AND (o.status IN ('visible', 'held') AND (o.status = 'visible' OR $3))
-FOR SHARE OF t`, threadID, b.ActivityID, v.Moderator).Scan(&locked, &title, &threadAuthor)
+WHERE t.id = $1 AND t.board_id = $2 AND (o.status IN ('visible', 'held') AND (o.status = 'visible' OR $3))`, threadID, b.ActivityID, v.Moderator).Scan(&locked, &title, &threadAuthor)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -301,13 +300,6 @@ FOR SHARE OF t`, threadID, b.ActivityID, v.Moderator).Scan(&locked, &title, &thr
 		p.Held, err = s.insertPost(ctx, tx, b, v, p, parentID, false, identity, c, created)
 		if err != nil {
 			return err
-		}
-		// A fully anonymous reply moves the thread's activity on by the day only.
-		if _, err := tx.Exec(ctx, `
-UPDATE threads SET reply_count = reply_count + CASE WHEN $2 THEN 0 ELSE 1 END,
-       last_activity_at = GREATEST(last_activity_at, $3)
-WHERE id = $1`, threadID, p.Held, created); err != nil {
-			return fmt.Errorf("discussion: touch thread %d: %w", threadID, err)
 		}
 		var notify int64
 		if threadAuthor != nil && *threadAuthor != v.UserID && !p.Held {
@@ -535,12 +527,6 @@ func (s *Service) Delete(ctx context.Context, b Board, v Viewer, postID int64) e
 		if _, err := tx.Exec(ctx, `UPDATE posts SET status = 'deleted', edited_at = $2 WHERE id = $1`,
 			postID, s.now().UTC()); err != nil {
 			return fmt.Errorf("discussion: delete post %d: %w", postID, err)
-		}
-		if status == "visible" {
-			if _, err := tx.Exec(ctx, `UPDATE threads t SET reply_count = GREATEST(reply_count - 1, 0)
-FROM posts p WHERE p.id = $1 AND t.id = p.thread_id AND NOT p.opening`, postID); err != nil {
-				return fmt.Errorf("discussion: count replies: %w", err)
-			}
 		}
 		return s.regrade(ctx, tx, b, v.UserID)
 	})

@@ -37,15 +37,14 @@ CREATE TABLE threads (
     expires_at       timestamptz,
     pinned           boolean NOT NULL DEFAULT false,
     locked           boolean NOT NULL DEFAULT false,
-    -- Day precision for a fully anonymous opening post (see posts.created_at).
+    -- Day precision for a fully anonymous opening post (see posts.created_at). Reply
+    -- counts and last activity are counted from posts when read: a counter here would
+    -- make every reply to a busy thread queue for this one row.
     created_at       timestamptz NOT NULL,
-    last_activity_at timestamptz NOT NULL,
-    reply_count      integer NOT NULL DEFAULT 0,
-    helpful_count    integer NOT NULL DEFAULT 0,
     search           tsvector GENERATED ALWAYS AS (
         to_tsvector('english', title || ' ' || specialty || ' ' || setting)) STORED
 );
-CREATE INDEX threads_board_activity ON threads (board_id, pinned DESC, last_activity_at DESC);
+CREATE INDEX threads_board ON threads (board_id, created_at DESC);
 CREATE INDEX threads_tags ON threads USING gin (tags);
 CREATE INDEX threads_grades ON threads USING gin (grades);
 CREATE INDEX threads_search ON threads USING gin (search);
