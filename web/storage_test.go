@@ -64,6 +64,14 @@ func TestLaunchThroughPlatformStorage(t *testing.T) {
 	top := e.browser(t)
 	top.header = http.Header{"Sec-Fetch-Dest": {"document"}}
 	expectPage(t, top.get(r.location), http.StatusUnauthorized, "signed_out")
+
+	// The page's own script (live updates, fetching a new post) is signed in by hs
+	// only when the browser says the request came from a Huddle page.
+	script := e.browser(t)
+	script.header = http.Header{"Sec-Fetch-Dest": {"empty"}, "Sec-Fetch-Site": {"same-origin"}}
+	expectPage(t, script.get(r.location), http.StatusOK, "Lena Learner")
+	script.header.Set("Sec-Fetch-Site", "cross-site")
+	expectPage(t, script.get(r.location), http.StatusUnauthorized, "signed_out")
 }
 
 func TestStorageTargetMustBeAFrameName(t *testing.T) {

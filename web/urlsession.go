@@ -27,9 +27,13 @@ func withSession(path, sid string, cookieless bool) string {
 	return path + sep + sessionParam + "=" + url.QueryEscape(sid)
 }
 
-// urlSession returns a session id carried by the request instead of a cookie.
+// urlSession returns a session id carried by the request instead of a cookie. Besides
+// frame navigations it accepts the page's own script requests (live updates, fetching
+// a new post): Sec-Fetch-Site same-origin proves a Huddle page sent them, and such a
+// page carrying hs can only have been opened as a frame.
 func urlSession(c *fiber.Ctx) string {
-	if c.Get("Sec-Fetch-Dest") != "iframe" {
+	dest, site := c.Get("Sec-Fetch-Dest"), c.Get("Sec-Fetch-Site")
+	if dest != "iframe" && (dest != "empty" || site != "same-origin") {
 		return ""
 	}
 	if v := c.Query(sessionParam); v != "" {
