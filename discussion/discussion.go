@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -194,6 +195,7 @@ type Announcer func(ctx context.Context, tx pgx.Tx, topic string, data []byte) e
 // Service reads and writes boards.
 type Service struct {
 	db       *pgxpool.Pool
+	log      *slog.Logger
 	now      func() time.Time
 	grader   Grader
 	notifier Notifier
@@ -202,6 +204,7 @@ type Service struct {
 
 // Options are the Service's collaborators; any may be nil.
 type Options struct {
+	Logger   *slog.Logger
 	Now      func() time.Time
 	Grader   Grader
 	Notifier Notifier
@@ -213,7 +216,10 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{db: db, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce}
 }
 
 // Topic is the live-update topic of a board.

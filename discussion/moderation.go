@@ -232,9 +232,7 @@ func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64)
 		return nil
 	}
 	var threads, replies int
-	err := tx.QueryRow(ctx, `
-SELECT count(*) FILTER (WHERE opening), count(*) FILTER (WHERE NOT opening)
-FROM posts WHERE board_id = $1 AND author_id = $2 AND status = 'visible'`, b.ActivityID, userID).Scan(&threads, &replies)
+	err := tx.QueryRow(ctx, countParticipation, b.ActivityID, userID).Scan(&threads, &replies)
 	if err != nil {
 		return fmt.Errorf("discussion: count posts for grade: %w", err)
 	}

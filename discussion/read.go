@@ -465,3 +465,47 @@ func (s *Service) ThreadOf(ctx context.Context, b Board, postID int64) (int64, e
 	}
 	return id, nil
 }
+
+// Quote returns a visible post's text as a Markdown quote, to start a reply with.
+func (s *Service) Quote(ctx context.Context, b Board, v Viewer, threadID, postID int64) (string, error) {
+	p, err := s.posts(ctx, b, v, threadID, postID)
+	if err != nil {
+		return "", err
+	}
+	if len(p) != 1 || p[0].Status != "visible" {
+		return "", ErrNotFound
+	}
+	if b.QAMode && !v.Moderator && !p[0].Opening {
+		if _, err := s.PostFor(ctx, b, v, threadID, postID); err != nil {
+			return "", err
+		}
+	}
+	var body string
+	if err := s.db.QueryRow(ctx, `SELECT body FROM posts WHERE id = $1`, postID).Scan(&body); err != nil {
+		return "", fmt.Errorf("discussion: quote %d: %w", postID, err)
+	}
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight("> "+l, " ")
+	}
+	return strings.Join(lines, "\n") + "\n\n", nil
+}
+
+// Participation is how far a learner is towards a graded board's full marks.
+type Participation struct {
+	Threads, Replies int
+}
+
+const countParticipation = `
+SELECT count(*) FILTER (WHERE opening), count(*) FILTER (WHERE NOT opening)
+FROM posts WHERE board_id = $1 AND author_id = $2 AND status = 'visible'`
+
+// ParticipationOf counts a person's visible threads and replies on a board.
+func (s *Service) ParticipationOf(ctx context.Context, b Board, userID int64) (Participation, error) {
+	var p Participation
+	err := s.db.QueryRow(ctx, countParticipation, b.ActivityID, userID).Scan(&p.Threads, &p.Replies)
+	if err != nil {
+		return p, fmt.Errorf("discussion: participation: %w", err)
+	}
+	return p, nil
+}

@@ -87,6 +87,7 @@ type guardFinding struct {
 
 // checked is a draft that passed validation, ready to store.
 type checked struct {
+	found    []guardFinding // what the guard found, when the author overrode it
 	body     string
 	html     string
 	sections []byte // JSON, nil for ordinary posts
@@ -182,6 +183,7 @@ func check(d *Draft, opening bool) (checked, error) {
 			}
 		}
 		slices.SortFunc(kept, func(a, b guardFinding) int { return strings.Compare(a.Field, b.Field)*1000 + a.Start - b.Start })
+		c.found = kept
 		c.findings, _ = json.Marshal(kept)
 		c.reason = d.GuardReason
 	}
@@ -206,7 +208,7 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 	if err != nil {
 		return Posted{}, err
 	}
-	c, err := check(&d, true)
+	c, err := s.checkLogged(&d, true, b, identity)
 	if err != nil {
 		return Posted{}, err
 	}
@@ -252,7 +254,7 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 	if err != nil {
 		return Posted{}, err
 	}
-	c, err := check(&d, false)
+	c, err := s.checkLogged(&d, false, b, identity)
 	if err != nil {
 		return Posted{}, err
 	}
@@ -463,7 +465,7 @@ FOR UPDATE OF p`, postID, b.ActivityID).Scan(&opening, &kind, &threadID, &body, 
 			return ErrEditClosed
 		}
 		d.Kind = kind
-		c, err := check(&d, opening)
+		c, err := s.checkLogged(&d, opening, b, Named)
 		if err != nil {
 			return err
 		}
@@ -530,4 +532,26 @@ func (s *Service) Delete(ctx context.Context, b Board, v Viewer, postID int64) e
 		}
 		return s.regrade(ctx, tx, b, v.UserID)
 	})
+}
+
+// checkLogged is check plus the log line an administrator needs to judge the guard:
+// the kinds and positions it found, never the text. A fully anonymous post's id is
+// left out, since a log line's time would pin down when it was written.
+func (s *Service) checkLogged(d *Draft, opening bool, b Board, identity Identity) (checked, error) {
+	c, err := check(d, opening)
+	var ge *GuardError
+	if errors.As(err, &ge) {
+		var found []guardFinding
+		for field, fs := range ge.Findings {
+			for _, f := range fs {
+				found = append(found, guardFinding{Field: field, Kind: f.Kind, Start: f.Start, End: f.End})
+			}
+		}
+		s.log.Info("guard stopped a post", "board", b.ActivityID, "findings", found)
+	}
+	if err == nil && c.found != nil {
+		s.log.Info("guard overridden by the author; post held for a moderator", "board", b.ActivityID,
+			"anonymous", identity == Anonymous, "findings", c.found)
+	}
+	return c, err
 }

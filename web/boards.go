@@ -119,10 +119,18 @@ func (s *Server) boardPage(c *fiber.Ctx) error {
 		}
 	}
 	filtered := q.Specialty != "" || q.Grade != "" || q.Tag != "" || q.Search != ""
-	return c.Render("board", page(c, actorOf(c).Activity.Title, fiber.Map{
+	data := fiber.Map{
 		"Board": b, "Threads": rest, "Opportunities": open, "Query": q, "Filtered": filtered,
 		"Grades": discussion.Grades, "IsModerator": v.Moderator, "LiveURL": s.boardPath(c, "/events"),
-	}))
+	}
+	if b.Graded() && !v.Moderator {
+		p, err := s.deps.Boards.ParticipationOf(c.UserContext(), b, v.UserID)
+		if err != nil {
+			return err
+		}
+		data["Participation"] = p
+	}
+	return c.Render("board", page(c, actorOf(c).Activity.Title, data))
 }
 
 // threadForm is what the new-thread, reply and edit forms show again after a problem.
@@ -340,7 +348,14 @@ func (s *Server) thread(c *fiber.Ctx) error {
 	if err != nil {
 		return boardError(err)
 	}
-	return s.renderThread(c, b, v, t, threadForm{Draft: discussion.Draft{Identity: b.Identity}}, fiber.StatusOK)
+	f := threadForm{Draft: discussion.Draft{Identity: b.Identity}}
+	if q, err := strconv.ParseInt(c.Query("quote"), 10, 64); err == nil {
+		// Quoting works without JavaScript: the reply form starts with the quote.
+		if f.Draft.Body, err = s.deps.Boards.Quote(c.UserContext(), b, v, id, q); err != nil {
+			return boardError(err)
+		}
+	}
+	return s.renderThread(c, b, v, t, f, fiber.StatusOK)
 }
 
 func (s *Server) renderThread(c *fiber.Ctx, b discussion.Board, v discussion.Viewer, t discussion.Thread, f threadForm, status int) error {

@@ -153,3 +153,37 @@ func (be *boardEnv) postDiscussion(t *testing.T, b *browser, csrf, body string) 
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	return postedRE.FindStringSubmatch(r.location)[1]
 }
+
+func TestQuoteStartsTheReplyWithoutJavaScript(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "Is a raised troponin always an MI?\nI was not sure.")
+	page := be.peer.get(be.activity + "/threads/" + thread)
+	require.Equal(t, http.StatusOK, page.code)
+	m := regexp.MustCompile(`threads/\d+\?quote=(\d+)#reply`).FindStringSubmatch(page.body)
+	require.NotNil(t, m, page.body)
+	page = be.peer.get(be.activity + "/threads/" + thread + "?quote=" + m[1])
+	expectPage(t, page, http.StatusOK, "&gt; Is a raised troponin always an MI?\n&gt; I was not sure.\n\n</textarea>")
+}
+
+func TestGradedBoardShowsProgressAndRecordsScores(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	r := be.edu.post(be.activity+"/board-settings", url.Values{"csrf": {be.eduCSRF}, "identity": {"peers"},
+		"edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"1"}, "grade_replies": {"1"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	expectPage(t, be.learner.get(be.activity), http.StatusOK, "1 thread and 1 reply. You have 0 and 0 so far.")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A question")
+	expectPage(t, be.learner.get(be.activity), http.StatusOK, "You have 1 and 0 so far.")
+	be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "Adding some detail")
+	var given, maximum float64
+	var progress string
+	require.NoError(t, be.pool.QueryRow(t.Context(), `SELECT score_given, score_maximum, activity_progress FROM scores`).
+		Scan(&given, &maximum, &progress))
+	require.Equal(t, maximum, given)
+	require.Equal(t, "Completed", progress)
+	// The peers board hides the learner's name from their peer.
+	page := be.peer.get(be.activity + "/threads/" + thread)
+	expectPage(t, page, http.StatusOK, "Anonymous colleague")
+	require.NotContains(t, page.body, "Lena Learner</strong>")
+}

@@ -89,7 +89,8 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	// Live updates cross instances through PostgreSQL: each instance's hub listens,
 	// and a post announces itself in the transaction that writes it.
 	hub := live.NewHub(pool, log.With("component", "live"))
-	boards := discussion.NewService(pool, discussion.Options{Grader: grades, Notifier: replyNotices{notices},
+	boards := discussion.NewService(pool, discussion.Options{Logger: log.With("component", "discussion"),
+		Grader: grades, Notifier: replyNotices{notices},
 		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
 			return live.Publish(ctx, tx, topic, data)
 		}})
