@@ -1,8 +1,11 @@
 package discussion_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,12 +68,12 @@ func TestFullyAnonymousLeavesNoLink(t *testing.T) {
 			// Only the day is kept, and there is no author to edit, delete or read a draft.
 			var created []time.Time
 			rows, err := e.pool.Query(e.ctx, `SELECT created_at FROM posts WHERE id = ANY ($1)
-UNION ALL SELECT created_at FROM threads WHERE id = $2 UNION ALL SELECT last_activity_at FROM threads WHERE id = $2`,
+UNION ALL SELECT created_at FROM threads WHERE id = $2`,
 				ids[1:], ids[0])
 			require.NoError(t, err)
 			created, err = pgx.CollectRows(rows, pgx.RowTo[time.Time])
 			require.NoError(t, err)
-			require.Len(t, created, 4)
+			require.Len(t, created, 3)
 			for _, c := range created {
 				require.Equal(t, time.Date(2025, 3, 4, 0, 0, 0, 0, time.UTC), c.UTC())
 			}
@@ -245,4 +248,48 @@ func TestIdentityChoice(t *testing.T) {
 	require.Equal(t, []discussion.Identity{discussion.Anonymous, discussion.Named, discussion.Peers}, b.Identities())
 	b = e.board(discussion.KindDiscussionBoard, discussion.Peers, nil)
 	require.Equal(t, []discussion.Identity{discussion.Peers}, b.Identities())
+}
+
+// TestGuardLogOfAnonymousPost: the service logs the guard's findings when an author
+// overrides it. The log line carries its own exact time, so for a fully anonymous post
+// it must not carry anything that matches the post either (its findings are stored
+// on the post), or the log pins down when the post was written.
+//
+// BUG (fails today): checkLogged logs the board and the exact findings (field, kind,
+// start, end) with "anonymous": true; matching them to posts.guard_findings gives the
+// post's exact time, which the database deliberately keeps to the day.
+func TestGuardLogOfAnonymousPost(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		identity discussion.Identity
+		wantSeen bool
+	}{
+		{discussion.Anonymous, false},
+		{discussion.Named, true}, // control: a named post's time is no secret
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.identity), func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			b := e.board(discussion.KindDiscussionBoard, tc.identity, nil)
+			p, err := e.svc.CreateThread(e.ctx, b, e.learner1, discussion.Draft{Title: "Audit",
+				Body: "A made-up code: " + nhsNumber, GuardReason: "It is made up"})
+			require.NoError(t, err)
+			var stored string
+			require.NoError(t, e.pool.QueryRow(e.ctx, `SELECT guard_findings::text FROM posts WHERE id = $1`, p.PostID).Scan(&stored))
+			var want any
+			require.NoError(t, json.Unmarshal([]byte(stored), &want))
+
+			matched := false
+			for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+				var rec map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+				require.NotContains(t, line, "5919", "the log holds the text the guard found")
+				if reflect.DeepEqual(rec["findings"], want) {
+					matched = true
+				}
+			}
+			require.Equal(t, tc.wantSeen, matched, "log: %s", e.logs.String())
+		})
+	}
 }

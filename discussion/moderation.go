@@ -80,6 +80,13 @@ WHERE id = $1`, postID, to, reason); err != nil {
 				return err
 			}
 		}
+		// An approved reply tells the thread's author, as it would have had it not
+		// waited (fully anonymous replies never do: see Reply).
+		if action == ActionApprove && !opening && author != nil {
+			if err := s.noticeReply(ctx, tx, threadID, *author); err != nil {
+				return err
+			}
+		}
 		if author != nil && to != "" {
 			return s.regrade(ctx, tx, b, *author)
 		}
@@ -126,7 +133,7 @@ func (s *Service) Endorse(ctx context.Context, b Board, v Viewer, postID int64, 
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var threadID int64
 		err := tx.QueryRow(ctx, `
-UPDATE posts SET endorsed_by = CASE WHEN $3 THEN $4 END, endorsed_at = CASE WHEN $3 THEN $5::timestamptz END
+UPDATE posts SET endorsed_by = CASE WHEN $3 THEN $4::bigint END, endorsed_at = CASE WHEN $3 THEN $5::timestamptz END
 WHERE id = $1 AND board_id = $2 AND status = 'visible'
 RETURNING thread_id`, postID, b.ActivityID, on, v.UserID, s.now().UTC()).Scan(&threadID)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -273,4 +280,22 @@ func (s *Service) PruneRates(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("discussion: prune rates: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// noticeReply tells a thread's author about a reply by replier, unless they wrote it.
+func (s *Service) noticeReply(ctx context.Context, tx pgx.Tx, threadID, replier int64) error {
+	if s.notifier == nil {
+		return nil
+	}
+	var title string
+	var owner *int64
+	err := tx.QueryRow(ctx, `SELECT t.title, o.author_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
+WHERE t.id = $1`, threadID).Scan(&title, &owner)
+	if err != nil {
+		return fmt.Errorf("discussion: thread %d for notice: %w", threadID, err)
+	}
+	if owner == nil || *owner == replier {
+		return nil
+	}
+	return s.notify(ctx, tx, *owner, title)
 }

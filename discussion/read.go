@@ -112,6 +112,7 @@ func (s *Service) Threads(ctx context.Context, b Board, v Viewer, q ListQuery) (
 	if err != nil {
 		return nil, fmt.Errorf("discussion: list threads of %d: %w", b.ActivityID, err)
 	}
+	defer rows.Close()
 	var out []Summary
 	for rows.Next() {
 		var t Summary
@@ -195,6 +196,8 @@ func (s *Service) Thread(ctx context.Context, b Board, v Viewer, threadID int64)
 			}
 		}
 	}
+	// Two passes: a fully anonymous reply keeps only its day, so it can sort before
+	// the post it answers.
 	top := map[int64]*Post{}
 	for _, p := range posts {
 		switch {
@@ -205,7 +208,10 @@ func (s *Service) Thread(ctx context.Context, b Board, v Viewer, threadID int64)
 		case p.ParentID == 0:
 			top[p.ID] = p
 			t.Posts = append(t.Posts, p)
-		default:
+		}
+	}
+	for _, p := range posts {
+		if !p.Opening && !gate && p.ParentID != 0 {
 			if parent, ok := top[p.ParentID]; ok {
 				parent.Replies = append(parent.Replies, p)
 			}
@@ -371,6 +377,9 @@ func (s *Service) Revisions(ctx context.Context, b Board, v Viewer, postID int64
 	if !v.Moderator {
 		return nil, ErrNotAllowed
 	}
+	if _, err := s.ThreadOf(ctx, b, postID); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.Query(ctx, `
 SELECT r.body, r.written_at FROM post_revisions r JOIN posts p ON p.id = r.post_id
 WHERE r.post_id = $1 AND p.board_id = $2 ORDER BY r.written_at DESC`, postID, b.ActivityID)
@@ -468,6 +477,9 @@ func (s *Service) ThreadOf(ctx context.Context, b Board, postID int64) (int64, e
 
 // Quote returns a visible post's text as a Markdown quote, to start a reply with.
 func (s *Service) Quote(ctx context.Context, b Board, v Viewer, threadID, postID int64) (string, error) {
+	if _, err := s.threadSummary(ctx, b, v, threadID); err != nil {
+		return "", err
+	}
 	p, err := s.posts(ctx, b, v, threadID, postID)
 	if err != nil {
 		return "", err

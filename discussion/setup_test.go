@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,6 +121,24 @@ func (a *announcer) take() []announcement {
 	return out
 }
 
+// logBuffer keeps what the service logged, safe for parallel subtests.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // env is one test's database, service and people.
 type env struct {
 	t         *testing.T
@@ -129,6 +148,7 @@ type env struct {
 	clock     *clock
 	notes     *notifier
 	announced *announcer
+	logs      *logBuffer
 	platform  int64
 	course1   int64
 	course2   int64
@@ -142,6 +162,7 @@ func setup(t *testing.T) *env {
 	pool := dbtest.New(t)
 	ctx := t.Context()
 	e := &env{t: t, ctx: ctx, pool: pool, clock: &clock{now: start}, notes: &notifier{}, announced: &announcer{},
+		logs:     &logBuffer{},
 		learner1: discussion.Viewer{UserID: learner1ID},
 		learner2: discussion.Viewer{UserID: learner2ID},
 		educator: discussion.Viewer{UserID: educatorID, Moderator: true},
@@ -179,7 +200,7 @@ INSERT INTO courses (platform_id, deployment_id, context_id, title) VALUES ($1, 
 	grades.UseQueue(queue)
 
 	e.svc = discussion.NewService(pool, discussion.Options{Now: e.clock.Now, Grader: grades, Notifier: e.notes,
-		Announce: e.announced.Announce})
+		Announce: e.announced.Announce, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	return e
 }
 
@@ -263,9 +284,12 @@ func (e *env) status(postID int64) (status, heldFor string) {
 	return status, heldFor
 }
 
-// replyCount is what the thread list shows as the number of replies.
-func (e *env) replyCount(threadID int64) int {
-	return e.count(`SELECT reply_count FROM threads WHERE id = $1`, threadID)
+// replies is the thread's number of replies as the board shows it.
+func (e *env) replies(b discussion.Board, threadID int64) int {
+	e.t.Helper()
+	th, err := e.svc.Thread(e.ctx, b, e.educator, threadID)
+	require.NoError(e.t, err)
+	return th.Replies
 }
 
 // findPost looks for a post among a thread page's posts and their replies.

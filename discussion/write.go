@@ -226,9 +226,14 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 	}
 	created := stamp(now, identity)
 	p := Posted{ThreadID: randomID(), PostID: randomID()}
+	if err := s.countAnonymous(ctx, b, v, identity, now); err != nil {
+		return Posted{}, err
+	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if err := s.countPost(ctx, tx, b, v, now); err != nil {
-			return err
+		if identity != Anonymous {
+			if err := s.countPost(ctx, tx, b, v, now); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `
 INSERT INTO threads (id, board_id, kind, title, specialty, setting, grades, tags, expires_at, created_at)
@@ -261,6 +266,9 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 	now := s.now().UTC()
 	created := stamp(now, identity)
 	p := Posted{ThreadID: threadID, PostID: randomID()}
+	if err := s.countAnonymous(ctx, b, v, identity, now); err != nil {
+		return Posted{}, err
+	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var locked bool
 		var threadAuthor *int64
@@ -296,15 +304,19 @@ WHERE t.id = $1 AND t.board_id = $2 AND (o.status IN ('visible', 'held') AND (o.
 				parentID = *grand
 			}
 		}
-		if err := s.countPost(ctx, tx, b, v, now); err != nil {
-			return err
+		if identity != Anonymous {
+			if err := s.countPost(ctx, tx, b, v, now); err != nil {
+				return err
+			}
 		}
 		p.Held, err = s.insertPost(ctx, tx, b, v, p, parentID, false, identity, c, created)
 		if err != nil {
 			return err
 		}
+		// A fully anonymous reply sends no notice: the notice's time would be the
+		// reply's, which is otherwise kept to the day.
 		var notify int64
-		if threadAuthor != nil && *threadAuthor != v.UserID && !p.Held {
+		if threadAuthor != nil && *threadAuthor != v.UserID && !p.Held && identity != Anonymous {
 			notify = *threadAuthor
 		}
 		return s.afterWrite(ctx, tx, b, v, identity, p, notify, title)
@@ -337,9 +349,19 @@ func (s *Service) identityFor(b Board, v Viewer, chosen Identity) (Identity, err
 	return chosen, nil
 }
 
+// countAnonymous counts a fully anonymous post in a transaction of its own, before
+// the post's: in the same transaction the count's row would carry the post's
+// transaction id and so name its author.
+func (s *Service) countAnonymous(ctx context.Context, b Board, v Viewer, identity Identity, now time.Time) error {
+	if identity != Anonymous {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.countPost(ctx, tx, b, v, now) })
+}
+
 // countPost enforces the board's posting rate. It records how many posts a person
 // made this hour, never which.
-func (s *Service) countPost(ctx context.Context, tx pgx.Tx, b Board, v Viewer, now time.Time) error {
+func (s *Service) countPost(ctx context.Context, tx querier, b Board, v Viewer, now time.Time) error {
 	if v.Moderator {
 		return nil
 	}
@@ -397,12 +419,21 @@ func (s *Service) afterWrite(ctx context.Context, tx pgx.Tx, b Board, v Viewer, 
 			return err
 		}
 	}
-	if notify != 0 && s.notifier != nil {
-		text := fmt.Sprintf("Someone replied to your thread \"%s\" in Huddle. Open the activity from your Moodle course to read it.",
-			markup.Plain(title, 120))
-		if err := s.notifier.Notify(ctx, tx, notify, "New reply in Huddle", text); err != nil {
-			return fmt.Errorf("discussion: notify: %w", err)
-		}
+	if notify != 0 {
+		return s.notify(ctx, tx, notify, title)
+	}
+	return nil
+}
+
+// notify tells userID that someone replied to their thread.
+func (s *Service) notify(ctx context.Context, tx pgx.Tx, userID int64, title string) error {
+	if s.notifier == nil {
+		return nil
+	}
+	text := fmt.Sprintf("Someone replied to your thread \"%s\" in Huddle. Open the activity from your Moodle course to read it.",
+		markup.Plain(title, 120))
+	if err := s.notifier.Notify(ctx, tx, userID, "New reply in Huddle", text); err != nil {
+		return fmt.Errorf("discussion: notify: %w", err)
 	}
 	return nil
 }
@@ -539,6 +570,17 @@ func (s *Service) Delete(ctx context.Context, b Board, v Viewer, postID int64) e
 // left out, since a log line's time would pin down when it was written.
 func (s *Service) checkLogged(d *Draft, opening bool, b Board, identity Identity) (checked, error) {
 	c, err := check(d, opening)
+	if identity == Anonymous {
+		// Nothing that could be matched to the stored post, whose time is the day only.
+		var ge *GuardError
+		if errors.As(err, &ge) {
+			s.log.Info("guard stopped a fully anonymous post")
+		}
+		if err == nil && c.found != nil {
+			s.log.Info("guard overridden on a fully anonymous post; held for a moderator")
+		}
+		return c, err
+	}
 	var ge *GuardError
 	if errors.As(err, &ge) {
 		var found []guardFinding
