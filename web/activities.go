@@ -13,6 +13,7 @@ import (
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/reflection"
 )
 
 func (s *Server) activityRoutes() {
@@ -61,6 +62,9 @@ func (s *Server) activity(c *fiber.Ctx) error {
 	}
 	if discussion.IsBoard(a.Activity.Kind) {
 		return s.boardPage(c)
+	}
+	if a.Activity.Kind == reflection.KindReflectionLog {
+		return s.reflectionActivity(c)
 	}
 	kind, _ := course.FindKind(s.deps.Kinds, a.Activity.Kind)
 	data := fiber.Map{"Kind": kind}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/lti/ltitest"
+	"github.com/huddle-lti/huddle/reflection"
 )
 
 // actor is one kind of person the authorisation matrix tries every route as.
@@ -52,6 +53,11 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	boardLink.Custom = map[string]string{"huddle_kind": discussion.KindCaseBoard}
 	course2 := boardLink
 	eduA, activityA, eduCSRF := signIn("educator A", educator, course2, nil)
+	// And a reflection log beside it, for the reflection routes.
+	logLink := course2
+	logLink.ResourceLinkID, logLink.Title = "2", "Reflections"
+	logLink.Custom = map[string]string{"huddle_kind": reflection.KindReflectionLog}
+	_, logA, _ := signIn("educator A", educator, logLink, nil)
 	_ = eduA
 	actors := []actor{{name: "anonymous", browser: e.browser(t)}}
 	add := func(name string, m ltitest.Member, l ltitest.Link, p *ltitest.Platform, a actor) {
@@ -74,12 +80,23 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	postID := e.postReply(t, learnerA.browser, learnerA.csrf, activityA, threadID, "A reply to act on.")
 	spareID := e.postReply(t, learnerA.browser, learnerA.csrf, activityA, threadID, "A reply to delete.")
 	_ = eduCSRF
-	ids := strings.NewReplacer(":activity", strings.TrimPrefix(activityA, "/activities/"), ":id", "unknown-deep-link", ":user", "1",
-		":token", "unknown-ticket", "*", "huddle.css", ":thread", threadID)
+	// And a reflection, submitted.
+	r := learnerA.browser.post(logA+"/reflections", url.Values{"csrf": {learnerA.csrf}, "action": {"submit"}, "title": {"Night shift"},
+		"answer_what_happened": {"A busy night."}, "answer_learned": {"Ask for help early."}, "answer_next": {"Escalate sooner."}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	reflectionID := regexp.MustCompile(`/reflections/(\d+)`).FindStringSubmatch(r.location)[1]
+	ids := strings.NewReplacer(":id", "unknown-deep-link", ":user", "1",
+		":token", "unknown-ticket", "*", "huddle.css", ":thread", threadID, ":reflection", reflectionID)
+	activityOf := func(path string) string {
+		if strings.Contains(path, "reflection") || strings.Contains(path, "supervisor") {
+			return strings.TrimPrefix(logA, "/activities/")
+		}
+		return strings.TrimPrefix(activityA, "/activities/")
+	}
 	for _, route := range e.srv.Routes() {
 		for _, a := range actors {
 			t.Run(route.Method+" "+route.Path+" as "+a.name, func(t *testing.T) {
-				path := ids.Replace(route.Path)
+				path := strings.Replace(ids.Replace(route.Path), ":activity", activityOf(route.Path), 1)
 				// Deleting would take the post away from the routes after it.
 				if strings.HasSuffix(route.Path, "/delete") {
 					path = strings.Replace(path, ":post", spareID, 1)
@@ -108,6 +125,16 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 					// Only a post's author may change it: a route's rule lets the
 					// member in, the post then answers for itself.
 					if r.code == http.StatusForbidden && strings.Contains(r.body, "not_author") {
+						require.NotEqual(t, "learner A", a.name)
+						return
+					}
+					// Some actions are for one role within the route's rule: only
+					// learners choose a supervisor; nobody signs off their own writing.
+					if r.code == http.StatusForbidden && (strings.Contains(r.body, "learners_only") || strings.Contains(r.body, "own_reflection")) {
+						return
+					}
+					// A reflection is private: to anyone but its author it does not exist.
+					if r.code == http.StatusNotFound && strings.Contains(r.body, "reflection_not_found") {
 						require.NotEqual(t, "learner A", a.name)
 						return
 					}

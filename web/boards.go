@@ -238,14 +238,27 @@ func guardFields(d discussion.Draft, ge *discussion.GuardError) []guardField {
 	for _, sec := range discussion.CaseSections {
 		order = append(order, "section_"+sec.Key)
 	}
-	var out []guardField
+	var fields []formText
 	for _, field := range order {
-		fs := ge.Findings[field]
+		label, text := fieldText(d, field)
+		fields = append(fields, formText{Field: field, Label: label, Text: text})
+	}
+	return markFields(fields, ge.Findings)
+}
+
+// formText is one field of a form as the guard read it.
+type formText struct{ Field, Label, Text string }
+
+// markFields gives each field the guard found something in its marked text and
+// explanations, in the form's order.
+func markFields(fields []formText, findings map[string][]guard.Finding) []guardField {
+	var out []guardField
+	for _, f := range fields {
+		fs := findings[f.Field]
 		if len(fs) == 0 {
 			continue
 		}
-		label, text := fieldText(d, field)
-		out = append(out, guardField{Field: field, Label: label, Runs: markRuns(text, fs), Findings: notes(fs)})
+		out = append(out, guardField{Field: f.Field, Label: f.Label, Runs: markRuns(f.Text, fs), Findings: notes(fs)})
 	}
 	return out
 }

@@ -35,6 +35,7 @@ func templateFuncs() template.FuncMap {
 		},
 		// hours are the choices for how long a learning opportunity stays open.
 		"hours": func() []string { return []string{"1", "2", "4", "8", "12", "24", "48", "72"} },
+		"add":   func(a, b int) int { return a + b },
 		"has":   func(list []string, s string) bool { return slices.Contains(list, s) },
 		"join":  strings.Join,
 		"id":    func(id int64) string { return fmt.Sprint(id) },

@@ -30,6 +30,7 @@ import (
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/migrations"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
 )
@@ -39,7 +40,7 @@ const testBase = "https://huddle.test"
 var testKinds = append([]course.Kind{
 	{Name: "test_board", Title: "Test board", Description: "A kind registered by the tests.", Graded: true, MaxScore: 10, Tag: "test"},
 	{Name: "test_log", Title: "Test log", Description: "An ungraded kind."},
-}, discussion.Kinds()...)
+}, append(discussion.Kinds(), reflection.Kinds()...)...)
 
 // ltiEnv is a Huddle web server on a fresh database with one registered test platform.
 type ltiEnv struct {
@@ -89,15 +90,16 @@ func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
 	deps := Deps{
 		Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry(),
 		BaseURL: base, LTI: store, Keys: keys, Courses: course.NewService(pool, nil),
-		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
-		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
-		Sessions:  session.NewStore(pool, nil, 0),
-		Kinds:     testKinds,
-		Outbound:  egress.NewClient(egress.Options{UserAgent: "Huddle/test"}),
-		Grades:    grades,
-		Notices:   notify.NewService(pool, nil, nil),
-		Boards:    boards,
-		Live:      hub,
+		Verifier:    lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
+		DeepLinks:   lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
+		Sessions:    session.NewStore(pool, nil, 0),
+		Kinds:       testKinds,
+		Outbound:    egress.NewClient(egress.Options{UserAgent: "Huddle/test"}),
+		Grades:      grades,
+		Notices:     notify.NewService(pool, nil, nil),
+		Boards:      boards,
+		Reflections: reflection.NewService(pool, nil, nil, grades),
+		Live:        hub,
 		// Short streams, so that a test reading one sees it end.
 		StreamLifetime: 300 * time.Millisecond,
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/session"
 )
 
@@ -75,6 +76,8 @@ type Deps struct {
 	Live   Feed
 	// StreamLifetime bounds each live stream (15 minutes when zero).
 	StreamLifetime time.Duration
+	// Reflections are reflection logs.
+	Reflections *reflection.Service
 	// Notices holds each person's choice of Moodle notifications.
 	Notices *notify.Service
 	// Kinds are the activity kinds installed, in the order educators see them.
@@ -167,6 +170,7 @@ func (s *Server) routes() {
 		s.ltiRoutes()
 		s.activityRoutes()
 		s.boardRoutes()
+		s.reflectionRoutes()
 		if s.deps.Notices != nil {
 			s.notificationRoutes()
 		}

@@ -172,11 +172,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		RequestRoster: func(ctx context.Context, courseID int64) error {
 			return roster.Request(ctx, svc.queue, courseID)
 		},
-		Boards:   svc.boards,
-		Notices:  svc.notices,
-		Live:     svc.hub,
-		Kinds:    kinds(),
-		Outbound: outboundClient(),
+		Boards:      svc.boards,
+		Notices:     svc.notices,
+		Reflections: svc.reflect,
+		Live:        svc.hub,
+		Kinds:       kinds(),
+		Outbound:    outboundClient(),
 
 		RegistrationToken:        cfg.RegistrationToken,
 		RequireRegistrationToken: cfg.Mode == ModeProduction,

@@ -19,6 +19,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/roster"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
@@ -41,6 +42,7 @@ type services struct {
 	queue     *river.Client[pgx.Tx]
 	boards    *discussion.Service
 	notices   *notify.Service
+	reflect   *reflection.Service
 	hub       *live.Hub
 }
 
@@ -94,7 +96,10 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
 			return live.Publish(ctx, tx, topic, data)
 		}})
+	reflections := reflection.NewService(pool, log.With("component", "reflection"), nil, grades)
+	reflections.UseThreads(threadRefs{boards})
 	return &services{
+		reflect:   reflections,
 		boards:    boards,
 		notices:   notices,
 		hub:       hub,
@@ -112,7 +117,7 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 
 // kinds lists the activity kinds this build offers. Each activity package adds its
 // own Kind here when it lands (discussion, case board, reflection log, ...).
-func kinds() []course.Kind { return discussion.Kinds() }
+func kinds() []course.Kind { return append(discussion.Kinds(), reflection.Kinds()...) }
 
 // prune deletes expired login records and sessions every interval until ctx ends.
 // Every instance runs it; the DELETEs are idempotent, so no coordination is needed.
@@ -152,4 +157,21 @@ type replyNotices struct{ notices *notify.Service }
 
 func (r replyNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
 	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
+}
+
+// threadRefs lets reflections refer to discussion threads.
+type threadRefs struct{ boards *discussion.Service }
+
+func (t threadRefs) ThreadsFor(ctx context.Context, userID int64, limit int) ([]reflection.Ref, error) {
+	list, err := t.boards.ThreadsFor(ctx, userID, limit)
+	out := make([]reflection.Ref, len(list))
+	for i, r := range list {
+		out[i] = reflection.Ref(r)
+	}
+	return out, err
+}
+
+func (t threadRefs) ThreadFor(ctx context.Context, userID, threadID int64) (reflection.Ref, error) {
+	r, err := t.boards.ThreadFor(ctx, userID, threadID)
+	return reflection.Ref(r), err
 }

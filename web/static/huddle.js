@@ -111,3 +111,65 @@
   var s = document.querySelector("[data-focus]");
   if (s) { s.focus(); }
 })();
+
+// Reflection drafts save themselves every few seconds while the author types. A draft
+// the patient-identifier guard stops is never sent again until it changes, and is
+// kept on this device only (localStorage) so a closed tab does not lose it; once the
+// text is clean and saved to Huddle, the device copy is removed. Without this script
+// the form's "Save draft" button does the same job.
+(function () {
+  var form = document.querySelector("form[data-autosave]");
+  if (!form || !window.fetch || !window.FormData) { return; }
+  var status = document.getElementById("autosave-status");
+  var idField = form.querySelector('input[name="id"]');
+  var meta = document.querySelector('meta[name="huddle-session"]');
+  var url = form.getAttribute("data-autosave");
+  if (meta) { url += (url.indexOf("?") < 0 ? "?" : "&") + "hs=" + encodeURIComponent(meta.content); }
+  function key() { return "huddle-reflection:" + url.split("?")[0] + ":" + (idField.value || "new"); }
+  function say(text) { if (status) { status.textContent = text; } }
+  function fields() {
+    var data = {};
+    new FormData(form).forEach(function (v, k) { if (k !== "csrf" && k !== "hs") { data[k] = v; } });
+    return data;
+  }
+  function restore(saved) {
+    Object.keys(saved).forEach(function (k) {
+      var el = form.elements[k];
+      if (el && el.tagName && (el.tagName === "TEXTAREA" || el.type === "text" || el.tagName === "INPUT" && !el.type)) { el.value = saved[k]; }
+    });
+  }
+  // A copy left on this device by a draft the guard stopped comes back on load.
+  try {
+    var kept = window.localStorage.getItem(key());
+    if (kept) { restore(JSON.parse(kept)); say("Restored a draft kept on this device. It has not been saved to Huddle: check it for patient details."); }
+  } catch (e) { /* storage unavailable: nothing to restore */ }
+  var last = JSON.stringify(fields());
+  var busy = false;
+  function save() {
+    var now = JSON.stringify(fields());
+    if (busy || now === last) { return; }
+    busy = true;
+    var body = new URLSearchParams(new FormData(form));
+    fetch(url, { method: "POST", credentials: "same-origin", body: body, headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+      .then(function (res) {
+        last = now;
+        if (res.ok) {
+          var oldKey = key();
+          if (res.j.id && !idField.value) { idField.value = res.j.id; }
+          try { window.localStorage.removeItem(oldKey); window.localStorage.removeItem(key()); } catch (e) { /* ignore */ }
+          say("Draft saved " + new Date(res.j.saved_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".");
+        } else if (res.j.error && res.j.error.code === "patient_identifiers") {
+          try { window.localStorage.setItem(key(), now); } catch (e) { /* ignore */ }
+          say(res.j.error.message);
+        } else {
+          say((res.j.error && res.j.error.message) || "Draft not saved. Use Save draft.");
+        }
+      })
+      .catch(function () { say("Could not reach Huddle; your draft will be saved when the connection is back."); })
+      .then(function () { busy = false; });
+  }
+  window.setInterval(save, 5000);
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") { save(); } });
+  form.addEventListener("submit", function () { try { window.localStorage.removeItem(key()); } catch (e) { /* ignore */ } });
+})();

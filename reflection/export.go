@@ -1,0 +1,628 @@
+package reflection
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // Europe/London without relying on the machine's zone files
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/signintech/gopdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+)
+
+// Export is everything a person has written in reflection logs, as they download it
+// (UK GDPR right of access and portability): every reflection they authored with its
+// draft, versions, sign-offs, shares and comments. Field names are part of the file
+// format and do not change; times are RFC 3339 in UTC.
+type Export struct {
+	ExportedAt  time.Time          `json:"exported_at"`
+	Person      ExportPerson       `json:"person"`
+	Reflections []ExportReflection `json:"reflections"`
+}
+
+// ExportPerson is who the export is of.
+type ExportPerson struct {
+	Name string `json:"name"`
+}
+
+// ExportReflection is one reflection in full.
+type ExportReflection struct {
+	ID       int64          `json:"id"`
+	Course   string         `json:"course"`
+	Activity string         `json:"activity"`
+	Template string         `json:"template"`
+	Prompts  []ExportPrompt `json:"prompts"`
+	// CurrentVersion is the number of the newest submitted version, 0 if never submitted.
+	CurrentVersion int              `json:"current_version"`
+	Versions       []ExportVersion  `json:"versions"` // oldest first
+	Draft          *ExportDraft     `json:"draft"`    // null when there is no work in progress
+	Reference      *ExportReference `json:"reference"`
+	Shares         []ExportShare    `json:"shares"`
+	Comments       []ExportComment  `json:"comments"`
+	CreatedAt      time.Time        `json:"created_at"`
+	UpdatedAt      time.Time        `json:"updated_at"`
+}
+
+// ExportPrompt is one question the reflection answers, as it was when it was started.
+type ExportPrompt struct {
+	Key      string `json:"key"`
+	Label    string `json:"label"`
+	Help     string `json:"help"`
+	Required bool   `json:"required"`
+}
+
+// ExportAnswer is the answer to one prompt. Prompt is the prompt's label.
+type ExportAnswer struct {
+	PromptKey string `json:"prompt_key"`
+	Prompt    string `json:"prompt"`
+	Answer    string `json:"answer"`
+}
+
+// ExportVersion is one submitted version and its sign-off, if it has one.
+type ExportVersion struct {
+	Number    int            `json:"number"`
+	Title     string         `json:"title"`
+	Answers   []ExportAnswer `json:"answers"` // in prompt order; unanswered prompts are left out
+	Tags      []string       `json:"tags"`
+	WrittenAt time.Time      `json:"written_at"`
+	SignOff   *ExportSignOff `json:"sign_off"`
+}
+
+// ExportSignOff is a supervisor's sign-off of one version, with their name as it was.
+type ExportSignOff struct {
+	Supervisor string    `json:"supervisor"`
+	Comment    string    `json:"comment"`
+	SignedAt   time.Time `json:"signed_at"`
+}
+
+// ExportDraft is the author's unsubmitted work in progress.
+type ExportDraft struct {
+	Title   string         `json:"title"`
+	Answers []ExportAnswer `json:"answers"`
+	Tags    []string       `json:"tags"`
+	SavedAt *time.Time     `json:"saved_at"`
+}
+
+// ExportReference is the discussion thread or case a reflection refers to, with its
+// title as it was when the reference was made.
+type ExportReference struct {
+	ThreadID   int64  `json:"thread_id"`
+	ActivityID int64  `json:"activity_id"`
+	Title      string `json:"title"`
+}
+
+// Who a share reaches.
+const (
+	ShareWithEducators  = "educators"
+	ShareWithSupervisor = "supervisor"
+)
+
+// ExportShare is one audience the reflection is shared with. Name is the
+// supervisor's; it is empty for the course's educators.
+type ExportShare struct {
+	With     string    `json:"with"`
+	Name     string    `json:"name"`
+	SharedAt time.Time `json:"shared_at"`
+}
+
+// ExportComment is a comment on one version. ByAuthor is true for the author's own.
+type ExportComment struct {
+	Version   int       `json:"version"`
+	Author    string    `json:"author"`
+	ByAuthor  bool      `json:"by_author"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ExportJSON writes every reflection the person authored, in full, as JSON.
+func (s *Service) ExportJSON(ctx context.Context, authorID int64, w io.Writer) error {
+	var name string
+	err := s.db.QueryRow(ctx, `SELECT name FROM users WHERE id = $1`, authorID).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("reflection: export json of %d: %w", authorID, err)
+	}
+	// Not Mine: it stops at 500 for a page, and an export must leave nothing out.
+	rows, err := s.db.Query(ctx, `
+SELECT id FROM reflections WHERE author_id = $1 ORDER BY created_at, id`, authorID)
+	if err != nil {
+		return fmt.Errorf("reflection: export json of %d: %w", authorID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("reflection: export json of %d: %w", authorID, err)
+	}
+	out := Export{ExportedAt: s.now().UTC(), Person: ExportPerson{Name: name}, Reflections: []ExportReflection{}}
+	for _, id := range ids {
+		r, err := s.Get(ctx, authorID, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since the list was read
+		}
+		if err != nil {
+			return err
+		}
+		out.Reflections = append(out.Reflections, exportReflection(r))
+	}
+	// Encode before writing, so a failure leaves nothing half-written.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // a file for people to read, not for a page
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("reflection: export json of %d: %w", authorID, err)
+	}
+	_, err = buf.WriteTo(w)
+	return err
+}
+
+// exportReflection turns the author's view of a reflection into its export form.
+func exportReflection(r Reflection) ExportReflection {
+	e := ExportReflection{ID: r.ID, Course: r.CourseTitle, Activity: r.ActivityTitle, Template: r.Template,
+		Prompts: []ExportPrompt{}, Versions: []ExportVersion{}, Shares: []ExportShare{}, Comments: []ExportComment{},
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	for _, p := range r.Prompts {
+		e.Prompts = append(e.Prompts, ExportPrompt{Key: p.Key, Label: p.Label, Help: p.Help, Required: p.Required})
+	}
+	if r.Current != nil {
+		e.CurrentVersion = r.Current.Number
+	}
+	for _, v := range slices.Backward(r.Versions) { // Get gives them newest first
+		ev := ExportVersion{Number: v.Number, Title: v.Title, Answers: exportAnswers(r.Prompts, v.Answers),
+			Tags: nonNil(v.Tags), WrittenAt: v.WrittenAt.UTC()}
+		if v.SignOff != nil {
+			ev.SignOff = &ExportSignOff{Supervisor: v.SignOff.Supervisor, Comment: v.SignOff.Comment,
+				SignedAt: v.SignOff.SignedAt.UTC()}
+		}
+		e.Versions = append(e.Versions, ev)
+	}
+	if r.Draft != nil {
+		e.Draft = &ExportDraft{Title: r.Draft.Title, Answers: exportAnswers(r.Prompts, r.Draft.Answers),
+			Tags: nonNil(r.Draft.Tags)}
+		if r.DraftSavedAt != nil {
+			at := r.DraftSavedAt.UTC()
+			e.Draft.SavedAt = &at
+		}
+	}
+	if r.Ref.ThreadID != 0 || r.Ref.Title != "" {
+		e.Reference = &ExportReference{ThreadID: r.Ref.ThreadID, ActivityID: r.Ref.ActivityID, Title: r.Ref.Title}
+	}
+	for _, sh := range r.Shares {
+		es := ExportShare{With: ShareWithSupervisor, Name: sh.Name, SharedAt: sh.SharedAt.UTC()}
+		if sh.With == Everyone {
+			es.With, es.Name = ShareWithEducators, ""
+		}
+		e.Shares = append(e.Shares, es)
+	}
+	for _, c := range r.Comments {
+		e.Comments = append(e.Comments, ExportComment{Version: c.Version, Author: c.Author, ByAuthor: c.Mine,
+			Body: c.Body, CreatedAt: c.CreatedAt.UTC()})
+	}
+	return e
+}
+
+// exportAnswers lists answers in prompt order, then any whose prompt is no longer
+// among the reflection's (none today, but an export keeps everything).
+func exportAnswers(prompts []Prompt, answers map[string]string) []ExportAnswer {
+	out := []ExportAnswer{}
+	known := map[string]bool{}
+	for _, p := range prompts {
+		known[p.Key] = true
+		if a, ok := answers[p.Key]; ok {
+			out = append(out, ExportAnswer{PromptKey: p.Key, Prompt: p.Label, Answer: a})
+		}
+	}
+	var rest []string
+	for k := range answers {
+		if !known[k] {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		out = append(out, ExportAnswer{PromptKey: k, Answer: answers[k]})
+	}
+	return out
+}
+
+func nonNil(tags []string) []string {
+	if tags == nil {
+		return []string{}
+	}
+	return tags
+}
+
+// maxPDFReflections bounds one PDF; a portfolio entry is a handful of reflections.
+const maxPDFReflections = 500
+
+// ExportPDF writes the current submitted version of each of the author's chosen
+// reflections as a PDF for an appraisal portfolio, each starting on a new page. An
+// id that is not the author's own is ErrNotFound, even when it is shared with them;
+// a reflection never submitted is an InvalidError. Nothing is written on an error.
+func (s *Service) ExportPDF(ctx context.Context, authorID int64, ids []int64, w io.Writer) error {
+	rs, err := s.exportable(ctx, authorID, ids)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	info := gopdf.PdfInfo{Title: "Reflections", Author: rs[0].Author, Creator: "Huddle", CreationDate: now}
+	if len(rs) == 1 {
+		info.Title = rs[0].Current.Title
+	}
+	var buf bytes.Buffer
+	if _, err := typeset(portfolio(rs), "Exported from Huddle on "+portfolioDate(now), info, &buf); err != nil {
+		return fmt.Errorf("reflection: export pdf for %d: %w", authorID, err)
+	}
+	_, err = buf.WriteTo(w)
+	return err
+}
+
+// exportable reads the reflections for a PDF, in the order asked, once each.
+func (s *Service) exportable(ctx context.Context, authorID int64, ids []int64) ([]Reflection, error) {
+	switch {
+	case len(ids) == 0:
+		return nil, invalid("reflections", "Choose at least one reflection to export.")
+	case len(ids) > maxPDFReflections:
+		return nil, invalid("reflections", fmt.Sprintf("Export at most %d reflections at a time.", maxPDFReflections))
+	}
+	var out []Reflection
+	seen := map[int64]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, err := s.Get(ctx, authorID, id)
+		if err != nil {
+			return nil, err
+		}
+		// Get also lets supervisors and educators read what is shared with them; an
+		// export for a portfolio is of one's own writing only.
+		if r.AuthorID != authorID {
+			return nil, ErrNotFound
+		}
+		if r.Current == nil {
+			title := r.Title()
+			if title == "" {
+				title = "Untitled draft"
+			}
+			return nil, invalid("reflections",
+				fmt.Sprintf("\"%s\" has not been submitted: only submitted reflections can be exported.", title))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// portfolioZone is where Huddle's users are: dates in an export are UK dates.
+var portfolioZone = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()
+
+// portfolioDate is a date as UK appraisal documents write it: 2 January 2026.
+func portfolioDate(t time.Time) string { return t.In(portfolioZone).Format("2 January 2006") }
+
+// blockKind is what a piece of an exported document is, which decides how it looks.
+type blockKind int
+
+const (
+	blockTitle     blockKind = iota + 1 // a reflection's title; it starts a new page
+	blockMeta                           // small print: course, version, "Not answered"
+	blockHeading                        // a prompt's label, or a section such as "Tags"
+	blockParagraph                      // what someone wrote; its line breaks are kept
+)
+
+// block is one piece of an exported document, before any layout.
+type block struct {
+	Kind blockKind
+	Text string
+}
+
+// portfolio is the document for the reflections' current versions, in order.
+func portfolio(rs []Reflection) []block {
+	var doc []block
+	for _, r := range rs {
+		doc = append(doc, reflectionBlocks(r)...)
+	}
+	return doc
+}
+
+// reflectionBlocks is one reflection's current version: what it is, what was
+// written, and whether it is signed off.
+func reflectionBlocks(r Reflection) []block {
+	v := r.Current
+	doc := []block{{blockTitle, v.Title}}
+	var where []string
+	for _, t := range []string{r.CourseTitle, r.ActivityTitle} {
+		if t != "" {
+			where = append(where, t)
+		}
+	}
+	if len(where) > 0 {
+		doc = append(doc, block{blockMeta, strings.Join(where, " · ")})
+	}
+	doc = append(doc, block{blockMeta, fmt.Sprintf("Version %d, written %s", v.Number, portfolioDate(v.WrittenAt))})
+	for _, p := range r.Prompts {
+		doc = append(doc, block{blockHeading, p.Label})
+		if a := v.Answers[p.Key]; a != "" {
+			doc = append(doc, block{blockParagraph, a})
+		} else {
+			doc = append(doc, block{blockMeta, "Not answered"})
+		}
+	}
+	doc = append(doc, block{blockHeading, "Tags"})
+	if len(v.Tags) > 0 {
+		doc = append(doc, block{blockParagraph, strings.Join(v.Tags, ", ")})
+	} else {
+		doc = append(doc, block{blockMeta, "No tags"})
+	}
+	if r.Ref.Title != "" {
+		doc = append(doc, block{blockHeading, "Refers to"}, block{blockParagraph, r.Ref.Title})
+	}
+	doc = append(doc, block{blockHeading, "Sign-off"})
+	if so := v.SignOff; so != nil {
+		doc = append(doc, block{blockParagraph,
+			fmt.Sprintf("Signed off by %s on %s", so.Supervisor, portfolioDate(so.SignedAt))})
+		if so.Comment != "" {
+			doc = append(doc, block{blockParagraph, so.Comment})
+		}
+	} else {
+		doc = append(doc, block{blockMeta, "Not yet signed off"})
+	}
+	return doc
+}
+
+// A4 in points, with 20 mm margins; the footer sits in the bottom margin.
+const (
+	pageWidth     = 595.0
+	pageHeight    = 842.0
+	pageMargin    = 56.7
+	contentWidth  = pageWidth - 2*pageMargin
+	contentBottom = pageHeight - pageMargin - 14 // room between the text and the footer
+	footerTop     = pageHeight - 40
+)
+
+// face is how one kind of block is set. Sizes and spacing are in points; leading
+// is the height of one line.
+type face struct {
+	bold    bool
+	size    float64
+	leading float64
+	before  float64 // space above the block, unless it opens a page
+	after   float64
+	grey    bool
+}
+
+var (
+	faces = map[blockKind]face{
+		blockTitle:     {bold: true, size: 18, leading: 23, after: 4},
+		blockMeta:      {size: 10, leading: 14, after: 2, grey: true},
+		blockHeading:   {bold: true, size: 12, leading: 16, before: 12, after: 3},
+		blockParagraph: {size: 11, leading: 15, after: 6},
+	}
+	footerFace = face{size: 8.5, leading: 12, grey: true}
+)
+
+// line is one line of text placed on a page.
+type line struct {
+	face  face
+	y     float64 // top of the line, from the top of the page
+	text  string
+	right bool // set against the right margin (the page number)
+}
+
+type page []line
+
+// measure gives the width in points of text set in a face.
+type measure func(f face, text string) float64
+
+// paginate lays the document out on A4 pages and adds each page's footer. Every
+// title starts a page; an answer runs on over pages; a heading is never left at the
+// foot of a page without the first line of what follows it.
+func paginate(doc []block, width measure, footer string) []page {
+	var pages []page
+	var y float64
+	newPage := func() {
+		pages = append(pages, nil)
+		y = pageMargin
+	}
+	for i, b := range doc {
+		f := faces[b.Kind]
+		lines := wrap(b.Text, contentWidth, func(s string) float64 { return width(f, s) })
+		switch {
+		case len(pages) == 0 || b.Kind == blockTitle:
+			newPage()
+		case y > pageMargin:
+			y += f.before
+		}
+		if b.Kind == blockHeading && i+1 < len(doc) && y > pageMargin {
+			need := float64(len(lines))*f.leading + f.after + faces[doc[i+1].Kind].leading
+			if y+need > contentBottom {
+				newPage()
+			}
+		}
+		for _, text := range lines {
+			if y+f.leading > contentBottom {
+				newPage()
+			}
+			if text == "" { // a paragraph break
+				if y > pageMargin {
+					y += f.leading / 2
+				}
+				continue
+			}
+			pages[len(pages)-1] = append(pages[len(pages)-1], line{face: f, y: y, text: text})
+			y += f.leading
+		}
+		y += f.after
+	}
+	for i := range pages {
+		pages[i] = append(pages[i], line{face: footerFace, y: footerTop, text: footer},
+			line{face: footerFace, y: footerTop, text: fmt.Sprintf("Page %d of %d", i+1, len(pages)), right: true})
+	}
+	return pages
+}
+
+// wrap breaks text into lines no wider than width, at spaces where it can and inside
+// a word (a long URL) where it must. A line break in the text is kept; a blank line,
+// a paragraph break, becomes one empty line.
+func wrap(text string, width float64, measure func(string) float64) []string {
+	text = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, strings.ReplaceAll(text, "\r\n", "\n"))
+	var out []string
+	for _, para := range strings.Split(text, "\n") {
+		words := strings.Fields(para)
+		if len(words) == 0 {
+			if len(out) > 0 && out[len(out)-1] != "" {
+				out = append(out, "")
+			}
+			continue
+		}
+		cur := ""
+		for _, word := range words {
+			candidate := word
+			if cur != "" {
+				candidate = cur + " " + word
+			}
+			if measure(candidate) <= width {
+				cur = candidate
+				continue
+			}
+			if cur != "" {
+				out = append(out, cur)
+			}
+			for measure(word) > width {
+				n := fitting(word, width, measure)
+				out = append(out, word[:n])
+				word = word[n:]
+			}
+			cur = word
+		}
+		out = append(out, cur)
+	}
+	if len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+// fitting is the length in bytes of the longest start of word that fits in width,
+// and at least one character, so that wrapping always moves on.
+func fitting(word string, width float64, measure func(string) float64) int {
+	_, n := utf8.DecodeRuneInString(word)
+	for n < len(word) {
+		_, size := utf8.DecodeRuneInString(word[n:])
+		if measure(word[:n+size]) > width {
+			break
+		}
+		n += size
+	}
+	return n
+}
+
+// Font families registered with gopdf: the Go fonts, embedded in the binary, so the
+// export needs no font files and sets Latin, Greek and Cyrillic text (WGL4).
+const (
+	familyRegular = "go-regular"
+	familyBold    = "go-bold"
+)
+
+// typeset renders the document as an A4 PDF and reports how many pages it has.
+func typeset(doc []block, footer string, info gopdf.PdfInfo, w io.Writer) (int, error) {
+	pdf := &gopdf.GoPdf{}
+	pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4, Unit: gopdf.UnitPT})
+	// A character the font lacks (Chinese, an emoji) shows as "?" rather than the
+	// blank gopdf would leave, so a reader can see something is missing.
+	opt := gopdf.TtfOption{OnGlyphNotFoundSubstitute: func(rune) rune { return '?' }}
+	if err := pdf.AddTTFFontDataWithOption(familyRegular, goregular.TTF, opt); err != nil {
+		return 0, fmt.Errorf("load font: %w", err)
+	}
+	if err := pdf.AddTTFFontDataWithOption(familyBold, gobold.TTF, opt); err != nil {
+		return 0, fmt.Errorf("load font: %w", err)
+	}
+	info.Title, info.Author = infoText(info.Title), infoText(info.Author)
+	pdf.SetInfo(info)
+
+	var fontErr error
+	use := func(f face) {
+		family := familyRegular
+		if f.bold {
+			family = familyBold
+		}
+		if err := pdf.SetFont(family, "", f.size); err != nil && fontErr == nil {
+			fontErr = err
+		}
+		if f.grey {
+			pdf.SetTextColor(90, 90, 90)
+		} else {
+			pdf.SetTextColor(0, 0, 0)
+		}
+	}
+	pages := paginate(doc, func(f face, text string) float64 {
+		use(f)
+		width, err := pdf.MeasureTextWidth(text)
+		if err != nil && fontErr == nil {
+			fontErr = err
+		}
+		return width
+	}, footer)
+	if fontErr != nil {
+		return 0, fmt.Errorf("measure text: %w", fontErr)
+	}
+
+	for _, p := range pages {
+		pdf.AddPage()
+		pdf.SetStrokeColor(180, 180, 180)
+		pdf.SetLineWidth(0.5)
+		pdf.Line(pageMargin, footerTop-6, pageWidth-pageMargin, footerTop-6)
+		for _, l := range p {
+			use(l.face)
+			align := gopdf.Left | gopdf.Top
+			if l.right {
+				align = gopdf.Right | gopdf.Top
+			}
+			pdf.SetXY(pageMargin, l.y)
+			if err := pdf.CellWithOption(&gopdf.Rect{W: contentWidth, H: l.face.leading}, l.text,
+				gopdf.CellOption{Align: align}); err != nil {
+				return 0, fmt.Errorf("set text: %w", err)
+			}
+		}
+	}
+	if fontErr != nil {
+		return 0, fmt.Errorf("set text: %w", fontErr)
+	}
+	if _, err := pdf.WriteTo(w); err != nil {
+		return 0, fmt.Errorf("write: %w", err)
+	}
+	return len(pages), nil
+}
+
+// infoText keeps a document property to the Basic Multilingual Plane: gopdf writes
+// them as UTF-16 without surrogate pairs, so an emoji would garble the string.
+func infoText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r > 0xFFFF {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, s)
+}

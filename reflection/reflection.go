@@ -1,0 +1,301 @@
+// Package reflection is Huddle's reflection log: structured reflective writing that
+// is private to its author until they share one reflection with the course's
+// educators or a supervisor, who can comment and sign off an exact version. It owns
+// its tables and SQL; the web layer calls the Service.
+package reflection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/guard"
+)
+
+// KindReflectionLog is the activity kind this package provides.
+const KindReflectionLog = "reflection_log"
+
+// Kinds describes the reflection log for Deep Linking and set-up.
+func Kinds() []course.Kind {
+	return []course.Kind{{Name: KindReflectionLog, Title: "Reflection log",
+		Description: "Structured reflections, private unless the learner shares one, signed off by a supervisor and exportable for appraisal.",
+		Graded:      true, MaxScore: 100, Tag: "reflection"}}
+}
+
+// Prompt is one question of a template.
+type Prompt struct {
+	Key      string `json:"key"`
+	Label    string `json:"label"`
+	Help     string `json:"help,omitempty"`
+	Required bool   `json:"required"`
+}
+
+// Template is a structure for a reflection.
+type Template struct {
+	Key, Title, Description string
+	Prompts                 []Prompt
+}
+
+// Built-in templates. "What? So what? Now what?" is the structure the Academy of
+// Medical Royal Colleges and the GMC recommend to UK doctors; Gibbs' cycle is common
+// in nursing; free text suits those who prefer their own structure.
+var Templates = []Template{
+	{Key: "reflective_practice", Title: "What happened, what you learned, what next",
+		Description: "The structure recommended to UK doctors for reflective practice.",
+		Prompts: []Prompt{
+			{Key: "what_happened", Label: "What happened?", Help: "Describe the event or experience briefly, without anything that identifies a patient.", Required: true},
+			{Key: "learned", Label: "What did you learn?", Help: "What went well, what could have gone better, and why.", Required: true},
+			{Key: "next", Label: "What will you do differently, or next?", Help: "Actions, further learning, or changes to your practice.", Required: true},
+		}},
+	{Key: "gibbs", Title: "Gibbs' reflective cycle",
+		Description: "Six stages from description to an action plan.",
+		Prompts: []Prompt{
+			{Key: "description", Label: "Description", Help: "What happened?", Required: true},
+			{Key: "feelings", Label: "Feelings", Help: "What were you thinking and feeling?"},
+			{Key: "evaluation", Label: "Evaluation", Help: "What was good and bad about the experience?"},
+			{Key: "analysis", Label: "Analysis", Help: "What sense can you make of the situation?"},
+			{Key: "conclusion", Label: "Conclusion", Help: "What else could you have done?", Required: true},
+			{Key: "action_plan", Label: "Action plan", Help: "If it arose again, what would you do?", Required: true},
+		}},
+	{Key: "free", Title: "Free text", Description: "One box, your own structure.",
+		Prompts: []Prompt{{Key: "reflection", Label: "Your reflection", Required: true}}},
+}
+
+// TemplateCustom is the key of an activity's own template.
+const TemplateCustom = "custom"
+
+func builtin(key string) (Template, bool) {
+	for _, t := range Templates {
+		if t.Key == key {
+			return t, true
+		}
+	}
+	return Template{}, false
+}
+
+// What completes a reflection activity.
+const (
+	CompleteOnSubmit  = "submit"
+	CompleteOnSignOff = "signoff"
+)
+
+// Settings are one reflection activity's set-up.
+type Settings struct {
+	ActivityID    int64
+	Template      string
+	CustomPrompts []Prompt
+	OfferedTags   []string
+	CompleteOn    string
+	MaxScore      float64
+}
+
+// Prompts are the questions a new reflection in this activity answers.
+func (st Settings) Prompts() []Prompt {
+	if st.Template == TemplateCustom && len(st.CustomPrompts) > 0 {
+		return st.CustomPrompts
+	}
+	if t, ok := builtin(st.Template); ok {
+		return t.Prompts
+	}
+	return Templates[0].Prompts
+}
+
+// Errors callers branch on.
+var (
+	// ErrNotFound means the reflection does not exist or the viewer may not see it;
+	// the two are never told apart.
+	ErrNotFound   = errors.New("reflection: not found")
+	ErrNotAllowed = errors.New("reflection: not allowed")
+	// ErrOwnReflection means the author tried to sign off their own reflection.
+	ErrOwnReflection = errors.New("reflection: authors do not sign off their own reflections")
+)
+
+// InvalidError is input a person must correct; Field names the form field.
+type InvalidError struct{ Field, Message string }
+
+func (e *InvalidError) Error() string { return "reflection: " + e.Field + ": " + e.Message }
+
+func invalid(field, msg string) error { return &InvalidError{Field: field, Message: msg} }
+
+// GuardError is text that looks like it identifies a patient; nothing was stored.
+type GuardError struct {
+	Findings map[string][]guard.Finding // by form field
+}
+
+func (e *GuardError) Error() string {
+	return fmt.Sprintf("reflection: possible patient identifiers in %d fields", len(e.Findings))
+}
+
+// Grader records completion scores in the caller's transaction (gradesync).
+type Grader interface {
+	Record(ctx context.Context, tx pgx.Tx, sc gradesync.Score) error
+}
+
+// Service reads and writes reflections.
+type Service struct {
+	db      *pgxpool.Pool
+	log     *slog.Logger
+	now     func() time.Time
+	grader  Grader
+	threads Threads
+}
+
+// NewService returns a Service; log, now and grader may be nil.
+func NewService(db *pgxpool.Pool, log *slog.Logger, now func() time.Time, grader Grader) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, log: log, now: now, grader: grader}
+}
+
+type activitySettings struct {
+	MaxScore float64 `json:"max_score"`
+}
+
+// Settings returns an activity's set-up, making its row with defaults the first time.
+func (s *Service) Settings(ctx context.Context, a course.Activity) (Settings, error) {
+	st, err := s.settings(ctx, s.db, a.ID)
+	if !errors.Is(err, ErrNotFound) {
+		return st, err
+	}
+	if a.Kind != KindReflectionLog {
+		return st, ErrNotFound
+	}
+	as := activitySettings{MaxScore: 100}
+	if len(a.Settings) > 0 {
+		_ = json.Unmarshal(a.Settings, &as) // bad settings fall back to the defaults
+	}
+	if as.MaxScore <= 0 {
+		as.MaxScore = 100
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO reflection_settings (activity_id, max_score) VALUES ($1, $2)
+ON CONFLICT (activity_id) DO NOTHING`, a.ID, as.MaxScore); err != nil {
+		return st, fmt.Errorf("reflection: create settings of %d: %w", a.ID, err)
+	}
+	return s.settings(ctx, s.db, a.ID)
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Service) settings(ctx context.Context, q querier, activityID int64) (Settings, error) {
+	st := Settings{ActivityID: activityID}
+	var custom []byte
+	err := q.QueryRow(ctx, `
+SELECT template, custom_prompts, offered_tags, complete_on, max_score FROM reflection_settings WHERE activity_id = $1`,
+		activityID).Scan(&st.Template, &custom, &st.OfferedTags, &st.CompleteOn, &st.MaxScore)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, ErrNotFound
+	}
+	if err != nil {
+		return st, fmt.Errorf("reflection: settings of %d: %w", activityID, err)
+	}
+	if custom != nil {
+		if err := json.Unmarshal(custom, &st.CustomPrompts); err != nil {
+			return st, fmt.Errorf("reflection: custom prompts of %d: %w", activityID, err)
+		}
+	}
+	return st, nil
+}
+
+// Limits on what people write, in characters.
+const (
+	maxTitle   = 200
+	maxAnswer  = 10000
+	maxComment = 5000
+	maxPrompts = 12
+	maxTags    = 12
+)
+
+// SaveSettings changes an activity's set-up. Reflections already started keep the
+// prompts they were started with.
+func (s *Service) SaveSettings(ctx context.Context, st Settings) error {
+	if st.Template != TemplateCustom {
+		if _, ok := builtin(st.Template); !ok {
+			return invalid("template", "Choose a template.")
+		}
+	}
+	if st.CompleteOn != CompleteOnSubmit && st.CompleteOn != CompleteOnSignOff {
+		return invalid("complete_on", "Choose what completes the activity.")
+	}
+	var custom []byte
+	if st.Template == TemplateCustom {
+		prompts, err := cleanPrompts(st.CustomPrompts)
+		if err != nil {
+			return err
+		}
+		custom, _ = json.Marshal(prompts)
+	}
+	tags := cleanTags(st.OfferedTags)
+	if len(tags) > 50 {
+		return invalid("offered_tags", "Offer at most 50 tags.")
+	}
+	tag, err := s.db.Exec(ctx, `
+UPDATE reflection_settings SET template = $2, custom_prompts = $3, offered_tags = $4, complete_on = $5, updated_at = $6
+WHERE activity_id = $1`, st.ActivityID, st.Template, custom, tags, st.CompleteOn, s.now())
+	if err != nil {
+		return fmt.Errorf("reflection: save settings of %d: %w", st.ActivityID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// cleanPrompts checks an educator's own template and gives each prompt a stable key.
+func cleanPrompts(in []Prompt) ([]Prompt, error) {
+	var out []Prompt
+	for _, p := range in {
+		p.Label = oneLine(p.Label, 200)
+		p.Help = oneLine(p.Help, 500)
+		if p.Label == "" {
+			continue
+		}
+		p.Key = fmt.Sprintf("p%d", len(out)+1)
+		out = append(out, p)
+	}
+	switch {
+	case len(out) == 0:
+		return nil, invalid("prompt_1", "A custom template needs at least one prompt.")
+	case len(out) > maxPrompts:
+		return nil, invalid("prompt_1", fmt.Sprintf("Use at most %d prompts.", maxPrompts))
+	case !slices.ContainsFunc(out, func(p Prompt) bool { return p.Required }):
+		return nil, invalid("prompt_1", "Make at least one prompt required, so a reflection cannot be empty.")
+	}
+	return out, nil
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max])
+	}
+	return s
+}
+
+// cleanTags splits comma-separated tags, trims and de-duplicates them.
+func cleanTags(in []string) []string {
+	out := []string{}
+	for _, t := range in {
+		for _, part := range strings.Split(t, ",") {
+			if p := oneLine(part, 60); p != "" && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

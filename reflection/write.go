@@ -1,0 +1,422 @@
+package reflection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/guard"
+	"github.com/huddle-lti/huddle/lti"
+)
+
+// Content is what the author writes: a title, an answer per prompt, and tags.
+type Content struct {
+	Title   string            `json:"title"`
+	Answers map[string]string `json:"answers"`
+	Tags    []string          `json:"tags"`
+}
+
+// Ref is what a reflection refers to in Huddle: a case or a discussion thread.
+type Ref struct {
+	ThreadID   int64
+	ActivityID int64
+	Title      string
+}
+
+// check tidies content against the prompts and runs the patient-identifier guard over
+// every field. complete also requires the required prompts (a submission, not a draft).
+func check(c *Content, prompts []Prompt, complete bool) error {
+	c.Title = oneLine(c.Title, maxTitle+1)
+	c.Tags = cleanTags(c.Tags)
+	answers := map[string]string{}
+	for _, p := range prompts {
+		a := strings.TrimSpace(c.Answers[p.Key])
+		if len([]rune(a)) > maxAnswer {
+			return invalid("answer_"+p.Key, fmt.Sprintf("Keep each answer to %d characters.", maxAnswer))
+		}
+		if complete && p.Required && a == "" {
+			return invalid("answer_"+p.Key, "Answer \""+p.Label+"\".")
+		}
+		if a != "" {
+			answers[p.Key] = a
+		}
+	}
+	c.Answers = answers
+	switch {
+	case len([]rune(c.Title)) > maxTitle:
+		return invalid("title", fmt.Sprintf("Keep the title to %d characters.", maxTitle))
+	case complete && c.Title == "":
+		return invalid("title", "Give your reflection a title.")
+	case len(c.Tags) > maxTags:
+		return invalid("tags", fmt.Sprintf("Use at most %d tags.", maxTags))
+	}
+	found := map[string][]guard.Finding{}
+	scan := func(field, text string) {
+		if f := guard.Scan(text); len(f) > 0 {
+			found[field] = f
+		}
+	}
+	scan("title", c.Title)
+	scan("tags", strings.Join(c.Tags, ", "))
+	for key, a := range c.Answers {
+		scan("answer_"+key, a)
+	}
+	if len(found) > 0 {
+		return &GuardError{Findings: found}
+	}
+	return nil
+}
+
+// logGuard records that the guard stopped a save: the fields and kinds, never text.
+func (s *Service) logGuard(err error, activityID int64) {
+	var ge *GuardError
+	if !errors.As(err, &ge) {
+		return
+	}
+	kinds := map[string][]string{}
+	for field, fs := range ge.Findings {
+		for _, f := range fs {
+			kinds[field] = append(kinds[field], fmt.Sprintf("%s@%d-%d", f.Kind, f.Start, f.End))
+		}
+	}
+	s.log.Info("guard stopped a reflection", "activity", activityID, "findings", kinds)
+}
+
+// Author is the person writing, with their standing in the activity's course.
+type Author struct {
+	UserID int64
+	Member course.Member
+}
+
+// SaveDraft keeps the author's work in progress, starting the reflection when id is
+// zero, and returns its id. A draft need not be complete, but it must pass the guard:
+// a draft with patient identifiers is never stored on the server.
+func (s *Service) SaveDraft(ctx context.Context, a course.Activity, au Author, id int64, c Content, ref *Ref) (int64, error) {
+	st, err := s.Settings(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	prompts := st.Prompts()
+	if id != 0 {
+		if prompts, err = s.promptsOf(ctx, id, au.UserID, a.ID); err != nil {
+			return 0, err
+		}
+	}
+	if err := check(&c, prompts, false); err != nil {
+		s.logGuard(err, a.ID)
+		return 0, err
+	}
+	draft, _ := json.Marshal(c)
+	now := s.now()
+	if id == 0 {
+		return s.start(ctx, a, au, st, prompts, draft, ref, now)
+	}
+	tag, err := s.db.Exec(ctx, `
+UPDATE reflections SET draft = $3, draft_saved_at = $4, updated_at = $4
+WHERE id = $1 AND author_id = $2`, id, au.UserID, draft, now)
+	if err != nil {
+		return 0, fmt.Errorf("reflection: save draft %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, ErrNotFound
+	}
+	if ref != nil {
+		if err := s.setRef(ctx, id, au.UserID, *ref); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+func (s *Service) start(ctx context.Context, a course.Activity, au Author, st Settings, prompts []Prompt, draft []byte,
+	ref *Ref, now time.Time) (int64, error) {
+	if !au.Member.Has(lti.RoleLearner) && !au.Member.Has(lti.RoleEducator) && !au.Member.Has(lti.RoleMentor) {
+		return 0, ErrNotAllowed
+	}
+	promptJSON, _ := json.Marshal(prompts)
+	var id int64
+	err := s.db.QueryRow(ctx, `
+INSERT INTO reflections (author_id, activity_id, course_id, template, prompts, draft, draft_saved_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING id`,
+		au.UserID, a.ID, a.CourseID, st.Template, promptJSON, draft, now).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("reflection: start: %w", err)
+	}
+	if ref != nil {
+		if err := s.setRef(ctx, id, au.UserID, *ref); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+// Threads finds discussion threads a person can see, so a reflection can refer to
+// one (discussion provides it; cmd wires it).
+type Threads interface {
+	// ThreadsFor lists threads in boards of the person's courses, newest first.
+	ThreadsFor(ctx context.Context, userID int64, limit int) ([]Ref, error)
+	// ThreadFor returns one, or an error when the person cannot see it.
+	ThreadFor(ctx context.Context, userID, threadID int64) (Ref, error)
+}
+
+// UseThreads lets reflections refer to discussion threads.
+func (s *Service) UseThreads(t Threads) { s.threads = t }
+
+// RefChoices are the threads the person may refer to.
+func (s *Service) RefChoices(ctx context.Context, userID int64) ([]Ref, error) {
+	if s.threads == nil {
+		return nil, nil
+	}
+	return s.threads.ThreadsFor(ctx, userID, 50)
+}
+
+// setRef points a reflection at a thread the author can see (or at nothing).
+func (s *Service) setRef(ctx context.Context, id, userID int64, r Ref) error {
+	if r.ThreadID == 0 {
+		_, err := s.db.Exec(ctx, `UPDATE reflections SET ref_kind = '', ref_id = NULL, ref_activity_id = NULL, ref_title = ''
+WHERE id = $1 AND author_id = $2`, id, userID)
+		return err
+	}
+	if s.threads == nil {
+		return invalid("ref", "References to discussions are not available.")
+	}
+	found, err := s.threads.ThreadFor(ctx, userID, r.ThreadID)
+	if err != nil {
+		return invalid("ref", "Choose a case or discussion you can see.")
+	}
+	_, err = s.db.Exec(ctx, `UPDATE reflections SET ref_kind = 'thread', ref_id = $3, ref_activity_id = $4, ref_title = $5
+WHERE id = $1 AND author_id = $2`, id, userID, found.ThreadID, found.ActivityID, found.Title)
+	if err != nil {
+		return fmt.Errorf("reflection: set reference of %d: %w", id, err)
+	}
+	return nil
+}
+
+// promptsOf returns the prompts of the author's own reflection in an activity.
+func (s *Service) promptsOf(ctx context.Context, id, authorID, activityID int64) ([]Prompt, error) {
+	var raw []byte
+	err := s.db.QueryRow(ctx, `SELECT prompts FROM reflections WHERE id = $1 AND author_id = $2 AND activity_id = $3`,
+		id, authorID, activityID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reflection: prompts of %d: %w", id, err)
+	}
+	var p []Prompt
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("reflection: prompts of %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// Submit saves the content as the reflection's next version (starting the reflection
+// when id is zero) and clears the draft. Any sign-off stays with the version it was
+// given to, so the new version shows as not yet signed off.
+func (s *Service) Submit(ctx context.Context, a course.Activity, au Author, id int64, c Content, ref *Ref) (int64, int, error) {
+	st, err := s.Settings(ctx, a)
+	if err != nil {
+		return 0, 0, err
+	}
+	prompts := st.Prompts()
+	if id != 0 {
+		if prompts, err = s.promptsOf(ctx, id, au.UserID, a.ID); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := check(&c, prompts, true); err != nil {
+		s.logGuard(err, a.ID)
+		return 0, 0, err
+	}
+	now := s.now()
+	if id == 0 {
+		if id, err = s.start(ctx, a, au, st, prompts, nil, nil, now); err != nil {
+			return 0, 0, err
+		}
+	}
+	if ref != nil {
+		if err := s.setRef(ctx, id, au.UserID, *ref); err != nil {
+			return id, 0, err
+		}
+	}
+	answers, _ := json.Marshal(c.Answers)
+	var version int
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+UPDATE reflections SET current_version = current_version + 1, draft = NULL, draft_saved_at = NULL, updated_at = $3
+WHERE id = $1 AND author_id = $2 RETURNING current_version`, id, au.UserID, now).Scan(&version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("reflection: submit %d: %w", id, err)
+		}
+		if _, err := tx.Exec(ctx, `
+INSERT INTO reflection_versions (reflection_id, version, title, answers, tags, written_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id, version, c.Title, answers, c.Tags, now); err != nil {
+			return fmt.Errorf("reflection: submit %d: %w", id, err)
+		}
+		if st.CompleteOn == CompleteOnSubmit {
+			return s.complete(ctx, tx, st, au.UserID, "Reflection submitted")
+		}
+		return nil
+	})
+	return id, version, err
+}
+
+// complete sends the author's full score for the activity through grade sync.
+func (s *Service) complete(ctx context.Context, tx pgx.Tx, st Settings, userID int64, comment string) error {
+	if s.grader == nil {
+		return nil
+	}
+	err := s.grader.Record(ctx, tx, gradesync.Score{ActivityID: st.ActivityID, UserID: userID,
+		Given: st.MaxScore, Maximum: st.MaxScore, ActivityProgress: gradesync.ActivityCompleted,
+		GradingProgress: gradesync.GradingFully, Comment: comment, At: s.now()})
+	if errors.Is(err, gradesync.ErrNotLearner) {
+		return nil
+	}
+	return err
+}
+
+// Everyone is the share that reaches the course's educators.
+const Everyone int64 = 0
+
+// Share shows a reflection's submitted versions to the course's educators (with =
+// Everyone) or to one supervisor: one assigned to the author in the course, or an
+// educator or mentor of the course.
+func (s *Service) Share(ctx context.Context, authorID, id, with int64) error {
+	var courseID int64
+	var version int
+	err := s.db.QueryRow(ctx, `SELECT course_id, current_version FROM reflections WHERE id = $1 AND author_id = $2`,
+		id, authorID).Scan(&courseID, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("reflection: share %d: %w", id, err)
+	}
+	if version == 0 {
+		return invalid("share", "Submit your reflection before sharing it: only submitted versions are shared.")
+	}
+	if with != Everyone {
+		if with == authorID {
+			return invalid("share", "Choose someone other than yourself.")
+		}
+		ok, err := s.canSupervise(ctx, courseID, authorID, with)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return invalid("share", "Choose one of your supervisors or one of the course's educators.")
+		}
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO reflection_shares (reflection_id, shared_with, shared_at) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING`, id, with, s.now()); err != nil {
+		return fmt.Errorf("reflection: share %d: %w", id, err)
+	}
+	return nil
+}
+
+// canSupervise reports whether who may supervise the learner in the course.
+func (s *Service) canSupervise(ctx context.Context, courseID, learnerID, who int64) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `
+SELECT EXISTS (SELECT 1 FROM supervisors WHERE course_id = $1 AND learner_id = $2 AND supervisor_id = $3)
+    OR EXISTS (SELECT 1 FROM memberships WHERE course_id = $1 AND user_id = $3
+               AND ('educator' = ANY (roles) OR 'mentor' = ANY (roles)))`, courseID, learnerID, who).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("reflection: supervisor check: %w", err)
+	}
+	return ok, nil
+}
+
+// Unshare withdraws a share.
+func (s *Service) Unshare(ctx context.Context, authorID, id, with int64) error {
+	tag, err := s.db.Exec(ctx, `
+DELETE FROM reflection_shares sh USING reflections r
+WHERE sh.reflection_id = r.id AND r.id = $1 AND r.author_id = $2 AND sh.shared_with = $3`, id, authorID, with)
+	if err != nil {
+		return fmt.Errorf("reflection: unshare %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Comment adds a comment on the current version by the author or by someone it is
+// shared with. Comments pass the guard too.
+func (s *Service) Comment(ctx context.Context, userID, id int64, body string) error {
+	r, err := s.Get(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	if r.Current == nil {
+		return ErrNotFound
+	}
+	body = strings.TrimSpace(body)
+	switch {
+	case body == "":
+		return invalid("comment", "Write a comment first.")
+	case len([]rune(body)) > maxComment:
+		return invalid("comment", fmt.Sprintf("Keep comments to %d characters.", maxComment))
+	}
+	if f := guard.Scan(body); len(f) > 0 {
+		return &GuardError{Findings: map[string][]guard.Finding{"comment": f}}
+	}
+	if _, err := s.db.Exec(ctx, `
+INSERT INTO reflection_comments (reflection_id, version, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		id, r.Current.Number, userID, body, s.now()); err != nil {
+		return fmt.Errorf("reflection: comment on %d: %w", id, err)
+	}
+	return nil
+}
+
+// SignOff records a supervisor's (or educator's) sign-off of one exact version. It
+// must be the current version: a reader cannot sign what they have not been shown.
+func (s *Service) SignOff(ctx context.Context, userID, id int64, version int, comment string) error {
+	r, err := s.Get(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	if r.Access == AccessAuthor {
+		return ErrOwnReflection
+	}
+	if r.Current == nil || r.Current.Number != version {
+		return invalid("version", "The reflection has a newer version than the one you read. Read it, then sign it off.")
+	}
+	comment = strings.TrimSpace(comment)
+	if len([]rune(comment)) > maxComment {
+		return invalid("comment", fmt.Sprintf("Keep comments to %d characters.", maxComment))
+	}
+	if f := guard.Scan(comment); len(f) > 0 {
+		return &GuardError{Findings: map[string][]guard.Finding{"comment": f}}
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+INSERT INTO reflection_signoffs (reflection_id, version, supervisor_id, supervisor, comment, signed_at)
+SELECT $1, $2, u.id, u.name, $4, $5 FROM users u WHERE u.id = $3
+ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, s.now())
+		if err != nil {
+			return fmt.Errorf("reflection: sign off %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return invalid("version", "This version is already signed off.")
+		}
+		st, err := s.settings(ctx, tx, r.ActivityID)
+		if err != nil {
+			return err
+		}
+		if st.CompleteOn == CompleteOnSignOff {
+			return s.complete(ctx, tx, st, r.AuthorID, "Reflection signed off")
+		}
+		return nil
+	})
+}

@@ -1,0 +1,557 @@
+package web
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/reflection"
+)
+
+func (s *Server) reflectionRoutes() {
+	s.handle(fiber.MethodGet, "/activities/:activity/reflections/new", Member, s.newReflection)
+	s.handle(fiber.MethodPost, "/activities/:activity/reflections", Member, s.saveReflection)
+	s.handle(fiber.MethodPost, "/activities/:activity/reflections/autosave", Member, s.autosaveReflection)
+	s.handle(fiber.MethodGet, "/activities/:activity/reflections/:reflection/edit", Member, s.editReflection)
+	s.handle(fiber.MethodPost, "/activities/:activity/supervisor", Member, s.pickSupervisor)
+	s.handle(fiber.MethodGet, "/activities/:activity/reflection-settings", Educator, s.reflectionSettings)
+	s.handle(fiber.MethodPost, "/activities/:activity/reflection-settings", Educator, s.saveReflectionSettings)
+	s.handle(fiber.MethodGet, "/activities/:activity/supervisors", Educator, s.supervisors)
+	s.handle(fiber.MethodPost, "/activities/:activity/supervisors", Educator, s.assignSupervisor)
+
+	// A reflection is reached by its author from any course, and by those it is shared
+	// with; the reflection service decides, and answers 404 to everyone else.
+	s.handle(fiber.MethodGet, "/reflections", SignedIn, s.myReflections)
+	s.handle(fiber.MethodGet, "/reflections/export.json", SignedIn, s.exportJSON)
+	s.handle(fiber.MethodGet, "/reflections/export.pdf", SignedIn, s.exportPDF)
+	s.handle(fiber.MethodGet, "/reflections/:reflection", SignedIn, s.showReflection)
+	s.handle(fiber.MethodPost, "/reflections/:reflection/share", SignedIn, s.shareReflection)
+	s.handle(fiber.MethodPost, "/reflections/:reflection/unshare", SignedIn, s.unshareReflection)
+	s.handle(fiber.MethodPost, "/reflections/:reflection/comments", SignedIn, s.commentOnReflection)
+	s.handle(fiber.MethodPost, "/reflections/:reflection/signoff", SignedIn, s.signOffReflection)
+}
+
+var (
+	errNotReflectionLog = &Problem{Status: fiber.StatusNotFound, Code: "not_a_reflection_log", Title: "Not a reflection log",
+		Message: "This activity is not a reflection log. Go back to the activity's page."}
+	errLearnersOnly = &Problem{Status: fiber.StatusForbidden, Code: "learners_only", Title: "For learners",
+		Message: "Learners choose their own supervisors. As an educator, assign supervisors from the Supervisors page."}
+	errOwnReflection = &Problem{Status: fiber.StatusForbidden, Code: "own_reflection", Title: "Not yours to sign off",
+		Message: "A reflection is signed off by a supervisor or educator it was shared with, never by its author."}
+	errReflectionNotFound = &Problem{Status: fiber.StatusNotFound, Code: "reflection_not_found", Title: "Reflection not found",
+		Message: "This reflection does not exist, or it has not been shared with you. Reflections are private to their author unless they share them."}
+)
+
+func reflectionError(err error) error {
+	switch {
+	case errors.Is(err, reflection.ErrNotFound):
+		return errReflectionNotFound
+	case errors.Is(err, reflection.ErrOwnReflection):
+		return errOwnReflection
+	case errors.Is(err, reflection.ErrNotAllowed):
+		return errForbidden
+	}
+	var inv *reflection.InvalidError
+	if errors.As(err, &inv) {
+		return problem(fiber.StatusUnprocessableEntity, "invalid", "Please check what you entered", inv.Message)
+	}
+	var ge *reflection.GuardError
+	if errors.As(err, &ge) {
+		return problem(fiber.StatusUnprocessableEntity, "patient_identifiers", "Check for patient details",
+			"What you wrote may identify a patient, so it was not saved. Go back, remove names, dates of birth, NHS or hospital numbers, addresses and contact details, and try again.")
+	}
+	return err
+}
+
+func (s *Server) reflectionSettingsOf(c *fiber.Ctx) (reflection.Settings, error) {
+	a := actorOf(c)
+	if a.Activity.Kind != reflection.KindReflectionLog || s.deps.Reflections == nil {
+		return reflection.Settings{}, errNotReflectionLog
+	}
+	st, err := s.deps.Reflections.Settings(c.UserContext(), *a.Activity)
+	if errors.Is(err, reflection.ErrNotFound) {
+		return st, errNotReflectionLog
+	}
+	return st, err
+}
+
+// reflectionActivity is a reflection log's activity page: the person's reflections
+// in it; for educators, per-learner counts (never content).
+func (s *Server) reflectionActivity(c *fiber.Ctx) error {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	ctx := c.UserContext()
+	mine, err := s.deps.Reflections.Mine(ctx, a.Session.UserID, a.Activity.ID)
+	if err != nil {
+		return err
+	}
+	data := fiber.Map{"Settings": st, "Mine": mine, "IsEducator": a.Member.Has(lti.RoleEducator)}
+	if a.Member.Has(lti.RoleEducator) {
+		counts, err := s.deps.Reflections.Counts(ctx, a.Activity.ID)
+		if err != nil {
+			return err
+		}
+		data["Counts"] = counts
+	}
+	if a.Member.Has(lti.RoleLearner) {
+		sups, err := s.deps.Reflections.SupervisorsOf(ctx, a.Activity.CourseID, a.Session.UserID)
+		if err != nil {
+			return err
+		}
+		cands, err := s.deps.Reflections.Candidates(ctx, a.Activity.CourseID)
+		if err != nil {
+			return err
+		}
+		data["Supervisors"], data["Candidates"] = sups, cands
+	}
+	return c.Render("reflection_activity", page(c, a.Activity.Title, data))
+}
+
+// reflectionForm is what the reflection form shows.
+type reflectionForm struct {
+	ID      int64
+	Prompts []reflection.Prompt
+	Content reflection.Content
+	RefID   int64
+	Errors  []fieldError
+	Guard   []guardField
+	Saved   *time.Time
+	Version int
+}
+
+func contentFromForm(c *fiber.Ctx, prompts []reflection.Prompt) reflection.Content {
+	ct := reflection.Content{Title: c.FormValue("title"), Answers: map[string]string{},
+		Tags: append(formValues(c, "offered_tag"), c.FormValue("tags"))}
+	for _, p := range prompts {
+		ct.Answers[p.Key] = c.FormValue("answer_" + p.Key)
+	}
+	return ct
+}
+
+func (s *Server) renderReflectionForm(c *fiber.Ctx, st reflection.Settings, f reflectionForm, status int) error {
+	a := actorOf(c)
+	refs, err := s.deps.Reflections.RefChoices(c.UserContext(), a.Session.UserID)
+	if err != nil {
+		return err
+	}
+	title := "Write a reflection"
+	if f.ID != 0 {
+		title = "Edit your reflection"
+	}
+	c.Status(status)
+	return c.Render("reflection_form", page(c, title, fiber.Map{"Form": f, "Settings": st, "Refs": refs, "Heading": title}))
+}
+
+func (s *Server) newReflection(c *fiber.Ctx) error {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return err
+	}
+	return s.renderReflectionForm(c, st, reflectionForm{Prompts: st.Prompts()}, fiber.StatusOK)
+}
+
+func (s *Server) editReflection(c *fiber.Ctx) error {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	id, err := strconv.ParseInt(c.Params("reflection"), 10, 64)
+	if err != nil {
+		return errReflectionNotFound
+	}
+	r, err := s.deps.Reflections.Get(c.UserContext(), a.Session.UserID, id)
+	if err != nil {
+		return reflectionError(err)
+	}
+	if r.Access != reflection.AccessAuthor || r.ActivityID != a.Activity.ID {
+		return errReflectionNotFound
+	}
+	f := reflectionForm{ID: r.ID, Prompts: r.Prompts, RefID: r.Ref.ThreadID, Saved: r.DraftSavedAt}
+	switch {
+	case r.Draft != nil:
+		f.Content = *r.Draft
+	case r.Current != nil:
+		f.Content = reflection.Content{Title: r.Current.Title, Answers: r.Current.Answers, Tags: r.Current.Tags}
+	}
+	if r.Current != nil {
+		f.Version = r.Current.Number
+	}
+	return s.renderReflectionForm(c, st, f, fiber.StatusOK)
+}
+
+// saveReflection is the form's submit: "Save draft" keeps work in progress, "Submit"
+// makes the next version. Without JavaScript this is how drafts are saved.
+func (s *Server) saveReflection(c *fiber.Ctx) error {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	ctx := c.UserContext()
+	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
+	prompts := st.Prompts()
+	if id != 0 {
+		r, err := s.deps.Reflections.Get(ctx, a.Session.UserID, id)
+		if err != nil || r.Access != reflection.AccessAuthor {
+			return errReflectionNotFound
+		}
+		prompts = r.Prompts
+	}
+	content := contentFromForm(c, prompts)
+	refID, _ := strconv.ParseInt(c.FormValue("ref"), 10, 64)
+	ref := &reflection.Ref{ThreadID: refID}
+	au := reflection.Author{UserID: a.Session.UserID, Member: *a.Member}
+	var version int
+	if c.FormValue("action") == "submit" {
+		id, version, err = s.deps.Reflections.Submit(ctx, *a.Activity, au, id, content, ref)
+	} else {
+		id, err = s.deps.Reflections.SaveDraft(ctx, *a.Activity, au, id, content, ref)
+	}
+	if err != nil {
+		f := reflectionForm{ID: id, Prompts: prompts, Content: content, RefID: refID}
+		var inv *reflection.InvalidError
+		var ge *reflection.GuardError
+		switch {
+		case errors.As(err, &inv):
+			f.Errors = []fieldError{{Field: inv.Field, Message: inv.Message}}
+		case errors.As(err, &ge):
+			fields := []formText{{Field: "title", Label: "Title", Text: content.Title}}
+			for _, p := range prompts {
+				fields = append(fields, formText{Field: "answer_" + p.Key, Label: p.Label, Text: content.Answers[p.Key]})
+			}
+			fields = append(fields, formText{Field: "tags", Label: "Tags", Text: strings.Join(content.Tags, ", ")})
+			f.Guard = markFields(fields, ge.Findings)
+			f.Errors = []fieldError{{Field: "guard", Message: "This may identify a patient. Nothing was saved. Edit the marked parts and save again."}}
+		default:
+			return reflectionError(err)
+		}
+		return s.renderReflectionForm(c, st, f, fiber.StatusUnprocessableEntity)
+	}
+	if version > 0 {
+		return s.redirect(c, "/reflections/"+itoa(id)+"?submitted="+strconv.Itoa(version))
+	}
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/reflections/"+itoa(id)+"/edit?saved=1")
+}
+
+// autosaveReflection is the page script's draft save. It answers JSON: the draft's id
+// and time, or the guard's findings, in which case the script keeps the draft on the
+// device only.
+func (s *Server) autosaveReflection(c *fiber.Ctx) error {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	ctx := c.UserContext()
+	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
+	prompts := st.Prompts()
+	if id != 0 {
+		r, err := s.deps.Reflections.Get(ctx, a.Session.UserID, id)
+		if err != nil || r.Access != reflection.AccessAuthor {
+			return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": fiber.Map{"code": "reflection_not_found",
+				"message": "This reflection is not yours or no longer exists."}})
+		}
+		prompts = r.Prompts
+	}
+	refID, _ := strconv.ParseInt(c.FormValue("ref"), 10, 64)
+	id, err = s.deps.Reflections.SaveDraft(ctx, *a.Activity, reflection.Author{UserID: a.Session.UserID, Member: *a.Member},
+		id, contentFromForm(c, prompts), &reflection.Ref{ThreadID: refID})
+	var ge *reflection.GuardError
+	var inv *reflection.InvalidError
+	switch {
+	case errors.As(err, &ge):
+		findings := fiber.Map{}
+		for field, fs := range ge.Findings {
+			list := make([]fiber.Map, len(fs))
+			for i, f := range fs {
+				list[i] = fiber.Map{"kind": f.Kind, "start": f.Start, "end": f.End, "explain": f.Kind.Explain()}
+			}
+			findings[field] = list
+		}
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fiber.Map{"code": "patient_identifiers",
+			"message":  "Not saved to Huddle: this may identify a patient. It is kept on this device until you edit it.",
+			"findings": findings}})
+	case errors.As(err, &inv):
+		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fiber.Map{"code": "invalid", "field": inv.Field, "message": inv.Message}})
+	case err != nil:
+		return err
+	}
+	return c.JSON(fiber.Map{"id": strconv.FormatInt(id, 10), "saved_at": time.Now().UTC().Format(time.RFC3339)})
+}
+
+func (s *Server) reflectionID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("reflection"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errReflectionNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) showReflection(c *fiber.Ctx) error {
+	if s.deps.Reflections == nil {
+		return fiber.ErrNotFound
+	}
+	id, err := s.reflectionID(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	r, err := s.deps.Reflections.Get(c.UserContext(), a.Session.UserID, id)
+	if err != nil {
+		return reflectionError(err)
+	}
+	data := fiber.Map{"R": r, "Submitted": c.Query("submitted"), "Done": c.Query("done")}
+	if r.Access == reflection.AccessAuthor {
+		cands, err := s.deps.Reflections.Candidates(c.UserContext(), r.CourseID)
+		if err != nil {
+			return err
+		}
+		sups, err := s.deps.Reflections.SupervisorsOf(c.UserContext(), r.CourseID, r.AuthorID)
+		if err != nil {
+			return err
+		}
+		data["Candidates"], data["Supervisors"] = cands, sups
+	}
+	return c.Render("reflection", page(c, r.Title(), data))
+}
+
+func (s *Server) shareReflection(c *fiber.Ctx) error {
+	return s.changeShare(c, true)
+}
+
+func (s *Server) unshareReflection(c *fiber.Ctx) error {
+	return s.changeShare(c, false)
+}
+
+func (s *Server) changeShare(c *fiber.Ctx, share bool) error {
+	if s.deps.Reflections == nil {
+		return fiber.ErrNotFound
+	}
+	id, err := s.reflectionID(c)
+	if err != nil {
+		return err
+	}
+	with, err := strconv.ParseInt(c.FormValue("with"), 10, 64)
+	if err != nil {
+		return problem(fiber.StatusUnprocessableEntity, "invalid", "Choose who to share with",
+			"Choose the course's educators or one of your supervisors, then try again.")
+	}
+	a := actorOf(c)
+	done := "shared"
+	if share {
+		err = s.deps.Reflections.Share(c.UserContext(), a.Session.UserID, id, with)
+	} else {
+		err, done = s.deps.Reflections.Unshare(c.UserContext(), a.Session.UserID, id, with), "withdrawn"
+	}
+	if err != nil {
+		return reflectionError(err)
+	}
+	return s.redirect(c, "/reflections/"+itoa(id)+"?done="+done)
+}
+
+func (s *Server) commentOnReflection(c *fiber.Ctx) error {
+	if s.deps.Reflections == nil {
+		return fiber.ErrNotFound
+	}
+	id, err := s.reflectionID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Reflections.Comment(c.UserContext(), actorOf(c).Session.UserID, id, c.FormValue("comment")); err != nil {
+		return reflectionError(err)
+	}
+	return s.redirect(c, "/reflections/"+itoa(id)+"?done=commented#comments")
+}
+
+func (s *Server) signOffReflection(c *fiber.Ctx) error {
+	if s.deps.Reflections == nil {
+		return fiber.ErrNotFound
+	}
+	id, err := s.reflectionID(c)
+	if err != nil {
+		return err
+	}
+	version, _ := strconv.Atoi(c.FormValue("version"))
+	if err := s.deps.Reflections.SignOff(c.UserContext(), actorOf(c).Session.UserID, id, version, c.FormValue("comment")); err != nil {
+		return reflectionError(err)
+	}
+	return s.redirect(c, "/reflections/"+itoa(id)+"?done=signed")
+}
+
+func (s *Server) myReflections(c *fiber.Ctx) error {
+	if s.deps.Reflections == nil {
+		return fiber.ErrNotFound
+	}
+	a := actorOf(c)
+	mine, err := s.deps.Reflections.Mine(c.UserContext(), a.Session.UserID, 0)
+	if err != nil {
+		return err
+	}
+	shared, err := s.deps.Reflections.SharedWithMe(c.UserContext(), a.Session.UserID)
+	if err != nil {
+		return err
+	}
+	return c.Render("reflections_mine", page(c, "My reflections", fiber.Map{"Mine": mine, "Shared": shared}))
+}
+
+func (s *Server) exportJSON(c *fiber.Ctx) error {
+	if s.deps.Reflections == nil {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="huddle-reflections.json"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return s.deps.Reflections.ExportJSON(c.UserContext(), actorOf(c).Session.UserID, c.Response().BodyWriter())
+}
+
+func (s *Server) exportPDF(c *fiber.Ctx) error {
+	if s.deps.Reflections == nil {
+		return fiber.ErrNotFound
+	}
+	var ids []int64
+	for _, raw := range queryValues(c, "id") {
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return errReflectionNotFound
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return problem(fiber.StatusUnprocessableEntity, "nothing_chosen", "Choose reflections to export",
+			"Tick the reflections you want in the PDF, then choose Export.")
+	}
+	var buf strings.Builder
+	if err := s.deps.Reflections.ExportPDF(c.UserContext(), actorOf(c).Session.UserID, ids, &buf); err != nil {
+		return reflectionError(err)
+	}
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="huddle-reflections.pdf"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.SendString(buf.String())
+}
+
+func queryValues(c *fiber.Ctx, key string) []string {
+	var out []string
+	for _, v := range c.Context().QueryArgs().PeekMulti(key) {
+		out = append(out, string(v))
+	}
+	return out
+}
+
+func (s *Server) pickSupervisor(c *fiber.Ctx) error {
+	if _, err := s.reflectionSettingsOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	sup, err := strconv.ParseInt(c.FormValue("supervisor"), 10, 64)
+	if err != nil {
+		return problem(fiber.StatusUnprocessableEntity, "invalid", "Choose a supervisor", "Choose one of the course's educators.")
+	}
+	if !a.Member.Has(lti.RoleLearner) {
+		return errLearnersOnly
+	}
+	if err := s.deps.Reflections.Assign(c.UserContext(), a.Activity.CourseID, a.Session.UserID, sup, true); err != nil {
+		return reflectionError(err)
+	}
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?supervisor=1")
+}
+
+func (s *Server) reflectionSettings(c *fiber.Ctx) error {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return err
+	}
+	return c.Render("reflection_settings", page(c, "Reflection log settings", fiber.Map{"Settings": st,
+		"Templates": reflection.Templates, "Saved": c.Query("saved") != "", "Slots": promptSlots(st)}))
+}
+
+// promptSlots are the custom template's rows on the settings form: the prompts so far
+// and a few empty ones (the form works without JavaScript).
+func promptSlots(st reflection.Settings) []reflection.Prompt {
+	slots := append([]reflection.Prompt(nil), st.CustomPrompts...)
+	for len(slots) < len(st.CustomPrompts)+3 || len(slots) < 4 {
+		slots = append(slots, reflection.Prompt{})
+	}
+	return slots
+}
+
+func (s *Server) saveReflectionSettings(c *fiber.Ctx) error {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return err
+	}
+	st.Template = c.FormValue("template")
+	st.CompleteOn = c.FormValue("complete_on")
+	st.OfferedTags = []string{c.FormValue("offered_tags")}
+	st.CustomPrompts = nil
+	labels, helps := formValues(c, "prompt_label"), formValues(c, "prompt_help")
+	required := map[string]bool{}
+	for _, r := range formValues(c, "prompt_required") {
+		required[r] = true
+	}
+	for i, l := range labels {
+		p := reflection.Prompt{Label: l, Required: required[strconv.Itoa(i)]}
+		if i < len(helps) {
+			p.Help = helps[i]
+		}
+		st.CustomPrompts = append(st.CustomPrompts, p)
+	}
+	if err := s.deps.Reflections.SaveSettings(c.UserContext(), st); err != nil {
+		var inv *reflection.InvalidError
+		if errors.As(err, &inv) {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return c.Render("reflection_settings", page(c, "Reflection log settings", fiber.Map{"Settings": st,
+				"Templates": reflection.Templates, "Slots": promptSlots(st), "Error": fieldError{Field: inv.Field, Message: inv.Message}}))
+		}
+		return err
+	}
+	return s.redirect(c, "/activities/"+itoa(actorOf(c).Activity.ID)+"/reflection-settings?saved=1")
+}
+
+func (s *Server) supervisors(c *fiber.Ctx) error {
+	if _, err := s.reflectionSettingsOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	roster, err := s.deps.Reflections.Roster(c.UserContext(), a.Activity.CourseID)
+	if err != nil {
+		return err
+	}
+	cands, err := s.deps.Reflections.Candidates(c.UserContext(), a.Activity.CourseID)
+	if err != nil {
+		return err
+	}
+	return c.Render("supervisors", page(c, "Supervisors", fiber.Map{"Roster": roster, "Candidates": cands,
+		"Saved": c.Query("saved") != ""}))
+}
+
+func (s *Server) assignSupervisor(c *fiber.Ctx) error {
+	if _, err := s.reflectionSettingsOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	learner, err1 := strconv.ParseInt(c.FormValue("learner"), 10, 64)
+	sup, err2 := strconv.ParseInt(c.FormValue("supervisor"), 10, 64)
+	if err1 != nil || err2 != nil {
+		return problem(fiber.StatusUnprocessableEntity, "invalid", "Choose a learner and a supervisor",
+			"Choose a supervisor for the learner, then save.")
+	}
+	var err error
+	if c.FormValue("action") == "remove" {
+		err = s.deps.Reflections.Unassign(c.UserContext(), a.Activity.CourseID, learner, sup)
+	} else {
+		err = s.deps.Reflections.Assign(c.UserContext(), a.Activity.CourseID, learner, sup, false)
+	}
+	if err != nil {
+		return reflectionError(err)
+	}
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/supervisors?saved=1")
+}
