@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
 
@@ -204,6 +206,111 @@ func (b *browser) clickInFrame(origin, sel string) {
 	defer done()
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
 		b.fail("click %s in the frame at %s: %v", sel, url, err)
+	}
+}
+
+// shot saves a PNG of the test's tab (the platform's page with Huddle's frame drawn
+// in it) as one named step of a journey, into the same artifact directory as the
+// screenshots of a failure. Names start with the time, so a directory lists the steps
+// of all the test's browsers in the order they happened.
+func (b *browser) shot(step string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Logf("screenshot of step %s: %v", step, err)
+		return
+	}
+	path := filepath.Join(b.t.ArtifactDir(), time.Now().Format("150405.000")+"-"+step+".png")
+	if err := os.WriteFile(path, png, 0o600); err != nil {
+		b.t.Logf("screenshot of step %s: %v", step, err)
+		return
+	}
+	b.t.Logf("screenshot of step %s: %s", step, path)
+}
+
+// inFrame runs actions in the cross-site iframe on origin.
+func (b *browser) inFrame(origin, what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, done, url := b.onTarget("iframe", origin, what+" in", stepTimeout)
+	defer done()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.fail("%s in the frame at %s: %v", what, url, err)
+	}
+}
+
+// fillInFrame sets the value of the field sel, as typing it over what was there does.
+func (b *browser) fillInFrame(origin, sel, value string) {
+	b.t.Helper()
+	b.inFrame(origin, "fill "+sel, chromedp.SetValue(chromedp.CSS(sel), value, chromedp.NodeVisible))
+}
+
+// pasteInFrame pastes text over whatever the field sel holds: the field is focused,
+// its text selected, and the browser inserts text in its place as one input, as a
+// paste does, rather than key by key.
+func (b *browser) pasteInFrame(origin, sel, text string) {
+	b.t.Helper()
+	b.inFrame(origin, "paste into "+sel,
+		chromedp.Focus(chromedp.CSS(sel), chromedp.NodeVisible),
+		chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+			return err
+		}))
+}
+
+// submitInFrame submits the form sel in the frame with its submit button, as a click does.
+func (b *browser) submitInFrame(origin, form string) {
+	b.t.Helper()
+	b.clickInFrame(origin, form+` button[type="submit"]`)
+}
+
+// evalInFrame evaluates the JavaScript expression js in the frame on origin and
+// decodes its value into T.
+func evalInFrame[T any](b *browser, origin, js string) T {
+	b.t.Helper()
+	ctx, done, url := b.onTarget("iframe", origin, "evaluate", stepTimeout)
+	defer done()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		b.fail("evaluate %s in the frame at %s: %v", js, url, err)
+	}
+	return v
+}
+
+// waitPlatformText polls the test's tab, a page of the platform, until its text, with
+// that of a frame on the platform's own site in it, contains every want. Pages Huddle
+// sends back to the platform (the Deep Linking return) load in that same-site frame,
+// which Chromium keeps in the page's process: no target of its own.
+func (b *browser) waitPlatformText(want ...string) string {
+	b.t.Helper()
+	const read = `(() => {
+	  if (document.readyState !== "complete") { return ""; }
+	  let text = document.body.innerText;
+	  for (const f of document.querySelectorAll("iframe")) {
+	    try { if (f.contentDocument && f.contentDocument.body) { text += "\n" + f.contentDocument.body.innerText; } } catch (e) {}
+	  }
+	  return text;
+	})()`
+	ctx, cancel := b.step()
+	defer cancel()
+	last := ""
+	for {
+		rctx, cancelRead := context.WithTimeout(ctx, 3*time.Second)
+		text, err := chromedp.Run(rctx, chromedp.Evaluate[string](read))
+		cancelRead()
+		if err == nil {
+			last = text
+			if containsAll(text, want) {
+				return text
+			}
+		}
+		select {
+		case <-ctx.Done():
+			b.fail("the platform's page never showed %q within %s; it shows:\n%s", want, stepTimeout, last)
+		case <-time.After(150 * time.Millisecond):
+		}
 	}
 }
 

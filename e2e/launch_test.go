@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
@@ -124,6 +125,56 @@ func (b *browser) requireFitsPhone(origin string) {
 	}
 }
 
+// requireFrameFitsPhone checks that Huddle's page in the platform's frame, 360 CSS
+// pixels wide as on a phone, needs no horizontal scrolling. The frame itself is
+// resized (emulating the whole tab would also narrow the platform's page around it,
+// leaving Huddle less than a phone's width); it is widened by any classic scrollbar,
+// which phones overlay, so that Huddle lays out in exactly 360 pixels. The frame
+// keeps that width for a screenshot named step, then gets its own back.
+func (b *browser) requireFrameFitsPhone(origin, step string) {
+	b.t.Helper()
+	const phone = 360
+	resize := func(width string) error {
+		ctx, cancel := b.step()
+		defer cancel()
+		return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("iframe").style.width = "`+width+`"`))
+	}
+	if err := resize(fmt.Sprintf("%dpx", phone)); err != nil {
+		b.fail("%s: resize the platform's frame: %v", step, err)
+	}
+	defer func() { _ = resize("") }() // best effort: the test may be failing already
+	ctx, cancel := b.step()
+	defer cancel()
+	type layout struct {
+		Client int `json:"client"`
+		Inner  int `json:"inner"`
+		Scroll int `json:"scroll"`
+	}
+	const measure = `({client: document.documentElement.clientWidth, inner: window.innerWidth, scroll: document.documentElement.scrollWidth})`
+	for widened := false; ; {
+		l := evalInFrame[layout](b, origin, measure)
+		switch {
+		case l.Client < phone && !widened && l.Inner == phone:
+			if err := resize(fmt.Sprintf("%dpx", phone+l.Inner-l.Client)); err != nil {
+				b.fail("%s: widen the platform's frame by its scrollbar: %v", step, err)
+			}
+			widened = true
+			continue
+		case l.Client == phone:
+			b.shot(step)
+			if l.Scroll > phone {
+				b.fail("%s: at %d px wide Huddle's page is %d px wide: it scrolls sideways", step, phone, l.Scroll)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			b.fail("%s: the frame never laid out %d px wide: %+v", step, phone, l)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // An educator launches the activity nobody has set up yet and gets the set-up page
 // inside the frame.
 func TestEducatorLaunchShowsSetUp(t *testing.T) {
@@ -139,10 +190,17 @@ func TestEducatorLaunchShowsSetUp(t *testing.T) {
 // activity in the course page's iframe, as a person clicking "Open" does.
 func (b *browser) openActivity(s *stack, user string) {
 	b.t.Helper()
+	b.openCourseModule(s, user, seededCMID)
+}
+
+// openCourseModule is openActivity for the course module cmid, such as one added
+// through Deep Linking.
+func (b *browser) openCourseModule(s *stack, user string, cmid int) {
+	b.t.Helper()
 	open := fmt.Sprintf(`form[action="/open"]:not([target]):has(input[name="user"][value=%q]):has(input[name="cmid"][value="%d"]) button`,
-		user, seededCMID)
+		user, cmid)
 	b.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
-	b.do("open the activity as user "+user, chromedp.Click(chromedp.CSS(open), chromedp.NodeVisible))
+	b.do(fmt.Sprintf("open course module %d as user %s", cmid, user), chromedp.Click(chromedp.CSS(open), chromedp.NodeVisible))
 }
 
 // requireSessionCookie checks that the browser keeps Huddle's session cookie only in

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -22,19 +24,27 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/devplatform"
+	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
 	"github.com/huddle-lti/huddle/web"
 )
 
-// e2eKinds gives the educator's set-up page something to offer.
+// e2eKinds gives the educator's set-up page a kind that is not a board, whose
+// activity page is the plain one; the stack offers it after production's kinds.
 var e2eKinds = []course.Kind{
 	{Name: "e2e_board", Title: "E2E board", Description: "A kind registered by the end-to-end tests."},
 }
+
+// stackKinds are the kinds the stack installs: production's (cmd/huddle's kinds())
+// first, as educators see them, then the end-to-end tests' own.
+func stackKinds() []course.Kind { return append(discussion.Kinds(), e2eKinds...) }
 
 // stack is Huddle and the development platform, served as `huddle serve` serves them
 // in development: Huddle on http://localhost, the platform on http://127.0.0.1, two
@@ -42,6 +52,9 @@ var e2eKinds = []course.Kind{
 type stack struct {
 	Huddle   string // http://localhost:PORT
 	Platform string // http://127.0.0.1:PORT
+
+	dev     *devplatform.Platform // what the platform's course holds
+	streams *streamCounter        // the live streams Huddle opened
 }
 
 // newStack starts both on a fresh migrated database until the test ends. What they
@@ -93,6 +106,7 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		OfferStorageTarget: offerStorage,
 	})
 	require.NoError(t, err)
+	s.dev = p
 	reg := p.Registration()
 	if _, err := store.FindPlatform(ctx, reg.Issuer, reg.ClientID); errors.Is(err, lti.ErrNotFound) {
 		_, err = store.AddPlatform(ctx, reg)
@@ -106,6 +120,18 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	grades.UseQueue(queue)
+
+	// Boards, notices and live updates as cmd/huddle's newServices wires them: a post
+	// announces itself in its own transaction and this instance's hub, listening in
+	// PostgreSQL, feeds the pages' streams. Notices are queued, never sent (no Moodle).
+	notices := notify.NewService(pool, nil, nil)
+	notices.UseQueue(queue)
+	hub := live.NewHub(pool, log.With("component", "live"))
+	s.streams = &streamCounter{Hub: hub}
+	boards := discussion.NewService(pool, discussion.Options{Grader: grades, Notifier: replyNotices{notices},
+		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
+			return live.Publish(ctx, tx, topic, data)
+		}})
 
 	srv, err := web.New(web.Deps{
 		Logger:   log.With("component", "huddle"),
@@ -121,14 +147,23 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
 		Courses:   course.NewService(pool, nil),
 		Sessions:  session.NewStore(pool, nil, 0),
-		Kinds:     e2eKinds,
+		Kinds:     stackKinds(),
 		Outbound:  outbound,
 		Grades:    grades,
+		Boards:    boards,
+		Notices:   notices,
+		Live:      s.streams,
 	})
 	require.NoError(t, err)
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := hub.Run(ctx); err != nil {
+			log.Error("live updates stopped", "err", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ctx, huddleLn, 2*time.Second); err != nil {
@@ -149,7 +184,34 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		_ = platform.Shutdown(shutdown)
 		wg.Wait()
 	})
+	// A page opened now must not miss a post: wait until the hub listens.
+	select {
+	case <-hub.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the live updates hub is not listening after 10s")
+	}
 	return s
+}
+
+// streamCounter is the hub as web sees it (a web.Feed) that also counts the live
+// streams subscribed, so that a test can wait for a page's stream to be open before
+// it posts what that page should receive. It changes nothing the hub does.
+type streamCounter struct {
+	*live.Hub
+	opened atomic.Int64
+}
+
+func (c *streamCounter) Subscribe(topic string) *live.Subscription {
+	sub := c.Hub.Subscribe(topic)
+	c.opened.Add(1)
+	return sub
+}
+
+// replyNotices hands discussion's reply notices to notify, as cmd/huddle's does.
+type replyNotices struct{ notices *notify.Service }
+
+func (r replyNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
+	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
 }
 
 // testLog collects what the servers log and prints it if the test fails.

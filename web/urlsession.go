@@ -20,11 +20,17 @@ func withSession(path, sid string, cookieless bool) string {
 	if !cookieless || sid == "" {
 		return path
 	}
+	// The parameter goes before any fragment: browsers never send a fragment.
+	path, frag, hasFrag := strings.Cut(path, "#")
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	return path + sep + sessionParam + "=" + url.QueryEscape(sid)
+	out := path + sep + sessionParam + "=" + url.QueryEscape(sid)
+	if hasFrag {
+		out += "#" + frag
+	}
+	return out
 }
 
 // urlSession returns a session id carried by the request instead of a cookie. Besides
