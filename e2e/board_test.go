@@ -123,7 +123,7 @@ func TestJourney2LearnerSharesCaseAndPeersSeeRepliesLive(t *testing.T) {
 	lena.fillInFrame(s.Huddle, "#body", replyText)
 	lena.submitInFrame(s.Huddle, `form[action$="/posts#reply"]`)
 
-	text := liam.waitFrameText(s.Huddle, replyText, "A new reply was added below.")
+	text := liam.waitFrameText(s.Huddle, replyText, "A new reply was added to the thread.")
 	if strings.Contains(text, learnerName) {
 		liam.fail("the live reply shows its author's name to a peer:\n%s", text)
 	}

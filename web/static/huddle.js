@@ -99,7 +99,7 @@
         list.appendChild(li);
         var none = document.getElementById("no-replies");
         if (none) { none.remove(); }
-        tell("A new reply was added below.");
+        tell("A new reply was added to the thread.");
       })
       .catch(function () { tell("There are new replies.", "Show them"); });
   });
