@@ -113,48 +113,59 @@ func (s *Service) SaveDraft(ctx context.Context, a course.Activity, au Author, i
 		s.logGuard(err, a.ID)
 		return 0, err
 	}
+	resolved, err := s.resolveRef(ctx, au.UserID, ref)
+	if err != nil {
+		return 0, err
+	}
 	draft, _ := json.Marshal(c)
 	now := s.now()
-	if id == 0 {
-		return s.start(ctx, a, au, st, prompts, draft, ref, now)
-	}
-	tag, err := s.db.Exec(ctx, `
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if id == 0 {
+			id, err = s.start(ctx, tx, a, au, st, prompts, draft, now)
+			if err != nil {
+				return err
+			}
+		} else {
+			tag, err := tx.Exec(ctx, `
 UPDATE reflections SET draft = $3, draft_saved_at = $4, updated_at = $4
 WHERE id = $1 AND author_id = $2`, id, au.UserID, draft, now)
-	if err != nil {
-		return 0, fmt.Errorf("reflection: save draft %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return 0, ErrNotFound
-	}
-	if ref != nil {
-		if err := s.setRef(ctx, id, au.UserID, *ref); err != nil {
-			return 0, err
+			if err != nil {
+				return fmt.Errorf("reflection: save draft %d: %w", id, err)
+			}
+			if tag.RowsAffected() == 0 {
+				return ErrNotFound
+			}
 		}
+		return writeRef(ctx, tx, id, resolved)
+	})
+	if err != nil {
+		return 0, err
 	}
 	return id, nil
 }
 
-func (s *Service) start(ctx context.Context, a course.Activity, au Author, st Settings, prompts []Prompt, draft []byte,
-	ref *Ref, now time.Time) (int64, error) {
+func (s *Service) start(ctx context.Context, tx pgx.Tx, a course.Activity, au Author, st Settings, prompts []Prompt,
+	draft []byte, now time.Time) (int64, error) {
 	if !au.Member.Has(lti.RoleLearner) && !au.Member.Has(lti.RoleEducator) && !au.Member.Has(lti.RoleMentor) {
 		return 0, ErrNotAllowed
 	}
 	promptJSON, _ := json.Marshal(prompts)
 	var id int64
-	err := s.db.QueryRow(ctx, `
+	err := tx.QueryRow(ctx, `
 INSERT INTO reflections (author_id, activity_id, course_id, template, prompts, draft, draft_saved_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7) RETURNING id`,
-		au.UserID, a.ID, a.CourseID, st.Template, promptJSON, draft, now).Scan(&id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
+		au.UserID, a.ID, a.CourseID, st.Template, promptJSON, draft, draftTime(draft, now), now).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("reflection: start: %w", err)
 	}
-	if ref != nil {
-		if err := s.setRef(ctx, id, au.UserID, *ref); err != nil {
-			return 0, err
-		}
-	}
 	return id, nil
+}
+
+func draftTime(draft []byte, now time.Time) *time.Time {
+	if draft == nil {
+		return nil
+	}
+	return &now
 }
 
 // Threads finds discussion threads a person can see, so a reflection can refer to
@@ -177,22 +188,34 @@ func (s *Service) RefChoices(ctx context.Context, userID int64) ([]Ref, error) {
 	return s.threads.ThreadsFor(ctx, userID, 50)
 }
 
-// setRef points a reflection at a thread the author can see (or at nothing).
-func (s *Service) setRef(ctx context.Context, id, userID int64, r Ref) error {
-	if r.ThreadID == 0 {
-		_, err := s.db.Exec(ctx, `UPDATE reflections SET ref_kind = '', ref_id = NULL, ref_activity_id = NULL, ref_title = ''
-WHERE id = $1 AND author_id = $2`, id, userID)
-		return err
+// resolveRef checks a reference before anything is written, against what the author
+// can see: nil keeps the stored reference, a zero thread clears it.
+func (s *Service) resolveRef(ctx context.Context, userID int64, ref *Ref) (*Ref, error) {
+	if ref == nil || ref.ThreadID == 0 {
+		return ref, nil
 	}
 	if s.threads == nil {
-		return invalid("ref", "References to discussions are not available.")
+		return nil, invalid("ref", "References to discussions are not available.")
 	}
-	found, err := s.threads.ThreadFor(ctx, userID, r.ThreadID)
+	found, err := s.threads.ThreadFor(ctx, userID, ref.ThreadID)
 	if err != nil {
-		return invalid("ref", "Choose a case or discussion you can see.")
+		return nil, invalid("ref", "Choose a case or discussion you can see.")
 	}
-	_, err = s.db.Exec(ctx, `UPDATE reflections SET ref_kind = 'thread', ref_id = $3, ref_activity_id = $4, ref_title = $5
-WHERE id = $1 AND author_id = $2`, id, userID, found.ThreadID, found.ActivityID, found.Title)
+	return &found, nil
+}
+
+// writeRef stores a resolved reference (nil leaves the stored one alone).
+func writeRef(ctx context.Context, tx pgx.Tx, id int64, r *Ref) error {
+	if r == nil {
+		return nil
+	}
+	var err error
+	if r.ThreadID == 0 {
+		_, err = tx.Exec(ctx, `UPDATE reflections SET ref_kind = '', ref_id = NULL, ref_activity_id = NULL, ref_title = '' WHERE id = $1`, id)
+	} else {
+		_, err = tx.Exec(ctx, `UPDATE reflections SET ref_kind = 'thread', ref_id = $2, ref_activity_id = $3, ref_title = $4 WHERE id = $1`,
+			id, r.ThreadID, r.ActivityID, r.Title)
+	}
 	if err != nil {
 		return fmt.Errorf("reflection: set reference of %d: %w", id, err)
 	}
@@ -235,20 +258,23 @@ func (s *Service) Submit(ctx context.Context, a course.Activity, au Author, id i
 		s.logGuard(err, a.ID)
 		return 0, 0, err
 	}
+	resolved, err := s.resolveRef(ctx, au.UserID, ref)
+	if err != nil {
+		return id, 0, err
+	}
+	asked := id
 	now := s.now()
-	if id == 0 {
-		if id, err = s.start(ctx, a, au, st, prompts, nil, nil, now); err != nil {
-			return 0, 0, err
-		}
-	}
-	if ref != nil {
-		if err := s.setRef(ctx, id, au.UserID, *ref); err != nil {
-			return id, 0, err
-		}
-	}
 	answers, _ := json.Marshal(c.Answers)
 	var version int
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if id == 0 {
+			if id, err = s.start(ctx, tx, a, au, st, prompts, nil, now); err != nil {
+				return err
+			}
+		}
+		if err := writeRef(ctx, tx, id, resolved); err != nil {
+			return err
+		}
 		err := tx.QueryRow(ctx, `
 UPDATE reflections SET current_version = current_version + 1, draft = NULL, draft_saved_at = NULL, updated_at = $3
 WHERE id = $1 AND author_id = $2 RETURNING current_version`, id, au.UserID, now).Scan(&version)
@@ -268,7 +294,10 @@ INSERT INTO reflection_versions (reflection_id, version, title, answers, tags, w
 		}
 		return nil
 	})
-	return id, version, err
+	if err != nil {
+		return asked, 0, err // a reflection started in the failed transaction does not exist
+	}
+	return id, version, nil
 }
 
 // complete sends the author's full score for the activity through grade sync.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,8 +120,9 @@ type reflectionForm struct {
 	ID      int64
 	Prompts []reflection.Prompt
 	Content reflection.Content
-	RefID   int64
-	Errors  []fieldError
+	RefID    int64
+	RefTitle string
+	Errors   []fieldError
 	Guard   []guardField
 	Saved   *time.Time
 	Version int
@@ -135,11 +137,27 @@ func contentFromForm(c *fiber.Ctx, prompts []reflection.Prompt) reflection.Conte
 	return ct
 }
 
+// refFromForm reads the reference field: absent keeps the stored reference (nil),
+// "0" clears it.
+func refFromForm(c *fiber.Ctx) (*reflection.Ref, int64) {
+	raw := c.FormValue("ref")
+	if raw == "" {
+		return nil, 0
+	}
+	id, _ := strconv.ParseInt(raw, 10, 64)
+	return &reflection.Ref{ThreadID: id}, id
+}
+
 func (s *Server) renderReflectionForm(c *fiber.Ctx, st reflection.Settings, f reflectionForm, status int) error {
 	a := actorOf(c)
 	refs, err := s.deps.Reflections.RefChoices(c.UserContext(), a.Session.UserID)
 	if err != nil {
 		return err
+	}
+	// The reflection's own reference stays on offer even once it is no longer among
+	// the newest threads, so saving never drops it unasked.
+	if f.RefID != 0 && !slices.ContainsFunc(refs, func(r reflection.Ref) bool { return r.ThreadID == f.RefID }) {
+		refs = append([]reflection.Ref{{ThreadID: f.RefID, Title: f.RefTitle}}, refs...)
 	}
 	title := "Write a reflection"
 	if f.ID != 0 {
@@ -174,7 +192,7 @@ func (s *Server) editReflection(c *fiber.Ctx) error {
 	if r.Access != reflection.AccessAuthor || r.ActivityID != a.Activity.ID {
 		return errReflectionNotFound
 	}
-	f := reflectionForm{ID: r.ID, Prompts: r.Prompts, RefID: r.Ref.ThreadID, Saved: r.DraftSavedAt}
+	f := reflectionForm{ID: r.ID, Prompts: r.Prompts, RefID: r.Ref.ThreadID, RefTitle: r.Ref.Title, Saved: r.DraftSavedAt}
 	switch {
 	case r.Draft != nil:
 		f.Content = *r.Draft
@@ -197,17 +215,18 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 	a := actorOf(c)
 	ctx := c.UserContext()
 	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
+	asked := id
 	prompts := st.Prompts()
+	var refTitle string
 	if id != 0 {
 		r, err := s.deps.Reflections.Get(ctx, a.Session.UserID, id)
 		if err != nil || r.Access != reflection.AccessAuthor {
 			return errReflectionNotFound
 		}
-		prompts = r.Prompts
+		prompts, refTitle = r.Prompts, r.Ref.Title
 	}
 	content := contentFromForm(c, prompts)
-	refID, _ := strconv.ParseInt(c.FormValue("ref"), 10, 64)
-	ref := &reflection.Ref{ThreadID: refID}
+	ref, refID := refFromForm(c)
 	au := reflection.Author{UserID: a.Session.UserID, Member: *a.Member}
 	var version int
 	if c.FormValue("action") == "submit" {
@@ -216,7 +235,8 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 		id, err = s.deps.Reflections.SaveDraft(ctx, *a.Activity, au, id, content, ref)
 	}
 	if err != nil {
-		f := reflectionForm{ID: id, Prompts: prompts, Content: content, RefID: refID}
+		// What was asked for, not what a refused save returned (nothing).
+		f := reflectionForm{ID: asked, Prompts: prompts, Content: content, RefID: refID, RefTitle: refTitle}
 		var inv *reflection.InvalidError
 		var ge *reflection.GuardError
 		switch {
@@ -261,9 +281,9 @@ func (s *Server) autosaveReflection(c *fiber.Ctx) error {
 		}
 		prompts = r.Prompts
 	}
-	refID, _ := strconv.ParseInt(c.FormValue("ref"), 10, 64)
+	ref, _ := refFromForm(c)
 	id, err = s.deps.Reflections.SaveDraft(ctx, *a.Activity, reflection.Author{UserID: a.Session.UserID, Member: *a.Member},
-		id, contentFromForm(c, prompts), &reflection.Ref{ThreadID: refID})
+		id, contentFromForm(c, prompts), ref)
 	var ge *reflection.GuardError
 	var inv *reflection.InvalidError
 	switch {
@@ -318,6 +338,10 @@ func (s *Server) showReflection(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		// Supervisors are listed once, as supervisors.
+		cands = slices.DeleteFunc(cands, func(p reflection.Person) bool {
+			return slices.ContainsFunc(sups, func(s reflection.Person) bool { return s.UserID == p.UserID })
+		})
 		data["Candidates"], data["Supervisors"] = cands, sups
 	}
 	return c.Render("reflection", page(c, r.Title(), data))
