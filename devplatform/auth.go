@@ -17,13 +17,10 @@ import (
 // idTokenLifetime: Moodle's id_tokens are valid for 60 s (exp = iat + 60).
 const idTokenLifetime = 60 * time.Second
 
-// AGS scopes Moodle grants when the tool may manage line items.
-var agsScopes = []string{
-	"https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-	"https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
-	"https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
-	"https://purl.imsglobal.org/spec/lti-ags/scope/score",
-}
+// agsScopes are the scopes of a tool type with "IMS LTI Assignment and Grade Services:
+// use this service for grade sync and column management", in the order Moodle lists them
+// in the launch claim (fixture lti/02 027). The token endpoint grants only these.
+var agsScopes = []string{lti.ScopeLineItem, lti.ScopeLineItemReadOnly, lti.ScopeResultReadOnly, lti.ScopeScore}
 
 // auth is the OIDC authentication endpoint, checking what Moodle 4.5's mod/lti/auth.php
 // checks and in the same order. Like auth.php it answers "Invalid request" (HTML, no post
@@ -274,22 +271,4 @@ func (p *Platform) signIDToken(u User, pl pendingLaunch, nonce string) (string, 
 func (p *Platform) jwks(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = json.NewEncoder(w).Encode(p.pub)
-}
-
-// token is not implemented yet: no AGS or NRPS without it.
-func (p *Platform) token(w http.ResponseWriter, _ *http.Request) {
-	notImplemented(w, "The development platform has no token endpoint yet, so Assignment and Grade Services "+
-		"and Names and Role Provisioning Services are not available. Launches and Deep Linking work.")
-}
-
-// services answers the AGS and NRPS URLs the id_tokens name.
-func (p *Platform) services(w http.ResponseWriter, _ *http.Request) {
-	notImplemented(w, "The development platform does not implement Assignment and Grade Services or "+
-		"Names and Role Provisioning Services yet.")
-}
-
-func notImplemented(w http.ResponseWriter, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusNotImplemented)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": "not_implemented", "error_description": msg})
 }

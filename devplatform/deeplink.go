@@ -164,7 +164,7 @@ func (p *Platform) verifyDeepLinkingResponse(ctx context.Context, raw string) (*
 }
 
 // addActivities creates one activity per item, each with a new resource link id and,
-// when the item asks for one, a grade column.
+// when the item asks for one, a grade column bound to it.
 func (p *Platform) addActivities(items []lti.ContentItem) []Activity {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -188,12 +188,17 @@ func (p *Platform) addActivities(items []lti.ContentItem) []Activity {
 			if label == "" {
 				label = a.Title
 			}
-			a.LineItems = []LineItem{{ID: p.nextGradeID, Label: label, ScoreMaximum: li.ScoreMaximum,
-				ResourceID: li.ResourceID, Tag: li.Tag}}
+			// The activity's own grade item (Moodle's itemtype mod): AGS may grade it
+			// but not delete it.
+			p.gradeItems = append(p.gradeItems, &gradeItem{
+				LineItem: LineItem{ID: p.nextGradeID, Label: label, ScoreMaximum: li.ScoreMaximum,
+					ResourceID: li.ResourceID, Tag: li.Tag, ResourceLinkID: a.ResourceLinkID()},
+				grades: map[string]*Grade{},
+			})
 			p.nextGradeID++
 		}
 		p.activities = append(p.activities, a)
-		created = append(created, a.clone())
+		created = append(created, p.withLineItems(a))
 	}
 	return created
 }

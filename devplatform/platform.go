@@ -1,6 +1,7 @@
 // Package devplatform is "Development Moodle": a small LTI 1.3 platform that launches
 // Huddle the way a Moodle 4.5 site does (auto-posted login initiation from a cross-site
-// iframe, auth.php's checks, Moodle-shaped id_tokens, Deep Linking with the MoodleBot probe),
+// iframe, auth.php's checks, Moodle-shaped id_tokens, Deep Linking with the MoodleBot probe,
+// token.php and Assignment and Grade Services with a gradebook, and an outage switch),
 // for development and end-to-end tests. It keeps its state in memory behind a mutex and
 // forgets it on restart: it is a development tool, whereas Huddle keeps all its state in
 // PostgreSQL. The caller decides whether to run it; it must never face real users.
@@ -20,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -140,19 +142,24 @@ type Activity struct {
 	// TargetLinkURI is the deep-linked item URL; empty means the tool's launch URL.
 	TargetLinkURI string
 	Custom        map[string]string
-	LineItems     []LineItem
+	// LineItems are the course's grade columns bound to this activity's resource link:
+	// the one Deep Linking asked for and any the tool created for the link through AGS.
+	LineItems []LineItem
 }
 
 // ResourceLinkID is the resource_link.id Moodle sends: the lti instance id.
 func (a Activity) ResourceLinkID() string { return fmt.Sprint(a.InstanceID) }
 
-// LineItem is a grade column of an activity.
+// LineItem is a grade column of the course (a Moodle grade item), as AGS shows it.
 type LineItem struct {
 	ID           int // Moodle grade item id
 	Label        string
 	ScoreMaximum float64
 	ResourceID   string
 	Tag          string
+	// ResourceLinkID is the resource link the column belongs to (Moodle's ltiLinkId);
+	// empty for a column the tool created without one.
+	ResourceLinkID string
 }
 
 // Platform is a running development platform. Create it with New.
@@ -171,12 +178,18 @@ type Platform struct {
 	// Huddle's origin back to /auth; plain SameSite=Lax elsewhere.
 	secureCookie bool
 
+	// offline is the outage switch: the token endpoint and services.php answer 503.
+	offline atomic.Bool
+
 	mu           sync.Mutex
-	activities   []Activity
+	activities   []Activity // without LineItems: those live in gradeItems
 	nextCMID     int
 	nextInstance int
 	nextGradeID  int
 	sessions     map[string]*session
+	gradeItems   []*gradeItem // the course's grade columns, oldest first
+	tokens       map[string]accessToken
+	usedJTIs     map[string]time.Time // client assertion jti -> its exp
 }
 
 // session is one browser's sign-in, like a MoodleSession.
@@ -224,6 +237,8 @@ func New(cfg Config) (*Platform, error) {
 		nextInstance: 2,
 		nextGradeID:  2,
 		sessions:     map[string]*session{},
+		tokens:       map[string]accessToken{},
+		usedJTIs:     map[string]time.Time{},
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -335,9 +350,22 @@ func (p *Platform) Activities() []Activity {
 	defer p.mu.Unlock()
 	out := make([]Activity, len(p.activities))
 	for i, a := range p.activities {
-		out[i] = a.clone()
+		out[i] = p.withLineItems(a)
 	}
 	return out
+}
+
+// withLineItems returns a copy of a with the grade columns bound to its resource link.
+// The caller holds p.mu.
+func (p *Platform) withLineItems(a Activity) Activity {
+	a = a.clone()
+	a.LineItems = nil
+	for _, gi := range p.gradeItems {
+		if gi.ResourceLinkID == a.ResourceLinkID() {
+			a.LineItems = append(a.LineItems, gi.LineItem)
+		}
+	}
+	return a
 }
 
 func (a Activity) clone() Activity {
@@ -367,7 +395,7 @@ func (p *Platform) activity(cmid int) (Activity, bool) {
 	defer p.mu.Unlock()
 	for _, a := range p.activities {
 		if a.CMID == cmid {
-			return a.clone(), true
+			return p.withLineItems(a), true
 		}
 	}
 	return Activity{}, false
@@ -387,6 +415,8 @@ func (p *Platform) Handler() http.Handler {
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("/mod/lti/services.php/", p.services)
 	mux.HandleFunc("POST /deep-link-return", p.deepLinkReturn)
+	mux.HandleFunc("GET /gradebook", p.gradebook)
+	mux.HandleFunc("POST /outage", p.outage)
 	mux.Handle("GET /static/", http.FileServerFS(staticFS))
 	return p.securityHeaders(mux)
 }

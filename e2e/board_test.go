@@ -144,34 +144,7 @@ func TestJourney2LearnerSharesCaseAndPeersSeeRepliesLive(t *testing.T) {
 // activity as the platform's course holds it.
 func (b *browser) addCaseBoard(s *stack) devplatform.Activity {
 	b.t.Helper()
-	picker := `form[action="/open"]:not([target]):has(input[name="user"][value="` + educatorID + `"]):has(input[name="deeplink"]) button`
-	b.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
-	b.do("add an activity (Deep Linking)", chromedp.Click(chromedp.CSS(picker), chromedp.NodeVisible))
-	b.waitFrameText(s.Huddle, "Add Huddle to your course", "Case board", "Discussion board")
-	b.shot("educator-deep-linking-picker")
-	b.clickInFrame(s.Huddle, `input[value="`+discussion.KindCaseBoard+`"]`)
-	b.fillInFrame(s.Huddle, "#title", caseBoardTitle)
-	b.submitInFrame(s.Huddle, `form[action^="/deep-link/"]`)
-
-	// Huddle posts its answer to the platform in the frame; the platform adds the
-	// activity, probes its URL as Moodle's server does, then takes the whole window
-	// back to the course page, which lists the activity with its grade item.
-	b.waitPlatformText("Activities added", caseBoardTitle, "out of 100", "HTTP 200")
-	b.shot("educator-activity-added")
-	var board devplatform.Activity
-	for _, a := range s.dev.Activities() {
-		if a.Title == caseBoardTitle {
-			board = a
-		}
-	}
-	if board.CMID == 0 {
-		b.fail("the platform's course has no activity %q: %+v", caseBoardTitle, s.dev.Activities())
-	}
-	require.Equal(b.t, discussion.KindCaseBoard, board.Custom[course.CustomKind], "the kind travels in a custom parameter")
-	require.Len(b.t, board.LineItems, 1, "the case board has a grade item")
-	require.Equal(b.t, 100.0, board.LineItems[0].ScoreMaximum)
-	require.Equal(b.t, caseBoardTitle, board.LineItems[0].Label)
-	b.waitPlatformText(devplatform.CourseTitle, fmt.Sprintf("cm %d, resource link %s, grade out of 100", board.CMID, board.ResourceLinkID()))
+	board := b.addByDeepLinking(s, discussion.KindCaseBoard, "Case board", caseBoardTitle)
 	b.shot("educator-course-with-case-board")
 
 	s.opensStream(b, "the educator's board", func() {
@@ -194,6 +167,44 @@ func (b *browser) addCaseBoard(s *stack) devplatform.Activity {
 	})
 	b.shot("educator-board-anonymous-to-peers")
 	return board
+}
+
+// addByDeepLinking is how an educator adds any Huddle activity to the platform's
+// course: "Add an activity" (Deep Linking) offers Huddle's kinds; the educator picks
+// the one titled kindTitle (of kind) and names it title; it comes back to the course
+// as an activity with a grade item (a line item out of 100), which the course page
+// lists. It returns the activity as the platform's course holds it.
+func (b *browser) addByDeepLinking(s *stack, kind, kindTitle, title string) devplatform.Activity {
+	b.t.Helper()
+	picker := `form[action="/open"]:not([target]):has(input[name="user"][value="` + educatorID + `"]):has(input[name="deeplink"]) button`
+	b.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
+	b.do("add an activity (Deep Linking)", chromedp.Click(chromedp.CSS(picker), chromedp.NodeVisible))
+	b.waitFrameText(s.Huddle, "Add Huddle to your course", kindTitle)
+	b.shot("educator-deep-linking-picker")
+	b.clickInFrame(s.Huddle, `input[value="`+kind+`"]`)
+	b.fillInFrame(s.Huddle, "#title", title)
+	b.submitInFrame(s.Huddle, `form[action^="/deep-link/"]`)
+
+	// Huddle posts its answer to the platform in the frame; the platform adds the
+	// activity, probes its URL as Moodle's server does, then takes the whole window
+	// back to the course page, which lists the activity with its grade item.
+	b.waitPlatformText("Activities added", title, "out of 100", "HTTP 200")
+	b.shot("educator-activity-added")
+	var added devplatform.Activity
+	for _, a := range s.dev.Activities() {
+		if a.Title == title {
+			added = a
+		}
+	}
+	if added.CMID == 0 {
+		b.fail("the platform's course has no activity %q: %+v", title, s.dev.Activities())
+	}
+	require.Equal(b.t, kind, added.Custom[course.CustomKind], "the kind travels in a custom parameter")
+	require.Len(b.t, added.LineItems, 1, "the %s has a grade item", kindTitle)
+	require.Equal(b.t, 100.0, added.LineItems[0].ScoreMaximum)
+	require.Equal(b.t, title, added.LineItems[0].Label)
+	b.waitPlatformText(devplatform.CourseTitle, fmt.Sprintf("cm %d, resource link %s, grade out of 100", added.CMID, added.ResourceLinkID()))
+	return added
 }
 
 // opensStream runs step, which opens a board or thread page in b, and waits until

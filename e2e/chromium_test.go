@@ -31,6 +31,13 @@ type browser struct {
 // The tests fail, never skip, when Chromium is missing.
 func newBrowser(t *testing.T, p CookiePolicy) *browser {
 	t.Helper()
+	return newBrowserFor(t, p, browserBudget)
+}
+
+// newBrowserFor is newBrowser for a test whose browser lives longer than browserBudget:
+// one that waits for timers in the page, such as a reflection's autosave.
+func newBrowserFor(t *testing.T, p CookiePolicy, budget time.Duration) *browser {
+	t.Helper()
 	dir := t.TempDir()
 	if err := WriteProfile(dir, p); err != nil {
 		t.Fatal(err)
@@ -40,8 +47,8 @@ func newBrowser(t *testing.T, p CookiePolicy) *browser {
 		t.Fatal(err)
 	}
 	// The budget ends the browser too, so a hung page cannot hang the suite.
-	budget, cancelBudget := context.WithTimeout(context.Background(), browserBudget)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(budget, opts...)
+	bounded, cancelBudget := context.WithTimeout(context.Background(), budget)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(bounded, opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	// Registered after t.TempDir, so it runs first: Chromium is gone before its
 	// profile directory is removed.
@@ -76,6 +83,15 @@ func (b *browser) fail(format string, args ...any) {
 	b.t.Helper()
 	b.screenshots()
 	b.t.Fatalf(format, args...)
+}
+
+// failLater is fail for a step after which the test can go on: it takes the same
+// screenshots and marks the test failed, but lets it run to its end, so that one
+// broken step does not hide what the later ones would find.
+func (b *browser) failLater(format string, args ...any) {
+	b.t.Helper()
+	b.screenshots()
+	b.t.Errorf(format, args...)
 }
 
 // screenshots saves a PNG of each open page into the test's artifact directory (a
@@ -228,6 +244,33 @@ func (b *browser) shot(step string) {
 		return
 	}
 	b.t.Logf("screenshot of step %s: %s", step, path)
+}
+
+// readmeShot saves the test's tab as README.md shows Huddle (docs/screenshots/ holds
+// copies): a 1024 x 768 viewport, scrolled so that Huddle's frame starts at the top,
+// saved as readme-<name>.png in the artifact directory. The tab gets its own viewport
+// back afterwards.
+func (b *browser) readmeShot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	defer func() { _ = chromedp.Do(ctx, chromedp.EmulateReset()) }()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1024, 768),
+		// The frame fits itself to the narrower page (lti.frameResize) first.
+		chromedp.Sleep(500*time.Millisecond),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("iframe").scrollIntoView({block: "start"})`),
+		chromedp.Sleep(100*time.Millisecond)); err != nil {
+		b.fail("README screenshot %s: %v", name, err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.fail("README screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(b.t.ArtifactDir(), "readme-"+name+".png")
+	if err := os.WriteFile(path, png, 0o600); err != nil {
+		b.fail("README screenshot %s: %v", name, err)
+	}
+	b.t.Logf("README screenshot %s: %s (%d bytes)", name, path, len(png))
 }
 
 // inFrame runs actions in the cross-site iframe on origin.

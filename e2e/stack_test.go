@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -31,6 +33,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/migrations"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
 	"github.com/huddle-lti/huddle/web"
@@ -44,7 +47,9 @@ var e2eKinds = []course.Kind{
 
 // stackKinds are the kinds the stack installs: production's (cmd/huddle's kinds())
 // first, as educators see them, then the end-to-end tests' own.
-func stackKinds() []course.Kind { return append(discussion.Kinds(), e2eKinds...) }
+func stackKinds() []course.Kind {
+	return slices.Concat(discussion.Kinds(), reflection.Kinds(), e2eKinds)
+}
 
 // stack is Huddle and the development platform, served as `huddle serve` serves them
 // in development: Huddle on http://localhost, the platform on http://127.0.0.1, two
@@ -55,6 +60,7 @@ type stack struct {
 
 	dev     *devplatform.Platform // what the platform's course holds
 	streams *streamCounter        // the live streams Huddle opened
+	db      *pgxpool.Pool         // Huddle's database, for what no page may show
 }
 
 // newStack starts both on a fresh migrated database until the test ends. What they
@@ -80,6 +86,7 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 
 	// The services cmd/huddle's newServices builds, from the same constructors.
 	pool := dbtest.New(t)
+	s.db = pool
 	db := stdlib.OpenDBFromPool(pool)
 	t.Cleanup(func() { db.Close() })
 	schema, err := migrations.New(db)
@@ -132,6 +139,8 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
 			return live.Publish(ctx, tx, topic, data)
 		}})
+	reflections := reflection.NewService(pool, log.With("component", "reflection"), nil, grades)
+	reflections.UseThreads(threadRefs{boards})
 
 	srv, err := web.New(web.Deps{
 		Logger:   log.With("component", "huddle"),
@@ -140,19 +149,20 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		Schema:   schema,
 		Registry: prometheus.NewRegistry(),
 
-		BaseURL:   base,
-		LTI:       store,
-		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: "Huddle/e2e"})}),
-		Keys:      keys,
-		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
-		Courses:   course.NewService(pool, nil),
-		Sessions:  session.NewStore(pool, nil, 0),
-		Kinds:     stackKinds(),
-		Outbound:  outbound,
-		Grades:    grades,
-		Boards:    boards,
-		Notices:   notices,
-		Live:      s.streams,
+		BaseURL:     base,
+		LTI:         store,
+		Verifier:    lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: "Huddle/e2e"})}),
+		Keys:        keys,
+		DeepLinks:   lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
+		Courses:     course.NewService(pool, nil),
+		Sessions:    session.NewStore(pool, nil, 0),
+		Kinds:       stackKinds(),
+		Outbound:    outbound,
+		Grades:      grades,
+		Boards:      boards,
+		Notices:     notices,
+		Reflections: reflections,
+		Live:        s.streams,
 	})
 	require.NoError(t, err)
 
@@ -212,6 +222,23 @@ type replyNotices struct{ notices *notify.Service }
 
 func (r replyNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
 	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
+}
+
+// threadRefs lets reflections refer to discussion threads, as cmd/huddle's does.
+type threadRefs struct{ boards *discussion.Service }
+
+func (t threadRefs) ThreadsFor(ctx context.Context, userID int64, limit int) ([]reflection.Ref, error) {
+	list, err := t.boards.ThreadsFor(ctx, userID, limit)
+	out := make([]reflection.Ref, len(list))
+	for i, r := range list {
+		out[i] = reflection.Ref(r)
+	}
+	return out, err
+}
+
+func (t threadRefs) ThreadFor(ctx context.Context, userID, threadID int64) (reflection.Ref, error) {
+	r, err := t.boards.ThreadFor(ctx, userID, threadID)
+	return reflection.Ref(r), err
 }
 
 // testLog collects what the servers log and prints it if the test fails.

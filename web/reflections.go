@@ -117,15 +117,15 @@ func (s *Server) reflectionActivity(c *fiber.Ctx) error {
 
 // reflectionForm is what the reflection form shows.
 type reflectionForm struct {
-	ID      int64
-	Prompts []reflection.Prompt
-	Content reflection.Content
+	ID       int64
+	Prompts  []reflection.Prompt
+	Content  reflection.Content
 	RefID    int64
 	RefTitle string
 	Errors   []fieldError
-	Guard   []guardField
-	Saved   *time.Time
-	Version int
+	Guard    []guardField
+	Saved    *time.Time
+	Version  int
 }
 
 func contentFromForm(c *fiber.Ctx, prompts []reflection.Prompt) reflection.Content {
