@@ -82,7 +82,8 @@ func TestDeepLinkingFlow(t *testing.T) {
 	require.Equal(t, "2", board.ResourceLinkID())
 	require.Equal(t, launchURL+"?kind=case_board", board.TargetLinkURI)
 	require.Equal(t, "case_board", board.Custom["huddle_kind"])
-	require.Equal(t, []devplatform.LineItem{{ID: 2, Label: "Case board", ScoreMaximum: 20, ResourceID: "case_board", Tag: "participation"}}, board.LineItems)
+	require.Equal(t, []devplatform.LineItem{{ID: 2, Label: "Case board", ScoreMaximum: 20, ResourceID: "case_board",
+		Tag: "participation", ResourceLinkID: "2"}}, board.LineItems)
 	require.Equal(t, 4, log.CMID)
 	require.Equal(t, "3", log.ResourceLinkID())
 	require.Empty(t, log.LineItems)
@@ -118,6 +119,13 @@ func TestDeepLinkingFlow(t *testing.T) {
 	require.NotContains(t, logLaunch[lti.ClaimAGSEndpoint], "lineitem")
 	// The login initiation for a deep-linked activity also carries the item URL.
 	require.Equal(t, launchURL+"?kind=reflection_log", bn.tool.lastLoginTarget())
+
+	// The column is the activity's own grade item: the tool may grade it, not delete it
+	// (lti/10 118).
+	token := bn.accessToken(t, lti.ScopeLineItem)
+	del := bn.service(t, http.MethodDelete, ags["lineitem"].(string), token, "")
+	require.Equal(t, http.StatusForbidden, del.Status, del.Body)
+	require.Len(t, bn.p.Gradebook().LineItems, 1)
 }
 
 func (ft *fakeTool) lastLoginTarget() string {
@@ -281,7 +289,7 @@ func TestDeepLinkReturnReplaysMoodleFixture(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:9000/launch?item=reflection-log-week1", acts[1].TargetLinkURI)
 	require.Equal(t, map[string]string{"activity_kind": "reflection_log", "item_id": "reflection-log-week1"}, acts[1].Custom)
 	require.Equal(t, []devplatform.LineItem{{ID: 2, Label: "Reflection log week 1", ScoreMaximum: 10,
-		ResourceID: "reflection-log-week1", Tag: "reflection"}}, acts[1].LineItems)
+		ResourceID: "reflection-log-week1", Tag: "reflection", ResourceLinkID: "2"}}, acts[1].LineItems)
 	require.Equal(t, "Case sharing (deep linked, multi 2/2, ungraded)", acts[2].Title)
 	require.Empty(t, acts[2].LineItems)
 

@@ -39,15 +39,16 @@ func parsePages() (map[string]*template.Template, error) {
 
 // pageData is what the layout needs; each page adds its own fields through Page.
 type pageData struct {
-	Title  string
-	Banner string
-	User   *User
-	Page   any
+	Title   string
+	Banner  string
+	User    *User
+	Offline bool // the outage switch is on
+	Page    any
 }
 
 func (p *Platform) render(w http.ResponseWriter, status int, name, title string, u *User, data any) {
 	var buf bytes.Buffer
-	err := p.pages[name].ExecuteTemplate(&buf, "layout", pageData{Title: title, Banner: Banner, User: u, Page: data})
+	err := p.pages[name].ExecuteTemplate(&buf, "layout", pageData{Title: title, Banner: Banner, User: u, Offline: p.Offline(), Page: data})
 	if err != nil {
 		p.log.Error("devplatform: render", "page", name, "err", err)
 		http.Error(w, "devplatform: cannot render page", http.StatusInternalServerError)
@@ -78,7 +79,8 @@ func (p *Platform) home(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "home", "Launch Huddle", p.signedIn(r), struct {
 		CourseTitle, CourseLabel string
 		Rows                     []row
-	}{CourseTitle, CourseLabel, rows})
+		Switch                   outageSwitch
+	}{CourseTitle, CourseLabel, rows, outageSwitch{Offline: p.Offline(), Back: "/"}})
 }
 
 // open signs the chosen user in (a new platform session, like logging in to Moodle) and

@@ -58,10 +58,16 @@ type bundle struct {
 	srv     *httptest.Server
 	tool    *fakeTool
 	browser *browser
+	now     time.Time // the platform's clock
 }
 
-func setup(t *testing.T) *bundle {
+// setup starts a platform whose clock reads testNow, or now when given.
+func setup(t *testing.T, now ...time.Time) *bundle {
 	t.Helper()
+	clock := testNow
+	if len(now) > 0 {
+		clock = now[0]
+	}
 	tool := newFakeTool(t)
 	// The platform's URL must be known before New: start the listener first.
 	srv := httptest.NewUnstartedServer(nil)
@@ -74,7 +80,7 @@ func setup(t *testing.T) *bundle {
 		ToolRedirectURI:   tool.srv.URL + "/lti/launch",
 		ToolJWKSURL:       tool.srv.URL + "/.well-known/jwks.json",
 		ToolTargetLinkURI: tool.srv.URL + "/lti/launch",
-		Now:               func() time.Time { return testNow },
+		Now:               func() time.Time { return clock },
 		Key:               rsaKey(t, 0),
 	})
 	require.NoError(t, err)
@@ -82,7 +88,7 @@ func setup(t *testing.T) *bundle {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	tool.platform = p.Registration()
-	return &bundle{p: p, srv: srv, tool: tool, browser: newBrowser(t)}
+	return &bundle{p: p, srv: srv, tool: tool, browser: newBrowser(t), now: clock}
 }
 
 // fakeTool stands in for Huddle: OIDC login initiation, the form_post launch, the item
