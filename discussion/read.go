@@ -76,7 +76,8 @@ type ListQuery struct {
 const listThreads = `
 SELECT t.id, t.kind, t.title, t.specialty, t.setting, t.grades, t.tags, t.expires_at, t.pinned, t.locked,
        t.created_at, s.last_at, s.replies, s.helpful,
-       o.identity, coalesce(u.name, ''), coalesce(o.author_id = $2, false), o.status, left(o.body, 600), s.endorsed
+       o.identity, coalesce(u.name, ''), coalesce(o.author_id = $2, false), o.status,
+       left(coalesce(o.sections -> 0 ->> 'text', o.body), 600), s.endorsed
 FROM threads t
 JOIN posts o ON o.thread_id = t.id AND o.opening
 LEFT JOIN users u ON u.id = o.author_id AND o.identity = 'named'

@@ -30,6 +30,15 @@ type axeViolation struct {
 // the page's Content-Security-Policy, so Huddle's CSP stays as strict as in production.
 func (b *browser) requireAccessible(origin, page string) {
 	b.t.Helper()
+	if bad := b.axeViolations(origin, page); len(bad) > 0 {
+		b.fail("%s has serious or critical accessibility violations:\n%s", page, strings.Join(bad, "\n"))
+	}
+}
+
+// axeViolations runs axe-core as requireAccessible does, logs its minor findings and
+// returns the serious and critical ones.
+func (b *browser) axeViolations(origin, page string) []string {
+	b.t.Helper()
 	src, err := os.ReadFile(axeScript)
 	if err != nil {
 		b.fail("axe-core is missing (%v): run make test, which installs it (scripts/test-deps.sh)", err)
@@ -58,9 +67,7 @@ func (b *browser) requireAccessible(origin, page string) {
 			b.t.Logf("%s: minor accessibility finding: %s", page, line)
 		}
 	}
-	if len(bad) > 0 {
-		b.fail("%s has serious or critical accessibility violations:\n%s", page, strings.Join(bad, "\n"))
-	}
+	return bad
 }
 
 // Every Huddle page type reached so far passes axe-core's WCAG 2.2 AA rules with no

@@ -110,6 +110,7 @@ func TestJourney2LearnerSharesCaseAndPeersSeeRepliesLive(t *testing.T) {
 		}
 	})
 	liam.shot("peer-board-with-case")
+	liam.readmeShot(s.Huddle, "case-board", ".actions")
 	liam.requireAccessible(s.Huddle, "case board (with a case)")
 	liam.requireFrameFitsPhone(s.Huddle, "peer-board-phone")
 	s.opensStream(liam, "the peer's thread", func() {

@@ -247,20 +247,34 @@ func (b *browser) shot(step string) {
 }
 
 // readmeShot saves the test's tab as README.md shows Huddle (docs/screenshots/ holds
-// copies): a 1024 x 768 viewport, scrolled so that Huddle's frame starts at the top,
-// saved as readme-<name>.png in the artifact directory. The tab gets its own viewport
-// back afterwards.
-func (b *browser) readmeShot(name string) {
+// copies): a 1024 x 768 viewport showing the platform's activity heading and, below
+// it, Huddle's frame to the bottom of the window. It is saved as readme-<name>.png in
+// the artifact directory; the tab gets its own viewport and frame height back. If
+// frameTop is not empty, Huddle's page in the frame on origin is scrolled so that the
+// element frameTop starts at the top of the frame (the platform's page stays put).
+func (b *browser) readmeShot(origin, name, frameTop string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	defer func() { _ = chromedp.Do(ctx, chromedp.EmulateReset()) }()
+	defer func() {
+		_ = chromedp.Do(ctx, chromedp.EmulateReset(),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector("iframe").style.height = ""; window.scrollTo(0, 0)`))
+	}()
+	// The platform's frame is 75% of the window high; here it runs to the bottom.
+	const fill = `(() => {
+	  const f = document.querySelector("iframe");
+	  f.style.height = (innerHeight - 110) + "px";
+	  window.scrollTo(0, f.getBoundingClientRect().top + scrollY - 110);
+	})()`
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1024, 768),
-		// The frame fits itself to the narrower page (lti.frameResize) first.
-		chromedp.Sleep(500*time.Millisecond),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("iframe").scrollIntoView({block: "start"})`),
-		chromedp.Sleep(100*time.Millisecond)); err != nil {
+		chromedp.Evaluate[chromedp.Void](fill),
+		chromedp.Sleep(500*time.Millisecond)); err != nil { // Huddle lays out again
 		b.fail("README screenshot %s: %v", name, err)
+	}
+	if frameTop != "" {
+		b.inFrame(origin, "scroll to "+frameTop, chromedp.Evaluate[chromedp.Void](
+			`window.scrollTo(0, document.querySelector(`+jsString(frameTop)+`).getBoundingClientRect().top + scrollY)`),
+			chromedp.Sleep(100*time.Millisecond))
 	}
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {

@@ -1,6 +1,8 @@
 // Package loadgen plays the platform side of LTI 1.3 launches against a running Huddle
 // over real HTTP: virtual browsers with their own cookies run login initiation, get an
 // id_token signed by a test platform, and post it to /lti/launch, timing each launch.
+// RunLive instead holds thousands of a board's live event streams open and times how
+// long a post takes to reach all of them.
 package loadgen
 
 import (
@@ -117,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					break
 				}
 				first := !vb.hasBrowserCookie()
-				err := vb.launch(ctx)
+				_, err := vb.launch(ctx)
 				d := time.Since(t0)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -256,7 +258,8 @@ func errorKind(err error) string {
 
 // launch is one full launch: login initiation (with the cookie check on a browser's
 // first visit), the platform signing an id_token for the nonce, and the form_post.
-func (b *browser) launch(ctx context.Context) error {
+// It returns the activity page Huddle redirects to.
+func (b *browser) launch(ctx context.Context) (string, error) {
 	form := url.Values{
 		"iss":               {b.p.Issuer},
 		"target_link_uri":   {b.link.TargetLinkURI},
@@ -267,50 +270,55 @@ func (b *browser) launch(ctx context.Context) error {
 	}
 	code, loc, err := b.do(ctx, http.MethodPost, "/lti/login", form)
 	if err != nil {
-		return fail("login: transport", err)
+		return "", fail("login: transport", err)
 	}
 	if code == http.StatusSeeOther {
 		// First visit: Huddle checks that its cookies stick before using the hint.
 		if !strings.HasPrefix(loc, "/lti/login/continue") {
-			return fail("login: unexpected cookie-check redirect", fmt.Errorf("to %q", loc))
+			return "", fail("login: unexpected cookie-check redirect", fmt.Errorf("to %q", loc))
 		}
 		if code, loc, err = b.do(ctx, http.MethodGet, loc, nil); err != nil {
-			return fail("login continue: transport", err)
+			return "", fail("login continue: transport", err)
 		}
 	}
 	if code != http.StatusFound {
-		return fail("login: status "+strconv.Itoa(code), nil)
+		return "", fail("login: status "+strconv.Itoa(code), nil)
 	}
 	auth, err := url.Parse(loc)
 	if err != nil || !strings.HasPrefix(loc, b.p.Issuer+"/auth") {
-		return fail("login: redirect not to the platform", fmt.Errorf("to %q", loc))
+		return "", fail("login: redirect not to the platform", fmt.Errorf("to %q", loc))
 	}
 	q := auth.Query()
 	state, nonce := q.Get("state"), q.Get("nonce")
 	if state == "" || nonce == "" {
-		return fail("login: no state or nonce", nil)
+		return "", fail("login: no state or nonce", nil)
 	}
 
 	tok, err := b.p.SignClaims(b.p.ResourceLinkClaims(b.member, b.link, nonce))
 	if err != nil {
-		return fail("sign", err)
+		return "", fail("sign", err)
 	}
 	code, loc, err = b.do(ctx, http.MethodPost, "/lti/launch", url.Values{"id_token": {tok}, "state": {state}})
 	if err != nil {
-		return fail("launch: transport", err)
+		return "", fail("launch: transport", err)
 	}
 	if code != http.StatusSeeOther {
-		return fail("launch: status "+strconv.Itoa(code), nil)
+		return "", fail("launch: status "+strconv.Itoa(code), nil)
 	}
 	if !strings.HasPrefix(loc, "/activities/") {
-		return fail("launch: unexpected redirect", fmt.Errorf("to %q", loc))
+		return "", fail("launch: unexpected redirect", fmt.Errorf("to %q", loc))
 	}
-	return nil
+	return loc, nil
 }
 
 // do sends one request with the browser's cookies, keeps the cookies it sets, and
-// returns the status and Location.
+// returns the status and Location. The body is read and dropped.
 func (b *browser) do(ctx context.Context, method, path string, form url.Values) (int, string, error) {
+	return b.send(ctx, method, path, form, io.Discard)
+}
+
+// send is do that copies the response body to into.
+func (b *browser) send(ctx context.Context, method, path string, form url.Values, into io.Writer) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.timeout)
 	defer cancel()
 	var body io.Reader
@@ -337,7 +345,7 @@ func (b *browser) do(ctx context.Context, method, path string, form url.Values) 
 	}
 	defer resp.Body.Close()
 	// Read the body so the connection is reused, as a browser's would be.
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+	if _, err := io.Copy(into, resp.Body); err != nil {
 		return 0, "", err
 	}
 	for _, c := range resp.Cookies() {

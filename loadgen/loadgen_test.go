@@ -139,6 +139,13 @@ func TestReport(t *testing.T) {
 // fakeHuddle answers the login and launch steps the way Huddle does, so Run's
 // browser (cookies, redirects not followed, state and nonce) is tested without a database.
 func fakeHuddle(t *testing.T, p *ltitest.Platform) *httptest.Server {
+	s := httptest.NewServer(fakeLaunches(p))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// fakeLaunches is fakeHuddle's handler, for fakes that answer more routes.
+func fakeLaunches(p *ltitest.Platform) *http.ServeMux {
 	var mu sync.Mutex
 	nonces := map[string]string{} // state -> nonce
 	mux := http.NewServeMux()
@@ -167,11 +174,10 @@ func fakeHuddle(t *testing.T, p *ltitest.Platform) *httptest.Server {
 			http.Error(w, "bad_state", http.StatusBadRequest)
 			return
 		}
+		http.SetCookie(w, &http.Cookie{Name: "huddle_session", Value: "sess-" + r.FormValue("state"), Secure: true})
 		http.Redirect(w, r, "/activities/1", http.StatusSeeOther)
 	})
-	s := httptest.NewServer(mux)
-	t.Cleanup(s.Close)
-	return s
+	return mux
 }
 
 func redirectToAuth(w http.ResponseWriter, r *http.Request, p *ltitest.Platform, mu *sync.Mutex, nonces map[string]string) {

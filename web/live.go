@@ -35,6 +35,10 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no") // a proxy in front must not hold events back
 	closing, lifetime := s.closing, s.deps.StreamLifetime
+	// The server's write timeout is set once per response, and a stream is one long
+	// response: each write gets its own deadline instead, or every stream would end
+	// when the write timeout first passed.
+	conn, writeTimeout := c.Context().Conn(), s.deps.WriteTimeout
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer sub.Close()
 		end := time.NewTimer(lifetime)
@@ -42,6 +46,7 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 		beat := time.NewTicker(streamHeartbeat)
 		defer beat.Stop()
 		// The browser waits this long before reconnecting, to whichever instance.
+		_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := w.WriteString("retry: 2000\n\n"); err != nil || w.Flush() != nil {
 			return
 		}
@@ -67,6 +72,7 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 				return
 			}
 			// A failed flush means the browser went away.
+			_ = conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := w.Flush(); err != nil {
 				return
 			}

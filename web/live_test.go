@@ -17,7 +17,7 @@ import (
 
 // secondInstance starts another Huddle on the same database with its own live hub,
 // listening on a real port, as a second instance behind a load balancer would.
-func (e *ltiEnv) secondInstance(t *testing.T) string {
+func (e *ltiEnv) secondInstance(t *testing.T, opts ...func(*Deps)) string {
 	t.Helper()
 	hub := live.NewHub(e.pool, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -30,6 +30,9 @@ func (e *ltiEnv) secondInstance(t *testing.T) string {
 	}
 	d := e.deps
 	d.Live, d.StreamLifetime, d.Registry = hub, time.Minute, prometheus.NewRegistry()
+	for _, o := range opts {
+		o(&d)
+	}
 	srv, err := New(d)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -45,14 +48,46 @@ func TestLiveUpdateCrossesInstances(t *testing.T) {
 	other := be.secondInstance(t)
 
 	// The peer's page is served by the second instance; the learner posts through the first.
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, other+be.activity+"/events", nil)
+	lines := be.openStream(t, other)
+	post := be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "I have, last week in clinic.")
+	data := awaitPost(t, lines, post, 5*time.Second)
+	require.JSONEq(t, `{"thread":"`+thread+`","post":"`+post+`"}`, data)
+	// The page then fetches the post's HTML from its own instance.
+	frag, err := http.NewRequestWithContext(t.Context(), http.MethodGet, other+be.activity+"/threads/"+thread+"/posts/"+post, nil)
+	require.NoError(t, err)
+	for k, v := range be.peer.cookies {
+		frag.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	fr, err := http.DefaultClient.Do(frag)
+	require.NoError(t, err)
+	defer fr.Body.Close()
+	require.Equal(t, http.StatusOK, fr.StatusCode)
+}
+
+// A stream is one long response: it must outlive the server's write timeout.
+func TestLiveStreamOutlivesTheWriteTimeout(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "Still there?")
+	other := be.secondInstance(t, func(d *Deps) { d.WriteTimeout = 300 * time.Millisecond })
+	lines := be.openStream(t, other)
+	time.Sleep(time.Second) // three write timeouts pass with the stream idle
+	post := be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "Yes.")
+	awaitPost(t, lines, post, 5*time.Second)
+}
+
+// openStream opens the peer's live stream on the instance at base and returns its
+// lines, once the stream has sent its first one.
+func (be *boardEnv) openStream(t *testing.T, base string) <-chan string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+be.activity+"/events", nil)
 	require.NoError(t, err)
 	for k, v := range be.peer.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	t.Cleanup(func() { resp.Body.Close() })
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 
@@ -64,33 +99,23 @@ func TestLiveUpdateCrossesInstances(t *testing.T) {
 		}
 		close(lines)
 	}()
-	// The stream is open once its first line (the retry interval) arrives.
 	require.Equal(t, "retry: 2000", <-lines)
+	return lines
+}
 
-	post := be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "I have, last week in clinic.")
-	deadline := time.After(5 * time.Second)
+// awaitPost reads a stream until the event of post arrives and returns its data.
+func awaitPost(t *testing.T, lines <-chan string, post string, within time.Duration) string {
+	t.Helper()
+	deadline := time.After(within)
 	for {
 		select {
 		case l, ok := <-lines:
 			require.True(t, ok, "stream ended before the event")
-			if !strings.HasPrefix(l, "data: ") || !strings.Contains(l, post) {
-				continue
+			if strings.HasPrefix(l, "data: ") && strings.Contains(l, post) {
+				return strings.TrimPrefix(l, "data: ")
 			}
-			require.JSONEq(t, `{"thread":"`+thread+`","post":"`+post+`"}`, strings.TrimPrefix(l, "data: "))
-			// The page then fetches the post's HTML from its own instance.
-			frag, err := http.NewRequestWithContext(t.Context(), http.MethodGet,
-				other+be.activity+"/threads/"+thread+"/posts/"+post, nil)
-			require.NoError(t, err)
-			for k, v := range be.peer.cookies {
-				frag.AddCookie(&http.Cookie{Name: k, Value: v})
-			}
-			fr, err := http.DefaultClient.Do(frag)
-			require.NoError(t, err)
-			defer fr.Body.Close()
-			require.Equal(t, http.StatusOK, fr.StatusCode)
-			return
 		case <-deadline:
-			t.Fatal("the second instance's stream never announced the post")
+			t.Fatal("the stream never announced the post")
 		}
 	}
 }

@@ -297,14 +297,15 @@ func (s *Server) autosaveReflection(c *fiber.Ctx) error {
 			findings[field] = list
 		}
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fiber.Map{"code": "patient_identifiers",
-			"message":  "Not saved to Huddle: this may identify a patient. It is kept on this device until you edit it.",
+			"message":  "Not saved to Huddle: this may identify a patient. Edit it out, and the draft saves again.",
 			"findings": findings}})
 	case errors.As(err, &inv):
 		return c.Status(fiber.StatusUnprocessableEntity).JSON(fiber.Map{"error": fiber.Map{"code": "invalid", "field": inv.Field, "message": inv.Message}})
 	case err != nil:
 		return err
 	}
-	return c.JSON(fiber.Map{"id": strconv.FormatInt(id, 10), "saved_at": time.Now().UTC().Format(time.RFC3339)})
+	return c.JSON(fiber.Map{"id": strconv.FormatInt(id, 10), "saved_at": time.Now().UTC().Format(time.RFC3339),
+		"edit": "/activities/" + itoa(a.Activity.ID) + "/reflections/" + itoa(id) + "/edit"})
 }
 
 func (s *Server) reflectionID(c *fiber.Ctx) (int64, error) {

@@ -74,6 +74,9 @@ type Deps struct {
 	// Boards are discussion and case boards; Live feeds their pages' live updates.
 	Boards *discussion.Service
 	Live   Feed
+	// WriteTimeout bounds writing one response, or one event of a live stream
+	// (60 seconds when zero).
+	WriteTimeout time.Duration
 	// StreamLifetime bounds each live stream (15 minutes when zero).
 	StreamLifetime time.Duration
 	// Reflections are reflection logs.
@@ -109,6 +112,9 @@ func New(d Deps) (*Server, error) {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
+	if d.WriteTimeout == 0 {
+		d.WriteTimeout = 60 * time.Second
+	}
 	if d.StreamLifetime == 0 {
 		d.StreamLifetime = 15 * time.Minute
 	}
@@ -133,7 +139,7 @@ func New(d Deps) (*Server, error) {
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
+		WriteTimeout:          d.WriteTimeout,
 		IdleTimeout:           120 * time.Second,
 		BodyLimit:             1 << 20,
 	})

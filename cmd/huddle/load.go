@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/huddle-lti/huddle/loadgen"
@@ -19,7 +21,23 @@ platform in Huddle's database (HUDDLE_DATABASE_URL), runs virtual browsers that 
 login initiation, get a signed id_token and post it to /lti/launch, then removes the
 platform again (and, by cascade, the users, courses and sessions it created).
 
-  huddle load --target http://localhost:8080 --concurrency 32 --duration 20s --huddle-pid PID`
+  huddle load --target http://localhost:8080 --concurrency 32 --duration 20s --huddle-pid PID
+
+With --live N it measures live updates instead: it launches one learner into a
+discussion board, opens N Server-Sent Events streams on the board with the learner's
+session (each on its own connection), posts --posts replies and times each until every
+stream has it, and reads Huddle's memory (VmRSS) before and with the streams open.
+The target is 5,000 streams each receiving a post within 1 s, with Huddle under 300 MiB.
+Measure a freshly started Huddle: streams a previous run closed stay open in Huddle
+until its next heartbeat to them fails (20 s or more), and so does their memory.
+
+  huddle load --live 5000 --posts 20 --target http://localhost:8080 --huddle-pid PID`
+
+// launchOnly are the flags of the launch measurement, which --live does not use.
+var launchOnly = []string{"concurrency", "duration", "launches", "courses", "rate"}
+
+// liveOnly are the flags of the live-update measurement.
+var liveOnly = []string{"posts", "post-interval", "wait"}
 
 func runLoad(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "load", loadSummary, needDB)
@@ -31,11 +49,18 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	huddlePID := fs.Int("huddle-pid", 0, "pid of the Huddle server, to report its CPU per launch")
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout of each HTTP request")
 	rate := fs.Float64("rate", 0, "start this many launches per second, latency counted from when each was due (0: each browser launches again as soon as it is done)")
+	live := fs.Int("live", 0, "measure live updates with this many event streams on one board instead of launches")
+	posts := fs.Int("posts", 20, fmt.Sprintf("with --live: replies to time, at most %d (a learner's posts an hour on a board)", loadgen.MaxLivePosts))
+	postInterval := fs.Duration("post-interval", 500*time.Millisecond, "with --live: time from one reply to the next")
+	wait := fs.Duration("wait", 10*time.Second, "with --live: how long a reply may take to reach every stream before it counts as missed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flagHelp) {
 			return err
 		}
 		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	u, err := url.Parse(*target)
 	if err != nil {
@@ -44,11 +69,23 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	if err := loadgen.CheckLoopback(u); err != nil {
 		return &exitError{2, fmt.Errorf("--target: %w", err)}
 	}
-	if *concurrency < 1 || *courses < 1 || *rate < 0 || (*duration <= 0 && *launches <= 0) {
-		return &exitError{2, errors.New("--concurrency and --courses must be at least 1, --rate not negative, and --duration or --launches positive")}
-	}
-	if *launches > 0 && *duration <= 0 {
-		*duration = time.Hour // --launches alone still has an end
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	liveMode := set["live"]
+	if liveMode {
+		if err := checkLiveFlags(set, *live, *posts, *postInterval, *wait); err != nil {
+			return &exitError{2, err}
+		}
+	} else {
+		if given := givenOf(set, liveOnly); len(given) > 0 {
+			return &exitError{2, fmt.Errorf("%s only apply with --live", strings.Join(given, ", "))}
+		}
+		if *concurrency < 1 || *courses < 1 || *rate < 0 || (*duration <= 0 && *launches <= 0) {
+			return &exitError{2, errors.New("--concurrency and --courses must be at least 1, --rate not negative, and --duration or --launches positive")}
+		}
+		if *launches > 0 && *duration <= 0 {
+			*duration = time.Hour // --launches alone still has an end
+		}
 	}
 
 	cfg, err := loadConfig(e.getenv, 0)
@@ -80,6 +117,12 @@ func runLoad(ctx context.Context, e env, args []string) error {
 		}
 	}()
 	fmt.Fprintf(e.stdout, "platform %d: %s (JWKS %s/jwks)\n", reg.ID, p.Issuer, p.Issuer)
+	if liveMode {
+		return runLive(ctx, e, loadgen.LiveConfig{
+			Target: u, Platform: p, Streams: *live, Posts: *posts, PostInterval: *postInterval,
+			RequestTimeout: *timeout, Wait: *wait,
+		}, *huddlePID)
+	}
 	fmt.Fprintf(e.stdout, "running %d browsers against %s for %s", *concurrency, u, *duration)
 	if *rate > 0 {
 		fmt.Fprintf(e.stdout, " at %.0f launches/s", *rate)
@@ -106,6 +149,51 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	if res.Launches() == 0 {
 		return errors.New("no launch succeeded")
 	}
+	return nil
+}
+
+// checkLiveFlags refuses flags of the launch measurement alongside --live, and
+// values --live cannot use.
+func checkLiveFlags(set map[string]bool, streams, posts int, interval, wait time.Duration) error {
+	if given := givenOf(set, launchOnly); len(given) > 0 {
+		return fmt.Errorf("--live measures live updates, not launches; drop %s", strings.Join(given, ", "))
+	}
+	switch {
+	case streams < 1:
+		return errors.New("--live must be at least 1 (the number of event streams)")
+	case posts < 1 || posts > loadgen.MaxLivePosts:
+		return fmt.Errorf("--posts must be between 1 and %d: the learner posts every reply, and a board takes 30 posts an hour from a learner by default, the thread being one", loadgen.MaxLivePosts)
+	case interval <= 0 || wait <= 0:
+		return errors.New("--post-interval and --wait must be positive")
+	}
+	return nil
+}
+
+// givenOf lists, as flags, the names among names that were set on the command line.
+func givenOf(set map[string]bool, names []string) []string {
+	var given []string
+	for _, n := range names {
+		if set[n] {
+			given = append(given, "--"+n)
+		}
+	}
+	return given
+}
+
+// runLive runs the live-update measurement and prints its report. Missing a target
+// is a finding, not a failure: the exit status is 0 whenever the run itself worked.
+func runLive(ctx context.Context, e env, cfg loadgen.LiveConfig, huddlePID int) error {
+	cfg.RSS = func() (int64, error) { return 0, errors.New("no --huddle-pid given") }
+	if huddlePID > 0 {
+		cfg.RSS = func() (int64, error) { return loadgen.ProcessRSS(huddlePID) }
+	}
+	fmt.Fprintf(e.stdout, "opening %d event streams on a discussion board at %s, then posting %d replies, one every %s\n",
+		cfg.Streams, cfg.Target, cfg.Posts, cfg.PostInterval)
+	res, err := loadgen.RunLive(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res.Report(e.stdout)
 	return nil
 }
 

@@ -156,12 +156,18 @@
         last = now;
         if (res.ok) {
           var oldKey = key();
-          if (res.j.id && !idField.value) { idField.value = res.j.id; }
+          if (res.j.id && !idField.value) {
+            idField.value = res.j.id;
+            // A reload now opens this draft, not an empty form (hs, if any, stays).
+            if (res.j.edit && window.history.replaceState) { window.history.replaceState(null, "", res.j.edit + window.location.search); }
+          }
           try { window.localStorage.removeItem(oldKey); window.localStorage.removeItem(key()); } catch (e) { /* ignore */ }
           say("Draft saved " + new Date(res.j.saved_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".");
         } else if (res.j.error && res.j.error.code === "patient_identifiers") {
-          try { window.localStorage.setItem(key(), now); } catch (e) { /* ignore */ }
-          say(res.j.error.message);
+          var kept = false;
+          try { window.localStorage.setItem(key(), now); kept = true; } catch (e) { /* storage blocked, e.g. in a cookieless frame */ }
+          say(res.j.error.message + (kept ? " Until then it is kept on this device only."
+            : " This browser lets Huddle keep no copy here, so edit it before you leave the page."));
         } else {
           say((res.j.error && res.j.error.message) || "Draft not saved. Use Save draft.");
         }

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLoadFlags checks the flag combinations refused before anything is registered,
+// so no database is needed.
+func TestLoadFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"live with rate", []string{"--live", "10", "--rate", "5"}, "--live measures live updates, not launches; drop --rate"},
+		{"live with launch flags", []string{"--live", "10", "--concurrency", "4", "--duration", "5s"}, "drop --concurrency, --duration"},
+		{"live of zero", []string{"--live", "0"}, "--live must be at least 1"},
+		{"no posts", []string{"--live", "10", "--posts", "0"}, "--posts must be between 1 and 29"},
+		{"more posts than a learner may make", []string{"--live", "10", "--posts", "30"}, "--posts must be between 1 and 29"},
+		{"no wait", []string{"--live", "10", "--wait", "0s"}, "--post-interval and --wait must be positive"},
+		{"posts without live", []string{"--posts", "5"}, "--posts only apply with --live"},
+		{"live flags without live", []string{"--post-interval", "1s", "--wait", "3s"}, "--post-interval, --wait only apply with --live"},
+		{"remote target", []string{"--live", "10", "--target", "http://10.0.0.5:8080"}, "not a loopback address"},
+		{"stray argument", []string{"--live", "10", "5000"}, `unexpected argument "5000"`},
+		{"launches without duration or count", []string{"--duration", "0s"}, "--duration or --launches positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), env{getenv: envOf(nil), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr},
+				append([]string{"load"}, tc.args...))
+			require.Equal(t, 2, code, stderr.String())
+			require.Contains(t, stderr.String(), tc.want)
+		})
+	}
+}
+
+func TestLoadLiveNeedsDatabase(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), env{getenv: envOf(map[string]string{"HUDDLE_SECRET_KEY": goodKey}), stdin: strings.NewReader(""),
+		stdout: &stdout, stderr: &stderr}, []string{"load", "--live", "10"})
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr.String(), "HUDDLE_DATABASE_URL")
+}
