@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -475,11 +476,7 @@ func (s *Server) saveEdit(c *fiber.Ctx) error {
 		}
 		return boardError(err)
 	}
-	threadID, err := s.threadOfPost(c, b, v, id)
-	if err != nil {
-		return err
-	}
-	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+	return s.backToPost(c, b, v, id)
 }
 
 // threadOfPost finds the thread of a post the viewer can see, to send them back to it.
@@ -492,25 +489,19 @@ func (s *Server) threadOfPost(c *fiber.Ctx, b discussion.Board, v discussion.Vie
 }
 
 func (s *Server) deletePost(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Boards.Delete(c.UserContext(), b, v, id); err != nil {
-		return boardError(err)
-	}
-	threadID, err := s.threadOfPost(c, b, v, id)
-	if err != nil {
-		return err
-	}
-	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)))
+	return s.postAction(c, s.deps.Boards.Delete)
 }
 
 func (s *Server) markHelpful(c *fiber.Ctx) error {
+	on := c.FormValue("on") != "0"
+	return s.postAction(c, func(ctx context.Context, b discussion.Board, v discussion.Viewer, id int64) error {
+		return s.deps.Boards.MarkHelpful(ctx, b, v, id, on)
+	})
+}
+
+// postAction does one thing to the post in :post, then sends the person back to the
+// post in its thread.
+func (s *Server) postAction(c *fiber.Ctx, act func(context.Context, discussion.Board, discussion.Viewer, int64) error) error {
 	b, v, err := s.boardOf(c)
 	if err != nil {
 		return err
@@ -519,14 +510,19 @@ func (s *Server) markHelpful(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Boards.MarkHelpful(c.UserContext(), b, v, id, c.FormValue("on") != "0"); err != nil {
+	if err := act(c.UserContext(), b, v, id); err != nil {
 		return boardError(err)
 	}
-	threadID, err := s.threadOfPost(c, b, v, id)
+	return s.backToPost(c, b, v, id)
+}
+
+// backToPost redirects to a post in its thread.
+func (s *Server) backToPost(c *fiber.Ctx, b discussion.Board, v discussion.Viewer, postID int64) error {
+	threadID, err := s.threadOfPost(c, b, v, postID)
 	if err != nil {
 		return err
 	}
-	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(postID)))
 }
 
 func (s *Server) reportForm(c *fiber.Ctx) error {
@@ -636,33 +632,17 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 	if err := s.deps.Boards.Moderate(c.UserContext(), b, v, id, action, c.FormValue("reason")); err != nil {
 		return boardError(err)
 	}
-	if back := c.FormValue("back"); back == "thread" {
-		threadID, err := s.threadOfPost(c, b, v, id)
-		if err != nil {
-			return err
-		}
-		return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+	if c.FormValue("back") == "thread" {
+		return s.backToPost(c, b, v, id)
 	}
 	return s.redirect(c, s.boardPath(c, "/moderation?done="+action))
 }
 
 func (s *Server) endorse(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Boards.Endorse(c.UserContext(), b, v, id, c.FormValue("on") != "0"); err != nil {
-		return boardError(err)
-	}
-	threadID, err := s.threadOfPost(c, b, v, id)
-	if err != nil {
-		return err
-	}
-	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+"#post-"+itoa(id)))
+	on := c.FormValue("on") != "0"
+	return s.postAction(c, func(ctx context.Context, b discussion.Board, v discussion.Viewer, id int64) error {
+		return s.deps.Boards.Endorse(ctx, b, v, id, on)
+	})
 }
 
 func (s *Server) reveal(c *fiber.Ctx) error {
