@@ -87,6 +87,16 @@ func boardError(err error) error {
 	return err
 }
 
+// boardItem is boardOf plus the id of the thread or post named in the path.
+func (s *Server) boardItem(c *fiber.Ctx, param string) (discussion.Board, discussion.Viewer, int64, error) {
+	b, v, err := s.boardOf(c)
+	if err != nil {
+		return b, v, 0, err
+	}
+	id, err := idParam(c, param)
+	return b, v, id, err
+}
+
 func idParam(c *fiber.Ctx, name string) (int64, error) {
 	id, err := strconv.ParseInt(c.Params(name), 10, 64)
 	if err != nil || id <= 0 {
@@ -350,11 +360,7 @@ func postedQuery(p discussion.Posted) string {
 }
 
 func (s *Server) thread(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "thread")
+	b, v, id, err := s.boardItem(c, "thread")
 	if err != nil {
 		return err
 	}
@@ -382,11 +388,7 @@ func (s *Server) renderThread(c *fiber.Ctx, b discussion.Board, v discussion.Vie
 }
 
 func (s *Server) reply(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	threadID, err := idParam(c, "thread")
+	b, v, threadID, err := s.boardItem(c, "thread")
 	if err != nil {
 		return err
 	}
@@ -411,11 +413,7 @@ func (s *Server) reply(c *fiber.Ctx) error {
 // postFragment is one post's HTML, which the page script adds when the live stream
 // announces it. It answers exactly as the thread page would for this viewer.
 func (s *Server) postFragment(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	threadID, err := idParam(c, "thread")
+	b, v, threadID, err := s.boardItem(c, "thread")
 	if err != nil {
 		return err
 	}
@@ -432,11 +430,7 @@ func (s *Server) postFragment(c *fiber.Ctx) error {
 }
 
 func (s *Server) editPost(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, v, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -454,11 +448,7 @@ func (s *Server) renderEdit(c *fiber.Ctx, b discussion.Board, postID int64, f th
 }
 
 func (s *Server) saveEdit(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, v, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -502,11 +492,7 @@ func (s *Server) markHelpful(c *fiber.Ctx) error {
 // postAction does one thing to the post in :post, then sends the person back to the
 // post in its thread.
 func (s *Server) postAction(c *fiber.Ctx, act func(context.Context, discussion.Board, discussion.Viewer, int64) error) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, v, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -526,11 +512,7 @@ func (s *Server) backToPost(c *fiber.Ctx, b discussion.Board, v discussion.Viewe
 }
 
 func (s *Server) reportForm(c *fiber.Ctx) error {
-	b, _, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, _, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -538,11 +520,7 @@ func (s *Server) reportForm(c *fiber.Ctx) error {
 }
 
 func (s *Server) report(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, v, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -620,11 +598,7 @@ func (s *Server) moderation(c *fiber.Ctx) error {
 }
 
 func (s *Server) moderate(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, v, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -646,11 +620,7 @@ func (s *Server) endorse(c *fiber.Ctx) error {
 }
 
 func (s *Server) reveal(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, v, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -670,11 +640,7 @@ func (s *Server) reveal(c *fiber.Ctx) error {
 }
 
 func (s *Server) postHistory(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "post")
+	b, v, id, err := s.boardItem(c, "post")
 	if err != nil {
 		return err
 	}
@@ -691,11 +657,7 @@ func (s *Server) postHistory(c *fiber.Ctx) error {
 }
 
 func (s *Server) threadFlag(c *fiber.Ctx) error {
-	b, v, err := s.boardOf(c)
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "thread")
+	b, v, id, err := s.boardItem(c, "thread")
 	if err != nil {
 		return err
 	}

@@ -208,23 +208,13 @@ func (s *Server) editReflection(c *fiber.Ctx) error {
 // saveReflection is the form's submit: "Save draft" keeps work in progress, "Submit"
 // makes the next version. Without JavaScript this is how drafts are saved.
 func (s *Server) saveReflection(c *fiber.Ctx) error {
-	st, err := s.reflectionSettingsOf(c)
+	st, id, prompts, refTitle, err := s.reflectionInForm(c)
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
 	ctx := c.UserContext()
-	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
 	asked := id
-	prompts := st.Prompts()
-	var refTitle string
-	if id != 0 {
-		r, err := s.deps.Reflections.Get(ctx, a.Session.UserID, id)
-		if err != nil || r.Access != reflection.AccessAuthor {
-			return errReflectionNotFound
-		}
-		prompts, refTitle = r.Prompts, r.Ref.Title
-	}
 	content := contentFromForm(c, prompts)
 	ref, refID := refFromForm(c)
 	au := reflection.Author{UserID: a.Session.UserID, Member: *a.Member}
@@ -261,26 +251,39 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/reflections/"+itoa(id)+"/edit?saved=1")
 }
 
+// reflectionInForm reads the form's reflection id and the prompts it answers: the
+// activity's for a new reflection, its own (and its reference's title) for one the
+// person already started.
+func (s *Server) reflectionInForm(c *fiber.Ctx) (reflection.Settings, int64, []reflection.Prompt, string, error) {
+	st, err := s.reflectionSettingsOf(c)
+	if err != nil {
+		return st, 0, nil, "", err
+	}
+	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
+	if id == 0 {
+		return st, 0, st.Prompts(), "", nil
+	}
+	r, err := s.deps.Reflections.Get(c.UserContext(), actorOf(c).Session.UserID, id)
+	if err != nil || r.Access != reflection.AccessAuthor || r.ActivityID != actorOf(c).Activity.ID {
+		return st, 0, nil, "", errReflectionNotFound
+	}
+	return st, id, r.Prompts, r.Ref.Title, nil
+}
+
 // autosaveReflection is the page script's draft save. It answers JSON: the draft's id
 // and time, or the guard's findings, in which case the script keeps the draft on the
 // device only.
 func (s *Server) autosaveReflection(c *fiber.Ctx) error {
-	st, err := s.reflectionSettingsOf(c)
+	_, id, prompts, _, err := s.reflectionInForm(c)
+	if errors.Is(err, errReflectionNotFound) {
+		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": fiber.Map{"code": "reflection_not_found",
+			"message": "This reflection is not yours or no longer exists."}})
+	}
 	if err != nil {
 		return err
 	}
 	a := actorOf(c)
 	ctx := c.UserContext()
-	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
-	prompts := st.Prompts()
-	if id != 0 {
-		r, err := s.deps.Reflections.Get(ctx, a.Session.UserID, id)
-		if err != nil || r.Access != reflection.AccessAuthor {
-			return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": fiber.Map{"code": "reflection_not_found",
-				"message": "This reflection is not yours or no longer exists."}})
-		}
-		prompts = r.Prompts
-	}
 	ref, _ := refFromForm(c)
 	id, err = s.deps.Reflections.SaveDraft(ctx, *a.Activity, reflection.Author{UserID: a.Session.UserID, Member: *a.Member},
 		id, contentFromForm(c, prompts), ref)
