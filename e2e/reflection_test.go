@@ -142,13 +142,13 @@ func TestJourney3LearnerReflectsAndSupervisorSignsOff(t *testing.T) {
 	lena.shot("learner-reflection-signed-off")
 	lena.readmeShot(s.Huddle, "reflection-signed-off", "")
 
-	// Submitting completed the activity: the score waits for Moodle on the grade sync page.
+	// Submitting completed the activity: the grade sync page shows the score in Moodle.
 	edu.clickInFrame(s.Huddle, `main > p:first-child > a`) // Back to reflections shared with me
 	edu.waitFrameText(s.Huddle, "Shared with me", "Signed off")
 	edu.openFromCourse(s, log.CMID)
 	edu.waitFrameText(s.Huddle, reflectionLogTitle, "Grade sync")
 	edu.clickInFrame(s.Huddle, `nav.tools a[href*="/grades"]`)
-	edu.waitFrameText(s.Huddle, "Grade sync", learnerName, "100 / 100", "Waiting")
+	edu.waitGradeRow(s.Huddle, learnerName, stepTimeout, "100 / 100", "Synced")
 	edu.shot("educator-grade-sync")
 	edu.readmeShot(s.Huddle, "grade-sync", "")
 }

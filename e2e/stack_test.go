@@ -32,8 +32,10 @@ import (
 	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/reflection"
+	"github.com/huddle-lti/huddle/roster"
 	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/session"
 	"github.com/huddle-lti/huddle/web"
@@ -50,6 +52,9 @@ var e2eKinds = []course.Kind{
 func stackKinds() []course.Kind {
 	return slices.Concat(discussion.Kinds(), reflection.Kinds(), e2eKinds)
 }
+
+// e2eUserAgent names Huddle on its outbound requests, as cmd/huddle's userAgent does.
+const e2eUserAgent = "Huddle/e2e (LTI 1.3 tool)"
 
 // stack is Huddle and the development platform, served as `huddle serve` serves them
 // in development: Huddle on http://localhost, the platform on http://127.0.0.1, two
@@ -84,8 +89,9 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	base, err := url.Parse(s.Huddle)
 	require.NoError(t, err)
 
-	// The services cmd/huddle's newServices builds, from the same constructors.
-	pool := dbtest.New(t)
+	// The services cmd/huddle's newServices builds, from the same constructors, on a
+	// pool as large as openPool's: River's 24 workers share it with the web requests.
+	pool := newPool(t)
 	s.db = pool
 	db := stdlib.OpenDBFromPool(pool)
 	t.Cleanup(func() { db.Close() })
@@ -93,7 +99,10 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	require.NoError(t, err)
 	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
-	outbound := egress.NewClient(egress.Options{UserAgent: "Huddle/e2e (LTI 1.3 tool)", Timeout: 10 * time.Second})
+	// Production's outbound client (cmd/huddle's outboundClient): its zero options allow
+	// loopback, where the development platform listens, as `huddle serve` in
+	// development mode relies on for key sets, tokens and grade services alike.
+	outbound := egress.NewClient(egress.Options{UserAgent: e2eUserAgent, Timeout: 10 * time.Second})
 	store := lti.NewStore(pool, nil)
 	keys := lti.NewKeyring(pool, sealer, nil, 0)
 	require.NoError(t, keys.Ensure(ctx))
@@ -122,17 +131,41 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		require.NoError(t, err)
 	}
 
-	// Grade sync records scores and queues them; no worker runs here (no Moodle).
-	grades := gradesync.NewService(pool, nil, nil)
-	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	// Grade sync, rosters and notices with their River workers, as cmd/huddle's
+	// newServices wires them: scores go to the platform through Assignment and Grade
+	// Services (its token endpoint and services.php), through Moodle web services where
+	// an educator chooses them, retried with the worker's backoff while it is down.
+	// Notices find no web services connection on the development platform and are
+	// skipped, as on a Moodle site without one.
+	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, Client: outbound, UserAgent: e2eUserAgent})
+	conns := moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, e2eUserAgent), nil)
+	grades := gradesync.NewService(pool, &gradesync.FallbackPusher{
+		AGS: &gradesync.AGSPusher{Platforms: store, AGS: lti.NewAGSClient(tokens), DB: pool},
+		WS:  &gradesync.WSPusher{DB: pool, Clients: conns},
+	}, nil)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, gradesync.NewWorker(grades))
+	courses := course.NewService(pool, nil)
+	river.AddWorker(workers, &roster.Worker{Courses: courses, Platforms: store, NRPS: lti.NewNRPSClient(tokens)})
+	notices := notify.NewService(pool, conns, nil)
+	river.AddWorker(workers, notify.NewSendWorker(notices))
+	river.AddWorker(workers, notify.NewDigestWorker(notices))
+	river.AddWorker(workers, notify.NewDigestSendWorker(notices))
+	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:               log.With("component", "queue"),
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 24}},
+		FetchCooldown:        5 * time.Millisecond,
+		Workers:              workers,
+		RescueStuckJobsAfter: 5 * time.Minute,
+		PeriodicJobs:         []*river.PeriodicJob{notify.DigestPeriodicJob(nil)},
+	})
 	require.NoError(t, err)
 	grades.UseQueue(queue)
-
-	// Boards, notices and live updates as cmd/huddle's newServices wires them: a post
-	// announces itself in its own transaction and this instance's hub, listening in
-	// PostgreSQL, feeds the pages' streams. Notices are queued, never sent (no Moodle).
-	notices := notify.NewService(pool, nil, nil)
 	notices.UseQueue(queue)
+
+	// Boards and live updates as cmd/huddle's newServices wires them: a post announces
+	// itself in its own transaction and this instance's hub, listening in PostgreSQL,
+	// feeds the pages' streams.
 	hub := live.NewHub(pool, log.With("component", "live"))
 	s.streams = &streamCounter{Hub: hub}
 	boards := discussion.NewService(pool, discussion.Options{Grader: grades, Notifier: replyNotices{notices},
@@ -151,10 +184,10 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 
 		BaseURL:     base,
 		LTI:         store,
-		Verifier:    lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: "Huddle/e2e"})}),
+		Verifier:    lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: e2eUserAgent})}),
 		Keys:        keys,
 		DeepLinks:   lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
-		Courses:     course.NewService(pool, nil),
+		Courses:     courses,
 		Sessions:    session.NewStore(pool, nil, 0),
 		Kinds:       stackKinds(),
 		Outbound:    outbound,
@@ -165,6 +198,10 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		Live:        s.streams,
 	})
 	require.NoError(t, err)
+
+	// The workers run on a context of their own, as in serve.go; the test's cleanup
+	// stops them (River hands unfinished jobs back) before the platform goes.
+	require.NoError(t, queue.Start(context.WithoutCancel(ctx)))
 
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -189,8 +226,11 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		shutdown, done := context.WithTimeout(context.Background(), 2*time.Second)
+		shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 		defer done()
+		if err := queue.Stop(shutdown); err != nil {
+			log.Warn("job queue did not stop cleanly", "err", err)
+		}
 		_ = platform.Shutdown(shutdown)
 		wg.Wait()
 	})
@@ -201,6 +241,20 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 		t.Fatal("the live updates hub is not listening after 10s")
 	}
 	return s
+}
+
+// newPool opens a pool on a fresh migrated database with as many connections as
+// cmd/huddle's openPool allows (40: web requests plus 24 grade sync workers), rather
+// than pgx's default of max(4, cores), which River's listener and workers would exhaust.
+func newPool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dbtest.Migrated(t))
+	require.NoError(t, err)
+	cfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // streamCounter is the hub as web sees it (a web.Feed) that also counts the live

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,9 +107,11 @@ type RejectedError struct {
 func (e *RejectedError) Error() string { return "gradesync: rejected: " + e.Reason }
 func (e *RejectedError) Unwrap() error { return e.Err }
 
-// Queue inserts jobs in the caller's transaction; *river.Client[pgx.Tx] is one.
+// Queue inserts jobs in the caller's transaction and makes a waiting one due now;
+// *river.Client[pgx.Tx] is one.
 type Queue interface {
 	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobRetryTx(ctx context.Context, tx pgx.Tx, id int64) (*rivertype.JobRow, error)
 }
 
 // Service records scores and syncs them.
@@ -247,8 +250,18 @@ func (s *Service) Retry(ctx context.Context, activityID, userID int64) error {
 		if tag.RowsAffected() == 0 {
 			return nil
 		}
-		_, err = s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: userID}, nil)
-		return err
+		res, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: userID}, nil)
+		if err != nil {
+			return fmt.Errorf("gradesync: retry: %w", err)
+		}
+		// The job already waiting for its next attempt (one per score) is made due now;
+		// otherwise "retry now" would wait for its backoff, up to half an hour.
+		if res.UniqueSkippedAsDuplicate && (res.Job.State == rivertype.JobStateRetryable || res.Job.State == rivertype.JobStateScheduled) {
+			if _, err := s.queue.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
+				return fmt.Errorf("gradesync: retry job %d now: %w", res.Job.ID, err)
+			}
+		}
+		return nil
 	})
 }
 
@@ -407,11 +420,33 @@ func (s *Service) markFailed(ctx context.Context, r row, reason string) error {
 // plainReason keeps the first line of an error for the educator's page; pushers put
 // the plain-words part first and never include tokens.
 func plainReason(err error) string {
+	var te *lti.TokenError
+	var se *lti.ServiceError
+	switch {
+	case errors.As(err, &te) && (te.Status == 0 || te.Status >= 500):
+		return unavailable(te.Status, "")
+	case errors.As(err, &se) && errors.Is(se, lti.ErrServiceUnavailable):
+		return unavailable(se.Status, se.Reason)
+	}
 	msg := err.Error()
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
 	}
 	return msg
+}
+
+// unavailable says, for the educator, that Moodle was down rather than that the
+// score was wrong: the push will be tried again.
+func unavailable(status int, reason string) string {
+	msg := "Moodle did not answer"
+	if status != 0 {
+		msg = fmt.Sprintf("Moodle is unavailable (HTTP %d", status)
+		if reason != "" {
+			msg += " " + strconv.Quote(reason)
+		}
+		msg += ")"
+	}
+	return msg + "; Huddle will try again."
 }
 
 // Worker runs sync jobs.

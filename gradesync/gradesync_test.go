@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/lti"
 )
 
 // fakePusher stands in for the platform; each test decides how it answers.
@@ -290,5 +291,51 @@ func enrolAll(t testing.TB, pool *pgxpool.Pool) {
 SELECT u.id, c.id, '{learner}' FROM users u JOIN courses c ON c.platform_id = u.platform_id ON CONFLICT DO NOTHING`)
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// "Retry now" makes the score's waiting job due now instead of at its backoff.
+func TestRetryNowMakesAWaitingJobDue(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	ctx := t.Context()
+	require.NoError(t, b.svc.Submit(ctx, b.score(b.users[0], 7, b.now)))
+	// As after a failed push: the score failed, its job waits half an hour.
+	_, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'retryable', scheduled_at = now() + interval '30 minutes', attempt = 5
+WHERE kind = 'grade_sync'`)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `UPDATE scores SET state = 'failed', last_error = 'HTTP 503'`)
+	require.NoError(t, err)
+
+	require.NoError(t, b.svc.Retry(ctx, b.activity, b.users[0]))
+	var state string
+	var due bool
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT state, scheduled_at <= now() FROM river_job WHERE kind = 'grade_sync'`).Scan(&state, &due))
+	require.Equal(t, "available", state)
+	require.True(t, due)
+	require.Equal(t, 1, b.jobs(t))
+	st, lastErr, _ := b.state(t, b.users[0])
+	require.Equal(t, "pending", st)
+	require.Empty(t, lastErr)
+}
+
+func TestPlainReasonSaysMoodleIsDown(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"token endpoint 503", fmt.Errorf("post score: %w", &lti.TokenError{Status: 503, Message: "try again later"}),
+			"Moodle is unavailable (HTTP 503); Huddle will try again."},
+		{"no answer", &lti.TokenError{Message: "no answer"}, "Moodle did not answer; Huddle will try again."},
+		{"service 503 with a reason", &lti.ServiceError{Op: "post score", Status: 503, Reason: "Moodle under maintenance", Err: lti.ErrServiceUnavailable},
+			`Moodle is unavailable (HTTP 503 "Moodle under maintenance"); Huddle will try again.`},
+		{"a refusal keeps its own words", &lti.TokenError{Status: 400, Message: "the signature did not verify"}, "the signature did not verify"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Contains(t, plainReason(tc.err), tc.want)
+		})
 	}
 }
