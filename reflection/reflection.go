@@ -143,11 +143,12 @@ type Grader interface {
 
 // Service reads and writes reflections.
 type Service struct {
-	db      *pgxpool.Pool
-	log     *slog.Logger
-	now     func() time.Time
-	grader  Grader
-	threads Threads
+	db       *pgxpool.Pool
+	log      *slog.Logger
+	now      func() time.Time
+	grader   Grader
+	threads  Threads
+	notifier Notifier
 }
 
 // NewService returns a Service; log, now and grader may be nil.

@@ -346,9 +346,44 @@ func (s *Service) Share(ctx context.Context, authorID, id, with int64) error {
 			return invalid("share", "Choose one of your supervisors or one of the course's educators.")
 		}
 	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO reflection_shares (reflection_id, shared_with, shared_at) VALUES ($1, $2, $3)
-ON CONFLICT DO NOTHING`, id, with, s.now()); err != nil {
-		return fmt.Errorf("reflection: share %d: %w", id, err)
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO reflection_shares (reflection_id, shared_with, shared_at) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING`, id, with, s.now())
+		if err != nil {
+			return fmt.Errorf("reflection: share %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 || with == Everyone {
+			return nil
+		}
+		// The notice names the learner, never the reflection: its title is theirs to
+		// show in Huddle, not in a message that may be read on a ward.
+		return s.notifyAbout(ctx, tx, with, authorID, "A reflection was shared with you in Huddle",
+			"%s shared a reflection with you in Huddle. Open \"Shared with me\" from a Huddle activity in Moodle to read it.")
+	})
+}
+
+// Notifier tells a person something through Moodle's messaging (notify, wired by cmd).
+type Notifier interface {
+	Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error
+}
+
+// UseNotifier lets shares and sign-offs reach people through Moodle.
+func (s *Service) UseNotifier(n Notifier) { s.notifier = n }
+
+// notifyAbout sends to userID a notice whose text names the person about (%s).
+func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about int64, subject, text string) error {
+	if s.notifier == nil {
+		return nil
+	}
+	var name string
+	if err := tx.QueryRow(ctx, `SELECT name FROM users WHERE id = $1`, about).Scan(&name); err != nil {
+		return fmt.Errorf("reflection: notice: %w", err)
+	}
+	if name == "" {
+		name = "Someone"
+	}
+	if err := s.notifier.Notify(ctx, tx, userID, subject, fmt.Sprintf(text, name)); err != nil {
+		return fmt.Errorf("reflection: notice: %w", err)
 	}
 	return nil
 }
@@ -441,6 +476,10 @@ ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, 
 		}
 		st, err := s.settings(ctx, tx, r.ActivityID)
 		if err != nil {
+			return err
+		}
+		if err := s.notifyAbout(ctx, tx, r.AuthorID, userID, "Your reflection was signed off",
+			"%s signed off one of your reflections in Huddle. Open your reflection log from Moodle to see it."); err != nil {
 			return err
 		}
 		if st.CompleteOn == CompleteOnSignOff {

@@ -92,12 +92,13 @@ func newServices(pool *pgxpool.Pool, cfg Config, client *http.Client, log *slog.
 	// and a post announces itself in the transaction that writes it.
 	hub := live.NewHub(pool, log.With("component", "live"))
 	boards := discussion.NewService(pool, discussion.Options{Logger: log.With("component", "discussion"),
-		Grader: grades, Notifier: replyNotices{notices},
+		Grader: grades, Notifier: moodleNotices{notices},
 		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
 			return live.Publish(ctx, tx, topic, data)
 		}})
 	reflections := reflection.NewService(pool, log.With("component", "reflection"), nil, grades)
 	reflections.UseThreads(threadRefs{boards})
+	reflections.UseNotifier(moodleNotices{notices})
 	return &services{
 		reflect:   reflections,
 		boards:    boards,
@@ -152,10 +153,10 @@ func prune(ctx context.Context, log *slog.Logger, s *services, every time.Durati
 	}
 }
 
-// replyNotices hands discussion's reply notices to notify.
-type replyNotices struct{ notices *notify.Service }
+// moodleNotices hands the activities' notices (replies, shares, sign-offs) to notify.
+type moodleNotices struct{ notices *notify.Service }
 
-func (r replyNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
+func (r moodleNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
 	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
 }
 
