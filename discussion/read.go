@@ -69,6 +69,8 @@ type ListQuery struct {
 	// Order is "newest" (default) or "helpful".
 	Order string
 	Limit int
+	// ThreadID, when set, lists that thread alone (for a live update of the list).
+	ThreadID int64
 }
 
 // Replies, helpful marks, endorsement and last activity are counted over the
@@ -96,6 +98,7 @@ WHERE t.board_id = $1
   AND ($8 = '' OR t.search @@ websearch_to_tsquery('english', $8)
        OR EXISTS (SELECT 1 FROM posts sp WHERE sp.thread_id = t.id AND sp.status = 'visible'
                   AND (sp.opening OR NOT $9) AND sp.search @@ websearch_to_tsquery('english', $8)))
+  AND ($12::bigint = 0 OR t.id = $12)
 ORDER BY t.pinned DESC,
          CASE WHEN $10 = 'helpful' THEN s.helpful END DESC NULLS LAST,
          s.last_at DESC, t.id
@@ -109,7 +112,7 @@ func (s *Service) Threads(ctx context.Context, b Board, v Viewer, q ListQuery) (
 	}
 	qaHidden := b.QAMode && !v.Moderator
 	rows, err := s.db.Query(ctx, listThreads, b.ActivityID, v.UserID, v.Moderator, s.now(),
-		clean(q.Specialty, maxField), q.Grade, strings.ToLower(clean(q.Tag, 40)), clean(q.Search, 200), qaHidden, q.Order, q.Limit)
+		clean(q.Specialty, maxField), q.Grade, strings.ToLower(clean(q.Tag, 40)), clean(q.Search, 200), qaHidden, q.Order, q.Limit, q.ThreadID)
 	if err != nil {
 		return nil, fmt.Errorf("discussion: list threads of %d: %w", b.ActivityID, err)
 	}

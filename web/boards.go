@@ -21,6 +21,7 @@ func (s *Server) boardRoutes() {
 	s.handle(fiber.MethodGet, "/activities/:activity/threads/:thread", Member, s.thread)
 	s.handle(fiber.MethodPost, "/activities/:activity/threads/:thread/posts", Member, s.reply)
 	s.handle(fiber.MethodGet, "/activities/:activity/threads/:thread/posts/:post", Member, s.postFragment)
+	s.handle(fiber.MethodGet, "/activities/:activity/threads/:thread/item", Member, s.threadItem)
 	s.handle(fiber.MethodGet, "/activities/:activity/posts/:post/edit", Member, s.editPost)
 	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/edit", Member, s.saveEdit)
 	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/delete", Member, s.deletePost)
@@ -427,6 +428,23 @@ func (s *Server) postFragment(c *fiber.Ctx) error {
 	}
 	return c.Render("post_fragment", fiber.Map{"Post": p, "Board": b, "IsModerator": v.Moderator,
 		"ActivityID": actorOf(c).Activity.ID, "CSRF": actorOf(c).Session.CSRFToken}, "")
+}
+
+// threadItem is one thread as the board's list shows it, which the page script adds
+// when the live stream announces a new thread; it answers as the list would.
+func (s *Server) threadItem(c *fiber.Ctx) error {
+	b, v, id, err := s.boardItem(c, "thread")
+	if err != nil {
+		return err
+	}
+	list, err := s.deps.Boards.Threads(c.UserContext(), b, v, discussion.ListQuery{ThreadID: id})
+	if err != nil {
+		return err
+	}
+	if len(list) != 1 {
+		return errPostNotFound
+	}
+	return c.Render("thread_item", fiber.Map{"T": list[0], "A": actorOf(c).Activity.ID}, "")
 }
 
 func (s *Server) editPost(c *fiber.Ctx) error {

@@ -187,3 +187,23 @@ func TestGradedBoardShowsProgressAndRecordsScores(t *testing.T) {
 	expectPage(t, page, http.StatusOK, "Anonymous colleague")
 	require.NotContains(t, page.body, "Lena Learner</strong>")
 }
+
+// The list item the page script adds for a new thread answers as the list does.
+func TestThreadItemForTheLiveList(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A new question")
+	item := be.peer.get(be.activity + "/threads/" + thread + "/item")
+	expectPage(t, item, http.StatusOK, `id="thread-`+thread+`"`, "A question", "Lena Learner")
+	require.NotContains(t, item.body, "<html", "a fragment, not a page")
+
+	// A thread waiting for a moderator is not in anyone else's list.
+	r := be.edu.post(be.activity+"/board-settings", url.Values{"csrf": {be.eduCSRF}, "identity": {"named"}, "premoderated": {"on"},
+		"edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"0"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	r = be.learner.post(be.activity+"/threads", url.Values{"csrf": {be.learnerCSRF}, "title": {"Held"}, "body": {"Waiting."}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	held := regexp.MustCompile(`/threads/(\d+)`).FindStringSubmatch(r.location)[1]
+	expectPage(t, be.peer.get(be.activity+"/threads/"+held+"/item"), http.StatusNotFound, "post_not_found")
+	expectPage(t, be.learner.get(be.activity+"/threads/"+held+"/item"), http.StatusOK, "Waiting for a moderator")
+}

@@ -81,7 +81,7 @@
   es.addEventListener("post", function (ev) {
     var d;
     try { d = JSON.parse(ev.data); } catch (e) { return; }
-    if (!thread) { tell("There are new posts on this board.", "Show them"); return; }
+    if (!thread) { addThread(d); return; }
     if (d.thread !== thread || document.getElementById("post-" + d.post)) { return; }
     fetch(withSession("/activities/" + board + "/threads/" + d.thread + "/posts/" + d.post), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : ""; })
@@ -103,6 +103,27 @@
       })
       .catch(function () { tell("There are new replies.", "Show them"); });
   });
+  // On the board's list: a new thread is added at the top (unless the list is filtered,
+  // when it may not belong); new replies to a listed thread get a "show" link.
+  function addThread(d) {
+    var filtered = window.location.search.replace(/[?&]hs=[^&]*/, "").length > 1;
+    if (document.getElementById("thread-" + d.thread) || filtered) { tell("There are new posts on this board.", "Show them"); return; }
+    fetch(withSession("/activities/" + board + "/threads/" + d.thread + "/item"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) {
+        if (!html || document.getElementById("thread-" + d.thread)) { return; }
+        var tpl = document.createElement("template");
+        tpl.innerHTML = html;
+        var item = tpl.content.querySelector("li");
+        if (!item) { return; }
+        var list = document.getElementById(item.getAttribute("data-kind") === "opportunity" ? "opportunities" : "threads");
+        if (!list) { tell("There are new posts on this board.", "Show them"); return; }
+        keepSession(item);
+        list.insertBefore(item, list.firstChild);
+        tell("A new post was added to the list.");
+      })
+      .catch(function () { tell("There are new posts on this board.", "Show them"); });
+  }
   es.addEventListener("resync", function () { tell("This page may be out of date.", "Reload it"); });
 })();
 
