@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/huddle-lti/huddle/discussion"
 )
 
 // The checks a scripted audit adds to axe-core, on each main page type as people reach
@@ -19,7 +22,9 @@ import (
 //   - labels: every input, select and textarea has a label (label[for] or a wrapping
 //     label), aria-label or aria-labelledby naming an element that exists;
 //   - headings: the first is h1, and none skips a level on the way down;
-//   - error summaries: every link points at an element id on the page;
+//   - error summaries: the summary has focus when the page loads (huddle.js focuses
+//     [data-focus]), so that a keyboard or screen reader user meets the problem
+//     first, and every link points at an element id on the page;
 //   - touch targets (the NHS service manual's 44 px): every visible a, button,
 //     checkbox, radio button, select and summary is at least 44 x 44 CSS pixels, or,
 //     for a text link inside a paragraph, sits in a line box at least 44 px tall.
@@ -59,7 +64,7 @@ func TestA11yMainPageTypes(t *testing.T) {
 		lena.waitFrameText(s.Huddle, "Posted.", caseTitle, "No replies yet")
 	})
 	lena.fillInFrame(s.Huddle, "#body", replyText)
-	lena.submitInFrame(s.Huddle, `form[action$="/posts#reply"]`)
+	lena.submitInFrame(s.Huddle, `form[action$="/posts"]`)
 	lena.waitFrameText(s.Huddle, "Posted.", replyText)
 	lena.requireA11y(s.Huddle, "thread page (learner)")
 	s.opensStream(lena, "the learner's board", func() {
@@ -134,6 +139,163 @@ func TestA11yMainPageTypes(t *testing.T) {
 	edu.requireA11y(s.Huddle, "supervisors")
 }
 
+// What TestA11yOtherPageTypes writes, and the platform's site administrator.
+const (
+	reEditedText = "Man in his 50s with two hours of central chest pain, seen in the emergency department overnight."
+	reportReason = "It reads as if the patient could be recognised from the timing."
+	revealReason = "A colleague raised a concern about this case; the educator needs to talk to its author."
+	adminID      = "2" // the development platform's "admin", a site administrator who also teaches
+	adminName    = "Admin User"
+)
+
+// The page types TestA11yMainPageTypes does not reach, through the same checks, each
+// as people reach it in the platform's frame: the Deep Linking picker and its errors,
+// a post's edit form (its author, within the board's edit window), the report form
+// and its error (a peer), a post's edit history and the "author revealed" page (a
+// moderator), reflection log settings and their error (the educator), "my
+// reflections" with a shared reflection (its author, and the educator it is shared
+// with), the notifications page once saved, the admin page (the platform's site
+// administrator; no Huddle page links to it, so the frame is sent to /admin) and the
+// error page (an unknown thread).
+func TestA11yOtherPageTypes(t *testing.T) {
+	s := newStack(t)
+
+	// The Deep Linking picker; submitted with nothing chosen, then with a maximum
+	// score that is not a number. Its request stays usable after an error, and the
+	// educator then adds the case board and the reflection log afresh.
+	edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	edu.openDeepLinkPicker(s, "Case board")
+	edu.requireA11y(s.Huddle, "Deep Linking picker")
+	edu.submitInFrame(s.Huddle, `form[action^="/deep-link/"]`)
+	edu.waitFrameText(s.Huddle, "There is a problem", "Choose one kind of activity to add.")
+	edu.requireA11y(s.Huddle, "Deep Linking picker with an error")
+	edu.clickInFrame(s.Huddle, `input[name="kind"][value="`+discussion.KindCaseBoard+`"]`)
+	edu.fillInFrame(s.Huddle, "#max_score", "lots")
+	edu.submitInFrame(s.Huddle, `form[action^="/deep-link/"]`)
+	edu.waitFrameText(s.Huddle, "There is a problem", "Maximum score must be a number between 1 and 1000.")
+	if href := evalInFrame[string](edu, s.Huddle, `document.querySelector(".error-summary a").getAttribute("href")`); href != "#max_score" {
+		edu.failLater("Deep Linking picker with a maximum score error: 1 accessibility finding:\n  error summary: "+
+			"\"Maximum score must be a number between 1 and 1000.\" links to %s, not to the field in error (#max_score)", href)
+	}
+	board := edu.addCaseBoard(s)
+	reflections := edu.addReflectionLog(s)
+
+	// The learner shares a case and edits it within the board's edit window (30
+	// minutes by default).
+	lena := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	lena.openCourseModule(s, learnerID, board.CMID)
+	lena.waitFrameText(s.Huddle, learnerName, caseBoardTitle, "Nothing here yet")
+	lena.clickInFrame(s.Huddle, `.actions a.button:not(.button--secondary)`)
+	lena.waitFrameText(s.Huddle, "Share a case", "Presentation")
+	lena.fillInFrame(s.Huddle, "#title", caseTitle)
+	lena.fillInFrame(s.Huddle, "#specialty", "Acute medicine")
+	lena.fillInFrame(s.Huddle, "#section_presentation", editedText)
+	lena.fillInFrame(s.Huddle, "#section_question", caseQuestion)
+	lena.submitInFrame(s.Huddle, `form[action$="/threads"]`)
+	lena.waitFrameText(s.Huddle, "Posted.", caseTitle, "No replies yet")
+	threadPath := evalInFrame[string](lena, s.Huddle, `location.pathname`)
+	lena.clickInFrame(s.Huddle, `article.post--opening a.post__link[href$="/edit"]`)
+	lena.waitFrameText(s.Huddle, "Edit your post", "Presentation", "Save changes")
+	lena.requireA11y(s.Huddle, "edit-post form")
+	lena.fillInFrame(s.Huddle, "#section_presentation", reEditedText)
+	lena.submitInFrame(s.Huddle, `form[action$="/edit"]`)
+	lena.waitFrameText(s.Huddle, caseTitle, reEditedText, " · edited")
+
+	// A peer reports the case: the form, then its error when no reason is given.
+	liam := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	liam.openCourseModule(s, peerID, board.CMID)
+	liam.waitFrameText(s.Huddle, peerName, boardOnlyText, caseTitle)
+	liam.clickInFrame(s.Huddle, `a.thread-item__title`)
+	liam.waitFrameText(s.Huddle, caseTitle, reEditedText, "Report")
+	liam.clickInFrame(s.Huddle, `article.post--opening a.post__link[href$="/report"]`)
+	liam.waitFrameText(s.Huddle, "Report a post", "What is wrong with it?")
+	liam.requireA11y(s.Huddle, "report-a-post form")
+	liam.submitInFrame(s.Huddle, `form[action$="/report"]`)
+	liam.waitFrameText(s.Huddle, "There is a problem", "Say what is wrong with the post")
+	liam.requireA11y(s.Huddle, "report-a-post form with an error")
+	liam.fillInFrame(s.Huddle, "#reason", reportReason)
+	liam.submitInFrame(s.Huddle, `form[action$="/report"]`)
+	liam.waitFrameText(s.Huddle, "The board's moderators will look at the post.", caseTitle)
+
+	// The error page: a thread that does not exist, on the same board.
+	liam.openInFrame(s.Huddle, path.Dir(threadPath)+"/999999999")
+	liam.waitFrameText(s.Huddle, "Not found", "That thread or post does not exist")
+	liam.requireA11y(s.Huddle, "error page (unknown thread)")
+
+	// The moderator reads the post's edit history, then reveals its author, who is
+	// anonymous to peers, giving a reason.
+	edu.openFromCourse(s, board.CMID)
+	edu.waitFrameText(s.Huddle, boardOnlyText, caseTitle, "Board settings")
+	edu.clickInFrame(s.Huddle, `a.thread-item__title`)
+	edu.waitFrameText(s.Huddle, caseTitle, reEditedText, "Moderate")
+	edu.clickInFrame(s.Huddle, `article.post--opening details.post__moderate > summary`)
+	edu.clickInFrame(s.Huddle, `article.post--opening details.post__moderate a[href$="/history"]`)
+	edu.waitFrameText(s.Huddle, "Edit history", "Earlier versions of the post", "Back to the post")
+	edu.requireA11y(s.Huddle, "edit history (moderator)")
+	edu.clickInFrame(s.Huddle, `p.back > a.back-link`)
+	edu.waitFrameText(s.Huddle, caseTitle, reEditedText, "Moderate")
+	edu.clickInFrame(s.Huddle, `article.post--opening details.post__moderate > summary`)
+	edu.fillInFrame(s.Huddle, `article.post--opening input[id^="reveal-"]`, revealReason)
+	edu.submitInFrame(s.Huddle, `article.post--opening form[action$="/reveal"]`)
+	edu.waitFrameText(s.Huddle, "Author revealed", "This post was written by "+learnerName)
+	edu.requireA11y(s.Huddle, "author revealed (moderator)")
+
+	// Reflection log settings, and their error: a custom template with no prompts.
+	edu.openFromCourse(s, reflections.CMID)
+	edu.waitFrameText(s.Huddle, reflectionLogTitle, "Settings and template")
+	edu.clickInFrame(s.Huddle, `nav.tools a[href*="/reflection-settings"]`)
+	edu.waitFrameText(s.Huddle, "Reflection log settings", "Your own prompts")
+	edu.requireA11y(s.Huddle, "reflection log settings")
+	edu.clickInFrame(s.Huddle, "#template-custom")
+	edu.submitInFrame(s.Huddle, `form[action$="/reflection-settings"]`)
+	edu.waitFrameText(s.Huddle, "There is a problem", "A custom template needs at least one prompt.")
+	edu.requireA11y(s.Huddle, "reflection log settings with an error")
+
+	// The learner submits a reflection and shares it with the course's educators (the
+	// first choice); her reflections list it as shared, and the educator's list it
+	// under "Shared with me".
+	lena.openCourseModule(s, learnerID, reflections.CMID)
+	lena.waitFrameText(s.Huddle, reflectionLogTitle, "Write a reflection")
+	lena.clickInFrame(s.Huddle, `.actions a.button`)
+	lena.waitFrameText(s.Huddle, "Write a reflection", "What happened?")
+	lena.fillInFrame(s.Huddle, "#title", reflectionTitle)
+	lena.fillInFrame(s.Huddle, "#answer_what_happened", reflectionHappened)
+	lena.fillInFrame(s.Huddle, "#answer_learned", reflectionLearned)
+	lena.fillInFrame(s.Huddle, "#answer_next", reflectionNext)
+	lena.submitInFrame(s.Huddle, `form[data-autosave]`)
+	lena.waitFrameText(s.Huddle, "Submitted as version 1.", reflectionTitle, "Not shared with anyone.")
+	lena.submitInFrame(s.Huddle, `form[action$="/share"]`)
+	lena.waitFrameText(s.Huddle, "Shared.", "The course's educators, since")
+	lena.clickInFrame(s.Huddle, `main > p:first-child > a[href^="/reflections"]`) // All my reflections
+	lena.waitFrameText(s.Huddle, "My reflections", reflectionTitle, "Shared", "Nothing has been shared with you.")
+	lena.requireA11y(s.Huddle, "my reflections (with a shared reflection)")
+	edu.clickInFrame(s.Huddle, `p.back > a.back-link`) // Back to the reflection log
+	edu.waitFrameText(s.Huddle, reflectionLogTitle, "Shared with me")
+	edu.clickInFrame(s.Huddle, `nav.tools a[href^="/reflections"]`)
+	edu.waitFrameText(s.Huddle, "Shared with me", reflectionTitle, "Waiting for sign-off", learnerName)
+	edu.requireA11y(s.Huddle, "my reflections (shared with me)")
+
+	// The learner chooses a daily digest.
+	lena.clickInFrame(s.Huddle, `header a[href^="/notifications"]`)
+	lena.waitFrameText(s.Huddle, "Notifications", "How do you want to hear from Huddle?")
+	lena.clickInFrame(s.Huddle, `input[name="mode"][value="digest"]`)
+	lena.submitInFrame(s.Huddle, `form[action^="/notifications"]`)
+	lena.waitFrameText(s.Huddle, "Your choice is saved.")
+	if !evalInFrame[bool](lena, s.Huddle, `document.querySelector('input[name="mode"][value="digest"]').checked`) {
+		lena.fail("the saved notifications page does not show \"Once a day\" chosen")
+	}
+	lena.requireA11y(s.Huddle, "notifications (saved)")
+
+	// The admin page, for the platform's site administrator, who opens the board from
+	// the course first.
+	admin := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	admin.openCourseModule(s, adminID, board.CMID)
+	admin.waitFrameText(s.Huddle, adminName, caseBoardTitle)
+	admin.openInFrame(s.Huddle, "/admin")
+	admin.waitFrameText(s.Huddle, "Huddle administration", "This Moodle site", "Moodle web services")
+	admin.requireA11y(s.Huddle, "admin page")
+}
+
 // a11yReport is what the page script measures, in the frame.
 type a11yReport struct {
 	Labels   []string `json:"labels"`
@@ -157,6 +319,10 @@ type tabStop struct {
 func (b *browser) requireA11y(origin, page string) {
 	b.t.Helper()
 	var problems []string
+	// Before anything else moves focus: where the page put it when it loaded.
+	if msg := evalInFrame[string](b, origin, a11yScript+`; a11yErrorSummaryFocus()`); msg != "" {
+		problems = append(problems, "error summary: "+msg)
+	}
 	for _, v := range b.axeViolations(origin, page) {
 		problems = append(problems, "axe-core: "+v)
 	}
@@ -300,6 +466,14 @@ function a11yCleanUp() {
   document.querySelectorAll("[data-e2e-tab]").forEach(el => el.removeAttribute("data-e2e-tab"));
   if (document.activeElement) { document.activeElement.blur(); }
   return true;
+}
+function a11yErrorSummaryFocus() {
+  const s = document.querySelector(".error-summary");
+  if (!s) { return ""; }
+  const el = document.activeElement;
+  if (el && s.contains(el)) { return ""; }
+  return a11yDescribe(s) + " does not have focus when the page loads (focus is on " +
+    (el && el !== document.body ? a11yDescribe(el) : "the body") + ")";
 }
 function a11yAudit() {
   const out = {labels: [], headings: [], summary: [], targets: []};

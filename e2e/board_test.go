@@ -122,7 +122,7 @@ func TestJourney2LearnerSharesCaseAndPeersSeeRepliesLive(t *testing.T) {
 	liam.shot("peer-thread-before-reply")
 
 	lena.fillInFrame(s.Huddle, "#body", replyText)
-	lena.submitInFrame(s.Huddle, `form[action$="/posts#reply"]`)
+	lena.submitInFrame(s.Huddle, `form[action$="/posts"]`)
 
 	text := liam.waitFrameText(s.Huddle, replyText, "A new reply was added to the thread.")
 	if strings.Contains(text, learnerName) {
@@ -177,10 +177,7 @@ func (b *browser) addCaseBoard(s *stack) devplatform.Activity {
 // lists. It returns the activity as the platform's course holds it.
 func (b *browser) addByDeepLinking(s *stack, kind, kindTitle, title string) devplatform.Activity {
 	b.t.Helper()
-	picker := `form[action="/open"]:not([target]):has(input[name="user"][value="` + educatorID + `"]):has(input[name="deeplink"]) button`
-	b.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
-	b.do("add an activity (Deep Linking)", chromedp.Click(chromedp.CSS(picker), chromedp.NodeVisible))
-	b.waitFrameText(s.Huddle, "Add Huddle to your course", kindTitle)
+	b.openDeepLinkPicker(s, kindTitle)
 	b.shot("educator-deep-linking-picker")
 	b.clickInFrame(s.Huddle, `input[value="`+kind+`"]`)
 	b.fillInFrame(s.Huddle, "#title", title)
@@ -206,6 +203,17 @@ func (b *browser) addByDeepLinking(s *stack, kind, kindTitle, title string) devp
 	require.Equal(b.t, title, added.LineItems[0].Label)
 	b.waitPlatformText(devplatform.CourseTitle, fmt.Sprintf("cm %d, resource link %s, grade out of 100", added.CMID, added.ResourceLinkID()))
 	return added
+}
+
+// openDeepLinkPicker is the educator choosing "Add an activity (Deep Linking)" on the
+// platform's launch page, as Moodle's "Select content" does; it waits until Huddle's
+// picker in the frame offers the kind titled kindTitle.
+func (b *browser) openDeepLinkPicker(s *stack, kindTitle string) {
+	b.t.Helper()
+	picker := `form[action="/open"]:not([target]):has(input[name="user"][value="` + educatorID + `"]):has(input[name="deeplink"]) button`
+	b.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
+	b.do("add an activity (Deep Linking)", chromedp.Click(chromedp.CSS(picker), chromedp.NodeVisible))
+	b.waitFrameText(s.Huddle, "Add Huddle to your course", kindTitle)
 }
 
 // opensStream runs step, which opens a board or thread page in b, and waits until

@@ -297,6 +297,14 @@ func (b *browser) inFrame(origin, what string, actions ...chromedp.Action[chrome
 	}
 }
 
+// openInFrame sends the frame on origin to path on Huddle, as following a link there
+// would, for a page no link leads to (an unknown id, the admin page). It does not wait
+// for the page: waitFrameText for what only that page shows.
+func (b *browser) openInFrame(origin, path string) {
+	b.t.Helper()
+	b.inFrame(origin, "open "+path, chromedp.Evaluate[chromedp.Void](`setTimeout(() => location.assign(`+jsString(path)+`), 0)`))
+}
+
 // fillInFrame sets the value of the field sel, as typing it over what was there does.
 func (b *browser) fillInFrame(origin, sel, value string) {
 	b.t.Helper()

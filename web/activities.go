@@ -48,6 +48,8 @@ func page(c *fiber.Ctx, title string, data fiber.Map) fiber.Map {
 	}
 	if a.Member != nil {
 		data["IsEducator"] = a.Member.Has(lti.RoleEducator)
+		// Site administrators reach Huddle's administration from any activity.
+		data["IsAdmin"] = a.Member.Has(lti.RoleAdmin)
 	}
 	return data
 }
@@ -202,7 +204,7 @@ func (s *Server) deepLinkRespond(c *fiber.Ctx) error {
 		v, err := strconv.ParseFloat(raw, 64)
 		if err != nil || v <= 0 || v > 1000 {
 			c.Status(fiber.StatusUnprocessableEntity)
-			return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{"Error": "Maximum score must be a number between 1 and 1000.", "TitleValue": title}))
+			return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{"Error": "Maximum score must be a number between 1 and 1000.", "ErrorField": "max_score", "TitleValue": title}))
 		}
 		maxScore = v
 	}

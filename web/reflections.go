@@ -505,7 +505,9 @@ func (s *Server) reflectionSettings(c *fiber.Ctx) error {
 // and a few empty ones (the form works without JavaScript).
 func promptSlots(st reflection.Settings) []reflection.Prompt {
 	slots := append([]reflection.Prompt(nil), st.CustomPrompts...)
-	for len(slots) < len(st.CustomPrompts)+3 || len(slots) < 4 {
+	slots = slices.DeleteFunc(slots, func(p reflection.Prompt) bool { return strings.TrimSpace(p.Label) == "" })
+	filled := len(slots)
+	for len(slots) < filled+3 || len(slots) < 4 {
 		slots = append(slots, reflection.Prompt{})
 	}
 	return slots
