@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -138,6 +139,8 @@ func (s *Service) Threads(ctx context.Context, b Board, v Viewer, q ListQuery) (
 // Post is one post as a viewer sees it.
 type Post struct {
 	ID, ThreadID, ParentID int64
+	// The ids as text, for pages: formatted once here, not in the template.
+	Key, ThreadKey, ParentKey string
 	Opening                bool
 	Author                 Author
 	HTML                   template.HTML
@@ -314,6 +317,7 @@ func (s *Service) posts(ctx context.Context, b Board, v Viewer, threadID, postID
 			html = ""
 		}
 		p.HTML = template.HTML(html) // sanitised by markup when it was written
+		p.Key, p.ThreadKey, p.ParentKey = strconv.FormatInt(p.ID, 10), strconv.FormatInt(threadID, 10), strconv.FormatInt(p.ParentID, 10)
 		p.DayOnly = p.Author.Identity == Anonymous
 		p.CanEdit = p.Author.Mine && (p.Status == "visible" || p.Status == "held") && now.Sub(p.CreatedAt) <= b.EditWindow
 		if v.Moderator && findings != nil {

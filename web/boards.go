@@ -145,6 +145,35 @@ func (s *Server) boardPage(c *fiber.Ctx) error {
 	return c.Render("board", page(c, actorOf(c).Activity.Title, data))
 }
 
+// postFrag is one post on a thread page with what every post's markup shares (one
+// postPage for the page, not a map per post: a thread can hold hundreds).
+type postFrag struct {
+	*discussion.Post
+	Page           *postPage
+	Replies        []postFrag
+	When, ISO, Day string // CreatedAt as the page shows it
+}
+
+type postPage struct {
+	Board       discussion.Board
+	IsModerator bool
+	ActivityID  int64
+	CSRF        string
+}
+
+func newPostFrag(p *discussion.Post, pp *postPage) postFrag {
+	local := p.CreatedAt.In(london)
+	f := postFrag{Post: p, Page: pp, When: local.Format(whenLayout), ISO: p.CreatedAt.UTC().Format(time.RFC3339),
+		Day: local.Format(dayLayout)}
+	if len(p.Replies) > 0 {
+		f.Replies = make([]postFrag, len(p.Replies))
+		for i, r := range p.Replies {
+			f.Replies[i] = newPostFrag(r, pp)
+		}
+	}
+	return f
+}
+
 // threadForm is what the new-thread, reply and edit forms show again after a problem.
 type threadForm struct {
 	Draft     discussion.Draft
@@ -381,7 +410,18 @@ func (s *Server) thread(c *fiber.Ctx) error {
 
 func (s *Server) renderThread(c *fiber.Ctx, b discussion.Board, v discussion.Viewer, t discussion.Thread, f threadForm, status int) error {
 	c.Status(status)
+	pp := &postPage{Board: b, IsModerator: v.Moderator, ActivityID: actorOf(c).Activity.ID, CSRF: actorOf(c).Session.CSRFToken}
+	frags := make([]postFrag, len(t.Posts))
+	for i, p := range t.Posts {
+		frags[i] = newPostFrag(p, pp)
+	}
+	var opening *postFrag
+	if t.Opening != nil {
+		o := newPostFrag(t.Opening, pp)
+		opening = &o
+	}
 	return c.Render("thread", page(c, t.Title, fiber.Map{
+		"Opening": opening, "Frags": frags,
 		"Board": b, "Thread": t, "Form": f, "IsModerator": v.Moderator, "Sections": discussion.CaseSections,
 		"Posted": c.Query("posted") != "", "Held": c.Query("held") != "", "Reported": c.Query("reported") != "",
 		"LiveURL": s.boardPath(c, "/events"), "ReplyTo": c.Query("reply"),
@@ -426,8 +466,8 @@ func (s *Server) postFragment(c *fiber.Ctx) error {
 	if err != nil {
 		return boardError(err)
 	}
-	return c.Render("post_fragment", fiber.Map{"Post": p, "Board": b, "IsModerator": v.Moderator,
-		"ActivityID": actorOf(c).Activity.ID, "CSRF": actorOf(c).Session.CSRFToken}, "")
+	return c.Render("post_fragment", newPostFrag(p, &postPage{Board: b, IsModerator: v.Moderator,
+		ActivityID: actorOf(c).Activity.ID, CSRF: actorOf(c).Session.CSRFToken}), "")
 }
 
 // threadItem is one thread as the board's list shows it, which the page script adds

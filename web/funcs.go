@@ -18,10 +18,16 @@ var london = func() *time.Location {
 	return l
 }()
 
+// How pages show times.
+const (
+	whenLayout = "2 Jan 2006, 15:04"
+	dayLayout  = "2 Jan 2006"
+)
+
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
-		"when": func(t time.Time) string { return t.In(london).Format("2 Jan 2006, 15:04") },
-		"day":  func(t time.Time) string { return t.In(london).Format("2 Jan 2006") },
+		"when": func(t time.Time) string { return t.In(london).Format(whenLayout) },
+		"day":  func(t time.Time) string { return t.In(london).Format(dayLayout) },
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"until": func(t *time.Time) string {
 			if t == nil {
