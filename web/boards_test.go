@@ -207,3 +207,16 @@ func TestThreadItemForTheLiveList(t *testing.T) {
 	expectPage(t, be.peer.get(be.activity+"/threads/"+held+"/item"), http.StatusNotFound, "post_not_found")
 	expectPage(t, be.learner.get(be.activity+"/threads/"+held+"/item"), http.StatusOK, "Waiting for a moderator")
 }
+
+// An error page offers the way back to the Huddle page the person came from, and
+// never to another site.
+func TestErrorPageLinksBack(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	be.learner.header = http.Header{"Referer": {"http://example.com" + be.activity}}
+	r := be.learner.get(be.activity + "/threads/123")
+	expectPage(t, r, http.StatusNotFound, "post_not_found", `href="`+be.activity+`"`, "Go back to the page you came from")
+	be.learner.header = http.Header{"Referer": {"https://elsewhere.example/x"}}
+	r = be.learner.get(be.activity + "/threads/123")
+	require.NotContains(t, r.body, "Go back to the page you came from")
+}

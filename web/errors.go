@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -36,7 +37,17 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if wantsJSON(c) {
 		return c.JSON(fiber.Map{"error": fiber.Map{"code": p.Code, "message": p.Message}})
 	}
-	return c.Render("error", fiber.Map{"Title": p.Title, "Problem": p, "RequestID": c.Locals("requestid")})
+	return c.Render("error", fiber.Map{"Title": p.Title, "Problem": p, "RequestID": c.Locals("requestid"), "Back": backLink(c)})
+}
+
+// backLink is the Huddle page the person came from, for the error page's way back:
+// only a same-site Referer's path, never another site's address.
+func backLink(c *fiber.Ctx) string {
+	ref, err := url.Parse(c.Get(fiber.HeaderReferer))
+	if err != nil || ref.Host == "" || ref.Host != string(c.Request().Host()) || ref.Path == "" || ref.Path == c.Path() {
+		return ""
+	}
+	return ref.RequestURI()
 }
 
 func toProblem(err error) *Problem {
