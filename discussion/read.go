@@ -141,12 +141,12 @@ type Post struct {
 	ID, ThreadID, ParentID int64
 	// The ids as text, for pages: formatted once here, not in the template.
 	Key, ThreadKey, ParentKey string
-	Opening                bool
-	Author                 Author
-	HTML                   template.HTML
-	Status                 string
-	HeldFor                string
-	HiddenReason           string
+	Opening                   bool
+	Author                    Author
+	HTML                      template.HTML
+	Status                    string
+	HeldFor                   string
+	HiddenReason              string
 	// GuardKinds are what the guard found when the author overrode it (moderators only).
 	GuardKinds  []string
 	GuardReason string

@@ -4,13 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +16,18 @@ import (
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/moodle/moodletest"
 	"github.com/huddle-lti/huddle/seal"
 )
 
-// wsCaptures holds the Moodle 4.5 web service captures, relative to this package.
-var wsCaptures = filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5", "ws")
-
-// wsTestToken is the capture site's token, so "never in a URL or an error" means something.
-const wsTestToken = "0e24a01229c61e09e5b5d53971cd07b9"
-
-// wsCapture returns Moodle's raw answer to captured call number (ws/NNN-*.response.json).
-func wsCapture(t *testing.T, number string) []byte {
-	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(wsCaptures, number+"-*.response.json"))
-	require.NoError(t, err)
-	require.Len(t, matches, 1, "capture ws/%s not found in %s", number, wsCaptures)
-	body, err := os.ReadFile(matches[0])
-	require.NoError(t, err)
-	return body
+// newFakeWS is the capture site answering what grade sync asks of it.
+func newFakeWS(t *testing.T) *moodletest.Server {
+	return moodletest.NewServer(t, map[string][]byte{
+		"core_webservice_get_site_info":    moodletest.Capture(t, "001"),
+		"mod_lti_get_ltis_by_courses":      []byte(ltisOfCourse2),
+		"gradereport_user_get_grade_items": moodletest.Capture(t, "019"), // learner 5; cm 2 has grademax 100
+		"core_grades_update_grades":        moodletest.Capture(t, "009"), // 0: GRADE_UPDATE_OK
+	})
 }
 
 // ltisOfCourse2 is a mod_lti_get_ltis_by_courses answer in the shape Moodle documents
@@ -49,93 +37,17 @@ func wsCapture(t *testing.T, number string) []byte {
 const ltisOfCourse2 = `{"ltis":[{"id":1,"coursemodule":2,"course":2,"name":"Peer Discussion (LTI capture tool)",` +
 	`"intro":"","introformat":1,"introfiles":[],"section":1,"visible":1,"groupmode":0,"groupingid":0,"lang":""}],"warnings":[]}`
 
-// wsCall is one request the fake Moodle received.
-type wsCall struct {
-	function string
-	rawQuery string
-	form     url.Values
-}
-
-// fakeWS is a Moodle REST endpoint answering each function with a captured body.
-type fakeWS struct {
-	srv *httptest.Server
-
-	mu       sync.Mutex
-	answers  map[string][]byte // by wsfunction
-	badToken []byte            // Moodle's answer to a token it does not know (ws/042)
-	status   int               // when set, every request gets this HTTP status and no body
-	calls    []wsCall
-}
-
-func newFakeWS(t *testing.T) *fakeWS {
-	f := &fakeWS{answers: map[string][]byte{
-		"core_webservice_get_site_info":    wsCapture(t, "001"),
-		"mod_lti_get_ltis_by_courses":      []byte(ltisOfCourse2),
-		"gradereport_user_get_grade_items": wsCapture(t, "019"), // learner 5; cm 2 has grademax 100
-		"core_grades_update_grades":        wsCapture(t, "009"), // 0: GRADE_UPDATE_OK
-	}, badToken: wsCapture(t, "042")}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeWS) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	form, _ := url.ParseQuery(string(body))
-	function := r.URL.Query().Get("wsfunction")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, wsCall{function: function, rawQuery: r.URL.RawQuery, form: form})
-	if f.status != 0 {
-		w.WriteHeader(f.status)
-		return
-	}
-	if r.URL.Path != "/webservice/rest/server.php" || form.Get("wstoken") != wsTestToken {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(f.badToken)
-		return
-	}
-	answer, ok := f.answers[function]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json") // every captured answer, errors too, is a JSON 200
-	w.Write(answer)
-}
-
-func (f *fakeWS) answer(function string, body []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.answers[function] = body
-}
-
-func (f *fakeWS) setStatus(code int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.status = code
-}
-
-// takeCalls returns the requests received since the last call and forgets them.
-func (f *fakeWS) takeCalls() []wsCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	calls := f.calls
-	f.calls = nil
-	return calls
-}
-
-func functions(calls []wsCall) []string {
+func functions(calls []moodletest.Call) []string {
 	names := make([]string, len(calls))
 	for i, c := range calls {
-		names[i] = c.function
+		names[i] = c.Function
 	}
 	return names
 }
 
 type wsBundle struct {
 	pool     *pgxpool.Pool
-	moodle   *fakeWS
+	moodle   *moodletest.Server
 	pusher   *WSPusher
 	platform int64
 	course   int64
@@ -152,7 +64,7 @@ func setupWS(t *testing.T, connected bool) *wsBundle {
 	ctx := t.Context()
 	b := &wsBundle{pool: dbtest.New(t), moodle: newFakeWS(t), now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO platforms (issuer, client_id, auth_url, token_url, jwks_url)
-VALUES ($1, 'c', $1 || '/mod/lti/auth.php', $1 || '/mod/lti/token.php', $1 || '/mod/lti/certs.php') RETURNING id`, b.moodle.srv.URL).Scan(&b.platform))
+VALUES ($1, 'c', $1 || '/mod/lti/auth.php', $1 || '/mod/lti/token.php', $1 || '/mod/lti/certs.php') RETURNING id`, b.moodle.URL).Scan(&b.platform))
 	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO courses (platform_id, deployment_id, context_id, title) VALUES ($1, '1', '2', 'FTP') RETURNING id`,
 		b.platform).Scan(&b.course))
 	// No AGS scopes: Moodle did not grant them, which is why web services are used.
@@ -164,13 +76,13 @@ VALUES ($1, 'c', $1 || '/mod/lti/auth.php', $1 || '/mod/lti/token.php', $1 || '/
 
 	sealer, err := seal.New(bytes.Repeat([]byte{9}, 32))
 	require.NoError(t, err)
-	cfg := moodle.BaseConfig(b.moodle.srv.Client(), "Huddle/test")
+	cfg := moodle.BaseConfig(b.moodle.Client(), "Huddle/test")
 	cfg.MaxAttempts = 1 // a Moodle that is down fails at once; the sync job does the retrying
 	conns := moodle.NewConnections(b.pool, sealer, cfg, nil)
 	if connected {
-		_, err := conns.Save(ctx, b.platform, b.moodle.srv.URL, wsTestToken)
+		_, err := conns.Save(ctx, b.platform, b.moodle.URL, moodletest.Token)
 		require.NoError(t, err)
-		require.Equal(t, []string{"core_webservice_get_site_info"}, functions(b.moodle.takeCalls()))
+		require.Equal(t, []string{"core_webservice_get_site_info"}, functions(b.moodle.TakeCalls()))
 	}
 	b.pusher = &WSPusher{DB: b.pool, Clients: conns}
 	return b
@@ -196,17 +108,17 @@ func TestWSPusherWritesRescaledGrade(t *testing.T) {
 	lineItem, err := b.pusher.Push(ctx, b.delivery(7))
 	require.NoError(t, err)
 	require.Empty(t, lineItem, "web services have no line item")
-	calls := b.moodle.takeCalls()
+	calls := b.moodle.TakeCalls()
 	require.Equal(t, []string{"mod_lti_get_ltis_by_courses", "gradereport_user_get_grade_items", "core_grades_update_grades"}, functions(calls))
 	for _, c := range calls {
-		require.NotContains(t, c.rawQuery, wsTestToken, "the token travels in the body only")
-		require.Equal(t, wsTestToken, c.form.Get("wstoken"))
+		require.NotContains(t, c.RawQuery, moodletest.Token, "the token travels in the body only")
+		require.Equal(t, moodletest.Token, c.Form.Get("wstoken"))
 	}
-	require.Equal(t, "2", calls[0].form.Get("courseids[0]"), "the LTI context id is the Moodle course id")
-	require.Equal(t, "2", calls[1].form.Get("courseid"))
-	require.Equal(t, "5", calls[1].form.Get("userid"), "the LTI sub is the Moodle user id")
+	require.Equal(t, "2", calls[0].Form.Get("courseids[0]"), "the LTI context id is the Moodle course id")
+	require.Equal(t, "2", calls[1].Form.Get("courseid"))
+	require.Equal(t, "5", calls[1].Form.Get("userid"), "the LTI sub is the Moodle user id")
 
-	update := calls[2].form
+	update := calls[2].Form
 	require.Equal(t, "mod_lti", update.Get("component"))
 	require.Equal(t, "2", update.Get("courseid"))
 	require.Equal(t, "2", update.Get("activityid"), "activityid is the course module id, not the instance id (ws/010)")
@@ -223,10 +135,10 @@ func TestWSPusherWritesRescaledGrade(t *testing.T) {
 	// The next score skips the lookup, but reads the maximum again: a teacher may change it.
 	_, err = b.pusher.Push(ctx, b.delivery(8.5))
 	require.NoError(t, err)
-	calls = b.moodle.takeCalls()
+	calls = b.moodle.TakeCalls()
 	require.Equal(t, []string{"gradereport_user_get_grade_items", "core_grades_update_grades"}, functions(calls))
-	require.Equal(t, "85", calls[1].form.Get("grades[0][grade]"))
-	require.Equal(t, "2", calls[1].form.Get("activityid"))
+	require.Equal(t, "85", calls[1].Form.Get("grades[0][grade]"))
+	require.Equal(t, "2", calls[1].Form.Get("activityid"))
 }
 
 // Through the sync service, a learner's score in an activity without AGS reaches Moodle
@@ -245,9 +157,9 @@ func TestWSPusherThroughSync(t *testing.T) {
 		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: b.now}))
 	require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now))
 
-	calls := b.moodle.takeCalls()
-	require.Equal(t, "core_grades_update_grades", calls[len(calls)-1].function)
-	require.Equal(t, "75", calls[len(calls)-1].form.Get("grades[0][grade]"))
+	calls := b.moodle.TakeCalls()
+	require.Equal(t, "core_grades_update_grades", calls[len(calls)-1].Function)
+	require.Equal(t, "75", calls[len(calls)-1].Form.Get("grades[0][grade]"))
 	var state, lineItem string
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT s.state, a.ags_lineitem_url FROM scores s JOIN activities a ON a.id = s.activity_id
 WHERE s.activity_id = $1 AND s.user_id = $2`, b.activity, b.user).Scan(&state, &lineItem))
@@ -270,21 +182,21 @@ func TestWSPusherErrors(t *testing.T) {
 		{
 			name: "token refused", connected: true,
 			prepare: func(t *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.answer("mod_lti_get_ltis_by_courses", wsCapture(t, "042"))
+				b.moodle.Answer("mod_lti_get_ltis_by_courses", moodletest.Capture(t, "042"))
 			},
 			wantIs: moodle.ErrInvalidToken, wantInMsg: "Ask the Moodle administrator for a new token",
 		},
 		{
 			name: "function missing from the service", connected: true,
 			prepare: func(t *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.answer("core_grades_update_grades", wsCapture(t, "045"))
+				b.moodle.Answer("core_grades_update_grades", moodletest.Capture(t, "045"))
 			},
 			wantIs: moodle.ErrFunctionNotInService, wantInMsg: "add core_grades_update_grades", wantCMID: true,
 		},
 		{
 			name: "capability missing", connected: true,
 			prepare: func(t *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.answer("gradereport_user_get_grade_items", wsCapture(t, "024")) // nopermissions
+				b.moodle.Answer("gradereport_user_get_grade_items", moodletest.Capture(t, "024")) // nopermissions
 			},
 			wantIs: moodle.ErrAccessDenied, wantInMsg: "moodle/grade:edit", wantCMID: true,
 		},
@@ -295,35 +207,35 @@ func TestWSPusherErrors(t *testing.T) {
 		{
 			name: "activity hidden from the web service user", connected: true,
 			prepare: func(t *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.answer("mod_lti_get_ltis_by_courses", wsCapture(t, "007")) // empty, as captured
+				b.moodle.Answer("mod_lti_get_ltis_by_courses", moodletest.Capture(t, "007")) // empty, as captured
 			},
 			wantIs: moodle.ErrNotFound, wantInMsg: "mod/lti:view",
 		},
 		{
 			name: "grade item hidden from the web service user", connected: true,
 			prepare: func(t *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.answer("gradereport_user_get_grade_items", wsCapture(t, "017")) // before mod/lti:view
+				b.moodle.Answer("gradereport_user_get_grade_items", moodletest.Capture(t, "017")) // before mod/lti:view
 			},
 			wantInMsg: "mod/lti:view", wantCMID: true,
 		},
 		{
 			name: "Moodle down", connected: true,
 			prepare: func(_ *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.setStatus(http.StatusServiceUnavailable)
+				b.moodle.SetStatus(http.StatusServiceUnavailable)
 			},
 			wantIs: moodle.ErrUnavailable, wantInMsg: "site unavailable",
 		},
 		{
 			name: "parameter rejected", connected: true,
 			prepare: func(t *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.answer("core_grades_update_grades", wsCapture(t, "046"))
+				b.moodle.Answer("core_grades_update_grades", moodletest.Capture(t, "046"))
 			},
 			wantRejected: true, wantIs: moodle.ErrInvalidParameter, wantInMsg: "rejected the grade", wantCMID: true,
 		},
 		{
 			name: "course module deleted", connected: true,
 			prepare: func(t *testing.T, b *wsBundle, _ *Delivery) {
-				b.moodle.answer("core_grades_update_grades", wsCapture(t, "010")) // invalidcoursemodule
+				b.moodle.Answer("core_grades_update_grades", moodletest.Capture(t, "010")) // invalidcoursemodule
 			},
 			// The stale id is forgotten, so a later score looks it up again.
 			wantRejected: true, wantIs: moodle.ErrNotFound, wantInMsg: "activity deleted",
@@ -362,13 +274,13 @@ func TestWSPusherErrors(t *testing.T) {
 				msg = rejected.Reason
 			}
 			require.Contains(t, msg, tt.wantInMsg)
-			require.NotContains(t, err.Error(), wsTestToken)
+			require.NotContains(t, err.Error(), moodletest.Token)
 			if tt.wantIs != nil {
 				require.ErrorIs(t, err, tt.wantIs)
 			}
 			require.Equal(t, tt.wantCMID, b.courseModule(t) != nil, "course module id stored")
 			if tt.wantNoCalls {
-				require.Empty(t, b.moodle.takeCalls())
+				require.Empty(t, b.moodle.TakeCalls())
 			}
 		})
 	}

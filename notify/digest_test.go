@@ -10,6 +10,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/moodle/moodletest"
 )
 
 // digestJobs decodes the queued per-person digest jobs.
@@ -70,16 +72,16 @@ func TestDigestSendsOneMessagePerPerson(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	calls := b.moodle.takeCalls()
+	calls := b.moodle.TakeCalls()
 	require.Len(t, calls, 2, "one message for each person, however many notices")
-	require.Equal(t, "4", calls[0].form.Get("messages[0][touserid]"))
-	require.Equal(t, "2", calls[0].form.Get("messages[0][textformat]"))
+	require.Equal(t, "4", calls[0].Form.Get("messages[0][touserid]"))
+	require.Equal(t, "2", calls[0].Form.Get("messages[0][textformat]"))
 	require.Equal(t, "Your Huddle digest: 2 updates\n\n"+
 		"- New reply in Night shift handover\n  Eddie Educator replied to your thread.\n\n"+
-		"- Your reflection was signed off", calls[0].form.Get("messages[0][text]"))
-	require.Empty(t, calls[0].form.Get("messages[1][touserid]"))
-	require.Equal(t, "5", calls[1].form.Get("messages[0][touserid]"))
-	require.Equal(t, "Your Huddle digest: 1 update\n\n- New reply in Sepsis teaching\n  Lena Learner replied.", calls[1].form.Get("messages[0][text]"))
+		"- Your reflection was signed off", calls[0].Form.Get("messages[0][text]"))
+	require.Empty(t, calls[0].Form.Get("messages[1][touserid]"))
+	require.Equal(t, "5", calls[1].Form.Get("messages[0][touserid]"))
+	require.Equal(t, "Your Huddle digest: 1 update\n\n- New reply in Sepsis teaching\n  Lena Learner replied.", calls[1].Form.Get("messages[0][text]"))
 
 	byUser := map[int64][]noticeRow{}
 	for _, n := range b.notices(t) {
@@ -98,9 +100,9 @@ func TestDigestSendsOneMessagePerPerson(t *testing.T) {
 	// A job run again sends nothing; a notice written after the digest waits for the next.
 	b.notify(t, Notice{UserID: ada, Subject: "New reply in Handover 2"})
 	require.NoError(t, send.Work(ctx, job(DigestSendArgs{UserID: ada}, b.now)))
-	require.Len(t, b.moodle.takeCalls(), 1)
+	require.Len(t, b.moodle.TakeCalls(), 1)
 	require.NoError(t, send.Work(ctx, job(DigestSendArgs{UserID: ada}, b.now)))
-	require.Empty(t, b.moodle.takeCalls())
+	require.Empty(t, b.moodle.TakeCalls())
 }
 
 func TestDigestSendOutcomes(t *testing.T) {
@@ -129,9 +131,9 @@ func TestDigestSendOutcomes(t *testing.T) {
 			b.notify(t, Notice{UserID: u, Subject: "New reply in Night shift handover"})
 			b.notify(t, Notice{UserID: u, Subject: "New reply in Sepsis teaching"})
 			if tt.answer != "" {
-				b.moodle.answer(fnSend, wsCapture(t, tt.answer))
+				b.moodle.Answer(fnSend, moodletest.Capture(t, tt.answer))
 			}
-			b.moodle.setStatus(tt.status)
+			b.moodle.SetStatus(tt.status)
 
 			err := NewDigestSendWorker(b.svc).Work(ctx, job(DigestSendArgs{UserID: u}, b.now))
 			var cancel *river.JobCancelError

@@ -10,6 +10,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/moodle/moodletest"
 )
 
 // Each case sends one immediate notice through the real Moodle client against a
@@ -60,10 +62,10 @@ func TestSendWorker(t *testing.T) {
 				require.NoError(t, err)
 			}
 			if tt.answer != "" {
-				b.moodle.answer(fnSend, wsCapture(t, tt.answer))
+				b.moodle.Answer(fnSend, moodletest.Capture(t, tt.answer))
 			}
 			if tt.status != 0 {
-				b.moodle.setStatus(tt.status)
+				b.moodle.SetStatus(tt.status)
 			}
 			args := b.sendArgs(t)
 			require.Len(t, args, 1)
@@ -92,16 +94,16 @@ func TestSendWorker(t *testing.T) {
 				require.Nil(t, n.SentAt)
 			}
 
-			calls := b.moodle.takeCalls()
+			calls := b.moodle.TakeCalls()
 			require.Len(t, calls, tt.calls)
 			for _, c := range calls {
-				require.Equal(t, fnSend, c.function)
-				require.Empty(t, c.query.Get("wstoken"), "the token travels in the body")
-				require.Equal(t, "4", c.form.Get("messages[0][touserid]"))
-				require.Equal(t, "2", c.form.Get("messages[0][textformat]"), "plain text: Moodle escapes it")
-				require.Equal(t, "New reply in Night shift handover\n\nEddie Educator replied to your thread.", c.form.Get("messages[0][text]"))
-				require.Equal(t, "huddle-notice-"+strconv.FormatInt(n.ID, 10), c.form.Get("messages[0][clientmsgid]"))
-				require.Empty(t, c.form.Get("messages[1][touserid]"), "one message per notice")
+				require.Equal(t, fnSend, c.Function)
+				require.Empty(t, c.Query.Get("wstoken"), "the token travels in the body")
+				require.Equal(t, "4", c.Form.Get("messages[0][touserid]"))
+				require.Equal(t, "2", c.Form.Get("messages[0][textformat]"), "plain text: Moodle escapes it")
+				require.Equal(t, "New reply in Night shift handover\n\nEddie Educator replied to your thread.", c.Form.Get("messages[0][text]"))
+				require.Equal(t, "huddle-notice-"+strconv.FormatInt(n.ID, 10), c.Form.Get("messages[0][clientmsgid]"))
+				require.Empty(t, c.Form.Get("messages[1][touserid]"), "one message per notice")
 			}
 		})
 	}
@@ -119,25 +121,25 @@ func TestSendWorkerRetriesThenSendsOnce(t *testing.T) {
 	require.Len(t, args, 1)
 	w := NewSendWorker(b.svc)
 
-	b.moodle.setStatus(http.StatusServiceUnavailable)
+	b.moodle.SetStatus(http.StatusServiceUnavailable)
 	require.Error(t, w.Work(ctx, job(args[0], b.now)))
 	require.Equal(t, StatePending, b.notices(t)[0].State)
 	// 503 is Moodle's maintenance mode: the client may try again within the call.
-	require.NotEmpty(t, b.moodle.takeCalls())
+	require.NotEmpty(t, b.moodle.TakeCalls())
 
-	b.moodle.setStatus(0)
+	b.moodle.SetStatus(0)
 	require.NoError(t, w.Work(ctx, job(args[0], b.now)))
-	require.Len(t, b.moodle.takeCalls(), 1)
+	require.Len(t, b.moodle.TakeCalls(), 1)
 	require.Equal(t, StateSent, b.notices(t)[0].State)
 
 	require.NoError(t, w.Work(ctx, job(args[0], b.now)), "a job run again after success")
-	require.Empty(t, b.moodle.takeCalls(), "a sent notice is never sent again")
+	require.Empty(t, b.moodle.TakeCalls(), "a sent notice is never sent again")
 
 	// A notice pruned (or its person deleted) before its job ran: nothing to do.
 	_, err := b.pool.Exec(ctx, `DELETE FROM notices`)
 	require.NoError(t, err)
 	require.NoError(t, w.Work(ctx, job(args[0], b.now)))
-	require.Empty(t, b.moodle.takeCalls())
+	require.Empty(t, b.moodle.TakeCalls())
 }
 
 func TestSendWorkerBacksOff(t *testing.T) {
@@ -184,7 +186,7 @@ func TestImmediateNoticeThroughRiver(t *testing.T) {
 		err := b.pool.QueryRow(ctx, `SELECT state FROM notices`).Scan(&state)
 		return err == nil && state == StateSent
 	}, 10*time.Second, 50*time.Millisecond)
-	calls := b.moodle.takeCalls()
+	calls := b.moodle.TakeCalls()
 	require.Len(t, calls, 1)
-	require.Equal(t, "New reply in Night shift handover", calls[0].form.Get("messages[0][text]"))
+	require.Equal(t, "New reply in Night shift handover", calls[0].Form.Get("messages[0][text]"))
 }
