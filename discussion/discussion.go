@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,14 +119,7 @@ func (b Board) Identities() []Identity {
 	return out
 }
 
-func (b Board) allows(i Identity) bool {
-	for _, a := range b.Identities() {
-		if a == i {
-			return true
-		}
-	}
-	return false
-}
+func (b Board) allows(i Identity) bool { return slices.Contains(b.Identities(), i) }
 
 // Viewer is the person reading or writing, as the web layer resolved them.
 type Viewer struct {

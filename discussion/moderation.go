@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,7 +58,7 @@ func (s *Service) Moderate(ctx context.Context, b Board, v Viewer, postID int64,
 		if err != nil {
 			return fmt.Errorf("discussion: moderate post %d: %w", postID, err)
 		}
-		if !contains(from, status) {
+		if !slices.Contains(from, status) {
 			return invalid("action", "That post has changed since you loaded the page. Reload and try again.")
 		}
 		if to != "" {
@@ -261,15 +262,6 @@ func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64)
 		return nil
 	}
 	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // PruneRates forgets posting counts of hours that have passed, so the table never

@@ -10,11 +10,9 @@ import (
 	"os"
 	"regexp"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +20,6 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
-	"github.com/huddle-lti/huddle/loadgen"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 )
 
@@ -107,9 +104,7 @@ func BenchmarkBoardPage(b *testing.B) {
 		latencies = append(latencies, time.Since(t0))
 	}
 	b.StopTimer()
-	slices.Sort(latencies)
-	b.ReportMetric(ms(loadgen.Percentile(latencies, 50)), "p50-ms")
-	b.ReportMetric(ms(loadgen.Percentile(latencies, 99)), "p99-ms")
+	reportLatencies(b, latencies)
 	b.ReportMetric(float64(len(page.body))/1024, "page-KiB")
 }
 
@@ -139,35 +134,18 @@ func BenchmarkCreatePost(b *testing.B) {
 	body := "I saw something similar on nights: a woman in her 60s, bed 12, with a potassium of 6.8 after 40 mg " +
 		"furosemide was stopped on 3/4. We repeated the ECG at 02:00 and started insulin-dextrose per protocol."
 
-	var next atomic.Int64
-	var mu sync.Mutex
-	var latencies []time.Duration
-	b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(next.Add(1)-1) % writers
-		br, csrf := bb.browsers[i], bb.csrf[i]
-		form := url.Values{"csrf": {csrf}, "body": {body}}
-		var lat []time.Duration
-		for pb.Next() {
-			t0 := time.Now()
-			r := br.post(target, form)
-			if r.code != http.StatusSeeOther {
-				b.Errorf("reply answered %d: %.300s", r.code, r.body)
-				return
-			}
-			lat = append(lat, time.Since(t0))
+	forms := make([]url.Values, writers)
+	for i := range forms {
+		forms[i] = url.Values{"csrf": {bb.csrf[i]}, "body": {body}}
+	}
+	parallelTimed(b, writers, "posts/s", func(i int) (time.Duration, string) {
+		t0 := time.Now()
+		r := bb.browsers[i].post(target, forms[i])
+		if r.code != http.StatusSeeOther {
+			return 0, fmt.Sprintf("reply answered %d: %.300s", r.code, r.body)
 		}
-		mu.Lock()
-		latencies = append(latencies, lat...)
-		mu.Unlock()
+		return time.Since(t0), ""
 	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
-	slices.Sort(latencies)
-	b.ReportMetric(ms(loadgen.Percentile(latencies, 50)), "p50-ms")
-	b.ReportMetric(ms(loadgen.Percentile(latencies, 99)), "p99-ms")
 }
 
 // BenchmarkLiveSubscribers opens 5,000 Server-Sent Events streams on one instance,

@@ -524,11 +524,11 @@ func (s *Server) saveEdit(c *fiber.Ctx) error {
 		}
 		return boardError(err)
 	}
-	return s.backToPost(c, b, v, id)
+	return s.backToPost(c, b, id)
 }
 
 // threadOfPost finds the thread of a post the viewer can see, to send them back to it.
-func (s *Server) threadOfPost(c *fiber.Ctx, b discussion.Board, v discussion.Viewer, postID int64) (int64, error) {
+func (s *Server) threadOfPost(c *fiber.Ctx, b discussion.Board, postID int64) (int64, error) {
 	id, err := s.deps.Boards.ThreadOf(c.UserContext(), b, postID)
 	if err != nil {
 		return 0, boardError(err)
@@ -557,12 +557,12 @@ func (s *Server) postAction(c *fiber.Ctx, act func(context.Context, discussion.B
 	if err := act(c.UserContext(), b, v, id); err != nil {
 		return boardError(err)
 	}
-	return s.backToPost(c, b, v, id)
+	return s.backToPost(c, b, id)
 }
 
 // backToPost redirects to a post in its thread.
-func (s *Server) backToPost(c *fiber.Ctx, b discussion.Board, v discussion.Viewer, postID int64) error {
-	threadID, err := s.threadOfPost(c, b, v, postID)
+func (s *Server) backToPost(c *fiber.Ctx, b discussion.Board, postID int64) error {
+	threadID, err := s.threadOfPost(c, b, postID)
 	if err != nil {
 		return err
 	}
@@ -591,7 +591,7 @@ func (s *Server) report(c *fiber.Ctx) error {
 		}
 		return boardError(err)
 	}
-	threadID, err := s.threadOfPost(c, b, v, id)
+	threadID, err := s.threadOfPost(c, b, id)
 	if err != nil {
 		return err
 	}
@@ -665,7 +665,7 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 		return boardError(err)
 	}
 	if c.FormValue("back") == "thread" {
-		return s.backToPost(c, b, v, id)
+		return s.backToPost(c, b, id)
 	}
 	return s.redirect(c, s.boardPath(c, "/moderation?done="+action))
 }
@@ -686,7 +686,7 @@ func (s *Server) reveal(c *fiber.Ctx) error {
 	if err != nil {
 		return boardError(err)
 	}
-	threadID, err := s.threadOfPost(c, b, v, id)
+	threadID, err := s.threadOfPost(c, b, id)
 	if err != nil {
 		return err
 	}
@@ -706,7 +706,7 @@ func (s *Server) postHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return boardError(err)
 	}
-	threadID, err := s.threadOfPost(c, b, v, id)
+	threadID, err := s.threadOfPost(c, b, id)
 	if err != nil {
 		return err
 	}

@@ -59,39 +59,55 @@ func benchmarkLaunches(b *testing.B, firstVisit bool) {
 		require.Equal(b, http.StatusSeeOther, r.code, r.body)
 	}
 
+	parallelTimed(b, launchConcurrency, "launches/s", func(i int) (time.Duration, string) {
+		br := browsers[i]
+		if firstVisit {
+			br = e.browser(b)
+		}
+		t0 := time.Now()
+		failure := benchLaunch(e, br, members[i], firstVisit)
+		return time.Since(t0), failure
+	})
+	// The key set is cached: fetched at the first launch, never once per launch.
+	require.EqualValues(b, 1, e.platform.JWKSFetches(), "platform key set fetches")
+}
+
+// parallelTimed runs b.N calls of one from workers goroutines at once (each with its
+// worker's index) and reports their rate in unit and their latency percentiles. one
+// returns how long the timed part took, or what went wrong: RunParallel's goroutines
+// must not call FailNow.
+func parallelTimed(b *testing.B, workers int, unit string, one func(worker int) (time.Duration, string)) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
-	b.SetParallelism(max(1, launchConcurrency/runtime.GOMAXPROCS(0)))
+	b.SetParallelism(max(1, workers/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		i := int(next.Add(1)-1) % launchConcurrency
-		br, m := browsers[i], members[i]
+		i := int(next.Add(1)-1) % workers
 		var lat []time.Duration
 		for pb.Next() {
-			if firstVisit {
-				br = e.browser(b)
-			}
-			t0 := time.Now()
-			if err := benchLaunch(e, br, m, firstVisit); err != "" {
-				b.Error(err)
+			d, failure := one(i)
+			if failure != "" {
+				b.Error(failure)
 				return
 			}
-			lat = append(lat, time.Since(t0))
+			lat = append(lat, d)
 		}
 		mu.Lock()
 		latencies = append(latencies, lat...)
 		mu.Unlock()
 	})
 	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+	reportLatencies(b, latencies)
+}
 
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "launches/s")
+// reportLatencies reports the p50 and p99 of latencies.
+func reportLatencies(b *testing.B, latencies []time.Duration) {
 	slices.Sort(latencies)
 	b.ReportMetric(ms(loadgen.Percentile(latencies, 50)), "p50-ms")
 	b.ReportMetric(ms(loadgen.Percentile(latencies, 99)), "p99-ms")
-	// The key set is cached: fetched at the first launch, never once per launch.
-	require.EqualValues(b, 1, e.platform.JWKSFetches(), "platform key set fetches")
 }
 
 // benchLaunch is one launch that reports a failure instead of stopping the goroutine:
