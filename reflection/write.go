@@ -222,6 +222,12 @@ func writeRef(ctx context.Context, tx pgx.Tx, id int64, r *Ref) error {
 	return nil
 }
 
+// PromptsOf returns the prompts the author's own reflection in an activity answers,
+// and ErrNotFound for anyone else's.
+func (s *Service) PromptsOf(ctx context.Context, authorID, activityID, id int64) ([]Prompt, error) {
+	return s.promptsOf(ctx, id, authorID, activityID)
+}
+
 // promptsOf returns the prompts of the author's own reflection in an activity.
 func (s *Service) promptsOf(ctx context.Context, id, authorID, activityID int64) ([]Prompt, error) {
 	var raw []byte

@@ -208,7 +208,7 @@ func (s *Server) editReflection(c *fiber.Ctx) error {
 // saveReflection is the form's submit: "Save draft" keeps work in progress, "Submit"
 // makes the next version. Without JavaScript this is how drafts are saved.
 func (s *Server) saveReflection(c *fiber.Ctx) error {
-	st, id, prompts, refTitle, err := s.reflectionInForm(c)
+	st, id, prompts, err := s.reflectionInForm(c)
 	if err != nil {
 		return err
 	}
@@ -226,7 +226,14 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		// What was asked for, not what a refused save returned (nothing).
-		f := reflectionForm{ID: asked, Prompts: prompts, Content: content, RefID: refID, RefTitle: refTitle}
+		f := reflectionForm{ID: asked, Prompts: prompts, Content: content, RefID: refID}
+		if asked != 0 {
+			// The form offers the stored reference again even if it is no longer among
+			// the newest threads (renderReflectionForm).
+			if r, err := s.deps.Reflections.Get(ctx, a.Session.UserID, asked); err == nil {
+				f.RefTitle = r.Ref.Title
+			}
+		}
 		var inv *reflection.InvalidError
 		var ge *reflection.GuardError
 		switch {
@@ -252,29 +259,32 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 }
 
 // reflectionInForm reads the form's reflection id and the prompts it answers: the
-// activity's for a new reflection, its own (and its reference's title) for one the
-// person already started.
-func (s *Server) reflectionInForm(c *fiber.Ctx) (reflection.Settings, int64, []reflection.Prompt, string, error) {
+// activity's for a new reflection, its own for one the person already started. It
+// reads no more than that: autosave calls it every few seconds.
+func (s *Server) reflectionInForm(c *fiber.Ctx) (reflection.Settings, int64, []reflection.Prompt, error) {
 	st, err := s.reflectionSettingsOf(c)
 	if err != nil {
-		return st, 0, nil, "", err
+		return st, 0, nil, err
 	}
 	id, _ := strconv.ParseInt(c.FormValue("id"), 10, 64)
 	if id == 0 {
-		return st, 0, st.Prompts(), "", nil
+		return st, 0, st.Prompts(), nil
 	}
-	r, err := s.deps.Reflections.Get(c.UserContext(), actorOf(c).Session.UserID, id)
-	if err != nil || r.Access != reflection.AccessAuthor || r.ActivityID != actorOf(c).Activity.ID {
-		return st, 0, nil, "", errReflectionNotFound
+	prompts, err := s.deps.Reflections.PromptsOf(c.UserContext(), actorOf(c).Session.UserID, actorOf(c).Activity.ID, id)
+	if errors.Is(err, reflection.ErrNotFound) {
+		return st, 0, nil, errReflectionNotFound
 	}
-	return st, id, r.Prompts, r.Ref.Title, nil
+	if err != nil {
+		return st, 0, nil, err
+	}
+	return st, id, prompts, nil
 }
 
 // autosaveReflection is the page script's draft save. It answers JSON: the draft's id
 // and time, or the guard's findings, in which case the script keeps the draft on the
 // device only.
 func (s *Server) autosaveReflection(c *fiber.Ctx) error {
-	_, id, prompts, _, err := s.reflectionInForm(c)
+	_, id, prompts, err := s.reflectionInForm(c)
 	if errors.Is(err, errReflectionNotFound) {
 		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": fiber.Map{"code": "reflection_not_found",
 			"message": "This reflection is not yours or no longer exists."}})
