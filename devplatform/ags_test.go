@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/devplatform"
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 	"github.com/huddle-lti/huddle/lti"
 )
 
@@ -414,8 +414,7 @@ type fixtureExchange struct {
 
 func readFixtureExchange(t *testing.T, rel string) fixtureExchange {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5", "lti", rel))
-	require.NoError(t, err)
+	b := moodlecapture.Read(t, "lti/"+rel)
 	head, body, _ := strings.Cut(string(b), "\n\n")
 	lines := strings.Split(head, "\n")
 	ex := fixtureExchange{FirstLine: lines[0], Header: http.Header{}, Body: body}

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/devplatform"
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 	"github.com/huddle-lti/huddle/lti"
 )
 
@@ -253,11 +252,8 @@ func TestDeepLinkReturnRefetchesToolKeysOnUnknownKid(t *testing.T) {
 // the capture tool (fixture lti/11) to a platform configured like that Moodle.
 func TestDeepLinkReturnReplaysMoodleFixture(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5")
-	raw, err := os.ReadFile(filepath.Join(dir, "lti", "11-deep-linking-multi", "347-deep-linking-response.jwt"))
-	require.NoError(t, err)
-	toolJWKS, err := os.ReadFile(filepath.Join(dir, "keys", "tool_jwks.json"))
-	require.NoError(t, err)
+	raw := moodlecapture.Read(t, "lti/11-deep-linking-multi/347-deep-linking-response.jwt")
+	toolJWKS := moodlecapture.Read(t, "keys/tool_jwks.json")
 
 	// The capture tool at 127.0.0.1:9000, answered in process.
 	tool := &replayTool{jwks: toolJWKS}

@@ -40,7 +40,7 @@ const (
 	RoleInstitutionalAdmin = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator"
 )
 
-// The seeded course, as in shared/fixtures/moodle-4.5.
+// The seeded course, as in the Moodle 4.5 captures (internal/moodlecapture).
 const (
 	CourseID        = "2"
 	CourseTitle     = "Foundation Teaching Programme"

@@ -28,7 +28,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 )
 
-// testNow is the fixtures' capture clock (shared/fixtures/moodle-4.5 README).
+// testNow is the fixtures' capture clock (internal/moodlecapture/testdata/moodle-4.5/README.md).
 var testNow = time.Date(2026, 11, 26, 17, 39, 52, 0, time.UTC)
 
 const testClientID = "huddle-dev-client"

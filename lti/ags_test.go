@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,8 +26,7 @@ func agsURI(captured string) string { return strings.TrimPrefix(captured, svcCap
 // agsCapturedRequest returns the URL and body of a captured NNN-name-request.txt.
 func agsCapturedRequest(t *testing.T, folder, file string) (method, rawURL string, body []byte) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(svcFixtureRoot, folder, file))
-	require.NoError(t, err, "Moodle fixtures missing")
+	raw := svcCapture(t, folder, file)
 	line, _, _ := strings.Cut(string(raw), "\n")
 	method, rawURL, ok := strings.Cut(line, " ")
 	require.True(t, ok, line)

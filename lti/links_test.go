@@ -1,8 +1,6 @@
 package lti_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -15,8 +13,7 @@ import (
 // linkCapturedHeader returns the Link header of a captured response, as received.
 func linkCapturedHeader(t testing.TB, folder, file string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(svcFixtureRoot, folder, file))
-	require.NoError(t, err, "Moodle fixtures missing")
+	raw := svcCapture(t, folder, file)
 	for _, line := range strings.Split(string(raw), "\n") {
 		if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Link") {
 			return strings.TrimSpace(value)

@@ -11,8 +11,6 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,21 +21,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 	"github.com/huddle-lti/huddle/lti"
 )
 
 // regFixtureDir is the captured Moodle 4.5 dynamic registration (see the fixtures README, "Dynamic
 // registration (worked)").
-var regFixtureDir = filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5", "lti", "01-dynamic-registration")
+const regFixtureDir = "lti/01-dynamic-registration"
 
 // The capture's platform origin, rewritten to the httptest server's URL at test time.
 const regCapturedOrigin = "http://127.0.0.1:8000"
 
 func regFixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(regFixtureDir, name))
-	require.NoError(t, err, "the Moodle 4.5 fixtures must be present at %s", regFixtureDir)
-	return b
+	return moodlecapture.Read(t, regFixtureDir+"/"+name)
 }
 
 // regCapturedResponse parses a *-response.http.txt capture into status, headers and the body as received.

@@ -13,8 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -28,11 +27,16 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 	"github.com/huddle-lti/huddle/lti"
 )
 
-// svcFixtureRoot holds the Moodle 4.5 captures; the tests fail, never skip, without them.
-var svcFixtureRoot = filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5", "lti")
+// svcCapture reads one file of an LTI capture folder (lti/NN-*); the tests fail, never
+// skip, without it.
+func svcCapture(t testing.TB, folder, file string) []byte {
+	t.Helper()
+	return moodlecapture.Read(t, path.Join("lti", folder, file))
+}
 
 const (
 	svcCapturedOrigin = "http://127.0.0.1:8000"
@@ -65,8 +69,7 @@ type svcReply struct {
 // and headers, and the raw body from its -response-body.* file.
 func svcCaptured(t testing.TB, folder, httpFile string) svcReply {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(svcFixtureRoot, folder, httpFile))
-	require.NoError(t, err, "Moodle fixtures missing: they live in shared/fixtures/moodle-4.5")
+	raw := svcCapture(t, folder, httpFile)
 	head, _, _ := bytes.Cut(raw, []byte("\n\n"))
 	lines := strings.Split(string(head), "\n")
 	r := svcReply{statusLine: lines[0]}
@@ -77,19 +80,14 @@ func svcCaptured(t testing.TB, folder, httpFile string) svcReply {
 	}
 	// The body file has the next number: 039-x-response.http.txt, 040-x-response-body.json.
 	_, name, _ := strings.Cut(strings.TrimSuffix(httpFile, "-response.http.txt"), "-")
-	bodies, err := filepath.Glob(filepath.Join(svcFixtureRoot, folder, "[0-9][0-9][0-9]-"+name+"-response-body.*"))
-	require.NoError(t, err)
-	require.Len(t, bodies, 1, "body file of %s", httpFile)
-	r.body, err = os.ReadFile(bodies[0])
-	require.NoError(t, err)
+	r.body = moodlecapture.One(t, path.Join("lti", folder, "[0-9][0-9][0-9]-"+name+"-response-body.*"))
 	return r
 }
 
 // svcRequestBody returns the body of a captured NNN-name-request.txt.
 func svcRequestBody(t testing.TB, folder, file string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(svcFixtureRoot, folder, file))
-	require.NoError(t, err, "Moodle fixtures missing")
+	raw := svcCapture(t, folder, file)
 	_, body, ok := bytes.Cut(raw, []byte("\n\n"))
 	require.True(t, ok)
 	return body

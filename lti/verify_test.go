@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,10 +23,9 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"github.com/stretchr/testify/require"
-)
 
-// fixtures is the shared Moodle 4.5 capture (see its README).
-var fixtures = filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5")
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
+)
 
 const (
 	moodleIssuer   = "http://127.0.0.1:8000"
@@ -37,9 +35,7 @@ const (
 
 func readFixture(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, rel))
-	require.NoError(t, err)
-	return b
+	return moodlecapture.Read(t, rel)
 }
 
 // testClock is a settable clock shared by a verifier and its key set.

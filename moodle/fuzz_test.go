@@ -1,30 +1,18 @@
 package moodle
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 )
 
 // FuzzDecodeResponse feeds outside bytes through the answer decoding for every result type: it must never
 // panic, and whatever error it returns must not quote the token. Seeds are all captured answers.
 // Run with: go test -fuzz FuzzDecodeResponse ./moodle/
 func FuzzDecodeResponse(f *testing.F) {
-	answers, err := filepath.Glob(filepath.Join(wsFixtures, "*.response.*"))
-	if err != nil || len(answers) == 0 {
-		f.Fatalf("no captured answers in %s: the fuzz seeds are the shared Moodle 4.5 captures, expected at "+
-			"../../shared/fixtures/moodle-4.5 relative to moodle/", wsFixtures)
-	}
-	for _, path := range answers {
-		if strings.HasSuffix(path, "-headers.txt") {
-			continue
-		}
-		body, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body)
+	for _, name := range moodlecapture.Glob(f, "ws/*.response.*") {
+		f.Add(moodlecapture.Read(f, name))
 	}
 	f.Add([]byte(`{"exception":"x","errorcode":"invalidtoken","message":"` + testToken + `"}`))
 	f.Add([]byte(`{"courses":[{"visible":"` + testToken + `"}]}`))

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,14 +14,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 )
 
 // testToken is the capture site's token (fixtures README); using the real one makes "never in a URL or an
 // error" checks meaningful against the captured bodies.
 const testToken = "0e24a01229c61e09e5b5d53971cd07b9"
-
-// wsFixtures is where the Moodle 4.5 web service captures live, relative to this package's directory.
-var wsFixtures = filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5", "ws")
 
 // capture is one captured call: the function and parameters the capture tool sent, and Moodle's raw answer.
 type capture struct {
@@ -37,17 +34,7 @@ type capture struct {
 // replay tests pass without replaying anything.
 func loadCapture(t testing.TB, number string) capture {
 	t.Helper()
-	find := func(pattern string) string {
-		t.Helper()
-		matches, err := filepath.Glob(filepath.Join(wsFixtures, number+"-*"+pattern))
-		require.NoError(t, err)
-		require.Len(t, matches, 1, "fixture ws/%s-*%s not found in %s: the moodle tests replay the shared Moodle 4.5 "+
-			"captures, which must be checked out at ../../shared/fixtures/moodle-4.5 relative to moodle/", number, pattern, wsFixtures)
-		return matches[0]
-	}
-
-	request, err := os.ReadFile(find(".request.txt"))
-	require.NoError(t, err)
+	request := moodlecapture.One(t, "ws/"+number+"-*.request.txt")
 	head, body, _ := strings.Cut(string(request), "\n\n")
 	requestLine, _, _ := strings.Cut(head, "\n")
 	rawURL := strings.TrimPrefix(requestLine, "POST ")
@@ -57,16 +44,10 @@ func loadCapture(t testing.TB, number string) capture {
 	require.NoError(t, err, "body of capture %s", number)
 
 	c := capture{function: u.Query().Get("wsfunction"), params: params, contentType: "application/json"}
-	responses, err := filepath.Glob(filepath.Join(wsFixtures, number+"-*.response.*"))
-	require.NoError(t, err)
-	require.Len(t, responses, 1, "response of capture %s", number)
-	c.body, err = os.ReadFile(responses[0])
-	require.NoError(t, err)
+	c.body = moodlecapture.One(t, "ws/"+number+"-*.response.*") // .json, or .xml for 050
 
-	headers, err := os.Open(find(".response-headers.txt"))
-	require.NoError(t, err)
-	defer headers.Close()
-	scanner := bufio.NewScanner(headers)
+	headers := moodlecapture.One(t, "ws/"+number+"-*.response-headers.txt")
+	scanner := bufio.NewScanner(bytes.NewReader(headers))
 	for scanner.Scan() {
 		if v, ok := strings.CutPrefix(scanner.Text(), "Content-Type: "); ok {
 			c.contentType = v

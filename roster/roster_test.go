@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/seal"
 )
@@ -24,8 +24,7 @@ import (
 func TestRosterFromMoodle(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	body, err := os.ReadFile("../../shared/fixtures/moodle-4.5/lti/02-launch-learner1-cm2/073-nrps-get-memberships-response-body.json")
-	require.NoError(t, err, "the Moodle 4.5 fixtures must be beside the repository")
+	body := moodlecapture.Read(t, "lti/02-launch-learner1-cm2/073-nrps-get-memberships-response-body.json")
 	var moodle *httptest.Server
 	moodle = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

@@ -6,22 +6,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-const fixtures = "../../shared/fixtures/moodle-4.5"
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
+)
 
 func fixture(t *testing.T, rel string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, rel))
-	require.NoError(t, err, "the Moodle 4.5 fixtures must be at %s", fixtures)
-	return string(b)
+	return string(moodlecapture.Read(t, rel))
 }
 
 // fakeMoodleRegistration replays Moodle 4.5's captured registration exchange, with

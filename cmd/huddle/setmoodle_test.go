@@ -5,24 +5,20 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 )
 
 // A Moodle that answers site info with the captured Moodle 4.5 bodies: the good
 // token gets 001, any other the invalid-token error of 042 (both HTTP 200).
 func fakeMoodleWS(t *testing.T) *httptest.Server {
 	t.Helper()
-	read := func(name string) []byte {
-		b, err := os.ReadFile("../../../shared/fixtures/moodle-4.5/ws/" + name)
-		require.NoError(t, err, "the Moodle 4.5 fixtures must be beside the repository")
-		return b
-	}
+	read := func(name string) []byte { return moodlecapture.Read(t, "ws/"+name) }
 	ok, bad := read("001-site-info.response.json"), read("042-error-bad-token.response.json")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.NoError(t, r.ParseForm())

@@ -1,6 +1,6 @@
 // Package ltitest is a signing LTI 1.3 platform for tests: it holds an RSA key,
 // serves its JWKS over httptest, and signs id_tokens shaped like the ones Moodle 4.5
-// sends (see shared/fixtures/moodle-4.5), so other packages' tests can launch Huddle.
+// sends (see internal/moodlecapture), so other packages' tests can launch Huddle.
 package ltitest
 
 import (

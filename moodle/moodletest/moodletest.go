@@ -1,6 +1,6 @@
 // Package moodletest is a stand-in for a Moodle 4.5 site's REST web services, for
 // other packages' tests: it answers each function with a body captured from a real
-// Moodle (../shared/fixtures/moodle-4.5/ws) and records what it was sent.
+// Moodle 4.5 (internal/moodlecapture, ws/) and records what it was sent.
 package moodletest
 
 import (
@@ -8,30 +8,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/huddle-lti/huddle/internal/moodlecapture"
 )
 
 // Token is the capture site's token, so "never in a URL or an error" means something.
 const Token = "0e24a01229c61e09e5b5d53971cd07b9"
 
-// captures holds the web service captures, relative to a package directory of this
-// repository (where `go test` runs a package's tests).
-var captures = filepath.Join("..", "..", "shared", "fixtures", "moodle-4.5", "ws")
-
 // Capture returns Moodle's raw answer to captured call number (ws/NNN-*.response.json).
 func Capture(t testing.TB, number string) []byte {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(captures, number+"-*.response.json"))
-	require.NoError(t, err)
-	require.Len(t, matches, 1, "capture ws/%s not found in %s", number, captures)
-	body, err := os.ReadFile(matches[0])
-	require.NoError(t, err)
-	return body
+	return moodlecapture.One(t, "ws/"+number+"-*.response.json")
 }
 
 // Call is one request the site received.
