@@ -194,10 +194,9 @@ INSERT INTO courses (platform_id, deployment_id, context_id, title) VALUES ($1, 
 	}
 
 	// Grade sync with an insert-only queue: tests see what is recorded, not pushed.
-	grades := gradesync.NewService(pool, nil, nil)
 	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
-	grades.UseQueue(queue)
+	grades := gradesync.NewService(pool, nil, queue, nil)
 
 	e.svc = discussion.NewService(pool, discussion.Options{Now: e.clock.Now, Grader: grades, Notifier: e.notes,
 		Announce: e.announced.Announce, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})

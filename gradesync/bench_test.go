@@ -190,10 +190,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3, $4) RETURNING id`, courseID,
 	}}
 	b.Cleanup(client.CloseIdleConnections)
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, Client: client, UserAgent: "Huddle/bench"})
-	q.svc = NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens)}, nil)
-
 	workers := river.NewWorkers()
-	river.AddWorker(workers, NewWorker(q.svc))
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: benchWorkers}},
@@ -202,7 +199,8 @@ VALUES ($1, '1', 'Peer discussion', $2, $3, $4) RETURNING id`, courseID,
 		FetchPollInterval: benchFetchPoll,
 	})
 	must(b, err)
-	q.svc.UseQueue(rc)
+	q.svc = NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens)}, rc, nil)
+	river.AddWorker(workers, NewWorker(q.svc))
 	must(b, rc.Start(ctx))
 	b.Cleanup(func() { _ = rc.Stop(context.Background()) })
 	return q

@@ -122,17 +122,16 @@ type Service struct {
 	now    func() time.Time
 }
 
-// NewService returns a Service. Call UseQueue with the River client before Record.
-func NewService(db *pgxpool.Pool, pusher Pusher, now func() time.Time) *Service {
+// NewService returns a Service that records scores with their jobs on queue and pushes
+// them with pusher; now may be nil (time.Now). A River client can be made before its
+// workers are added, so the queue exists when the service that the worker needs is
+// built (app/ does it in that order).
+func NewService(db *pgxpool.Pool, pusher Pusher, queue Queue, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, pusher: pusher, now: now}
+	return &Service{db: db, pusher: pusher, queue: queue, now: now}
 }
-
-// UseQueue sets the queue. The River client needs the worker, and the worker needs
-// the service, so the queue arrives after construction.
-func (s *Service) UseQueue(q Queue) { s.queue = q }
 
 // SyncArgs is the job: sync the newest score of one learner in one activity. It holds
 // ids only, never the score, so a retried job cannot push a stale value.

@@ -74,10 +74,9 @@ VALUES ($1, '1', 'Peer discussion', 'https://moodle.example/lineitems', '{https:
 		b.users = append(b.users, id)
 	}
 	enrolAll(t, pool)
-	b.svc = NewService(pool, b.pusher, func() time.Time { return b.now })
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{}) // insert-only
 	require.NoError(t, err)
-	b.svc.UseQueue(client)
+	b.svc = NewService(pool, b.pusher, client, func() time.Time { return b.now })
 	return b
 }
 

@@ -163,16 +163,15 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	keys := lti.NewKeyring(pool, sealer, nil, 1024)
 	require.NoError(t, keys.Ensure(ctx))
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, Client: &http.Client{Timeout: 300 * time.Millisecond}, UserAgent: "Huddle/test"})
-	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens)}, nil)
 	workers := river.NewWorkers()
-	river.AddWorker(workers, retryFast{NewWorker(svc)})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 8}},
 		Workers:       workers,
 		FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond,
 	})
 	require.NoError(t, err)
-	svc.UseQueue(client)
+	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens)}, client, nil)
+	river.AddWorker(workers, retryFast{NewWorker(svc)})
 
 	// Scores arrive while Moodle is down; the queue holds them.
 	moodle.setMode("down")
@@ -266,10 +265,9 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	keys := lti.NewKeyring(pool, sealer, nil, 1024)
 	require.NoError(t, keys.Ensure(ctx))
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, UserAgent: "Huddle/test"})
-	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens), DB: pool}, nil)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
-	svc.UseQueue(client)
+	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens), DB: pool}, client, nil)
 
 	at := time.Now().Add(-time.Minute)
 	require.NoError(t, svc.Submit(ctx, Score{ActivityID: activityID, UserID: userID, Given: 7, Maximum: 10,

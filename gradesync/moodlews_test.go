@@ -148,10 +148,9 @@ func TestWSPusherThroughSync(t *testing.T) {
 	b := setupWS(t, true)
 	ctx := t.Context()
 	ags := &fakePusher{answer: func(Delivery) error { return errors.New("AGS is not granted for this activity") }}
-	svc := NewService(b.pool, &FallbackPusher{AGS: ags, WS: b.pusher}, func() time.Time { return b.now })
 	queue, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{})
 	require.NoError(t, err)
-	svc.UseQueue(queue)
+	svc := NewService(b.pool, &FallbackPusher{AGS: ags, WS: b.pusher}, queue, func() time.Time { return b.now })
 
 	require.NoError(t, svc.Submit(ctx, Score{ActivityID: b.activity, UserID: b.user, Given: 3, Maximum: 4,
 		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: b.now}))

@@ -102,9 +102,6 @@ ORDER BY user_id`
 // person's digest is its own job, so one person's Moodle trouble is retried alone and
 // no job runs long enough for River to think it stuck.
 func (s *Service) collectDigests(ctx context.Context) error {
-	if s.queue == nil {
-		return errors.New("notify: no queue to send digests with (UseQueue was not called)")
-	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, skipPendingOfNone, reasonTurnedOff); err != nil {
 			return fmt.Errorf("notify: skip notices of people who turned notifications off: %w", err)

@@ -87,18 +87,14 @@ type Service struct {
 	now     func() time.Time
 }
 
-// NewService returns a Service. Call UseQueue with the River client before Notify.
-// clients may be nil where nothing is delivered (the web server alone).
-func NewService(db *pgxpool.Pool, clients MoodleClients, now func() time.Time) *Service {
+// NewService returns a Service that queues its deliveries on queue and makes them
+// through clients; now may be nil (time.Now).
+func NewService(db *pgxpool.Pool, clients MoodleClients, queue Queue, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, clients: clients, now: now}
+	return &Service{db: db, clients: clients, queue: queue, now: now}
 }
-
-// UseQueue sets the queue. The River client needs the workers, and the workers need
-// the service, so the queue arrives after construction.
-func (s *Service) UseQueue(q Queue) { s.queue = q }
 
 const selectPreference = `SELECT mode FROM notification_prefs WHERE user_id = $1`
 
@@ -187,9 +183,6 @@ func (s *Service) Notify(ctx context.Context, tx pgx.Tx, n Notice) error {
 	}
 	if mode != ModeImmediate {
 		return nil
-	}
-	if s.queue == nil {
-		return errors.New("notify: no queue to send notices with (UseQueue was not called)")
 	}
 	if _, err := s.queue.InsertTx(ctx, tx, SendArgs{NoticeID: id}, nil); err != nil {
 		return fmt.Errorf("notify: enqueue notice %d: %w", id, err)

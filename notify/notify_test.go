@@ -143,16 +143,6 @@ func TestNotifyCleansAndCuts(t *testing.T) {
 	}
 }
 
-func TestNotifyWithoutQueue(t *testing.T) {
-	t.Parallel()
-	b := setup(t, false)
-	u := b.user(t, "4")
-	svc := NewService(b.pool, nil, nil)
-	err := pgx.BeginFunc(t.Context(), b.pool, func(tx pgx.Tx) error { return svc.Notify(t.Context(), tx, Notice{UserID: u, Subject: "Reply"}) })
-	require.ErrorContains(t, err, "UseQueue")
-	require.Empty(t, b.notices(t))
-}
-
 func TestPrune(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)

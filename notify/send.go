@@ -119,9 +119,6 @@ func (s *Service) deliver(ctx context.Context, r recipient, m moodle.Message, fi
 	if s.now().Sub(firstTried) > MaxRetryAge {
 		return StateFailed, reasonGaveUp, nil
 	}
-	if s.clients == nil {
-		return "", "", errors.New("notify: this Service was built without Moodle clients, so it cannot deliver")
-	}
 	client, err := s.clients.ClientFor(ctx, r.platformID)
 	if errors.Is(err, moodle.ErrNoConnection) {
 		// Final, not retried: a site without a connection would otherwise keep every

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/moodle/moodletest"
@@ -144,7 +143,7 @@ func TestSendWorkerRetriesThenSendsOnce(t *testing.T) {
 
 func TestSendWorkerBacksOff(t *testing.T) {
 	t.Parallel()
-	w := NewSendWorker(NewService(nil, nil, func() time.Time { return time.Unix(0, 0) }))
+	w := NewSendWorker(NewService(nil, nil, nil, func() time.Time { return time.Unix(0, 0) }))
 	prev := time.Duration(0)
 	for attempt := 1; attempt <= 12; attempt++ {
 		j := job(SendArgs{NoticeID: 1}, time.Unix(0, 0))
@@ -164,20 +163,8 @@ func TestImmediateNoticeThroughRiver(t *testing.T) {
 	b := setup(t, true)
 	ctx := t.Context()
 	b.svc.now = time.Now // River stamps jobs with the real clock
-	workers := river.NewWorkers()
-	river.AddWorker(workers, NewSendWorker(b.svc))
-	river.AddWorker(workers, NewDigestWorker(b.svc))
-	river.AddWorker(workers, NewDigestSendWorker(b.svc))
-	client, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
-		Workers:           workers,
-		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	b.svc.UseQueue(client)
-	require.NoError(t, client.Start(ctx))
-	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	require.NoError(t, b.queue.Start(ctx))
+	t.Cleanup(func() { _ = b.queue.Stop(context.Background()) })
 
 	u := b.user(t, "4")
 	b.notify(t, Notice{UserID: u, Subject: "New reply in Night shift handover"})

@@ -59,10 +59,20 @@ VALUES ($1, 'c', $1 || '/mod/lti/auth.php', $1 || '/mod/lti/token.php', $1 || '/
 		require.NoError(t, err)
 		b.moodle.TakeCalls()
 	}
-	b.svc = NewService(b.pool, conns, func() time.Time { return b.now })
-	b.queue, err = river.NewClient(riverpgxv5.New(b.pool), &river.Config{})
+	// The queue is built as app/ builds it, workers added once the service exists; a
+	// test that wants jobs worked starts it (tests that do not see what was queued).
+	workers := river.NewWorkers()
+	b.queue, err = river.NewClient(riverpgxv5.New(b.pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
+		Workers:           workers,
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+	})
 	require.NoError(t, err)
-	b.svc.UseQueue(b.queue)
+	b.svc = NewService(b.pool, conns, b.queue, func() time.Time { return b.now })
+	river.AddWorker(workers, NewSendWorker(b.svc))
+	river.AddWorker(workers, NewDigestWorker(b.svc))
+	river.AddWorker(workers, NewDigestSendWorker(b.svc))
 	return b
 }
 

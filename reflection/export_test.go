@@ -110,7 +110,7 @@ INSERT INTO activities (course_id, resource_link_id, title, kind) VALUES ($1, 'r
 RETURNING id`, courseID).Scan(&activityID))
 
 	clock := &exportClock{t: exportStart}
-	w := exportWorld{svc: NewService(db, nil, clock.now, nil), clock: clock, educator: educatorID,
+	w := exportWorld{svc: NewService(db, Options{Now: clock.now, Threads: exportThreads{}}), clock: clock, educator: educatorID,
 		activity: course.Activity{ID: activityID, CourseID: courseID, PlatformID: platformID,
 			Title: "Night shift reflections", CourseTitle: "Foundation Programme", Kind: KindReflectionLog},
 		learner: Author{UserID: learnerID, Member: course.Member{UserID: learnerID, CourseID: courseID,
@@ -118,7 +118,6 @@ RETURNING id`, courseID).Scan(&activityID))
 		other: Author{UserID: otherID, Member: course.Member{UserID: otherID, CourseID: courseID,
 			Roles: []lti.Role{lti.RoleLearner}}},
 	}
-	w.svc.UseThreads(exportThreads{})
 	_, err = w.svc.Settings(ctx, w.activity)
 	require.NoError(t, err)
 	// Gibbs' cycle has optional prompts, so a submitted version can leave some unanswered.

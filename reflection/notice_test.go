@@ -43,8 +43,8 @@ func TestSharesAndSignOffsSendNotices(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	notes := &recordingNotifier{}
-	w.svc.UseNotifier(notes)
+	notes := w.notes
+	notes.take() // only what follows counts
 
 	id, _, err := w.svc.Submit(ctx, w.log, w.as(t, author, w.log), 0, practice("Sepsis on nights", "A patient with sepsis."), nil)
 	require.NoError(t, err)

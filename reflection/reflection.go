@@ -151,15 +151,29 @@ type Service struct {
 	notifier Notifier
 }
 
-// NewService returns a Service; log, now and grader may be nil.
-func NewService(db *pgxpool.Pool, log *slog.Logger, now func() time.Time, grader Grader) *Service {
-	if now == nil {
-		now = time.Now
+// Options are a Service's collaborators, given when it is built. Each may be left out.
+type Options struct {
+	Log *slog.Logger     // nil: discard
+	Now func() time.Time // nil: time.Now
+	// Grader records completion scores (gradesync); nil leaves reflection logs ungraded.
+	Grader Grader
+	// Threads lets a reflection refer to a discussion (discussion provides it); nil
+	// offers no references.
+	Threads Threads
+	// Notifier tells supervisors of shares and authors of sign-offs through Moodle
+	// (notify); nil tells nobody.
+	Notifier Notifier
+}
+
+// NewService returns a Service with its collaborators.
+func NewService(db *pgxpool.Pool, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: log, now: now, grader: grader}
+	return &Service{db: db, log: o.Log, now: o.Now, grader: o.Grader, threads: o.Threads, notifier: o.Notifier}
 }
 
 type activitySettings struct {

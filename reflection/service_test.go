@@ -551,7 +551,7 @@ func TestReferencesToThreads(t *testing.T) {
 	}
 
 	t.Run("without a discussion service", func(t *testing.T) {
-		plain := reflection.NewService(w.db, nil, nil, nil)
+		plain := reflection.NewService(w.db, reflection.Options{})
 		choices, err := plain.RefChoices(ctx, au.UserID)
 		require.NoError(t, err)
 		require.Empty(t, choices)

@@ -86,6 +86,7 @@ type world struct {
 	db      *pgxpool.Pool
 	svc     *reflection.Service
 	threads *fakeThreads
+	notes   *recordingNotifier
 	// log is course A's reflection log, logB course B's.
 	log, logB        course.Activity
 	site, site2      int64
@@ -134,14 +135,12 @@ func newWorld(t *testing.T) *world {
 	w.log = w.activity(t, w.courseA, "rl-1", "Night shift reflections", "{}")
 	w.logB = w.activity(t, w.courseB, "rl-2", "Clinic reflections", "{}")
 
-	grades := gradesync.NewService(db, nil, nil)
 	queue, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
 	require.NoError(t, err)
-	grades.UseQueue(queue)
+	grades := gradesync.NewService(db, nil, queue, nil)
 	clock := &ticking{t: time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC)}
-	w.svc = reflection.NewService(db, nil, clock.now, grades)
-	w.threads = &fakeThreads{}
-	w.svc.UseThreads(w.threads)
+	w.threads, w.notes = &fakeThreads{}, &recordingNotifier{}
+	w.svc = reflection.NewService(db, reflection.Options{Now: clock.now, Grader: grades, Threads: w.threads, Notifier: w.notes})
 
 	// Supervisors assigned by the educator from the roster.
 	require.NoError(t, w.svc.Assign(ctx, w.courseA, w.people[author], w.people[supervisorShared], false))

@@ -177,9 +177,6 @@ type Threads interface {
 	ThreadFor(ctx context.Context, userID, threadID int64) (Ref, error)
 }
 
-// UseThreads lets reflections refer to discussion threads.
-func (s *Service) UseThreads(t Threads) { s.threads = t }
-
 // RefChoices are the threads the person may refer to.
 func (s *Service) RefChoices(ctx context.Context, userID int64) ([]Ref, error) {
 	if s.threads == nil {
@@ -372,9 +369,6 @@ ON CONFLICT DO NOTHING`, id, with, s.now())
 type Notifier interface {
 	Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error
 }
-
-// UseNotifier lets shares and sign-offs reach people through Moodle.
-func (s *Service) UseNotifier(n Notifier) { s.notifier = n }
 
 // notifyAbout sends to userID a notice whose text names the person about (%s).
 func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about int64, subject, text string) error {

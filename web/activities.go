@@ -70,7 +70,7 @@ func (s *Server) activity(c *fiber.Ctx) error {
 	}
 	kind, _ := course.FindKind(s.deps.Kinds, a.Activity.Kind)
 	data := fiber.Map{"Kind": kind}
-	if a.Member.Has(lti.RoleEducator) && s.deps.Grades != nil {
+	if a.Member.Has(lti.RoleEducator) {
 		counts, err := s.deps.Grades.CountsFor(c.UserContext(), a.Activity.ID)
 		if err != nil {
 			return err
@@ -281,14 +281,12 @@ func (s *Server) admin(c *fiber.Ctx) error {
 		return err
 	}
 	data := fiber.Map{"Platform": p}
-	if s.deps.Moodle != nil {
-		conn, err := s.deps.Moodle.Get(c.UserContext(), p.ID)
-		switch {
-		case err == nil:
-			data["Connection"] = conn
-		case !errors.Is(err, moodle.ErrNoConnection):
-			return err
-		}
+	conn, err := s.deps.Moodle.Get(c.UserContext(), p.ID)
+	switch {
+	case err == nil:
+		data["Connection"] = conn
+	case !errors.Is(err, moodle.ErrNoConnection):
+		return err
 	}
 	return c.Render("admin", page(c, "Huddle administration", data))
 }

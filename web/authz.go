@@ -91,7 +91,7 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 				id, fromURL = urlSession(c), true
 			}
 		}
-		if id != "" && s.deps.Sessions != nil {
+		if id != "" {
 			sess, err := s.deps.Sessions.Get(c.UserContext(), id)
 			switch {
 			case err == nil:

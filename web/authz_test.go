@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"net/http"
@@ -12,6 +12,7 @@ import (
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/reflection"
+	"github.com/huddle-lti/huddle/web"
 )
 
 // actor is one kind of person the authorisation matrix tries every route as.
@@ -68,7 +69,7 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	add("learner A", learner, course2, nil, actor{member: true})
 	add("educator A", educator, course2, nil, actor{member: true, educator: true})
 	add("learner B", ltitest.Member{Subject: "40", Name: "Bo Learner", Roles: []string{ltitest.RoleLearner}}, courseB, nil, actor{})
-	add("educator B", ltitest.Member{Subject: "30", Name: "Beth Educator", Roles: []string{ltitest.RoleInstructor}}, courseB, nil, actor{})
+	add("educator B", ltitest.Member{Subject: "30", Name: "Beth web.Educator", Roles: []string{ltitest.RoleInstructor}}, courseB, nil, actor{})
 	add("admin A", admin, courseB, nil, actor{admin: true})
 	other := e.addPlatform(t)
 	add("educator on another site", educator, course2, other, actor{})
@@ -110,15 +111,15 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 				}
 				allowed := false
 				switch route.Rule {
-				case Public:
+				case web.Public:
 					allowed = true
-				case SignedIn:
+				case web.SignedIn:
 					allowed = a.signedIn
-				case Member:
+				case web.Member:
 					allowed = a.member
-				case Educator:
+				case web.Educator:
 					allowed = a.educator
-				case PlatformAdmin:
+				case web.PlatformAdmin:
 					allowed = a.admin
 				}
 				if allowed {
@@ -139,7 +140,7 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 						return
 					}
 					require.NotContains(t, []int{401, 403}, r.code, r.body)
-					if route.Rule == Member || route.Rule == Educator {
+					if route.Rule == web.Member || route.Rule == web.Educator {
 						require.NotEqual(t, 404, r.code, r.body)
 					}
 					return
@@ -147,7 +148,7 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 				switch {
 				case !a.signedIn:
 					require.Equal(t, http.StatusUnauthorized, r.code, r.body)
-				case route.Rule == Member || route.Rule == Educator:
+				case route.Rule == web.Member || route.Rule == web.Educator:
 					if a.member {
 						require.Equal(t, http.StatusForbidden, r.code, r.body)
 					} else {

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/lti/ltitest"
+	"github.com/huddle-lti/huddle/web"
 )
 
 // benchBoard is a discussion board with n learners signed in, each with a browser.
@@ -32,7 +33,7 @@ type benchBoard struct {
 	csrf     []string
 }
 
-func newBenchBoard(b *testing.B, learners int, opts ...func(*Deps)) *benchBoard {
+func newBenchBoard(b *testing.B, learners int, opts ...func(*web.Deps)) *benchBoard {
 	e := newLTIEnv(b, opts...)
 	link := course2
 	link.Custom = map[string]string{"huddle_kind": discussion.KindDiscussionBoard}
@@ -148,7 +149,7 @@ func BenchmarkCreatePost(b *testing.B) {
 	})
 }
 
-// BenchmarkLiveSubscribers opens 5,000 Server-Sent Events streams on one instance,
+// BenchmarkLiveSubscribers opens 5,000 web.Server-Sent Events streams on one instance,
 // then posts: each iteration waits until every stream has the new post's event. The
 // target is every subscriber within 1 s with RSS under 300 MiB. The streams' clients
 // run in this process too, so rss-MiB (the whole process: test harness, server and
@@ -156,7 +157,7 @@ func BenchmarkCreatePost(b *testing.B) {
 // 5,000 streams added, on both ends.
 func BenchmarkLiveSubscribers(b *testing.B) {
 	const streams = 5000
-	bb := newBenchBoard(b, 2, func(d *Deps) { d.StreamLifetime = time.Hour })
+	bb := newBenchBoard(b, 2, func(d *web.Deps) { d.StreamLifetime = time.Hour })
 	thread := bb.thread(b)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -44,7 +44,7 @@ func (s *Server) boardRoutes() {
 func (s *Server) boardOf(c *fiber.Ctx) (discussion.Board, discussion.Viewer, error) {
 	a := actorOf(c)
 	v := discussion.Viewer{UserID: a.Session.UserID, Moderator: a.Member.Has(lti.RoleEducator)}
-	if !discussion.IsBoard(a.Activity.Kind) || s.deps.Boards == nil {
+	if !discussion.IsBoard(a.Activity.Kind) {
 		return discussion.Board{}, v, errNoBoard
 	}
 	b, err := s.deps.Boards.Board(c.UserContext(), *a.Activity)

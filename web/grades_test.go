@@ -1,8 +1,9 @@
-package web
+package web_test
 
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestGradeSyncPage(t *testing.T) {
 
 	var activityID, learnerID int64
 	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT a.id, u.id FROM activities a, users u WHERE u.subject = '4'`).Scan(&activityID, &learnerID))
-	require.NoError(t, e.srv.deps.Grades.Submit(t.Context(), gradesync.Score{ActivityID: activityID, UserID: learnerID, Given: 7, Maximum: 10,
+	require.NoError(t, e.deps.Grades.Submit(t.Context(), gradesync.Score{ActivityID: activityID, UserID: learnerID, Given: 7, Maximum: 10,
 		ActivityProgress: gradesync.ActivityCompleted, GradingProgress: gradesync.GradingFully, At: time.Now()}))
 	_, err := e.pool.Exec(t.Context(), `UPDATE scores SET state = 'failed', last_error = 'Moodle does not accept a grade for this person in this course.'`)
 	require.NoError(t, err)
@@ -35,7 +36,7 @@ func TestGradeSyncPage(t *testing.T) {
 	page := eb.get(er.location + "/grades")
 	expectPage(t, page, http.StatusOK, "Lena Learner", "7 / 10", "Failed: Moodle does not accept a grade", "Retry now")
 
-	r := eb.post("/activities/"+activity+"/grades/"+itoa(learnerID)+"/retry", url.Values{"csrf": {extractValue(t, page.body, "csrf")}})
+	r := eb.post("/activities/"+activity+"/grades/"+strconv.FormatInt(learnerID, 10)+"/retry", url.Values{"csrf": {extractValue(t, page.body, "csrf")}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	expectPage(t, eb.get(r.location), http.StatusOK, "Waiting", "try again")
 

@@ -1,8 +1,7 @@
-package web
+package web_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,109 +11,77 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/app"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
-	"github.com/huddle-lti/huddle/discussion"
-	"github.com/huddle-lti/huddle/egress"
-	"github.com/huddle-lti/huddle/gradesync"
-	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/lti/ltitest"
-	"github.com/huddle-lti/huddle/migrations"
-	"github.com/huddle-lti/huddle/notify"
-	"github.com/huddle-lti/huddle/reflection"
-	"github.com/huddle-lti/huddle/seal"
-	"github.com/huddle-lti/huddle/session"
+	"github.com/huddle-lti/huddle/web"
 )
 
 const testBase = "https://huddle.test"
 
+// testKinds are production's kinds after two of the tests' own.
 var testKinds = append([]course.Kind{
 	{Name: "test_board", Title: "Test board", Description: "A kind registered by the tests.", Graded: true, MaxScore: 10, Tag: "test"},
 	{Name: "test_log", Title: "Test log", Description: "An ungraded kind."},
-}, append(discussion.Kinds(), reflection.Kinds()...)...)
+}, app.Kinds()...)
 
-// ltiEnv is a Huddle web server on a fresh database with one registered test platform.
+// testConfig is the operator's settings of the Huddle the tests build.
+func testConfig() app.Config {
+	base, _ := url.Parse(testBase)
+	return app.Config{BaseURL: base, SecretKey: bytes.Repeat([]byte{1}, 32), Version: "test"}
+}
+
+// ltiEnv is Huddle, built by app.New as `huddle serve` builds it, on a fresh database
+// with one registered test platform. Its job queue is not started: web tests see what
+// is queued (scores, notices, roster reads), not what the workers then do.
 type ltiEnv struct {
-	srv      *Server
-	deps     Deps
+	app      *app.App
+	srv      *web.Server
+	deps     web.Deps // what the web server was built with
 	pool     *pgxpool.Pool
 	platform *ltitest.Platform
 	stored   lti.Platform
-	keyset   *lti.KeySet
 }
 
-func newLTIEnv(t testing.TB, opts ...func(*Deps)) *ltiEnv {
+// newLTIEnv builds the environment; opts change the web server's dependencies, as
+// app.Options.Web does, after the harness's own (test kinds, short live streams).
+func newLTIEnv(t testing.TB, opts ...func(*web.Deps)) *ltiEnv {
 	t.Helper()
-	pool := dbtest.New(t)
 	ctx := t.Context()
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { db.Close() })
-	m, err := migrations.New(db)
+	e := &ltiEnv{pool: dbtest.New(t)}
+	a, err := app.New(ctx, e.pool, testConfig(), app.Options{
+		KeyBits: 1024, // small keys keep tests fast
+		Web: func(d *web.Deps) {
+			d.Kinds = testKinds
+			// Short streams, so that a test reading one sees it end.
+			d.StreamLifetime = 300 * time.Millisecond
+			for _, o := range opts {
+				o(d)
+			}
+			e.deps = *d
+		},
+	})
 	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	e.app, e.srv = a, a.Web
+	// Live updates through the real hub on the test's database.
+	go func() { _ = a.Hub.Run(ctx) }()
 
-	sealer, err := seal.New(bytes.Repeat([]byte{1}, 32))
+	e.platform = ltitest.New(t)
+	e.stored, err = a.LTI.AddPlatform(ctx, e.platform.LTIPlatform())
 	require.NoError(t, err)
-	store := lti.NewStore(pool, nil)
-	keys := lti.NewKeyring(pool, sealer, nil, 1024) // small keys keep tests fast
-	require.NoError(t, keys.Ensure(ctx))
-	keyset := lti.NewKeySet(lti.KeySetConfig{UserAgent: "Huddle/test"})
-
-	tp := ltitest.New(t)
-	stored, err := store.AddPlatform(ctx, tp.LTIPlatform())
-	require.NoError(t, err)
-
-	// Grade sync with an insert-only queue: web tests see what is recorded, not pushed.
-	grades := gradesync.NewService(pool, nil, nil)
-	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	require.NoError(t, err)
-	grades.UseQueue(queue)
-
-	// Live updates through a real hub on the test's database.
-	hub := live.NewHub(pool, nil)
-	go func() { _ = hub.Run(ctx) }()
-	boards := discussion.NewService(pool, discussion.Options{Grader: grades,
-		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
-			return live.Publish(ctx, tx, topic, data)
-		}})
-
-	base, _ := url.Parse(testBase)
-	deps := Deps{
-		Version: "test", Database: pool, Schema: m, Registry: prometheus.NewRegistry(),
-		BaseURL: base, LTI: store, Keys: keys, Courses: course.NewService(pool, nil),
-		Verifier:    lti.NewVerifier(lti.VerifierConfig{Keys: keyset}),
-		DeepLinks:   lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{}),
-		Sessions:    session.NewStore(pool, nil, 0),
-		Kinds:       testKinds,
-		Outbound:    egress.NewClient(egress.Options{UserAgent: "Huddle/test"}),
-		Grades:      grades,
-		Notices:     notify.NewService(pool, nil, nil),
-		Boards:      boards,
-		Reflections: reflection.NewService(pool, nil, nil, grades),
-		Live:        hub,
-		// Short streams, so that a test reading one sees it end.
-		StreamLifetime: 300 * time.Millisecond,
-	}
-	for _, o := range opts {
-		o(&deps)
-	}
-	srv, err := New(deps)
-	require.NoError(t, err)
-	return &ltiEnv{srv: srv, deps: deps, pool: pool, platform: tp, stored: stored, keyset: keyset}
+	return e
 }
 
 // browser is a cookie jar in front of the Fiber app, standing in for one person's browser.
 type browser struct {
 	t       testing.TB
-	srv     *Server
+	srv     *web.Server
 	mu      sync.Mutex
 	cookies map[string]string
 	// noCookies drops every cookie, as a frame whose browser blocks them all does.
@@ -179,7 +146,7 @@ func (b *browser) post(target string, form url.Values) response {
 
 var (
 	learner  = ltitest.Member{Subject: "4", Name: "Lena Learner", Email: "learner1@example.com", Roles: []string{ltitest.RoleLearner}}
-	educator = ltitest.Member{Subject: "3", Name: "Eddie Educator", Email: "educator1@example.com", Roles: []string{ltitest.RoleInstructor}}
+	educator = ltitest.Member{Subject: "3", Name: "Eddie web.Educator", Email: "educator1@example.com", Roles: []string{ltitest.RoleInstructor}}
 	course2  = ltitest.Link{ContextID: "2", ContextTitle: "Foundation Teaching Programme", ResourceLinkID: "1", Title: "Peer discussion", TargetLinkURI: testBase + "/lti/launch"}
 )
 
@@ -231,7 +198,7 @@ func (e *ltiEnv) addPlatform(t *testing.T) *ltitest.Platform {
 	t.Helper()
 	p := ltitest.New(t)
 	p.ClientID = "other-client"
-	_, err := e.srv.deps.LTI.AddPlatform(t.Context(), p.LTIPlatform())
+	_, err := e.app.LTI.AddPlatform(t.Context(), p.LTIPlatform())
 	require.NoError(t, err)
 	return p
 }

@@ -27,9 +27,6 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 	if _, _, err := s.boardOf(c); err != nil {
 		return err
 	}
-	if s.deps.Live == nil {
-		return fiber.ErrNotFound
-	}
 	sub := s.deps.Live.Subscribe(discussion.Topic(actorOf(c).Activity.ID))
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bufio"
@@ -9,35 +9,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/huddle-lti/huddle/live"
+	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/web"
 )
 
-// secondInstance starts another Huddle on the same database with its own live hub,
-// listening on a real port, as a second instance behind a load balancer would.
-func (e *ltiEnv) secondInstance(t *testing.T, opts ...func(*Deps)) string {
+// secondInstance starts another Huddle on the same database, built by app.New with
+// its own services and live hub and listening on a real port, as a second instance
+// behind a load balancer would. Like the first, its job queue is not started.
+func (e *ltiEnv) secondInstance(t *testing.T, opts ...func(*web.Deps)) string {
 	t.Helper()
-	hub := live.NewHub(e.pool, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go func() { _ = hub.Run(ctx) }()
+	a, err := app.New(ctx, e.pool, testConfig(), app.Options{KeyBits: 1024, Web: func(d *web.Deps) {
+		d.Kinds, d.StreamLifetime = testKinds, time.Minute
+		for _, o := range opts {
+			o(d)
+		}
+	}})
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	go func() { _ = a.Hub.Run(ctx) }()
 	select {
-	case <-hub.Ready():
+	case <-a.Hub.Ready():
 	case <-time.After(10 * time.Second):
 		t.Fatal("second instance's hub never listened")
 	}
-	d := e.deps
-	d.Live, d.StreamLifetime, d.Registry = hub, time.Minute, prometheus.NewRegistry()
-	for _, o := range opts {
-		o(&d)
-	}
-	srv, err := New(d)
-	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	go func() { _ = srv.Serve(ctx, ln, time.Second) }()
+	go func() { _ = a.Web.Serve(ctx, ln, time.Second) }()
 	return "http://" + ln.Addr().String()
 }
 
@@ -69,7 +70,7 @@ func TestLiveStreamOutlivesTheWriteTimeout(t *testing.T) {
 	t.Parallel()
 	be := newBoardEnv(t, "discussion_board")
 	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "Still there?")
-	other := be.secondInstance(t, func(d *Deps) { d.WriteTimeout = 300 * time.Millisecond })
+	other := be.secondInstance(t, func(d *web.Deps) { d.WriteTimeout = 300 * time.Millisecond })
 	lines := be.openStream(t, other)
 	time.Sleep(time.Second) // three write timeouts pass with the stream idle
 	post := be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "Yes.")
@@ -135,7 +136,7 @@ func TestHeldPostsAreNotAnnounced(t *testing.T) {
 	var held string
 	require.NoError(t, be.pool.QueryRow(t.Context(), "SELECT id::text FROM posts WHERE status = 'held'").Scan(&held))
 	// The educator's reply is visible at once and is announced; the held one never was.
-	edu := be.postReply(t, be.edu, be.eduCSRF, be.activity, thread, "Educator reply")
+	edu := be.postReply(t, be.edu, be.eduCSRF, be.activity, thread, "web.Educator reply")
 	for {
 		select {
 		case ev := <-sub.C:

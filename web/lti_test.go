@@ -1,15 +1,17 @@
-package web
+package web_test
 
 import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/lti/ltitest"
+	"github.com/huddle-lti/huddle/web"
 )
 
 func TestLaunchSignsLearnerIn(t *testing.T) {
@@ -311,7 +313,7 @@ func TestConcurrentFirstLaunches(t *testing.T) {
 			if i%2 == 0 { // half are one new person in several tabs
 				m = ltitest.Member{Subject: "77", Name: "Tab Person", Roles: []string{ltitest.RoleLearner}}
 			} else {
-				m = ltitest.Member{Subject: itoa(int64(100 + i)), Name: "Class member", Roles: []string{ltitest.RoleLearner}}
+				m = ltitest.Member{Subject: strconv.Itoa(100 + i), Name: "Class member", Roles: []string{ltitest.RoleLearner}}
 			}
 			link := course2
 			link.ContextID, link.ResourceLinkID = "55", "550"
@@ -350,7 +352,7 @@ func TestEducatorLaunchRequestsRoster(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var requested []int64
-	e := newLTIEnv(t, func(d *Deps) {
+	e := newLTIEnv(t, func(d *web.Deps) {
 		d.RequestRoster = func(_ context.Context, courseID int64) error {
 			mu.Lock()
 			defer mu.Unlock()

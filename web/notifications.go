@@ -60,16 +60,14 @@ func (s *Server) renderNotifications(c *fiber.Ctx, title string, data fiber.Map)
 	if _, ok := data["Mode"]; !ok {
 		data["Mode"] = "" // after a refused choice, none is ticked
 	}
-	if s.deps.Moodle != nil {
-		// Without a web services connection nothing reaches Moodle; say so rather
-		// than let people wait for messages that never come.
-		_, err := s.deps.Moodle.Get(c.UserContext(), actorOf(c).Session.PlatformID)
-		switch {
-		case errors.Is(err, moodle.ErrNoConnection):
-			data["NotConnected"] = true
-		case err != nil:
-			return err
-		}
+	// Without a web services connection nothing reaches Moodle; say so rather than
+	// let people wait for messages that never come.
+	_, err := s.deps.Moodle.Get(c.UserContext(), actorOf(c).Session.PlatformID)
+	switch {
+	case errors.Is(err, moodle.ErrNoConnection):
+		data["NotConnected"] = true
+	case err != nil:
+		return err
 	}
 	return c.Render("notifications", page(c, title, data))
 }

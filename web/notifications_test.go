@@ -1,27 +1,18 @@
-package web
+package web_test
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
-	"github.com/huddle-lti/huddle/seal"
 )
-
-// withNotices gives the server a notify service on the environment's database.
-func withNotices(d *Deps) {
-	d.Notices = notify.NewService(d.Database.(*pgxpool.Pool), nil, nil)
-}
 
 func TestNotificationsPage(t *testing.T) {
 	t.Parallel()
-	e := newLTIEnv(t, withNotices)
+	e := newLTIEnv(t)
 	b := e.browser(t)
 	require.Equal(t, http.StatusSeeOther, e.launch(t, b, learner, course2).code)
 	var userID int64
@@ -37,7 +28,7 @@ func TestNotificationsPage(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	require.Equal(t, "/notifications?saved=1", r.location)
 	expectPage(t, b.get(r.location), http.StatusOK, `value="digest" checked`, "Your choice is saved")
-	mode, err := e.srv.deps.Notices.Preference(t.Context(), userID)
+	mode, err := e.deps.Notices.Preference(t.Context(), userID)
 	require.NoError(t, err)
 	require.Equal(t, notify.ModeDigest, mode)
 
@@ -45,7 +36,7 @@ func TestNotificationsPage(t *testing.T) {
 	expectPage(t, bad, http.StatusUnprocessableEntity, "There is a problem", `href="#mode-immediate"`, `id="mode-immediate"`,
 		"Choose how you want to hear from Huddle.", "<title>Error: Notifications")
 	require.NotContains(t, bad.body, "checked")
-	mode, err = e.srv.deps.Notices.Preference(t.Context(), userID)
+	mode, err = e.deps.Notices.Preference(t.Context(), userID)
 	require.NoError(t, err)
 	require.Equal(t, notify.ModeDigest, mode, "a refused choice changes nothing")
 
@@ -57,11 +48,7 @@ func TestNotificationsPage(t *testing.T) {
 // Without a Moodle web services connection nothing reaches Moodle: the page says so.
 func TestNotificationsPageWithoutMoodleConnection(t *testing.T) {
 	t.Parallel()
-	sealer, err := seal.New(bytes.Repeat([]byte{1}, 32))
-	require.NoError(t, err)
-	e := newLTIEnv(t, withNotices, func(d *Deps) {
-		d.Moodle = moodle.NewConnections(d.Database.(*pgxpool.Pool), sealer, moodle.BaseConfig(http.DefaultClient, "Huddle/test"), nil)
-	})
+	e := newLTIEnv(t) // the platform has no connection saved
 	b := e.browser(t)
 	require.Equal(t, http.StatusSeeOther, e.launch(t, b, learner, course2).code)
 	expectPage(t, b.get("/notifications"), http.StatusOK, "Huddle cannot send messages to your Moodle site yet")

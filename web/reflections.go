@@ -70,7 +70,7 @@ func reflectionError(err error) error {
 
 func (s *Server) reflectionSettingsOf(c *fiber.Ctx) (reflection.Settings, error) {
 	a := actorOf(c)
-	if a.Activity.Kind != reflection.KindReflectionLog || s.deps.Reflections == nil {
+	if a.Activity.Kind != reflection.KindReflectionLog {
 		return reflection.Settings{}, errNotReflectionLog
 	}
 	st, err := s.deps.Reflections.Settings(c.UserContext(), *a.Activity)
@@ -330,9 +330,6 @@ func (s *Server) reflectionID(c *fiber.Ctx) (int64, error) {
 }
 
 func (s *Server) showReflection(c *fiber.Ctx) error {
-	if s.deps.Reflections == nil {
-		return fiber.ErrNotFound
-	}
 	id, err := s.reflectionID(c)
 	if err != nil {
 		return err
@@ -370,9 +367,6 @@ func (s *Server) unshareReflection(c *fiber.Ctx) error {
 }
 
 func (s *Server) changeShare(c *fiber.Ctx, share bool) error {
-	if s.deps.Reflections == nil {
-		return fiber.ErrNotFound
-	}
 	id, err := s.reflectionID(c)
 	if err != nil {
 		return err
@@ -396,9 +390,6 @@ func (s *Server) changeShare(c *fiber.Ctx, share bool) error {
 }
 
 func (s *Server) commentOnReflection(c *fiber.Ctx) error {
-	if s.deps.Reflections == nil {
-		return fiber.ErrNotFound
-	}
 	id, err := s.reflectionID(c)
 	if err != nil {
 		return err
@@ -410,9 +401,6 @@ func (s *Server) commentOnReflection(c *fiber.Ctx) error {
 }
 
 func (s *Server) signOffReflection(c *fiber.Ctx) error {
-	if s.deps.Reflections == nil {
-		return fiber.ErrNotFound
-	}
 	id, err := s.reflectionID(c)
 	if err != nil {
 		return err
@@ -425,9 +413,6 @@ func (s *Server) signOffReflection(c *fiber.Ctx) error {
 }
 
 func (s *Server) myReflections(c *fiber.Ctx) error {
-	if s.deps.Reflections == nil {
-		return fiber.ErrNotFound
-	}
 	a := actorOf(c)
 	mine, err := s.deps.Reflections.Mine(c.UserContext(), a.Session.UserID, 0)
 	if err != nil {
@@ -441,9 +426,6 @@ func (s *Server) myReflections(c *fiber.Ctx) error {
 }
 
 func (s *Server) exportJSON(c *fiber.Ctx) error {
-	if s.deps.Reflections == nil {
-		return fiber.ErrNotFound
-	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="huddle-reflections.json"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -451,9 +433,6 @@ func (s *Server) exportJSON(c *fiber.Ctx) error {
 }
 
 func (s *Server) exportPDF(c *fiber.Ctx) error {
-	if s.deps.Reflections == nil {
-		return fiber.ErrNotFound
-	}
 	var ids []int64
 	for _, raw := range queryValues(c, "id") {
 		id, err := strconv.ParseInt(raw, 10, 64)

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/reflection"
+	"github.com/huddle-lti/huddle/web"
 )
 
 // supervisorSam is a second educator of the course, whom the first assigns to supervise.
@@ -577,7 +579,9 @@ func TestReflectionRefersToAThread(t *testing.T) {
 	handover := reflection.Ref{ThreadID: 77, ActivityID: 9, Title: "Night handover case"}
 	newer := reflection.Ref{ThreadID: 88, ActivityID: 9, Title: "A newer case"}
 	threads := &shiftingThreads{newest: []reflection.Ref{handover}, all: []reflection.Ref{handover, newer}}
-	le := &logEnv{ltiEnv: newLTIEnv(t, func(d *Deps) { d.Reflections.UseThreads(threads) })}
+	le := &logEnv{ltiEnv: newLTIEnv(t, func(d *web.Deps) {
+		d.Reflections = reflection.NewService(d.Database.(*pgxpool.Pool), reflection.Options{Grader: d.Grades, Threads: threads})
+	})}
 	link := logLink("2", "Foundation Teaching Programme", "Reflections")
 	le.edu = le.signIn(t, educator, link)
 	lena := le.signIn(t, learner, link)

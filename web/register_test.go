@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/internal/moodlecapture"
+	"github.com/huddle-lti/huddle/web"
 )
 
 func fixture(t *testing.T, rel string) string {
@@ -55,7 +56,7 @@ func fakeMoodleRegistration(t *testing.T) (*httptest.Server, *atomic.Value) {
 
 func TestDynamicRegistration(t *testing.T) {
 	t.Parallel()
-	e := newLTIEnv(t, func(d *Deps) {
+	e := newLTIEnv(t, func(d *web.Deps) {
 		d.RegistrationToken = "operator-secret-0123456789"
 		d.RequireRegistrationToken = true
 	})
@@ -86,7 +87,7 @@ func TestDynamicRegistration(t *testing.T) {
 	tc := reg["https://purl.imsglobal.org/spec/lti-tool-configuration"].(map[string]any)
 	require.Equal(t, "huddle.test", tc["domain"])
 
-	ps, err := e.srv.deps.LTI.Platforms(t.Context())
+	ps, err := e.deps.LTI.Platforms(t.Context())
 	require.NoError(t, err)
 	require.Len(t, ps, 2)
 	require.Equal(t, moodle.URL, ps[1].Issuer)
@@ -102,7 +103,7 @@ func TestDynamicRegistration(t *testing.T) {
 
 func TestRegistrationNeedsTokenInProduction(t *testing.T) {
 	t.Parallel()
-	e := newLTIEnv(t, func(d *Deps) { d.RequireRegistrationToken = true })
+	e := newLTIEnv(t, func(d *web.Deps) { d.RequireRegistrationToken = true })
 	expectPage(t, e.browser(t).get("/lti/register?openid_configuration=http://169.254.169.254/&registration_token=x"), http.StatusForbidden, "registration_disabled")
 }
 

@@ -48,13 +48,13 @@ type Schema interface {
 	Current(ctx context.Context) (bool, error)
 }
 
-// Deps are the services the web layer calls; cmd/huddle builds them.
+// Deps are the services the web layer calls; app.New builds them, every one.
 type Deps struct {
 	Logger   *slog.Logger
 	Version  string
 	Database Database
 	Schema   Schema
-	// Registry receives the HTTP metrics; pool and worker collectors are added by cmd.
+	// Registry receives the HTTP metrics; app adds the pool's collector.
 	Registry *prometheus.Registry
 	// RequestTimeout bounds each request's context (database calls, outbound calls).
 	RequestTimeout time.Duration
@@ -69,7 +69,7 @@ type Deps struct {
 	Sessions  *session.Store
 	Grades    *gradesync.Service
 	Moodle    *moodle.Connections
-	// RequestRoster asks for a course's roster (NRPS) to be read soon; nil skips it.
+	// RequestRoster asks for a course's roster (NRPS) to be read soon.
 	RequestRoster func(ctx context.Context, courseID int64) error
 	// Boards are discussion and case boards; Live feeds their pages' live updates.
 	Boards *discussion.Service
@@ -172,16 +172,12 @@ func (s *Server) routes() {
 	s.handle(fiber.MethodGet, "/metrics", Public, s.metricsHandler())
 	s.handle(fiber.MethodGet, "/static/*", Public, s.static())
 	s.handle(fiber.MethodGet, "/", Public, s.home)
-	if s.deps.LTI != nil {
-		s.ltiRoutes()
-		s.activityRoutes()
-		s.boardRoutes()
-		s.reflectionRoutes()
-		if s.deps.Notices != nil {
-			s.notificationRoutes()
-		}
-		s.handoffRoutes()
-	}
+	s.ltiRoutes()
+	s.activityRoutes()
+	s.boardRoutes()
+	s.reflectionRoutes()
+	s.notificationRoutes()
+	s.handoffRoutes()
 }
 
 // App exposes the Fiber app to tests in this package and to cmd's test harnesses.

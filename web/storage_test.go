@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"net/http"
@@ -84,17 +84,4 @@ func TestStorageTargetMustBeAFrameName(t *testing.T) {
 	r := frame.post("/lti/login", form)
 	require.Equal(t, http.StatusSeeOther, r.code)
 	expectPage(t, frame.get(r.location), http.StatusOK, "Open Huddle in a new window")
-}
-
-func TestURLSessionGoesBeforeTheFragment(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ path, want string }{
-		{"/activities/1", "/activities/1?hs=s%2F1"},
-		{"/activities/1/threads/2?posted=1#post-3", "/activities/1/threads/2?posted=1&hs=s%2F1#post-3"},
-		{"/activities/1/threads/2#reply", "/activities/1/threads/2?hs=s%2F1#reply"},
-	}
-	for _, tc := range tests {
-		require.Equal(t, tc.want, withSession(tc.path, "s/1", true))
-		require.Equal(t, tc.path, withSession(tc.path, "s/1", false))
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/huddle-lti/huddle/app"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/seal"
@@ -132,7 +133,8 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		conns := moodle.NewConnections(pool, sealer, moodle.BaseConfig(outboundClient(), userAgent()), nil)
+		ua := app.UserAgent(version)
+		conns := moodle.NewConnections(pool, sealer, moodle.BaseConfig(app.Outbound(ua), ua), nil)
 		conn, err := conns.Save(ctx, id, siteURL, token)
 		if err != nil {
 			// moodle's errors say what to fix and never carry the token.
@@ -193,11 +195,12 @@ func runKeys(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	svc, err := newServices(pool, cfg, outboundClient(), newLogger(e.stderr, cfg.LogFormat))
+	// Only the keyring: rotating a key needs nothing else of Huddle.
+	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {
 		return err
 	}
-	kid, err := svc.keys.Rotate(ctx, *grace)
+	kid, err := lti.NewKeyring(pool, sealer, nil, 0).Rotate(ctx, *grace)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"github.com/jackc/pgx/v5/pgxpool"

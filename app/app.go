@@ -1,0 +1,340 @@
+// Package app assembles Huddle: the domain services on one PostgreSQL pool, the job
+// queue and its workers, the adapters between domains, and the web server. `huddle
+// serve`, the end-to-end tests and the web tests all build Huddle with New, so what
+// the tests run is what production runs; they override only a clock, the outbound
+// HTTP client or the web settings a test must.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/live"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/migrations"
+	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/reflection"
+	"github.com/huddle-lti/huddle/roster"
+	"github.com/huddle-lti/huddle/seal"
+	"github.com/huddle-lti/huddle/session"
+	"github.com/huddle-lti/huddle/web"
+)
+
+// Config is what an operator sets (cmd/huddle reads it from HUDDLE_* variables).
+type Config struct {
+	// BaseURL is Huddle's public URL, in every URL handed to Moodle.
+	BaseURL *url.URL
+	// SecretKey seals private keys and tokens at rest (at least 32 bytes).
+	SecretKey []byte
+	// Version names the build in /healthz and in the User-Agent of outbound calls.
+	Version string
+	// SessionIdle is how long a session lives without use (session's default when zero).
+	SessionIdle time.Duration
+	// LaunchLeeway is the clock skew allowed on id_token times.
+	LaunchLeeway time.Duration
+	// RegistrationToken must appear in the Dynamic Registration URL when set;
+	// RequireRegistrationToken refuses registration while it is unset (production).
+	RegistrationToken        string
+	RequireRegistrationToken bool
+	// ShutdownTimeout bounds draining in-flight requests and stopping the workers
+	// (15 seconds when zero).
+	ShutdownTimeout time.Duration
+}
+
+// Options are what a test may replace; production leaves them zero.
+type Options struct {
+	// Logger receives every component's log (discarded when nil).
+	Logger *slog.Logger
+	// Now is the clock of every service that decides by time (time.Now when nil).
+	Now func() time.Time
+	// Outbound is the HTTP client for every call to a platform (Outbound(UserAgent)
+	// when nil: the egress client, which never dials link-local or metadata addresses).
+	Outbound *http.Client
+	// Registry receives the metrics (a new registry when nil).
+	Registry *prometheus.Registry
+	// KeyBits is the size of generated RSA signing keys (lti's default when zero; tests
+	// use small keys to start fast).
+	KeyBits int
+	// Web adjusts the web server's dependencies after New has filled them, for what
+	// only a test sets (stream lifetimes, extra activity kinds, a counting live feed).
+	Web func(*web.Deps)
+}
+
+// App is Huddle assembled: the services, the queue that works their jobs, and the web
+// server in front of them. Fields are exported for the commands and tests that need
+// one part (a test reads the queue or waits for the live hub).
+type App struct {
+	Config Config
+	Log    *slog.Logger
+	Pool   *pgxpool.Pool
+
+	Queue       *river.Client[pgx.Tx]
+	LTI         *lti.Store
+	Keys        *lti.Keyring
+	Courses     *course.Service
+	Sessions    *session.Store
+	Grades      *gradesync.Service
+	Moodle      *moodle.Connections
+	Boards      *discussion.Service
+	Notices     *notify.Service
+	Reflections *reflection.Service
+	Hub         *live.Hub
+	Web         *web.Server
+
+	db *sql.DB // the pool seen through database/sql, for the migration checks
+}
+
+// Kinds lists the activity kinds this build offers, in the order educators see them.
+// Each activity package adds its own here when it lands.
+func Kinds() []course.Kind { return append(discussion.Kinds(), reflection.Kinds()...) }
+
+// UserAgent names Huddle on every outbound request: some Moodle sites answer 403 to
+// requests without one.
+func UserAgent(version string) string { return "Huddle/" + version + " (LTI 1.3 tool)" }
+
+// Outbound is the HTTP client for every call Huddle makes to a platform.
+func Outbound(userAgent string) *http.Client {
+	return egress.NewClient(egress.Options{UserAgent: userAgent, Timeout: 15 * time.Second})
+}
+
+// New builds Huddle on pool, whose schema must be current (Migrate), and makes sure a
+// tool signing key exists. Nothing runs until Run.
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, error) {
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ua := UserAgent(cfg.Version)
+	outbound := o.Outbound
+	if outbound == nil {
+		outbound = Outbound(ua)
+	}
+	sealer, err := seal.New(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a := &App{Config: cfg, Log: log, Pool: pool, db: stdlib.OpenDBFromPool(pool)}
+	schema, err := migrations.New(a.db)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+
+	a.LTI = lti.NewStore(pool, o.Now)
+	a.Keys = lti.NewKeyring(pool, sealer, o.Now, o.KeyBits)
+	if err := a.Keys.Ensure(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: tool signing key: %w", err)
+	}
+	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: a.Keys, Client: outbound, UserAgent: ua, Now: o.Now})
+	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
+	a.Courses = course.NewService(pool, o.Now)
+	a.Sessions = session.NewStore(pool, o.Now, cfg.SessionIdle)
+
+	// River builds its client from a bundle of workers that it reads when jobs are
+	// inserted and worked, not when the client is made. So the client comes first, the
+	// services that insert jobs get it when they are built, and the workers that need
+	// those services join the bundle before anything is inserted or Start is called.
+	workers := river.NewWorkers()
+	a.Queue, err = river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger: log.With("component", "queue"),
+		// River fetches at most one batch per free worker slot each cooldown, so the
+		// defaults (8 workers here, 100 ms) cap the queue near 80 jobs/s; grade sync
+		// needs more than 1,000/s when a whole year group is graded.
+		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: queueWorkers}},
+		FetchCooldown: 5 * time.Millisecond,
+		Workers:       workers,
+		// A push times out after 30 s, so a job still "running" after 5 minutes
+		// belonged to an instance that died; another instance picks it up.
+		RescueStuckJobsAfter: 5 * time.Minute,
+		// The daily digest: checked hourly, sent once a day from 07:00 UTC.
+		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now)},
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: job queue: %w", err)
+	}
+
+	// Scores go through AGS where Moodle grants it for the link, Moodle web services
+	// otherwise.
+	a.Grades = gradesync.NewService(pool, &gradesync.FallbackPusher{
+		AGS: &gradesync.AGSPusher{Platforms: a.LTI, AGS: lti.NewAGSClient(tokens), DB: pool},
+		WS:  &gradesync.WSPusher{DB: pool, Clients: a.Moodle},
+	}, a.Queue, o.Now)
+	a.Notices = notify.NewService(pool, a.Moodle, a.Queue, o.Now)
+	river.AddWorker(workers, gradesync.NewWorker(a.Grades))
+	river.AddWorker(workers, &roster.Worker{Courses: a.Courses, Platforms: a.LTI, NRPS: lti.NewNRPSClient(tokens)})
+	river.AddWorker(workers, notify.NewSendWorker(a.Notices))
+	river.AddWorker(workers, notify.NewDigestWorker(a.Notices))
+	river.AddWorker(workers, notify.NewDigestSendWorker(a.Notices))
+
+	// Live updates cross instances through PostgreSQL: each instance's hub listens,
+	// and a post announces itself in the transaction that writes it.
+	a.Hub = live.NewHub(pool, log.With("component", "live"))
+	a.Boards = discussion.NewService(pool, discussion.Options{
+		Logger: log.With("component", "discussion"), Now: o.Now,
+		Grader: a.Grades, Notifier: moodleNotices{a.Notices},
+		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
+			return live.Publish(ctx, tx, topic, data)
+		},
+	})
+	a.Reflections = reflection.NewService(pool, reflection.Options{
+		Log: log.With("component", "reflection"), Now: o.Now,
+		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
+	})
+
+	registry := o.Registry
+	if registry == nil {
+		registry = prometheus.NewRegistry()
+	}
+	if err := registry.Register(newPoolCollector(pool)); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: metrics: %w", err)
+	}
+	deps := web.Deps{
+		Logger:   log,
+		Version:  cfg.Version,
+		Database: pool,
+		Schema:   schema,
+		Registry: registry,
+
+		BaseURL:   cfg.BaseURL,
+		LTI:       a.LTI,
+		Verifier:  lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: ua, Now: o.Now}), Leeway: cfg.LaunchLeeway, Now: o.Now}),
+		Keys:      a.Keys,
+		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
+		Courses:   a.Courses,
+		Sessions:  a.Sessions,
+		Grades:    a.Grades,
+		Moodle:    a.Moodle,
+		RequestRoster: func(ctx context.Context, courseID int64) error {
+			return roster.Request(ctx, a.Queue, courseID)
+		},
+		Boards:      a.Boards,
+		Notices:     a.Notices,
+		Reflections: a.Reflections,
+		Live:        a.Hub,
+		Kinds:       Kinds(),
+		Outbound:    outbound,
+
+		RegistrationToken:        cfg.RegistrationToken,
+		RequireRegistrationToken: cfg.RequireRegistrationToken,
+	}
+	if o.Web != nil {
+		o.Web(&deps)
+	}
+	if a.Web, err = web.New(deps); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// queueWorkers is how many jobs an instance works at once. Each holds a connection
+// while it runs, so the pool is sized for them as well as for web requests.
+const queueWorkers = 24
+
+// Run serves HTTP on ln and works the queue until ctx ends; then the web server
+// drains first and the workers stop after it (River hands unfinished jobs back to the
+// queue for another instance), within Config.ShutdownTimeout each.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	// The workers run on a context of their own so that they outlive the requests they
+	// serve and stop only once those have drained.
+	if err := a.Queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("app: start job queue: %w", err)
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+		defer cancel()
+		if err := a.Queue.Stop(stop); err != nil {
+			a.Log.Warn("job queue did not stop cleanly", "err", err)
+		}
+	}()
+	hubDone := make(chan struct{})
+	go func() {
+		defer close(hubDone)
+		if err := a.Hub.Run(ctx); err != nil {
+			a.Log.Error("live updates stopped", "err", err)
+		}
+	}()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		a.prune(ctx, time.Minute)
+	}()
+	err := a.Web.Serve(ctx, ln, a.Config.ShutdownTimeout)
+	<-hubDone
+	<-pruneDone
+	return err
+}
+
+// Close releases what New opened. The pool belongs to the caller.
+func (a *App) Close() {
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+}
+
+// prune deletes expired login records, sessions, posting counters and old notices
+// every interval until ctx ends. Every instance runs it; the DELETEs are idempotent,
+// so no coordination is needed.
+func (a *App) prune(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		logins, err := a.LTI.PruneLogins(ctx)
+		if err != nil {
+			a.Log.Warn("prune logins", "err", err)
+		}
+		sessions, err := a.Sessions.Prune(ctx)
+		if err != nil {
+			a.Log.Warn("prune sessions", "err", err)
+		}
+		rates, err := a.Boards.PruneRates(ctx)
+		if err != nil {
+			a.Log.Warn("prune posting rates", "err", err)
+		}
+		notices, err := a.Notices.Prune(ctx, notify.DefaultRetention)
+		if err != nil {
+			a.Log.Warn("prune notices", "err", err)
+		}
+		if logins+sessions+rates+notices > 0 {
+			a.Log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates, "notices", notices)
+		}
+	}
+}
+
+// NewRegistry is a metrics registry with the Go runtime's and the process's collectors,
+// as `huddle serve` exposes at /metrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
