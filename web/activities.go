@@ -146,6 +146,8 @@ func (s *Server) setUpActivity(c *fiber.Ctx) error {
 func (s *Server) pendingDeepLink(c *fiber.Ctx, take bool) (lti.PendingDeepLink, error) {
 	a := actorOf(c)
 	p, err := s.deps.LTI.DeepLink(c.UserContext(), c.Params("id"), a.Session.UserID, take)
+	// Not found here is a picker that was used or has expired (lti.ErrNotFound means
+	// something different to each handler; problems.go).
 	if errors.Is(err, lti.ErrNotFound) {
 		return p, problem(fiber.StatusNotFound, "deep_link_expired", "This activity picker has expired",
 			"Go back to Moodle and choose Huddle again from \"Add an activity\".")

@@ -132,9 +132,6 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 				return errNoActivity
 			}
 			act, m, err := s.deps.Courses.ActivityFor(c.UserContext(), id, a.Session.UserID)
-			if errors.Is(err, course.ErrNotFound) {
-				return errNoActivity
-			}
 			if err != nil {
 				return err
 			}

@@ -48,6 +48,8 @@ func (s *Server) boardOf(c *fiber.Ctx) (discussion.Board, discussion.Viewer, err
 		return discussion.Board{}, v, errNoBoard
 	}
 	b, err := s.deps.Boards.Board(c.UserContext(), *a.Activity)
+	// Here not found means the activity has no board, not a missing post (which is
+	// what the problems table says for discussion.ErrNotFound).
 	if errors.Is(err, discussion.ErrNotFound) {
 		return b, v, errNoBoard
 	}
@@ -59,34 +61,7 @@ var (
 		Message: "This activity is not a discussion or case board. Go back to the activity's page."}
 	errPostNotFound = &Problem{Status: fiber.StatusNotFound, Code: "post_not_found", Title: "Not found",
 		Message: "That thread or post does not exist, was removed, or is not yours to change. Go back to the board."}
-	errLocked = &Problem{Status: fiber.StatusConflict, Code: "thread_locked", Title: "This thread is locked",
-		Message: "A moderator locked this thread, so it takes no new replies. Start a new thread if you have something to add."}
-	errNotAuthor = &Problem{Status: fiber.StatusForbidden, Code: "not_author", Title: "Not your post",
-		Message: "Only the person who wrote a post can change or delete it. Fully anonymous posts cannot be changed by anyone."}
-	errEditClosed = &Problem{Status: fiber.StatusConflict, Code: "edit_closed", Title: "Too late to edit",
-		Message: "Posts can be edited only for a short time after they are written. Reply to your post instead."}
 )
-
-// boardError turns the discussion package's errors into pages.
-func boardError(err error) error {
-	switch {
-	case errors.Is(err, discussion.ErrNotFound):
-		return errPostNotFound
-	case errors.Is(err, discussion.ErrLocked):
-		return errLocked
-	case errors.Is(err, discussion.ErrEditClosed):
-		return errEditClosed
-	case errors.Is(err, discussion.ErrNotAllowed):
-		return errForbidden
-	case errors.Is(err, discussion.ErrNotAuthor):
-		return errNotAuthor
-	}
-	var inv *discussion.InvalidError
-	if errors.As(err, &inv) {
-		return problem(fiber.StatusUnprocessableEntity, "invalid", "Please check what you entered", inv.Message)
-	}
-	return err
-}
 
 // boardItem is boardOf plus the id of the thread or post named in the path.
 func (s *Server) boardItem(c *fiber.Ctx, param string) (discussion.Board, discussion.Viewer, int64, error) {
@@ -377,7 +352,7 @@ func (s *Server) createThread(c *fiber.Ctx) error {
 		if status, ok := formProblem(err, &f); ok {
 			return s.renderThreadForm(c, b, f, status)
 		}
-		return boardError(err)
+		return err
 	}
 	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(p.ThreadID)+postedQuery(p)))
 }
@@ -396,13 +371,13 @@ func (s *Server) thread(c *fiber.Ctx) error {
 	}
 	t, err := s.deps.Boards.Thread(c.UserContext(), b, v, id)
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	f := threadForm{Draft: discussion.Draft{Identity: b.Identity}}
 	if q, err := strconv.ParseInt(c.Query("quote"), 10, 64); err == nil {
 		// Quoting works without JavaScript: the reply form starts with the quote.
 		if f.Draft.Body, err = s.deps.Boards.Quote(c.UserContext(), b, v, id, q); err != nil {
-			return boardError(err)
+			return err
 		}
 	}
 	return s.renderThread(c, b, v, t, f, fiber.StatusOK)
@@ -442,11 +417,11 @@ func (s *Server) reply(c *fiber.Ctx) error {
 		if status, ok := formProblem(err, &f); ok {
 			t, terr := s.deps.Boards.Thread(c.UserContext(), b, v, threadID)
 			if terr != nil {
-				return boardError(terr)
+				return terr
 			}
 			return s.renderThread(c, b, v, t, f, status)
 		}
-		return boardError(err)
+		return err
 	}
 	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+postedQuery(p)))
 }
@@ -464,7 +439,7 @@ func (s *Server) postFragment(c *fiber.Ctx) error {
 	}
 	p, err := s.deps.Boards.PostFor(c.UserContext(), b, v, threadID, postID)
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	return c.Render("post_fragment", newPostFrag(p, &postPage{Board: b, IsModerator: v.Moderator,
 		ActivityID: actorOf(c).Activity.ID, CSRF: actorOf(c).Session.CSRFToken}), "")
@@ -494,7 +469,7 @@ func (s *Server) editPost(c *fiber.Ctx) error {
 	}
 	d, opening, err := s.deps.Boards.DraftOf(c.UserContext(), b, v, id)
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	return s.renderEdit(c, b, id, threadForm{Draft: d, Opening: opening}, fiber.StatusOK)
 }
@@ -512,7 +487,7 @@ func (s *Server) saveEdit(c *fiber.Ctx) error {
 	}
 	old, opening, err := s.deps.Boards.DraftOf(c.UserContext(), b, v, id)
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	c.Request().PostArgs().Set("kind", old.Kind)
 	d := draftFromForm(c)
@@ -522,18 +497,14 @@ func (s *Server) saveEdit(c *fiber.Ctx) error {
 		if status, ok := formProblem(err, &f); ok {
 			return s.renderEdit(c, b, id, f, status)
 		}
-		return boardError(err)
+		return err
 	}
 	return s.backToPost(c, b, id)
 }
 
 // threadOfPost finds the thread of a post the viewer can see, to send them back to it.
 func (s *Server) threadOfPost(c *fiber.Ctx, b discussion.Board, postID int64) (int64, error) {
-	id, err := s.deps.Boards.ThreadOf(c.UserContext(), b, postID)
-	if err != nil {
-		return 0, boardError(err)
-	}
-	return id, nil
+	return s.deps.Boards.ThreadOf(c.UserContext(), b, postID)
 }
 
 func (s *Server) deletePost(c *fiber.Ctx) error {
@@ -555,7 +526,7 @@ func (s *Server) postAction(c *fiber.Ctx, act func(context.Context, discussion.B
 		return err
 	}
 	if err := act(c.UserContext(), b, v, id); err != nil {
-		return boardError(err)
+		return err
 	}
 	return s.backToPost(c, b, id)
 }
@@ -589,7 +560,7 @@ func (s *Server) report(c *fiber.Ctx) error {
 			c.Status(fiber.StatusUnprocessableEntity)
 			return c.Render("post_report", page(c, "Report a post", fiber.Map{"Board": b, "PostID": id, "Error": inv.Message}))
 		}
-		return boardError(err)
+		return err
 	}
 	threadID, err := s.threadOfPost(c, b, id)
 	if err != nil {
@@ -633,7 +604,7 @@ func (s *Server) saveBoardSettings(c *fiber.Ctx) error {
 			return c.Render("board_settings", page(c, "Board settings", fiber.Map{"Board": b,
 				"Error": fieldError{Field: inv.Field, Message: inv.Message}}))
 		}
-		return boardError(err)
+		return err
 	}
 	return s.redirect(c, s.boardPath(c, "/board-settings?saved=1"))
 }
@@ -645,11 +616,11 @@ func (s *Server) moderation(c *fiber.Ctx) error {
 	}
 	queue, err := s.deps.Boards.Queue(c.UserContext(), b, v)
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	log, err := s.deps.Boards.AuditLog(c.UserContext(), b, v)
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	return c.Render("moderation", page(c, "Moderation", fiber.Map{"Board": b, "Queue": queue, "Log": log,
 		"Done": c.Query("done")}))
@@ -662,7 +633,7 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 	}
 	action := c.FormValue("action")
 	if err := s.deps.Boards.Moderate(c.UserContext(), b, v, id, action, c.FormValue("reason")); err != nil {
-		return boardError(err)
+		return err
 	}
 	if c.FormValue("back") == "thread" {
 		return s.backToPost(c, b, id)
@@ -684,7 +655,7 @@ func (s *Server) reveal(c *fiber.Ctx) error {
 	}
 	name, err := s.deps.Boards.Reveal(c.UserContext(), b, v, id, c.FormValue("reason"))
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	threadID, err := s.threadOfPost(c, b, id)
 	if err != nil {
@@ -704,7 +675,7 @@ func (s *Server) postHistory(c *fiber.Ctx) error {
 	}
 	revs, err := s.deps.Boards.Revisions(c.UserContext(), b, v, id)
 	if err != nil {
-		return boardError(err)
+		return err
 	}
 	threadID, err := s.threadOfPost(c, b, id)
 	if err != nil {
@@ -720,7 +691,7 @@ func (s *Server) threadFlag(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.deps.Boards.SetThreadFlag(c.UserContext(), b, v, id, c.FormValue("flag"), c.FormValue("on") != "0"); err != nil {
-		return boardError(err)
+		return err
 	}
 	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(id)))
 }

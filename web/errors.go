@@ -9,7 +9,9 @@ import (
 )
 
 // Problem is an error with something to say to a person and a code for a machine.
-// Domain packages' errors that implement it (or HTTPStatus) keep their status.
+// Handlers return one for what only they can describe (a bad form value, a login
+// that has expired); errors from the domain packages are returned as they are and
+// become one in toProblem.
 type Problem struct {
 	Status  int
 	Code    string
@@ -17,8 +19,7 @@ type Problem struct {
 	Message string
 }
 
-func (p *Problem) Error() string   { return p.Code + ": " + p.Message }
-func (p *Problem) HTTPStatus() int { return p.Status }
+func (p *Problem) Error() string { return p.Code + ": " + p.Message }
 
 // handleError is the one place errors become responses: a plain-words page for a
 // person, JSON with a code for a machine. Only server faults are logged as errors.
@@ -50,13 +51,24 @@ func backLink(c *fiber.Ctx) string {
 	return ref.RequestURI()
 }
 
+// toProblem is what a person is told about err: a handler's own Problem, else the
+// problems table's entry for a domain sentinel, else the first typed error that
+// matches, else Fiber's routing errors; anything else is Huddle's fault.
 func toProblem(err error) *Problem {
-	var p *Problem
-	if errors.As(err, &p) {
+	if p, ok := errors.AsType[*Problem](err); ok {
 		return p
 	}
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
+	for _, e := range problems {
+		if errors.Is(err, e.err) {
+			return e.p
+		}
+	}
+	for _, t := range typedProblems {
+		if p, ok := t.match(err); ok {
+			return p
+		}
+	}
+	if fe, ok := errors.AsType[*fiber.Error](err); ok {
 		switch fe.Code {
 		case fiber.StatusNotFound:
 			return &Problem{Status: fe.Code, Code: "not_found", Title: "Page not found",
@@ -73,9 +85,11 @@ func toProblem(err error) *Problem {
 				Message: "Huddle could not understand that request. Go back and try again."}
 		}
 	}
-	return &Problem{Status: fiber.StatusInternalServerError, Code: "internal", Title: "Sorry, something went wrong",
-		Message: "Huddle hit a problem it did not expect. Nothing you entered was lost. Try again in a minute; if it keeps happening, tell your course's educator and quote the reference below."}
+	return errInternal
 }
+
+var errInternal = &Problem{Status: fiber.StatusInternalServerError, Code: "internal", Title: "Sorry, something went wrong",
+	Message: "Huddle hit a problem it did not expect. Nothing you entered was lost. Try again in a minute; if it keeps happening, tell your course's educator and quote the reference below."}
 
 func wantsJSON(c *fiber.Ctx) bool {
 	if strings.HasPrefix(c.Path(), "/api/") {

@@ -34,6 +34,8 @@ func (s *Server) newHandoff(c *fiber.Ctx) error {
 
 func (s *Server) takeHandoff(c *fiber.Ctx) error {
 	h, err := s.deps.Sessions.TakeHandoff(c.UserContext(), c.Params("token"))
+	// Not found here is a used or expired handoff link, not a session; the problems
+	// table leaves session.ErrNotFound to the handlers for that reason.
 	if errors.Is(err, session.ErrNotFound) {
 		return problem(fiber.StatusBadRequest, "handoff_expired", "This link has expired",
 			"Links that open Huddle in a new window work once, for a minute. Go back to the Huddle page in Moodle and choose \"Open in new window\" again.")

@@ -70,13 +70,12 @@ func (s *Server) login(c *fiber.Ctx) error {
 			"The request from your Moodle site was missing the issuer, login hint or target link. Go back to the course and open the activity again.")
 	}
 	p, err := s.deps.LTI.FindPlatform(ctx, iss, clientID)
-	switch {
-	case errors.Is(err, lti.ErrNotFound):
+	// lti.ErrNotFound means something different to each handler (problems.go): here,
+	// a Moodle site that is not registered.
+	if errors.Is(err, lti.ErrNotFound) {
 		return errUnknownPlatform
-	case errors.Is(err, lti.ErrAmbiguous):
-		return problem(fiber.StatusBadRequest, "ambiguous_platform", "Huddle could not tell which registration to use",
-			"Several registrations share this Moodle site's issuer, and the request did not say which one. Ask your Moodle administrator to check Huddle's registrations.")
-	case err != nil:
+	}
+	if err != nil {
 		return err
 	}
 	if !sameOrigin(in.TargetLinkURI, s.deps.BaseURL.String()) {
@@ -130,6 +129,7 @@ func (s *Server) loginContinue(c *fiber.Ctx) error {
 		})
 	}
 	in, err := s.deps.LTI.TakeInitiation(ctx, id)
+	// Not found here is a sign-in that was used up or waited too long.
 	if errors.Is(err, lti.ErrNotFound) {
 		return errLoginExpired
 	}
@@ -153,6 +153,7 @@ var errLoginExpired = problem(fiber.StatusBadRequest, "login_expired", "This sig
 
 func (s *Server) redirectToPlatform(c *fiber.Ctx, in lti.LoginInitiation, browser string) error {
 	req, err := s.deps.LTI.StartAuth(c.UserContext(), in, s.RedirectURI(), browser)
+	// Not found here is the initiation's platform, removed since the login began.
 	if errors.Is(err, lti.ErrNotFound) {
 		return errUnknownPlatform
 	}
@@ -249,8 +250,6 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	ls, err := s.deps.LTI.TakeState(ctx, state, browser)
 	if errors.Is(err, lti.ErrStateInvalid) {
 		s.log.Info("launch rejected", "code", "bad_state", "browser_cookie", browser != "")
-		return problem(fiber.StatusBadRequest, "bad_state", "Huddle could not sign you in",
-			"This sign-in was not started in this browser, was already used, or took too long. Go back to the course in Moodle and open the activity again.")
 	}
 	if err != nil {
 		return err
@@ -258,10 +257,10 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	p := ls.Platform
 	allowFraming(c, p.Issuer)
 	l, err := s.deps.Verifier.VerifyIDToken(ctx, rawToken, p)
-	var le *lti.LaunchError
-	if errors.As(err, &le) {
+	// A rejected launch is a 400, which handleError does not log; its detail is for
+	// operators and safe to log (no token, no claims' personal data).
+	if le, ok := errors.AsType[*lti.LaunchError](err); ok {
 		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", p.ID)
-		return problem(fiber.StatusBadRequest, string(le.Code), "Huddle could not sign you in", le.Message)
 	}
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -79,17 +78,8 @@ func statusLabel(code int) string {
 	}
 }
 
-func statusOf(err error) int {
-	var fe *fiber.Error
-	if errors.As(err, &fe) {
-		return fe.Code
-	}
-	var he interface{ HTTPStatus() int }
-	if errors.As(err, &he) {
-		return he.HTTPStatus()
-	}
-	return fiber.StatusInternalServerError
-}
+// statusOf is the status handleError will answer err with.
+func statusOf(err error) int { return toProblem(err).Status }
 
 // securityHeaders applies the headers every response carries. Framing is allowed by
 // CSP frame-ancestors (Huddle lives in Moodle's iframe), never X-Frame-Options.

@@ -41,32 +41,9 @@ var (
 		Message: "This activity is not a reflection log. Go back to the activity's page."}
 	errLearnersOnly = &Problem{Status: fiber.StatusForbidden, Code: "learners_only", Title: "For learners",
 		Message: "Learners choose their own supervisors. As an educator, assign supervisors from the Supervisors page."}
-	errOwnReflection = &Problem{Status: fiber.StatusForbidden, Code: "own_reflection", Title: "Not yours to sign off",
-		Message: "A reflection is signed off by a supervisor or educator it was shared with, never by its author."}
 	errReflectionNotFound = &Problem{Status: fiber.StatusNotFound, Code: "reflection_not_found", Title: "Reflection not found",
 		Message: "This reflection does not exist, or it has not been shared with you. Reflections are private to their author unless they share them."}
 )
-
-func reflectionError(err error) error {
-	switch {
-	case errors.Is(err, reflection.ErrNotFound):
-		return errReflectionNotFound
-	case errors.Is(err, reflection.ErrOwnReflection):
-		return errOwnReflection
-	case errors.Is(err, reflection.ErrNotAllowed):
-		return errForbidden
-	}
-	var inv *reflection.InvalidError
-	if errors.As(err, &inv) {
-		return problem(fiber.StatusUnprocessableEntity, "invalid", "Please check what you entered", inv.Message)
-	}
-	var ge *reflection.GuardError
-	if errors.As(err, &ge) {
-		return problem(fiber.StatusUnprocessableEntity, "patient_identifiers", "Check for patient details",
-			"What you wrote may identify a patient, so it was not saved. Go back, remove names, dates of birth, NHS or hospital numbers, addresses and contact details, and try again.")
-	}
-	return err
-}
 
 func (s *Server) reflectionSettingsOf(c *fiber.Ctx) (reflection.Settings, error) {
 	a := actorOf(c)
@@ -74,6 +51,8 @@ func (s *Server) reflectionSettingsOf(c *fiber.Ctx) (reflection.Settings, error)
 		return reflection.Settings{}, errNotReflectionLog
 	}
 	st, err := s.deps.Reflections.Settings(c.UserContext(), *a.Activity)
+	// Here not found means the activity is not a reflection log, not a missing
+	// reflection (which is what the problems table says for reflection.ErrNotFound).
 	if errors.Is(err, reflection.ErrNotFound) {
 		return st, errNotReflectionLog
 	}
@@ -187,7 +166,7 @@ func (s *Server) editReflection(c *fiber.Ctx) error {
 	}
 	r, err := s.deps.Reflections.Get(c.UserContext(), a.Session.UserID, id)
 	if err != nil {
-		return reflectionError(err)
+		return err
 	}
 	if r.Access != reflection.AccessAuthor || r.ActivityID != a.Activity.ID {
 		return errReflectionNotFound
@@ -248,7 +227,7 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 			f.Guard = markFields(fields, ge.Findings)
 			f.Errors = []fieldError{{Field: "guard", Message: "This may identify a patient. Nothing was saved. Edit the marked parts and save again."}}
 		default:
-			return reflectionError(err)
+			return err
 		}
 		return s.renderReflectionForm(c, st, f, fiber.StatusUnprocessableEntity)
 	}
@@ -271,9 +250,6 @@ func (s *Server) reflectionInForm(c *fiber.Ctx) (reflection.Settings, int64, []r
 		return st, 0, st.Prompts(), nil
 	}
 	prompts, err := s.deps.Reflections.PromptsOf(c.UserContext(), actorOf(c).Session.UserID, actorOf(c).Activity.ID, id)
-	if errors.Is(err, reflection.ErrNotFound) {
-		return st, 0, nil, errReflectionNotFound
-	}
 	if err != nil {
 		return st, 0, nil, err
 	}
@@ -285,7 +261,8 @@ func (s *Server) reflectionInForm(c *fiber.Ctx) (reflection.Settings, int64, []r
 // device only.
 func (s *Server) autosaveReflection(c *fiber.Ctx) error {
 	_, id, prompts, err := s.reflectionInForm(c)
-	if errors.Is(err, errReflectionNotFound) {
+	// The page script reads this answer, so it is JSON whatever the request accepts.
+	if errors.Is(err, reflection.ErrNotFound) {
 		return c.Status(fiber.StatusNotFound).JSON(fiber.Map{"error": fiber.Map{"code": "reflection_not_found",
 			"message": "This reflection is not yours or no longer exists."}})
 	}
@@ -337,7 +314,7 @@ func (s *Server) showReflection(c *fiber.Ctx) error {
 	a := actorOf(c)
 	r, err := s.deps.Reflections.Get(c.UserContext(), a.Session.UserID, id)
 	if err != nil {
-		return reflectionError(err)
+		return err
 	}
 	data := fiber.Map{"R": r, "Submitted": c.Query("submitted"), "Done": c.Query("done")}
 	if r.Access == reflection.AccessAuthor {
@@ -384,7 +361,7 @@ func (s *Server) changeShare(c *fiber.Ctx, share bool) error {
 		err, done = s.deps.Reflections.Unshare(c.UserContext(), a.Session.UserID, id, with), "withdrawn"
 	}
 	if err != nil {
-		return reflectionError(err)
+		return err
 	}
 	return s.redirect(c, "/reflections/"+itoa(id)+"?done="+done)
 }
@@ -395,7 +372,7 @@ func (s *Server) commentOnReflection(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.deps.Reflections.Comment(c.UserContext(), actorOf(c).Session.UserID, id, c.FormValue("comment")); err != nil {
-		return reflectionError(err)
+		return err
 	}
 	return s.redirect(c, "/reflections/"+itoa(id)+"?done=commented#comments")
 }
@@ -407,7 +384,7 @@ func (s *Server) signOffReflection(c *fiber.Ctx) error {
 	}
 	version, _ := strconv.Atoi(c.FormValue("version"))
 	if err := s.deps.Reflections.SignOff(c.UserContext(), actorOf(c).Session.UserID, id, version, c.FormValue("comment")); err != nil {
-		return reflectionError(err)
+		return err
 	}
 	return s.redirect(c, "/reflections/"+itoa(id)+"?done=signed")
 }
@@ -447,7 +424,7 @@ func (s *Server) exportPDF(c *fiber.Ctx) error {
 	}
 	var buf strings.Builder
 	if err := s.deps.Reflections.ExportPDF(c.UserContext(), actorOf(c).Session.UserID, ids, &buf); err != nil {
-		return reflectionError(err)
+		return err
 	}
 	c.Set(fiber.HeaderContentType, "application/pdf")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="huddle-reflections.pdf"`)
@@ -476,7 +453,7 @@ func (s *Server) pickSupervisor(c *fiber.Ctx) error {
 		return errLearnersOnly
 	}
 	if err := s.deps.Reflections.Assign(c.UserContext(), a.Activity.CourseID, a.Session.UserID, sup, true); err != nil {
-		return reflectionError(err)
+		return err
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?supervisor=1")
 }
@@ -570,7 +547,7 @@ func (s *Server) assignSupervisor(c *fiber.Ctx) error {
 		err = s.deps.Reflections.Assign(c.UserContext(), a.Activity.CourseID, learner, sup, false)
 	}
 	if err != nil {
-		return reflectionError(err)
+		return err
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/supervisors?saved=1")
 }

@@ -39,7 +39,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 			"Paste this address into \"Tool URL\" under Site administration > Plugins > Activity modules > External tool > Manage tools, then choose \"Add LTI Advantage\".")
 	}
 	if err := lti.CheckRegistrationToken(regToken, time.Now()); err != nil {
-		return registrationProblem(err)
+		return err
 	}
 	cu, err := url.Parse(configURL)
 	if err != nil || cu.Host == "" {
@@ -50,7 +50,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 	// link-local and metadata addresses.
 	cfg, err := lti.FetchPlatformConfiguration(ctx, egress.RestrictHosts(s.deps.Outbound, cu.Host), configURL)
 	if err != nil {
-		return registrationProblem(err)
+		return err
 	}
 	base := s.deps.BaseURL.String()
 	reg := lti.NewToolRegistration(lti.ToolRegistrationOptions{
@@ -62,11 +62,11 @@ func (s *Server) register(c *fiber.Ctx) error {
 	})
 	ru, err := url.Parse(cfg.RegistrationEndpoint)
 	if err != nil {
-		return registrationProblem(err)
+		return err
 	}
 	res, err := lti.Register(ctx, egress.RestrictHosts(s.deps.Outbound, ru.Host), cfg, regToken, reg)
 	if err != nil {
-		return registrationProblem(err)
+		return err
 	}
 	p := res.Platform(time.Now())
 	stored, err := s.deps.LTI.AddPlatform(ctx, p)
@@ -89,17 +89,4 @@ func (s *Server) register(c *fiber.Ctx) error {
 	s.log.Info("platform registered", "platform_id", stored.ID, "issuer", stored.Issuer, "client_id", stored.ClientID)
 	allowFraming(c, cfg.Issuer)
 	return c.Render("registered", fiber.Map{"Title": "Huddle is registered", "Platform": stored})
-}
-
-func registrationProblem(err error) error {
-	// A refused address says more than "could not fetch": check it first.
-	var be *egress.BlockedError
-	if errors.As(err, &be) {
-		return problem(fiber.StatusBadRequest, "registration_blocked", "Huddle could not register with Moodle", be.Error()+".")
-	}
-	var re *lti.RegistrationError
-	if errors.As(err, &re) {
-		return problem(fiber.StatusBadGateway, "registration_"+string(re.Code), "Huddle could not register with Moodle", re.Message)
-	}
-	return err
 }
