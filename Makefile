@@ -26,5 +26,5 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	go vet ./...
 
-build: ## build the huddle binary
-	go build -o bin/huddle ./cmd/huddle
+build: ## build the server (bin/huddle) and the load generator (bin/huddle-load)
+	go build -o bin/ ./cmd/huddle ./cmd/huddle-load

@@ -1,6 +1,7 @@
-// Command huddle is the one Huddle binary: the web server and its workers, the
+// Command huddle is the Huddle server binary: the web server and its workers, the
 // migrations, and the administration commands. Configuration comes from HUDDLE_*
-// environment variables, parsed once here and passed down as plain values.
+// environment variables, parsed once here and passed down as plain values. The load
+// generator is a separate command, cmd/huddle-load, so this binary links no test code.
 package main
 
 import (
@@ -38,7 +39,6 @@ func commands() []command {
 		{"platform", "add, list, show or remove Moodle sites (LTI platforms)", runPlatform},
 		{"keys", "rotate Huddle's tool signing key", runKeys},
 		{"scan", "check text on standard input for patient identifiers", runScan},
-		{"load", "measure full LTI launches against a local Huddle (plays the platform side)", runLoad},
 		{"version", "print the version", runVersion},
 	}
 }

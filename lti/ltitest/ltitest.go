@@ -235,7 +235,7 @@ func (p *Platform) SignClaims(claims map[string]any) (string, error) {
 }
 
 // Start starts a platform like New for a program that has no testing.TB (the load
-// generator, `huddle load`): its issuer is a fresh server on 127.0.0.1 that serves the
+// generator, cmd/huddle-load): its issuer is a fresh server on 127.0.0.1 that serves the
 // JWKS and counts fetches. The caller closes p.Server when done.
 func Start() *Platform {
 	p := &Platform{ClientID: "huddle-test-client", DeploymentID: "1", KID: "test-key-1", Key: sharedKey(), Now: time.Now}

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
 
 // TestLoadFlags checks the flag combinations refused before anything is registered,
 // so no database is needed.
@@ -29,23 +32,46 @@ func TestLoadFlags(t *testing.T) {
 		{"remote target", []string{"--live", "10", "--target", "http://10.0.0.5:8080"}, "not a loopback address"},
 		{"stray argument", []string{"--live", "10", "5000"}, `unexpected argument "5000"`},
 		{"launches without duration or count", []string{"--duration", "0s"}, "--duration or --launches positive"},
+		{"unknown flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), env{getenv: envOf(nil), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr},
-				append([]string{"load"}, tc.args...))
+			code := run(context.Background(), env{getenv: envOf(nil), stdout: &stdout, stderr: &stderr}, tc.args)
 			require.Equal(t, 2, code, stderr.String())
 			require.Contains(t, stderr.String(), tc.want)
 		})
 	}
 }
 
-func TestLoadLiveNeedsDatabase(t *testing.T) {
+func TestLoadDatabaseURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"unset", "", "HUDDLE_DATABASE_URL: is not set"},
+		{"not postgres", "mysql://huddle:s3cret@localhost/huddle", "HUDDLE_DATABASE_URL: must be a postgres:// or postgresql:// URL"},
+		{"rejected by pgx", "postgres://huddle:s3cret@localhost/huddle?sslmode=sometimes", "HUDDLE_DATABASE_URL: is not a valid PostgreSQL connection URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), env{getenv: envOf(map[string]string{"HUDDLE_DATABASE_URL": tc.url}), stdout: &stdout, stderr: &stderr},
+				[]string{"--live", "10"})
+			require.Equal(t, 2, code, stderr.String())
+			require.Contains(t, stderr.String(), tc.want)
+			require.NotContains(t, stderr.String(), "s3cret")
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), env{getenv: envOf(map[string]string{"HUDDLE_SECRET_KEY": goodKey}), stdin: strings.NewReader(""),
-		stdout: &stdout, stderr: &stderr}, []string{"load", "--live", "10"})
-	require.Equal(t, 2, code)
-	require.Contains(t, stderr.String(), "HUDDLE_DATABASE_URL")
+	code := run(context.Background(), env{getenv: envOf(nil), stdout: &stdout, stderr: &stderr}, []string{"--help"})
+	require.Equal(t, 0, code, stderr.String())
+	require.Contains(t, stdout.String(), "Usage: huddle-load [flags]")
+	require.Contains(t, stdout.String(), "-live int")
+	require.Contains(t, stdout.String(), "HUDDLE_DATABASE_URL")
+	require.Empty(t, stderr.String())
 }

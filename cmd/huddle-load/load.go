@@ -21,7 +21,7 @@ platform in Huddle's database (HUDDLE_DATABASE_URL), runs virtual browsers that 
 login initiation, get a signed id_token and post it to /lti/launch, then removes the
 platform again (and, by cascade, the users, courses and sessions it created).
 
-  huddle load --target http://localhost:8080 --concurrency 32 --duration 20s --huddle-pid PID
+  huddle-load --target http://localhost:8080 --concurrency 32 --duration 20s --huddle-pid PID
 
 With --live N it measures live updates instead: it launches one learner into a
 discussion board, opens N Server-Sent Events streams on the board with the learner's
@@ -31,7 +31,7 @@ The target is 5,000 streams each receiving a post within 1 s, with Huddle under 
 Measure a freshly started Huddle: streams a previous run closed stay open in Huddle
 until its next heartbeat to them fails (20 s or more), and so does their memory.
 
-  huddle load --live 5000 --posts 20 --target http://localhost:8080 --huddle-pid PID`
+  huddle-load --live 5000 --posts 20 --target http://localhost:8080 --huddle-pid PID`
 
 // launchOnly are the flags of the launch measurement, which --live does not use.
 var launchOnly = []string{"concurrency", "duration", "launches", "courses", "rate"}
@@ -40,7 +40,7 @@ var launchOnly = []string{"concurrency", "duration", "launches", "courses", "rat
 var liveOnly = []string{"posts", "post-interval", "wait"}
 
 func runLoad(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "load", loadSummary, needDB)
+	fs := newFlags(e, loadSummary)
 	target := fs.String("target", "http://localhost:8080", "Huddle's base URL (HUDDLE_BASE_URL); must be a loopback address")
 	concurrency := fs.Int("concurrency", 32, "virtual browsers launching at once")
 	duration := fs.Duration("duration", 20*time.Second, "how long to run")
@@ -54,7 +54,7 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	postInterval := fs.Duration("post-interval", 500*time.Millisecond, "with --live: time from one reply to the next")
 	wait := fs.Duration("wait", 10*time.Second, "with --live: how long a reply may take to reach every stream before it counts as missed")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flagHelp) {
+		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return &exitError{2, err}
@@ -88,14 +88,11 @@ func runLoad(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	cfg, err := loadConfig(e.getenv, 0)
+	dbURL, err := databaseURL(e.getenv)
 	if err != nil {
 		return err
 	}
-	if cfg.DatabaseURL == "" {
-		return &ConfigError{"HUDDLE_DATABASE_URL", "is not set; the load generator registers its platform in Huddle's database"}
-	}
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	pool, err := openPool(ctx, dbURL)
 	if err != nil {
 		return err
 	}
@@ -113,7 +110,7 @@ func runLoad(ctx context.Context, e env, args []string) error {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := store.RemovePlatform(cleanup, reg.ID); err != nil {
-			fmt.Fprintf(e.stderr, "huddle load: remove platform %d: %v\n", reg.ID, err)
+			fmt.Fprintf(e.stderr, "huddle-load: remove platform %d: %v\n", reg.ID, err)
 		}
 	}()
 	fmt.Fprintf(e.stdout, "platform %d: %s (JWKS %s/jwks)\n", reg.ID, p.Issuer, p.Issuer)
