@@ -1,0 +1,100 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/roster"
+)
+
+func newApp(t *testing.T) *app.App {
+	t.Helper()
+	pool, err := app.OpenPool(t.Context(), dbtest.Migrated(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	base, err := url.Parse("http://localhost")
+	require.NoError(t, err)
+	a, err := app.New(t.Context(), pool, app.Config{BaseURL: base, SecretKey: bytes.Repeat([]byte{3}, 32), Version: "test",
+		ShutdownTimeout: 5 * time.Second}, app.Options{KeyBits: 1024})
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	return a
+}
+
+// Every job a service queues has its worker in the client New builds: River refuses to
+// insert a kind no worker is registered for, so a worker left out fails here rather
+// than sitting in the queue in production.
+func TestEveryJobKindHasAWorker(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	for _, args := range []river.JobArgs{
+		gradesync.SyncArgs{ActivityID: 1, UserID: 1},
+		roster.Args{CourseID: 1},
+		notify.SendArgs{NoticeID: 1},
+		notify.DigestArgs{},
+		notify.DigestSendArgs{UserID: 1},
+	} {
+		t.Run(args.Kind(), func(t *testing.T) {
+			_, err := a.Queue.Insert(t.Context(), args, nil)
+			require.NoError(t, err)
+		})
+	}
+	var unknown *river.UnknownJobKindError
+	_, err := a.Queue.Insert(t.Context(), strayArgs{}, nil)
+	require.ErrorAs(t, err, &unknown, "the check above means something only if an unknown kind is refused")
+}
+
+type strayArgs struct{}
+
+func (strayArgs) Kind() string { return "stray" }
+
+// Run serves until its context ends, then drains and returns, as `huddle serve` does
+// on SIGTERM; /readyz answers while it runs.
+func TestRunServesUntilCancelled(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, ln) }()
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/readyz")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	_, err = http.Get("http://" + ln.Addr().String() + "/readyz")
+	require.Error(t, err, "nothing listens after Run returns")
+}
+
+// A database URL pgx cannot parse is refused without echoing it (it holds a password).
+func TestOpenPoolNeverQuotesTheURL(t *testing.T) {
+	t.Parallel()
+	_, err := app.OpenPool(t.Context(), "postgres://huddle:s3cret@localhost:notaport/huddle")
+	require.True(t, errors.Is(err, app.ErrDatabaseURL), "%v", err)
+	require.NotContains(t, err.Error(), "s3cret")
+}
