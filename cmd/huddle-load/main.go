@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/huddle-lti/huddle/app"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -87,19 +88,12 @@ func databaseURL(getenv func(string) string) (string, error) {
 	return raw, nil
 }
 
+// openPool opens the pool as Huddle does (app.OpenPool), with a usage error for a URL
+// pgx cannot parse.
 func openPool(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		// pgx's message may quote the URL, password included: say only what is wrong.
-		return nil, &exitError{2, errors.New("HUDDLE_DATABASE_URL: is not a valid PostgreSQL connection URL")}
+	pool, err := app.OpenPool(ctx, dbURL)
+	if errors.Is(err, app.ErrDatabaseURL) {
+		return nil, &exitError{2, errors.New("HUDDLE_DATABASE_URL: " + err.Error())}
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to database at %s:%d: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err)
-	}
-	return pool, nil
+	return pool, err
 }
