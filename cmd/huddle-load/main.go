@@ -16,8 +16,9 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/huddle-lti/huddle/app"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/huddle-lti/huddle/app"
 )
 
 // env is what the command gets from the outside world; tests replace every part.
