@@ -22,9 +22,8 @@ bench: ## run the benchmarks against the real PostgreSQL
 	@scripts/dev-postgres.sh test
 	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -run '^$$' -bench . -benchmem ./...
 
-lint: ## gofmt and go vet
-	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
-	go vet ./...
+lint: ## gofmt, go vet and golangci-lint (pinned; installed by the script)
+	@scripts/lint.sh
 
 build: ## build the server (bin/huddle) and the load generator (bin/huddle-load)
 	go build -o bin/ ./cmd/huddle ./cmd/huddle-load

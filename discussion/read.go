@@ -316,7 +316,7 @@ func (s *Service) posts(ctx context.Context, b Board, v Viewer, threadID, postID
 		if p.Status == "deleted" && !v.Moderator {
 			html = ""
 		}
-		p.HTML = template.HTML(html) // sanitised by markup when it was written
+		p.HTML = markup.Stored(html) // sanitised by markup when it was written
 		p.Key, p.ThreadKey, p.ParentKey = strconv.FormatInt(p.ID, 10), strconv.FormatInt(threadID, 10), strconv.FormatInt(p.ParentID, 10)
 		p.DayOnly = p.Author.Identity == Anonymous
 		p.CanEdit = p.Author.Mine && (p.Status == "visible" || p.Status == "held") && now.Sub(p.CreatedAt) <= b.EditWindow
@@ -433,7 +433,7 @@ LIMIT 200`, b.ActivityID)
 			&q.Status, &q.HeldFor, &findings, &q.GuardReason, &q.CreatedAt, &q.Reports); err != nil {
 			return nil, fmt.Errorf("discussion: queue: %w", err)
 		}
-		q.HTML = template.HTML(html)
+		q.HTML = markup.Stored(html)
 		var fs []guardFinding
 		_ = json.Unmarshal(findings, &fs)
 		for _, f := range fs {

@@ -52,12 +52,16 @@ func newTestDialer(t *testing.T, policy addressPolicy, names map[string][]string
 	return td
 }
 
-func requireBlocked(t *testing.T, err error, want Reason) *BlockedError {
+func requireBlocked(t *testing.T, err error, want Reason) {
 	t.Helper()
-	require.Error(t, err)
+	require.Equal(t, want, blocked(t, err).Reason, "error: %v", err)
+}
+
+// blocked is err as the *BlockedError it must be.
+func blocked(t *testing.T, err error) *BlockedError {
+	t.Helper()
 	var be *BlockedError
 	require.True(t, errors.As(err, &be), "want *BlockedError, got %T: %v", err, err)
-	require.Equal(t, want, be.Reason, "error: %v", err)
 	return be
 }
 
@@ -159,7 +163,8 @@ func TestDialRefusedBeforeConnect(t *testing.T) {
 
 			_, err := c.Get(tc.url)
 
-			be := requireBlocked(t, err, tc.want)
+			be := blocked(t, err)
+			require.Equal(t, tc.want, be.Reason)
 			require.Zero(t, d.connects.Load(), "a refused address must not be dialled")
 			require.Contains(t, be.Error(), "Huddle will not contact ")
 		})
@@ -244,7 +249,8 @@ func TestLocalhostResolvedAndChecked(t *testing.T) {
 	t.Parallel()
 	c := NewClient(Options{BlockLoopback: true, Timeout: 5 * time.Second})
 	_, err := c.Get("http://localhost:1/")
-	be := requireBlocked(t, err, ReasonLoopback)
+	be := blocked(t, err)
+	require.Equal(t, ReasonLoopback, be.Reason)
 	require.Equal(t, "localhost", be.Host)
 }
 
@@ -284,7 +290,10 @@ func TestRedirects(t *testing.T) {
 			http.Redirect(w, r, "http://localhost:"+mustPort(t, srv.URL)+"/done", http.StatusFound)
 		case strings.HasPrefix(r.URL.Path, "/hop/"):
 			var n int
-			fmt.Sscanf(strings.TrimPrefix(r.URL.Path, "/hop/"), "%d", &n)
+			if _, err := fmt.Sscanf(strings.TrimPrefix(r.URL.Path, "/hop/"), "%d", &n); err != nil {
+				http.Error(w, "bad hop", http.StatusBadRequest)
+				return
+			}
 			if n == 0 {
 				io.WriteString(w, "done")
 				return
@@ -384,7 +393,8 @@ func TestRestrictHosts(t *testing.T) {
 	require.Equal(t, int32(1), platformHits.Load())
 
 	_, err = c.Post(other.URL+"/steal", "application/json", strings.NewReader("{}"))
-	be := requireBlocked(t, err, ReasonHostNotAllowed)
+	be := blocked(t, err)
+	require.Equal(t, ReasonHostNotAllowed, be.Reason)
 	require.Equal(t, mustURL(t, other.URL).Host, be.Target)
 	require.Zero(t, otherHits.Load())
 

@@ -43,7 +43,13 @@ func Render(src string) template.HTML {
 	}
 	// goldmark already omits raw HTML and dangerous URLs; the sanitiser is the second line of defence, in case
 	// an extension or a goldmark bug lets something through.
-	return template.HTML(policy.SanitizeBytes(buf.Bytes()))
+	return Stored(string(policy.SanitizeBytes(buf.Bytes())))
+}
+
+// Stored marks as safe to show HTML that Render produced and that was kept as text (a post's html column).
+// It is the one place Huddle trusts HTML without escaping it: never pass it anything Render did not make.
+func Stored(html string) template.HTML {
+	return template.HTML(html) //nolint:gosec // G203: only Render's sanitised output reaches here
 }
 
 // Plain returns src as plain text for notifications and list previews: Markdown syntax and raw HTML removed,
