@@ -242,36 +242,25 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	}
 	cookieless := c.Cookies(cookieBrowser) == ""
 
-	// The state is consumed before the token is looked at, so a rejected token uses it
-	// up too: every state is single use. The consumption touches only an unlogged
-	// table, so it costs no WAL flush; the session insert is the launch's one durable
-	// commit (an unchanged roster is only read).
-	ls, err := s.deps.LTI.TakeState(ctx, state, browser)
-	if errors.Is(err, lti.ErrStateInvalid) {
-		s.log.Info("launch rejected", "code", "bad_state", "browser_cookie", browser != "")
-		return problem(fiber.StatusBadRequest, "bad_state", "Huddle could not sign you in",
-			"This sign-in was not started in this browser, was already used, or took too long. Go back to the course in Moodle and open the activity again.")
-	}
-	if err != nil {
-		return err
-	}
-	p := ls.Platform
-	allowFraming(c, p.Issuer)
-	l, err := s.deps.Verifier.VerifyIDToken(ctx, rawToken, p)
+	// lti.Launcher runs the security steps (state, token, nonce). Its state consumption
+	// touches only an unlogged table and an unchanged launch only reads the course
+	// tables, so the session insert is the launch's one durable commit.
+	l, err := s.launcher.Launch(ctx, lti.LaunchRequest{IDToken: rawToken, State: state, BrowserSecret: browser})
 	var le *lti.LaunchError
 	if errors.As(err, &le) {
-		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", p.ID)
+		var platformID int64
+		if le.Platform != nil {
+			platformID = le.Platform.ID
+			allowFraming(c, le.Platform.Issuer)
+		}
+		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", platformID, "browser_bound", browser != "")
 		return problem(fiber.StatusBadRequest, string(le.Code), "Huddle could not sign you in", le.Message)
 	}
 	if err != nil {
 		return err
 	}
-	// Security Framework 5.1.3 step 9: the nonce must be the one sent with this state.
-	if !constantTimeEqual(l.Nonce, ls.Nonce) {
-		s.log.Info("launch rejected", "code", "bad_nonce", "platform_id", p.ID)
-		return problem(fiber.StatusBadRequest, "bad_nonce", "Huddle could not sign you in",
-			"The sign-in did not match the one Huddle started. Go back to the course in Moodle and open the activity again.")
-	}
+	p := l.Platform
+	allowFraming(c, p.Issuer)
 	rec, err := s.deps.Courses.RecordLaunch(ctx, courseLaunch(p, l))
 	if err != nil {
 		return err
@@ -291,9 +280,7 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	}
 
 	if l.MessageType == lti.MessageDeepLinkingRequest {
-		id, err := s.deps.LTI.SaveDeepLink(ctx, rec.UserID, lti.PendingDeepLink{
-			PlatformID: p.ID, DeploymentID: l.DeploymentID, CourseID: rec.CourseID, Settings: *l.DeepLinking,
-		})
+		id, err := s.deps.LTI.SaveDeepLink(ctx, rec.UserID, l.PendingDeepLink(rec.CourseID))
 		if err != nil {
 			return err
 		}

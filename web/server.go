@@ -99,6 +99,8 @@ type Server struct {
 	deps  Deps
 	log   *slog.Logger
 	table []Route
+	// launcher runs a launch's security steps with deps.LTI and deps.Verifier.
+	launcher *lti.Launcher
 	// closing ends live streams when the server shuts down, so draining can finish
 	// and browsers reconnect to another instance.
 	closing chan struct{}
@@ -132,6 +134,9 @@ func New(d Deps) (*Server, error) {
 	}
 
 	s := &Server{deps: d, log: d.Logger, closing: make(chan struct{})}
+	if d.LTI != nil && d.Verifier != nil {
+		s.launcher = lti.NewLauncher(d.LTI, d.Verifier)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "huddle",
 		Views:                 engine,
