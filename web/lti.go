@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -261,7 +260,8 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	}
 	p := l.Platform
 	allowFraming(c, p.Issuer)
-	rec, err := s.deps.Courses.RecordLaunch(ctx, courseLaunch(p, l))
+	cl := course.LaunchFrom(l)
+	rec, err := s.deps.Courses.RecordLaunch(ctx, cl)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	// An educator's launch keeps the course roster fresh (at most hourly), so people
 	// who have not opened Huddle yet can be assigned and seen. Only educators need it,
 	// and a failure here must not spoil the launch.
-	if s.deps.RequestRoster != nil && slices.Contains(l.HuddleRoles(), lti.RoleEducator) {
+	if s.deps.RequestRoster != nil && cl.IsEducator() {
 		if err := s.deps.RequestRoster(ctx, rec.CourseID); err != nil {
 			s.log.Warn("roster request failed", "course_id", rec.CourseID, "err", err)
 		}
@@ -293,61 +293,6 @@ func (s *Server) launch(c *fiber.Ctx) error {
 // reaches a query, so odd input is a 400, not a server fault.
 func validText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
-// noNUL drops NUL characters from a signed claim; JSON allows them, PostgreSQL text
-// does not.
-func noNUL(s string) string {
-	if strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(s, "\x00", "")
-}
-
-// courseLaunch copies what the course tables keep out of a validated launch.
-func courseLaunch(p lti.Platform, l *lti.Launch) course.Launch {
-	cl := course.Launch{
-		PlatformID:    p.ID,
-		DeploymentID:  l.DeploymentID,
-		Subject:       l.Subject,
-		Name:          displayName(l),
-		Email:         l.Email,
-		TargetLinkURI: l.TargetLinkURI,
-		Custom:        l.Custom,
-		Roles:         l.HuddleRoles(),
-	}
-	if l.Context != nil {
-		cl.ContextID, cl.ContextTitle, cl.ContextLabel = l.Context.ID, l.Context.Title, l.Context.Label
-	} else {
-		// LTI Core 5.4.1: context is optional; without one the deployment is the course.
-		cl.ContextID = "deployment:" + l.DeploymentID
-	}
-	if l.ResourceLink != nil {
-		cl.ResourceLinkID, cl.ActivityTitle = l.ResourceLink.ID, l.ResourceLink.Title
-	}
-	for _, f := range []*string{&cl.DeploymentID, &cl.Subject, &cl.Name, &cl.Email, &cl.TargetLinkURI,
-		&cl.ContextID, &cl.ContextTitle, &cl.ContextLabel, &cl.ResourceLinkID, &cl.ActivityTitle} {
-		*f = noNUL(*f)
-	}
-	custom := make(map[string]string, len(cl.Custom))
-	for k, v := range cl.Custom {
-		custom[noNUL(k)] = noNUL(v)
-	}
-	cl.Custom = custom
-	if l.AGS != nil {
-		cl.AGSLineItems, cl.AGSLineItem, cl.AGSScopes = l.AGS.LineItems, l.AGS.LineItem, l.AGS.Scope
-	}
-	if l.NRPS != nil {
-		cl.NRPSURL = l.NRPS.ContextMembershipsURL
-	}
-	return cl
-}
-
-func displayName(l *lti.Launch) string {
-	if l.Name != "" {
-		return l.Name
-	}
-	return strings.TrimSpace(l.GivenName + " " + l.FamilyName)
 }
 
 // itemProbe answers a plain GET of the launch URL. Moodle's server GETs each
