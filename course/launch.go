@@ -101,93 +101,130 @@ func noNUL(s string) string {
 // IsEducator reports whether the launch gives the person the educator role.
 func (l Launch) IsEducator() bool { return slices.Contains(l.Roles, lti.RoleEducator) }
 
-// One statement, one round trip: a launch is the hottest write path in Huddle. Most
-// launches change nothing, so each table is first read (the *x CTEs) and written only
-// when its row is missing or differs: even an upsert whose update does nothing locks,
-// and so writes, the row. The *id CTEs pick whichever row exists. The activity's kind and settings come from the
-// custom parameters Huddle put in the deep link, so a copied course's new resource
-// link starts a new, empty activity with the same set-up. Name and email keep their
-// old values when the platform stops sending them.
+// unchangedLaunch finds the rows of a launch that changes nothing, the common case:
+// one read of four indexed rows, no write. It matches only when every field the
+// launch carries is already stored; name, email and the line item match when the
+// platform sent none, since recordLaunch keeps the old values then.
+const unchangedLaunch = `
+SELECT u.id, c.id, coalesce(a.id, 0)
+FROM users u
+JOIN courses c
+  ON c.platform_id = u.platform_id AND c.deployment_id = @deployment_id AND c.context_id = @context_id
+ AND c.title = @context_title AND c.label = @context_label
+JOIN memberships m
+  ON m.user_id = u.id AND m.course_id = c.id AND m.roles = @roles
+LEFT JOIN activities a
+  ON a.course_id = c.id AND a.resource_link_id = @resource_link_id
+WHERE u.platform_id = @platform_id AND u.subject = @subject
+  AND (@name = '' OR u.name = @name)
+  AND (@email = '' OR u.email = @email)
+  AND (@resource_link_id = '' OR (
+        a.title = @activity_title AND a.target_link_uri = @target_link_uri AND a.custom = @custom::jsonb
+    AND a.ags_lineitems_url = @ags_lineitems_url
+    AND (@ags_lineitem_url = '' OR a.ags_lineitem_url = @ags_lineitem_url)
+    AND a.ags_scopes = @ags_scopes AND a.nrps_url = @nrps_url))`
+
+// recordLaunch writes what unchangedLaunch did not find, in one statement (one round
+// trip, atomic on its own, so no BEGIN and COMMIT either). Users, courses and
+// activities each have three CTEs (memberships need no id back, so only the upsert):
+//
+//   - <t>_same reads the row if it already holds the launch's values;
+//   - <t>_upsert inserts or updates it only when <t>_same found nothing: even an
+//     upsert whose update changes nothing locks, and so writes, the row;
+//   - found_<t> picks whichever of the two answered, or the row as it stands (an
+//     upsert that met a conflict and changed nothing returns no id).
+//
+// Rules the statement keeps:
+//   - name and email keep their old values when the platform stops sending them;
+//   - roles are the platform's at every launch (LTI Core 5.3.7);
+//   - ags_lineitem_url keeps the old value when the launch has none: Moodle leaves the
+//     claim out when a link has no line item or several (AGS 2.0 §3.1, capture lti/08);
+//   - kind and settings are set only when the activity is created, from the custom
+//     parameters Huddle put in the deep link, so a copied course's new resource link
+//     starts a new, empty activity with the same set-up and an existing one never
+//     changes its set-up;
+//   - a launch without a resource link (a deep linking request) records no activity.
 const recordLaunch = `
-WITH ux AS (
+WITH user_same AS (
     SELECT id FROM users
-    WHERE platform_id = $1 AND subject = $2
-      AND ($3 = '' OR name = $3) AND ($4 = '' OR email = $4)
-), u AS (
+    WHERE platform_id = @platform_id AND subject = @subject
+      AND (@name = '' OR name = @name) AND (@email = '' OR email = @email)
+), user_upsert AS (
     INSERT INTO users (platform_id, subject, name, email, updated_at)
-    SELECT $1, $2, $3, $4, $17 WHERE NOT EXISTS (SELECT 1 FROM ux)
+    SELECT @platform_id, @subject, @name, @email, @now
+    WHERE NOT EXISTS (SELECT 1 FROM user_same)
     ON CONFLICT (platform_id, subject) DO UPDATE SET
-        name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
+        name  = CASE WHEN EXCLUDED.name  <> '' THEN EXCLUDED.name  ELSE users.name  END,
         email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE users.email END,
         updated_at = EXCLUDED.updated_at
-    WHERE (EXCLUDED.name <> '' AND EXCLUDED.name IS DISTINCT FROM users.name)
+    WHERE (EXCLUDED.name  <> '' AND EXCLUDED.name  IS DISTINCT FROM users.name)
        OR (EXCLUDED.email <> '' AND EXCLUDED.email IS DISTINCT FROM users.email)
     RETURNING id
-), uid AS (
-    SELECT id FROM u UNION ALL SELECT id FROM ux
-    UNION ALL SELECT id FROM users WHERE platform_id = $1 AND subject = $2
+), found_user AS (
+    SELECT id FROM user_upsert
+    UNION ALL SELECT id FROM user_same
+    UNION ALL SELECT id FROM users WHERE platform_id = @platform_id AND subject = @subject
     LIMIT 1
-), cx AS (
+), course_same AS (
     SELECT id FROM courses
-    WHERE platform_id = $1 AND deployment_id = $5 AND context_id = $6 AND title = $7 AND label = $8
-), c AS (
+    WHERE platform_id = @platform_id AND deployment_id = @deployment_id AND context_id = @context_id
+      AND title = @context_title AND label = @context_label
+), course_upsert AS (
     INSERT INTO courses (platform_id, deployment_id, context_id, title, label, updated_at)
-    SELECT $1, $5, $6, $7, $8, $17 WHERE NOT EXISTS (SELECT 1 FROM cx)
+    SELECT @platform_id, @deployment_id, @context_id, @context_title, @context_label, @now
+    WHERE NOT EXISTS (SELECT 1 FROM course_same)
     ON CONFLICT (platform_id, deployment_id, context_id) DO UPDATE SET
         title = EXCLUDED.title, label = EXCLUDED.label, updated_at = EXCLUDED.updated_at
     WHERE (courses.title, courses.label) IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.label)
     RETURNING id
-), cid AS (
-    SELECT id FROM c UNION ALL SELECT id FROM cx
-    UNION ALL SELECT id FROM courses WHERE platform_id = $1 AND deployment_id = $5 AND context_id = $6
+), found_course AS (
+    SELECT id FROM course_upsert
+    UNION ALL SELECT id FROM course_same
+    UNION ALL SELECT id FROM courses
+              WHERE platform_id = @platform_id AND deployment_id = @deployment_id AND context_id = @context_id
     LIMIT 1
-), m AS (
+), membership_upsert AS (
     INSERT INTO memberships (user_id, course_id, roles, updated_at)
-    SELECT uid.id, cid.id, $9, $17 FROM uid, cid
-    WHERE NOT EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = uid.id AND x.course_id = cid.id AND x.roles = $9)
+    SELECT found_user.id, found_course.id, @roles, @now FROM found_user, found_course
+    WHERE NOT EXISTS (SELECT 1 FROM memberships x
+                      WHERE x.user_id = found_user.id AND x.course_id = found_course.id AND x.roles = @roles)
     ON CONFLICT (course_id, user_id) DO UPDATE SET roles = EXCLUDED.roles, updated_at = EXCLUDED.updated_at
     WHERE memberships.roles IS DISTINCT FROM EXCLUDED.roles
-), ax AS (
-    SELECT x.id FROM activities x, cid
-    WHERE x.course_id = cid.id AND x.resource_link_id = $10
-      AND x.title = $11 AND x.target_link_uri = $12 AND x.custom = $13::jsonb AND x.ags_lineitems_url = $14
-      AND ($15 = '' OR x.ags_lineitem_url = $15) AND x.ags_scopes = $16 AND x.nrps_url = $20
-), a AS (
+), activity_same AS (
+    SELECT x.id FROM activities x, found_course
+    WHERE x.course_id = found_course.id AND x.resource_link_id = @resource_link_id
+      AND x.title = @activity_title AND x.target_link_uri = @target_link_uri AND x.custom = @custom::jsonb
+      AND x.ags_lineitems_url = @ags_lineitems_url
+      AND (@ags_lineitem_url = '' OR x.ags_lineitem_url = @ags_lineitem_url)
+      AND x.ags_scopes = @ags_scopes AND x.nrps_url = @nrps_url
+), activity_upsert AS (
     INSERT INTO activities (course_id, resource_link_id, title, target_link_uri, custom, kind, settings,
                             ags_lineitems_url, ags_lineitem_url, ags_scopes, nrps_url, updated_at)
-    SELECT cid.id, $10, $11, $12, $13, $18, coalesce($19::jsonb, '{}'), $14, $15, $16, $20, $17 FROM cid
-    WHERE $10 <> '' AND NOT EXISTS (SELECT 1 FROM ax)
+    SELECT found_course.id, @resource_link_id, @activity_title, @target_link_uri, @custom, @kind,
+           coalesce(@settings::jsonb, '{}'), @ags_lineitems_url, @ags_lineitem_url, @ags_scopes, @nrps_url, @now
+    FROM found_course
+    WHERE @resource_link_id <> '' AND NOT EXISTS (SELECT 1 FROM activity_same)
     ON CONFLICT (course_id, resource_link_id) DO UPDATE SET
         title = EXCLUDED.title, target_link_uri = EXCLUDED.target_link_uri, custom = EXCLUDED.custom,
         ags_lineitems_url = EXCLUDED.ags_lineitems_url,
-        ags_lineitem_url = CASE WHEN EXCLUDED.ags_lineitem_url <> '' THEN EXCLUDED.ags_lineitem_url ELSE activities.ags_lineitem_url END,
+        ags_lineitem_url = CASE WHEN EXCLUDED.ags_lineitem_url <> '' THEN EXCLUDED.ags_lineitem_url
+                                ELSE activities.ags_lineitem_url END,
         ags_scopes = EXCLUDED.ags_scopes, nrps_url = EXCLUDED.nrps_url, updated_at = EXCLUDED.updated_at
     WHERE (activities.title, activities.target_link_uri, activities.custom, activities.ags_lineitems_url,
            activities.ags_scopes, activities.nrps_url)
-          IS DISTINCT FROM (EXCLUDED.title, EXCLUDED.target_link_uri, EXCLUDED.custom, EXCLUDED.ags_lineitems_url,
+          IS DISTINCT FROM
+          (EXCLUDED.title, EXCLUDED.target_link_uri, EXCLUDED.custom, EXCLUDED.ags_lineitems_url,
            EXCLUDED.ags_scopes, EXCLUDED.nrps_url)
        OR (EXCLUDED.ags_lineitem_url <> '' AND EXCLUDED.ags_lineitem_url IS DISTINCT FROM activities.ags_lineitem_url)
     RETURNING id
-), aid AS (
-    SELECT id FROM a UNION ALL SELECT id FROM ax
-    UNION ALL SELECT x.id FROM activities x, cid WHERE x.course_id = cid.id AND x.resource_link_id = $10
+), found_activity AS (
+    SELECT id FROM activity_upsert
+    UNION ALL SELECT id FROM activity_same
+    UNION ALL SELECT x.id FROM activities x, found_course
+              WHERE x.course_id = found_course.id AND x.resource_link_id = @resource_link_id
     LIMIT 1
 )
-SELECT uid.id, cid.id, coalesce((SELECT id FROM aid), 0) FROM uid, cid`
-
-// unchangedLaunch finds the rows of a launch that changes nothing, the common case:
-// a read of four indexed rows instead of the upserts above.
-const unchangedLaunch = `
-SELECT u.id, c.id, coalesce(a.id, 0)
-FROM users u
-JOIN courses c ON c.platform_id = u.platform_id AND c.deployment_id = $5 AND c.context_id = $6
-    AND c.title = $7 AND c.label = $8
-JOIN memberships m ON m.user_id = u.id AND m.course_id = c.id AND m.roles = $9
-LEFT JOIN activities a ON a.course_id = c.id AND a.resource_link_id = $10
-WHERE u.platform_id = $1 AND u.subject = $2 AND ($3 = '' OR u.name = $3) AND ($4 = '' OR u.email = $4)
-  AND ($10 = '' OR (a.title = $11 AND a.target_link_uri = $12 AND a.custom = $13::jsonb
-       AND a.ags_lineitems_url = $14 AND ($15 = '' OR a.ags_lineitem_url = $15) AND a.ags_scopes = $16
-       AND a.nrps_url = $17))`
+SELECT found_user.id, found_course.id, coalesce((SELECT id FROM found_activity), 0) FROM found_user, found_course`
 
 // CustomKind and CustomSettings are the custom parameters that carry an activity's
 // set-up through Deep Linking, course copies and restores.
@@ -197,44 +234,16 @@ const (
 )
 
 // RecordLaunch upserts the user, course, membership (roles refreshed) and activity.
-// Each statement is atomic on its own, so no transaction (and no BEGIN and COMMIT
-// round trips) is needed: the common, unchanged launch is a single read.
+// The common, unchanged launch is one read (unchangedLaunch); any other is that read
+// and one statement (recordLaunch). Each is atomic on its own, so no transaction (and
+// no BEGIN and COMMIT round trips) is needed.
 func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) {
-	custom := l.Custom
-	if custom == nil {
-		custom = map[string]string{}
-	}
-	customJSON, err := json.Marshal(custom)
+	args, err := s.launchArgs(l)
 	if err != nil {
 		return Recorded{}, fmt.Errorf("course: record launch: %w", err)
 	}
-	var kind *string
-	if k := custom[CustomKind]; k != "" {
-		kind = &k
-	}
-	var settings *string
-	if st := custom[CustomSettings]; st != "" && json.Valid([]byte(st)) {
-		settings = &st
-	}
-	roles := make([]string, len(l.Roles))
-	for i, r := range l.Roles {
-		roles[i] = string(r)
-	}
-	scopes := l.AGSScopes
-	if scopes == nil {
-		scopes = []string{}
-	}
-	args := []any{
-		l.PlatformID, l.Subject, l.Name, l.Email, // 1-4
-		l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel, // 5-8
-		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, // 9-13
-		l.AGSLineItems, l.AGSLineItem, scopes, s.now(), kind, settings, l.NRPSURL, // 14-20
-	}
 	var r Recorded
-	err = s.db.QueryRow(ctx, unchangedLaunch,
-		l.PlatformID, l.Subject, l.Name, l.Email, l.DeploymentID, l.ContextID, l.ContextTitle, l.ContextLabel,
-		roles, l.ResourceLinkID, l.ActivityTitle, l.TargetLinkURI, customJSON, l.AGSLineItems, l.AGSLineItem, scopes, l.NRPSURL,
-	).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+	err = s.db.QueryRow(ctx, unchangedLaunch, args).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
 	switch {
 	case err == nil:
 		return r, nil
@@ -246,7 +255,7 @@ func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) 
 	// and the fallback cannot see the row yet. Running the statement again (a fresh
 	// snapshot under READ COMMITTED) sees it.
 	for attempt := 0; ; attempt++ {
-		err = s.db.QueryRow(ctx, recordLaunch, args...).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+		err = s.db.QueryRow(ctx, recordLaunch, args).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
 		if errors.Is(err, pgx.ErrNoRows) && attempt < 2 {
 			continue
 		}
@@ -255,4 +264,55 @@ func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) 
 		}
 		return r, nil
 	}
+}
+
+// launchArgs are the named parameters of unchangedLaunch and recordLaunch.
+func (s *Service) launchArgs(l Launch) (pgx.NamedArgs, error) {
+	custom := l.Custom
+	if custom == nil {
+		custom = map[string]string{}
+	}
+	customJSON, err := json.Marshal(custom)
+	if err != nil {
+		return nil, err
+	}
+	// Only the deep link's own parameters set up a new activity; settings that are
+	// not JSON are left out rather than fail the launch.
+	var kind, settings *string
+	if k := custom[CustomKind]; k != "" {
+		kind = &k
+	}
+	if st := custom[CustomSettings]; st != "" && json.Valid([]byte(st)) {
+		settings = &st
+	}
+	roles := make([]string, len(l.Roles))
+	for i, r := range l.Roles {
+		roles[i] = string(r)
+	}
+	scopes := l.AGSScopes
+	if scopes == nil {
+		scopes = []string{} // the column is NOT NULL and compared with =
+	}
+	return pgx.NamedArgs{
+		"platform_id":       l.PlatformID,
+		"subject":           l.Subject,
+		"name":              l.Name,
+		"email":             l.Email,
+		"deployment_id":     l.DeploymentID,
+		"context_id":        l.ContextID,
+		"context_title":     l.ContextTitle,
+		"context_label":     l.ContextLabel,
+		"roles":             roles,
+		"resource_link_id":  l.ResourceLinkID,
+		"activity_title":    l.ActivityTitle,
+		"target_link_uri":   l.TargetLinkURI,
+		"custom":            customJSON,
+		"kind":              kind,
+		"settings":          settings,
+		"ags_lineitems_url": l.AGSLineItems,
+		"ags_lineitem_url":  l.AGSLineItem,
+		"ags_scopes":        scopes,
+		"nrps_url":          l.NRPSURL,
+		"now":               s.now(),
+	}, nil
 }
