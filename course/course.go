@@ -1,6 +1,6 @@
 // Package course keeps who is in which Moodle course and which Huddle activities the
 // course holds, as the platform told Huddle at each launch: users, courses (LTI
-// contexts), memberships with Huddle roles, and activities (resource links).
+// contexts), memberships with Huddle roles (MapRoles), and activities (resource links).
 package course
 
 import (
