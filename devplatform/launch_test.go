@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/devplatform"
 	"github.com/huddle-lti/huddle/lti"
 )
@@ -131,7 +132,7 @@ func TestLaunchFlow(t *testing.T) {
 			// Huddle's own verifier accepts it and maps the roles.
 			l := huddleVerify(t, bn, got.IDToken)
 			require.Equal(t, tc.sub, l.Subject)
-			require.Equal(t, lti.MapRoles(tc.roles), l.HuddleRoles())
+			require.Equal(t, course.MapRoles(tc.roles), course.MapRoles(l.Roles))
 		})
 	}
 }

@@ -257,7 +257,8 @@ func (s *DeepLinkingSettings) AcceptsType(t string) bool {
 	return false
 }
 
-// Role is what a person may do in Huddle, derived from their LTI roles.
+// Role is what a person may do in Huddle. course.MapRoles derives a person's roles
+// from the LTI roles a platform sends; Claims.Roles and Member.Roles keep those as sent.
 type Role string
 
 // Huddle's roles. One person can hold several (an administrator who also teaches).
@@ -267,78 +268,3 @@ const (
 	RoleAdmin    Role = "admin"
 	RoleMentor   Role = "mentor"
 )
-
-// Role vocabularies of LTI Core Appendix A.2.
-const (
-	membershipPrefix  = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
-	membershipSubRole = "http://purl.imsglobal.org/vocab/lis/v2/membership/"
-	institutionPrefix = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
-	systemPrefix      = "http://purl.imsglobal.org/vocab/lis/v2/system/person#"
-)
-
-// HuddleRoles maps the launch's role URIs to Huddle roles, see MapRoles.
-func (c *Claims) HuddleRoles() []Role { return MapRoles(c.Roles) }
-
-// MapRoles maps LTI role URIs to Huddle roles, in a fixed order and without duplicates.
-// Context roles may come as full URIs (membership#Instructor, what Moodle sends), as
-// sub-roles (membership/Instructor#TeachingAssistant) or in the deprecated short form
-// ("Instructor"), which LTI Core A.2.3.1 still allows for context roles. Unknown roles are
-// ignored, as LTI Core 5.3.7 asks.
-func MapRoles(uris []string) []Role {
-	has := map[Role]bool{}
-	for _, u := range uris {
-		if r, ok := mapRole(strings.TrimSpace(u)); ok {
-			has[r] = true
-		}
-	}
-	var out []Role
-	for _, r := range []Role{RoleAdmin, RoleEducator, RoleMentor, RoleLearner} {
-		if has[r] {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func mapRole(u string) (Role, bool) {
-	switch {
-	case strings.HasPrefix(u, systemPrefix):
-		// SysAdmin is the system vocabulary's "system administrator".
-		switch strings.TrimPrefix(u, systemPrefix) {
-		case "Administrator", "SysAdmin":
-			return RoleAdmin, true
-		}
-		return "", false
-	case strings.HasPrefix(u, institutionPrefix):
-		if strings.TrimPrefix(u, institutionPrefix) == "Administrator" {
-			return RoleAdmin, true
-		}
-		return "", false
-	case strings.HasPrefix(u, membershipPrefix):
-		return contextRole(strings.TrimPrefix(u, membershipPrefix))
-	case strings.HasPrefix(u, membershipSubRole):
-		// A sub-role "membership/<Principal>#<Sub>" (A.2.3.1) counts as its principal
-		// role: membership/Instructor#TeachingAssistant is an educator.
-		principal, _, ok := strings.Cut(strings.TrimPrefix(u, membershipSubRole), "#")
-		if !ok {
-			return "", false
-		}
-		return contextRole(principal)
-	case !strings.Contains(u, "/") && !strings.Contains(u, ":"):
-		return contextRole(u)
-	}
-	return "", false
-}
-
-// contextRole maps a context (membership) role name.
-func contextRole(name string) (Role, bool) {
-	switch name {
-	case "Learner", "Member":
-		return RoleLearner, true
-	case "Instructor", "TeachingAssistant", "ContentDeveloper":
-		return RoleEducator, true
-	case "Mentor":
-		return RoleMentor, true
-	}
-	return "", false
-}

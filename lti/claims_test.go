@@ -7,55 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestMapRoles(t *testing.T) {
-	t.Parallel()
-	const (
-		membership  = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
-		institution = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
-		system      = "http://purl.imsglobal.org/vocab/lis/v2/system/person#"
-	)
-	tests := []struct {
-		name  string
-		roles []string
-		want  []Role
-	}{
-		{"no roles", nil, nil},
-		{"empty roles", []string{}, nil},
-		{"Moodle student", []string{membership + "Learner"}, []Role{RoleLearner}},
-		{"Moodle teacher", []string{membership + "Instructor"}, []Role{RoleEducator}},
-		{"member", []string{membership + "Member"}, []Role{RoleLearner}},
-		{"content developer", []string{membership + "ContentDeveloper"}, []Role{RoleEducator}},
-		{"teaching assistant sub-role", []string{"http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"}, []Role{RoleEducator}},
-		{"learner sub-role", []string{"http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#NonCreditLearner"}, []Role{RoleLearner}},
-		{"short forms", []string{"Instructor", "TeachingAssistant"}, []Role{RoleEducator}},
-		{"short learner", []string{"Learner"}, []Role{RoleLearner}},
-		{"mentor", []string{membership + "Mentor"}, []Role{RoleMentor}},
-		{"short mentor", []string{"Mentor"}, []Role{RoleMentor}},
-		{"institution administrator", []string{institution + "Administrator"}, []Role{RoleAdmin}},
-		{"system administrator", []string{system + "Administrator"}, []Role{RoleAdmin}},
-		{"system sysadmin", []string{system + "SysAdmin"}, []Role{RoleAdmin}},
-		{
-			"Moodle site admin who teaches the course",
-			[]string{institution + "Administrator", system + "Administrator", membership + "Instructor"},
-			[]Role{RoleAdmin, RoleEducator},
-		},
-		{"learner and mentor", []string{membership + "Mentor", membership + "Learner"}, []Role{RoleMentor, RoleLearner}},
-		{"duplicates collapse", []string{membership + "Learner", "Learner", membership + "Member"}, []Role{RoleLearner}},
-		{"institution instructor is not a course educator", []string{institution + "Instructor"}, nil},
-		{"context administrator is not a Huddle admin", []string{membership + "Administrator"}, nil},
-		{"unknown roles ignored", []string{"urn:example:role", "http://example.com/roles#Instructor", ""}, nil},
-		{"look-alike prefix", []string{"http://purl.imsglobal.org/vocab/lis/v2/membershipX#Instructor"}, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			require.Equal(t, tt.want, MapRoles(tt.roles))
-			c := Claims{Roles: tt.roles}
-			require.Equal(t, tt.want, c.HuddleRoles())
-		})
-	}
-}
-
 func TestClaimsDecodeLeniently(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -121,7 +72,7 @@ func TestClaimsDecodeMoodleDeepLinkingRequest(t *testing.T) {
 	require.True(t, c.DeepLinking.AcceptsType(ContentItemTypeResourceLink))
 	require.False(t, c.DeepLinking.AcceptsType("file"))
 	require.Equal(t, &LaunchPresentation{Locale: "en"}, c.LaunchPresentation)
-	require.Equal(t, []Role{RoleEducator}, c.HuddleRoles())
+	require.Equal(t, []string{"http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"}, c.Roles)
 }
 
 func TestAGSEndpointHasScope(t *testing.T) {

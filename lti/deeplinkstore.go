@@ -73,6 +73,16 @@ func (s *Store) DeepLink(ctx context.Context, id string, userID int64, take bool
 	return p, nil
 }
 
+// PendingDeepLink is what SaveDeepLink keeps of a verified LtiDeepLinkingRequest
+// (Launcher.Launch checked its deep_linking_settings) made in courseID.
+func (l *Launch) PendingDeepLink(courseID int64) PendingDeepLink {
+	var settings DeepLinkingSettings
+	if l.DeepLinking != nil {
+		settings = *l.DeepLinking
+	}
+	return PendingDeepLink{PlatformID: l.Platform.ID, DeploymentID: l.DeploymentID, CourseID: courseID, Settings: settings}
+}
+
 // AsLaunch rebuilds the part of the original request a response needs.
 func (p PendingDeepLink) AsLaunch() *Launch {
 	settings := p.Settings

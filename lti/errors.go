@@ -8,8 +8,13 @@ import (
 // branches on it (status, page) and logs it; it never changes meaning once shipped.
 type Code string
 
-// The reasons VerifyIDToken rejects an id_token.
+// The reasons Launcher.Launch and VerifyIDToken reject a launch.
 const (
+	// CodeBadState and CodeBadNonce come from the login binding (Launcher.Launch), the
+	// rest from the id_token itself (VerifyIDToken).
+	CodeBadState Code = "bad_state"
+	CodeBadNonce Code = "bad_nonce"
+
 	CodeTokenTooLarge          Code = "token_too_large"
 	CodeMalformedToken         Code = "malformed_token"
 	CodeBadAlgorithm           Code = "bad_algorithm"
@@ -32,6 +37,10 @@ const (
 // messages holds what a person sees for each code: what happened and what to do next.
 // They never mention the token or anything from it.
 var messages = map[Code]string{
+	CodeBadState: "This sign-in was not started in this browser, was already used, or took too long. " +
+		"Go back to the course in Moodle and open the activity again.",
+	CodeBadNonce: "The sign-in did not match the one Huddle started. " +
+		"Go back to the course in Moodle and open the activity again.",
 	CodeTokenTooLarge: "Moodle sent Huddle a launch that was far larger than expected. " +
 		"Go back to the course and open the activity again; if this keeps happening, tell your Moodle administrator.",
 	CodeMalformedToken: "Huddle could not read the launch it received from Moodle. " +
@@ -78,6 +87,9 @@ type LaunchError struct {
 	Detail string
 	// Err is the underlying cause, if any, from the JWT library or the key fetch.
 	Err error
+	// Platform is the registration whose login state the launch consumed, nil when the
+	// state itself was rejected. The HTTP layer frames the error page for it.
+	Platform *Platform
 }
 
 // Error is for logs: the code, the detail and the cause. Causes come from the JWT library,

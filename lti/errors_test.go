@@ -12,6 +12,7 @@ import (
 )
 
 var allCodes = []Code{
+	CodeBadState, CodeBadNonce,
 	CodeTokenTooLarge, CodeMalformedToken, CodeBadAlgorithm, CodeUnknownKey, CodeKeysUnavailable,
 	CodeBadSignature, CodeBadIssuer, CodeBadAudience, CodeBadAZP, CodeTokenExpired,
 	CodeTokenNotYetValid, CodeUnknownDeployment, CodeBadVersion, CodeUnsupportedMessageType,

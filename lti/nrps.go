@@ -31,7 +31,7 @@ func NewNRPSClient(tokens *ServiceTokens) *NRPSClient {
 type Member struct {
 	UserID string `json:"user_id"`
 	// Roles are as the platform gave them. Moodle 4.5 sends the short context role
-	// names ("Instructor", "Learner"), not URIs; see HuddleRoles.
+	// names ("Instructor", "Learner"), not URIs; course.MapRoles takes both.
 	Roles []string `json:"roles"`
 	// Status is Active, Inactive or Deleted; absent means Active.
 	Status             string `json:"status,omitempty"`
@@ -51,10 +51,6 @@ type Member struct {
 
 // Active reports whether the member is active in the context.
 func (m Member) Active() bool { return m.Status == "" || m.Status == "Active" }
-
-// HuddleRoles maps the member's roles to Huddle roles with MapRoles, which takes short
-// context role names ("Instructor" -> educator, "Learner" -> learner) as well as URIs.
-func (m Member) HuddleRoles() []Role { return MapRoles(m.Roles) }
 
 // Roster is a context's membership container: the context and its members, from every
 // page.

@@ -50,9 +50,6 @@ func TestNRPSRoster(t *testing.T) {
 			FamilyName: "Student", Email: "learner2@example.com", LISPersonSourcedID: "LEARNER2", Username: "learner2"},
 	}, roster.Members)
 
-	// Moodle's short role names map to Huddle roles.
-	require.Equal(t, []lti.Role{lti.RoleEducator}, roster.Members[0].HuddleRoles())
-	require.Equal(t, []lti.Role{lti.RoleLearner}, roster.Members[1].HuddleRoles())
 	require.True(t, roster.Members[0].Active())
 
 	req := s.moodle.serviceRequests()[0]
@@ -148,30 +145,10 @@ func TestNRPSRosterErrors(t *testing.T) {
 	})
 }
 
-func TestNRPSMemberRoles(t *testing.T) {
+// Status may be absent (NRPS 2.0: Active is the default); course.MapRoles maps Roles.
+func TestNRPSMemberActive(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name   string
-		roles  []string
-		status string
-		want   []lti.Role
-		active bool
-	}{
-		{"moodle teacher", []string{"Instructor"}, "Active", []lti.Role{lti.RoleEducator}, true},
-		{"moodle student", []string{"Learner"}, "", []lti.Role{lti.RoleLearner}, true},
-		{"full URIs", []string{"http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor",
-			"http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"}, "Active", []lti.Role{lti.RoleEducator, lti.RoleLearner}, true},
-		{"teaching assistant sub-role", []string{"http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"},
-			"Inactive", []lti.Role{lti.RoleEducator}, false},
-		{"mentor", []string{"Mentor"}, "Deleted", []lti.Role{lti.RoleMentor}, false},
-		{"unknown roles ignored", []string{"Observer", "urn:x:y"}, "Active", nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			m := lti.Member{UserID: "1", Roles: tt.roles, Status: tt.status}
-			require.Equal(t, tt.want, m.HuddleRoles())
-			require.Equal(t, tt.active, m.Active())
-		})
+	for status, active := range map[string]bool{"": true, "Active": true, "Inactive": false, "Deleted": false} {
+		require.Equal(t, active, lti.Member{UserID: "1", Roles: []string{"Learner"}, Status: status}.Active(), status)
 	}
 }

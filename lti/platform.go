@@ -1,6 +1,7 @@
 // Package lti implements the tool side of LTI 1.3 Advantage as Moodle 4.5 speaks it:
-// OIDC login initiation, id_token validation, Deep Linking, tool keys, Dynamic
-// Registration, and the Assignment and Grade and Names and Role services.
+// OIDC login initiation, launch validation (Launcher: state, id_token, nonce), Deep
+// Linking, tool keys, Dynamic Registration, and the Assignment and Grade and Names and
+// Role services.
 package lti
 
 import (

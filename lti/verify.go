@@ -26,12 +26,15 @@ const (
 )
 
 // Launch is a validated LTI message from a platform: the decoded claims plus the token's
-// lifetime. Its Nonce must still be checked by the caller against the nonce stored with
-// the login state (Security Framework 5.1.3 step 9); VerifyIDToken cannot do that.
+// lifetime. From VerifyIDToken its Nonce must still be checked against the nonce stored
+// with the login state (Security Framework 5.1.3 step 9), which VerifyIDToken cannot do;
+// Launcher.Launch does, and sets Platform.
 type Launch struct {
 	Claims
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// Platform is the registration the launch came through; set by Launcher.Launch.
+	Platform Platform
 }
 
 // VerifierConfig configures a Verifier.

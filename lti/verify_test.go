@@ -233,13 +233,18 @@ func TestVerifyIDTokenMoodleFixtures(t *testing.T) {
 		DeploymentIDs: []string{"1"},
 	}
 
+	// Moodle 4.5 sends context roles as full membership URIs (LTI Core A.2.3).
+	const (
+		learnerURI    = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+		instructorURI = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+	)
 	tests := []struct {
 		file         string
 		iat          int64
 		messageType  MessageType
 		sub          string
 		nonce        string
-		roles        []Role
+		roles        []string // as sent; course.MapRoles maps them
 		resourceLink string
 		lineItem     string
 		customKind   string
@@ -247,44 +252,44 @@ func TestVerifyIDTokenMoodleFixtures(t *testing.T) {
 		{
 			file: "lti/02-launch-learner1-cm2/026-id-token-LtiResourceLinkRequest.jwt", iat: 1795714792,
 			messageType: MessageResourceLink, sub: "4", nonce: "e39b906b4b8da1e33b304b9de280ca6d",
-			roles: []Role{RoleLearner}, resourceLink: "1",
+			roles: []string{learnerURI}, resourceLink: "1",
 			lineItem:   "http://127.0.0.1:8000/mod/lti/services.php/2/lineitems/2/lineitem?type_id=1",
 			customKind: "peer_discussion",
 		},
 		{
 			file: "lti/03-deep-linking-educator1/085-id-token-LtiDeepLinkingRequest.jwt", iat: 1795714816,
 			messageType: MessageDeepLinkingRequest, sub: "3", nonce: "9051d0f9645df180148ddfa20b2efae9",
-			roles: []Role{RoleEducator},
+			roles: []string{instructorURI},
 		},
 		{
 			file: "lti/06-launch-learner2-cm3-deeplinked/120-id-token-LtiResourceLinkRequest.jwt", iat: 1795715016,
-			messageType: MessageResourceLink, sub: "5", roles: []Role{RoleLearner}, resourceLink: "2",
+			messageType: MessageResourceLink, sub: "5", roles: []string{learnerURI}, resourceLink: "2",
 			lineItem:   "http://127.0.0.1:8000/mod/lti/services.php/2/lineitems/4/lineitem?type_id=1",
 			customKind: "peer_discussion",
 		},
 		{
 			file: "lti/07-launch-educator1-cm3-instructor/179-id-token-LtiResourceLinkRequest.jwt", iat: 1795715022,
 			messageType: MessageResourceLink, sub: "3", nonce: "7f0a5068c69803297ebb579f31f62fae",
-			roles: []Role{RoleEducator}, resourceLink: "2",
+			roles: []string{instructorURI}, resourceLink: "2",
 			lineItem:   "http://127.0.0.1:8000/mod/lti/services.php/2/lineitems/4/lineitem?type_id=1",
 			customKind: "peer_discussion",
 		},
 		{
 			// Two line items on the link: Moodle leaves lineitem out.
 			file: "lti/08-launch-learner2-cm2-two-lineitems/239-id-token-LtiResourceLinkRequest.jwt", iat: 1795715348,
-			messageType: MessageResourceLink, sub: "5", roles: []Role{RoleLearner}, resourceLink: "1",
+			messageType: MessageResourceLink, sub: "5", roles: []string{learnerURI}, resourceLink: "1",
 			customKind: "peer_discussion",
 		},
 		{
 			file: "lti/09-launch-learner2-cm2/286-id-token-LtiResourceLinkRequest.jwt", iat: 1795715560,
-			messageType: MessageResourceLink, sub: "5", roles: []Role{RoleLearner}, resourceLink: "1",
+			messageType: MessageResourceLink, sub: "5", roles: []string{learnerURI}, resourceLink: "1",
 			lineItem:   "http://127.0.0.1:8000/mod/lti/services.php/2/lineitems/2/lineitem?type_id=1",
 			customKind: "peer_discussion",
 		},
 		{
 			file: "lti/11-deep-linking-multi/344-id-token-LtiDeepLinkingRequest.jwt", iat: 1795715742,
 			messageType: MessageDeepLinkingRequest, sub: "3", nonce: "502c6895c0de7b88107e731bdba56ef4",
-			roles: []Role{RoleEducator},
+			roles: []string{instructorURI},
 		},
 	}
 
@@ -309,7 +314,7 @@ func TestVerifyIDTokenMoodleFixtures(t *testing.T) {
 				if tt.nonce != "" {
 					require.Equal(t, tt.nonce, launch.Nonce)
 				}
-				require.Equal(t, tt.roles, launch.HuddleRoles())
+				require.Equal(t, tt.roles, launch.Roles)
 				require.Equal(t, time.Unix(tt.iat, 0), launch.IssuedAt.Local())
 				require.Equal(t, time.Unix(tt.iat+60, 0), launch.ExpiresAt.Local())
 				require.NotEmpty(t, launch.Email)

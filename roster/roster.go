@@ -69,7 +69,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		if name == "" {
 			name = m.GivenName + " " + m.FamilyName
 		}
-		members = append(members, course.RosterMember{Subject: m.UserID, Name: name, Email: m.Email, Roles: m.HuddleRoles(), Active: m.Active()})
+		members = append(members, course.RosterMember{Subject: m.UserID, Name: name, Email: m.Email, Roles: course.MapRoles(m.Roles), Active: m.Active()})
 	}
 	_, err = w.Courses.ApplyRoster(ctx, job.Args.CourseID, members)
 	return err

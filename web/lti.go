@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -243,35 +242,28 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	}
 	cookieless := c.Cookies(cookieBrowser) == ""
 
-	// The state is consumed before the token is looked at, so a rejected token uses it
-	// up too: every state is single use. The consumption touches only an unlogged
-	// table, so it costs no WAL flush; the session insert is the launch's one durable
-	// commit (an unchanged roster is only read).
-	ls, err := s.deps.LTI.TakeState(ctx, state, browser)
-	if errors.Is(err, lti.ErrStateInvalid) {
-		s.log.Info("launch rejected", "code", "bad_state", "browser_cookie", browser != "")
+	// lti.Launcher runs the security steps (state, token, nonce). Its state consumption
+	// touches only an unlogged table and an unchanged launch only reads the course
+	// tables, so the session insert is the launch's one durable commit.
+	l, err := s.deps.Launcher.Launch(ctx, lti.LaunchRequest{IDToken: rawToken, State: state, BrowserSecret: browser})
+	// A rejected launch is a 400 (the error table), which handleError does not log; its
+	// detail is for operators and safe to log (no token, no claims' personal data).
+	var le *lti.LaunchError
+	if errors.As(err, &le) {
+		var platformID int64
+		if le.Platform != nil {
+			platformID = le.Platform.ID
+			allowFraming(c, le.Platform.Issuer)
+		}
+		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", platformID, "browser_bound", browser != "")
 	}
 	if err != nil {
 		return err
 	}
-	p := ls.Platform
+	p := l.Platform
 	allowFraming(c, p.Issuer)
-	l, err := s.deps.Verifier.VerifyIDToken(ctx, rawToken, p)
-	// A rejected launch is a 400, which handleError does not log; its detail is for
-	// operators and safe to log (no token, no claims' personal data).
-	if le, ok := errors.AsType[*lti.LaunchError](err); ok {
-		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", p.ID)
-	}
-	if err != nil {
-		return err
-	}
-	// Security Framework 5.1.3 step 9: the nonce must be the one sent with this state.
-	if !constantTimeEqual(l.Nonce, ls.Nonce) {
-		s.log.Info("launch rejected", "code", "bad_nonce", "platform_id", p.ID)
-		return problem(fiber.StatusBadRequest, "bad_nonce", "Huddle could not sign you in",
-			"The sign-in did not match the one Huddle started. Go back to the course in Moodle and open the activity again.")
-	}
-	rec, err := s.deps.Courses.RecordLaunch(ctx, courseLaunch(p, l))
+	cl := course.LaunchFrom(l)
+	rec, err := s.deps.Courses.RecordLaunch(ctx, cl)
 	if err != nil {
 		return err
 	}
@@ -283,16 +275,14 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	// An educator's launch keeps the course roster fresh (at most hourly), so people
 	// who have not opened Huddle yet can be assigned and seen. Only educators need it,
 	// and a failure here must not spoil the launch.
-	if s.deps.RequestRoster != nil && slices.Contains(l.HuddleRoles(), lti.RoleEducator) {
+	if cl.IsEducator() {
 		if err := s.deps.RequestRoster(ctx, rec.CourseID); err != nil {
 			s.log.Warn("roster request failed", "course_id", rec.CourseID, "err", err)
 		}
 	}
 
 	if l.MessageType == lti.MessageDeepLinkingRequest {
-		id, err := s.deps.LTI.SaveDeepLink(ctx, rec.UserID, lti.PendingDeepLink{
-			PlatformID: p.ID, DeploymentID: l.DeploymentID, CourseID: rec.CourseID, Settings: *l.DeepLinking,
-		})
+		id, err := s.deps.LTI.SaveDeepLink(ctx, rec.UserID, l.PendingDeepLink(rec.CourseID))
 		if err != nil {
 			return err
 		}
@@ -305,61 +295,6 @@ func (s *Server) launch(c *fiber.Ctx) error {
 // reaches a query, so odd input is a 400, not a server fault.
 func validText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
-// noNUL drops NUL characters from a signed claim; JSON allows them, PostgreSQL text
-// does not.
-func noNUL(s string) string {
-	if strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(s, "\x00", "")
-}
-
-// courseLaunch copies what the course tables keep out of a validated launch.
-func courseLaunch(p lti.Platform, l *lti.Launch) course.Launch {
-	cl := course.Launch{
-		PlatformID:    p.ID,
-		DeploymentID:  l.DeploymentID,
-		Subject:       l.Subject,
-		Name:          displayName(l),
-		Email:         l.Email,
-		TargetLinkURI: l.TargetLinkURI,
-		Custom:        l.Custom,
-		Roles:         l.HuddleRoles(),
-	}
-	if l.Context != nil {
-		cl.ContextID, cl.ContextTitle, cl.ContextLabel = l.Context.ID, l.Context.Title, l.Context.Label
-	} else {
-		// LTI Core 5.4.1: context is optional; without one the deployment is the course.
-		cl.ContextID = "deployment:" + l.DeploymentID
-	}
-	if l.ResourceLink != nil {
-		cl.ResourceLinkID, cl.ActivityTitle = l.ResourceLink.ID, l.ResourceLink.Title
-	}
-	for _, f := range []*string{&cl.DeploymentID, &cl.Subject, &cl.Name, &cl.Email, &cl.TargetLinkURI,
-		&cl.ContextID, &cl.ContextTitle, &cl.ContextLabel, &cl.ResourceLinkID, &cl.ActivityTitle} {
-		*f = noNUL(*f)
-	}
-	custom := make(map[string]string, len(cl.Custom))
-	for k, v := range cl.Custom {
-		custom[noNUL(k)] = noNUL(v)
-	}
-	cl.Custom = custom
-	if l.AGS != nil {
-		cl.AGSLineItems, cl.AGSLineItem, cl.AGSScopes = l.AGS.LineItems, l.AGS.LineItem, l.AGS.Scope
-	}
-	if l.NRPS != nil {
-		cl.NRPSURL = l.NRPS.ContextMembershipsURL
-	}
-	return cl
-}
-
-func displayName(l *lti.Launch) string {
-	if l.Name != "" {
-		return l.Name
-	}
-	return strings.TrimSpace(l.GivenName + " " + l.FamilyName)
 }
 
 // itemProbe answers a plain GET of the launch URL. Moodle's server GETs each

@@ -60,9 +60,10 @@ type Deps struct {
 	RequestTimeout time.Duration
 
 	// BaseURL is Huddle's public URL (HUDDLE_BASE_URL).
-	BaseURL   *url.URL
-	LTI       *lti.Store
-	Verifier  *lti.Verifier
+	BaseURL *url.URL
+	LTI     *lti.Store
+	// Launcher runs a launch's security steps (state, token, nonce).
+	Launcher  *lti.Launcher
 	Keys      *lti.Keyring
 	DeepLinks *lti.DeepLinkingSigner
 	Courses   *course.Service

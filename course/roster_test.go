@@ -1,0 +1,102 @@
+package course_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/lti"
+)
+
+func TestApplyRoster(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	lena := b.record(t, b.launch()) // launched before: a learner
+	eddie := b.launch()
+	eddie.Subject, eddie.Name, eddie.Roles = "3", "Eddie Educator", []lti.Role{lti.RoleEducator}
+	eddieRec := b.record(t, eddie)
+	kept := b.launch()
+	kept.Subject, kept.Name = "8", "Not On This Page"
+	keptRec := b.record(t, kept)
+	at := b.tick()
+
+	n, err := b.svc.ApplyRoster(ctx, lena.CourseID, []course.RosterMember{
+		{Subject: "4", Name: "", Email: "", Roles: []lti.Role{lti.RoleMentor, lti.RoleLearner}, Active: true}, // roles follow the platform
+		{Subject: "3", Name: "Eddie Educator", Roles: []lti.Role{lti.RoleEducator}, Active: false},            // inactive: membership removed
+		{Subject: "5", Name: "Liam Student", Email: "learner2@example.com", Roles: []lti.Role{lti.RoleLearner}, Active: true},
+		{Subject: "6", Name: "No Roles", Roles: nil, Active: true}, // known, but no membership
+		{Subject: "", Name: "Nobody", Roles: []lti.Role{lti.RoleLearner}, Active: true},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
+	require.Equal(t, []string{"mentor", "learner"}, b.membership(t, lena.UserID, lena.CourseID).Roles)
+	u := b.user(t, lena.UserID)
+	require.Equal(t, []string{"Lena Learner", "learner1@example.com"}, []string{u.Name, u.Email}, "an empty roster name keeps the known one")
+
+	var members int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE user_id = $1`, eddieRec.UserID).Scan(&members))
+	require.Zero(t, members)
+
+	var liamID int64
+	var liamName, liamEmail string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT id, name, email FROM users WHERE platform_id = $1 AND subject = '5'`, b.moodleA).Scan(&liamID, &liamName, &liamEmail))
+	require.Equal(t, []string{"Liam Student", "learner2@example.com"}, []string{liamName, liamEmail})
+	m := b.membership(t, liamID, lena.CourseID)
+	require.Equal(t, []string{"learner"}, m.Roles)
+	require.Equal(t, at, m.UpdatedAt)
+
+	var noRoles int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM users u JOIN memberships m ON m.user_id = u.id WHERE u.subject = '6'`).Scan(&noRoles))
+	require.Zero(t, noRoles)
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE subject = ''`).Scan(&noRoles))
+	require.Zero(t, noRoles)
+
+	// A partial roster removes no one it does not list.
+	require.Equal(t, []string{"learner"}, b.membership(t, keptRec.UserID, lena.CourseID).Roles)
+
+	_, _, syncedAt, err := b.svc.RosterSource(ctx, lena.CourseID)
+	require.NoError(t, err)
+	require.NotNil(t, syncedAt)
+	require.Equal(t, at, syncedAt.UTC())
+
+	// The roster's people belong to the course's platform, never another.
+	var onB int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE platform_id = $1`, b.moodleB).Scan(&onB))
+	require.Zero(t, onB)
+
+	_, err = b.svc.ApplyRoster(ctx, 999999, nil)
+	require.Error(t, err)
+}
+
+func TestRosterSource(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+
+	// A course whose launches carried no NRPS claim has no roster to read.
+	l := b.launch()
+	l.NRPSURL = ""
+	rec := b.record(t, l)
+	platformID, url, syncedAt, err := b.svc.RosterSource(ctx, rec.CourseID)
+	require.NoError(t, err)
+	require.Equal(t, b.moodleA, platformID)
+	require.Empty(t, url)
+	require.Nil(t, syncedAt)
+
+	// The most recently updated activity's memberships URL wins.
+	l.NRPSURL = "https://moodle.trust-a.example/mod/lti/services.php/CourseSection/2/bindings/1/memberships"
+	b.tick()
+	b.record(t, l)
+	l.ResourceLinkID, l.NRPSURL = "13", "https://moodle.trust-a.example/mod/lti/services.php/CourseSection/2/bindings/2/memberships"
+	b.tick()
+	b.record(t, l)
+	_, url, _, err = b.svc.RosterSource(ctx, rec.CourseID)
+	require.NoError(t, err)
+	require.Equal(t, "https://moodle.trust-a.example/mod/lti/services.php/CourseSection/2/bindings/2/memberships", url)
+
+	_, _, _, err = b.svc.RosterSource(ctx, 999999)
+	require.Error(t, err)
+}
