@@ -550,6 +550,20 @@ func TestServiceTokenWithoutExpiryIsNotCached(t *testing.T) {
 	require.EqualValues(t, 3, s.moodle.tokenFetches.Load())
 }
 
+// waitingContext tells the test, once, that its caller has begun to wait: Token asks
+// for Done only after it has missed the cache, to wait for a token request (its own
+// or another caller's) while honouring its context.
+type waitingContext struct {
+	context.Context
+	once    sync.Once
+	waiting chan<- struct{}
+}
+
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { c.waiting <- struct{}{} })
+	return c.Context.Done()
+}
+
 func TestServiceTokenConcurrentCallersCoalesce(t *testing.T) {
 	t.Parallel()
 	s := newSvcSetup(t)
@@ -558,23 +572,33 @@ func TestServiceTokenConcurrentCallersCoalesce(t *testing.T) {
 	s.moodle.mu.Lock()
 	s.moodle.gate = gate
 	s.moodle.mu.Unlock()
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release) // a failed test must not leave Moodle holding requests
 
 	const callers = 20
+	waiting := make(chan struct{}, callers)
 	var wg sync.WaitGroup
 	results := make([]string, callers)
 	errs := make([]error, callers)
 	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tok, err := s.tokens.Token(context.Background(), s.p, lti.ScopeScore, lti.ScopeLineItem)
+		ctx := &waitingContext{Context: t.Context(), waiting: waiting}
+		wg.Go(func() {
+			tok, err := s.tokens.Token(ctx, s.p, lti.ScopeScore, lti.ScopeLineItem)
 			results[i], errs[i] = tok.AccessToken, err
-		}()
+		})
 	}
-	// The first fetch is at Moodle and held there; give the others time to queue on it.
-	<-s.moodle.tokenArrived
-	time.Sleep(50 * time.Millisecond)
-	close(gate)
+	// Moodle holds every token response until all callers have missed the cache and are
+	// waiting, however slowly they got there: none can be served from a token cached by
+	// an earlier fetch, so one request for all of them is the coalescing alone.
+	deadline := time.After(10 * time.Second)
+	for n := range callers {
+		select {
+		case <-waiting:
+		case <-deadline:
+			t.Fatalf("%d of %d callers waiting for a token after 10s", n, callers)
+		}
+	}
+	release()
 	wg.Wait()
 
 	for i := range callers {
