@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/live"
 )
 
@@ -85,8 +88,9 @@ func TestParticipationGrade(t *testing.T) {
 	part, err := e.svc.ParticipationOf(e.ctx, b, learner1ID)
 	require.NoError(t, err)
 	require.Equal(t, discussion.Participation{Threads: 2, Replies: 1}, part)
-	require.Equal(t, 1, e.count(`SELECT count(*) FROM river_job WHERE kind = 'grade_sync' AND (args->>'activity_id')::bigint = $1
-AND (args->>'user_id')::bigint = $2`, b.ActivityID, learner1ID))
+	// Six changes to the score, one job waiting: each newer score joined the queued job.
+	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.SyncArgs{}, nil)
+	require.Equal(t, gradesync.SyncArgs{ActivityID: b.ActivityID, UserID: learner1ID}, job.Args)
 
 	// Educators' posts earn nothing; only learners have scores.
 	e.reply(b, e.educator, th.ThreadID, 0, "Educator reply.")
@@ -137,7 +141,10 @@ func TestGradeInPostTransaction(t *testing.T) {
 	_, ok := e.score(b.ActivityID, learner2ID)
 	require.False(t, ok, "the score outlived the failed post")
 	require.Zero(t, e.count(`SELECT count(*) FROM posts WHERE author_id = $1`, learner2ID))
-	require.Zero(t, e.count(`SELECT count(*) FROM river_job WHERE (args->>'user_id')::bigint = $1`, learner2ID))
+	// The only grade sync queued is for the thread's author: the reply's went with its
+	// transaction.
+	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.SyncArgs{}, nil)
+	require.Equal(t, gradesync.SyncArgs{ActivityID: b.ActivityID, UserID: learner1ID}, job.Args)
 	require.Zero(t, e.count(`SELECT count(*) FROM post_rate WHERE user_id = $1`, learner2ID))
 	require.Zero(t, e.replies(b, th.ThreadID))
 }

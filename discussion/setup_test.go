@@ -24,6 +24,7 @@ import (
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 )
 
 // User ids are set explicitly and large, so that a user id found among a row's values
@@ -39,30 +40,6 @@ const nhsNumber = "943 476 5919"
 
 // start is the tests' clock at the beginning: deliberately not on an hour or a day.
 var start = time.Date(2025, 3, 4, 10, 17, 23, 123456000, time.UTC)
-
-// clock is the injected time (Options.Now); tests move it on.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // notice is one call of the Notifier.
 type notice struct {
@@ -145,7 +122,7 @@ type env struct {
 	ctx       context.Context
 	pool      *pgxpool.Pool
 	svc       *discussion.Service
-	clock     *clock
+	clock     *fakeclock.Clock // the injected time (Options.Now); tests move it on
 	notes     *notifier
 	announced *announcer
 	logs      *logBuffer
@@ -161,7 +138,7 @@ func setup(t *testing.T) *env {
 	t.Helper()
 	pool := dbtest.New(t)
 	ctx := t.Context()
-	e := &env{t: t, ctx: ctx, pool: pool, clock: &clock{now: start}, notes: &notifier{}, announced: &announcer{},
+	e := &env{t: t, ctx: ctx, pool: pool, clock: fakeclock.New(start), notes: &notifier{}, announced: &announcer{},
 		logs:     &logBuffer{},
 		learner1: discussion.Viewer{UserID: learner1ID},
 		learner2: discussion.Viewer{UserID: learner2ID},

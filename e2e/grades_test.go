@@ -339,6 +339,8 @@ func (j syncJob) String() string {
 
 func (s *stack) syncJob(t *testing.T, userID int64) syncJob {
 	t.Helper()
+	// Read from river_job: rivertest asserts insertion, not a worked job's state, attempt
+	// and next run.
 	var j syncJob
 	err := s.db.QueryRow(context.Background(), `
 SELECT id, state::text, attempt, scheduled_at FROM river_job

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/seal"
 )
@@ -19,10 +20,8 @@ func TestKeyringRotationAndGrace(t *testing.T) {
 	pool := dbtest.New(t)
 	sealer, err := seal.New(bytes.Repeat([]byte{3}, 32))
 	require.NoError(t, err)
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	k := lti.NewKeyring(pool, sealer, clock, 1024)
+	clock := fakeclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+	k := lti.NewKeyring(pool, sealer, clock.Now, 1024)
 
 	// Several instances starting at once end with one key.
 	var wg sync.WaitGroup
@@ -56,14 +55,12 @@ func TestKeyringRotationAndGrace(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, newKid, signing.KeyID(), "only the new key signs")
 
-	mu.Lock()
-	now = now.Add(2 * time.Hour)
-	mu.Unlock()
+	clock.Advance(2 * time.Hour)
 	require.Equal(t, []string{newKid}, kids(), "after the grace period the old key is gone")
 
 	// The private key is sealed: another secret cannot open it.
 	other, err := seal.New(bytes.Repeat([]byte{4}, 32))
 	require.NoError(t, err)
-	_, err = lti.NewKeyring(pool, other, clock, 1024).SigningKey(t.Context())
+	_, err = lti.NewKeyring(pool, other, clock.Now, 1024).SigningKey(t.Context())
 	require.ErrorIs(t, err, seal.ErrOpen)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 )
 
 func TestKeySetFetch(t *testing.T) {
@@ -82,8 +84,8 @@ func TestKeySetRateLimitsFailedFetches(t *testing.T) {
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	clock := newTestClock(testNow)
-	ks := NewKeySet(KeySetConfig{Client: srv.Client(), UserAgent: testUserAgent, Now: clock.now, RefetchInterval: 10 * time.Second})
+	clock := fakeclock.New(testNow)
+	ks := NewKeySet(KeySetConfig{Client: srv.Client(), UserAgent: testUserAgent, Now: clock.Now, RefetchInterval: 10 * time.Second})
 	ctx := context.Background()
 
 	// A platform that is down is asked once per interval, not once per launch.
@@ -94,7 +96,7 @@ func TestKeySetRateLimitsFailedFetches(t *testing.T) {
 	require.Equal(t, int64(1), hits.Load())
 
 	healthy.Store(true)
-	clock.add(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	_, err := ks.Key(ctx, srv.URL, "a1eb6a1f28ae7dea3b42")
 	require.NoError(t, err)
 	require.Equal(t, 2, ks.Fetches(srv.URL))
@@ -114,27 +116,27 @@ func TestKeySetMaxAge(t *testing.T) {
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	clock := newTestClock(testNow)
-	ks := NewKeySet(KeySetConfig{Client: srv.Client(), Now: clock.now, MaxAge: time.Hour})
+	clock := fakeclock.New(testNow)
+	ks := NewKeySet(KeySetConfig{Client: srv.Client(), Now: clock.Now, MaxAge: time.Hour})
 	ctx := context.Background()
 	const kid = "a1eb6a1f28ae7dea3b42"
 
 	_, err := ks.Key(ctx, srv.URL, kid)
 	require.NoError(t, err)
-	clock.add(59 * time.Minute)
+	clock.Advance(59 * time.Minute)
 	_, err = ks.Key(ctx, srv.URL, kid)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), hits.Load())
 
 	// Past MaxAge the set is refreshed once.
-	clock.add(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	_, err = ks.Key(ctx, srv.URL, kid)
 	require.NoError(t, err)
 	require.Equal(t, int64(2), hits.Load())
 
 	// A failed refresh keeps the old set working rather than breaking every launch.
 	down.Store(true)
-	clock.add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	key, err := ks.Key(ctx, srv.URL, kid)
 	require.NoError(t, err)
 	require.Equal(t, kid, key.KeyID())

@@ -27,6 +27,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/internal/moodlecapture"
 	"github.com/huddle-lti/huddle/lti"
 )
@@ -233,18 +234,6 @@ func (m *svcMoodle) rewrite(b []byte) []byte {
 	return bytes.ReplaceAll(b, []byte(escaped), []byte(strings.ReplaceAll(m.srv.URL, "/", `\/`)))
 }
 
-// svcClock is a settable clock.
-type svcClock struct{ nanos atomic.Int64 }
-
-func newSvcClock(t time.Time) *svcClock {
-	c := &svcClock{}
-	c.nanos.Store(t.UnixNano())
-	return c
-}
-
-func (c *svcClock) now() time.Time          { return time.Unix(0, c.nanos.Load()).UTC() }
-func (c *svcClock) advance(d time.Duration) { c.nanos.Add(int64(d)) }
-
 // svcKeys is a KeySource with a key generated for the tests.
 type svcKeys struct {
 	key jwk.Key
@@ -273,7 +262,7 @@ func svcPrivateJWK(t testing.TB) jwk.Key {
 // svcSetup is the bundle most tests need.
 type svcSetup struct {
 	moodle *svcMoodle
-	clock  *svcClock
+	clock  *fakeclock.Clock
 	tokens *lti.ServiceTokens
 	p      lti.Platform
 }
@@ -281,12 +270,12 @@ type svcSetup struct {
 func newSvcSetup(t testing.TB) *svcSetup {
 	t.Helper()
 	m := newSvcMoodle(t)
-	clock := newSvcClock(svcNow)
+	clock := fakeclock.New(svcNow)
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{
 		Keys:      svcKeys{key: svcPrivateJWK(t)},
 		Client:    m.srv.Client(),
 		UserAgent: svcUserAgent,
-		Now:       clock.now,
+		Now:       clock.Now,
 	})
 	return &svcSetup{moodle: m, clock: clock, tokens: tokens, p: m.platform()}
 }
@@ -330,7 +319,7 @@ func TestServiceTokenRequest(t *testing.T) {
 	pub, err := jwk.FromRaw(svcRSAKey().Public())
 	require.NoError(t, err)
 	parsed, err := jwt.Parse([]byte(assertion), jwt.WithKey(jwa.RS256, pub),
-		jwt.WithClock(jwt.ClockFunc(s.clock.now)), jwt.WithValidate(true))
+		jwt.WithClock(jwt.ClockFunc(s.clock.Now)), jwt.WithValidate(true))
 	require.NoError(t, err)
 	require.Equal(t, svcClientID, parsed.Issuer())
 	require.Equal(t, svcClientID, parsed.Subject())
@@ -356,7 +345,7 @@ func TestServiceTokenRequest(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, lti.ScopeScore, form2.Get("scope"))
 	parsed2, err := jwt.Parse([]byte(form2.Get("client_assertion")), jwt.WithKey(jwa.RS256, pub),
-		jwt.WithClock(jwt.ClockFunc(s.clock.now)), jwt.WithValidate(true))
+		jwt.WithClock(jwt.ClockFunc(s.clock.Now)), jwt.WithValidate(true))
 	require.NoError(t, err)
 	require.NotEqual(t, parsed.JwtID(), parsed2.JwtID())
 }
@@ -516,9 +505,9 @@ func TestServiceTokenExpiryMargin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			m := newSvcMoodle(t)
-			clock := newSvcClock(svcNow)
+			clock := fakeclock.New(svcNow)
 			tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{
-				Keys: svcKeys{key: svcPrivateJWK(t)}, Client: m.srv.Client(), Now: clock.now, Margin: tt.margin,
+				Keys: svcKeys{key: svcPrivateJWK(t)}, Client: m.srv.Client(), Now: clock.Now, Margin: tt.margin,
 			})
 			for _, tok := range []string{"first", "second"} {
 				m.on(http.MethodPost, svcTokenPath, svcReply{
@@ -533,12 +522,12 @@ func TestServiceTokenExpiryMargin(t *testing.T) {
 			require.Equal(t, "first", tok.AccessToken)
 			require.Equal(t, []string{lti.ScopeScore}, tok.Scopes, "no scope in the answer: the requested ones")
 
-			clock.advance(tt.stillCached)
+			clock.Advance(tt.stillCached)
 			tok, err = tokens.Token(ctx, m.platform(), lti.ScopeScore)
 			require.NoError(t, err)
 			require.Equal(t, "first", tok.AccessToken)
 
-			clock.advance(time.Second)
+			clock.Advance(time.Second)
 			tok, err = tokens.Token(ctx, m.platform(), lti.ScopeScore)
 			require.NoError(t, err)
 			require.Equal(t, "second", tok.AccessToken)
@@ -561,6 +550,20 @@ func TestServiceTokenWithoutExpiryIsNotCached(t *testing.T) {
 	require.EqualValues(t, 3, s.moodle.tokenFetches.Load())
 }
 
+// waitingContext tells the test, once, that its caller has begun to wait: Token asks
+// for Done only after it has missed the cache, to wait for a token request (its own
+// or another caller's) while honouring its context.
+type waitingContext struct {
+	context.Context
+	once    sync.Once
+	waiting chan<- struct{}
+}
+
+func (c *waitingContext) Done() <-chan struct{} {
+	c.once.Do(func() { c.waiting <- struct{}{} })
+	return c.Context.Done()
+}
+
 func TestServiceTokenConcurrentCallersCoalesce(t *testing.T) {
 	t.Parallel()
 	s := newSvcSetup(t)
@@ -569,23 +572,33 @@ func TestServiceTokenConcurrentCallersCoalesce(t *testing.T) {
 	s.moodle.mu.Lock()
 	s.moodle.gate = gate
 	s.moodle.mu.Unlock()
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release) // a failed test must not leave Moodle holding requests
 
 	const callers = 20
+	waiting := make(chan struct{}, callers)
 	var wg sync.WaitGroup
 	results := make([]string, callers)
 	errs := make([]error, callers)
 	for i := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tok, err := s.tokens.Token(context.Background(), s.p, lti.ScopeScore, lti.ScopeLineItem)
+		ctx := &waitingContext{Context: t.Context(), waiting: waiting}
+		wg.Go(func() {
+			tok, err := s.tokens.Token(ctx, s.p, lti.ScopeScore, lti.ScopeLineItem)
 			results[i], errs[i] = tok.AccessToken, err
-		}()
+		})
 	}
-	// The first fetch is at Moodle and held there; give the others time to queue on it.
-	<-s.moodle.tokenArrived
-	time.Sleep(50 * time.Millisecond)
-	close(gate)
+	// Moodle holds every token response until all callers have missed the cache and are
+	// waiting, however slowly they got there: none can be served from a token cached by
+	// an earlier fetch, so one request for all of them is the coalescing alone.
+	deadline := time.After(10 * time.Second)
+	for n := range callers {
+		select {
+		case <-waiting:
+		case <-deadline:
+			t.Fatalf("%d of %d callers waiting for a token after 10s", n, callers)
+		}
+	}
+	release()
 	wg.Wait()
 
 	for i := range callers {

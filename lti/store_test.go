@@ -2,13 +2,13 @@ package lti_test
 
 import (
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
 )
 
@@ -62,10 +62,8 @@ func TestPruneLogins(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool := dbtest.New(t)
-	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := lti.NewStore(pool, clock)
+	clock := fakeclock.New(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	s := lti.NewStore(pool, clock.Now)
 	p, err := s.AddPlatform(ctx, lti.Platform{Issuer: "https://moodle.example", ClientID: "c", AuthURL: "https://moodle.example/a",
 		TokenURL: "https://moodle.example/t", JWKSURL: "https://moodle.example/j", DeploymentIDs: []string{"1"}})
 	require.NoError(t, err)
@@ -79,9 +77,7 @@ func TestPruneLogins(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing has expired yet")
 
-	mu.Lock()
-	now = now.Add(lti.InitiationLifetime + time.Second)
-	mu.Unlock()
+	clock.Advance(lti.InitiationLifetime + time.Second)
 	_, err = s.TakeState(ctx, req.State, "b")
 	require.ErrorIs(t, err, lti.ErrStateInvalid, "an expired state is refused even before it is pruned")
 	n, err = s.PruneLogins(ctx)

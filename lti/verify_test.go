@@ -24,6 +24,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/internal/moodlecapture"
 )
 
@@ -37,18 +38,6 @@ func readFixture(t testing.TB, rel string) []byte {
 	t.Helper()
 	return moodlecapture.Read(t, rel)
 }
-
-// testClock is a settable clock shared by a verifier and its key set.
-type testClock struct{ unix atomic.Int64 }
-
-func newTestClock(t time.Time) *testClock {
-	c := &testClock{}
-	c.set(t)
-	return c
-}
-func (c *testClock) now() time.Time      { return time.Unix(c.unix.Load(), 0).UTC() }
-func (c *testClock) set(t time.Time)     { c.unix.Store(t.Unix()) }
-func (c *testClock) add(d time.Duration) { c.unix.Add(int64(d / time.Second)) }
 
 // jwksServer serves whatever JWKS body is current and counts requests.
 type jwksServer struct {
@@ -119,7 +108,7 @@ func jwksOf(t testing.TB, keys ...jwk.Key) []byte {
 
 // testPlatform is a fake Moodle that signs id_tokens with a key it serves as JWKS.
 type testPlatform struct {
-	clock    *testClock
+	clock    *fakeclock.Clock // shared by the verifier and its key set
 	key      jwk.Key
 	jwks     *jwksServer
 	keys     *KeySet
@@ -137,10 +126,10 @@ func setup(t testing.TB) *testPlatform {
 // setupWithKey is setup with a given platform signing key.
 func setupWithKey(t testing.TB, key jwk.Key) *testPlatform {
 	t.Helper()
-	tp := &testPlatform{clock: newTestClock(testNow), key: key}
+	tp := &testPlatform{clock: fakeclock.New(testNow), key: key}
 	tp.jwks = newJWKSServer(t, jwksOf(t, tp.key))
-	tp.keys = NewKeySet(KeySetConfig{Client: tp.jwks.Client(), UserAgent: testUserAgent, Now: tp.clock.now})
-	tp.verifier = NewVerifier(VerifierConfig{Keys: tp.keys, Now: tp.clock.now})
+	tp.keys = NewKeySet(KeySetConfig{Client: tp.jwks.Client(), UserAgent: testUserAgent, Now: tp.clock.Now})
+	tp.verifier = NewVerifier(VerifierConfig{Keys: tp.keys, Now: tp.clock.Now})
 	tp.platform = Platform{
 		ID:            1,
 		Issuer:        moodleIssuer,
@@ -710,8 +699,8 @@ func TestVerifyIDTokenFetchesKeysOnce(t *testing.T) {
 	t.Parallel()
 	tp := setup(t)
 	for i := range 50 {
-		tp.clock.add(time.Second)
-		c := resourceLinkClaims(tp.clock.now())
+		tp.clock.Advance(time.Second)
+		c := resourceLinkClaims(tp.clock.Now())
 		c["nonce"] = "n" + strings.Repeat("x", i)
 		_, err := tp.verifier.VerifyIDToken(context.Background(), sign(t, tp.key, c), tp.platform)
 		require.NoError(t, err)
@@ -728,35 +717,35 @@ func TestVerifyIDTokenKeyRotation(t *testing.T) {
 	ctx := context.Background()
 
 	// First launch: the set is fetched once.
-	_, err := tp.verifier.VerifyIDToken(ctx, sign(t, tp.key, resourceLinkClaims(tp.clock.now())), tp.platform)
+	_, err := tp.verifier.VerifyIDToken(ctx, sign(t, tp.key, resourceLinkClaims(tp.clock.Now())), tp.platform)
 	require.NoError(t, err)
 	require.Equal(t, 1, tp.keys.Fetches(tp.platform.JWKSURL))
 
 	// Moodle rotates its key; the next launch names the new kid and triggers one refetch.
 	rotated := privateJWK(t, 1, "platform-key-2")
 	tp.jwks.setBody(jwksOf(t, rotated))
-	tp.clock.add(DefaultRefetchInterval + time.Second)
-	launch, err := tp.verifier.VerifyIDToken(ctx, sign(t, rotated, resourceLinkClaims(tp.clock.now())), tp.platform)
+	tp.clock.Advance(DefaultRefetchInterval + time.Second)
+	launch, err := tp.verifier.VerifyIDToken(ctx, sign(t, rotated, resourceLinkClaims(tp.clock.Now())), tp.platform)
 	require.NoError(t, err)
 	require.Equal(t, "4", launch.Subject)
 	require.Equal(t, 2, tp.keys.Fetches(tp.platform.JWKSURL))
 
 	// Launches with the new key need no more fetches.
-	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, rotated, resourceLinkClaims(tp.clock.now())), tp.platform)
+	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, rotated, resourceLinkClaims(tp.clock.Now())), tp.platform)
 	require.NoError(t, err)
 	require.Equal(t, 2, tp.keys.Fetches(tp.platform.JWKSURL))
 
 	// Another unknown kid inside the rate-limit window: rejected without a fetch.
-	tp.clock.add(5 * time.Second)
+	tp.clock.Advance(5 * time.Second)
 	stranger := privateJWK(t, 2, "platform-key-3")
-	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, stranger, resourceLinkClaims(tp.clock.now())), tp.platform)
+	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, stranger, resourceLinkClaims(tp.clock.Now())), tp.platform)
 	lerr := requireCode(t, err, CodeUnknownKey)
 	require.ErrorIs(t, lerr, ErrKeyNotFound)
 	require.Equal(t, 2, tp.keys.Fetches(tp.platform.JWKSURL))
 
 	// Once the window has passed the unknown kid may cause one more fetch, still rejected.
-	tp.clock.add(DefaultRefetchInterval)
-	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, stranger, resourceLinkClaims(tp.clock.now())), tp.platform)
+	tp.clock.Advance(DefaultRefetchInterval)
+	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, stranger, resourceLinkClaims(tp.clock.Now())), tp.platform)
 	requireCode(t, err, CodeUnknownKey)
 	require.Equal(t, 3, tp.keys.Fetches(tp.platform.JWKSURL))
 	require.Equal(t, int64(3), tp.jwks.hits.Load())
@@ -766,12 +755,12 @@ func TestVerifyIDTokenConcurrentUnknownKidCoalesces(t *testing.T) {
 	t.Parallel()
 	tp := setup(t)
 	ctx := context.Background()
-	_, err := tp.verifier.VerifyIDToken(ctx, sign(t, tp.key, resourceLinkClaims(tp.clock.now())), tp.platform)
+	_, err := tp.verifier.VerifyIDToken(ctx, sign(t, tp.key, resourceLinkClaims(tp.clock.Now())), tp.platform)
 	require.NoError(t, err)
 
 	rotated := privateJWK(t, 1, "platform-key-2")
 	tp.jwks.setBody(jwksOf(t, tp.key, rotated))
-	tp.clock.add(DefaultRefetchInterval + time.Second)
+	tp.clock.Advance(DefaultRefetchInterval + time.Second)
 	// Hold the refetch open so that the launches pile up behind it.
 	gate := make(chan struct{})
 	tp.jwks.gate.Store(&gate)
@@ -779,7 +768,7 @@ func TestVerifyIDTokenConcurrentUnknownKidCoalesces(t *testing.T) {
 	const launches = 20
 	tokens := make([]string, launches)
 	for i := range tokens {
-		c := resourceLinkClaims(tp.clock.now())
+		c := resourceLinkClaims(tp.clock.Now())
 		c["nonce"] = strings.Repeat("n", i+1)
 		tokens[i] = sign(t, rotated, c)
 	}

@@ -342,17 +342,14 @@ func TestRequestTimeout(t *testing.T) {
 
 func TestContextCancelledDuringRequest(t *testing.T) {
 	t.Parallel()
-	fake := newFakeMoodle(t, blockUntilGone)
-	c, spy := newTestClient(t, fake, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	// Cancel once Moodle holds the request, not after a fixed delay: on a loaded
 	// machine the request may not have arrived yet.
-	go func() {
-		for len(fake.received()) == 0 {
-			time.Sleep(time.Millisecond)
-		}
+	fake := newFakeMoodle(t, func(w http.ResponseWriter, r *http.Request) {
 		cancel()
-	}()
+		blockUntilGone(w, r)
+	})
+	c, spy := newTestClient(t, fake, nil)
 
 	_, err := c.SiteInfo(ctx)
 
@@ -412,6 +409,8 @@ func TestConcurrencyLimitBoundsRequestsInFlight(t *testing.T) {
 	t.Parallel()
 	const limit, calls = 3, 20
 	var inFlight, peak atomic.Int32
+	full := make(chan struct{}) // closed when limit requests are in flight at once
+	fill := sync.OnceFunc(func() { close(full) })
 	captured := loadCapture(t, "001")
 	fake := newFakeMoodle(t, func(w http.ResponseWriter, r *http.Request) {
 		n := inFlight.Add(1)
@@ -422,6 +421,19 @@ func TestConcurrencyLimitBoundsRequestsInFlight(t *testing.T) {
 				break
 			}
 		}
+		// The first requests wait for each other, so the limit is reached however slowly
+		// they arrive; a client that let fewer through at once fails the test rather than
+		// hang it.
+		if n >= limit {
+			fill()
+		}
+		select {
+		case <-full:
+		case <-time.After(5 * time.Second):
+			fill()
+		}
+		// Slow on purpose: every request stays in flight long enough for a client that
+		// let more than the limit through to be caught at it.
 		time.Sleep(20 * time.Millisecond)
 		answer(captured.contentType, captured.body)(w, r)
 	})

@@ -9,24 +9,28 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/moodle/moodletest"
 )
 
-// digestJobs decodes the queued per-person digest jobs.
-func (b *bundle) digestJobs(t *testing.T) []DigestSendArgs {
+// requireDigestJobs asserts that the per-person digest jobs queued are want, in order,
+// each carrying the recipient and nothing else.
+func (b *bundle) requireDigestJobs(t *testing.T, want ...DigestSendArgs) {
 	t.Helper()
-	var out []DigestSendArgs
-	for _, j := range b.jobs(t, DigestSendArgs{}.Kind()) {
-		var raw map[string]any
-		require.NoError(t, json.Unmarshal(j.Args, &raw))
-		require.Equal(t, []string{"user_id"}, keys(raw), "the job carries the recipient and nothing else")
-		var a DigestSendArgs
-		require.NoError(t, json.Unmarshal(j.Args, &a))
-		out = append(out, a)
+	expected := make([]rivertest.ExpectedJob, len(want))
+	for i, a := range want {
+		expected[i] = rivertest.ExpectedJob{Args: a}
 	}
-	return out
+	rows := rivertest.RequireManyInserted(t.Context(), t, riverpgxv5.New(b.pool), expected)
+	got := make([]DigestSendArgs, len(rows))
+	for i, r := range rows {
+		requireFields(t, r.EncodedArgs, "user_id")
+		require.NoError(t, json.Unmarshal(r.EncodedArgs, &got[i]))
+	}
+	require.Equal(t, want, got)
 }
 
 func TestDigestSendsOneMessagePerPerson(t *testing.T) {
@@ -56,10 +60,11 @@ func TestDigestSendsOneMessagePerPerson(t *testing.T) {
 
 	digest := NewDigestWorker(b.svc)
 	require.NoError(t, digest.Work(ctx, job(DigestArgs{}, b.now)))
-	queued := b.digestJobs(t)
-	require.Equal(t, []DigestSendArgs{{UserID: ada}, {UserID: ben}, {UserID: eve}}, queued)
+	queued := []DigestSendArgs{{UserID: ada}, {UserID: ben}, {UserID: eve}}
+	b.requireDigestJobs(t, queued...)
+	// A second run does not queue a second digest for anyone waiting.
 	require.NoError(t, digest.Work(ctx, job(DigestArgs{}, b.now)))
-	require.Len(t, b.digestJobs(t), 3, "a second run does not queue a second digest for anyone waiting")
+	b.requireDigestJobs(t, queued...)
 
 	send := NewDigestSendWorker(b.svc)
 	for _, a := range queued {

@@ -54,7 +54,7 @@ func TestSetPreferenceNoneSkipsWaitingNotices(t *testing.T) {
 	require.Equal(t, StatePending, list[1].State, "other people's notices are untouched")
 
 	// The immediate job queued for the other person still sends; none for u exists.
-	require.Len(t, b.sendArgs(t), 1)
+	require.Equal(t, SendArgs{NoticeID: list[1].ID}, b.requireSendJob(t))
 }
 
 func TestNotifyFollowsPreference(t *testing.T) {
@@ -100,10 +100,9 @@ func TestNotifyFollowsPreference(t *testing.T) {
 				}
 
 				list := b.notices(t)
-				jobs := b.sendArgs(t)
 				if !commit || tt.stored == "" {
 					require.Empty(t, list)
-					require.Empty(t, jobs)
+					b.requireNoSendJob(t)
 					return
 				}
 				require.Len(t, list, 1)
@@ -111,9 +110,9 @@ func TestNotifyFollowsPreference(t *testing.T) {
 				require.Equal(t, noticeRow{ID: n.ID, UserID: u, Subject: "New reply in Night shift handover",
 					Body: "Eddie Educator replied to your thread.", Mode: tt.stored, State: StatePending}, n)
 				if tt.queued {
-					require.Equal(t, []SendArgs{{NoticeID: n.ID}}, jobs)
+					require.Equal(t, SendArgs{NoticeID: n.ID}, b.requireSendJob(t))
 				} else {
-					require.Empty(t, jobs, "digest notices wait for the morning")
+					b.requireNoSendJob(t) // digest notices wait for the morning
 				}
 			})
 		}

@@ -66,10 +66,9 @@ func TestSendWorker(t *testing.T) {
 			if tt.status != 0 {
 				b.moodle.SetStatus(tt.status)
 			}
-			args := b.sendArgs(t)
-			require.Len(t, args, 1)
+			args := b.requireSendJob(t)
 
-			err := NewSendWorker(b.svc).Work(ctx, job(args[0], b.now.Add(-tt.age)))
+			err := NewSendWorker(b.svc).Work(ctx, job(args, b.now.Add(-tt.age)))
 			var cancel *river.JobCancelError
 			switch {
 			case tt.cancelled:
@@ -116,28 +115,27 @@ func TestSendWorkerRetriesThenSendsOnce(t *testing.T) {
 	ctx := t.Context()
 	u := b.user(t, "4")
 	b.notify(t, Notice{UserID: u, Subject: "Your reflection was signed off"})
-	args := b.sendArgs(t)
-	require.Len(t, args, 1)
+	args := b.requireSendJob(t)
 	w := NewSendWorker(b.svc)
 
 	b.moodle.SetStatus(http.StatusServiceUnavailable)
-	require.Error(t, w.Work(ctx, job(args[0], b.now)))
+	require.Error(t, w.Work(ctx, job(args, b.now)))
 	require.Equal(t, StatePending, b.notices(t)[0].State)
 	// 503 is Moodle's maintenance mode: the client may try again within the call.
 	require.NotEmpty(t, b.moodle.TakeCalls())
 
 	b.moodle.SetStatus(0)
-	require.NoError(t, w.Work(ctx, job(args[0], b.now)))
+	require.NoError(t, w.Work(ctx, job(args, b.now)))
 	require.Len(t, b.moodle.TakeCalls(), 1)
 	require.Equal(t, StateSent, b.notices(t)[0].State)
 
-	require.NoError(t, w.Work(ctx, job(args[0], b.now)), "a job run again after success")
+	require.NoError(t, w.Work(ctx, job(args, b.now)), "a job run again after success")
 	require.Empty(t, b.moodle.TakeCalls(), "a sent notice is never sent again")
 
 	// A notice pruned (or its person deleted) before its job ran: nothing to do.
 	_, err := b.pool.Exec(ctx, `DELETE FROM notices`)
 	require.NoError(t, err)
-	require.NoError(t, w.Work(ctx, job(args[0], b.now)))
+	require.NoError(t, w.Work(ctx, job(args, b.now)))
 	require.Empty(t, b.moodle.TakeCalls())
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
@@ -111,45 +112,35 @@ func (b *bundle) notices(t *testing.T) []noticeRow {
 	return list
 }
 
-type jobRow struct {
-	ID   int64
-	Kind string
-	Args []byte
-}
-
-func (b *bundle) jobs(t *testing.T, kind string) []jobRow {
-	t.Helper()
-	rows, err := b.pool.Query(t.Context(), `SELECT id, kind, args FROM river_job WHERE kind = $1 ORDER BY id`, kind)
-	require.NoError(t, err)
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[jobRow])
-	require.NoError(t, err)
-	return list
-}
-
 // job builds the River job a worker is handed, created at createdAt.
 func job[T river.JobArgs](args T, createdAt time.Time) *river.Job[T] {
 	return &river.Job[T]{JobRow: &rivertype.JobRow{Attempt: 1, CreatedAt: createdAt}, Args: args}
 }
 
-// sendArgs decodes the queued immediate jobs.
-func (b *bundle) sendArgs(t *testing.T) []SendArgs {
+// requireSendJob asserts that exactly one immediate send job was queued, carrying the
+// notice id and nothing else, and returns its args.
+func (b *bundle) requireSendJob(t *testing.T) SendArgs {
 	t.Helper()
-	var out []SendArgs
-	for _, j := range b.jobs(t, SendArgs{}.Kind()) {
-		var raw map[string]any
-		require.NoError(t, json.Unmarshal(j.Args, &raw))
-		require.Equal(t, []string{"notice_id"}, keys(raw), "the job carries the notice id and nothing else")
-		var a SendArgs
-		require.NoError(t, json.Unmarshal(j.Args, &a))
-		out = append(out, a)
-	}
-	return out
+	j := rivertest.RequireInserted(t.Context(), t, riverpgxv5.New(b.pool), SendArgs{}, nil)
+	requireFields(t, j.EncodedArgs, "notice_id")
+	return j.Args
 }
 
-func keys(m map[string]any) []string {
+// requireNoSendJob asserts that no immediate send job was queued.
+func (b *bundle) requireNoSendJob(t *testing.T) {
+	t.Helper()
+	rivertest.RequireNotInserted(t.Context(), t, riverpgxv5.New(b.pool), SendArgs{}, nil)
+}
+
+// requireFields asserts that a job's encoded args hold exactly the named fields: a
+// job carries ids, never the text of a notice.
+func requireFields(t *testing.T, encodedArgs []byte, names ...string) {
+	t.Helper()
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(encodedArgs, &raw))
 	var ks []string
-	for k := range m {
+	for k := range raw {
 		ks = append(ks, k)
 	}
-	return ks
+	require.ElementsMatch(t, names, ks)
 }

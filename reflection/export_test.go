@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
 )
 
@@ -32,24 +32,6 @@ var (
 	exportDraftAt   = time.Date(2025, 7, 2, 9, 0, 0, 0, time.UTC)
 	exportAt        = time.Date(2025, 8, 14, 23, 30, 0, 0, time.UTC) // 15 August in London
 )
-
-// exportClock is the service's injected time; the fixture moves it on.
-type exportClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *exportClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *exportClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // exportThread is the one discussion thread of exportThreads, which every user sees.
 var exportThread = Ref{ThreadID: 77, ActivityID: 9, Title: "Night handover case"}
@@ -70,7 +52,7 @@ func (exportThreads) ThreadFor(_ context.Context, _, id int64) (Ref, error) {
 // exportWorld is a course with a reflection log, two learners and an educator.
 type exportWorld struct {
 	svc      *Service
-	clock    *exportClock
+	clock    *fakeclock.Clock // the service's injected time; the fixture moves it on
 	activity course.Activity
 	learner  Author
 	other    Author
@@ -109,8 +91,8 @@ INSERT INTO memberships (user_id, course_id, roles) VALUES ($1, $4, '{learner}')
 INSERT INTO activities (course_id, resource_link_id, title, kind) VALUES ($1, 'rl-1', 'Night shift reflections', 'reflection_log')
 RETURNING id`, courseID).Scan(&activityID))
 
-	clock := &exportClock{t: exportStart}
-	w := exportWorld{svc: NewService(db, Options{Now: clock.now, Threads: exportThreads{}}), clock: clock, educator: educatorID,
+	clock := fakeclock.New(exportStart)
+	w := exportWorld{svc: NewService(db, Options{Now: clock.Now, Threads: exportThreads{}}), clock: clock, educator: educatorID,
 		activity: course.Activity{ID: activityID, CourseID: courseID, PlatformID: platformID,
 			Title: "Night shift reflections", CourseTitle: "Foundation Programme", Kind: KindReflectionLog},
 		learner: Author{UserID: learnerID, Member: course.Member{UserID: learnerID, CourseID: courseID,
@@ -123,7 +105,7 @@ RETURNING id`, courseID).Scan(&activityID))
 	// Gibbs' cycle has optional prompts, so a submitted version can leave some unanswered.
 	require.NoError(t, w.svc.SaveSettings(ctx, Settings{ActivityID: activityID, Template: "gibbs", CompleteOn: CompleteOnSubmit}))
 
-	at := func(ts time.Time) { w.clock.set(ts) }
+	at := func(ts time.Time) { w.clock.Set(ts) }
 	at(exportStart)
 	w.a, _, err = w.svc.Submit(ctx, w.activity, w.learner, 0, Content{Title: "Handover on a busy night",
 		Answers: map[string]string{"description": "I led the evening handover.\n\nIt ran late.", "feelings": "Rushed.",
@@ -173,7 +155,7 @@ RETURNING id`, courseID).Scan(&activityID))
 	require.NoError(t, err)
 	require.NoError(t, w.svc.Share(ctx, otherID, w.c, Everyone))
 
-	w.clock.set(exportAt)
+	w.clock.Set(exportAt)
 	return w
 }
 
@@ -431,11 +413,11 @@ func TestExportPDFRender(t *testing.T) {
 		answer = append(answer, 'x')
 	}
 	answer = answer[:5000]
-	w.clock.set(exportAt.Add(-time.Hour))
+	w.clock.Set(exportAt.Add(-time.Hour))
 	longID, _, err := w.svc.Submit(ctx, w.activity, w.learner, 0, Content{Title: "Ωmega: a long night",
 		Answers: map[string]string{"description": string(answer), "conclusion": "Café.", "action_plan": "Naïve no more."}}, nil)
 	require.NoError(t, err)
-	w.clock.set(exportAt)
+	w.clock.Set(exportAt)
 
 	rs, err := w.svc.exportable(ctx, w.learner.UserID, []int64{longID})
 	require.NoError(t, err)

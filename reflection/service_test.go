@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/guard"
 	"github.com/huddle-lti/huddle/reflection"
 )
@@ -765,8 +768,9 @@ FROM scores WHERE activity_id = $1 AND user_id = $2`, a.ID, me)
 			require.Equal(t, tc.max, got[0].maximum)
 			require.Equal(t, "Completed", got[0].activity)
 			require.Equal(t, "FullyGraded", got[0].grading)
-			require.Equal(t, 1, w.count(t, `SELECT count(*) FROM river_job WHERE kind = 'grade_sync' AND args->>'user_id' = $1`,
-				fmt.Sprint(me)), "a sync job is queued with the score")
+			// A sync job is queued with the score.
+			job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(w.db), gradesync.SyncArgs{}, nil)
+			require.Equal(t, gradesync.SyncArgs{ActivityID: a.ID, UserID: me}, job.Args)
 
 			// An educator's own reflection completes nothing and is not an error.
 			edu := w.people[educator]

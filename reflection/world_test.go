@@ -16,6 +16,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/reflection"
 )
@@ -36,20 +37,6 @@ const (
 // actors is every person the privacy matrix acts as, author first.
 var actors = []string{author, peerLearner, educator, supervisorShared, supervisorNoShare, educatorOther,
 	learnerOther, otherSite, admin}
-
-// ticking is the service's clock: every reading is a minute after the one before, so
-// "newest first" is decided by the order things happen in.
-type ticking struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *ticking) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Minute)
-	return c.t
-}
 
 // fakeThreads lets everyone see thread 77 and nobody thread 88 (a case in a course
 // they are not in); it records who asked.
@@ -138,9 +125,11 @@ func newWorld(t *testing.T) *world {
 	queue, err := river.NewClient(riverpgxv5.New(db), &river.Config{})
 	require.NoError(t, err)
 	grades := gradesync.NewService(db, nil, queue, nil)
-	clock := &ticking{t: time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC)}
+	// Every reading of the service's clock is a minute after the one before, so "newest
+	// first" is decided by the order things happen in.
+	clock := fakeclock.NewTicking(time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC), time.Minute)
 	w.threads, w.notes = &fakeThreads{}, &recordingNotifier{}
-	w.svc = reflection.NewService(db, reflection.Options{Now: clock.now, Grader: grades, Threads: w.threads, Notifier: w.notes})
+	w.svc = reflection.NewService(db, reflection.Options{Now: clock.Now, Grader: grades, Threads: w.threads, Notifier: w.notes})
 
 	// Supervisors assigned by the educator from the roster.
 	require.NoError(t, w.svc.Assign(ctx, w.courseA, w.people[author], w.people[supervisorShared], false))

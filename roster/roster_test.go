@@ -2,6 +2,7 @@ package roster
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/course"
@@ -95,7 +97,15 @@ func TestRequestIsAtMostHourly(t *testing.T) {
 		require.NoError(t, Request(t.Context(), client, 42))
 	}
 	require.NoError(t, Request(t.Context(), client, 43))
-	var n int
-	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM river_job WHERE kind = 'roster_sync'`).Scan(&n))
-	require.Equal(t, 2, n, "one roster read per course per hour")
+	// One roster read per course per hour.
+	jobs := rivertest.RequireManyInserted(t.Context(), t, riverpgxv5.New(pool), []rivertest.ExpectedJob{
+		{Args: Args{}}, {Args: Args{}},
+	})
+	var courses []int64
+	for _, j := range jobs {
+		var a Args
+		require.NoError(t, json.Unmarshal(j.EncodedArgs, &a))
+		courses = append(courses, a.CourseID)
+	}
+	require.Equal(t, []int64{42, 43}, courses)
 }

@@ -1,13 +1,13 @@
 package session_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/session"
 )
@@ -22,11 +22,8 @@ func TestSessionLifecycle(t *testing.T) {
 	var userID int64
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject, name) VALUES ($1, '4', 'Lena Learner') RETURNING id`, p.ID).Scan(&userID))
 
-	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	s := session.NewStore(pool, clock, time.Hour)
+	clock := fakeclock.New(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	s := session.NewStore(pool, clock.Now, time.Hour)
 
 	id, created, err := s.Create(ctx, userID, p.ID)
 	require.NoError(t, err)
@@ -39,13 +36,13 @@ func TestSessionLifecycle(t *testing.T) {
 	require.Equal(t, "https://moodle.example", got.PlatformIssuer)
 
 	// Use keeps it alive past the idle time; idleness ends it.
-	advance(50 * time.Minute)
+	clock.Advance(50 * time.Minute)
 	_, err = s.Get(ctx, id)
 	require.NoError(t, err)
-	advance(50 * time.Minute)
+	clock.Advance(50 * time.Minute)
 	_, err = s.Get(ctx, id)
 	require.NoError(t, err, "the earlier use moved the expiry on")
-	advance(61 * time.Minute)
+	clock.Advance(61 * time.Minute)
 	_, err = s.Get(ctx, id)
 	require.ErrorIs(t, err, session.ErrNotFound)
 

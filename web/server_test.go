@@ -197,10 +197,12 @@ func TestReadyzWhenMigrationsPending(t *testing.T) {
 func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, dbtest.New(t))
-	started := make(chan struct{})
+	started, finish := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(finish) })
+	t.Cleanup(release) // a failed test must not leave the handler waiting
 	s.App().Get("/slow", func(c *fiber.Ctx) error {
 		close(started)
-		time.Sleep(300 * time.Millisecond)
+		<-finish
 		return c.SendString("finished")
 	})
 
@@ -230,6 +232,15 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 
 	<-started
 	stop() // as SIGTERM would
+	// The request finishes only once shutdown has begun, which closes the listener.
+	require.Eventually(t, func() bool {
+		conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 10*time.Millisecond)
+	release()
 	r := <-done
 	require.NoError(t, r.err)
 	require.Equal(t, 200, r.code)
