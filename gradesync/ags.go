@@ -18,11 +18,13 @@ type PlatformSource interface {
 
 // AGSPusher delivers scores through LTI Assignment and Grade Services, Moodle's
 // primary path. Huddle keeps at most one line item per resource link: it uses the one
-// the launch named, else the one found by the resource link filter, else creates it.
+// it found or created before, else the one the launch named, else the one found by the
+// resource link filter, else creates it.
 type AGSPusher struct {
 	Platforms PlatformSource
 	AGS       *lti.AGSClient
-	// DB keeps each line item's scoreMaximum once read; nil reads it every time.
+	// DB keeps each line item's scoreMaximum in grade_sync_activities once read; nil
+	// reads it every time.
 	DB *pgxpool.Pool
 }
 
@@ -98,10 +100,15 @@ func (p *AGSPusher) findOrCreateLineItem(ctx context.Context, platform lti.Platf
 	})
 }
 
+const rememberMaximum = `
+INSERT INTO grade_sync_activities (activity_id, score_maximum)
+VALUES ($1, $2)
+ON CONFLICT (activity_id) DO UPDATE SET score_maximum = EXCLUDED.score_maximum`
+
 // rememberMaximum stores a line item's maximum; a failure only costs a re-read later.
 func (p *AGSPusher) rememberMaximum(ctx context.Context, activityID int64, maximum float64) {
 	if p.DB == nil || maximum <= 0 {
 		return
 	}
-	_, _ = p.DB.Exec(ctx, `UPDATE activities SET ags_score_maximum = $2 WHERE id = $1`, activityID, maximum)
+	_, _ = p.DB.Exec(ctx, rememberMaximum, activityID, maximum)
 }

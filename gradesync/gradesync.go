@@ -66,9 +66,11 @@ type Delivery struct {
 	ResourceLinkID string
 	Label          string
 	LineItemsURL   string
-	LineItemURL    string // empty when the launch did not name one
-	Scopes         []string
-	UserSubject    string // the learner's LTI user id (sub)
+	// LineItemURL is the line item grade sync found or created for the activity,
+	// else the one the launch named; empty when there is neither yet.
+	LineItemURL string
+	Scopes      []string
+	UserSubject string // the learner's LTI user id (sub)
 	// GradePath is the educator's choice: PathAGS (default) or PathMoodleWS.
 	GradePath string
 	// LineItemMaximum is the line item's scoreMaximum once known (0 until then).
@@ -88,6 +90,9 @@ const (
 type Pusher interface {
 	Push(ctx context.Context, d Delivery) (lineItemURL string, err error)
 }
+
+// ErrUnknownGradePath means a grade path other than PathAGS or PathMoodleWS was chosen.
+var ErrUnknownGradePath = errors.New("gradesync: unknown grade path")
 
 // ErrSuperseded means the platform already holds a newer score (Moodle answers 409):
 // the newest score wins, so this one is done.
@@ -205,14 +210,20 @@ func (s *Service) Submit(ctx context.Context, sc Score) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.Record(ctx, tx, sc) })
 }
 
+const upsertGradePath = `
+INSERT INTO grade_sync_activities (activity_id, grade_path)
+VALUES ($1, $2)
+ON CONFLICT (activity_id) DO UPDATE SET grade_path = EXCLUDED.grade_path`
+
 // SetGradePath records the educator's choice of how this activity's grades reach
-// Moodle, and queues every score not yet synced to go the new way.
+// Moodle, and queues every score not yet synced to go the new way. A path other than
+// PathAGS or PathMoodleWS is ErrUnknownGradePath.
 func (s *Service) SetGradePath(ctx context.Context, activityID int64, path string) error {
 	if path != PathAGS && path != PathMoodleWS {
-		return fmt.Errorf("gradesync: unknown grade path %q", path)
+		return fmt.Errorf("gradesync: set grade path %q: %w", path, ErrUnknownGradePath)
 	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE activities SET grade_path = $2 WHERE id = $1`, activityID, path); err != nil {
+		if _, err := tx.Exec(ctx, upsertGradePath, activityID, path); err != nil {
 			return fmt.Errorf("gradesync: set grade path: %w", err)
 		}
 		rows, err := tx.Query(ctx, `UPDATE scores SET state = 'pending', attempts = 0, last_error = '' WHERE activity_id = $1 AND state <> 'synced' RETURNING user_id`, activityID)
@@ -232,11 +243,17 @@ func (s *Service) SetGradePath(ctx context.Context, activityID int64, path strin
 	})
 }
 
-// GradePath returns the activity's grade path.
+// GradePath returns the activity's grade path: PathAGS until an educator chooses.
 func (s *Service) GradePath(ctx context.Context, activityID int64) (string, error) {
 	var p string
-	err := s.db.QueryRow(ctx, `SELECT grade_path FROM activities WHERE id = $1`, activityID).Scan(&p)
-	return p, err
+	err := s.db.QueryRow(ctx, `SELECT grade_path FROM grade_sync_activities WHERE activity_id = $1`, activityID).Scan(&p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PathAGS, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("gradesync: grade path of %d: %w", activityID, err)
+	}
+	return p, nil
 }
 
 // Retry enqueues a fresh sync for one learner's score (the educator's "retry now").
@@ -271,15 +288,37 @@ type row struct {
 	syncedScoredAt *time.Time
 }
 
+// selectDelivery reads course's activities (the launch's AGS claim) and grade sync's
+// own grade_sync_activities in one round trip: the line item grade sync found or
+// created wins over the claim's, and an activity without a row of its own is on the
+// AGS path with nothing looked up yet.
 const selectDelivery = `
-SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url, a.ags_lineitem_url, a.ags_scopes, u.subject,
-       a.grade_path, coalesce(a.ags_score_maximum, 0), s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
+SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url,
+       coalesce(nullif(g.lineitem_url, ''), a.ags_lineitem_url), a.ags_scopes, u.subject,
+       coalesce(g.grade_path, 'ags'), coalesce(g.score_maximum, 0),
+       s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
        s.state, s.synced_scored_at
 FROM scores s
 JOIN activities a ON a.id = s.activity_id
 JOIN courses c ON c.id = a.course_id
 JOIN users u ON u.id = s.user_id
+LEFT JOIN grade_sync_activities g ON g.activity_id = s.activity_id
 WHERE s.activity_id = $1 AND s.user_id = $2`
+
+// selectLineItem is selectDelivery's line item alone, re-read under the line item lock.
+const selectLineItem = `
+SELECT coalesce(nullif(g.lineitem_url, ''), a.ags_lineitem_url)
+FROM activities a
+LEFT JOIN grade_sync_activities g ON g.activity_id = a.id
+WHERE a.id = $1`
+
+// rememberLineItem keeps the line item grade sync found or created, so later scores
+// skip the lookup. The first one kept stays: it is the activity's gradebook column.
+const rememberLineItem = `
+INSERT INTO grade_sync_activities (activity_id, lineitem_url)
+VALUES ($1, $2)
+ON CONFLICT (activity_id) DO UPDATE SET lineitem_url = EXCLUDED.lineitem_url
+WHERE grade_sync_activities.lineitem_url = ''`
 
 func (s *Service) load(ctx context.Context, activityID, userID int64) (row, error) {
 	r := row{d: Delivery{ActivityID: activityID, Score: Score{ActivityID: activityID, UserID: userID}}}
@@ -323,7 +362,7 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 		}
 		return false, river.JobCancel(errors.New(reason))
 	}
-	lineItem, err := s.push(ctx, r)
+	lineItem, err := s.push(ctx, &r)
 	var rejected *RejectedError
 	switch {
 	case err == nil, errors.Is(err, ErrSuperseded):
@@ -346,13 +385,16 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 // push delivers r's score. Without a known line item it holds a per-activity lock
 // while the pusher finds or creates one, so concurrent first scores of one activity
 // cannot create two gradebook columns (a second one hides Moodle's lineitem claim).
-func (s *Service) push(ctx context.Context, r row) (string, error) {
+// r.d.LineItemURL is left as the line item now stored, so markSynced stores it only
+// if push did not.
+func (s *Service) push(ctx context.Context, r *row) (string, error) {
 	// Only AGS discovers line items; the web services path (no AGS score scope) and a
 	// known line item need no lock.
 	if r.d.LineItemURL != "" || !slices.Contains(r.d.Scopes, lti.ScopeScore) || r.d.GradePath == PathMoodleWS {
 		return s.pusher.Push(ctx, r.d)
 	}
 	var lineItem string
+	d := r.d
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		// Try, never wait: a worker waiting here would hold a pooled connection while
 		// the lock holder may need one.
@@ -363,18 +405,23 @@ func (s *Service) push(ctx context.Context, r row) (string, error) {
 		if !locked {
 			return errLineItemBusy
 		}
-		if err := tx.QueryRow(ctx, `SELECT ags_lineitem_url FROM activities WHERE id = $1`, r.d.ActivityID).Scan(&r.d.LineItemURL); err != nil {
+		// Another worker may have stored one since r was loaded.
+		if err := tx.QueryRow(ctx, selectLineItem, d.ActivityID).Scan(&d.LineItemURL); err != nil {
 			return err
 		}
 		var err error
-		lineItem, err = s.pusher.Push(ctx, r.d)
-		if lineItem != "" && r.d.LineItemURL == "" {
-			if _, uerr := tx.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1`, r.d.ActivityID, lineItem); uerr != nil {
+		lineItem, err = s.pusher.Push(ctx, d)
+		if lineItem != "" && d.LineItemURL == "" {
+			if _, uerr := tx.Exec(ctx, rememberLineItem, d.ActivityID, lineItem); uerr != nil {
 				return uerr
 			}
+			d.LineItemURL = lineItem
 		}
 		return err
 	})
+	if err == nil {
+		r.d.LineItemURL = d.LineItemURL // committed; otherwise markSynced stores it
+	}
 	return lineItem, err
 }
 
@@ -398,9 +445,10 @@ RETURNING scored_at = $4`,
 	if err != nil {
 		return false, fmt.Errorf("gradesync: mark synced: %w", err)
 	}
-	if lineItem != "" && lineItem != r.d.LineItemURL {
-		// Remember the line item found or created, so later scores skip the lookup.
-		if _, err := s.db.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1 AND ags_lineitem_url = ''`, r.d.ActivityID, lineItem); err != nil {
+	if lineItem != "" && r.d.LineItemURL == "" {
+		// Remember the line item found or created, so later scores skip the lookup
+		// (push has stored it unless Moodle answered that it held a newer score).
+		if _, err := s.db.Exec(ctx, rememberLineItem, r.d.ActivityID, lineItem); err != nil {
 			return false, fmt.Errorf("gradesync: remember line item: %w", err)
 		}
 	}

@@ -210,9 +210,11 @@ func TestSyncRemembersLineItemAndSkipsDeliveredVersion(t *testing.T) {
 	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now))
 	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now))
 	require.Equal(t, []float64{7}, b.pusher.got[[2]int64{b.activity, u}], "a delivered version is not pushed again")
-	var lineItem string
-	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT ags_lineitem_url FROM activities WHERE id = $1`, b.activity).Scan(&lineItem))
+	var lineItem, claim string
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT g.lineitem_url, a.ags_lineitem_url
+FROM activities a JOIN grade_sync_activities g ON g.activity_id = a.id WHERE a.id = $1`, b.activity).Scan(&lineItem, &claim))
 	require.Equal(t, "https://moodle.example/lineitems/1/lineitem?type_id=1", lineItem)
+	require.Empty(t, claim, "the launch's claim is course's to write")
 }
 
 // With real River workers and a platform that fails at first, every learner's final

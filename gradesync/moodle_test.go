@@ -275,6 +275,6 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	require.NoError(t, svc.sync(ctx, activityID, userID, time.Now()))
 	require.Equal(t, agsScore{Given: 70, Max: 100, At: at.UTC().Truncate(time.Millisecond)}, moodle.scores["5"])
 	var maximum float64
-	require.NoError(t, pool.QueryRow(ctx, `SELECT ags_score_maximum FROM activities WHERE id = $1`, activityID).Scan(&maximum))
+	require.NoError(t, pool.QueryRow(ctx, `SELECT score_maximum FROM grade_sync_activities WHERE activity_id = $1`, activityID).Scan(&maximum))
 	require.Equal(t, 100.0, maximum)
 }

@@ -25,7 +25,7 @@ type MoodleClients interface {
 // the path for activities where Moodle did not grant the AGS score scope. In Moodle
 // the LTI context id is the course id, the resource link id is the mod_lti instance id
 // and the LTI sub is the user id, so a launch names everything but the course module,
-// which is looked up once and kept in activities.moodle_cmid.
+// which is looked up once and kept in grade_sync_activities.moodle_cmid.
 //
 // Moodle writes a web service grade for anyone, teachers included, and drops feedback
 // text; the caller records scores for learners only, and the comment is not sent.
@@ -42,10 +42,23 @@ type moodleActivity struct {
 }
 
 const selectMoodleActivity = `
-SELECT c.context_id, a.resource_link_id, a.moodle_cmid
+SELECT c.context_id, a.resource_link_id, g.moodle_cmid
 FROM activities a
 JOIN courses c ON c.id = a.course_id
+LEFT JOIN grade_sync_activities g ON g.activity_id = a.id
 WHERE a.id = $1`
+
+// storeCourseModule keeps the course module id once looked up; a concurrent lookup
+// found the same one.
+const storeCourseModule = `
+INSERT INTO grade_sync_activities (activity_id, moodle_cmid)
+VALUES ($1, $2)
+ON CONFLICT (activity_id) DO UPDATE SET moodle_cmid = EXCLUDED.moodle_cmid
+WHERE grade_sync_activities.moodle_cmid IS NULL`
+
+const forgetCourseModule = `
+UPDATE grade_sync_activities SET moodle_cmid = NULL
+WHERE activity_id = $1 AND moodle_cmid = $2`
 
 func (p *WSPusher) activity(ctx context.Context, activityID int64) (moodleActivity, error) {
 	var contextID, resourceLinkID string
@@ -124,8 +137,7 @@ func (p *WSPusher) Push(ctx context.Context, d Delivery) (string, error) {
 		if errors.Is(err, moodle.ErrNotFound) {
 			// The course module may have been deleted (or the stored id is stale): forget
 			// it, so a later score looks it up again instead of failing the same way.
-			if _, uerr := p.DB.Exec(ctx, `UPDATE activities SET moodle_cmid = NULL WHERE id = $1 AND moodle_cmid = $2`,
-				d.ActivityID, a.courseModuleID); uerr != nil {
+			if _, uerr := p.DB.Exec(ctx, forgetCourseModule, d.ActivityID, a.courseModuleID); uerr != nil {
 				return "", fmt.Errorf("gradesync: forget course module: %w", uerr)
 			}
 		}
@@ -146,7 +158,7 @@ func (p *WSPusher) lookUpCourseModule(ctx context.Context, client *moodle.Client
 	if err != nil {
 		return 0, wsError(err)
 	}
-	if _, err := p.DB.Exec(ctx, `UPDATE activities SET moodle_cmid = $2 WHERE id = $1 AND moodle_cmid IS NULL`, activityID, cmid); err != nil {
+	if _, err := p.DB.Exec(ctx, storeCourseModule, activityID, cmid); err != nil {
 		return 0, fmt.Errorf("gradesync: store course module: %w", err)
 	}
 	return cmid, nil

@@ -10,7 +10,6 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
-	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/reflection"
@@ -103,12 +102,8 @@ func (s *Server) gradeSync(c *fiber.Ctx) error {
 // services instead of LTI grade services (or back).
 func (s *Server) setGradePath(c *fiber.Ctx) error {
 	a := actorOf(c)
-	path := c.FormValue("path")
-	if path != gradesync.PathAGS && path != gradesync.PathMoodleWS {
-		return problem(fiber.StatusUnprocessableEntity, "bad_grade_path", "Choose how grades reach Moodle",
-			"Choose LTI grade services or Moodle web services, then save again.")
-	}
-	if err := s.deps.Grades.SetGradePath(c.UserContext(), a.Activity.ID, path); err != nil {
+	// gradesync decides which paths exist; an unknown one is gradesync.ErrUnknownGradePath.
+	if err := s.deps.Grades.SetGradePath(c.UserContext(), a.Activity.ID, c.FormValue("path")); err != nil {
 		return err
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/grades?path=1")

@@ -16,6 +16,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/reflection"
 )
@@ -60,6 +61,8 @@ func TestEverySentinelProblem(t *testing.T) {
 		reflection.ErrNotAllowed:    {http.StatusForbidden, "forbidden"},
 		lti.ErrAmbiguous:            {http.StatusBadRequest, "ambiguous_platform"},
 		lti.ErrStateInvalid:         {http.StatusBadRequest, "bad_state"},
+
+		gradesync.ErrUnknownGradePath: {http.StatusUnprocessableEntity, "bad_grade_path"},
 	}
 	seen := map[error]bool{}
 	for _, e := range problems {

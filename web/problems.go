@@ -9,6 +9,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/reflection"
 )
@@ -40,6 +41,9 @@ var problems = []struct {
 	{discussion.ErrNotAllowed, errForbidden},
 	{discussion.ErrNotAuthor, &Problem{Status: fiber.StatusForbidden, Code: "not_author", Title: "Not your post",
 		Message: "Only the person who wrote a post can change or delete it. Fully anonymous posts cannot be changed by anyone."}},
+
+	{gradesync.ErrUnknownGradePath, &Problem{Status: fiber.StatusUnprocessableEntity, Code: "bad_grade_path", Title: "Choose how grades reach Moodle",
+		Message: "Choose LTI grade services or Moodle web services, then save again."}},
 
 	{reflection.ErrNotFound, errReflectionNotFound},
 	{reflection.ErrOwnReflection, &Problem{Status: fiber.StatusForbidden, Code: "own_reflection", Title: "Not yours to sign off",
