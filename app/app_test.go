@@ -87,7 +87,10 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
-	_, err = http.Get("http://" + ln.Addr().String() + "/readyz")
+	resp, err = http.Get("http://" + ln.Addr().String() + "/readyz")
+	if err == nil {
+		require.NoError(t, resp.Body.Close())
+	}
 	require.Error(t, err, "nothing listens after Run returns")
 }
 

@@ -57,6 +57,15 @@ func requireBlocked(t *testing.T, err error, want Reason) {
 	require.Equal(t, want, blocked(t, err).Reason, "error: %v", err)
 }
 
+// refused is the error of a request that should have been refused, closing the body
+// of any response it got after all.
+func refused(resp *http.Response, err error) error {
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+	return err
+}
+
 // blocked is err as the *BlockedError it must be.
 func blocked(t *testing.T, err error) *BlockedError {
 	t.Helper()
@@ -161,7 +170,7 @@ func TestDialRefusedBeforeConnect(t *testing.T) {
 			d := newTestDialer(t, tc.policy, names)
 			c := newClient(d.guardedDialer, testUA, 5*time.Second)
 
-			_, err := c.Get(tc.url)
+			err := refused(c.Get(tc.url))
 
 			be := blocked(t, err)
 			require.Equal(t, tc.want, be.Reason)
@@ -174,12 +183,12 @@ func TestDialRefusedBeforeConnect(t *testing.T) {
 func TestBlockedErrorMessage(t *testing.T) {
 	t.Parallel()
 	c := NewClient(Options{UserAgent: testUA})
-	_, err := c.Get("http://169.254.169.254/latest/meta-data/")
+	err := refused(c.Get("http://169.254.169.254/latest/meta-data/"))
 	var be *BlockedError
 	require.ErrorAs(t, err, &be)
 	require.Equal(t, "Huddle will not contact 169.254.169.254: cloud metadata addresses are never allowed", be.Error())
 
-	_, err = c.Get("http://169.254.7.7/")
+	err = refused(c.Get("http://169.254.7.7/"))
 	require.ErrorAs(t, err, &be)
 	require.Equal(t, "Huddle will not contact 169.254.7.7: link-local addresses are never allowed", be.Error())
 }
@@ -248,7 +257,7 @@ func TestLoopbackAllowedByDefault(t *testing.T) {
 func TestLocalhostResolvedAndChecked(t *testing.T) {
 	t.Parallel()
 	c := NewClient(Options{BlockLoopback: true, Timeout: 5 * time.Second})
-	_, err := c.Get("http://localhost:1/")
+	err := refused(c.Get("http://localhost:1/"))
 	be := blocked(t, err)
 	require.Equal(t, ReasonLoopback, be.Reason)
 	require.Equal(t, "localhost", be.Host)
@@ -392,7 +401,7 @@ func TestRestrictHosts(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, int32(1), platformHits.Load())
 
-	_, err = c.Post(other.URL+"/steal", "application/json", strings.NewReader("{}"))
+	err = refused(c.Post(other.URL+"/steal", "application/json", strings.NewReader("{}")))
 	be := blocked(t, err)
 	require.Equal(t, ReasonHostNotAllowed, be.Reason)
 	require.Equal(t, mustURL(t, other.URL).Host, be.Target)
@@ -432,7 +441,7 @@ func TestRestrictHostsPorts(t *testing.T) {
 			c := RestrictHosts(base, tc.allowed)
 			req, err := http.NewRequest(http.MethodGet, tc.url, nil)
 			require.NoError(t, err)
-			_, err = c.Transport.RoundTrip(req)
+			err = refused(c.Transport.RoundTrip(req))
 			if tc.ok {
 				require.NoError(t, err)
 				require.True(t, reached)

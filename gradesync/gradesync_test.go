@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -49,7 +48,6 @@ type bundle struct {
 	pool     *pgxpool.Pool
 	svc      *Service
 	pusher   *fakePusher
-	client   *river.Client[pgx.Tx]
 	activity int64
 	users    []int64
 	now      time.Time

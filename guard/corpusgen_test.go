@@ -560,12 +560,12 @@ func (g *corpusGen) dateOfBirth() (string, string) {
 	day, month, year := g.n(1, 28), g.n(1, 12), g.n(1930, 2005)
 	mname := corpusMonths[month-1]
 	ord := func(d int) string {
-		switch {
-		case d == 1 || d == 21:
+		switch d {
+		case 1, 21:
 			return fmt.Sprintf("%dst", d)
-		case d == 2 || d == 22:
+		case 2, 22:
 			return fmt.Sprintf("%dnd", d)
-		case d == 3 || d == 23:
+		case 3, 23:
 			return fmt.Sprintf("%drd", d)
 		default:
 			return fmt.Sprintf("%dth", d)

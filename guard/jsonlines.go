@@ -20,7 +20,7 @@ func WriteJSONLines(w io.Writer, findings []Finding) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	for _, f := range findings {
-		if err := enc.Encode(findingLine{Kind: f.Kind, Start: f.Start, End: f.End, Text: f.Text}); err != nil {
+		if err := enc.Encode(findingLine(f)); err != nil {
 			return fmt.Errorf("guard: write finding: %w", err)
 		}
 	}

@@ -96,7 +96,7 @@ func wordSet(list string) map[string]bool {
 func scanPostcode(n *normalised, i int, found []candidate) []candidate {
 	s := n.text
 	// Every postcode has a digit within its first three characters; most words do not.
-	if !(i+1 < len(s) && isDigitByte(s[i+1]) || i+2 < len(s) && isDigitByte(s[i+2])) {
+	if (i+1 >= len(s) || !isDigitByte(s[i+1])) && (i+2 >= len(s) || !isDigitByte(s[i+2])) {
 		return found
 	}
 	m := postcodeRe.FindStringSubmatchIndex(window(s, i, 10))

@@ -128,7 +128,7 @@ func TestPublishInTransaction(t *testing.T) {
 
 			tx, err := pool.Begin(ctx)
 			require.NoError(t, err)
-			defer tx.Rollback(ctx)
+			defer func() { _ = tx.Rollback(ctx) }() // committed below; a failed test leaves nothing open
 			publish(t, tx, "board:1", "in transaction")
 			publish(t, pool, "board:1", "outside")
 			require.Equal(t, event("board:1", "outside"), receive(t, s), "delivered before commit")
@@ -288,7 +288,7 @@ func TestQuietConnectionStaysUp(t *testing.T) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 	<-h.Ready()
 	s := h.Subscribe("board:1")
 	defer s.Close()
@@ -315,7 +315,7 @@ func TestSubscribedBeforeListening(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 
 	require.Equal(t, Event{Topic: "board:1", Resync: true}, receive(t, s))
 }

@@ -459,7 +459,9 @@ func openStream(ctx context.Context, dialer *net.Dialer, target *url.URL, reques
 	if _, err := io.WriteString(conn, request); err != nil {
 		return fail(fmt.Errorf("send: %w", err))
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), nil)
+	// The body is the stream itself: it stays open after this returns and ends when
+	// the stream's connection is closed, which is how every stream here ends.
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), nil) //nolint:bodyclose // closed with conn
 	if err != nil {
 		return fail(fmt.Errorf("response: %w", err))
 	}

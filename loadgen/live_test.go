@@ -398,6 +398,7 @@ func TestOpenStreamReadsChunkedHead(t *testing.T) {
 		"d\r\nretry: 2000\n\n\r\n" + "2f\r\nevent: post\ndata: {\"thread\":\"4\",\"post\":\"5\"}\n\n\r\n"
 	resp, err := http.ReadResponse(bufio.NewReaderSize(strings.NewReader(raw), 64), nil)
 	require.NoError(t, err)
+	defer resp.Body.Close()
 	r := newSSEReader(resp.Body, 64)
 	l, err := r.line()
 	require.NoError(t, err)

@@ -74,7 +74,7 @@ func TestLaunchErrorKeepsPersonalDataOut(t *testing.T) {
 			t.Parallel()
 			v := NewVerifier(VerifierConfig{Keys: keys, Now: func() time.Time { return time.Unix(tt.now, 0) }})
 			_, err := v.VerifyIDToken(context.Background(), tt.raw, tt.p(good))
-			lerr := requireCode(t, err, tt.code)
+			lerr := launchErrorOf(t, err, tt.code)
 			for _, s := range []string{lerr.Error(), lerr.Message, fmt.Sprintf("%+v", lerr)} {
 				for _, secret := range []string{"learner1", "Lena", "LEARNER1", "e39b906b4b8da1e33b304b9de280ca6d", raw[:30], raw[len(raw)-30:]} {
 					require.NotContains(t, s, secret)

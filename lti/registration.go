@@ -23,12 +23,6 @@ import (
 // (LTI-DR 3.3); the page's handler calls FetchPlatformConfiguration, NewToolRegistration and Register, stores
 // the result and closes the window. Nothing here touches HTTP handlers or storage.
 
-// JSON member names that are URIs (LTI-DR 3.4 and 3.5.2).
-const (
-	regPlatformConfigurationKey = "https://purl.imsglobal.org/spec/lti-platform-configuration"
-	regToolConfigurationKey     = "https://purl.imsglobal.org/spec/lti-tool-configuration"
-)
-
 // The AGS and NRPS scopes Huddle asks for. Moodle switches services on from them (registration_helper.php):
 // lineitem gives "grade sync and column management", the others grade sync only, and the NRPS scope
 // turns on the membership service.

@@ -154,7 +154,8 @@ func regToolOptions() lti.ToolRegistrationOptions {
 	}
 }
 
-func requireRegistrationError(t *testing.T, err error, code lti.RegistrationErrorCode) *lti.RegistrationError {
+// registrationErrorOf is err as the *lti.RegistrationError with code it must be.
+func registrationErrorOf(t *testing.T, err error, code lti.RegistrationErrorCode) *lti.RegistrationError {
 	t.Helper()
 	require.Error(t, err)
 	var re *lti.RegistrationError
@@ -162,6 +163,11 @@ func requireRegistrationError(t *testing.T, err error, code lti.RegistrationErro
 	require.Equal(t, code, re.Code, "error: %v", err)
 	require.NotEmpty(t, re.Message)
 	return re
+}
+
+func requireRegistrationError(t *testing.T, err error, code lti.RegistrationErrorCode) {
+	t.Helper()
+	_ = registrationErrorOf(t, err, code) // it fails the test itself
 }
 
 func requireNoToken(t *testing.T, err error, token string) {
@@ -325,7 +331,7 @@ func TestRegistrationTokenAlreadyUsed(t *testing.T) {
 
 	_, err = lti.Register(ctx, p.srv.Client(), cfg, token, reg)
 
-	re := requireRegistrationError(t, err, lti.RegistrationCodeTokenUsed)
+	re := registrationErrorOf(t, err, lti.RegistrationCodeTokenUsed)
 	require.Equal(t, http.StatusUnauthorized, re.Status)
 	require.Equal(t, "This registration link has already been used. "+
 		"In Moodle, start the registration again from Manage tools.", re.Message)
@@ -371,7 +377,7 @@ func TestRegistrationPlatformRefusals(t *testing.T) {
 
 			_, err = lti.Register(ctx, p.srv.Client(), cfg, token, lti.NewToolRegistration(regToolOptions()))
 
-			re := requireRegistrationError(t, err, tc.wantCode)
+			re := registrationErrorOf(t, err, tc.wantCode)
 			require.Equal(t, tc.status, re.Status)
 			require.Contains(t, re.Detail, tc.wantDetail)
 			requireNoToken(t, err, token)
@@ -405,7 +411,7 @@ func TestRegistrationToolMisconfigured(t *testing.T) {
 
 			_, err = lti.Register(ctx, p.srv.Client(), cfg, regToken(t), lti.NewToolRegistration(opts))
 
-			re := requireRegistrationError(t, err, lti.RegistrationCodeToolMisconfigured)
+			re := registrationErrorOf(t, err, lti.RegistrationCodeToolMisconfigured)
 			require.Contains(t, re.Detail, tc.detail)
 			require.Len(t, p.recorded(), 1, "nothing may be posted, so the token is not spent")
 		})
@@ -509,7 +515,7 @@ func TestRegistrationConfigurationRejected(t *testing.T) {
 			cfg, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.configURL())
 
 			require.Nil(t, cfg)
-			re := requireRegistrationError(t, err, tc.want)
+			re := registrationErrorOf(t, err, tc.want)
 			require.Contains(t, re.Detail, tc.detail)
 		})
 	}
@@ -519,7 +525,7 @@ func TestRegistrationConfigurationNotFound(t *testing.T) {
 	t.Parallel()
 	p := newRegPlatform(t, false)
 	_, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.srv.URL+"/nope.php")
-	re := requireRegistrationError(t, err, lti.RegistrationCodeConfigUnavailable)
+	re := registrationErrorOf(t, err, lti.RegistrationCodeConfigUnavailable)
 	require.Equal(t, http.StatusNotFound, re.Status)
 }
 
@@ -546,7 +552,7 @@ func TestRegistrationInsecureIssuer(t *testing.T) {
 		}
 		_, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
 			"https://moodle.example.com/mod/lti/openid-configuration.php")
-		re := requireRegistrationError(t, err, lti.RegistrationCodeInsecureIssuer)
+		re := registrationErrorOf(t, err, lti.RegistrationCodeInsecureIssuer)
 		require.Contains(t, re.Detail, "http://moodle.example.com")
 		require.Len(t, p.recorded(), 1)
 	})

@@ -222,7 +222,7 @@ func (m *svcMoodle) write(w http.ResponseWriter, reply svcReply) {
 		fmt.Fprintf(buf, "%s: %s\r\n", h[0], m.rewrite([]byte(h[1])))
 	}
 	fmt.Fprintf(buf, "Content-Length: %d\r\nConnection: close\r\n\r\n", len(body))
-	buf.Write(body)
+	_, _ = buf.Write(body) // a bufio.Writer's error comes back from Flush
 	if err := buf.Flush(); err != nil {
 		m.t.Errorf("write reply: %v", err)
 	}

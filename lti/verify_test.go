@@ -196,7 +196,8 @@ func b64(v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func requireCode(t testing.TB, err error, code Code) *LaunchError {
+// launchErrorOf is err as the *LaunchError with code it must be.
+func launchErrorOf(t testing.TB, err error, code Code) *LaunchError {
 	t.Helper()
 	require.Error(t, err)
 	var lerr *LaunchError
@@ -204,6 +205,11 @@ func requireCode(t testing.TB, err error, code Code) *LaunchError {
 	require.Equal(t, code, lerr.Code, "error: %v", err)
 	require.NotEmpty(t, lerr.Message)
 	return lerr
+}
+
+func requireCode(t testing.TB, err error, code Code) {
+	t.Helper()
+	_ = launchErrorOf(t, err, code) // it fails the test itself
 }
 
 func TestVerifyIDTokenMoodleFixtures(t *testing.T) {
@@ -518,7 +524,7 @@ func TestVerifyIDTokenRejections(t *testing.T) {
 			t.Parallel()
 			raw := sign(t, tp.key, tt.claims(testNow))
 			_, err := tp.verifier.VerifyIDToken(context.Background(), raw, tp.platform)
-			lerr := requireCode(t, err, tt.code)
+			lerr := launchErrorOf(t, err, tt.code)
 			// A rejection never carries the token or the person's data.
 			require.NotContains(t, lerr.Error(), raw[:40])
 			require.NotContains(t, lerr.Error(), "Lena")
@@ -691,7 +697,7 @@ func TestVerifyIDTokenKeysUnavailable(t *testing.T) {
 	tp := setup(t)
 	tp.jwks.setBody([]byte("<html>503</html>"))
 	_, err := tp.verifier.VerifyIDToken(context.Background(), sign(t, tp.key, resourceLinkClaims(testNow)), tp.platform)
-	lerr := requireCode(t, err, CodeKeysUnavailable)
+	lerr := launchErrorOf(t, err, CodeKeysUnavailable)
 	require.ErrorIs(t, lerr, ErrKeySetUnavailable)
 }
 
@@ -739,7 +745,7 @@ func TestVerifyIDTokenKeyRotation(t *testing.T) {
 	tp.clock.Advance(5 * time.Second)
 	stranger := privateJWK(t, 2, "platform-key-3")
 	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, stranger, resourceLinkClaims(tp.clock.Now())), tp.platform)
-	lerr := requireCode(t, err, CodeUnknownKey)
+	lerr := launchErrorOf(t, err, CodeUnknownKey)
 	require.ErrorIs(t, lerr, ErrKeyNotFound)
 	require.Equal(t, 2, tp.keys.Fetches(tp.platform.JWKSURL))
 

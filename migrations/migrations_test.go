@@ -162,6 +162,7 @@ INSERT INTO activities (id, course_id, resource_link_id, ags_lineitem_url, grade
 	moved := map[int64]string{}
 	rows, err := db.Query(`SELECT activity_id, concat_ws(' | ', grade_path, lineitem_url, moodle_cmid, score_maximum) FROM grade_sync_activities`)
 	require.NoError(t, err)
+	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var state string

@@ -89,7 +89,7 @@ func TestNotifyFollowsPreference(t *testing.T) {
 
 				tx, err := b.pool.Begin(ctx)
 				require.NoError(t, err)
-				defer tx.Rollback(ctx)
+				defer func() { _ = tx.Rollback(ctx) }() // committed below; a failed test leaves nothing open
 				require.NoError(t, b.svc.Notify(ctx, tx, Notice{UserID: u, Subject: "New reply in Night shift handover",
 					Text: "Eddie Educator replied to your thread."}))
 				if commit {

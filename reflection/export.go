@@ -173,7 +173,7 @@ func exportReflection(r Reflection) ExportReflection {
 		Prompts: []ExportPrompt{}, Versions: []ExportVersion{}, Shares: []ExportShare{}, Comments: []ExportComment{},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 	for _, p := range r.Prompts {
-		e.Prompts = append(e.Prompts, ExportPrompt{Key: p.Key, Label: p.Label, Help: p.Help, Required: p.Required})
+		e.Prompts = append(e.Prompts, ExportPrompt(p))
 	}
 	if r.Current != nil {
 		e.CurrentVersion = r.Current.Number

@@ -184,7 +184,7 @@ func TestExportJSON(t *testing.T) {
 	gibbs, _ := builtin("gibbs")
 	var prompts []ExportPrompt
 	for _, p := range gibbs.Prompts {
-		prompts = append(prompts, ExportPrompt{Key: p.Key, Label: p.Label, Help: p.Help, Required: p.Required})
+		prompts = append(prompts, ExportPrompt(p))
 	}
 	draftSaved := exportDraftAt
 	require.Equal(t, ExportReflection{

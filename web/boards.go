@@ -310,10 +310,10 @@ func markRuns(text string, fs []guard.Finding) []guardRun {
 
 func (s *Server) renderThreadForm(c *fiber.Ctx, b discussion.Board, f threadForm, status int) error {
 	title := "Start a thread"
-	switch {
-	case f.Draft.Kind == discussion.ThreadCase:
+	switch f.Draft.Kind {
+	case discussion.ThreadCase:
 		title = "Share a case"
-	case f.Draft.Kind == discussion.ThreadOpportunity:
+	case discussion.ThreadOpportunity:
 		title = "Post a learning opportunity"
 	}
 	c.Status(status)

@@ -309,7 +309,7 @@ func TestConcurrentFirstLaunches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := learner
+			var m ltitest.Member
 			if i%2 == 0 { // half are one new person in several tabs
 				m = ltitest.Member{Subject: "77", Name: "Tab Person", Roles: []string{ltitest.RoleLearner}}
 			} else {
