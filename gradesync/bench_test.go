@@ -311,7 +311,7 @@ func benchmarkQueue(b *testing.B, rate int) {
 		conflicts += l.conflicts
 		l.mu.Unlock()
 	}
-	var retried int
+	var retried int // attempts and final states after the run, which rivertest does not report
 	must(b, q.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'grade_sync' AND (attempt > 1 OR state IN ('retryable', 'discarded', 'cancelled'))`).Scan(&retried))
 
 	slices.Sort(latencies)

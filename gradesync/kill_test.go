@@ -57,7 +57,9 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 	for i, u := range b.users {
 		require.NoError(t, b.svc.Submit(ctx, b.score(u, float64(i%10)+0.25, b.now.Add(time.Minute))))
 	}
-	// Kill: the process vanishes without finishing its jobs or telling River.
+	// Kill: the process vanishes without finishing its jobs or telling River. The job
+	// rows are read and aged directly: rivertest asserts insertions, not a crash's
+	// leftovers, and no River call makes a job look abandoned.
 	var running int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running))
 	require.Positive(t, running, "the dead process held jobs")

@@ -214,7 +214,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 			t.Logf("user %d: %s after %d attempts: %s", u, st, a, le)
 		}
 		rows.Close()
-		var jobs string
+		var jobs string // every job's state and attempts, for the failure message only
 		_ = pool.QueryRow(ctx, `SELECT string_agg(state::text || ':' || attempt::text, ',') FROM river_job`).Scan(&jobs)
 		t.Fatalf("not every score synced; jobs %s", jobs)
 	}
