@@ -158,14 +158,22 @@ func TestKeySetColdStartCoalesces(t *testing.T) {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 30)
+	waiting := make(chan struct{}, 30)
 	for range 30 {
+		ctx := NewWaitingContext(context.Background(), waiting)
 		wg.Go(func() {
-			_, err := ks.Key(context.Background(), srv.URL, "a1eb6a1f28ae7dea3b42")
+			_, err := ks.Key(ctx, srv.URL, "a1eb6a1f28ae7dea3b42")
 			errs <- err
 		})
 	}
-	require.Eventually(t, func() bool { return hits.Load() == 1 }, 5*time.Second, time.Millisecond)
-	time.Sleep(20 * time.Millisecond)
+	// The fetch is held until every other caller waits behind it (the fetcher's own
+	// request outlives its caller's context, so it never asks for Done): one fetch for
+	// all of them is the coalescing alone.
+	require.Eventually(t, func() bool { return hits.Load() == 1 }, 10*time.Second, time.Millisecond)
+	if n, ok := awaitWaiting(waiting, 29); !ok {
+		close(release)
+		t.Fatalf("%d of 29 callers waiting for the key set after 10s", n)
+	}
 	close(release)
 	wg.Wait()
 	close(errs)

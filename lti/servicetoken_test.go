@@ -550,20 +550,6 @@ func TestServiceTokenWithoutExpiryIsNotCached(t *testing.T) {
 	require.EqualValues(t, 3, s.moodle.tokenFetches.Load())
 }
 
-// waitingContext tells the test, once, that its caller has begun to wait: Token asks
-// for Done only after it has missed the cache, to wait for a token request (its own
-// or another caller's) while honouring its context.
-type waitingContext struct {
-	context.Context
-	once    sync.Once
-	waiting chan<- struct{}
-}
-
-func (c *waitingContext) Done() <-chan struct{} {
-	c.once.Do(func() { c.waiting <- struct{}{} })
-	return c.Context.Done()
-}
-
 func TestServiceTokenConcurrentCallersCoalesce(t *testing.T) {
 	t.Parallel()
 	s := newSvcSetup(t)
@@ -581,7 +567,7 @@ func TestServiceTokenConcurrentCallersCoalesce(t *testing.T) {
 	results := make([]string, callers)
 	errs := make([]error, callers)
 	for i := range callers {
-		ctx := &waitingContext{Context: t.Context(), waiting: waiting}
+		ctx := lti.NewWaitingContext(t.Context(), waiting)
 		wg.Go(func() {
 			tok, err := s.tokens.Token(ctx, s.p, lti.ScopeScore, lti.ScopeLineItem)
 			results[i], errs[i] = tok.AccessToken, err

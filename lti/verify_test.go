@@ -780,14 +780,22 @@ func TestVerifyIDTokenConcurrentUnknownKidCoalesces(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, launches)
+	waiting := make(chan struct{}, launches)
 	for _, raw := range tokens {
+		ctx := NewWaitingContext(ctx, waiting)
 		wg.Go(func() {
 			_, err := tp.verifier.VerifyIDToken(ctx, raw, tp.platform)
 			errs <- err
 		})
 	}
-	require.Eventually(t, func() bool { return tp.jwks.hits.Load() == 2 }, 5*time.Second, time.Millisecond)
-	time.Sleep(20 * time.Millisecond) // let the other launches reach the key set
+	// The refetch is held until every other launch waits behind it (the refetch's own
+	// request outlives its launch's context, so that one never asks for Done), so that
+	// a second refetch could not hide behind a slow launch.
+	require.Eventually(t, func() bool { return tp.jwks.hits.Load() == 2 }, 10*time.Second, time.Millisecond)
+	if n, ok := awaitWaiting(waiting, launches-1); !ok {
+		close(gate)
+		t.Fatalf("%d of %d launches waiting for the key set after 10s", n, launches-1)
+	}
 	close(gate)
 	wg.Wait()
 	close(errs)
