@@ -139,7 +139,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	schema, err := migrations.New(a.db)
 	if err != nil {
 		a.Close()
-		return nil, err
+		return nil, fmt.Errorf("app: %w", err)
 	}
 
 	a.LTI = lti.NewStore(pool, o.Now)
@@ -153,10 +153,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	a.Courses = course.NewService(pool, o.Now)
 	a.Sessions = session.NewStore(pool, o.Now, cfg.SessionIdle)
 
-	// River builds its client from a bundle of workers that it reads when jobs are
-	// inserted and worked, not when the client is made. So the client comes first, the
-	// services that insert jobs get it when they are built, and the workers that need
-	// those services join the bundle before anything is inserted or Start is called.
+	// River's client holds the workers bundle and looks a kind up in it when a job is
+	// inserted (refusing unknown kinds) and when one is worked, not when the client is
+	// made; only plugin hooks are read at NewClient, and Huddle uses none. So the client
+	// comes first, the services that insert jobs get it when they are built, and the
+	// workers that need those services join the bundle before anything is inserted or
+	// Start is called (TestEveryJobKindHasAWorker holds River to this).
 	workers := river.NewWorkers()
 	a.Queue, err = river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger: log.With("component", "queue"),
@@ -201,7 +203,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		},
 	})
 	a.Reflections = reflection.NewService(pool, reflection.Options{
-		Log: log.With("component", "reflection"), Now: o.Now,
+		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 	})
 
@@ -250,7 +252,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	}
 	if a.Web, err = web.New(deps); err != nil {
 		a.Close()
-		return nil, err
+		return nil, fmt.Errorf("app: %w", err)
 	}
 	return a, nil
 }
@@ -266,8 +268,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// The workers run on a context of their own so that they outlive the requests they
 	// serve and stop only once those have drained.
 	if err := a.Queue.Start(context.WithoutCancel(ctx)); err != nil {
+		_ = ln.Close()
 		return fmt.Errorf("app: start job queue: %w", err)
 	}
+	// The hub and the pruning stop with ctx, or as soon as the web server stops by
+	// itself (a listener that fails), so Run always returns.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	defer func() {
 		stop, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 		defer cancel()
@@ -288,6 +295,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.prune(ctx, time.Minute)
 	}()
 	err := a.Web.Serve(ctx, ln, a.Config.ShutdownTimeout)
+	cancel()
 	<-hubDone
 	<-pruneDone
 	return err

@@ -101,3 +101,21 @@ func TestOpenPoolNeverQuotesTheURL(t *testing.T) {
 	require.True(t, errors.Is(err, app.ErrDatabaseURL), "%v", err)
 	require.NotContains(t, err.Error(), "s3cret")
 }
+
+// A web server that cannot serve (its listener already closed) ends Run with an error
+// instead of leaving it waiting on the live hub and the pruning for ever.
+func TestRunReturnsWhenServingFails(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, ln.Close())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(t.Context(), ln) }()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the web server failed")
+	}
+}

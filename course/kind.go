@@ -1,7 +1,7 @@
 package course
 
 // Kind is one kind of Huddle activity an educator can add to a course. Each activity
-// package (discussion, reflection, ...) describes itself with a Kind, and cmd/huddle
+// package (discussion, reflection, ...) describes itself with a Kind, and app.Kinds
 // hands the list to the web layer, which offers them in Deep Linking and set-up.
 type Kind struct {
 	Name        string // stable id stored with the activity, e.g. "case_board"

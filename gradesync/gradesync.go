@@ -289,12 +289,15 @@ type row struct {
 }
 
 // selectDelivery reads course's activities (the launch's AGS claim) and grade sync's
-// own grade_sync_activities in one round trip: the line item grade sync found or
-// created wins over the claim's, and an activity without a row of its own is on the
-// AGS path with nothing looked up yet.
+// own grade_sync_activities in one round trip. The line item a launch's claim names
+// wins, as it did when both lived in one column: Moodle names the column it holds now,
+// so an educator who deletes and recreates it is followed on the next launch. The one
+// grade sync found or created serves links whose launches name none (Moodle omits the
+// claim when a link has several line items). An activity without a row of its own is
+// on the AGS path with nothing looked up yet.
 const selectDelivery = `
 SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url,
-       coalesce(nullif(g.lineitem_url, ''), a.ags_lineitem_url), a.ags_scopes, u.subject,
+       coalesce(nullif(a.ags_lineitem_url, ''), g.lineitem_url, ''), a.ags_scopes, u.subject,
        coalesce(g.grade_path, 'ags'), coalesce(g.score_maximum, 0),
        s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
        s.state, s.synced_scored_at
@@ -307,7 +310,7 @@ WHERE s.activity_id = $1 AND s.user_id = $2`
 
 // selectLineItem is selectDelivery's line item alone, re-read under the line item lock.
 const selectLineItem = `
-SELECT coalesce(nullif(g.lineitem_url, ''), a.ags_lineitem_url)
+SELECT coalesce(nullif(a.ags_lineitem_url, ''), g.lineitem_url, '')
 FROM activities a
 LEFT JOIN grade_sync_activities g ON g.activity_id = a.id
 WHERE a.id = $1`

@@ -85,11 +85,13 @@ func (b *bundle) score(user int64, given float64, at time.Time) Score {
 		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: at}
 }
 
-// requireOneJob asserts that exactly one grade sync job is queued, for the bundle's
-// first learner (rivertest fails on none and on more than one).
+// requireOneJob asserts that exactly one grade sync job is queued (rivertest fails on
+// none and on more than one, matching the kind only) and that it is for the bundle's
+// first learner.
 func (b *bundle) requireOneJob(t *testing.T) {
 	t.Helper()
-	rivertest.RequireInserted(t.Context(), t, riverpgxv5.New(b.pool), &SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, nil)
+	job := rivertest.RequireInserted(t.Context(), t, riverpgxv5.New(b.pool), SyncArgs{}, nil)
+	require.Equal(t, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, job.Args)
 }
 
 func (b *bundle) state(t *testing.T, user int64) (state, lastError string, given float64) {
@@ -311,8 +313,9 @@ WHERE kind = 'grade_sync'`)
 	require.NoError(t, err)
 
 	require.NoError(t, b.svc.Retry(ctx, b.activity, b.users[0]))
-	job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(b.pool), &SyncArgs{ActivityID: b.activity, UserID: b.users[0]},
+	job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(b.pool), SyncArgs{},
 		&rivertest.RequireInsertedOpts{State: rivertype.JobStateAvailable})
+	require.Equal(t, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, job.Args)
 	require.False(t, job.ScheduledAt.After(time.Now()), "due now, not at its backoff")
 	st, lastErr, _ := b.state(t, b.users[0])
 	require.Equal(t, "pending", st)

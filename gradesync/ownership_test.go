@@ -285,7 +285,7 @@ func TestLineItemKeptAndReused(t *testing.T) {
 	t.Parallel()
 	const scores = "POST /mod/lti/services.php/2/lineitems/3/lineitem/scores"
 
-	t.Run("found, kept and preferred to a later claim", func(t *testing.T) {
+	t.Run("found, kept and reused", func(t *testing.T) {
 		t.Parallel()
 		b := setupAGS(t, 2)
 		ctx := t.Context()
@@ -303,13 +303,31 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		own := b.moodle.srv.URL + "/mod/lti/services.php/2/lineitems/3/lineitem?type_id=1"
 		require.Equal(t, own, gradeSyncRow(t, b.pool, b.activity).LineItemURL)
 
-		// A launch now names another line item (course writes the claim).
-		_, err := b.pool.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1`,
-			b.activity, b.moodle.srv.URL+"/mod/lti/services.php/2/lineitems/9/lineitem?type_id=1")
-		require.NoError(t, err)
 		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now()))
 		require.Equal(t, map[string]int{scores: 1}, b.requests.take(), "grade sync's own line item, no lookup")
 		require.Equal(t, own, gradeSyncRow(t, b.pool, b.activity).LineItemURL)
+	})
+
+	t.Run("a launch's claim wins over the line item found", func(t *testing.T) {
+		t.Parallel()
+		b := setupAGS(t, 1)
+		ctx := t.Context()
+		// Grade sync once found column 9, since deleted in Moodle; launches now name 3.
+		_, err := b.pool.Exec(ctx, `INSERT INTO grade_sync_activities (activity_id, lineitem_url) VALUES ($1, $2)`,
+			b.activity, b.moodle.srv.URL+"/mod/lti/services.php/2/lineitems/9/lineitem?type_id=1")
+		require.NoError(t, err)
+		_, err = b.pool.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1`,
+			b.activity, b.moodle.srv.URL+"/mod/lti/services.php/2/lineitems/3/lineitem?type_id=1")
+		require.NoError(t, err)
+		b.submit(t, b.users[0], 7, time.Now().Add(-time.Minute))
+		b.requests.take()
+
+		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
+		got := b.requests.take()
+		require.Equal(t, 1, got[scores], "the claim's column, not the stale one: %v", got)
+		var state string
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT state FROM scores WHERE user_id = $1`, b.users[0]).Scan(&state))
+		require.Equal(t, "synced", state)
 	})
 
 	t.Run("kept when Moodle already holds a newer score", func(t *testing.T) {

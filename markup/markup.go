@@ -46,8 +46,9 @@ func Render(src string) template.HTML {
 	return Stored(string(policy.SanitizeBytes(buf.Bytes())))
 }
 
-// Stored marks as safe to show HTML that Render produced and that was kept as text (a post's html column).
-// It is the one place Huddle trusts HTML without escaping it: never pass it anything Render did not make.
+// Stored marks as safe to show HTML that Huddle made and kept as text (a post's html column): Render's output,
+// or Render's output joined with tags around escaped text (a case's section headings). It is the one place
+// Huddle trusts HTML without escaping it: never pass it anything else.
 func Stored(html string) template.HTML {
 	return template.HTML(html) //nolint:gosec // G203: only Render's sanitised output reaches here
 }

@@ -8,9 +8,9 @@ CREATE TABLE grade_sync_activities (
     -- Services, the default where Moodle grants it) or 'moodle_ws' (Moodle web
     -- services), which an educator may choose.
     grade_path    text NOT NULL DEFAULT 'ags' CHECK (grade_path IN ('ags', 'moodle_ws')),
-    -- The line item grade sync found by the resource link filter or created; it wins
-    -- over activities.ags_lineitem_url, the one a launch's AGS claim named. '' until
-    -- one is found.
+    -- The line item grade sync found by the resource link filter or created, used
+    -- when the launches' AGS claim names none (activities.ags_lineitem_url, which
+    -- wins). '' until one is found.
     lineitem_url  text NOT NULL DEFAULT '',
     -- The line item's own maximum: Moodle grade items may be points or scales, so
     -- scores are sent on the line item's scale. Read once from Moodle.
@@ -31,24 +31,20 @@ SELECT id, grade_path,
 FROM activities
 WHERE grade_path <> 'ags' OR ags_score_maximum > 0 OR moodle_cmid > 0;
 
-ALTER TABLE activities
-    DROP COLUMN grade_path,
-    DROP COLUMN ags_score_maximum,
-    DROP COLUMN moodle_cmid;
+-- activities.grade_path, ags_score_maximum and moodle_cmid stay for one release, read
+-- and written by nobody in this one: during a rolling deploy the previous release's
+-- instances still run their statements against them, and would fail on every grade
+-- sync if they were gone. A migration of the next release drops them.
 
 -- +goose Down
--- The columns come back in the order 00005 and 00006 added them, with what grade sync
--- learned; a line item it found goes where it used to keep it.
-ALTER TABLE activities
-    ADD COLUMN moodle_cmid bigint,
-    ADD COLUMN grade_path text NOT NULL DEFAULT 'ags' CHECK (grade_path IN ('ags', 'moodle_ws')),
-    ADD COLUMN ags_score_maximum double precision;
-
+-- The previous release reads the old columns again, with what grade sync learned
+-- since; a line item it found goes where it used to keep it, unless a launch's claim
+-- is there.
 UPDATE activities a
 SET moodle_cmid = g.moodle_cmid,
     grade_path = g.grade_path,
     ags_score_maximum = g.score_maximum,
-    ags_lineitem_url = CASE WHEN g.lineitem_url <> '' THEN g.lineitem_url ELSE a.ags_lineitem_url END
+    ags_lineitem_url = CASE WHEN a.ags_lineitem_url = '' THEN g.lineitem_url ELSE a.ags_lineitem_url END
 FROM grade_sync_activities g
 WHERE g.activity_id = a.id;
 

@@ -29,7 +29,7 @@ const (
 	maxResponseBytes = 64 << 20
 )
 
-// Config describes one Moodle site. cmd builds it from the site's stored settings.
+// Config describes one Moodle site. Connections builds it from the site's stored settings.
 type Config struct {
 	// SiteURL is the Moodle root (wwwroot), e.g. https://learning.example-trust.nhs.uk or https://host/moodle.
 	SiteURL string

@@ -153,8 +153,8 @@ type Service struct {
 
 // Options are a Service's collaborators, given when it is built. Each may be left out.
 type Options struct {
-	Log *slog.Logger     // nil: discard
-	Now func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: discard
+	Now    func() time.Time // nil: time.Now
 	// Grader records completion scores (gradesync); nil leaves reflection logs ungraded.
 	Grader Grader
 	// Threads lets a reflection refer to a discussion (discussion provides it); nil
@@ -170,10 +170,10 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: o.Log, now: o.Now, grader: o.Grader, threads: o.Threads, notifier: o.Notifier}
+	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, threads: o.Threads, notifier: o.Notifier}
 }
 
 type activitySettings struct {

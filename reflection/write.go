@@ -169,7 +169,7 @@ func draftTime(draft []byte, now time.Time) *time.Time {
 }
 
 // Threads finds discussion threads a person can see, so a reflection can refer to
-// one (discussion provides it; cmd wires it).
+// one (discussion provides it; app wires it).
 type Threads interface {
 	// ThreadsFor lists threads in boards of the person's courses, newest first.
 	ThreadsFor(ctx context.Context, userID int64, limit int) ([]Ref, error)
@@ -365,7 +365,7 @@ ON CONFLICT DO NOTHING`, id, with, s.now())
 	})
 }
 
-// Notifier tells a person something through Moodle's messaging (notify, wired by cmd).
+// Notifier tells a person something through Moodle's messaging (notify, wired by app).
 type Notifier interface {
 	Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error
 }

@@ -69,7 +69,7 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	add("learner A", learner, course2, nil, actor{member: true})
 	add("educator A", educator, course2, nil, actor{member: true, educator: true})
 	add("learner B", ltitest.Member{Subject: "40", Name: "Bo Learner", Roles: []string{ltitest.RoleLearner}}, courseB, nil, actor{})
-	add("educator B", ltitest.Member{Subject: "30", Name: "Beth web.Educator", Roles: []string{ltitest.RoleInstructor}}, courseB, nil, actor{})
+	add("educator B", ltitest.Member{Subject: "30", Name: "Beth Educator", Roles: []string{ltitest.RoleInstructor}}, courseB, nil, actor{})
 	add("admin A", admin, courseB, nil, actor{admin: true})
 	other := e.addPlatform(t)
 	add("educator on another site", educator, course2, other, actor{})

@@ -149,7 +149,7 @@ func BenchmarkCreatePost(b *testing.B) {
 	})
 }
 
-// BenchmarkLiveSubscribers opens 5,000 web.Server-Sent Events streams on one instance,
+// BenchmarkLiveSubscribers opens 5,000 Server-Sent Events streams on one instance,
 // then posts: each iteration waits until every stream has the new post's event. The
 // target is every subscriber within 1 s with RSS under 300 MiB. The streams' clients
 // run in this process too, so rss-MiB (the whole process: test harness, server and

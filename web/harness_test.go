@@ -146,7 +146,7 @@ func (b *browser) post(target string, form url.Values) response {
 
 var (
 	learner  = ltitest.Member{Subject: "4", Name: "Lena Learner", Email: "learner1@example.com", Roles: []string{ltitest.RoleLearner}}
-	educator = ltitest.Member{Subject: "3", Name: "Eddie web.Educator", Email: "educator1@example.com", Roles: []string{ltitest.RoleInstructor}}
+	educator = ltitest.Member{Subject: "3", Name: "Eddie Educator", Email: "educator1@example.com", Roles: []string{ltitest.RoleInstructor}}
 	course2  = ltitest.Link{ContextID: "2", ContextTitle: "Foundation Teaching Programme", ResourceLinkID: "1", Title: "Peer discussion", TargetLinkURI: testBase + "/lti/launch"}
 )
 

@@ -136,7 +136,7 @@ func TestHeldPostsAreNotAnnounced(t *testing.T) {
 	var held string
 	require.NoError(t, be.pool.QueryRow(t.Context(), "SELECT id::text FROM posts WHERE status = 'held'").Scan(&held))
 	// The educator's reply is visible at once and is announced; the held one never was.
-	edu := be.postReply(t, be.edu, be.eduCSRF, be.activity, thread, "web.Educator reply")
+	edu := be.postReply(t, be.edu, be.eduCSRF, be.activity, thread, "Educator reply")
 	for {
 		select {
 		case ev := <-sub.C:

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -94,6 +95,31 @@ type Deps struct {
 	RequireRegistrationToken bool
 }
 
+// check refuses Deps that lack a service: handlers call every one without looking, so a
+// gap must stop start-up, not become a 500 on the first request that needs it.
+func (d Deps) check() error {
+	var missing []string
+	for _, dep := range []struct {
+		name  string
+		unset bool
+	}{
+		{"Database", d.Database == nil}, {"Schema", d.Schema == nil}, {"BaseURL", d.BaseURL == nil},
+		{"LTI", d.LTI == nil}, {"Launcher", d.Launcher == nil}, {"Keys", d.Keys == nil},
+		{"DeepLinks", d.DeepLinks == nil}, {"Courses", d.Courses == nil}, {"Sessions", d.Sessions == nil},
+		{"Grades", d.Grades == nil}, {"Moodle", d.Moodle == nil}, {"RequestRoster", d.RequestRoster == nil},
+		{"Boards", d.Boards == nil}, {"Live", d.Live == nil}, {"Reflections", d.Reflections == nil},
+		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil},
+	} {
+		if dep.unset {
+			missing = append(missing, dep.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("web: missing dependencies: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // Server is the Fiber app with Huddle's routes.
 type Server struct {
 	app   *fiber.App
@@ -107,6 +133,9 @@ type Server struct {
 
 // New builds the app and registers every route.
 func New(d Deps) (*Server, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -181,7 +210,7 @@ func (s *Server) routes() {
 	s.handoffRoutes()
 }
 
-// App exposes the Fiber app to tests in this package and to cmd's test harnesses.
+// App exposes the Fiber app to the web tests, which drive it without a listener.
 func (s *Server) App() *fiber.App { return s.app }
 
 // Serve answers requests on ln until ctx ends, then stops accepting connections and

@@ -261,3 +261,17 @@ func TestPagesAskThePlatformToFitTheFrame(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.Contains(t, js, "lti.frameResize")
 }
+
+// A Deps with a service missing stops start-up and names what is missing, rather than
+// failing on the first request that needs it.
+func TestNewRefusesMissingDependencies(t *testing.T) {
+	t.Parallel()
+	_, err := web.New(web.Deps{})
+	require.ErrorContains(t, err, "missing dependencies: Database, Schema, BaseURL, LTI, Launcher")
+
+	e := newLTIEnv(t)
+	d := e.deps
+	d.Moodle = nil
+	_, err = web.New(d)
+	require.EqualError(t, err, "web: missing dependencies: Moodle")
+}
