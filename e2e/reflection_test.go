@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -27,9 +26,6 @@ const (
 	reflectionNext     = "Next time I will check what the relative already knows before I start."
 	supervisorComment  = "Good insight about silence. Try the SPIKES framework before the next session."
 	signOffComment     = "A thoughtful reflection: signed off for your portfolio."
-
-	// The journey's browsers outlive browserBudget: the learner waits for autosave.
-	journeyBudget = 2 * time.Minute
 )
 
 // Journey 3: a learner writes a reflection after a teaching session, shares it with a
@@ -39,11 +35,11 @@ const (
 // learner's supervisor; the draft saves itself in the frame and survives a reload.
 func TestJourney3LearnerReflectsAndSupervisorSignsOff(t *testing.T) {
 	s := newStackWith(t, true) // the platform offers lti_storage_target: sign-in without cookies
-	edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	edu := newBrowser(t, PartitionedOnly)
 	log := edu.addReflectionLog(s)
 
 	// The learner opens the log from the course, without cookies in the frame.
-	lena := newBrowserFor(t, NoFrameCookies, journeyBudget)
+	lena := newBrowser(t, NoFrameCookies)
 	newCanary(t).requirePolicy(t, lena.ctx, NoFrameCookies)
 	lena.openCourseModule(s, learnerID, log.CMID)
 	text := lena.waitFrameText(s.Huddle, learnerName, reflectionLogTitle, "Write a reflection", "No reflections yet")
@@ -169,10 +165,10 @@ func TestJourney3IdentifiableDraftStaysOffTheServer(t *testing.T) {
 	} {
 		t.Run(tc.policy.Name, func(t *testing.T) {
 			s := newStackWith(t, true)
-			edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+			edu := newBrowser(t, PartitionedOnly)
 			log := edu.addReflectionLog(s)
 
-			lena := newBrowserFor(t, tc.policy, journeyBudget)
+			lena := newBrowser(t, tc.policy)
 			lena.openCourseModule(s, learnerID, log.CMID)
 			lena.waitFrameText(s.Huddle, learnerName, reflectionLogTitle, "Write a reflection")
 			if got := evalInFrame[bool](lena, s.Huddle, `(() => { try { return !!window.localStorage; } catch (e) { return false; } })()`); got != tc.storage {
@@ -253,17 +249,12 @@ func (b *browser) selectInFrame(origin, sel, text string) {
 // returns the status.
 func (b *browser) waitAutosave(origin, want string) string {
 	b.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		last = evalInFrame[string](b, origin, `(document.getElementById("autosave-status") || {}).textContent || ""`)
-		if strings.Contains(last, want) {
-			return last
-		}
-		time.Sleep(200 * time.Millisecond)
+	last, _, ok := waitTargetValue(b, "iframe", origin, `(document.getElementById("autosave-status") || {}).textContent || ""`,
+		func(status string) bool { return strings.Contains(status, want) })
+	if !ok {
+		b.fail("the autosave status never said %q within %s; it says %q", want, stepTimeout, last)
 	}
-	b.fail("the autosave status never said %q within %s; it says %q", want, stepTimeout, last)
-	return ""
+	return last
 }
 
 // fieldMismatches compares the values of form fields in the frame with want and
@@ -285,25 +276,9 @@ func (b *browser) fieldMismatches(origin string, want map[string]string) []strin
 func (b *browser) reloadFrame(origin string) {
 	b.t.Helper()
 	b.inFrame(origin, "reload", chromedp.Evaluate[chromedp.Void](`window.e2eOldDocument = true; setTimeout(() => location.reload(), 0)`))
-	deadline := time.Now().Add(stepTimeout)
-	for time.Now().Before(deadline) {
-		ctx, cancel := b.step()
-		text, _, err := b.readTarget(ctx, "iframe", origin)
-		if err == nil && text != "" {
-			tctx, detach, _, err := b.attachTarget(ctx, "iframe", origin)
-			if err == nil {
-				fresh, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.e2eOldDocument !== true && document.readyState === "complete"`))
-				detach()
-				if err == nil && fresh {
-					cancel()
-					return
-				}
-			}
-		}
-		cancel()
-		time.Sleep(150 * time.Millisecond)
+	if _, url, ok := waitTargetValue(b, "iframe", origin, `window.e2eOldDocument !== true`, func(fresh bool) bool { return fresh }); !ok {
+		b.fail("the frame at %s did not load again within %s of a reload", url, stepTimeout)
 	}
-	b.fail("the frame on %s did not load again within %s of a reload", origin, stepTimeout)
 }
 
 // openFromCourse goes to the platform's page of course module cmid, which launches
