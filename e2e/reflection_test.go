@@ -56,12 +56,16 @@ func TestJourney3LearnerReflectsAndSupervisorSignsOff(t *testing.T) {
 	lena.typeInFrame(s.Huddle, "#answer_what_happened", reflectionHappened)
 	lena.typeInFrame(s.Huddle, "#answer_learned", reflectionLearned)
 	lena.typeInFrame(s.Huddle, "#answer_next", reflectionNext)
+	// Autosave sends the form every 5 s while it changes, so "Draft saved" can still be
+	// about a save from before she finished typing: wait for the save of what she typed
+	// last to finish (the database holds it), then for the status it leaves.
+	if !s.waitDraftHolds(reflectionNext) {
+		lena.fail("no draft in the database held what she typed within %s; the status says %q", stepTimeout,
+			evalInFrame[string](lena, s.Huddle, `(document.getElementById("autosave-status") || {}).textContent || ""`))
+	}
 	lena.waitAutosave(s.Huddle, "Draft saved")
 	lena.shot("learner-reflection-draft-saved")
 	lena.requireAccessible(s.Huddle, "reflection form")
-	if !s.draftHolds(t, reflectionNext) {
-		lena.fail("the status says the draft is saved, but no draft in the database holds what she typed")
-	}
 
 	// A reload brings back what she wrote, from Huddle. If it does not, the test goes
 	// on (and fails at the end) by the way a person would find the draft: the log
@@ -288,13 +292,16 @@ func (b *browser) openFromCourse(s *stack, cmid int) {
 	b.do(fmt.Sprintf("open course module %d from the course", cmid), chromedp.Navigate(fmt.Sprintf("%s/view?cmid=%d", s.Platform, cmid)))
 }
 
-// draftHolds reports whether any reflection's draft in Huddle's database contains text.
-func (s *stack) draftHolds(t *testing.T, text string) bool {
-	t.Helper()
-	var found bool
-	require.NoError(t, s.db.QueryRow(context.Background(),
-		`SELECT EXISTS (SELECT 1 FROM reflections WHERE strpos(draft::text, $1) > 0)`, text).Scan(&found))
-	return found
+// waitDraftHolds waits, for at most stepTimeout, until a reflection's draft in Huddle's
+// database contains text: the autosave request that carried it has been handled.
+func (s *stack) waitDraftHolds(text string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	return waitUntil(ctx, func(ctx context.Context) bool {
+		var found bool
+		err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reflections WHERE strpos(draft::text, $1) > 0)`, text).Scan(&found)
+		return err == nil && found
+	})
 }
 
 // reflectionsHold reports whether anything a reflection stores (drafts, versions,
