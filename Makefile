@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEV_DIR := .huddle
 TEST_DB = $${HUDDLE_TEST_DATABASE_URL:-$$(cat $(DEV_DIR)/test-database-url)}
 
-.PHONY: run test bench lint build
+.PHONY: run test e2e-stress bench lint build
 
 run: ## bring Huddle up locally (provisions PostgreSQL when HUDDLE_DATABASE_URL is unset)
 	@scripts/dev-run.sh
@@ -17,6 +17,9 @@ test: ## provision PostgreSQL, vet, and run every test (all but the browser test
 	@# attaches to a frame (its DOM walk against its own event loop), which is not Huddle's
 	@# code; Huddle's handlers run under -race in the web and domain packages.
 	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -count=1 ./e2e
+
+e2e-stress: ## run the browser tests three times in a row with both cores kept busy by stress-ng
+	@scripts/e2e-stress.sh
 
 bench: ## run the benchmarks against the real PostgreSQL
 	@scripts/dev-postgres.sh test

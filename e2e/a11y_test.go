@@ -36,13 +36,13 @@ func TestA11yMainPageTypes(t *testing.T) {
 
 	// The educator adds a case board (journey 1, which also saves its settings) and
 	// a reflection log.
-	edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	edu := newBrowser(t, PartitionedOnly)
 	board := edu.addCaseBoard(s)
 	reflections := edu.addReflectionLog(s)
 
 	// A learner shares a case: the new-case form, the guard's errors, the thread, the
 	// board with the case.
-	lena := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	lena := newBrowser(t, PartitionedOnly)
 	s.opensStream(lena, "the learner's board", func() {
 		lena.openCourseModule(s, learnerID, board.CMID)
 		lena.waitFrameText(s.Huddle, learnerName, caseBoardTitle, "Nothing here yet")
@@ -163,7 +163,7 @@ func TestA11yOtherPageTypes(t *testing.T) {
 	// The Deep Linking picker; submitted with nothing chosen, then with a maximum
 	// score that is not a number. Its request stays usable after an error, and the
 	// educator then adds the case board and the reflection log afresh.
-	edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	edu := newBrowser(t, PartitionedOnly)
 	edu.openDeepLinkPicker(s, "Case board")
 	edu.requireA11y(s.Huddle, "Deep Linking picker")
 	edu.submitInFrame(s.Huddle, `form[action^="/deep-link/"]`)
@@ -182,7 +182,7 @@ func TestA11yOtherPageTypes(t *testing.T) {
 
 	// The learner shares a case and edits it within the board's edit window (30
 	// minutes by default).
-	lena := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	lena := newBrowser(t, PartitionedOnly)
 	lena.openCourseModule(s, learnerID, board.CMID)
 	lena.waitFrameText(s.Huddle, learnerName, caseBoardTitle, "Nothing here yet")
 	lena.clickInFrame(s.Huddle, `.actions a.button:not(.button--secondary)`)
@@ -202,7 +202,7 @@ func TestA11yOtherPageTypes(t *testing.T) {
 	lena.waitFrameText(s.Huddle, caseTitle, reEditedText, " · edited")
 
 	// A peer reports the case: the form, then its error when no reason is given.
-	liam := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	liam := newBrowser(t, PartitionedOnly)
 	liam.openCourseModule(s, peerID, board.CMID)
 	liam.waitFrameText(s.Huddle, peerName, boardOnlyText, caseTitle)
 	liam.clickInFrame(s.Huddle, `a.thread-item__title`)
@@ -288,7 +288,7 @@ func TestA11yOtherPageTypes(t *testing.T) {
 
 	// The admin page, for the platform's site administrator, who opens the board from
 	// the course first.
-	admin := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	admin := newBrowser(t, PartitionedOnly)
 	admin.openCourseModule(s, adminID, board.CMID)
 	admin.waitFrameText(s.Huddle, adminName, caseBoardTitle)
 	admin.openInFrame(s.Huddle, "/admin")

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -43,7 +42,7 @@ func (b *browser) axeViolations(origin, page string) []string {
 	if err != nil {
 		b.fail("axe-core is missing (%v): run make test, which installs it (scripts/test-deps.sh)", err)
 	}
-	ctx, done, url := b.onTarget("iframe", origin, "check", 20*time.Second)
+	ctx, done, url := b.onTarget("iframe", origin, "check it")
 	defer done()
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](string(src))); err != nil {
 		b.fail("load axe-core into %s: %v", url, err)

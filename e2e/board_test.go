@@ -224,13 +224,18 @@ func (b *browser) openDeepLinkPicker(s *stack, kindTitle string) {
 // adds, so an open stream there is also the URL session at work.
 func (s *stack) opensStream(b *browser, page string, step func()) {
 	b.t.Helper()
-	before := s.streams.opened.Load()
+	before, _ := s.streams.count()
 	step()
-	deadline := time.Now().Add(stepTimeout)
-	for s.streams.opened.Load() == before {
-		if time.Now().After(deadline) {
+	timeout := time.After(stepTimeout)
+	for {
+		n, more := s.streams.count()
+		if n > before {
+			return
+		}
+		select {
+		case <-more:
+		case <-timeout:
 			b.fail("%s opened no live stream within %s (Server-Sent Events at /activities/:activity/events)", page, stepTimeout)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

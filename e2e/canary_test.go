@@ -129,7 +129,7 @@ func (c *canary) check(ctx context.Context, run string, framed bool) (canaryResu
 	if framed {
 		target = c.Framer + "/frame?src=" + url.QueryEscape(target)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(target)); err != nil {
 		return canaryResult{}, fmt.Errorf("canary %s: %w", run, err)

@@ -12,13 +12,20 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
-// Bounds: a whole browser test, one step of it (a navigation, a wait for a page).
+// Every wait in these tests is for a condition the page or the stack exposes (a frame
+// target attached with its document loaded, a text, a request answered), and none lasts
+// longer than stepTimeout: generous, because a 2-core machine that is also doing other
+// work can take seconds to start a renderer or lay out a page, yet short enough that a
+// broken step fails within half a minute. No test sleeps for a fixed time.
 const (
-	browserBudget = 40 * time.Second
-	stepTimeout   = 15 * time.Second
+	stepTimeout = 30 * time.Second
+	// pollInterval is how soon a condition that sends no event of its own (a page's
+	// text, a row in the database) is checked again. The wait is for the condition.
+	pollInterval = 100 * time.Millisecond
 )
 
 // browser is one headless Chromium with a fresh profile and one tab.
@@ -28,15 +35,15 @@ type browser struct {
 }
 
 // newBrowser starts Chromium on a fresh profile that follows p, for this test only.
-// The tests fail, never skip, when Chromium is missing.
+// The tests fail, never skip, when Chromium is missing. Nothing bounds the browser's
+// life but the test: each step is bounded by stepTimeout, so a hung page fails its
+// step rather than hanging the suite.
+//
+// Each person in a test gets a Chromium of their own rather than a tab in a browser
+// context of a shared one: on Chromium 156 a page with a cross-site frame, opened in
+// any tab but a browser's first, never answered Runtime.evaluate (it timed out even
+// with nothing else running), and the platform's pages always frame Huddle cross-site.
 func newBrowser(t *testing.T, p CookiePolicy) *browser {
-	t.Helper()
-	return newBrowserFor(t, p, browserBudget)
-}
-
-// newBrowserFor is newBrowser for a test whose browser lives longer than browserBudget:
-// one that waits for timers in the page, such as a reflection's autosave.
-func newBrowserFor(t *testing.T, p CookiePolicy, budget time.Duration) *browser {
 	t.Helper()
 	dir := t.TempDir()
 	if err := WriteProfile(dir, p); err != nil {
@@ -46,18 +53,22 @@ func newBrowserFor(t *testing.T, p CookiePolicy, budget time.Duration) *browser 
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The budget ends the browser too, so a hung page cannot hang the suite.
-	bounded, cancelBudget := context.WithTimeout(context.Background(), budget)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(bounded, opts...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	// Registered after t.TempDir, so it runs first: Chromium is gone before its
 	// profile directory is removed.
 	t.Cleanup(func() {
 		cancelTab()
 		cancelAlloc()
-		cancelBudget()
 	})
-	if err := chromedp.Do(ctx); err != nil {
+	// The first Run binds Chromium's life to its context, so it gets the tab's own
+	// context; the start is bounded by a timer that cancels the browser instead.
+	started := time.AfterFunc(stepTimeout, cancelAlloc)
+	err = chromedp.Do(ctx)
+	if !started.Stop() {
+		err = fmt.Errorf("not started within %s: %w", stepTimeout, err)
+	}
+	if err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return &browser{t: t, ctx: ctx}
@@ -66,6 +77,20 @@ func newBrowserFor(t *testing.T, p CookiePolicy, budget time.Duration) *browser 
 // step bounds one part of a test.
 func (b *browser) step() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(b.ctx, stepTimeout)
+}
+
+// waitUntil checks cond until it holds, and reports whether it did before ctx ended.
+func waitUntil(ctx context.Context, cond func(ctx context.Context) bool) bool {
+	for {
+		if cond(ctx) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(pollInterval):
+		}
+	}
 }
 
 // do runs actions in the tab, failing the test with a screenshot if they fail.
@@ -98,7 +123,9 @@ func (b *browser) failLater(format string, args ...any) {
 // temporary directory, kept with go test -artifacts) and logs where.
 func (b *browser) screenshots() {
 	b.t.Helper()
-	infos, err := chromedp.Targets(b.ctx)
+	ctx, cancel := b.step()
+	defer cancel()
+	infos, err := chromedp.Targets(ctx)
 	if err != nil {
 		b.t.Logf("screenshot: list targets: %v", err)
 		return
@@ -109,7 +136,7 @@ func (b *browser) screenshots() {
 			continue
 		}
 		ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
-		shotCtx, cancelShot := context.WithTimeout(ctx, 5*time.Second)
+		shotCtx, cancelShot := context.WithTimeout(ctx, stepTimeout)
 		png, err := chromedp.Run(shotCtx, chromedp.CaptureScreenshot())
 		cancelShot()
 		cancel()
@@ -126,12 +153,12 @@ func (b *browser) screenshots() {
 	}
 }
 
-// waitFrameText polls the cross-site iframe whose URL starts with origin until its
-// text contains every want, and returns the text. Chromium keeps a cross-site iframe
-// in its own process (site isolation), as a target of type "iframe" that the page's
-// DOM does not reach, so the iframe is read by attaching to that target. The target
-// changes as the frame navigates (Huddle, the platform's /auth, Huddle again), so it
-// is looked up again on every poll.
+// waitFrameText waits until the cross-site iframe whose URL starts with origin has
+// loaded a document whose text contains every want, and returns the text. Chromium
+// keeps a cross-site iframe in its own process (site isolation), as a target of type
+// "iframe" that the page's DOM does not reach, so the iframe is read by attaching to
+// that target. The target changes as the frame navigates (Huddle, the platform's
+// /auth, Huddle again), and for a moment there is none: the wait follows it.
 func (b *browser) waitFrameText(origin string, want ...string) string {
 	b.t.Helper()
 	return b.waitText("iframe", origin, want)
@@ -146,79 +173,141 @@ func (b *browser) waitPageText(origin string, want ...string) string {
 
 func (b *browser) waitText(kind, origin string, want []string) string {
 	b.t.Helper()
-	ctx, cancel := b.step()
-	defer cancel()
-	last, lastURL := "", ""
-	for {
-		text, url, err := b.readTarget(ctx, kind, origin)
-		if err == nil {
-			last, lastURL = text, url
-			if containsAll(text, want) {
-				return text
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if lastURL == "" {
-				b.fail("no %s on %s appeared within %s (waiting for %q)", kind, origin, stepTimeout, want)
-			}
-			b.fail("the %s at %s never showed %q within %s; it shows:\n%s", kind, lastURL, want, stepTimeout, last)
-		case <-time.After(150 * time.Millisecond):
-		}
+	text, url, ok := waitTargetValue(b, kind, origin, `document.body.innerText`,
+		func(text string) bool { return containsAll(text, want) })
+	switch {
+	case ok:
+	case url == "":
+		b.fail("no %s on %s loaded within %s (waiting for %q)", kind, origin, stepTimeout, want)
+	default:
+		b.fail("the %s at %s never showed %q within %s; it shows:\n%s", kind, url, want, stepTimeout, text)
 	}
+	return text
 }
 
-// attachTarget finds the first target of kind ("iframe" or "page") on origin, other
-// than the test's own tab, and returns a context on it. Cancelling it only detaches:
-// it must not close the frame or the window.
-func (b *browser) attachTarget(ctx context.Context, kind, origin string) (context.Context, context.CancelFunc, string, error) {
-	infos, err := chromedp.Targets(ctx)
+// targetWatch follows the target of kind ("iframe" or "page") on origin, other than
+// the test's own tab, while it navigates: it stays attached to one target while that
+// target lives and attaches to its successor when the frame's document moves to
+// another process. Attachments end with the step ctx.
+type targetWatch struct {
+	b            *browser
+	ctx          context.Context // the step
+	kind, origin string
+
+	id     target.ID
+	tctx   context.Context // attached to id
+	detach context.CancelFunc
+	url    string
+}
+
+func (b *browser) watchTarget(ctx context.Context, kind, origin string) *targetWatch {
+	return &targetWatch{b: b, ctx: ctx, kind: kind, origin: origin}
+}
+
+// current attaches to the target now on origin, if there is one yet.
+func (w *targetWatch) current() (context.Context, error) {
+	infos, err := chromedp.Targets(w.ctx)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
-	main := chromedp.FromContext(b.ctx).Target.TargetID
+	main := chromedp.FromContext(w.b.ctx).Target.TargetID
 	for _, info := range infos {
-		if info.Type != kind || info.TargetID == main || !strings.HasPrefix(info.URL, origin+"/") {
+		if info.Type != w.kind || info.TargetID == main || !strings.HasPrefix(info.URL, w.origin+"/") {
 			continue
 		}
-		tctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
-		return tctx, cancel, info.URL, nil
+		w.url = info.URL
+		if info.TargetID != w.id {
+			w.close()
+			// Cancelling it only detaches: it must not close the frame or the window.
+			w.tctx, w.detach = chromedp.NewContext(w.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+			w.id = info.TargetID
+			// The first Run attaches, for as long as the step lasts.
+			if err := chromedp.Do(w.tctx); err != nil {
+				w.close()
+				return nil, err
+			}
+		}
+		return w.tctx, nil
 	}
-	return nil, nil, "", errors.New("no such target yet")
+	w.close()
+	return nil, errors.New("no such target yet")
 }
 
-// onTarget is attachTarget for a step that needs the target now: it fails the test
-// when there is none.
-func (b *browser) onTarget(kind, origin, what string, timeout time.Duration) (context.Context, func(), string) {
+func (w *targetWatch) close() {
+	if w.detach != nil {
+		w.detach()
+	}
+	w.id, w.tctx, w.detach = "", nil, nil
+}
+
+// targetValue evaluates js in the watched target once its document has loaded
+// (readyState "complete"); ok is false while there is no target or it is loading.
+func targetValue[T any](w *targetWatch, js string) (v T, ok bool) {
+	tctx, err := w.current()
+	if err != nil {
+		return v, false
+	}
+	// One read of a target that vanishes mid-call must not use up the whole step.
+	rctx, cancel := context.WithTimeout(tctx, stepTimeout/3)
+	defer cancel()
+	type read struct {
+		Complete bool `json:"complete"`
+		Value    T    `json:"value"`
+	}
+	r, err := chromedp.Run(rctx, chromedp.Evaluate[read](
+		`document.readyState === "complete" ? {complete: true, value: (`+js+`)} : {complete: false}`))
+	if err != nil || !r.Complete {
+		if err != nil {
+			w.close() // attach afresh on the next try
+		}
+		return v, false
+	}
+	return r.Value, true
+}
+
+// waitTargetValue evaluates js in the target of kind on origin, once attached and its
+// document loaded, until done accepts the value, for at most stepTimeout. It returns
+// the last value read, the target's last URL ("" if there never was one) and whether
+// done accepted it.
+func waitTargetValue[T any](b *browser, kind, origin, js string, done func(T) bool) (T, string, bool) {
+	ctx, cancel := b.step()
+	defer cancel()
+	w := b.watchTarget(ctx, kind, origin)
+	defer w.close()
+	var last T
+	ok := waitUntil(ctx, func(context.Context) bool {
+		v, loaded := targetValue[T](w, js)
+		if loaded {
+			last = v
+		}
+		return loaded && done(v)
+	})
+	return last, w.url, ok
+}
+
+// onTarget waits until the target of kind on origin is attached and its document has
+// loaded, and returns a context on it for the rest of the step: a click, an
+// evaluation. A frame that is navigating has, for a moment, no target at all, so
+// this never assumes the target exists the moment the click before it returned.
+func (b *browser) onTarget(kind, origin, what string) (context.Context, func(), string) {
 	b.t.Helper()
 	ctx, cancel := b.step()
-	tctx, detach, url, err := b.attachTarget(ctx, kind, origin)
-	if err != nil {
+	w := b.watchTarget(ctx, kind, origin)
+	if !waitUntil(ctx, func(context.Context) bool { _, ok := targetValue[bool](w, "true"); return ok }) {
+		w.close()
 		cancel()
-		b.fail("no %s on %s to %s: %v", kind, origin, what, err)
+		if w.url == "" {
+			b.fail("no %s on %s loaded within %s to %s", kind, origin, stepTimeout, what)
+		}
+		b.fail("the %s at %s did not finish loading within %s to %s", kind, w.url, stepTimeout, what)
 	}
-	rctx, cancelRun := context.WithTimeout(tctx, timeout)
-	return rctx, func() { cancelRun(); detach(); cancel() }, url
-}
-
-// readTarget returns the text and URL of the first target of kind on origin, other
-// than the test's own tab.
-func (b *browser) readTarget(ctx context.Context, kind, origin string) (string, string, error) {
-	tctx, detach, url, err := b.attachTarget(ctx, kind, origin)
-	if err != nil {
-		return "", "", err
-	}
-	defer detach()
-	rctx, cancelRead := context.WithTimeout(tctx, 3*time.Second)
-	defer cancelRead()
-	text, err := chromedp.Run(rctx, chromedp.Evaluate[string](`document.readyState === "complete" ? document.body.innerText : ""`))
-	return text, url, err
+	return w.tctx, func() { w.close(); cancel() }, w.url
 }
 
 // clickInFrame clicks the element sel inside the cross-site iframe on origin.
 func (b *browser) clickInFrame(origin, sel string) {
 	b.t.Helper()
-	ctx, done, url := b.onTarget("iframe", origin, "click "+sel+" in", stepTimeout)
+	ctx, done, url := b.onTarget("iframe", origin, "click "+sel+" in it")
 	defer done()
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
 		b.fail("click %s in the frame at %s: %v", sel, url, err)
@@ -231,7 +320,7 @@ func (b *browser) clickInFrame(origin, sel string) {
 // of all the test's browsers in the order they happened.
 func (b *browser) shot(step string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	ctx, cancel := b.step()
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -254,27 +343,39 @@ func (b *browser) shot(step string) {
 // element frameTop starts at the top of the frame (the platform's page stays put).
 func (b *browser) readmeShot(origin, name, frameTop string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := b.step()
 	defer cancel()
 	defer func() {
 		_ = chromedp.Do(ctx, chromedp.EmulateReset(),
 			chromedp.Evaluate[chromedp.Void](`document.querySelector("iframe").style.height = ""; window.scrollTo(0, 0)`))
 	}()
-	// The platform's frame is 75% of the window high; here it runs to the bottom.
+	// The platform's frame is 75% of the window high; here it runs to the bottom. It
+	// returns the frame's new height in CSS pixels.
 	const fill = `(() => {
 	  const f = document.querySelector("iframe");
 	  f.style.height = (innerHeight - 110) + "px";
 	  window.scrollTo(0, f.getBoundingClientRect().top + scrollY - 110);
+	  return Math.round(f.getBoundingClientRect().height);
 	})()`
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1024, 768),
-		chromedp.Evaluate[chromedp.Void](fill),
-		chromedp.Sleep(500*time.Millisecond)); err != nil { // Huddle lays out again
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1024, 768)); err != nil {
 		b.fail("README screenshot %s: %v", name, err)
+	}
+	height, err := chromedp.Run(ctx, chromedp.Evaluate[int](fill))
+	if err != nil {
+		b.fail("README screenshot %s: %v", name, err)
+	}
+	// Huddle lays out again in the taller frame: wait until its window has that height
+	// and a frame has been drawn since.
+	if _, url, ok := waitTargetValue(b, "iframe", origin, `innerHeight`, func(h int) bool { return h >= height-2 }); !ok {
+		b.fail("README screenshot %s: the frame at %s never laid out %d px high", name, url, height)
 	}
 	if frameTop != "" {
 		b.inFrame(origin, "scroll to "+frameTop, chromedp.Evaluate[chromedp.Void](
-			`window.scrollTo(0, document.querySelector(`+jsString(frameTop)+`).getBoundingClientRect().top + scrollY)`),
-			chromedp.Sleep(100*time.Millisecond))
+			`window.scrollTo(0, document.querySelector(`+jsString(frameTop)+`).getBoundingClientRect().top + scrollY)`))
+	}
+	b.inFrame(origin, "wait for a frame to be drawn", chromedp.Evaluate[chromedp.Void](nextPaint, chromedp.EvalAwaitPromise))
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](nextPaint, chromedp.EvalAwaitPromise)); err != nil {
+		b.fail("README screenshot %s: %v", name, err)
 	}
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -287,10 +388,14 @@ func (b *browser) readmeShot(origin, name, frameTop string) {
 	b.t.Logf("README screenshot %s: %s (%d bytes)", name, path, len(png))
 }
 
+// nextPaint resolves once the page has drawn a frame after everything before it: the
+// second animation frame callback runs after the first frame's paint.
+const nextPaint = `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))`
+
 // inFrame runs actions in the cross-site iframe on origin.
 func (b *browser) inFrame(origin, what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, done, url := b.onTarget("iframe", origin, what+" in", stepTimeout)
+	ctx, done, url := b.onTarget("iframe", origin, what+" in it")
 	defer done()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.fail("%s in the frame at %s: %v", what, url, err)
@@ -335,7 +440,7 @@ func (b *browser) submitInFrame(origin, form string) {
 // decodes its value into T.
 func evalInFrame[T any](b *browser, origin, js string) T {
 	b.t.Helper()
-	ctx, done, url := b.onTarget("iframe", origin, "evaluate", stepTimeout)
+	ctx, done, url := b.onTarget("iframe", origin, "evaluate in it")
 	defer done()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
 	if err != nil {
@@ -361,22 +466,20 @@ func (b *browser) waitPlatformText(want ...string) string {
 	ctx, cancel := b.step()
 	defer cancel()
 	last := ""
-	for {
-		rctx, cancelRead := context.WithTimeout(ctx, 3*time.Second)
+	ok := waitUntil(ctx, func(ctx context.Context) bool {
+		rctx, cancelRead := context.WithTimeout(ctx, stepTimeout/3)
+		defer cancelRead()
 		text, err := chromedp.Run(rctx, chromedp.Evaluate[string](read))
-		cancelRead()
-		if err == nil {
-			last = text
-			if containsAll(text, want) {
-				return text
-			}
+		if err != nil {
+			return false
 		}
-		select {
-		case <-ctx.Done():
-			b.fail("the platform's page never showed %q within %s; it shows:\n%s", want, stepTimeout, last)
-		case <-time.After(150 * time.Millisecond):
-		}
+		last = text
+		return containsAll(text, want)
+	})
+	if !ok {
+		b.fail("the platform's page never showed %q within %s; it shows:\n%s", want, stepTimeout, last)
 	}
+	return last
 }
 
 func containsAll(s string, subs []string) bool {

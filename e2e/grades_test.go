@@ -23,9 +23,6 @@ const (
 	peerCaseText     = "Woman in her 30s, breathless and tachycardic the day after a long-haul flight."
 	peerCaseQuestion = "Which score would you use before imaging?"
 
-	// gradesBudget bounds each browser of journey 6: the journey waits out an outage
-	// and River's backoff (2 s, 4 s, 8 s, 16 s, ... plus up to a quarter of jitter).
-	gradesBudget = 4 * time.Minute
 	// autoRetryBound is how soon after Moodle is back a score that failed a few times
 	// reaches it by River's retry alone. The worker backs off 16-20 s after its fourth
 	// failure and River's scheduler makes a due retry available within 5 s.
@@ -49,7 +46,7 @@ const (
 // report shows both grades, 100.00 with Completed, FullyGraded.
 func TestJourney6CaseBoardGradeReachesGradebookAfterOutage(t *testing.T) {
 	s := newStackWith(t, true) // the platform offers lti_storage_target: learners sign in without cookies
-	edu := newBrowserFor(t, PartitionedOnly, gradesBudget)
+	edu := newBrowser(t, PartitionedOnly)
 	board := edu.addGradedCaseBoard(s)
 	column := board.LineItems[0].ID
 
@@ -59,9 +56,9 @@ func TestJourney6CaseBoardGradeReachesGradebookAfterOutage(t *testing.T) {
 
 	// Two learners share a case each; the peer first, so that his retries are further
 	// apart than hers by the time Moodle is back.
-	liam := newBrowserFor(t, NoFrameCookies, gradesBudget)
+	liam := newBrowser(t, NoFrameCookies)
 	liam.shareCase(s, peerID, peerName, board.CMID, peerCaseTitle, peerCaseText, peerCaseQuestion)
-	lena := newBrowserFor(t, NoFrameCookies, gradesBudget)
+	lena := newBrowser(t, NoFrameCookies)
 	lena.shareCase(s, learnerID, learnerName, board.CMID, caseTitle, editedText, caseQuestion)
 	lena.shot("learner-case-posted-while-moodle-offline")
 	// The activity is complete for her in Huddle.
@@ -86,7 +83,7 @@ func TestJourney6CaseBoardGradeReachesGradebookAfterOutage(t *testing.T) {
 	// Moodle stays down until the peer's next retry is far enough away that "Retry now"
 	// can be told apart from River's own retry.
 	lenaUser, liamUser := s.huddleUser(t, learnerID), s.huddleUser(t, peerID)
-	liamJob := s.waitSyncJobDueIn(t, liamUser, retryNowMargin, 90*time.Second)
+	liamJob := s.waitSyncJobDueIn(t, liamUser, retryNowMargin, 8)
 	lenaJob := s.syncJob(t, lenaUser)
 	t.Logf("before Moodle comes back: %s's sync job %s; %s's %s", peerName, liamJob, learnerName, lenaJob)
 
@@ -125,7 +122,9 @@ func TestJourney6CaseBoardGradeReachesGradebookAfterOutage(t *testing.T) {
 			learnerName, time.Since(back).Round(100*time.Millisecond), lenaJob.ScheduledAt.Sub(back).Round(100*time.Millisecond))
 	}
 	// Whatever happened to "Retry now", the peer's score must get there by itself too.
-	if row, ok := edu.gradeRowWithin(s.Huddle, peerName, autoRetryBound+retryNowMargin, "Synced"); !ok {
+	// By now his own retry, due no later than autoRetryBound after Moodle came back, is
+	// past or close: one more step is enough.
+	if row, ok := edu.gradeRowWithin(s.Huddle, peerName, stepTimeout, "Synced"); !ok {
 		edu.fail("%s's score never reached Moodle after it came back: the row says %q; his sync job is %s",
 			peerName, row, s.syncJob(t, liamUser))
 	}
@@ -152,11 +151,11 @@ func TestJourney6CaseBoardGradeReachesGradebookAfterOutage(t *testing.T) {
 // the learner submits a reflection and Moodle's grader report shows her full grade.
 func TestJourney6ReflectionLogGradeReachesGradebook(t *testing.T) {
 	s := newStackWith(t, true)
-	edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	edu := newBrowser(t, PartitionedOnly)
 	log := edu.addReflectionLog(s)
 	column := log.LineItems[0].ID
 
-	lena := newBrowserFor(t, NoFrameCookies, journeyBudget)
+	lena := newBrowser(t, NoFrameCookies)
 	lena.openCourseModule(s, learnerID, log.CMID)
 	lena.waitFrameText(s.Huddle, learnerName, reflectionLogTitle, "This activity is complete when you submit a reflection.")
 	lena.clickInFrame(s.Huddle, `.actions a.button`)
@@ -245,20 +244,20 @@ const gradeRowJS = `(() => {
 })()`
 
 // gradeRowWithin reloads the grade sync page in the frame on origin until the row of
-// the learner name shows every want, for at most within. It returns the row's last
-// text and whether it showed them.
+// the learner name shows every want, for at most within (no more than stepTimeout).
+// Each reload waits for the new document before its row is read. It returns the row's
+// last text and whether it showed them.
 func (b *browser) gradeRowWithin(origin, name string, within time.Duration, want ...string) (string, bool) {
 	b.t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(min(within, stepTimeout))
 	for {
-		row := evalInFrame[string](b, origin, fmt.Sprintf(gradeRowJS, jsString(name)))
+		row, _, _ := waitTargetValue(b, "iframe", origin, fmt.Sprintf(gradeRowJS, jsString(name)), func(string) bool { return true })
 		if row != "" && containsAll(row, want) {
 			return row, true
 		}
 		if time.Now().After(deadline) {
 			return row, false
 		}
-		time.Sleep(250 * time.Millisecond)
 		b.reloadFrame(origin)
 	}
 }
@@ -292,25 +291,26 @@ func (b *browser) gradebookCell(s *stack, user string, column int, want ...strin
 	  const c = document.querySelector('tr[data-user-id=%s] td[data-lineitem-id="%d"]');
 	  return c ? c.innerText.replace(/\s+/g, " ").trim() : "";
 	})()`, jsString(user), column)
-	deadline := time.Now().Add(stepTimeout)
+	ctx, cancel := b.step()
+	defer cancel()
 	last := ""
-	for {
-		b.do("open the platform's grader report", chromedp.Navigate(s.Platform+"/gradebook"))
-		ctx, cancel := b.step()
+	// Navigate returns once the report has loaded, so each read is of a fresh report.
+	ok := waitUntil(ctx, func(ctx context.Context) bool {
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.Platform+"/gradebook")); err != nil {
+			return false
+		}
 		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		cancel()
-		if err == nil {
-			last = text
-			if text != "" && containsAll(text, want) {
-				return text
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			b.fail("the grader report's cell of user %s in line item %d never showed %q within %s; it shows %q",
-				user, column, want, stepTimeout, last)
-		}
-		time.Sleep(500 * time.Millisecond)
+		last = text
+		return text != "" && containsAll(text, want)
+	})
+	if !ok {
+		b.fail("the grader report's cell of user %s in line item %d never showed %q within %s; it shows %q",
+			user, column, want, stepTimeout, last)
 	}
+	return last
 }
 
 // huddleUser is the id Huddle gave the platform's user subject.
@@ -353,19 +353,29 @@ ORDER BY id DESC LIMIT 1`, userID).Scan(&j.ID, &j.State, &j.Attempt, &j.Schedule
 	return j
 }
 
-// waitSyncJobDueIn waits, for at most within, until the user's grade sync job is
-// waiting to retry no sooner than margin from now, and returns it.
-func (s *stack) waitSyncJobDueIn(t *testing.T, userID int64, margin, within time.Duration) syncJob {
+// waitSyncJobDueIn waits until the user's grade sync job is waiting to retry no sooner
+// than margin from now, and returns it. River backs off longer after each failure (2 s,
+// 4 s, 8 s, 16 s, ... plus up to a quarter of jitter), so it takes a few failed
+// attempts: each wait is for the job's next failed attempt, bounded by stepTimeout,
+// and at most maxAttempts of them.
+func (s *stack) waitSyncJobDueIn(t *testing.T, userID int64, margin time.Duration, maxAttempts int) syncJob {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		j := s.syncJob(t, userID)
+	j := s.syncJob(t, userID)
+	for range maxAttempts {
 		if j.State == "retryable" && time.Until(j.ScheduledAt) >= margin {
 			return j
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("user %d's grade sync job never waited %s or more to retry within %s: %s", userID, margin, within, j)
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		before := j
+		waitUntil(ctx, func(context.Context) bool {
+			j = s.syncJob(t, userID)
+			return j.Attempt > before.Attempt && j.State == "retryable"
+		})
+		cancel()
+		if j.Attempt == before.Attempt {
+			t.Fatalf("user %d's grade sync job made no new attempt within %s: %s", userID, stepTimeout, j)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
+	t.Fatalf("user %d's grade sync job never waited %s or more to retry in %d attempts: %s", userID, margin, maxAttempts, j)
+	return j
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
@@ -25,7 +24,7 @@ import (
 // and no value is set by script; scripts only read where focus is.
 func TestKeyboardLearnerRepliesAndMarksHelpful(t *testing.T) {
 	s := newStack(t)
-	board := newBrowserFor(t, PartitionedOnly, journeyBudget).addCaseBoard(s)
+	board := newBrowser(t, PartitionedOnly).addCaseBoard(s)
 
 	// Another learner shares the case he will answer (the mouse is fine for her).
 	lena := newBrowser(t, PartitionedOnly)
@@ -40,7 +39,7 @@ func TestKeyboardLearnerRepliesAndMarksHelpful(t *testing.T) {
 	lena.waitFrameText(s.Huddle, "Posted.", caseTitle)
 
 	// The platform's launch page: Tab to his "Open" button for the board, Enter.
-	liam := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	liam := newBrowser(t, PartitionedOnly)
 	liam.do("open the platform's launch page", chromedp.Navigate(s.Platform+"/"))
 	liam.tabTo("", fmt.Sprintf(`form[action="/open"]:not([target]):has(input[name="user"][value=%q]):has(input[name="cmid"][value="%d"]) button`,
 		peerID, board.CMID), false, 80)
@@ -122,15 +121,15 @@ func (b *browser) press(keys string, opts ...chromedp.KeyOption) {
 		return
 	}
 	// Chromium may acknowledge an Enter that starts a navigation in the frame only once
-	// the new page has loaded, which on a busy machine outlasts a step. The next step
-	// waits for the page it expects, so that decides, not the acknowledgement.
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	// the new page has loaded. The next step waits for the page it expects, so that
+	// decides, not the acknowledgement.
+	ctx, cancel := b.step()
 	defer cancel()
 	if err := chromedp.Do(ctx, keyboard(keys, opts...)); err != nil {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			b.fail("press Enter: %v", err)
 		}
-		b.t.Logf("press Enter: no acknowledgement within 5 s; the next step checks the page")
+		b.t.Logf("press Enter: no acknowledgement within %s; the next step checks the page", stepTimeout)
 	}
 }
 
@@ -210,22 +209,18 @@ func (b *browser) focus(origin, sel string) focusState {
 	return f
 }
 
-// waitFocus waits a moment (at most two seconds) for focus to reach an element
-// matching sel, as after a key that scrolls to a fragment, and returns where it is.
+// waitFocus waits, for at most stepTimeout, for focus to reach an element matching
+// sel, as after a key that scrolls to a fragment, and returns where it is.
 func (b *browser) waitFocus(origin, sel string) focusState {
 	b.t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		f := b.focus(origin, sel)
-		if f.Matches || time.Now().After(deadline) {
-			return f
-		}
-		select {
-		case <-b.ctx.Done():
-			return f
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	ctx, cancel := b.step()
+	defer cancel()
+	var f focusState
+	waitUntil(ctx, func(context.Context) bool {
+		f = b.focus(origin, sel)
+		return f.Matches
+	})
+	return f
 }
 
 // requireFocus fails the test unless focus is, or within a moment comes to be, on an

@@ -111,7 +111,7 @@ func TestOpenInNewWindowFromTheFrame(t *testing.T) {
 // viewport, needs no horizontal scrolling.
 func (b *browser) requireFitsPhone(origin string) {
 	b.t.Helper()
-	ctx, done, _ := b.onTarget("page", origin, "measure", stepTimeout)
+	ctx, done, _ := b.onTarget("page", origin, "measure it")
 	defer done()
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
 		b.fail("emulate a phone: %v", err)
@@ -170,7 +170,7 @@ func (b *browser) requireFrameFitsPhone(origin, step string) {
 		select {
 		case <-ctx.Done():
 			b.fail("%s: the frame never laid out %d px wide: %+v", step, phone, l)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(pollInterval):
 		}
 	}
 }

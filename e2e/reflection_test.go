@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -27,9 +26,6 @@ const (
 	reflectionNext     = "Next time I will check what the relative already knows before I start."
 	supervisorComment  = "Good insight about silence. Try the SPIKES framework before the next session."
 	signOffComment     = "A thoughtful reflection: signed off for your portfolio."
-
-	// The journey's browsers outlive browserBudget: the learner waits for autosave.
-	journeyBudget = 2 * time.Minute
 )
 
 // Journey 3: a learner writes a reflection after a teaching session, shares it with a
@@ -39,11 +35,11 @@ const (
 // learner's supervisor; the draft saves itself in the frame and survives a reload.
 func TestJourney3LearnerReflectsAndSupervisorSignsOff(t *testing.T) {
 	s := newStackWith(t, true) // the platform offers lti_storage_target: sign-in without cookies
-	edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+	edu := newBrowser(t, PartitionedOnly)
 	log := edu.addReflectionLog(s)
 
 	// The learner opens the log from the course, without cookies in the frame.
-	lena := newBrowserFor(t, NoFrameCookies, journeyBudget)
+	lena := newBrowser(t, NoFrameCookies)
 	newCanary(t).requirePolicy(t, lena.ctx, NoFrameCookies)
 	lena.openCourseModule(s, learnerID, log.CMID)
 	text := lena.waitFrameText(s.Huddle, learnerName, reflectionLogTitle, "Write a reflection", "No reflections yet")
@@ -60,12 +56,16 @@ func TestJourney3LearnerReflectsAndSupervisorSignsOff(t *testing.T) {
 	lena.typeInFrame(s.Huddle, "#answer_what_happened", reflectionHappened)
 	lena.typeInFrame(s.Huddle, "#answer_learned", reflectionLearned)
 	lena.typeInFrame(s.Huddle, "#answer_next", reflectionNext)
+	// Autosave sends the form every 5 s while it changes, so "Draft saved" can still be
+	// about a save from before she finished typing: wait for the save of what she typed
+	// last to finish (the database holds it), then for the status it leaves.
+	if !s.waitDraftHolds(reflectionNext) {
+		lena.fail("no draft in the database held what she typed within %s; the status says %q", stepTimeout,
+			evalInFrame[string](lena, s.Huddle, `(document.getElementById("autosave-status") || {}).textContent || ""`))
+	}
 	lena.waitAutosave(s.Huddle, "Draft saved")
 	lena.shot("learner-reflection-draft-saved")
 	lena.requireAccessible(s.Huddle, "reflection form")
-	if !s.draftHolds(t, reflectionNext) {
-		lena.fail("the status says the draft is saved, but no draft in the database holds what she typed")
-	}
 
 	// A reload brings back what she wrote, from Huddle. If it does not, the test goes
 	// on (and fails at the end) by the way a person would find the draft: the log
@@ -169,10 +169,10 @@ func TestJourney3IdentifiableDraftStaysOffTheServer(t *testing.T) {
 	} {
 		t.Run(tc.policy.Name, func(t *testing.T) {
 			s := newStackWith(t, true)
-			edu := newBrowserFor(t, PartitionedOnly, journeyBudget)
+			edu := newBrowser(t, PartitionedOnly)
 			log := edu.addReflectionLog(s)
 
-			lena := newBrowserFor(t, tc.policy, journeyBudget)
+			lena := newBrowser(t, tc.policy)
 			lena.openCourseModule(s, learnerID, log.CMID)
 			lena.waitFrameText(s.Huddle, learnerName, reflectionLogTitle, "Write a reflection")
 			if got := evalInFrame[bool](lena, s.Huddle, `(() => { try { return !!window.localStorage; } catch (e) { return false; } })()`); got != tc.storage {
@@ -253,17 +253,12 @@ func (b *browser) selectInFrame(origin, sel, text string) {
 // returns the status.
 func (b *browser) waitAutosave(origin, want string) string {
 	b.t.Helper()
-	deadline := time.Now().Add(stepTimeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		last = evalInFrame[string](b, origin, `(document.getElementById("autosave-status") || {}).textContent || ""`)
-		if strings.Contains(last, want) {
-			return last
-		}
-		time.Sleep(200 * time.Millisecond)
+	last, _, ok := waitTargetValue(b, "iframe", origin, `(document.getElementById("autosave-status") || {}).textContent || ""`,
+		func(status string) bool { return strings.Contains(status, want) })
+	if !ok {
+		b.fail("the autosave status never said %q within %s; it says %q", want, stepTimeout, last)
 	}
-	b.fail("the autosave status never said %q within %s; it says %q", want, stepTimeout, last)
-	return ""
+	return last
 }
 
 // fieldMismatches compares the values of form fields in the frame with want and
@@ -285,25 +280,9 @@ func (b *browser) fieldMismatches(origin string, want map[string]string) []strin
 func (b *browser) reloadFrame(origin string) {
 	b.t.Helper()
 	b.inFrame(origin, "reload", chromedp.Evaluate[chromedp.Void](`window.e2eOldDocument = true; setTimeout(() => location.reload(), 0)`))
-	deadline := time.Now().Add(stepTimeout)
-	for time.Now().Before(deadline) {
-		ctx, cancel := b.step()
-		text, _, err := b.readTarget(ctx, "iframe", origin)
-		if err == nil && text != "" {
-			tctx, detach, _, err := b.attachTarget(ctx, "iframe", origin)
-			if err == nil {
-				fresh, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`window.e2eOldDocument !== true && document.readyState === "complete"`))
-				detach()
-				if err == nil && fresh {
-					cancel()
-					return
-				}
-			}
-		}
-		cancel()
-		time.Sleep(150 * time.Millisecond)
+	if _, url, ok := waitTargetValue(b, "iframe", origin, `window.e2eOldDocument !== true`, func(fresh bool) bool { return fresh }); !ok {
+		b.fail("the frame at %s did not load again within %s of a reload", url, stepTimeout)
 	}
-	b.fail("the frame on %s did not load again within %s of a reload", origin, stepTimeout)
 }
 
 // openFromCourse goes to the platform's page of course module cmid, which launches
@@ -313,13 +292,16 @@ func (b *browser) openFromCourse(s *stack, cmid int) {
 	b.do(fmt.Sprintf("open course module %d from the course", cmid), chromedp.Navigate(fmt.Sprintf("%s/view?cmid=%d", s.Platform, cmid)))
 }
 
-// draftHolds reports whether any reflection's draft in Huddle's database contains text.
-func (s *stack) draftHolds(t *testing.T, text string) bool {
-	t.Helper()
-	var found bool
-	require.NoError(t, s.db.QueryRow(context.Background(),
-		`SELECT EXISTS (SELECT 1 FROM reflections WHERE strpos(draft::text, $1) > 0)`, text).Scan(&found))
-	return found
+// waitDraftHolds waits, for at most stepTimeout, until a reflection's draft in Huddle's
+// database contains text: the autosave request that carried it has been handled.
+func (s *stack) waitDraftHolds(text string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	return waitUntil(ctx, func(ctx context.Context) bool {
+		var found bool
+		err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reflections WHERE strpos(draft::text, $1) > 0)`, text).Scan(&found)
+		return err == nil && found
+	})
 }
 
 // reflectionsHold reports whether anything a reflection stores (drafts, versions,

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,8 +117,8 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	// A page opened now must not miss a post: wait until the hub listens.
 	select {
 	case <-huddle.Hub.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the live updates hub is not listening after 10s")
+	case <-time.After(stepTimeout):
+		t.Fatalf("the live updates hub is not listening after %s", stepTimeout)
 	}
 	return s
 }
@@ -129,13 +128,32 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 // what that page should receive. It changes nothing the feed does.
 type streamCounter struct {
 	web.Feed
-	opened atomic.Int64
+
+	mu     sync.Mutex
+	opened int64
+	more   chan struct{} // closed and replaced whenever a stream opens
 }
 
 func (c *streamCounter) Subscribe(topic string) *live.Subscription {
 	sub := c.Feed.Subscribe(topic)
-	c.opened.Add(1)
+	c.mu.Lock()
+	c.opened++
+	if c.more != nil {
+		close(c.more)
+	}
+	c.more = make(chan struct{})
+	c.mu.Unlock()
 	return sub
+}
+
+// count is how many streams have opened, and a channel closed when the next opens.
+func (c *streamCounter) count() (int64, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.more == nil {
+		c.more = make(chan struct{})
+	}
+	return c.opened, c.more
 }
 
 // testLog collects what the servers log and prints it if the test fails.
