@@ -124,6 +124,24 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, b.course, url+"/mod/l
 	return b
 }
 
+// lineItemURL is the fake Moodle's line item n of course 2.
+func (b *agsBundle) lineItemURL(n int) string {
+	return fmt.Sprintf("%s/mod/lti/services.php/2/lineitems/%d/lineitem?type_id=1", b.moodle.srv.URL, n)
+}
+
+// syncClaimed has a launch's AGS claim name line item n (course writes it), then
+// submits and syncs the first learner's score and returns the requests the sync made.
+func (b *agsBundle) syncClaimed(t *testing.T, n int) map[string]int {
+	t.Helper()
+	ctx := t.Context()
+	_, err := b.pool.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1`, b.activity, b.lineItemURL(n))
+	require.NoError(t, err)
+	b.submit(t, b.users[0], 7, time.Now().Add(-time.Minute))
+	b.requests.take()
+	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
+	return b.requests.take()
+}
+
 func (b *agsBundle) submit(t *testing.T, user int64, given float64, at time.Time) {
 	t.Helper()
 	require.NoError(t, b.svc.Submit(t.Context(), Score{ActivityID: b.activity, UserID: user, Given: given, Maximum: 10,
@@ -230,7 +248,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		require.Equal(t, 1, b.moodle.lineItems, "one gradebook column")
 		require.Equal(t, agsScore{Given: 90, Max: 100, At: at.Add(time.Minute).UTC().Truncate(time.Millisecond)}, b.moodle.scores["100"])
 		b.moodle.mu.Unlock()
-		require.Equal(t, gradeSyncActivity{GradePath: PathAGS, LineItemURL: b.moodle.srv.URL + "/mod/lti/services.php/2/lineitems/3/lineitem?type_id=1",
+		require.Equal(t, gradeSyncActivity{GradePath: PathAGS, LineItemURL: b.lineItemURL(3),
 			ScoreMaximum: ptr(100.0)}, gradeSyncRow(t, b.pool, b.activity), "what grade sync learned is in its own table")
 		require.Equal(t, before, activityRows(t, b.pool), "activities is as course left it")
 	})
@@ -300,7 +318,7 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		got := b.requests.take()
 		require.Equal(t, 1, got["GET /mod/lti/services.php/2/lineitems"], "looked up by resource link: %v", got)
 		require.Zero(t, got["POST /mod/lti/services.php/2/lineitems"], "not created: %v", got)
-		own := b.moodle.srv.URL + "/mod/lti/services.php/2/lineitems/3/lineitem?type_id=1"
+		own := b.lineItemURL(3)
 		require.Equal(t, own, gradeSyncRow(t, b.pool, b.activity).LineItemURL)
 
 		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now()))
@@ -314,16 +332,9 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		ctx := t.Context()
 		// Grade sync once found column 9, since deleted in Moodle; launches now name 3.
 		_, err := b.pool.Exec(ctx, `INSERT INTO grade_sync_activities (activity_id, lineitem_url) VALUES ($1, $2)`,
-			b.activity, b.moodle.srv.URL+"/mod/lti/services.php/2/lineitems/9/lineitem?type_id=1")
+			b.activity, b.lineItemURL(9))
 		require.NoError(t, err)
-		_, err = b.pool.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1`,
-			b.activity, b.moodle.srv.URL+"/mod/lti/services.php/2/lineitems/3/lineitem?type_id=1")
-		require.NoError(t, err)
-		b.submit(t, b.users[0], 7, time.Now().Add(-time.Minute))
-		b.requests.take()
-
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
-		got := b.requests.take()
+		got := b.syncClaimed(t, 3)
 		require.Equal(t, 1, got[scores], "the claim's column, not the stale one: %v", got)
 		var state string
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT state FROM scores WHERE user_id = $1`, b.users[0]).Scan(&state))
@@ -341,7 +352,7 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		b.moodle.mu.Unlock()
 
 		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
-		require.Equal(t, b.moodle.srv.URL+"/mod/lti/services.php/2/lineitems/3/lineitem?type_id=1",
+		require.Equal(t, b.lineItemURL(3),
 			gradeSyncRow(t, b.pool, b.activity).LineItemURL, "the line item created on the way is kept")
 	})
 
@@ -349,14 +360,7 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		t.Parallel()
 		b := setupAGS(t, 1)
 		ctx := t.Context()
-		_, err := b.pool.Exec(ctx, `UPDATE activities SET ags_lineitem_url = $2 WHERE id = $1`,
-			b.activity, b.moodle.srv.URL+"/mod/lti/services.php/2/lineitems/3/lineitem?type_id=1")
-		require.NoError(t, err)
-		b.submit(t, b.users[0], 7, time.Now().Add(-time.Minute))
-		b.requests.take()
-
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
-		got := b.requests.take()
+		got := b.syncClaimed(t, 3)
 		require.Equal(t, 1, got[scores], "%v", got)
 		require.Zero(t, got["GET /mod/lti/services.php/2/lineitems"], "no lookup: %v", got)
 		var rows int

@@ -170,7 +170,7 @@ func TestKeySetColdStartCoalesces(t *testing.T) {
 	// request outlives its caller's context, so it never asks for Done): one fetch for
 	// all of them is the coalescing alone.
 	require.Eventually(t, func() bool { return hits.Load() == 1 }, 10*time.Second, time.Millisecond)
-	if n, ok := awaitWaiting(waiting, 29); !ok {
+	if n, ok := AwaitWaiting(waiting, 29); !ok {
 		close(release)
 		t.Fatalf("%d of 29 callers waiting for the key set after 10s", n)
 	}

@@ -576,13 +576,8 @@ func TestServiceTokenConcurrentCallersCoalesce(t *testing.T) {
 	// Moodle holds every token response until all callers have missed the cache and are
 	// waiting, however slowly they got there: none can be served from a token cached by
 	// an earlier fetch, so one request for all of them is the coalescing alone.
-	deadline := time.After(10 * time.Second)
-	for n := range callers {
-		select {
-		case <-waiting:
-		case <-deadline:
-			t.Fatalf("%d of %d callers waiting for a token after 10s", n, callers)
-		}
+	if n, ok := lti.AwaitWaiting(waiting, callers); !ok {
+		t.Fatalf("%d of %d callers waiting for a token after 10s", n, callers)
 	}
 	release()
 	wg.Wait()

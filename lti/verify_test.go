@@ -792,7 +792,7 @@ func TestVerifyIDTokenConcurrentUnknownKidCoalesces(t *testing.T) {
 	// request outlives its launch's context, so that one never asks for Done), so that
 	// a second refetch could not hide behind a slow launch.
 	require.Eventually(t, func() bool { return tp.jwks.hits.Load() == 2 }, 10*time.Second, time.Millisecond)
-	if n, ok := awaitWaiting(waiting, launches-1); !ok {
+	if n, ok := AwaitWaiting(waiting, launches-1); !ok {
 		close(gate)
 		t.Fatalf("%d of %d launches waiting for the key set after 10s", n, launches-1)
 	}

@@ -27,8 +27,8 @@ func (c *WaitingContext) Done() <-chan struct{} {
 	return c.Context.Done()
 }
 
-// awaitWaiting receives n reports from waiting, or reports how many came in 10 s.
-func awaitWaiting(waiting <-chan struct{}, n int) (got int, ok bool) {
+// AwaitWaiting receives n reports from waiting, or reports how many came in 10 s.
+func AwaitWaiting(waiting <-chan struct{}, n int) (got int, ok bool) {
 	deadline := time.After(10 * time.Second)
 	for got = range n {
 		select {
