@@ -31,8 +31,7 @@ import (
 //
 // A page's findings are listed with a selector and a size, and the test goes on to the
 // next page, so that one run lists every offender.
-func TestA11yMainPageTypes(t *testing.T) {
-	s := newStack(t)
+func a11yMainPageTypes(t *testing.T, s *stack) {
 
 	// The educator adds a case board (journey 1, which also saves its settings) and
 	// a reflection log.
@@ -139,7 +138,7 @@ func TestA11yMainPageTypes(t *testing.T) {
 	edu.requireA11y(s.Huddle, "supervisors")
 }
 
-// What TestA11yOtherPageTypes writes, and the platform's site administrator.
+// What a11yOtherPageTypes writes, and the platform's site administrator.
 const (
 	reEditedText = "Man in his 50s with two hours of central chest pain, seen in the emergency department overnight."
 	reportReason = "It reads as if the patient could be recognised from the timing."
@@ -148,7 +147,7 @@ const (
 	adminName    = "Admin User"
 )
 
-// The page types TestA11yMainPageTypes does not reach, through the same checks, each
+// The page types a11yMainPageTypes does not reach, through the same checks, each
 // as people reach it in the platform's frame: the Deep Linking picker and its errors,
 // a post's edit form (its author, within the board's edit window), the report form
 // and its error (a peer), a post's edit history and the "author revealed" page (a
@@ -157,8 +156,7 @@ const (
 // with), the notifications page once saved, the admin page (the platform's site
 // administrator; no Huddle page links to it, so the frame is sent to /admin) and the
 // error page (an unknown thread).
-func TestA11yOtherPageTypes(t *testing.T) {
-	s := newStack(t)
+func a11yOtherPageTypes(t *testing.T, s *stack) {
 
 	// The Deep Linking picker; submitted with nothing chosen, then with a maximum
 	// score that is not a number. Its request stays usable after an error, and the

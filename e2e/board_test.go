@@ -34,8 +34,7 @@ const (
 // Journey 1, as far as the development platform goes: an educator adds a case board
 // through Deep Linking, Moodle's course gets the activity with a grade item, and the
 // educator makes the board anonymous to peers.
-func TestJourney1EducatorAddsCaseBoard(t *testing.T) {
-	s := newStack(t)
+func journey1EducatorAddsCaseBoard(t *testing.T, s *stack) {
 	edu := newBrowser(t, PartitionedOnly)
 	board := edu.addCaseBoard(s)
 	t.Logf("case board added as course module %d with grade item %+v", board.CMID, board.LineItems)
@@ -45,8 +44,7 @@ func TestJourney1EducatorAddsCaseBoard(t *testing.T) {
 // the case board there, shares a case, is stopped by the patient-identifier guard
 // over a pasted NHS number, edits it out and posts; a second learner, also framed
 // without cookies, has the case open and sees a reply arrive without reloading.
-func TestJourney2LearnerSharesCaseAndPeersSeeRepliesLive(t *testing.T) {
-	s := newStackWith(t, true) // the platform offers lti_storage_target: sign-in without cookies
+func journey2LearnerSharesCaseAndPeersSeeRepliesLive(t *testing.T, s *stack) {
 	board := newBrowser(t, PartitionedOnly).addCaseBoard(s)
 
 	lena := newBrowser(t, NoFrameCookies)

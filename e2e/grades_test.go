@@ -149,8 +149,7 @@ func TestJourney6CaseBoardGradeReachesGradebookAfterOutage(t *testing.T) {
 
 // Journey 6 for a reflection log that is complete on submission (its default):
 // the learner submits a reflection and Moodle's grader report shows her full grade.
-func TestJourney6ReflectionLogGradeReachesGradebook(t *testing.T) {
-	s := newStackWith(t, true)
+func journey6ReflectionLogGradeReachesGradebook(t *testing.T, s *stack) {
 	edu := newBrowser(t, PartitionedOnly)
 	log := edu.addReflectionLog(s)
 	column := log.LineItems[0].ID

@@ -22,8 +22,7 @@ import (
 // routes them to whichever page or frame has focus, so focus enters Huddle's frame
 // only by Tab, as it would for a person. Text is typed key by key. Nothing is clicked
 // and no value is set by script; scripts only read where focus is.
-func TestKeyboardLearnerRepliesAndMarksHelpful(t *testing.T) {
-	s := newStack(t)
+func keyboardLearnerRepliesAndMarksHelpful(t *testing.T, s *stack) {
 	board := newBrowser(t, PartitionedOnly).addCaseBoard(s)
 
 	// Another learner shares the case he will answer (the mouse is fine for her).

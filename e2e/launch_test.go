@@ -45,8 +45,7 @@ func TestCookieCanary(t *testing.T) {
 
 // A learner launches from the course page with third-party cookies blocked: Huddle's
 // partitioned cookies survive in the frame, so the learner is signed in inside it.
-func TestLearnerLaunchInFramePartitionedCookies(t *testing.T) {
-	s := newStack(t)
+func learnerLaunchInFramePartitionedCookies(t *testing.T, s *stack) {
 	b := newBrowser(t, PartitionedOnly)
 	newCanary(t).requirePolicy(t, b.ctx, PartitionedOnly)
 
@@ -61,8 +60,7 @@ func TestLearnerLaunchInFramePartitionedCookies(t *testing.T) {
 
 // A learner launches in a browser that keeps no Huddle cookie inside the platform's
 // frame: Huddle offers a new window, and the learner ends signed in there.
-func TestLearnerLaunchInNewWindowWhenFrameCookiesBlocked(t *testing.T) {
-	s := newStack(t)
+func learnerLaunchInNewWindowWhenFrameCookiesBlocked(t *testing.T, s *stack) {
 	b := newBrowser(t, NoFrameCookies)
 	newCanary(t).requirePolicy(t, b.ctx, NoFrameCookies)
 
@@ -81,8 +79,7 @@ func TestLearnerLaunchInNewWindowWhenFrameCookiesBlocked(t *testing.T) {
 // offers lti_storage_target (LTI Client Side postMessages): the sign-in's browser
 // binding goes through the platform's storage frame, and the learner is signed in
 // inside the frame, with no new window.
-func TestLearnerLaunchThroughPlatformStorage(t *testing.T) {
-	s := newStackWith(t, true)
+func learnerLaunchThroughPlatformStorage(t *testing.T, s *stack) {
 	b := newBrowser(t, NoFrameCookies)
 	newCanary(t).requirePolicy(t, b.ctx, NoFrameCookies)
 
@@ -95,8 +92,7 @@ func TestLearnerLaunchThroughPlatformStorage(t *testing.T) {
 
 // "Open in new window" from inside the frame: the new top-level window, where the
 // frame's partitioned cookie is not visible, is signed in as the same learner.
-func TestOpenInNewWindowFromTheFrame(t *testing.T) {
-	s := newStack(t)
+func openInNewWindowFromTheFrame(t *testing.T, s *stack) {
 	b := newBrowser(t, PartitionedOnly)
 	b.openActivity(s, learnerID)
 	b.waitFrameText(s.Huddle, learnerName, "Open in new window")
@@ -177,8 +173,7 @@ func (b *browser) requireFrameFitsPhone(origin, step string) {
 
 // An educator launches the activity nobody has set up yet and gets the set-up page
 // inside the frame.
-func TestEducatorLaunchShowsSetUp(t *testing.T) {
-	s := newStack(t)
+func educatorLaunchShowsSetUp(t *testing.T, s *stack) {
 	b := newBrowser(t, PartitionedOnly)
 	newCanary(t).requirePolicy(t, b.ctx, PartitionedOnly)
 
