@@ -32,6 +32,7 @@ import (
 	"github.com/huddle-lti/huddle/migrations"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/ratelimit"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/roster"
 	"github.com/huddle-lti/huddle/seal"
@@ -55,6 +56,10 @@ type Config struct {
 	// RequireRegistrationToken refuses registration while it is unset (production).
 	RegistrationToken        string
 	RequireRegistrationToken bool
+	// LoginsPerMinute caps LTI login initiations per client address, across every
+	// instance (600 when zero). A trust's staff often share one public address, so it
+	// is generous: it stops a flood, not a ward launching together.
+	LoginsPerMinute int
 	// ShutdownTimeout bounds draining in-flight requests and stopping the workers
 	// (15 seconds when zero).
 	ShutdownTimeout time.Duration
@@ -98,6 +103,7 @@ type App struct {
 	Notices     *notify.Service
 	Reflections *reflection.Service
 	Hub         *live.Hub
+	Limits      *ratelimit.Limiter
 	Web         *web.Server
 
 	db *sql.DB // the pool seen through database/sql, for the migration checks
@@ -152,6 +158,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
 	a.Courses = course.NewService(pool, o.Now)
 	a.Sessions = session.NewStore(pool, o.Now, cfg.SessionIdle)
+	a.Limits = ratelimit.New(pool, seal.Derive(cfg.SecretKey, "ratelimit"), o.Now)
 
 	// River's client holds the workers bundle and looks a kind up in it when a job is
 	// inserted (refusing unknown kinds) and when one is worked, not when the client is
@@ -243,6 +250,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Live:        a.Hub,
 		Kinds:       Kinds(),
 		Outbound:    outbound,
+		Limiter:     a.Limits,
+
+		LoginsPerMinute: cfg.LoginsPerMinute,
 
 		RegistrationToken:        cfg.RegistrationToken,
 		RequireRegistrationToken: cfg.RequireRegistrationToken,
@@ -308,7 +318,8 @@ func (a *App) Close() {
 	}
 }
 
-// prune deletes expired login records, sessions, posting counters and old notices
+// prune deletes expired login records, sessions, posting counters, old notices and
+// rate limit counters
 // every interval until ctx ends. Every instance runs it; the DELETEs are idempotent,
 // so no coordination is needed.
 func (a *App) prune(ctx context.Context, every time.Duration) {
@@ -336,8 +347,12 @@ func (a *App) prune(ctx context.Context, every time.Duration) {
 		if err != nil {
 			a.Log.Warn("prune notices", "err", err)
 		}
-		if logins+sessions+rates+notices > 0 {
-			a.Log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates, "notices", notices)
+		limits, err := a.Limits.Prune(ctx)
+		if err != nil {
+			a.Log.Warn("prune rate limits", "err", err)
+		}
+		if logins+sessions+rates+notices+limits > 0 {
+			a.Log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates, "notices", notices, "rate_limits", limits)
 		}
 	}
 }

@@ -68,3 +68,16 @@ func (s *Sealer) Open(purpose string, sealed []byte) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// Derive returns a 32-byte key for purpose from secret (HKDF-SHA256), for uses that
+// need a key of their own rather than sealing, such as the rate limiter's HMAC. Keys
+// for different purposes are independent, so one leaking says nothing of another or
+// of the sealing key.
+func Derive(secret []byte, purpose string) []byte {
+	key, err := hkdf.Key(sha256.New, secret, nil, "huddle derive v1 "+purpose, 32)
+	if err != nil {
+		// hkdf.Key fails only when asked for more than 255 hash lengths.
+		panic(fmt.Sprintf("seal: derive %s: %v", purpose, err))
+	}
+	return key
+}

@@ -46,3 +46,14 @@ func must(s *Sealer, err error) *Sealer {
 	}
 	return s
 }
+
+func TestDeriveGivesEachPurposeItsOwnKey(t *testing.T) {
+	t.Parallel()
+	secret := bytes.Repeat([]byte{7}, 32)
+	a := Derive(secret, "ratelimit")
+	require.Len(t, a, 32)
+	require.Equal(t, a, Derive(secret, "ratelimit"), "the same on every instance")
+	require.NotEqual(t, a, Derive(secret, "other"))
+	require.NotEqual(t, a, Derive(bytes.Repeat([]byte{8}, 32), "ratelimit"))
+	require.NotContains(t, string(a), string(secret[:8]))
+}

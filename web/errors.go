@@ -2,8 +2,11 @@ package web
 
 import (
 	"errors"
+	"math"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -17,6 +20,8 @@ type Problem struct {
 	Code    string
 	Title   string
 	Message string
+	// RetryAfter, when set, is sent as Retry-After (a refused rate or an overload).
+	RetryAfter time.Duration
 }
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Message }
@@ -29,6 +34,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.log.Error("request failed", "request_id", c.Locals("requestid"), "path", c.Path(), "err", err)
 	}
 	c.Status(p.Status)
+	if p.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(p.RetryAfter.Seconds()))))
+	}
 	// An error page has nothing to click, so it may show inside any frame: a failed
 	// launch must explain itself inside Moodle's iframe even before Huddle knows
 	// which platform sent it.

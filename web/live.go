@@ -2,12 +2,17 @@ package web
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/live"
+	"github.com/huddle-lti/huddle/ratelimit"
 )
 
 // Feed delivers the live events of a topic (live.Hub).
@@ -27,6 +32,10 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 	if _, _, err := s.boardOf(c); err != nil {
 		return err
 	}
+	slots, err := s.holdStreamSlots(c)
+	if err != nil {
+		return err
+	}
 	sub := s.deps.Live.Subscribe(discussion.Topic(actorOf(c).Activity.ID))
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -37,7 +46,10 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 	// when the write timeout first passed.
 	conn, writeTimeout := c.Context().Conn(), s.deps.WriteTimeout
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer slots.free()
 		defer sub.Close()
+		renew := time.NewTicker(streamLease / 2)
+		defer renew.Stop()
 		end := time.NewTimer(lifetime)
 		defer end.Stop()
 		beat := time.NewTicker(streamHeartbeat)
@@ -63,6 +75,13 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 				}
 			case <-beat.C:
 				_, _ = w.WriteString(": keep-alive\n\n")
+			case <-renew.C:
+				// A slot lost (PostgreSQL unreachable past the lease) ends the stream;
+				// the browser reconnects and asks again.
+				if !slots.renew() {
+					return
+				}
+				continue
 			case <-end.C:
 				return
 			case <-closing:
@@ -76,4 +95,74 @@ func (s *Server) boardEvents(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// Live streams a person may hold at once, across every instance: each is a
+// connection held open for minutes, so one user opening a thousand would tie up an
+// instance. A browser keeps at most six connections to a site anyway; the per-user
+// cap leaves room for a phone and a desktop.
+var (
+	streamsPerSession = ratelimit.Rule{Name: "live_streams_session", Limit: 6, Window: streamLease}
+	streamsPerUser    = ratelimit.Rule{Name: "live_streams_user", Limit: 15, Window: streamLease}
+)
+
+// streamLease is how long a stream's slot lasts unless renewed; an instance that dies
+// holding streams frees their slots within it.
+const streamLease = 2 * time.Minute
+
+// streamSlots are the slots one stream holds.
+type streamSlots struct {
+	held []*ratelimit.Slot
+	log  *slog.Logger
+}
+
+var errTooManyStreams = &Problem{Status: fiber.StatusTooManyRequests, Code: "too_many_streams", Title: "Too many Huddle pages open",
+	Message:    "You have many Huddle pages open, so this one will not update by itself. Close some, or reload this page to see what is new.",
+	RetryAfter: streamLease}
+
+// holdStreamSlots takes a slot for this session and one for its user, or refuses the
+// stream when either is full.
+func (s *Server) holdStreamSlots(c *fiber.Ctx) (*streamSlots, error) {
+	a := actorOf(c)
+	held := &streamSlots{log: s.log}
+	for _, k := range []struct {
+		rule ratelimit.Rule
+		key  string
+	}{
+		{streamsPerSession, a.SessionID},
+		{streamsPerUser, strconv.FormatInt(a.Session.UserID, 10)},
+	} {
+		slot, err := s.deps.Limiter.Acquire(c.UserContext(), k.rule, k.key)
+		if err != nil {
+			held.free()
+			if errors.Is(err, ratelimit.ErrNoSlot) {
+				return nil, errTooManyStreams
+			}
+			return nil, err
+		}
+		held.held = append(held.held, slot)
+	}
+	return held, nil
+}
+
+func (h *streamSlots) renew() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, slot := range h.held {
+		if err := slot.Renew(ctx, streamLease); err != nil {
+			h.log.Warn("live stream slot lost", "err", err)
+			return false
+		}
+	}
+	return true
+}
+
+func (h *streamSlots) free() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, slot := range h.held {
+		if err := slot.Release(ctx); err != nil {
+			h.log.Warn("release live stream slot", "err", err)
+		}
+	}
 }

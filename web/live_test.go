@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -148,4 +149,51 @@ func TestHeldPostsAreNotAnnounced(t *testing.T) {
 			t.Fatal("no event for the visible reply")
 		}
 	}
+}
+
+// A session holds at most six live streams, counted across instances: the seventh is
+// refused with a code, and a stream that ends gives its slot back.
+func TestLiveStreamsPerSessionAreCappedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	short := func(d *web.Deps) { d.StreamLifetime = 3 * time.Second }
+	one, two := be.secondInstance(t, short), be.secondInstance(t, short)
+
+	open := func(base string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+be.activity+"/events", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		for k, v := range be.peer.cookies {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			t.Cleanup(func() { resp.Body.Close() })
+		}
+		return resp, err
+	}
+	for i := range 6 {
+		base := one
+		if i%2 == 1 {
+			base = two
+		}
+		resp, err := open(base)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "stream %d", i+1)
+	}
+	resp, err := open(one)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(body), `"too_many_streams"`)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+
+	// The streams end after their lifetime and release their slots.
+	require.Eventually(t, func() bool {
+		resp, err := open(two)
+		return err == nil && resp.StatusCode == http.StatusOK
+	}, 15*time.Second, 100*time.Millisecond, "an ended stream's slot is free again")
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/ratelimit"
 )
 
 // LTI endpoint paths. redirect_uri must be byte-identical to the registered one
@@ -47,6 +49,17 @@ func problem(status int, code, title, msg string) *Problem {
 // 5.1.1.1). Moodle always POSTs it from the course page's iframe; the spec allows GET.
 func (s *Server) login(c *fiber.Ctx) error {
 	ctx := c.UserContext()
+	// Anyone may call this, and what it stores lives for ten minutes: the limit
+	// and the caps come before anything is looked up or stored.
+	if err := s.limit(c, ratelimit.Rule{Name: "lti_login", Limit: s.deps.LoginsPerMinute, Window: time.Minute}, c.IP()); err != nil {
+		return err
+	}
+	for _, f := range loginFieldCaps {
+		if len(c.FormValue(f.name)) > f.max {
+			return problem(fiber.StatusBadRequest, "field_too_long", "Huddle could not start signing you in",
+				fmt.Sprintf("The request from your Moodle site had a %s longer than Huddle accepts (%d characters). Go back to the course and open the activity again; if it keeps happening, tell your Moodle administrator.", f.name, f.max))
+		}
+	}
 	in := lti.LoginInitiation{
 		LoginHint:      c.FormValue("login_hint"),
 		LTIMessageHint: c.FormValue("lti_message_hint"),
@@ -57,7 +70,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if !validFrameName(in.StorageTarget) {
 		in.StorageTarget = "" // an unusable target is as good as none: fall back to the new window
 	}
-	iss, clientID := c.FormValue("iss"), c.FormValue("client_id")
+	// Copied: the platform cache may keep them as keys beyond this request, and
+	// Fiber reuses the request's buffers.
+	iss, clientID := strings.Clone(c.FormValue("iss")), strings.Clone(c.FormValue("client_id"))
 	for _, v := range []string{iss, clientID, in.LoginHint, in.LTIMessageHint, in.TargetLinkURI, in.DeploymentID} {
 		if !validText(v) {
 			return problem(fiber.StatusBadRequest, "bad_encoding", "Huddle could not read the request",
@@ -142,6 +157,19 @@ func (s *Server) loginContinue(c *fiber.Ctx) error {
 		}
 	}
 	return s.redirectToPlatform(c, in, browser)
+}
+
+// loginFieldCaps are the longest values a login initiation may carry. Moodle 4.5 sends
+// its user id as login_hint, a JSON lti_message_hint of about 80 characters and
+// Huddle's own URL as target_link_uri; the caps leave other platforms room while
+// bounding what an unauthenticated request can make Huddle keep (an initiation is
+// stored for ten minutes). LTI caps deployment ids at 255 characters.
+var loginFieldCaps = []struct {
+	name string
+	max  int
+}{
+	{"iss", 255}, {"client_id", 255}, {"login_hint", 255}, {"lti_message_hint", 2048},
+	{"target_link_uri", 2048}, {"lti_deployment_id", 255}, {"lti_storage_target", 255},
 }
 
 var errUnknownPlatform = problem(fiber.StatusBadRequest, "unknown_platform", "This Moodle site is not registered with Huddle",

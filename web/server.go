@@ -29,6 +29,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/ratelimit"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/session"
 )
@@ -93,6 +94,17 @@ type Deps struct {
 	// RequireRegistrationToken refuses registration while it is unset (production).
 	RegistrationToken        string
 	RequireRegistrationToken bool
+
+	// Limiter counts requests against limits that hold across every instance.
+	Limiter Limiter
+	// LoginsPerMinute caps LTI login initiations per client address (600 when zero).
+	LoginsPerMinute int
+}
+
+// Limiter counts events against shared limits (ratelimit.Limiter).
+type Limiter interface {
+	Allow(ctx context.Context, r ratelimit.Rule, key string) (ratelimit.Decision, error)
+	Acquire(ctx context.Context, r ratelimit.Rule, key string) (*ratelimit.Slot, error)
 }
 
 // check refuses Deps that lack a service: handlers call every one without looking, so a
@@ -108,7 +120,7 @@ func (d Deps) check() error {
 		{"DeepLinks", d.DeepLinks == nil}, {"Courses", d.Courses == nil}, {"Sessions", d.Sessions == nil},
 		{"Grades", d.Grades == nil}, {"Moodle", d.Moodle == nil}, {"RequestRoster", d.RequestRoster == nil},
 		{"Boards", d.Boards == nil}, {"Live", d.Live == nil}, {"Reflections", d.Reflections == nil},
-		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil},
+		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil}, {"Limiter", d.Limiter == nil},
 	} {
 		if dep.unset {
 			missing = append(missing, dep.name)
@@ -150,6 +162,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.RequestTimeout == 0 {
 		d.RequestTimeout = 30 * time.Second
+	}
+	if d.LoginsPerMinute == 0 {
+		d.LoginsPerMinute = 600
 	}
 	tmplFS, err := fs.Sub(templateFiles, "templates")
 	if err != nil {

@@ -125,6 +125,11 @@
       .catch(function () { tell("There are new posts on this board.", "Show them"); });
   }
   es.addEventListener("resync", function () { tell("This page may be out of date.", "Reload it"); });
+  // A stream the server refused (too many pages open, a session that ended) is not
+  // retried by the browser; one that ended normally is, and stays CONNECTING.
+  es.addEventListener("error", function () {
+    if (es.readyState === EventSource.CLOSED) { tell("This page no longer updates by itself.", "Reload it"); }
+  });
 })();
 
 // Move focus to an error summary, so screen reader and keyboard users hear it first.
