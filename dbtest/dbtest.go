@@ -68,6 +68,13 @@ func pool(t testing.TB, url string) *pgxpool.Pool {
 	return p
 }
 
+// Admin opens a pool as the administrative role on its own database, for a test that
+// must change a test database from outside it (its connection limit, say).
+func Admin(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	return pool(t, adminURL())
+}
+
 func adminURL() string {
 	if u := os.Getenv(EnvURL); u != "" {
 		return u

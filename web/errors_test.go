@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/course"
@@ -104,6 +105,10 @@ func TestTypedProblems(t *testing.T) {
 		{"board guard", &discussion.GuardError{}, http.StatusUnprocessableEntity, "patient_identifiers", ""},
 		{"board rate limit", &discussion.RateLimitedError{Limit: 5, RetryAfter: 10 * time.Minute},
 			http.StatusTooManyRequests, "rate_limited", ""},
+		{"database at its connection limit", fmt.Errorf("session: look up: %w", &pgconn.PgError{Code: "53300", Message: "too many connections for database"}),
+			http.StatusServiceUnavailable, "database_busy", ""},
+		{"database starting", &pgconn.PgError{Code: "57P03"}, http.StatusServiceUnavailable, "database_busy", ""},
+		{"database unreachable", &pgconn.ConnectError{}, http.StatusServiceUnavailable, "database_busy", ""},
 		{"reflection form", &reflection.InvalidError{Field: "title", Message: "Give your reflection a title."},
 			http.StatusUnprocessableEntity, "invalid", "Give your reflection a title."},
 		{"reflection guard", &reflection.GuardError{}, http.StatusUnprocessableEntity, "patient_identifiers", ""},
@@ -165,6 +170,8 @@ func TestOtherProblems(t *testing.T) {
 		{"fiber server error", fiber.ErrServiceUnavailable, http.StatusInternalServerError, "internal"},
 		{"unknown", errors.New("pgx: connection refused"), http.StatusInternalServerError, "internal"},
 		{"unknown, wrapped", fmt.Errorf("discussion: load thread 7: %w", errors.New("boom")), http.StatusInternalServerError, "internal"},
+		// A query PostgreSQL refused is Huddle's fault, not a busy database.
+		{"query refused", fmt.Errorf("discussion: insert: %w", &pgconn.PgError{Code: "23505"}), http.StatusInternalServerError, "internal"},
 		{"deadline", fmt.Errorf("web: render: %w", context.DeadlineExceeded), http.StatusInternalServerError, "internal"},
 		// Left to the handlers (problems.go): a missing signing key is Huddle's fault.
 		{"lti not found", fmt.Errorf("lti: no signing key: %w", lti.ErrNotFound), http.StatusInternalServerError, "internal"},

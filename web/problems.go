@@ -61,11 +61,14 @@ var problems = []struct {
 // catch InvalidError and GuardError themselves to show the form again with what was
 // written; these are for the handlers that have no form to show.
 var typedProblems = []typedProblem{
+	{typ: "database unavailable", match: func(err error) (*Problem, bool) {
+		return errDatabaseBusy, databaseUnavailable(err)
+	}},
 	problemFor(func(e *discussion.InvalidError) *Problem { return invalidInput(e.Message) }),
 	problemFor(func(*discussion.GuardError) *Problem { return errPatientIdentifiers }),
-	problemFor(func(*discussion.RateLimitedError) *Problem {
+	problemFor(func(e *discussion.RateLimitedError) *Problem {
 		return &Problem{Status: fiber.StatusTooManyRequests, Code: "rate_limited", Title: "Please wait before posting again",
-			Message: "You have posted as often as this board allows in an hour. Wait a little, then try again."}
+			Message: "You have posted as often as this board allows in an hour. Wait a little, then try again.", RetryAfter: e.RetryAfter}
 	}),
 	problemFor(func(e *reflection.InvalidError) *Problem { return invalidInput(e.Message) }),
 	problemFor(func(*reflection.GuardError) *Problem { return errPatientIdentifiers }),

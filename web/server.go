@@ -99,6 +99,11 @@ type Deps struct {
 	Limiter Limiter
 	// LoginsPerMinute caps LTI login initiations per client address (600 when zero).
 	LoginsPerMinute int
+	// MaxInFlight is how many requests this instance serves at once (256 when zero);
+	// a request that finds none free waits up to AdmissionWait (2 s when zero) and is
+	// then answered 503 with Retry-After.
+	MaxInFlight   int
+	AdmissionWait time.Duration
 }
 
 // Limiter counts events against shared limits (ratelimit.Limiter).
@@ -166,6 +171,12 @@ func New(d Deps) (*Server, error) {
 	if d.LoginsPerMinute == 0 {
 		d.LoginsPerMinute = 600
 	}
+	if d.MaxInFlight == 0 {
+		d.MaxInFlight = 256
+	}
+	if d.AdmissionWait == 0 {
+		d.AdmissionWait = 2 * time.Second
+	}
 	tmplFS, err := fs.Sub(templateFiles, "templates")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
@@ -197,6 +208,7 @@ func New(d Deps) (*Server, error) {
 	s.app.Use(requestid.New())
 	s.app.Use(s.observe(metrics))
 	s.app.Use(securityHeaders)
+	s.app.Use(admit(d.MaxInFlight, d.AdmissionWait))
 	s.app.Use(s.deadline)
 	s.routes()
 	s.warmUp()
