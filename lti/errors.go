@@ -26,6 +26,7 @@ const (
 	CodeBadAZP                 Code = "bad_azp"
 	CodeTokenExpired           Code = "token_expired"
 	CodeTokenNotYetValid       Code = "token_not_yet_valid"
+	CodeTokenTooOld            Code = "token_too_old"
 	CodeUnknownDeployment      Code = "unknown_deployment"
 	CodeBadVersion             Code = "bad_version"
 	CodeUnsupportedMessageType Code = "unsupported_message_type"
@@ -63,6 +64,8 @@ var messages = map[Code]string{
 		"Go back to the course and open the activity again.",
 	CodeTokenNotYetValid: "Your launch reached Huddle before it was valid, which usually means a server clock is wrong. " +
 		"Wait a moment and open the activity again; if it keeps happening, tell your Moodle administrator.",
+	CodeTokenTooOld: "Your launch was issued too long ago to be used. " +
+		"Go back to the course and open the activity again; if it keeps happening, tell your Moodle administrator.",
 	CodeUnknownDeployment: "This Huddle installation has not been enabled for the part of Moodle you came from. " +
 		"Ask your Moodle administrator to register the deployment with Huddle.",
 	CodeBadVersion: "Moodle sent a launch in an LTI version Huddle does not support. " +

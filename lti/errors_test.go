@@ -15,7 +15,7 @@ var allCodes = []Code{
 	CodeBadState, CodeBadNonce,
 	CodeTokenTooLarge, CodeMalformedToken, CodeBadAlgorithm, CodeUnknownKey, CodeKeysUnavailable,
 	CodeBadSignature, CodeBadIssuer, CodeBadAudience, CodeBadAZP, CodeTokenExpired,
-	CodeTokenNotYetValid, CodeUnknownDeployment, CodeBadVersion, CodeUnsupportedMessageType,
+	CodeTokenNotYetValid, CodeTokenTooOld, CodeUnknownDeployment, CodeBadVersion, CodeUnsupportedMessageType,
 	CodeMissingClaim, CodeInvalidClaim, CodePlatformNotConfigured,
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -220,6 +221,58 @@ func TestLauncherRejections(t *testing.T) {
 					require.ErrorIs(t, err, lti.ErrStateInvalid)
 				}
 			}
+		})
+	}
+}
+
+// TestLauncherRefusesOldTokens: the maximum token age applies to every message the
+// launch endpoint accepts, resource link and deep linking requests alike, even when the
+// platform set exp far ahead.
+func TestLauncherRefusesOldTokens(t *testing.T) {
+	t.Parallel()
+	s := newLaunchSetup(t)
+	keys := lti.NewKeySet(lti.KeySetConfig{UserAgent: "Huddle/test"})
+	lenient := lti.NewLauncher(s.store, lti.NewVerifier(lti.VerifierConfig{Keys: keys, MaxTokenAge: 30 * time.Minute}))
+	returnURL := s.platform.Issuer + "/mod/lti/contentitem_return.php?course=2"
+
+	tests := []struct {
+		name     string
+		launcher *lti.Launcher
+		deepLink bool
+		iat, exp time.Duration // from now
+		code     lti.Code      // empty: accepted
+	}{
+		{name: "resource link issued 4 minutes ago", launcher: s.launcher, iat: -4 * time.Minute, exp: time.Minute},
+		{name: "resource link issued 6 minutes ago, exp an hour ahead", launcher: s.launcher, iat: -6 * time.Minute, exp: time.Hour, code: lti.CodeTokenTooOld},
+		{name: "deep linking request issued 6 minutes ago", launcher: s.launcher, deepLink: true, iat: -6 * time.Minute, exp: time.Hour, code: lti.CodeTokenTooOld},
+		{name: "deep linking request issued 4 minutes ago", launcher: s.launcher, deepLink: true, iat: -4 * time.Minute, exp: time.Minute},
+		{name: "iat in the future beyond leeway", launcher: s.launcher, iat: time.Minute, exp: 2 * time.Minute, code: lti.CodeTokenNotYetValid},
+		{name: "custom maximum age: issued 20 minutes ago", launcher: lenient, iat: -20 * time.Minute, exp: time.Hour},
+		{name: "custom maximum age: issued 40 minutes ago", launcher: lenient, iat: -40 * time.Minute, exp: time.Hour, code: lti.CodeTokenTooOld},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			browser := fmt.Sprintf("browser-%d", i)
+			state, nonce := s.login(t, s.stored, browser)
+			claims := s.platform.ResourceLinkClaims(launchLearner, launchLink, nonce)
+			if tt.deepLink {
+				claims = s.platform.DeepLinkingClaims(launchLearner, launchLink, nonce, returnURL)
+			}
+			now := time.Now()
+			claims["iat"], claims["exp"] = now.Add(tt.iat).Unix(), now.Add(tt.exp).Unix()
+			l, err := tt.launcher.Launch(t.Context(), lti.LaunchRequest{IDToken: s.platform.Sign(t, claims), State: state, BrowserSecret: browser})
+			if tt.code == "" {
+				require.NoError(t, err)
+				require.Equal(t, s.stored.ID, l.Platform.ID)
+				return
+			}
+			require.Nil(t, l)
+			var le *lti.LaunchError
+			require.True(t, errors.As(err, &le), "want a *LaunchError, got %v", err)
+			require.Equal(t, tt.code, le.Code)
+			require.NotEmpty(t, le.Message)
+			require.NotNil(t, le.Platform, "the state was consumed, so the error names its platform")
+			require.Equal(t, s.stored.ID, le.Platform.ID)
 		})
 	}
 }

@@ -7,7 +7,9 @@ package lti
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -62,4 +64,70 @@ func (p Platform) CheckServiceURL(raw string) error {
 		}
 	}
 	return fmt.Errorf("Huddle will not call %s: %w", u.Host, ErrForeignHost)
+}
+
+// InsecureURLError means a platform URL uses plain http where Huddle needs https. Field
+// names the URL as Moodle's tool registration page does, for the person who typed it;
+// the error says what to do in plain words and is safe to show.
+type InsecureURLError struct {
+	Field string
+	// URL is as given. Error leaves it out: it may carry user info.
+	URL string
+}
+
+func (e *InsecureURLError) Error() string {
+	return "the " + e.Field + " must use https (http is allowed only for localhost in development)"
+}
+
+// CheckPlatformURLs refuses a platform whose issuer, authentication request, access token
+// or key set URL is plain http, unless allowInsecureLoopback (development only) and the
+// host is loopback. The key set decides which launches Huddle believes and the token URL
+// receives Huddle's signed assertions, so over plain http anyone on the path could forge
+// launches or take the platform's access tokens. ValidatePlatform checks the URLs' shape;
+// this checks whether they can be trusted. The error is an *InsecureURLError.
+func CheckPlatformURLs(p Platform, allowInsecureLoopback bool) error {
+	for _, f := range []struct{ field, value string }{
+		{"issuer", p.Issuer},
+		{"authentication request URL", p.AuthURL},
+		{"access token URL", p.TokenURL},
+		{"key set URL", p.JWKSURL},
+	} {
+		if err := checkPlatformURL(f.field, f.value, allowInsecureLoopback); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPlatformURL is CheckPlatformURLs for one URL.
+func checkPlatformURL(field, raw string, allowInsecureLoopback bool) *InsecureURLError {
+	u, err := url.Parse(raw)
+	if err != nil || !secureOrLoopback(u, allowInsecureLoopback) {
+		return &InsecureURLError{Field: field, URL: raw}
+	}
+	return nil
+}
+
+// secureOrLoopback reports whether u is https or, when allowLoopback, plain http to a
+// loopback host. Nothing sent to a loopback address crosses a network, which is why the
+// development platform and the captured Moodle (http://127.0.0.1:8000) may use http; in
+// production a plain-http loopback URL means something is misconfigured.
+func secureOrLoopback(u *url.URL, allowLoopback bool) bool {
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return true
+	case "http":
+		return allowLoopback && isLoopbackHost(u.Hostname())
+	}
+	return false
+}
+
+// isLoopbackHost reports whether host is localhost, 127.0.0.0/8 or ::1. Only the exact
+// name localhost counts: localhost.evil.example is anyone's.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

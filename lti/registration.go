@@ -304,19 +304,38 @@ func regError(code RegistrationErrorCode, status int, detail string, cause error
 	return &RegistrationError{Code: code, Message: regMessages[code], Status: status, Detail: detail, Err: cause}
 }
 
+// RegistrationPolicy is what Dynamic Registration accepts from a platform. The zero value is
+// production's: every platform URL must be https.
+type RegistrationPolicy struct {
+	// AllowInsecureLoopback accepts plain http URLs whose host is loopback (localhost, 127.0.0.0/8,
+	// ::1), where the development platform and the captured Moodle run. Only development sets it, as
+	// CheckPlatformURLs allows for `huddle platform add`.
+	AllowInsecureLoopback bool
+}
+
+// FetchPlatformConfiguration is RegistrationPolicy.FetchPlatformConfiguration with plain http allowed
+// on loopback hosts in every mode, as before the policy existed. It remains so that callers which do
+// not yet know whether they run in development keep building; production callers use
+// RegistrationPolicy{}.FetchPlatformConfiguration, which refuses plain http on loopback too.
+func FetchPlatformConfiguration(ctx context.Context, client *http.Client, openidConfigURL string) (*PlatformConfiguration, error) {
+	return RegistrationPolicy{AllowInsecureLoopback: true}.FetchPlatformConfiguration(ctx, client, openidConfigURL)
+}
+
 // FetchPlatformConfiguration downloads and checks the platform's OpenID configuration (LTI-DR 3.4).
 // openidConfigURL comes from the query string of a browser request, so anyone can choose it: client should
-// be an egress client, which refuses metadata and link-local addresses.
-func FetchPlatformConfiguration(ctx context.Context, client *http.Client, openidConfigURL string) (*PlatformConfiguration, error) {
+// be an egress client, which refuses metadata and link-local addresses. A configuration URL or endpoint
+// the policy refuses is a RegistrationError with code RegistrationCodeInsecureIssuer wrapping an
+// *InsecureURLError.
+func (rp RegistrationPolicy) FetchPlatformConfiguration(ctx context.Context, client *http.Client, openidConfigURL string) (*PlatformConfiguration, error) {
 	configURL, err := url.Parse(openidConfigURL)
 	if err != nil || configURL.Host == "" || configURL.User != nil {
 		return nil, regError(RegistrationCodeConfigInvalid, 0, "openid_configuration is not an absolute URL", nil)
 	}
 	// Refuse before fetching: a plain-http configuration could have been altered on the way, and with it
 	// every endpoint and key Huddle would trust.
-	if !regSecureOrLoopback(configURL) {
+	if ierr := checkPlatformURL("openid_configuration URL", openidConfigURL, rp.AllowInsecureLoopback); ierr != nil {
 		return nil, regError(RegistrationCodeInsecureIssuer, 0,
-			"openid_configuration is not https: "+configURL.Redacted(), nil)
+			"openid_configuration is not https: "+configURL.Redacted(), ierr)
 	}
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, configURL.String(), nil)
@@ -342,23 +361,23 @@ func FetchPlatformConfiguration(ctx context.Context, client *http.Client, openid
 		return nil, regError(RegistrationCodeConfigInvalid, resp.StatusCode,
 			"configuration is not JSON: "+regSummarise(body, ""), nil)
 	}
-	if err := regCheckConfiguration(&cfg, configURL); err != nil {
+	if err := rp.checkConfiguration(&cfg, configURL); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
-// regCheckConfiguration applies LTI-DR 3.4 and 3.5.1 and what Huddle itself needs.
-func regCheckConfiguration(cfg *PlatformConfiguration, configURL *url.URL) *RegistrationError {
+// checkConfiguration applies LTI-DR 3.4 and 3.5.1 and what Huddle itself needs.
+func (rp RegistrationPolicy) checkConfiguration(cfg *PlatformConfiguration, configURL *url.URL) *RegistrationError {
 	issuer, err := url.Parse(cfg.Issuer)
 	if cfg.Issuer == "" || err != nil || issuer.Host == "" {
 		return regError(RegistrationCodeConfigInvalid, 0, "issuer missing or not a URL", nil)
 	}
 	// OpenID Connect Discovery 1.0 section 3: the issuer is an https URL with no query or fragment.
-	// Plain http is accepted only on loopback, where the development platform and the captured Moodle
-	// fixtures run (http://127.0.0.1:8000); nothing on a loopback address crosses a network.
-	if !regSecureOrLoopback(issuer) {
-		return regError(RegistrationCodeInsecureIssuer, 0, "issuer is not https: "+cfg.Issuer, nil)
+	// Plain http is accepted only on loopback in development, where the development platform and the
+	// captured Moodle fixtures run (http://127.0.0.1:8000); nothing on a loopback address crosses a network.
+	if ierr := checkPlatformURL("issuer", cfg.Issuer, rp.AllowInsecureLoopback); ierr != nil {
+		return regError(RegistrationCodeInsecureIssuer, 0, "issuer is not https: "+cfg.Issuer, ierr)
 	}
 	if issuer.RawQuery != "" || issuer.Fragment != "" || issuer.User != nil {
 		return regError(RegistrationCodeConfigInvalid, 0, "issuer has a query, fragment or user info", nil)
@@ -371,11 +390,12 @@ func regCheckConfiguration(cfg *PlatformConfiguration, configURL *url.URL) *Regi
 			fmt.Sprintf("issuer %s is not a prefix of %s", cfg.Issuer, configURL.Redacted()), nil)
 	}
 
-	endpoints := []struct{ name, value string }{
-		{"authorization_endpoint", cfg.AuthorizationEndpoint},
-		{"token_endpoint", cfg.TokenEndpoint},
-		{"jwks_uri", cfg.JWKSURI},
-		{"registration_endpoint", cfg.RegistrationEndpoint},
+	// field names each endpoint as CheckPlatformURLs does, for the InsecureURLError.
+	endpoints := []struct{ name, field, value string }{
+		{"authorization_endpoint", "authentication request URL", cfg.AuthorizationEndpoint},
+		{"token_endpoint", "access token URL", cfg.TokenEndpoint},
+		{"jwks_uri", "key set URL", cfg.JWKSURI},
+		{"registration_endpoint", "registration URL", cfg.RegistrationEndpoint},
 	}
 	for _, ep := range endpoints {
 		if ep.value == "" {
@@ -386,8 +406,8 @@ func regCheckConfiguration(cfg *PlatformConfiguration, configURL *url.URL) *Regi
 			return regError(RegistrationCodeConfigInvalid, 0, ep.name+" is not an absolute URL", nil)
 		}
 		// The registration token and Huddle's client assertions go to these, and keys come from them.
-		if !regSecureOrLoopback(u) {
-			return regError(RegistrationCodeInsecureIssuer, 0, ep.name+" is not https: "+u.Redacted(), nil)
+		if ierr := checkPlatformURL(ep.field, ep.value, rp.AllowInsecureLoopback); ierr != nil {
+			return regError(RegistrationCodeInsecureIssuer, 0, ep.name+" is not https: "+u.Redacted(), ierr)
 		}
 	}
 	// The Security Framework has platforms sign id_tokens with RS256, which is also the
@@ -401,23 +421,6 @@ func regCheckConfiguration(cfg *PlatformConfiguration, configURL *url.URL) *Regi
 		return regError(RegistrationCodeConfigInvalid, 0, "token_endpoint_auth_methods_supported lacks private_key_jwt", nil)
 	}
 	return nil
-}
-
-// regSecureOrLoopback reports whether u is https, or http to a loopback host (127.0.0.0/8, ::1,
-// localhost or *.localhost per RFC 6761).
-func regSecureOrLoopback(u *url.URL) bool {
-	switch u.Scheme {
-	case "https":
-		return true
-	case "http":
-		host := strings.ToLower(u.Hostname())
-		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-			return true
-		}
-		ip := net.ParseIP(host)
-		return ip != nil && ip.IsLoopback()
-	}
-	return false
 }
 
 func regIssuerPrefixes(issuer, configURL *url.URL) bool {

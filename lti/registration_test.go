@@ -581,6 +581,76 @@ func TestRegistrationInsecureIssuer(t *testing.T) {
 	})
 }
 
+// TestRegistrationPolicyLoopback: plain http to a loopback host (the development
+// platform, the captured Moodle) is accepted only when the policy allows it, which only
+// development does; in production every platform URL must be https, loopback or not.
+func TestRegistrationPolicyLoopback(t *testing.T) {
+	t.Parallel()
+	production := lti.RegistrationPolicy{}
+	development := lti.RegistrationPolicy{AllowInsecureLoopback: true}
+	// toHTTP rewrites one endpoint of a TLS platform's configuration to plain http on
+	// the same loopback address.
+	toHTTP := func(member string) func(p *regPlatform) {
+		return func(p *regPlatform) {
+			p.config = func(b []byte) []byte {
+				plain := strings.Replace(p.srv.URL, "https://", "http://", 1)
+				return bytes.Replace(b, []byte(`"`+member+`": "`+p.srv.URL), []byte(`"`+member+`": "`+plain), 1)
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		policy lti.RegistrationPolicy
+		tls    bool
+		// host replaces 127.0.0.1 in the configuration URL and the configuration.
+		host   string
+		modify func(p *regPlatform)
+		field  string // empty: accepted; else the InsecureURLError's Field
+		detail string
+	}{
+		{name: "production refuses http on 127.0.0.1", policy: production, field: "openid_configuration URL", detail: "openid_configuration"},
+		{name: "production refuses http on localhost", policy: production, host: "localhost", field: "openid_configuration URL", detail: "openid_configuration"},
+		{name: "production accepts https on loopback", policy: production, tls: true},
+		{name: "production refuses an http jwks_uri on loopback", policy: production, tls: true, modify: toHTTP("jwks_uri"), field: "key set URL", detail: "jwks_uri"},
+		{name: "production refuses an http token_endpoint on loopback", policy: production, tls: true, modify: toHTTP("token_endpoint"), field: "access token URL", detail: "token_endpoint"},
+		{name: "production refuses an http authorization_endpoint on loopback", policy: production, tls: true, modify: toHTTP("authorization_endpoint"), field: "authentication request URL", detail: "authorization_endpoint"},
+		{name: "production refuses an http registration_endpoint on loopback", policy: production, tls: true, modify: toHTTP("registration_endpoint"), field: "registration URL", detail: "registration_endpoint"},
+		{name: "development accepts http on 127.0.0.1", policy: development},
+		{name: "development accepts http on localhost", policy: development, host: "localhost"},
+		{name: "development accepts an http jwks_uri on loopback", policy: development, tls: true, modify: toHTTP("jwks_uri")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := newRegPlatform(t, tc.tls)
+			if tc.modify != nil {
+				tc.modify(p)
+			}
+			configURL := p.configURL()
+			if tc.host != "" {
+				local := strings.Replace(p.srv.URL, "127.0.0.1", tc.host, 1)
+				configURL = strings.Replace(configURL, p.srv.URL, local, 1)
+				p.config = func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(p.srv.URL), []byte(local)) }
+			}
+			cfg, err := tc.policy.FetchPlatformConfiguration(context.Background(), p.srv.Client(), configURL)
+			if tc.field == "" {
+				require.NoError(t, err)
+				require.NotNil(t, cfg)
+				return
+			}
+			require.Nil(t, cfg)
+			re := registrationErrorOf(t, err, lti.RegistrationCodeInsecureIssuer)
+			require.Contains(t, re.Detail, tc.detail)
+			var ie *lti.InsecureURLError
+			require.ErrorAs(t, err, &ie)
+			require.Equal(t, tc.field, ie.Field)
+			if tc.detail == "openid_configuration" {
+				require.Empty(t, p.recorded(), "an http configuration URL is refused before it is fetched")
+			}
+		})
+	}
+}
+
 // TestRegistrationTokenExpiry uses the captured token, issued 2026-11-26T17:39:15Z for an hour.
 func TestRegistrationTokenExpiry(t *testing.T) {
 	t.Parallel()

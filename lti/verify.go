@@ -19,6 +19,10 @@ const (
 	// DefaultLeeway absorbs clock drift between Moodle and Huddle when checking exp and
 	// iat. Moodle id_tokens live only 60 s, so the leeway must stay small.
 	DefaultLeeway = 5 * time.Second
+	// DefaultMaxTokenAge is how long after its iat an id_token is accepted. Moodle's
+	// expire after 60 s; other platforms may set exp hours ahead, and the age limit keeps
+	// a captured token of theirs from being replayable that long.
+	DefaultMaxTokenAge = 5 * time.Minute
 	// MaxTokenSize bounds the id_token read before any parsing. Moodle's are about 4 KiB.
 	MaxTokenSize = 64 << 10
 	// maxIDLength is LTI Core's limit for sub (5.3.6) and resource_link.id (5.3.5).
@@ -45,6 +49,9 @@ type VerifierConfig struct {
 	Now func() time.Time
 	// Leeway is the clock skew allowed on exp, iat and nbf; DefaultLeeway if zero.
 	Leeway time.Duration
+	// MaxTokenAge is how long after its iat an id_token is still accepted, whatever its
+	// exp says; DefaultMaxTokenAge if zero. Leeway is added to it.
+	MaxTokenAge time.Duration
 }
 
 // Verifier validates id_tokens posted by platforms to Huddle's launch endpoint.
@@ -52,6 +59,7 @@ type Verifier struct {
 	keys   *KeySet
 	now    func() time.Time
 	leeway time.Duration
+	maxAge time.Duration
 }
 
 // NewVerifier returns a Verifier. It panics if cfg.Keys is nil, a wiring mistake.
@@ -59,12 +67,15 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	if cfg.Keys == nil {
 		panic("lti: NewVerifier needs a KeySet")
 	}
-	v := &Verifier{keys: cfg.Keys, now: cfg.Now, leeway: cfg.Leeway}
+	v := &Verifier{keys: cfg.Keys, now: cfg.Now, leeway: cfg.Leeway, maxAge: cfg.MaxTokenAge}
 	if v.now == nil {
 		v.now = time.Now
 	}
 	if v.leeway <= 0 {
 		v.leeway = DefaultLeeway
+	}
+	if v.maxAge <= 0 {
+		v.maxAge = DefaultMaxTokenAge
 	}
 	return v
 }
@@ -198,16 +209,24 @@ func checkIssuerAudience(tok jwt.Token, p Platform) *LaunchError {
 
 // checkTimes applies Security Framework 5.1.3 steps 7 and 8 with the injected clock:
 // exp and iat are required, exp must not have passed and iat (and nbf, if sent) must not
-// be in the future, each within the leeway.
+// be in the future, each within the leeway. OpenID Connect Core 3.1.3.7 step 10 lets
+// the relying party also refuse tokens issued too far in the past, whatever their exp:
+// iat must be within the maximum age.
 func (v *Verifier) checkTimes(tok jwt.Token) *LaunchError {
+	now := v.now()
 	err := jwt.Validate(tok,
-		jwt.WithClock(jwt.ClockFunc(v.now)),
+		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
 		jwt.WithAcceptableSkew(v.leeway),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
 		jwt.WithRequiredClaim(jwt.IssuedAtKey),
 	)
 	switch {
 	case err == nil:
+		// The age is checked only once Validate passed, so a token both expired and too
+		// old is reported as expired: the plainer reason, with the same remedy.
+		if age := now.Sub(tok.IssuedAt()); age > v.maxAge+v.leeway {
+			return launchError(CodeTokenTooOld, fmt.Sprintf("iat is %s old, limit %s", age.Truncate(time.Second), v.maxAge), nil)
+		}
 		return nil
 	case errors.Is(err, jwt.ErrTokenExpired()):
 		return launchError(CodeTokenExpired, "exp has passed", err)

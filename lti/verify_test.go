@@ -557,6 +557,65 @@ func TestVerifyIDTokenRejections(t *testing.T) {
 	})
 }
 
+// TestVerifyIDTokenMaxAge: a token older than the maximum age is refused even when its
+// exp is still ahead. Moodle's exp is 60 s after iat, but another platform may issue
+// tokens that live for hours, and a captured one must not be replayable that long.
+func TestVerifyIDTokenMaxAge(t *testing.T) {
+	t.Parallel()
+
+	// issued is a token of message type claims issued at iat, expiring at exp, both
+	// relative to testNow.
+	issued := func(claims func(time.Time) map[string]any, iat, exp time.Duration) map[string]any {
+		c := claims(testNow.Add(iat))
+		c["exp"] = testNow.Add(exp).Unix()
+		return c
+	}
+	tests := []struct {
+		name   string
+		maxAge time.Duration // VerifierConfig.MaxTokenAge; zero is the default
+		leeway time.Duration // VerifierConfig.Leeway; zero is the default
+		claims map[string]any
+		code   Code // empty: accepted
+	}{
+		{name: "issued 4 minutes ago", claims: issued(resourceLinkClaims, -4*time.Minute, time.Minute)},
+		{name: "issued 6 minutes ago, exp still ahead", claims: issued(resourceLinkClaims, -6*time.Minute, time.Minute), code: CodeTokenTooOld},
+		{name: "issued 6 minutes ago, exp hours ahead", claims: issued(resourceLinkClaims, -6*time.Minute, 8*time.Hour), code: CodeTokenTooOld},
+		{name: "deep linking request issued 6 minutes ago", claims: issued(deepLinkingClaims, -6*time.Minute, time.Minute), code: CodeTokenTooOld},
+		{name: "deep linking request issued 4 minutes ago", claims: issued(deepLinkingClaims, -4*time.Minute, time.Minute)},
+		// The default leeway (5 s) is added to the maximum age, as to exp and iat.
+		{name: "at the maximum age plus leeway", claims: issued(resourceLinkClaims, -5*time.Minute-5*time.Second, time.Minute)},
+		{name: "just beyond the maximum age plus leeway", claims: issued(resourceLinkClaims, -5*time.Minute-6*time.Second, time.Minute), code: CodeTokenTooOld},
+		{name: "a wider leeway widens the maximum age", leeway: 30 * time.Second, claims: issued(resourceLinkClaims, -5*time.Minute-30*time.Second, time.Minute)},
+		// Security Framework 5.1.3 step 8: iat must not be in the future beyond the leeway.
+		{name: "iat in the future within leeway", claims: issued(resourceLinkClaims, 5*time.Second, time.Minute)},
+		{name: "iat in the future beyond leeway", claims: issued(resourceLinkClaims, 6*time.Second, time.Minute), code: CodeTokenNotYetValid},
+		{name: "iat an hour in the future", claims: issued(resourceLinkClaims, time.Hour, 2*time.Hour), code: CodeTokenNotYetValid},
+		// An expired token says so, whatever its age: that is what the person can act on.
+		{name: "expired and too old", claims: issued(resourceLinkClaims, -10*time.Minute, -9*time.Minute), code: CodeTokenExpired},
+		{name: "custom maximum age allows an older token", maxAge: 30 * time.Minute, claims: issued(resourceLinkClaims, -20*time.Minute, time.Hour)},
+		{name: "custom maximum age refuses beyond it", maxAge: 30 * time.Minute, claims: issued(resourceLinkClaims, -31*time.Minute, time.Hour), code: CodeTokenTooOld},
+		{name: "shorter custom maximum age", maxAge: time.Minute, claims: issued(resourceLinkClaims, -2*time.Minute, time.Minute), code: CodeTokenTooOld},
+		{name: "shorter custom maximum age within it", maxAge: time.Minute, claims: issued(resourceLinkClaims, -50*time.Second, time.Minute)},
+	}
+
+	tp := setup(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := NewVerifier(VerifierConfig{Keys: tp.keys, Now: tp.clock.Now, Leeway: tt.leeway, MaxTokenAge: tt.maxAge})
+			raw := sign(t, tp.key, tt.claims)
+			launch, err := v.VerifyIDToken(context.Background(), raw, tp.platform)
+			if tt.code == "" {
+				require.NoError(t, err)
+				require.Equal(t, tt.claims["iat"], launch.IssuedAt.Unix())
+				return
+			}
+			lerr := launchErrorOf(t, err, tt.code)
+			require.NotContains(t, lerr.Error(), raw[:40])
+		})
+	}
+}
+
 func TestVerifyIDTokenRejectsForgedSignatures(t *testing.T) {
 	t.Parallel()
 	tp := setup(t)

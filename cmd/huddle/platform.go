@@ -92,6 +92,12 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 		if err := lti.ValidatePlatform(p); err != nil {
 			return &exitError{2, err}
 		}
+		// Plain http only for a platform on this machine while developing (the development
+		// platform, a local Moodle); in production every platform URL must be https, or
+		// anyone on the path could forge launches with their own key set.
+		if err := lti.CheckPlatformURLs(p, cfg.Mode == ModeDevelopment); err != nil {
+			return &exitError{2, err}
+		}
 		added, err := store.AddPlatform(ctx, p)
 		if errors.Is(err, lti.ErrPlatformTaken) {
 			return &exitError{1, fmt.Errorf("a platform with issuer %s and client id %s is already registered", p.Issuer, p.ClientID)}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -66,6 +67,91 @@ func TestPlatformCommands(t *testing.T) {
 	code, _, errOut = huddle("platform", "frobnicate")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "unknown subcommand")
+}
+
+// TestPlatformAddRefusesPlainHTTP: a platform's issuer, key set, authentication and
+// token URLs must be https; plain http only to a loopback host, and only in development
+// (HUDDLE_ENV=development), where the development platform runs.
+func TestPlatformAddRefusesPlainHTTP(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Migrated(t)
+	huddle := func(mode string, args ...string) (int, string, string) {
+		vars := map[string]string{"HUDDLE_DATABASE_URL": db, "HUDDLE_SECRET_KEY": goodKey, "HUDDLE_ENV": mode}
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), env{getenv: envOf(vars), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}, args)
+		return code, stdout.String(), stderr.String()
+	}
+	const (
+		issuer = "https://moodle.trust.example"
+		refuse = " must use https (http is allowed only for localhost in development)"
+	)
+	// add registers a platform whose flag is set to u, the other URLs being https.
+	clients := 0
+	add := func(mode, flag, u string) (int, string, string) {
+		clients++
+		urls := map[string]string{
+			"--issuer":    issuer,
+			"--auth-url":  issuer + "/mod/lti/auth.php",
+			"--token-url": issuer + "/mod/lti/token.php",
+			"--jwks-url":  issuer + "/mod/lti/certs.php",
+		}
+		urls[flag] = u
+		args := []string{"platform", "add", "--client-id", fmt.Sprintf("client-%d", clients), "--deployment-id", "1"}
+		for f, v := range urls {
+			args = append(args, f, v)
+		}
+		return huddle(mode, args...)
+	}
+
+	tests := []struct {
+		url                   string
+		inDevelopment, inProd bool
+	}{
+		{"https://moodle.example/mod/lti/certs.php", true, true},
+		{"HTTPS://moodle.example/mod/lti/certs.php", true, true},
+		{"http://moodle.example/mod/lti/certs.php", false, false},
+		{"HTTP://moodle.example/mod/lti/certs.php", false, false},
+		{"http://localhost:8080/mod/lti/certs.php", true, false},
+		{"HTTP://LOCALHOST:8080/mod/lti/certs.php", true, false},
+		{"http://127.0.0.1/mod/lti/certs.php", true, false},
+		{"http://[::1]:8000/mod/lti/certs.php", true, false},
+		{"http://localhost.evil.example/mod/lti/certs.php", false, false},
+		{"http://localhost@evil.example/mod/lti/certs.php", false, false},
+	}
+	for _, tc := range tests {
+		for _, m := range []struct {
+			mode string
+			ok   bool
+		}{{"development", tc.inDevelopment}, {"production", tc.inProd}} {
+			code, out, errOut := add(m.mode, "--jwks-url", tc.url)
+			if m.ok {
+				require.Equal(t, 0, code, "%s in %s: %s", tc.url, m.mode, errOut)
+				require.Contains(t, out, "added platform")
+				continue
+			}
+			require.Equal(t, 2, code, "%s in %s must be refused: %s", tc.url, m.mode, out)
+			require.Contains(t, errOut, "the key set URL"+refuse, tc.url)
+		}
+	}
+
+	// Each URL flag is checked and named in the refusal.
+	for flag, field := range map[string]string{
+		"--issuer":    "the issuer",
+		"--auth-url":  "the authentication request URL",
+		"--token-url": "the access token URL",
+		"--jwks-url":  "the key set URL",
+	} {
+		code, _, errOut := add("production", flag, "http://moodle.example/mod/lti/x.php")
+		require.Equal(t, 2, code, flag)
+		require.Contains(t, errOut, field+refuse, flag)
+
+		code, _, errOut = add("production", flag, "http://localhost:8000/mod/lti/x.php")
+		require.Equal(t, 2, code, flag)
+		require.Contains(t, errOut, field+refuse, flag)
+
+		code, _, errOut = add("development", flag, "http://localhost:8000/mod/lti/x.php")
+		require.Equal(t, 0, code, "%s: %s", flag, errOut)
+	}
 }
 
 func TestKeysRotate(t *testing.T) {

@@ -37,7 +37,8 @@ func fakeMoodleWS(t *testing.T) *httptest.Server {
 func TestSetMoodle(t *testing.T) {
 	t.Parallel()
 	url := dbtest.Migrated(t)
-	vars := map[string]string{"HUDDLE_DATABASE_URL": url, "HUDDLE_SECRET_KEY": goodKey}
+	// Development: the fake Moodle is plain http on 127.0.0.1, which production refuses.
+	vars := map[string]string{"HUDDLE_DATABASE_URL": url, "HUDDLE_SECRET_KEY": goodKey, "HUDDLE_ENV": "development"}
 	huddle := func(args ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), env{getenv: envOf(vars), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}, args)
