@@ -145,10 +145,25 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 	}
 }
 
+// validCSRF checks the token a form posts (URL-encoded or multipart) or a page
+// script sends in X-CSRF-Token. Never the query string, which c.FormValue would also
+// read: a token in a URL leaks through logs, history and Referer, and a link carrying
+// one would make another site's form post pass.
 func validCSRF(c *fiber.Ctx, want string) bool {
-	got := c.FormValue("csrf")
+	got := csrfFromBody(c)
 	if got == "" {
 		got = c.Get("X-CSRF-Token")
 	}
 	return want != "" && constantTimeEqual(got, want)
+}
+
+func csrfFromBody(c *fiber.Ctx) string {
+	req := c.Request()
+	if v := req.PostArgs().Peek("csrf"); len(v) > 0 {
+		return string(v)
+	}
+	if form, err := req.MultipartForm(); err == nil && len(form.Value["csrf"]) > 0 {
+		return form.Value["csrf"][0]
+	}
+	return ""
 }

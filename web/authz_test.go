@@ -172,3 +172,62 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 		}
 	}
 }
+
+// The CSRF token counts only in the form body or the X-CSRF-Token header: a token in
+// the URL leaks through logs, history and Referer, and a link carrying it would turn
+// a cross-site form post into a valid one.
+func TestCSRFTokenOnlyFromBodyOrHeader(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	b := e.browser(t)
+	require.Equal(t, http.StatusSeeOther, e.launch(t, b, learner, course2).code)
+	page := b.get("/notifications")
+	require.Equal(t, http.StatusOK, page.code, page.body)
+	csrf := extractValue(t, page.body, "csrf")
+	var userID int64
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT id FROM users WHERE subject = '4'`).Scan(&userID))
+
+	cases := []struct {
+		name      string
+		query     string
+		form      url.Values
+		multipart bool
+		header    string
+		want      int
+	}{
+		{"in the query only", "?csrf=" + url.QueryEscape(csrf), url.Values{"mode": {"none"}}, false, "", http.StatusForbidden},
+		{"in the query, a wrong one in the body", "?csrf=" + url.QueryEscape(csrf), url.Values{"mode": {"none"}, "csrf": {"wrong"}}, false, "", http.StatusForbidden},
+		{"in the query, multipart body without", "?csrf=" + url.QueryEscape(csrf), url.Values{"mode": {"none"}}, true, "", http.StatusForbidden},
+		{"nowhere", "", url.Values{"mode": {"none"}}, false, "", http.StatusForbidden},
+		{"a wrong one in the header", "", url.Values{"mode": {"none"}}, false, "wrong", http.StatusForbidden},
+		{"in the body", "", url.Values{"mode": {"digest"}, "csrf": {csrf}}, false, "", http.StatusSeeOther},
+		{"in a multipart body", "", url.Values{"mode": {"none"}, "csrf": {csrf}}, true, "", http.StatusSeeOther},
+		{"in the header (the page script's fetch)", "", url.Values{"mode": {"immediate"}}, false, csrf, http.StatusSeeOther},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := e.deps.Notices.Preference(t.Context(), userID)
+			require.NoError(t, err)
+			if tc.header != "" {
+				b.header = http.Header{"X-Csrf-Token": {tc.header}}
+				defer func() { b.header = nil }()
+			}
+			var r response
+			if tc.multipart {
+				ct, body := multipartBody(t, tc.form)
+				r = b.send(http.MethodPost, "/notifications"+tc.query, ct, body)
+			} else {
+				r = b.post("/notifications"+tc.query, tc.form)
+			}
+			require.Equal(t, tc.want, r.code, r.body)
+			after, err := e.deps.Notices.Preference(t.Context(), userID)
+			require.NoError(t, err)
+			if tc.want == http.StatusForbidden {
+				require.Contains(t, r.body, "csrf")
+				require.Equal(t, before, after, "nothing saved")
+			} else {
+				require.Equal(t, tc.form.Get("mode"), string(after))
+			}
+		})
+	}
+}

@@ -31,7 +31,8 @@ func (p *Problem) Error() string { return p.Code + ": " + p.Message }
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p := toProblem(err)
 	if p.Status >= 500 {
-		s.log.Error("request failed", "request_id", c.Locals("requestid"), "path", c.Path(), "err", err)
+		// The route, never the path: paths carry secrets (observe).
+		s.log.Error("request failed", "request_id", c.Locals("requestid"), "route", routeOf(c), "err", err)
 	}
 	c.Status(p.Status)
 	if p.RetryAfter > 0 {
@@ -99,8 +100,14 @@ func toProblem(err error) *Problem {
 var errInternal = &Problem{Status: fiber.StatusInternalServerError, Code: "internal", Title: "Sorry, something went wrong",
 	Message: "Huddle hit a problem it did not expect. Nothing you entered was lost. Try again in a minute; if it keeps happening, tell your course's educator and quote the reference below."}
 
+// wantsJSON is whether a machine sent the request: an API path, a JSON body, or an
+// Accept header that asks for JSON and not HTML (the page script's fetches). The LTI
+// endpoints answer pages: a person reads a failed launch inside Moodle's frame.
 func wantsJSON(c *fiber.Ctx) bool {
 	if strings.HasPrefix(c.Path(), "/api/") {
+		return true
+	}
+	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
 		return true
 	}
 	accept := c.Get(fiber.HeaderAccept)

@@ -163,6 +163,7 @@ func TestOtherProblems(t *testing.T) {
 		{"a handler's own problem, wrapped", fmt.Errorf("web: export: %w", own), http.StatusUnprocessableEntity, "nothing_chosen"},
 		// A handler's problem wins over the domain error it was made from.
 		{"a problem that wraps a sentinel", fmt.Errorf("%w: %w", errNoBoard, discussion.ErrNotFound), http.StatusNotFound, "not_a_board"},
+		{"text PostgreSQL cannot store", errBadText, http.StatusBadRequest, "bad_text"},
 		{"no route", fiber.ErrNotFound, http.StatusNotFound, "not_found"},
 		{"wrong method", fiber.ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"body too large", fiber.ErrRequestEntityTooLarge, http.StatusRequestEntityTooLarge, "too_large"},

@@ -103,13 +103,18 @@ type response struct {
 
 func (b *browser) do(method, target string, form url.Values) response {
 	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return b.send(method, target, "", nil)
 	}
+	return b.send(method, target, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+}
+
+// send is do with a body of any content type (a multipart form, a raw body).
+func (b *browser) send(method, target, contentType string, body io.Reader) response {
+	b.t.Helper()
 	req := httptest.NewRequest(method, target, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	for k, vs := range b.header {
 		req.Header[k] = vs

@@ -51,7 +51,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	// Anyone may call this, and what it stores lives for ten minutes: the limit
 	// and the caps come before anything is looked up or stored.
-	if err := s.limit(c, ratelimit.Rule{Name: "lti_login", Limit: s.deps.LoginsPerMinute, Window: time.Minute}, c.IP()); err != nil {
+	if err := s.limit(c, ratelimit.Rule{Name: "lti_login", Limit: s.deps.LoginsPerMinute, Window: time.Minute}, s.ClientIP(c)); err != nil {
 		return err
 	}
 	for _, f := range loginFieldCaps {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -33,8 +34,9 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 }
 
 // observe logs one line per request and records its metrics. The route template,
-// not the path, labels metrics (bounded cardinality), and the query string is never
-// logged: Moodle puts registration tokens and hints there.
+// not the path, labels metrics (bounded cardinality) and names the request in the log:
+// paths carry secrets (the hand-off ticket) and the query string carries Moodle's
+// registration tokens and hints, so neither is logged.
 func (s *Server) observe(m *httpMetrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
@@ -44,25 +46,34 @@ func (s *Server) observe(m *httpMetrics) fiber.Handler {
 			// The error handler runs after this middleware returns; predict its status.
 			status = statusOf(err)
 		}
-		route := c.Route().Path
-		// An unmatched path is reported against the last middleware's route ("/");
-		// label it apart so scanners cannot pass for home-page traffic.
-		if status == fiber.StatusNotFound && route == "/" && c.Path() != "/" {
-			route = "unmatched"
-		}
+		// Prometheus keeps label values for as long as the process runs, so they are
+		// copies, whatever fiber.Config.Immutable says: a label that aliased the
+		// request's buffer read "GETT" once a POST's buffer had served a GET.
+		route, method := strings.Clone(routeOf(c)), strings.Clone(c.Method())
 		elapsed := time.Since(start)
-		m.requests.WithLabelValues(route, c.Method(), statusLabel(status)).Inc()
-		m.latency.WithLabelValues(route, c.Method()).Observe(elapsed.Seconds())
+		m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
+		m.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
 		s.log.Info("request",
 			"request_id", c.Locals("requestid"),
-			"method", c.Method(),
-			"path", c.Path(),
+			"method", method,
 			"route", route,
 			"status", status,
 			"duration_ms", float64(elapsed.Microseconds())/1000,
 		)
 		return err
 	}
+}
+
+// routeOf is the route template a request matched, for metrics and logs. A path no
+// route matched is reported by Fiber against the last middleware's route ("/"), and a
+// request that never reached the router against its own path; both are "unmatched",
+// so that scanners cannot pass for home-page traffic and no path reaches a label.
+func routeOf(c *fiber.Ctx) string {
+	r := c.Route()
+	if len(r.Handlers) == 0 || (r.Path == "/" && c.Path() != "/") {
+		return "unmatched"
+	}
+	return r.Path
 }
 
 func statusLabel(code int) string {
@@ -83,11 +94,15 @@ func statusOf(err error) int { return toProblem(err).Status }
 
 // securityHeaders applies the headers every response carries. Framing is allowed by
 // CSP frame-ancestors (Huddle lives in Moodle's iframe), never X-Frame-Options.
-func securityHeaders(c *fiber.Ctx) error {
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-	if c.Protocol() == "https" {
-		c.Set("Strict-Transport-Security", "max-age=31536000")
+	// HSTS follows the configured base URL, not the request: behind a proxy that ends
+	// TLS every request arrives as plain http. Browsers ignore the header on plain
+	// http responses, so sending it there costs nothing. Not includeSubDomains: other
+	// services under the same domain may still serve plain http.
+	if s.hsts {
+		c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
 	}
 	// Scripts and styles come from Huddle only (no inline scripts). Framing is refused
 	// until a handler knows which platform may frame the page (allowFraming).

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -104,6 +105,16 @@ type Deps struct {
 	// then answered 503 with Retry-After.
 	MaxInFlight   int
 	AdmissionWait time.Duration
+	// PublicMetrics serves /metrics on the public port to anyone (development). In
+	// production the metrics are served by MetricsHandler on a private address, and the
+	// public /metrics answers 404 unless the request carries "Authorization: Bearer
+	// <MetricsToken>" (when MetricsToken is set).
+	PublicMetrics bool
+	MetricsToken  string
+	// TrustedProxies are the addresses (IPs or CIDR ranges) of the reverse proxies in
+	// front of Huddle. X-Forwarded-For and X-Forwarded-Proto count only on connections
+	// from them; from anyone else they are the client's claim. None by default.
+	TrustedProxies []string
 }
 
 // Limiter counts events against shared limits (ratelimit.Limiter).
@@ -146,6 +157,12 @@ type Server struct {
 	// closing ends live streams when the server shuts down, so draining can finish
 	// and browsers reconnect to another instance.
 	closing chan struct{}
+	// proxies are Deps.TrustedProxies, parsed.
+	proxies []netip.Prefix
+	// hsts is whether responses carry Strict-Transport-Security: the base URL is https.
+	hsts bool
+	// metrics serves the registry (MetricsHandler).
+	metrics http.Handler
 }
 
 // New builds the app and registers every route.
@@ -187,7 +204,13 @@ func New(d Deps) (*Server, error) {
 		return nil, fmt.Errorf("web: parse templates: %w", err)
 	}
 
-	s := &Server{deps: d, log: d.Logger, closing: make(chan struct{})}
+	proxies, err := parseTrustedProxies(d.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{deps: d, log: d.Logger, closing: make(chan struct{}), proxies: proxies,
+		hsts: d.BaseURL.Scheme == "https", metrics: metricsHandler(d.Registry)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "huddle",
 		Views:                 engine,
@@ -198,18 +221,32 @@ func New(d Deps) (*Server, error) {
 		WriteTimeout:          d.WriteTimeout,
 		IdleTimeout:           120 * time.Second,
 		BodyLimit:             1 << 20,
+		// Every string a handler reads from the request is its own copy. Without this
+		// they alias buffers fasthttp reuses for the next request, and any that outlive
+		// the handler (a metrics label, lti.Store's platform cache keyed by the login
+		// form's issuer and client_id) change under their holder. A few small
+		// allocations per request, against database round trips and template renders.
+		Immutable: true,
+		// Forwarded headers count only from the configured proxies (none by default):
+		// c.IP() and c.Protocol() ignore them from anyone else. ClientIP is the
+		// client's address.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxyStrings(proxies),
+		ProxyHeader:             fiber.HeaderXForwardedFor,
+		EnableIPValidation:      true,
 	})
 
-	metrics, err := newHTTPMetrics(d.Registry)
+	httpMetrics, err := newHTTPMetrics(d.Registry)
 	if err != nil {
 		return nil, err
 	}
 	s.app.Use(recover.New())
 	s.app.Use(requestid.New())
-	s.app.Use(s.observe(metrics))
-	s.app.Use(securityHeaders)
+	s.app.Use(s.observe(httpMetrics))
+	s.app.Use(s.securityHeaders)
 	s.app.Use(admit(d.MaxInFlight, d.AdmissionWait))
 	s.app.Use(s.deadline)
+	s.app.Use(refuseUnstorableText)
 	s.routes()
 	s.warmUp()
 	return s, nil
@@ -226,7 +263,7 @@ func (s *Server) warmUp() {
 func (s *Server) routes() {
 	s.handle(fiber.MethodGet, "/healthz", Public, s.healthz)
 	s.handle(fiber.MethodGet, "/readyz", Public, s.readyz)
-	s.handle(fiber.MethodGet, "/metrics", Public, s.metricsHandler())
+	s.handle(fiber.MethodGet, "/metrics", Public, s.publicMetrics())
 	s.handle(fiber.MethodGet, "/static/*", Public, s.static())
 	s.handle(fiber.MethodGet, "/", Public, s.home)
 	s.ltiRoutes()
@@ -235,6 +272,82 @@ func (s *Server) routes() {
 	s.reflectionRoutes()
 	s.notificationRoutes()
 	s.handoffRoutes()
+}
+
+// parseTrustedProxies reads Deps.TrustedProxies. A typo must stop start-up: Fiber
+// would skip an entry it cannot parse, and the proxy's requests would then all appear
+// to come from the proxy.
+func parseTrustedProxies(entries []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range entries {
+		var p netip.Prefix
+		var err error
+		if strings.Contains(e, "/") {
+			p, err = netip.ParsePrefix(e)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(e); err == nil {
+				// As Fiber compares it with the peer's address: no zone, IPv4 as IPv4.
+				a = a.WithZone("").Unmap()
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("web: trusted proxy %q is not an IP address or CIDR range: %w", e, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// proxyStrings is proxies as Fiber's TrustedProxies: single addresses as addresses,
+// which Fiber compares as strings with the peer's.
+func proxyStrings(proxies []netip.Prefix) []string {
+	out := make([]string, len(proxies))
+	for i, p := range proxies {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
+}
+
+func (s *Server) isProxy(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIP is the address of the browser behind a request: the connection's peer,
+// or, when the peer is one of Deps.TrustedProxies, the nearest address in
+// X-Forwarded-For that is not one of them. Each proxy appends the address it saw, so
+// addresses further left were written by the client and prove nothing; c.IP() takes
+// the leftmost and must not be used to tell clients apart.
+func (s *Server) ClientIP(c *fiber.Ctx) string {
+	peer := c.Context().RemoteIP().String()
+	if len(s.proxies) == 0 || !c.IsProxyTrusted() {
+		return peer
+	}
+	ips := c.IPs() // only valid addresses: EnableIPValidation
+	client := peer
+	for i := len(ips) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(ips[i]))
+		if err != nil {
+			continue
+		}
+		// When every address is a proxy's, the farthest one sent the request.
+		client = a.Unmap().String()
+		if !s.isProxy(a) {
+			break
+		}
+	}
+	return client
 }
 
 // App exposes the Fiber app to the web tests, which drive it without a listener.

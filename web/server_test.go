@@ -1,13 +1,19 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,9 +28,14 @@ import (
 )
 
 // newTestServer is Huddle's web server as app.New builds it, on pool (migrated).
-func newTestServer(t *testing.T, pool *pgxpool.Pool) *web.Server {
+// opts change its dependencies, as app.Options.Web does.
+func newTestServer(t *testing.T, pool *pgxpool.Pool, opts ...func(*web.Deps)) *web.Server {
 	t.Helper()
-	a, err := app.New(t.Context(), pool, testConfig(), app.Options{KeyBits: 1024})
+	a, err := app.New(t.Context(), pool, testConfig(), app.Options{KeyBits: 1024, Web: func(d *web.Deps) {
+		for _, o := range opts {
+			o(d)
+		}
+	}})
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 	return a.Web
@@ -42,7 +53,7 @@ func get(t *testing.T, s *web.Server, path string) (int, string) {
 
 func TestHealthAndMetrics(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t, dbtest.New(t))
+	s := newTestServer(t, dbtest.New(t), func(d *web.Deps) { d.PublicMetrics = true })
 
 	code, body := get(t, s, "/healthz")
 	require.Equal(t, 200, code)
@@ -274,4 +285,148 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 	d.Moodle = nil
 	_, err = web.New(d)
 	require.EqualError(t, err, "web: missing dependencies: Moodle")
+}
+
+// HSTS follows the configured base URL, not what a client claims: behind a proxy that
+// ends TLS every request arrives as plain http, and any client can send
+// X-Forwarded-Proto.
+func TestHSTSFollowsTheBaseURL(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, base string
+		header     http.Header
+		want       string
+	}{
+		{"https base, plain http request", "https://huddle.test", nil, "max-age=31536000"},
+		{"https base, forwarded as http", "https://huddle.test", http.Header{"X-Forwarded-Proto": {"http"}}, "max-age=31536000"},
+		{"http base (development)", "http://localhost:8080", nil, ""},
+		{"http base, a client claims https", "http://localhost:8080", http.Header{"X-Forwarded-Proto": {"https"}}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base, err := url.Parse(tc.base)
+			require.NoError(t, err)
+			s := newTestServer(t, dbtest.New(t), func(d *web.Deps) { d.BaseURL = base })
+			// Every response: a page, a probe, an error.
+			for _, path := range []string{"/", "/healthz", "/no-such-page"} {
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				for k, vs := range tc.header {
+					req.Header[k] = vs
+				}
+				resp, err := s.App().Test(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, tc.want, resp.Header.Get("Strict-Transport-Security"), path)
+			}
+		})
+	}
+}
+
+// X-Forwarded-For and X-Forwarded-Proto count only when the connection comes from a
+// configured proxy; from anyone else they are a client's claim.
+func TestForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name              string
+		trusted           []string
+		forwardedFor      string
+		wantIP, wantProto string
+	}{
+		{"no proxies configured", nil, "203.0.113.9", "127.0.0.1", "http"},
+		{"from a peer that is not a proxy", []string{"10.0.0.1", "192.168.0.0/16"}, "203.0.113.9", "127.0.0.1", "http"},
+		{"from the proxy", []string{"127.0.0.1"}, "203.0.113.9", "203.0.113.9", "https"},
+		{"from a proxy in a range", []string{"127.0.0.0/8"}, "203.0.113.9", "203.0.113.9", "https"},
+		// The proxy appends the address it saw; what the client sent before it is a claim.
+		{"a client's own X-Forwarded-For before the proxy's", []string{"127.0.0.1"}, "198.51.100.7, 203.0.113.9", "203.0.113.9", "https"},
+		{"through a chain of proxies", []string{"127.0.0.1", "10.0.0.0/8"}, "198.51.100.7, 203.0.113.9, 10.1.2.3", "203.0.113.9", "https"},
+		{"the proxy forwards garbage", []string{"127.0.0.1"}, "not-an-address", "127.0.0.1", "https"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestServer(t, dbtest.New(t), func(d *web.Deps) { d.TrustedProxies = tc.trusted })
+			s.App().Get("/test-client", func(c *fiber.Ctx) error {
+				return c.JSON(fiber.Map{"ip": s.ClientIP(c), "proto": c.Protocol()})
+			})
+			base := serve(t, s)
+			client := &http.Client{}
+			t.Cleanup(client.CloseIdleConnections)
+			code, body := fetch(t, client, http.MethodGet, base+"/test-client",
+				http.Header{"X-Forwarded-For": {tc.forwardedFor}, "X-Forwarded-Proto": {"https"}}, nil)
+			require.Equal(t, http.StatusOK, code, body)
+			var got struct{ IP, Proto string }
+			require.NoError(t, json.Unmarshal([]byte(body), &got))
+			require.Equal(t, tc.wantIP, got.IP)
+			require.Equal(t, tc.wantProto, got.Proto)
+		})
+	}
+}
+
+func TestNewRefusesBadTrustedProxies(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	for _, bad := range []string{"proxy.internal", "10.0.0.0/33", "10.0.0.1 ", ""} {
+		d := e.deps
+		d.TrustedProxies = []string{"10.0.0.1", bad}
+		_, err := web.New(d)
+		require.ErrorContains(t, err, "trusted prox", "%q", bad)
+	}
+}
+
+// syncBuffer is a log destination the server's goroutines may write to at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Paths carry secrets (the hand-off ticket) and queries carry registration tokens: the
+// logs name the route, never the path or the query.
+func TestLogsNameTheRouteNotThePath(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	e := newLTIEnv(t, func(d *web.Deps) {
+		d.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	e.srv.App().Get("/test-fail/:secret", func(c *fiber.Ctx) error {
+		return fmt.Errorf("web: test: %w", errors.New("boom"))
+	})
+	frame := e.browser(t)
+	r := e.launch(t, frame, learner, course2)
+	page := frame.get(r.location)
+	csrf := extractValueMeta(t, page.body)
+	res := frame.post("/handoff", url.Values{"path": {r.location}, "csrf": {csrf}})
+	require.Equal(t, http.StatusOK, res.code, res.body)
+	var ticket struct{ URL string }
+	require.NoError(t, json.Unmarshal([]byte(res.body), &ticket))
+	token := strings.TrimPrefix(ticket.URL, "/handoff/")
+	require.NotEmpty(t, token)
+
+	window := e.browser(t)
+	require.Equal(t, http.StatusSeeOther, window.get(ticket.URL).code)
+	require.Equal(t, http.StatusBadRequest, window.get("/handoff/unknown-ticket-secret").code)
+	require.Equal(t, http.StatusInternalServerError, window.get("/test-fail/path-secret-500").code)
+	require.Equal(t, http.StatusNotFound, window.get("/no-such/unmatched-path-secret").code)
+	window.get("/lti/register?openid_configuration=https%3A%2F%2Fmoodle.example%2Fconfig&registration_token=query-secret")
+
+	out := logs.String()
+	require.Contains(t, out, "route=/handoff/:token", "the request line is logged")
+	require.Contains(t, out, "route=/test-fail/:secret")
+	require.Contains(t, out, "route=unmatched")
+	require.Contains(t, out, `msg="request failed"`, "a 500 is logged")
+	for _, secret := range []string{token, "unknown-ticket-secret", "path-secret-500", "unmatched-path-secret", "query-secret"} {
+		require.NotContains(t, out, secret)
+	}
 }
