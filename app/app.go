@@ -60,6 +60,15 @@ type Config struct {
 	// instance (600 when zero). A trust's staff often share one public address, so it
 	// is generous: it stops a flood, not a ward launching together.
 	LoginsPerMinute int
+	// Development allows plain-http platform URLs on loopback (the built-in
+	// development platform) and serves /metrics on the public port.
+	Development bool
+	// MaxTokenAge refuses launch tokens issued longer ago (lti's 5 minutes when zero).
+	MaxTokenAge time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-* headers count.
+	TrustedProxies []string
+	// MetricsToken opens the public port's /metrics to its bearer.
+	MetricsToken string
 	// ShutdownTimeout bounds draining in-flight requests and stopping the workers
 	// (15 seconds when zero).
 	ShutdownTimeout time.Duration
@@ -233,7 +242,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		LTI:     a.LTI,
 		Launcher: lti.NewLauncher(a.LTI, lti.NewVerifier(lti.VerifierConfig{
 			Keys:   lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: ua, Now: o.Now}),
-			Leeway: cfg.LaunchLeeway, Now: o.Now,
+			Leeway: cfg.LaunchLeeway, MaxTokenAge: cfg.MaxTokenAge, Now: o.Now,
 		})),
 		Keys:      a.Keys,
 		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
@@ -253,6 +262,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Limiter:     a.Limits,
 
 		LoginsPerMinute: cfg.LoginsPerMinute,
+		TrustedProxies:  cfg.TrustedProxies,
+		MetricsToken:    cfg.MetricsToken,
+		PublicMetrics:   cfg.Development,
+		Development:     cfg.Development,
 
 		RegistrationToken:        cfg.RegistrationToken,
 		RequireRegistrationToken: cfg.RequireRegistrationToken,

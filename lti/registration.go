@@ -313,14 +313,6 @@ type RegistrationPolicy struct {
 	AllowInsecureLoopback bool
 }
 
-// FetchPlatformConfiguration is RegistrationPolicy.FetchPlatformConfiguration with plain http allowed
-// on loopback hosts in every mode, as before the policy existed. It remains so that callers which do
-// not yet know whether they run in development keep building; production callers use
-// RegistrationPolicy{}.FetchPlatformConfiguration, which refuses plain http on loopback too.
-func FetchPlatformConfiguration(ctx context.Context, client *http.Client, openidConfigURL string) (*PlatformConfiguration, error) {
-	return RegistrationPolicy{AllowInsecureLoopback: true}.FetchPlatformConfiguration(ctx, client, openidConfigURL)
-}
-
 // FetchPlatformConfiguration downloads and checks the platform's OpenID configuration (LTI-DR 3.4).
 // openidConfigURL comes from the query string of a browser request, so anyone can choose it: client should
 // be an egress client, which refuses metadata and link-local addresses. A configuration URL or endpoint

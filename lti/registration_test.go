@@ -185,7 +185,7 @@ func TestRegistrationFetchPlatformConfiguration(t *testing.T) {
 	t.Parallel()
 	p := newRegPlatform(t, false)
 
-	cfg, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.configURL())
+	cfg, err := devPolicy.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.configURL())
 
 	require.NoError(t, err)
 	require.Equal(t, p.srv.URL, cfg.Issuer)
@@ -217,7 +217,7 @@ func TestRegistrationRegister(t *testing.T) {
 	p := newRegPlatform(t, false)
 	token := regToken(t)
 	ctx := context.Background()
-	cfg, err := lti.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
+	cfg, err := devPolicy.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
 	require.NoError(t, err)
 	opts := regToolOptions()
 
@@ -323,7 +323,7 @@ func TestRegistrationTokenAlreadyUsed(t *testing.T) {
 	p := newRegPlatform(t, false)
 	token := regToken(t)
 	ctx := context.Background()
-	cfg, err := lti.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
+	cfg, err := devPolicy.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
 	require.NoError(t, err)
 	reg := lti.NewToolRegistration(regToolOptions())
 	_, err = lti.Register(ctx, p.srv.Client(), cfg, token, reg)
@@ -372,7 +372,7 @@ func TestRegistrationPlatformRefusals(t *testing.T) {
 				io.WriteString(w, tc.body)
 			}
 			ctx := context.Background()
-			cfg, err := lti.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
+			cfg, err := devPolicy.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
 			require.NoError(t, err)
 
 			_, err = lti.Register(ctx, p.srv.Client(), cfg, token, lti.NewToolRegistration(regToolOptions()))
@@ -404,7 +404,7 @@ func TestRegistrationToolMisconfigured(t *testing.T) {
 			t.Parallel()
 			p := newRegPlatform(t, false)
 			ctx := context.Background()
-			cfg, err := lti.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
+			cfg, err := devPolicy.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
 			require.NoError(t, err)
 			opts := regToolOptions()
 			tc.modify(&opts)
@@ -434,7 +434,7 @@ func TestRegistrationDomainMatching(t *testing.T) {
 			t.Parallel()
 			p := newRegPlatform(t, false)
 			ctx := context.Background()
-			cfg, err := lti.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
+			cfg, err := devPolicy.FetchPlatformConfiguration(ctx, p.srv.Client(), p.configURL())
 			require.NoError(t, err)
 			opts := regToolOptions()
 			opts.BaseURL, opts.LaunchURL = tc.base, tc.launch
@@ -512,7 +512,7 @@ func TestRegistrationConfigurationRejected(t *testing.T) {
 			p := newRegPlatform(t, false)
 			p.config = tc.config(p.srv.URL)
 
-			cfg, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.configURL())
+			cfg, err := devPolicy.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.configURL())
 
 			require.Nil(t, cfg)
 			re := registrationErrorOf(t, err, tc.want)
@@ -524,7 +524,7 @@ func TestRegistrationConfigurationRejected(t *testing.T) {
 func TestRegistrationConfigurationNotFound(t *testing.T) {
 	t.Parallel()
 	p := newRegPlatform(t, false)
-	_, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.srv.URL+"/nope.php")
+	_, err := devPolicy.FetchPlatformConfiguration(context.Background(), p.srv.Client(), p.srv.URL+"/nope.php")
 	re := registrationErrorOf(t, err, lti.RegistrationCodeConfigUnavailable)
 	require.Equal(t, http.StatusNotFound, re.Status)
 }
@@ -538,7 +538,7 @@ func TestRegistrationInsecureIssuer(t *testing.T) {
 	t.Run("http configuration URL on a non-loopback host is not fetched", func(t *testing.T) {
 		t.Parallel()
 		p := newRegPlatform(t, false)
-		_, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
+		_, err := devPolicy.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
 			"http://moodle.example.com/mod/lti/openid-configuration.php")
 		requireRegistrationError(t, err, lti.RegistrationCodeInsecureIssuer)
 		require.Empty(t, p.recorded())
@@ -550,7 +550,7 @@ func TestRegistrationInsecureIssuer(t *testing.T) {
 		p.config = func(b []byte) []byte {
 			return bytes.ReplaceAll(b, []byte(p.srv.URL), []byte("http://moodle.example.com"))
 		}
-		_, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
+		_, err := devPolicy.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
 			"https://moodle.example.com/mod/lti/openid-configuration.php")
 		re := registrationErrorOf(t, err, lti.RegistrationCodeInsecureIssuer)
 		require.Contains(t, re.Detail, "http://moodle.example.com")
@@ -563,7 +563,7 @@ func TestRegistrationInsecureIssuer(t *testing.T) {
 		p.config = func(b []byte) []byte {
 			return bytes.ReplaceAll(b, []byte(p.srv.URL), []byte("https://moodle.example.com"))
 		}
-		cfg, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
+		cfg, err := devPolicy.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
 			"https://moodle.example.com/mod/lti/openid-configuration.php")
 		require.NoError(t, err)
 		require.Equal(t, "https://moodle.example.com", cfg.Issuer)
@@ -574,7 +574,7 @@ func TestRegistrationInsecureIssuer(t *testing.T) {
 		p := newRegPlatform(t, false)
 		local := strings.Replace(p.srv.URL, "127.0.0.1", "localhost", 1)
 		p.config = func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(p.srv.URL), []byte(local)) }
-		cfg, err := lti.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
+		cfg, err := devPolicy.FetchPlatformConfiguration(context.Background(), p.srv.Client(),
 			local+"/mod/lti/openid-configuration.php")
 		require.NoError(t, err)
 		require.Equal(t, local, cfg.Issuer)
@@ -710,7 +710,7 @@ func TestRegistrationThroughEgress(t *testing.T) {
 		t.Parallel()
 		p := newRegPlatform(t, false)
 		ctx := context.Background()
-		cfg, err := lti.FetchPlatformConfiguration(ctx, client, p.configURL())
+		cfg, err := devPolicy.FetchPlatformConfiguration(ctx, client, p.configURL())
 		require.NoError(t, err)
 		platformOnly := egress.RestrictHosts(client, mustRegHost(t, cfg.RegistrationEndpoint))
 
@@ -725,12 +725,12 @@ func TestRegistrationThroughEgress(t *testing.T) {
 
 	t.Run("cloud metadata", func(t *testing.T) {
 		t.Parallel()
-		_, err := lti.FetchPlatformConfiguration(context.Background(), client,
+		_, err := devPolicy.FetchPlatformConfiguration(context.Background(), client,
 			"http://169.254.169.254/latest/meta-data/iam/security-credentials/")
 		// Refused as insecure first (plain http off loopback); an https URL reaches egress.
 		requireRegistrationError(t, err, lti.RegistrationCodeInsecureIssuer)
 
-		_, err = lti.FetchPlatformConfiguration(context.Background(), client,
+		_, err = devPolicy.FetchPlatformConfiguration(context.Background(), client,
 			"https://169.254.169.254/latest/meta-data/")
 		requireRegistrationError(t, err, lti.RegistrationCodeConfigUnavailable)
 		var be *egress.BlockedError
@@ -742,7 +742,7 @@ func TestRegistrationThroughEgress(t *testing.T) {
 		t.Parallel()
 		p := newRegPlatform(t, false)
 		ctx := context.Background()
-		cfg, err := lti.FetchPlatformConfiguration(ctx, client, p.configURL())
+		cfg, err := devPolicy.FetchPlatformConfiguration(ctx, client, p.configURL())
 		require.NoError(t, err)
 		token := regToken(t)
 
@@ -760,3 +760,7 @@ func mustRegHost(t *testing.T, raw string) string {
 	require.NoError(t, err)
 	return u.Host
 }
+
+// devPolicy is development's registration rule: the test platforms listen on plain
+// http on loopback.
+var devPolicy = lti.RegistrationPolicy{AllowInsecureLoopback: true}

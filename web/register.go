@@ -48,7 +48,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 	}
 	// Fetch only from the registering platform's host; the egress client also refuses
 	// link-local and metadata addresses.
-	cfg, err := lti.FetchPlatformConfiguration(ctx, egress.RestrictHosts(s.deps.Outbound, cu.Host), configURL)
+	cfg, err := lti.RegistrationPolicy{AllowInsecureLoopback: s.deps.Development}.FetchPlatformConfiguration(ctx, egress.RestrictHosts(s.deps.Outbound, cu.Host), configURL)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ func TestDynamicRegistration(t *testing.T) {
 	e := newLTIEnv(t, func(d *web.Deps) {
 		d.RegistrationToken = "operator-secret-0123456789"
 		d.RequireRegistrationToken = true
+		d.Development = true // the fake Moodle is plain http on 127.0.0.1
 	})
 	moodle, posted := fakeMoodleRegistration(t)
 	registerURL := func(secret string) string {
@@ -112,4 +113,16 @@ func TestRegistrationRefusesMetadataAddress(t *testing.T) {
 	e := newLTIEnv(t)
 	r := e.browser(t).get("/lti/register?openid_configuration=" + url.QueryEscape("https://169.254.169.254/latest/meta-data") + "&registration_token=x")
 	expectPage(t, r, http.StatusBadRequest, "registration_blocked", "169.254.169.254")
+}
+
+// In production a platform must be https even on loopback: a Moodle whose
+// configuration is plain http is refused before anything is registered.
+func TestDynamicRegistrationRefusesPlainHTTPInProduction(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	moodle, posted := fakeMoodleRegistration(t)
+	q := url.Values{"openid_configuration": {moodle.URL + "/mod/lti/openid-configuration.php"}, "registration_token": {"test-registration-token"}}
+	r := e.browser(t).get("/lti/register?" + q.Encode())
+	expectPage(t, r, http.StatusBadGateway, "registration_insecure_issuer")
+	require.Nil(t, posted.Load(), "nothing was registered")
 }

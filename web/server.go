@@ -115,6 +115,9 @@ type Deps struct {
 	// front of Huddle. X-Forwarded-For and X-Forwarded-Proto count only on connections
 	// from them; from anyone else they are the client's claim. None by default.
 	TrustedProxies []string
+	// Development lets platforms on loopback register over plain http (the built-in
+	// development platform); in production every platform URL must be https.
+	Development bool
 }
 
 // Limiter counts events against shared limits (ratelimit.Limiter).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,6 +36,16 @@ type Config struct {
 	// skew allowed on id_token times (Moodle's tokens live 60 s).
 	SessionIdle  time.Duration
 	LaunchLeeway time.Duration
+	// MaxTokenAge refuses launch tokens issued longer ago, whatever their exp says.
+	MaxTokenAge time.Duration
+	// LoginsPerMinute caps LTI login initiations per client address.
+	LoginsPerMinute int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-* headers count.
+	TrustedProxies []string
+	// MetricsAddr serves /metrics on a private address; MetricsToken opens the public
+	// port's /metrics to a bearer of it. Without either, only development shows them.
+	MetricsAddr  string
+	MetricsToken string
 }
 
 // setting documents one environment variable; `huddle serve --help` prints the table.
@@ -61,6 +72,11 @@ var settings = []setting{
 	{"HUDDLE_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM", 0},
 	{"HUDDLE_SESSION_IDLE", "8h", "how long a signed-in session lasts without use", 0},
 	{"HUDDLE_LTI_LEEWAY", "5s", "clock skew allowed on launch token times (at most 60s)", 0},
+	{"HUDDLE_LTI_MAX_TOKEN_AGE", "5m", "launch tokens issued longer ago are refused, whatever their expiry (1m to 1h)", 0},
+	{"HUDDLE_LOGINS_PER_MINUTE", "600", "LTI login initiations allowed per client address per minute, across all instances", 0},
+	{"HUDDLE_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of the reverse proxies in front of Huddle; X-Forwarded-For/-Proto count only from them", 0},
+	{"HUDDLE_METRICS_ADDR", "", "private address (host:port) serving /metrics; the public port's /metrics then answers 404", 0},
+	{"HUDDLE_METRICS_TOKEN", "", "when set, the public port's /metrics answers a request with \"Authorization: Bearer <token>\"", 0},
 	{"HUDDLE_DEV_PLATFORM_ADDR", "127.0.0.1:8081", "development only: address of the built-in test platform (\"off\" to disable)", 0},
 }
 
@@ -124,6 +140,32 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 	}
 	if c.LaunchLeeway, err = time.ParseDuration(get("HUDDLE_LTI_LEEWAY")); err != nil || c.LaunchLeeway < 0 || c.LaunchLeeway > time.Minute {
 		return c, &ConfigError{"HUDDLE_LTI_LEEWAY", "must be a duration from 0s to 60s, such as 5s"}
+	}
+
+	if c.MaxTokenAge, err = time.ParseDuration(get("HUDDLE_LTI_MAX_TOKEN_AGE")); err != nil || c.MaxTokenAge < time.Minute || c.MaxTokenAge > time.Hour {
+		return c, &ConfigError{"HUDDLE_LTI_MAX_TOKEN_AGE", "must be a duration from 1m to 1h, such as 5m"}
+	}
+	if c.LoginsPerMinute, err = strconv.Atoi(get("HUDDLE_LOGINS_PER_MINUTE")); err != nil || c.LoginsPerMinute < 1 {
+		return c, &ConfigError{"HUDDLE_LOGINS_PER_MINUTE", "must be a whole number of at least 1, such as 600"}
+	}
+	for _, p := range strings.Split(get("HUDDLE_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return c, &ConfigError{"HUDDLE_TRUSTED_PROXIES", fmt.Sprintf("must list IP addresses or CIDR ranges separated by commas; %q is neither", p)}
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	if c.MetricsAddr = get("HUDDLE_METRICS_ADDR"); c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			return c, &ConfigError{"HUDDLE_METRICS_ADDR", fmt.Sprintf("must be host:port such as 127.0.0.1:9090, not %q", c.MetricsAddr)}
+		}
+	}
+	if c.MetricsToken = get("HUDDLE_METRICS_TOKEN"); c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return c, &ConfigError{"HUDDLE_METRICS_TOKEN", "must be at least 16 characters"}
 	}
 
 	if raw := get("HUDDLE_BASE_URL"); raw != "" || required("HUDDLE_BASE_URL") {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -60,6 +63,11 @@ func appConfig(cfg Config) app.Config {
 		RegistrationToken:        cfg.RegistrationToken,
 		RequireRegistrationToken: cfg.Mode == ModeProduction,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
+		Development:              cfg.Mode == ModeDevelopment,
+		MaxTokenAge:              cfg.MaxTokenAge,
+		LoginsPerMinute:          cfg.LoginsPerMinute,
+		TrustedProxies:           cfg.TrustedProxies,
+		MetricsToken:             cfg.MetricsToken,
 	}
 }
 
@@ -105,6 +113,35 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	if cfg.MetricsAddr != "" {
+		if err := serveMetrics(ctx, huddle, cfg.MetricsAddr, log); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	log.Info("huddle listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "mode", cfg.Mode, "version", version)
 	return huddle.Run(ctx, ln)
+}
+
+// serveMetrics serves /metrics on addr until ctx ends: a private address that only
+// the monitoring system reaches, so the public port need not show them.
+func serveMetrics(ctx context.Context, huddle *app.App, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", huddle.Web.MetricsHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
 }
