@@ -37,6 +37,8 @@ func (p *Platform) auth(w http.ResponseWriter, r *http.Request) {
 	scope, responseType, clientID := get("scope"), get("response_type"), get("client_id")
 	redirectURI, loginHint, nonce := get("redirect_uri"), get("login_hint"), get("nonce")
 	state, responseMode, prompt := get("state"), get("response_mode"), get("prompt")
+	p.secret("state", state)
+	p.secret("nonce", nonce)
 
 	var hint struct {
 		LaunchID string `json:"launchid"`
@@ -81,6 +83,7 @@ func (p *Platform) auth(w http.ResponseWriter, r *http.Request) {
 			p.renderError(w, http.StatusInternalServerError, "Error", "The id_token could not be signed.")
 			return
 		}
+		p.secret("id_token", token)
 		post.Note = "Posting the id_token to the tool."
 		post.Fields = []formField{{"id_token", token}}
 		p.log.Info("devplatform: id_token issued", "user", u.ID, "cmid", pl.cmid, "deep_linking", pl.deepLinking)

@@ -59,6 +59,7 @@ func (p *Platform) deepLinkReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := r.PostForm.Get(lti.DeepLinkingFormField)
+	p.secret("deep_linking_response", raw)
 	if raw == "" {
 		p.renderError(w, http.StatusBadRequest, "Invalid request", "The form has no JWT field.")
 		return

@@ -123,6 +123,7 @@ func (p *Platform) open(w http.ResponseWriter, r *http.Request) {
 	}
 	p.sessions[sid] = &session{userID: u.ID, launches: map[string]pendingLaunch{}}
 	p.mu.Unlock()
+	p.secret("session", sid)
 	ck := &http.Cookie{Name: cookieSession, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
 	if p.secureCookie {
 		ck.Secure, ck.SameSite = true, http.SameSiteNoneMode

@@ -92,6 +92,14 @@ type Config struct {
 	// Side postMessages: logins carry lti_storage_target=_parent and the course page
 	// answers lti.put_data / lti.get_data from the tool. Moodle 4.5 does neither.
 	OfferStorageTarget bool
+	// OnSecret, when set, is told each secret the platform issues or receives, as a
+	// kind and its value: "session" (the platform's sign-in cookie), "state" and
+	// "nonce" (from the tool's authentication request), "id_token", "client_assertion"
+	// and "access_token" (the token endpoint's request and answer), and
+	// "deep_linking_response" (the tool's JWT at deep_link_return_url). It is a test
+	// aid: the end-to-end tests look for every one of them in the logs. It is called
+	// from request handlers, so it must be safe for concurrent use.
+	OnSecret func(kind, value string)
 }
 
 // User is a seeded Moodle user.
@@ -442,6 +450,13 @@ func (p *Platform) securityHeaders(next http.Handler) http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// secret tells Config.OnSecret about a secret value, if it is set and value is not empty.
+func (p *Platform) secret(kind, value string) {
+	if p.cfg.OnSecret != nil && value != "" {
+		p.cfg.OnSecret(kind, value)
+	}
 }
 
 func (p *Platform) userAgent() string { return "MoodleBot/4.5 (+" + p.cfg.PublicURL + ")" }

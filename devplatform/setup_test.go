@@ -64,6 +64,12 @@ type bundle struct {
 // setup starts a platform whose clock reads testNow, or now when given.
 func setup(t *testing.T, now ...time.Time) *bundle {
 	t.Helper()
+	return setupWith(t, nil, now...)
+}
+
+// setupWith is setup with adjust, when given, changing the platform's Config first.
+func setupWith(t *testing.T, adjust func(*devplatform.Config), now ...time.Time) *bundle {
+	t.Helper()
 	clock := testNow
 	if len(now) > 0 {
 		clock = now[0]
@@ -72,7 +78,7 @@ func setup(t *testing.T, now ...time.Time) *bundle {
 	// The platform's URL must be known before New: start the listener first.
 	srv := httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + srv.Listener.Addr().String()
-	p, err := devplatform.New(devplatform.Config{
+	cfg := devplatform.Config{
 		PublicURL:         publicURL,
 		ClientID:          testClientID,
 		DeploymentID:      "1",
@@ -82,7 +88,11 @@ func setup(t *testing.T, now ...time.Time) *bundle {
 		ToolTargetLinkURI: tool.srv.URL + "/lti/launch",
 		Now:               func() time.Time { return clock },
 		Key:               rsaKey(t, 0),
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	p, err := devplatform.New(cfg)
 	require.NoError(t, err)
 	srv.Config.Handler = p.Handler()
 	srv.Start()

@@ -60,6 +60,8 @@ func (p *Platform) token(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
 	tok, scopes, refusal := p.grantToken(r)
+	p.secret("client_assertion", r.Form.Get("client_assertion"))
+	p.secret("access_token", tok)
 	if refusal != nil {
 		p.log.Info("devplatform: token refused", "error", refusal.code, "detail", refusal.detail)
 		body := "{\n  \"error\" : " + jsonString(refusal.code)

@@ -55,22 +55,28 @@ func newBrowser(t *testing.T, p CookiePolicy) *browser {
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	started := false
 	// Registered after t.TempDir, so it runs first: Chromium is gone before its
-	// profile directory is removed.
+	// profile directory is removed. Before it goes, what it holds for Huddle joins the
+	// secrets the stack's log is searched for.
 	t.Cleanup(func() {
+		if started {
+			harvestBrowserSecrets(t, ctx)
+		}
 		cancelTab()
 		cancelAlloc()
 	})
 	// The first Run binds Chromium's life to its context, so it gets the tab's own
 	// context; the start is bounded by a timer that cancels the browser instead.
-	started := time.AfterFunc(stepTimeout, cancelAlloc)
+	timer := time.AfterFunc(stepTimeout, cancelAlloc)
 	err = chromedp.Do(ctx)
-	if !started.Stop() {
+	if !timer.Stop() {
 		err = fmt.Errorf("not started within %s: %w", stepTimeout, err)
 	}
 	if err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
+	started = true
 	return &browser{t: t, ctx: ctx}
 }
 

@@ -3,12 +3,15 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +24,7 @@ import (
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/devplatform"
 	"github.com/huddle-lti/huddle/live"
+	"github.com/huddle-lti/huddle/seal"
 	"github.com/huddle-lti/huddle/web"
 )
 
@@ -43,7 +47,9 @@ type stack struct {
 }
 
 // newStack starts both on a fresh migrated database until the test ends. What they
-// log is shown only if the test fails.
+// log is shown only if the test fails, with every secret in it masked; once both
+// have stopped, the test fails if their log holds any secret the stack knows of
+// (secrets_test.go).
 func newStack(t *testing.T) *stack { return newStackWith(t, false) }
 
 // newStackWith is newStack with the platform optionally offering lti_storage_target.
@@ -52,10 +58,18 @@ func newStack(t *testing.T) *stack { return newStackWith(t, false) }
 func newStackWith(t *testing.T, offerStorage bool) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := newTestLog(t)
+	known := newSecretSet()
+	registerStackSecrets(t, known)
+	for _, nhs := range []string{pastedNHSNumber, strings.ReplaceAll(pastedNHSNumber, " ", ""),
+		strings.ReplaceAll(pastedNHSNumber, " ", "-")} {
+		known.addPatient("patient's NHS number", nhs)
+	}
+	logs := newTestLog(t, known)
+	log := logs.logger()
 
-	huddleLn, err := net.Listen("tcp", "localhost:0")
+	ln, err := net.Listen("tcp", "localhost:0")
 	require.NoError(t, err)
+	huddleLn := tapListener{Listener: ln, known: known}
 	platformLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s := &stack{
@@ -69,12 +83,29 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	s.db = pool
-	huddle, err := app.New(ctx, pool, app.Config{
+	// After Huddle and the platform have stopped (cleanups run last registered first),
+	// so that everything they logged is in the buffer.
+	t.Cleanup(func() {
+		if err := known.addSessionCSRFTokens(context.Background(), pool); err != nil {
+			t.Errorf("log scan: %v", err)
+		}
+		t.Logf("log scan: looked for %s", known.summary())
+		reportLeaks(t, scanLog(logs.String(), known.list()))
+	})
+
+	secretKey := make([]byte, 32)
+	_, err = rand.Read(secretKey)
+	require.NoError(t, err)
+	cfg := app.Config{
 		BaseURL:         base,
-		SecretKey:       bytes.Repeat([]byte{7}, 32),
+		SecretKey:       secretKey,
 		Version:         "e2e",
 		ShutdownTimeout: 2 * time.Second,
-	}, app.Options{
+	}
+	known.addKeyBytes("HUDDLE_SECRET_KEY", cfg.SecretKey)
+	known.addKeyBytes("rate limiter key", seal.Derive(cfg.SecretKey, "ratelimit"))
+	known.add("registration token", cfg.RegistrationToken)
+	huddle, err := app.New(ctx, pool, cfg, app.Options{
 		Logger: log,
 		// The default outbound client is production's egress client, which allows
 		// loopback, where the development platform listens, as `huddle serve` in
@@ -87,8 +118,18 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	})
 	require.NoError(t, err)
 	t.Cleanup(huddle.Close)
+	toolKey, err := huddle.Keys.SigningKey(ctx)
+	require.NoError(t, err)
+	var toolRSA rsa.PrivateKey
+	require.NoError(t, toolKey.Raw(&toolRSA))
+	require.NoError(t, known.addPrivateKey("Huddle's tool private key", &toolRSA))
+	platformKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	require.NoError(t, known.addPrivateKey("the development platform's private key", platformKey))
 	s.dev, err = huddle.DevPlatform(ctx, s.Platform, func(c *devplatform.Config) {
 		c.OfferStorageTarget = offerStorage
+		c.Key = platformKey
+		c.OnSecret = known.fromPlatform
 	})
 	require.NoError(t, err)
 
@@ -156,22 +197,32 @@ func (c *streamCounter) count() (int64, <-chan struct{}) {
 	return c.opened, c.more
 }
 
-// testLog collects what the servers log and prints it if the test fails.
+// testLog collects what the servers log and prints it, with the secrets known masked,
+// if the test fails.
 type testLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func newTestLog(t *testing.T) *slog.Logger {
+func newTestLog(t *testing.T, known *secretSet) *testLog {
 	l := &testLog{}
 	t.Cleanup(func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if t.Failed() && l.buf.Len() > 0 {
-			t.Logf("server log:\n%s", l.buf.String())
+		if out := l.String(); t.Failed() && out != "" {
+			t.Logf("server log:\n%s", known.redact(out))
 		}
 	})
+	return l
+}
+
+// logger logs everything, Debug included, as text into the buffer.
+func (l *testLog) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (l *testLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func (l *testLog) Write(p []byte) (int, error) {
