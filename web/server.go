@@ -208,6 +208,7 @@ func (s *Server) routes() {
 	s.reflectionRoutes()
 	s.notificationRoutes()
 	s.handoffRoutes()
+	s.signOutRoutes()
 }
 
 // App exposes the Fiber app to the web tests, which drive it without a listener.
