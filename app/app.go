@@ -48,8 +48,13 @@ type Config struct {
 	SecretKey []byte
 	// Version names the build in /healthz and in the User-Agent of outbound calls.
 	Version string
-	// SessionIdle is how long a session lives without use (session's default when zero).
-	SessionIdle time.Duration
+	// SessionIdle is how long a session in a window of its own lives without use;
+	// SessionFramedIdle, one inside the platform's frame; SessionAbsolute ends every
+	// session that long after it began, however busy (session's defaults when zero:
+	// 8h, 30m, 12h).
+	SessionIdle       time.Duration
+	SessionFramedIdle time.Duration
+	SessionAbsolute   time.Duration
 	// LaunchLeeway is the clock skew allowed on id_token times.
 	LaunchLeeway time.Duration
 	// RegistrationToken must appear in the Dynamic Registration URL when set;
@@ -166,7 +171,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: a.Keys, Client: outbound, UserAgent: ua, Now: o.Now})
 	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
 	a.Courses = course.NewService(pool, o.Now)
-	a.Sessions = session.NewStore(pool, o.Now, cfg.SessionIdle)
+	a.Sessions = session.NewStore(pool, session.Options{Now: o.Now, Idle: cfg.SessionIdle,
+		FramedIdle: cfg.SessionFramedIdle, AbsoluteLifetime: cfg.SessionAbsolute})
 	a.Limits = ratelimit.New(pool, seal.Derive(cfg.SecretKey, "ratelimit"), o.Now)
 
 	// River's client holds the workers bundle and looks a kind up in it when a job is

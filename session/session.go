@@ -18,10 +18,20 @@ import (
 // ErrNotFound means there is no live session for that id.
 var ErrNotFound = errors.New("session: not found or expired")
 
-// DefaultIdle is how long a session lives without use.
-const DefaultIdle = 8 * time.Hour
+// Lifetimes a Store uses where Options leave them zero.
+const (
+	// DefaultIdle is how long a session in a window of its own lives without use.
+	DefaultIdle = 8 * time.Hour
+	// DefaultFramedIdle is how long a session inside the platform's frame lives without
+	// use. Shorter: the frame sits in Moodle on ward computers that are shared, where
+	// the next person may sit down at a page left open.
+	DefaultFramedIdle = 30 * time.Minute
+	// DefaultAbsoluteLifetime is how long any session lives after it was created,
+	// however busy: a session in use all shift still ends.
+	DefaultAbsoluteLifetime = 12 * time.Hour
+)
 
-// touchEvery limits writes: a session's expiry moves on at most once a minute.
+// touchEvery limits writes: a session's last use is recorded at most once a minute.
 const touchEvery = time.Minute
 
 // Session is a signed-in person.
@@ -33,30 +43,78 @@ type Session struct {
 	// the only one allowed to frame Huddle's pages for this session.
 	PlatformIssuer string
 	CSRFToken      string
-	LastSeenAt     time.Time
-	ExpiresAt      time.Time
+	// Framed is true for a session shown inside the platform's frame; it has the
+	// shorter idle timeout.
+	Framed     bool
+	LastSeenAt time.Time
+	// ExpiresAt is when the session ends unless it is used before: the sooner of its
+	// idle timeout and its absolute lifetime.
+	ExpiresAt time.Time
+}
+
+// Options configure a Store. Zero values take the defaults.
+type Options struct {
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
+	// Idle is the idle timeout of a session in a window of its own (DefaultIdle).
+	Idle time.Duration
+	// FramedIdle is the idle timeout of a session inside the platform's frame
+	// (DefaultFramedIdle).
+	FramedIdle time.Duration
+	// AbsoluteLifetime ends every session this long after it was created, whatever its
+	// use (DefaultAbsoluteLifetime).
+	AbsoluteLifetime time.Duration
 }
 
 // Store reads and writes sessions.
 type Store struct {
-	db   *pgxpool.Pool
-	now  func() time.Time
-	idle time.Duration
+	db       *pgxpool.Pool
+	now      func() time.Time
+	idle     time.Duration
+	framed   time.Duration
+	absolute time.Duration
 }
 
-// NewStore returns a Store. idle is the idle lifetime (DefaultIdle if zero).
-func NewStore(db *pgxpool.Pool, now func() time.Time, idle time.Duration) *Store {
-	if now == nil {
-		now = time.Now
+// NewStore returns a Store with o's clock and lifetimes.
+func NewStore(db *pgxpool.Pool, o Options) *Store {
+	s := &Store{db: db, now: o.Now, idle: o.Idle, framed: o.FramedIdle, absolute: o.AbsoluteLifetime}
+	if s.now == nil {
+		s.now = time.Now
 	}
-	if idle <= 0 {
-		idle = DefaultIdle
+	if s.idle <= 0 {
+		s.idle = DefaultIdle
 	}
-	return &Store{db: db, now: now, idle: idle}
+	if s.framed <= 0 {
+		s.framed = DefaultFramedIdle
+	}
+	if s.absolute <= 0 {
+		s.absolute = DefaultAbsoluteLifetime
+	}
+	return s
 }
 
-// Create starts a session and returns the id to put in the cookie.
+// NewSession is a session to start.
+type NewSession struct {
+	UserID, PlatformID int64
+	// Framed marks a session that will be shown inside the platform's frame (the
+	// launch's document target): it gets the shorter idle timeout. A window of its own
+	// (the "open in new window" hand-off) is not framed.
+	Framed bool
+	// Replaces is the session id the browser already holds here, if any. A session of
+	// someone else is ended, so a shared computer does not keep the previous person
+	// signed in; the same person's is kept, for their other tabs.
+	Replaces string
+}
+
+// Create starts a session in a window of its own (not framed) and returns the id to
+// put in the cookie.
 func (s *Store) Create(ctx context.Context, userID, platformID int64) (string, Session, error) {
+	return s.CreateWith(ctx, NewSession{UserID: userID, PlatformID: platformID})
+}
+
+// CreateWith starts the session n describes, ending the one it replaces if that is
+// someone else's, and returns the id to put in the cookie.
+func (s *Store) CreateWith(ctx context.Context, n NewSession) (string, Session, error) {
 	id, err := token.New()
 	if err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
@@ -65,41 +123,87 @@ func (s *Store) Create(ctx context.Context, userID, platformID int64) (string, S
 	if err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
-	now := s.now()
-	sess := Session{UserID: userID, PlatformID: platformID, CSRFToken: csrf, LastSeenAt: now, ExpiresAt: now.Add(s.idle)}
+	now, idle := s.now(), s.idle
+	if n.Framed {
+		idle = s.framed
+	}
+	sess := Session{UserID: n.UserID, PlatformID: n.PlatformID, CSRFToken: csrf, Framed: n.Framed,
+		LastSeenAt: now, ExpiresAt: now.Add(min(idle, s.absolute))}
+	var replaced []byte // NULL matches no row
+	if n.Replaces != "" {
+		replaced = token.Hash(n.Replaces)
+	}
+	// One statement, so the new session never exists without the old one ended.
 	const q = `
-INSERT INTO sessions (id_hash, user_id, platform_id, csrf_token, created_at, last_seen_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $5, $6)`
-	if _, err := s.db.Exec(ctx, q, token.Hash(id), userID, platformID, csrf, now, sess.ExpiresAt); err != nil {
+WITH ended AS (
+	DELETE FROM sessions WHERE id_hash = $7 AND user_id <> $2
+)
+INSERT INTO sessions (id_hash, user_id, platform_id, csrf_token, framed, created_at, last_seen_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6, $8)`
+	if _, err := s.db.Exec(ctx, q, token.Hash(id), n.UserID, n.PlatformID, csrf, n.Framed, now, replaced, sess.ExpiresAt); err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
 	return id, sess, nil
 }
 
-// Get returns the live session for id and moves its idle expiry on.
+// getSQL looks a session up and, when $7 is true, records its use (at most once a
+// minute), in one statement: every signed-in request runs it. Whether a session is live is decided
+// here from created_at and last_seen_at with this Store's lifetimes, not from the
+// stored expires_at, so a change of lifetimes applies to every session at once and
+// a session touched by an instance of the previous release (which knows only the one
+// idle timeout) still ends on time. expires_at is kept up to date for that release
+// and for ExpiresAt.
+//
+// $1 id hash, $2 now, $3 idle, $4 framed idle, $5 absolute lifetime, $6 touchEvery,
+// $7 whether to record the use.
+const getSQL = `
+WITH live AS (
+	SELECT s.id_hash, s.user_id, s.platform_id, u.name, p.issuer, s.csrf_token, s.framed,
+	       s.created_at, s.last_seen_at, s.expires_at
+	FROM sessions s
+	JOIN users u ON u.id = s.user_id
+	JOIN platforms p ON p.id = s.platform_id
+	WHERE s.id_hash = $1
+	  AND s.created_at + $5::interval > $2
+	  AND s.last_seen_at + CASE WHEN s.framed THEN $4::interval ELSE $3::interval END > $2
+), touched AS (
+	UPDATE sessions s
+	SET last_seen_at = $2,
+	    expires_at = LEAST($2 + CASE WHEN live.framed THEN $4::interval ELSE $3::interval END,
+	                       live.created_at + $5::interval)
+	FROM live
+	WHERE s.id_hash = live.id_hash AND $7::boolean AND live.last_seen_at + $6::interval <= $2
+	RETURNING s.last_seen_at, s.expires_at
+)
+SELECT live.user_id, live.platform_id, live.name, live.issuer, live.csrf_token, live.framed,
+       COALESCE(touched.last_seen_at, live.last_seen_at), COALESCE(touched.expires_at, live.expires_at)
+FROM live LEFT JOIN touched ON true`
+
+// Get returns the live session for id and records its use, which keeps it from
+// going idle.
 func (s *Store) Get(ctx context.Context, id string) (Session, error) {
+	return s.get(ctx, id, true)
+}
+
+// Peek returns the live session for id without recording a use: for what a page
+// does by itself (live updates), which must not keep an unattended page signed in.
+func (s *Store) Peek(ctx context.Context, id string) (Session, error) {
+	return s.get(ctx, id, false)
+}
+
+func (s *Store) get(ctx context.Context, id string, use bool) (Session, error) {
 	if id == "" {
 		return Session{}, ErrNotFound
 	}
-	now := s.now()
-	const q = `
-SELECT s.user_id, s.platform_id, u.name, p.issuer, s.csrf_token, s.last_seen_at, s.expires_at
-FROM sessions s JOIN users u ON u.id = s.user_id JOIN platforms p ON p.id = s.platform_id
-WHERE s.id_hash = $1 AND s.expires_at > $2`
 	var sess Session
-	err := s.db.QueryRow(ctx, q, token.Hash(id), now).Scan(&sess.UserID, &sess.PlatformID, &sess.UserName, &sess.PlatformIssuer, &sess.CSRFToken, &sess.LastSeenAt, &sess.ExpiresAt)
+	err := s.db.QueryRow(ctx, getSQL, token.Hash(id), s.now(), s.idle, s.framed, s.absolute, touchEvery, use).Scan(
+		&sess.UserID, &sess.PlatformID, &sess.UserName, &sess.PlatformIssuer, &sess.CSRFToken, &sess.Framed,
+		&sess.LastSeenAt, &sess.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("session: get: %w", err)
-	}
-	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		sess.LastSeenAt, sess.ExpiresAt = now, now.Add(s.idle)
-		if _, err := s.db.Exec(ctx, `UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1`,
-			token.Hash(id), sess.LastSeenAt, sess.ExpiresAt); err != nil {
-			return Session{}, fmt.Errorf("session: touch: %w", err)
-		}
 	}
 	return sess, nil
 }
@@ -112,13 +216,18 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// Prune deletes expired sessions.
+// Prune deletes ended sessions (by the same rules as Get) and expired hand-offs.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
-	tag, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, s.now())
+	now := s.now()
+	const q = `
+DELETE FROM sessions
+WHERE created_at + $4::interval <= $1
+   OR last_seen_at + CASE WHEN framed THEN $3::interval ELSE $2::interval END <= $1`
+	tag, err := s.db.Exec(ctx, q, now, s.idle, s.framed, s.absolute)
 	if err != nil {
 		return 0, fmt.Errorf("session: prune: %w", err)
 	}
-	handoffs, err := s.db.Exec(ctx, `DELETE FROM session_handoffs WHERE expires_at <= $1`, s.now())
+	handoffs, err := s.db.Exec(ctx, `DELETE FROM session_handoffs WHERE expires_at <= $1`, now)
 	if err != nil {
 		return 0, fmt.Errorf("session: prune handoffs: %w", err)
 	}

@@ -92,7 +92,11 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 			}
 		}
 		if id != "" {
-			sess, err := s.deps.Sessions.Get(c.UserContext(), id)
+			lookUp := s.deps.Sessions.Get
+			if !usedByPerson(c) {
+				lookUp = s.deps.Sessions.Peek
+			}
+			sess, err := lookUp(c.UserContext(), id)
 			switch {
 			case err == nil:
 				a.Session, a.SessionID, a.URLSession = &sess, strings.Clone(id), fromURL
@@ -143,6 +147,23 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 		}
 		return errForbidden
 	}
+}
+
+// usedByPerson reports whether a request is the person's own doing, which keeps their
+// session from going idle: a navigation, or anything that changes something. What a
+// page's script fetches by itself is not (the live-update stream and the posts it
+// announces): a board left open in Moodle's frame on a shared computer would
+// otherwise never go idle. A browser that sends no Sec-Fetch-Mode gets the benefit of
+// the doubt.
+func usedByPerson(c *fiber.Ctx) bool {
+	if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
+		return true
+	}
+	if strings.Contains(c.Get(fiber.HeaderAccept), "text/event-stream") {
+		return false
+	}
+	mode := c.Get("Sec-Fetch-Mode")
+	return mode == "" || mode == "navigate"
 }
 
 // validCSRF checks the token a form posts (URL-encoded or multipart) or a page

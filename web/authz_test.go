@@ -95,6 +95,9 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 		return strings.TrimPrefix(activityA, "/activities/")
 	}
 	for _, route := range e.srv.Routes() {
+		if route.Method == http.MethodPost && route.Path == "/sign-out" {
+			continue // it ends the actor's session: walked last, below
+		}
 		for _, a := range actors {
 			t.Run(route.Method+" "+route.Path+" as "+a.name, func(t *testing.T) {
 				path := strings.Replace(ids.Replace(route.Path), ":activity", activityOf(route.Path), 1)
@@ -169,6 +172,18 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 			require.Equal(t, http.StatusOK, page.code)
 			require.Contains(t, page.body, other.Issuer)
 			require.NotContains(t, page.body, e.platform.Issuer)
+		}
+	}
+
+	// Signing out ends the actor's session, so it comes after everything that needs
+	// one: anyone signed in may, anyone else is refused.
+	require.Contains(t, e.srv.Routes(), web.Route{Method: http.MethodPost, Path: "/sign-out", Rule: web.SignedIn})
+	for _, a := range actors {
+		r := a.browser.post("/sign-out", url.Values{"csrf": {a.csrf}})
+		if a.signedIn {
+			require.Equal(t, http.StatusOK, r.code, "%s: %s", a.name, r.body)
+		} else {
+			require.Equal(t, http.StatusUnauthorized, r.code, "%s: %s", a.name, r.body)
 		}
 	}
 }

@@ -38,3 +38,11 @@ func setCookie(c *fiber.Ctx, name, value string, maxAge time.Duration) {
 	}
 	c.Response().Header.Add(fiber.HeaderSetCookie, ck.String())
 }
+
+// clearCookie tells the browser to drop a cookie setCookie wrote. A browser replaces a
+// cookie only with one of the same name, path and partition, so it goes out with the
+// same attributes (Partitioned among them) and Max-Age=0; a plain expired cookie would
+// leave the partitioned one in place.
+func clearCookie(c *fiber.Ctx, name string) {
+	setCookie(c, name, "", -1)
+}

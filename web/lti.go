@@ -13,6 +13,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/ratelimit"
+	"github.com/huddle-lti/huddle/session"
 )
 
 // LTI endpoint paths. redirect_uri must be byte-identical to the registered one
@@ -295,7 +296,16 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sid, _, err := s.deps.Sessions.Create(ctx, rec.UserID, p.ID)
+	// Ward computers are shared: a launch for someone else ends the session this
+	// browser holds here, so the previous person's does not linger; the same person's
+	// is kept for their other tabs. Only the cookie can name it: the platform's launch
+	// post never carries hs, so a frame that keeps no cookies has nothing to end. The
+	// cookie is partitioned by the top-level site, so this is the session of this
+	// Moodle's frames, not one in a window of its own.
+	sid, _, err := s.deps.Sessions.CreateWith(ctx, session.NewSession{
+		UserID: rec.UserID, PlatformID: p.ID, Framed: framedLaunch(l),
+		Replaces: strings.Clone(c.Cookies(cookieSession)),
+	})
 	if err != nil {
 		return err
 	}
@@ -317,6 +327,16 @@ func (s *Server) launch(c *fiber.Ctx) error {
 		return c.Redirect(withSession("/deep-link/"+id, sid, cookieless), fiber.StatusSeeOther)
 	}
 	return c.Redirect(withSession("/activities/"+itoa(rec.ActivityID), sid, cookieless), fiber.StatusSeeOther)
+}
+
+// framedLaunch reports whether a launch's session will be shown inside the platform's
+// frame, and so gets the shorter idle timeout. LTI Core 5.4.4: document_target is
+// "frame", "iframe" or "window"; Moodle sends "iframe" for an embedded activity and
+// "window" for one that opens a new window. Anything but "window" (none at all, as in
+// a deep-linking request, which Moodle shows in a dialog frame) counts as framed: the
+// shorter timeout is the safe guess.
+func framedLaunch(l *lti.Launch) bool {
+	return l.LaunchPresentation == nil || l.LaunchPresentation.DocumentTarget != "window"
 }
 
 // validText rejects what PostgreSQL text cannot hold (NUL, invalid UTF-8) before it

@@ -275,6 +275,7 @@ func (s *Server) routes() {
 	s.reflectionRoutes()
 	s.notificationRoutes()
 	s.handoffRoutes()
+	s.signOutRoutes()
 }
 
 // parseTrustedProxies reads Deps.TrustedProxies. A typo must stop start-up: Fiber

@@ -36,6 +36,10 @@ type Config struct {
 	// skew allowed on id_token times (Moodle's tokens live 60 s).
 	SessionIdle  time.Duration
 	LaunchLeeway time.Duration
+	// SessionFramedIdle is the idle lifetime of a session inside Moodle's frame (ward
+	// computers are shared); SessionAbsolute ends any session that long after it began.
+	SessionFramedIdle time.Duration
+	SessionAbsolute   time.Duration
 	// MaxTokenAge refuses launch tokens issued longer ago, whatever their exp says.
 	MaxTokenAge time.Duration
 	// LoginsPerMinute caps LTI login initiations per client address.
@@ -70,7 +74,9 @@ var settings = []setting{
 	{"HUDDLE_ENV", "production", "production or development (development serves the built-in test platform)", 0},
 	{"HUDDLE_REGISTRATION_TOKEN", "", "secret that must appear in the Dynamic Registration URL (required in production)", 0},
 	{"HUDDLE_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may run after SIGTERM", 0},
-	{"HUDDLE_SESSION_IDLE", "8h", "how long a signed-in session lasts without use", 0},
+	{"HUDDLE_SESSION_IDLE", "8h", "how long a signed-in session in a window of its own lasts without use", 0},
+	{"HUDDLE_SESSION_FRAMED_IDLE", "30m", "how long a signed-in session inside Moodle's frame lasts without use", 0},
+	{"HUDDLE_SESSION_ABSOLUTE", "12h", "how long any session lasts after sign-in, used or not", 0},
 	{"HUDDLE_LTI_LEEWAY", "5s", "clock skew allowed on launch token times (at most 60s)", 0},
 	{"HUDDLE_LTI_MAX_TOKEN_AGE", "5m", "launch tokens issued longer ago are refused, whatever their expiry (1m to 1h)", 0},
 	{"HUDDLE_LOGINS_PER_MINUTE", "600", "LTI login initiations allowed per client address per minute, across all instances", 0},
@@ -137,6 +143,12 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 
 	if c.SessionIdle, err = time.ParseDuration(get("HUDDLE_SESSION_IDLE")); err != nil || c.SessionIdle < time.Minute {
 		return c, &ConfigError{"HUDDLE_SESSION_IDLE", "must be a duration of at least 1m, such as 8h"}
+	}
+	if c.SessionFramedIdle, err = time.ParseDuration(get("HUDDLE_SESSION_FRAMED_IDLE")); err != nil || c.SessionFramedIdle < time.Minute {
+		return c, &ConfigError{"HUDDLE_SESSION_FRAMED_IDLE", "must be a duration of at least 1m, such as 30m"}
+	}
+	if c.SessionAbsolute, err = time.ParseDuration(get("HUDDLE_SESSION_ABSOLUTE")); err != nil || c.SessionAbsolute < c.SessionIdle || c.SessionAbsolute < c.SessionFramedIdle {
+		return c, &ConfigError{"HUDDLE_SESSION_ABSOLUTE", "must be a duration no shorter than HUDDLE_SESSION_IDLE and HUDDLE_SESSION_FRAMED_IDLE, such as 12h"}
 	}
 	if c.LaunchLeeway, err = time.ParseDuration(get("HUDDLE_LTI_LEEWAY")); err != nil || c.LaunchLeeway < 0 || c.LaunchLeeway > time.Minute {
 		return c, &ConfigError{"HUDDLE_LTI_LEEWAY", "must be a duration from 0s to 60s, such as 5s"}

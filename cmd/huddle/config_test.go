@@ -59,6 +59,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "dev platform address", set: map[string]string{"HUDDLE_ENV": "development", "HUDDLE_BASE_URL": "http://localhost:8080", "HUDDLE_DEV_PLATFORM_ADDR": "nowhere"}, wantVar: "HUDDLE_DEV_PLATFORM_ADDR", wantMsg: "host:port"},
 		{name: "session idle", set: map[string]string{"HUDDLE_SESSION_IDLE": "10s"}, wantVar: "HUDDLE_SESSION_IDLE", wantMsg: "at least 1m"},
 		{name: "leeway", set: map[string]string{"HUDDLE_LTI_LEEWAY": "5m"}, wantVar: "HUDDLE_LTI_LEEWAY", wantMsg: "60s"},
+		{name: "framed idle", set: map[string]string{"HUDDLE_SESSION_FRAMED_IDLE": "5s"}, wantVar: "HUDDLE_SESSION_FRAMED_IDLE", wantMsg: "at least 1m"},
+		{name: "absolute shorter than idle", set: map[string]string{"HUDDLE_SESSION_ABSOLUTE": "1h"}, wantVar: "HUDDLE_SESSION_ABSOLUTE", wantMsg: "no shorter"},
+		{name: "token age", set: map[string]string{"HUDDLE_LTI_MAX_TOKEN_AGE": "2h"}, wantVar: "HUDDLE_LTI_MAX_TOKEN_AGE", wantMsg: "1m to 1h"},
+		{name: "logins per minute", set: map[string]string{"HUDDLE_LOGINS_PER_MINUTE": "0"}, wantVar: "HUDDLE_LOGINS_PER_MINUTE", wantMsg: "at least 1"},
+		{name: "trusted proxies", set: map[string]string{"HUDDLE_TRUSTED_PROXIES": "10.0.0.1, proxy.example"}, wantVar: "HUDDLE_TRUSTED_PROXIES", wantMsg: "proxy.example"},
+		{name: "metrics address", set: map[string]string{"HUDDLE_METRICS_ADDR": "9090"}, wantVar: "HUDDLE_METRICS_ADDR", wantMsg: "host:port"},
+		{name: "metrics token", set: map[string]string{"HUDDLE_METRICS_TOKEN": "short"}, wantVar: "HUDDLE_METRICS_TOKEN", wantMsg: "16 characters"},
 		{name: "shutdown timeout", set: map[string]string{"HUDDLE_SHUTDOWN_TIMEOUT": "soon"}, wantVar: "HUDDLE_SHUTDOWN_TIMEOUT", wantMsg: "duration"},
 	}
 	for _, tt := range tests {

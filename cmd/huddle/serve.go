@@ -59,6 +59,8 @@ func appConfig(cfg Config) app.Config {
 		SecretKey:                cfg.SecretKey,
 		Version:                  version,
 		SessionIdle:              cfg.SessionIdle,
+		SessionFramedIdle:        cfg.SessionFramedIdle,
+		SessionAbsolute:          cfg.SessionAbsolute,
 		LaunchLeeway:             cfg.LaunchLeeway,
 		RegistrationToken:        cfg.RegistrationToken,
 		RequireRegistrationToken: cfg.Mode == ModeProduction,
