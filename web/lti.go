@@ -257,11 +257,23 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	if browser == "" {
 		// No cookie here: the binding may be in the platform's storage frame. The
 		// first post renders a page that fetches it and posts again with it.
-		if b := c.FormValue("lti_storage_browser"); b != "" {
-			browser = strings.Clone(b)
-		} else if st, ok, err := s.deps.LTI.StorageStateOf(ctx, state); err != nil {
+		st, storageBound, err := s.deps.LTI.StorageStateOf(ctx, state)
+		if err != nil {
 			return err
-		} else if ok {
+		}
+		if b := c.FormValue("lti_storage_browser"); b != "" {
+			// Login CSRF (Security Framework 7.3.1): an attacker knows the state,
+			// binding and id_token of a login of his own, and another site can make a
+			// victim's browser post all three. The form's binding stands in for the
+			// cookie only for a state issued through the platform's storage, and only
+			// when Huddle's own storage launch page posted it.
+			if !storageBound || !s.postedByHuddle(c, true) {
+				s.log.Info("launch rejected", "code", lti.CodeBadState,
+					"detail", "storage binding for a cookie-bound state or from another page", "storage_bound", storageBound)
+				return lti.ErrStateInvalid
+			}
+			browser = strings.Clone(b)
+		} else if storageBound {
 			allowFraming(c, st.PlatformAuth)
 			return c.Render("storage_launch", fiber.Map{
 				"Title": "Signing you in", "Target": st.Target, "Origin": origin(st.PlatformAuth),
@@ -361,6 +373,24 @@ func (s *Server) jwks(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
 	c.Set(fiber.HeaderContentType, "application/json")
 	return c.Send(body)
+}
+
+// postedByHuddle reports whether a form post came from one of Huddle's own pages, by
+// headers that browsers set and pages cannot: Origin must be Huddle's (a page whose
+// Referrer-Policy hides it sends "null", refused too) and Sec-Fetch-Site, where the
+// browser sends it, same-origin. requireOrigin refuses a post without Origin, which
+// every current browser sends with a POST; without it, only the headers present are
+// checked.
+func (s *Server) postedByHuddle(c *fiber.Ctx, requireOrigin bool) bool {
+	if site := c.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return false
+	}
+	o := c.Get(fiber.HeaderOrigin)
+	if o == "" {
+		return !requireOrigin
+	}
+	own := origin(s.deps.BaseURL.String())
+	return own != "" && strings.EqualFold(o, own)
 }
 
 func sameOrigin(a, b string) bool {

@@ -7,7 +7,28 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/lti/ltitest"
 )
+
+// fromHuddle are the headers a browser sends with a form posted by one of Huddle's
+// own pages.
+var fromHuddle = http.Header{"Origin": {testBase}, "Sec-Fetch-Site": {"same-origin"}}
+
+// postWith posts as b does, with h added to b's headers for this one request.
+func (b *browser) postWith(h http.Header, target string, form url.Values) response {
+	b.t.Helper()
+	saved := b.header
+	b.header = saved.Clone()
+	if b.header == nil {
+		b.header = http.Header{}
+	}
+	for k, vs := range h {
+		b.header[k] = vs
+	}
+	defer func() { b.header = saved }()
+	return b.post(target, form)
+}
 
 func dataAttr(t *testing.T, body, name string) string {
 	t.Helper()
@@ -49,10 +70,11 @@ func TestLaunchThroughPlatformStorage(t *testing.T) {
 
 	// A value other than the one this browser's platform frame holds is refused
 	// without using up the state.
-	expectPage(t, frame.post("/lti/launch", url.Values{"id_token": {tok}, "state": {state}, "lti_storage_browser": {"guessed"}}),
+	expectPage(t, frame.postWith(fromHuddle, "/lti/launch", url.Values{"id_token": {tok}, "state": {state}, "lti_storage_browser": {"guessed"}}),
 		http.StatusBadRequest, "bad_state")
 
-	r = frame.post("/lti/launch", url.Values{"id_token": {tok}, "state": {state}, "lti_storage_browser": {stored}})
+	// The storage launch page posts the binding from Huddle's own origin.
+	r = frame.postWith(fromHuddle, "/lti/launch", url.Values{"id_token": {tok}, "state": {state}, "lti_storage_browser": {stored}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	require.Regexp(t, `^/activities/\d+\?hs=`, r.location)
 
@@ -84,4 +106,82 @@ func TestStorageTargetMustBeAFrameName(t *testing.T) {
 	r := frame.post("/lti/login", form)
 	require.Equal(t, http.StatusSeeOther, r.code)
 	expectPage(t, frame.get(r.location), http.StatusOK, "Open Huddle in a new window")
+}
+
+// storageLogin runs the login through the platform's storage frame in b, a browser
+// that keeps no cookies, and returns the state, its nonce and the browser binding the
+// platform's storage frame now holds.
+func storageLogin(t *testing.T, e *ltiEnv, b *browser, m ltitest.Member) (state, nonce, stored string) {
+	t.Helper()
+	form := e.loginForm(m)
+	form.Set("lti_storage_target", "_parent")
+	r := b.post("/lti/login", form)
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	r = b.get(r.location)
+	expectPage(t, r, http.StatusOK, `data-mode="put"`)
+	next, err := url.Parse(dataAttr(t, r.body, "next"))
+	require.NoError(t, err)
+	return next.Query().Get("state"), next.Query().Get("nonce"), dataAttr(t, r.body, "value")
+}
+
+// Login CSRF through the storage binding: an attacker who ran a login of his own knows
+// its state, its browser binding and his id_token, and could make a victim's browser
+// post all three. The binding in the form is taken only for a state issued through
+// the platform-storage login, and only from Huddle's own storage launch page.
+func TestStorageBindingOnlyFromHuddlesOwnPage(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	mallory := ltitest.Member{Subject: "66", Name: "Mallory Attacker", Roles: []string{ltitest.RoleLearner}}
+
+	t.Run("a state bound to a cookie", func(t *testing.T) {
+		t.Parallel()
+		attacker := e.browser(t)
+		auth := e.startLogin(t, attacker, mallory)
+		state, nonce := auth.Query().Get("state"), auth.Query().Get("nonce")
+		secret := attacker.cookies["huddle_browser"]
+		require.NotEmpty(t, secret)
+		tok := e.platform.Sign(t, e.platform.ResourceLinkClaims(mallory, course2, nonce))
+
+		// Even with the headers of a Huddle page, the form's binding is no
+		// substitute for a cookie-bound state's cookie.
+		victim := e.browser(t)
+		r := victim.postWith(fromHuddle, "/lti/launch", url.Values{"id_token": {tok}, "state": {state}, "lti_storage_browser": {secret}})
+		expectPage(t, r, http.StatusBadRequest, "bad_state", "Huddle could not sign you in")
+		require.Empty(t, r.header.Values("Set-Cookie"))
+		require.Empty(t, victim.cookies)
+
+		// The refusal did not use up the state: the browser that holds the cookie goes on.
+		r = attacker.post("/lti/launch", url.Values{"id_token": {tok}, "state": {state}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	})
+
+	t.Run("a post from another site", func(t *testing.T) {
+		t.Parallel()
+		attacker := e.browser(t)
+		attacker.noCookies = true
+		state, nonce, stored := storageLogin(t, e, attacker, mallory)
+		tok := e.platform.Sign(t, e.platform.ResourceLinkClaims(mallory, course2, nonce))
+		form := url.Values{"id_token": {tok}, "state": {state}, "lti_storage_browser": {stored}}
+
+		for _, h := range []http.Header{
+			{"Origin": {"https://evil.example"}},
+			{"Origin": {"https://evil.example"}, "Sec-Fetch-Site": {"cross-site"}},
+			{"Origin": {"null"}},
+			{"Origin": {testBase}, "Sec-Fetch-Site": {"cross-site"}},
+			{"Origin": {testBase}, "Sec-Fetch-Site": {"same-site"}},
+			{"Sec-Fetch-Site": {"same-origin"}}, // no Origin: a Huddle page's post always has one
+			{},
+		} {
+			victim := e.browser(t)
+			r := victim.postWith(h, "/lti/launch", form)
+			expectPage(t, r, http.StatusBadRequest, "bad_state", "Huddle could not sign you in")
+			require.Empty(t, r.header.Values("Set-Cookie"), "%v", h)
+			require.Empty(t, r.location)
+		}
+
+		// Huddle's own storage launch page still signs its browser in.
+		r := attacker.postWith(fromHuddle, "/lti/launch", form)
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		require.Regexp(t, `^/activities/\d+\?hs=`, r.location)
+	})
 }
