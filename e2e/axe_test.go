@@ -34,15 +34,30 @@ func (b *browser) requireAccessible(origin, page string) {
 	}
 }
 
+// requireAccessiblePage is requireAccessible for a top-level Huddle window (one
+// opened by "Open in new window").
+func (b *browser) requireAccessiblePage(origin, page string) {
+	b.t.Helper()
+	if bad := b.axeViolationsIn("page", origin, page); len(bad) > 0 {
+		b.fail("%s has serious or critical accessibility violations:\n%s", page, strings.Join(bad, "\n"))
+	}
+}
+
 // axeViolations runs axe-core as requireAccessible does, logs its minor findings and
 // returns the serious and critical ones.
 func (b *browser) axeViolations(origin, page string) []string {
+	b.t.Helper()
+	return b.axeViolationsIn("iframe", origin, page)
+}
+
+// axeViolationsIn is axeViolations in the target of kind ("iframe" or "page").
+func (b *browser) axeViolationsIn(kind, origin, page string) []string {
 	b.t.Helper()
 	src, err := os.ReadFile(axeScript)
 	if err != nil {
 		b.fail("axe-core is missing (%v): run make test, which installs it (scripts/test-deps.sh)", err)
 	}
-	ctx, done, url := b.onTarget("iframe", origin, "check it")
+	ctx, done, url := b.onTarget(kind, origin, "check it")
 	defer done()
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[any](string(src))); err != nil {
 		b.fail("load axe-core into %s: %v", url, err)

@@ -97,6 +97,11 @@ func openInNewWindowFromTheFrame(t *testing.T, s *stack) {
 	b.openActivity(s, learnerID)
 	b.waitFrameText(s.Huddle, learnerName, "Open in new window")
 	b.clickInFrame(s.Huddle, `a[data-new-window]`)
+	// The new window names the account and asks before it signs anyone in: a ticket
+	// sent to someone else must not sign them in as the learner.
+	b.waitPageText(s.Huddle, "Continue as "+learnerName+" in "+devplatform.CourseTitle+"?", "If this is not you, close this window.")
+	b.requireAccessiblePage(s.Huddle, "hand-off confirmation")
+	b.clickInPage(s.Huddle, `#handoff-confirm`)
 	// A top-level page (not the frame) shows the learner signed in: the new window
 	// redeemed its ticket for a session of its own.
 	b.waitPageText(s.Huddle, learnerName, devplatform.CourseTitle, "Not set up yet")
@@ -224,5 +229,15 @@ func (b *browser) requireSessionCookie(topLevelSite string) {
 	}
 	if want := []string{"partitioned under " + topLevelSite}; !slices.Equal(partitions, want) {
 		b.fail("huddle_session is kept %q, want only %q", partitions, want)
+	}
+}
+
+// clickInPage clicks the element sel in the top-level window Huddle opened on origin.
+func (b *browser) clickInPage(origin, sel string) {
+	b.t.Helper()
+	ctx, done, url := b.onTarget("page", origin, "click "+sel+" in it")
+	defer done()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
+		b.fail("click %s in the page at %s: %v", sel, url, err)
 	}
 }

@@ -24,7 +24,7 @@ func TestHandoffTicket(t *testing.T) {
 	var userID int64
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject, name) VALUES ($1, '4', 'Lena Learner') RETURNING id`, p.ID).Scan(&userID))
 	clock := fakeclock.New(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
-	s := session.NewStore(pool, clock.Now, time.Hour)
+	s := session.NewStore(pool, session.Options{Now: clock.Now, Idle: time.Hour})
 	sess := session.Session{UserID: userID, PlatformID: p.ID}
 	want := session.Handoff{UserID: userID, PlatformID: p.ID, Path: "/activities/7", UserName: "Lena Learner", PlatformIssuer: "https://moodle.example"}
 

@@ -91,8 +91,10 @@ func (s *Server) confirmHandoff(c *fiber.Ctx) error {
 func (s *Server) takeHandoff(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	// Before the ticket is touched: another site's auto-submitted form must neither
-	// sign the browser in nor use the ticket up.
-	if !s.postedByHuddle(c, false) {
+	// sign the browser in nor use the ticket up. Origin is required: every current
+	// browser sends it with a POST, and a browser that does not cannot be told apart
+	// from a forged post.
+	if !s.postedByHuddle(c, true) {
 		return errHandoffCrossOrigin
 	}
 	h, err := s.deps.Sessions.TakeHandoff(ctx, strings.Clone(c.Params("token")))
@@ -108,7 +110,12 @@ func (s *Server) takeHandoff(c *fiber.Ctx) error {
 	if !ok {
 		return errBadPath
 	}
-	sid, _, err := s.deps.Sessions.Create(ctx, h.UserID, h.PlatformID)
+	// A window of its own (not framed); a session another person left in this
+	// browser's top-level partition ends here, as a launch ends one.
+	sid, _, err := s.deps.Sessions.CreateWith(ctx, session.NewSession{
+		UserID: h.UserID, PlatformID: h.PlatformID,
+		Replaces: strings.Clone(c.Cookies(cookieSession)),
+	})
 	if err != nil {
 		return err
 	}
