@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/guard"
+	"github.com/huddle-lti/huddle/markup"
 )
 
 // The two activity kinds this package provides.
@@ -143,9 +145,13 @@ var (
 type InvalidError struct {
 	Field   string
 	Message string
+	// Err is the error Message explains, when there is one: a *markup.LimitError.
+	Err error
 }
 
 func (e *InvalidError) Error() string { return "discussion: " + e.Field + ": " + e.Message }
+
+func (e *InvalidError) Unwrap() error { return e.Err }
 
 func invalid(field, msg string) error { return &InvalidError{Field: field, Message: msg} }
 
@@ -194,6 +200,8 @@ type Service struct {
 	grader   Grader
 	notifier Notifier
 	announce Announcer
+	render   func(string) (template.HTML, error)
+	scan     func(string) []guard.Finding
 }
 
 // Options are the Service's collaborators; any may be nil.
@@ -203,6 +211,11 @@ type Options struct {
 	Grader   Grader
 	Notifier Notifier
 	Announce Announcer
+	// Render and Scan are markup.Render and guard.Scan unless set. They are the
+	// costly part of writing a post; tests count their calls to show that every
+	// cheaper refusal comes before them.
+	Render func(string) (template.HTML, error)
+	Scan   func(string) []guard.Finding
 }
 
 // NewService returns a Service.
@@ -213,7 +226,14 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce}
+	if o.Render == nil {
+		o.Render = markup.Render
+	}
+	if o.Scan == nil {
+		o.Scan = guard.Scan
+	}
+	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce,
+		render: o.Render, scan: o.Scan}
 }
 
 // Topic is the live-update topic of a board.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,10 +42,13 @@ var CaseSections = []Section{
 // Grades are the training grades a case can be useful for.
 var Grades = []string{"F1", "F2", "CT", "ST", "nurse", "student"}
 
-// Limits on what people write, in characters.
+// Limits on what people write, in characters as a textarea's maxlength counts them
+// (a line break is one). The forms carry the same numbers (thread_fields.html,
+// thread.html, post_edit.html); the database does not limit them, so these are the
+// limits. The longest body is the longest text markup renders.
 const (
 	maxTitle    = 200
-	maxBody     = 20000
+	maxBody     = markup.MaxLength
 	maxSection  = 5000
 	maxField    = 100
 	maxTags     = 10
@@ -95,19 +99,35 @@ type checked struct {
 	reason   string
 }
 
-// check validates a draft and runs the patient-identifier guard over every field a
-// person typed. Nothing is stored when it returns an error.
-func check(d *Draft, opening bool) (checked, error) {
-	var c checked
+// prepared is a draft that passed the checks that cost little: what it must hold, how long each field may be, and
+// how deeply its Markdown nests (markup.Check). Only a prepared draft meets the guard and the renderer.
+type prepared struct {
+	fields map[string]string // every field a person typed, by form field, for the guard
+	body   string            // Markdown source to store
+	isCase bool              // an opening case, rendered section by section
+	parts  []casePart        // the case's sections that were filled in, in template order
+}
+
+// casePart is one section of a case as written.
+type casePart struct {
+	Section
+	text string
+}
+
+// prepare tidies a draft and refuses one a person must correct, without scanning or rendering it.
+func prepare(d *Draft, opening bool) (prepared, error) {
+	var p prepared
 	d.Title = clean(d.Title, maxTitle+1)
 	d.Specialty = clean(d.Specialty, maxField)
 	d.Setting = clean(d.Setting, maxField)
 	d.GuardReason = clean(d.GuardReason, maxReason)
-	d.Body = strings.TrimSpace(d.Body)
+	d.Body = multiline(d.Body)
 	tags := []string{}
 	for _, t := range d.Tags {
 		for _, part := range strings.Split(t, ",") {
-			if p := strings.ToLower(clean(part, 40)); p != "" && !slices.Contains(tags, p) {
+			// Stop one past the limit: that is enough to refuse, and slices.Contains over every tag a form
+			// can hold would cost the square of their number.
+			if p := strings.ToLower(clean(part, 40)); p != "" && !slices.Contains(tags, p) && len(tags) <= maxTags {
 				tags = append(tags, p)
 			}
 		}
@@ -121,54 +141,79 @@ func check(d *Draft, opening bool) (checked, error) {
 	}
 	d.Grades = grades
 
-	fields := map[string]string{"body": d.Body}
+	p.fields = map[string]string{}
 	if opening {
-		fields["title"], fields["specialty"], fields["setting"] = d.Title, d.Specialty, d.Setting
-		fields["tags"] = strings.Join(d.Tags, ", ")
+		p.fields["title"], p.fields["specialty"], p.fields["setting"] = d.Title, d.Specialty, d.Setting
+		p.fields["tags"] = strings.Join(d.Tags, ", ")
 		switch {
 		case d.Title == "":
-			return c, invalid("title", "Give it a title.")
-		case len([]rune(d.Title)) > maxTitle:
-			return c, invalid("title", fmt.Sprintf("Keep the title to %d characters.", maxTitle))
+			return p, invalid("title", "Give it a title.")
+		case utf8.RuneCountInString(d.Title) > maxTitle:
+			return p, invalid("title", fmt.Sprintf("Keep the title to %d characters.", maxTitle))
 		case len(d.Tags) > maxTags:
-			return c, invalid("tags", fmt.Sprintf("Use at most %d tags.", maxTags))
+			return p, invalid("tags", fmt.Sprintf("Use at most %d tags.", maxTags))
 		}
 	}
 	if d.Kind == ThreadCase && opening {
-		var secs []section
+		p.isCase = true
 		var md strings.Builder
-		var html strings.Builder
 		for _, sec := range CaseSections {
-			text := strings.TrimSpace(d.Sections[sec.Key])
-			if sec.Required && text == "" {
-				return c, invalid("section_"+sec.Key, "Fill in "+strings.ToLower(sec.Label)+".")
+			field := "section_" + sec.Key
+			text := multiline(d.Sections[sec.Key])
+			switch {
+			case sec.Required && text == "":
+				return p, invalid(field, "Fill in "+strings.ToLower(sec.Label)+".")
+			case utf8.RuneCountInString(text) > maxSection:
+				return p, invalid(field, fmt.Sprintf("Keep each part to %d characters.", maxSection))
 			}
-			if len([]rune(text)) > maxSection {
-				return c, invalid("section_"+sec.Key, fmt.Sprintf("Keep each part to %d characters.", maxSection))
+			if err := markup.Check(text); err != nil {
+				return p, tooComplex(field, err)
 			}
-			fields["section_"+sec.Key] = text
+			p.fields[field] = text
 			if text == "" {
 				continue
 			}
-			secs = append(secs, section{Key: sec.Key, Text: text})
+			p.parts = append(p.parts, casePart{Section: sec, text: text})
 			fmt.Fprintf(&md, "%s\n\n%s\n\n", sec.Label, text)
-			fmt.Fprintf(&html, "<h3>%s</h3>\n%s\n", template.HTMLEscapeString(sec.Label), markup.Render(text))
 		}
-		c.body, c.html = strings.TrimSpace(md.String()), html.String()
-		c.sections, _ = json.Marshal(secs)
-	} else {
-		switch {
-		case d.Body == "":
-			return c, invalid("body", "Write something first.")
-		case len([]rune(d.Body)) > maxBody:
-			return c, invalid("body", fmt.Sprintf("Keep it to %d characters.", maxBody))
-		}
-		c.body, c.html = d.Body, string(markup.Render(d.Body))
+		p.body = strings.TrimSpace(md.String())
+		return p, nil
 	}
+	switch {
+	case d.Body == "":
+		return p, invalid("body", "Write something first.")
+	case utf8.RuneCountInString(d.Body) > maxBody:
+		return p, invalid("body", fmt.Sprintf("Keep it to %d characters.", maxBody))
+	}
+	if err := markup.Check(d.Body); err != nil {
+		return p, tooComplex("body", err)
+	}
+	p.fields["body"], p.body = d.Body, d.Body
+	return p, nil
+}
 
+// multiline tidies a field of several lines. Browsers send line breaks as CRLF but count them as one character
+// against a textarea's maxlength, so the limits count them as one too.
+func multiline(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
+}
+
+// tooComplex turns markup's refusal into the form's: the field, and what to change in it.
+func tooComplex(field string, err error) error {
+	var le *markup.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	return &InvalidError{Field: field, Message: le.Message(), Err: err}
+}
+
+// check runs the patient-identifier guard over every field of a prepared draft, then renders its Markdown: the
+// costly part of writing, which comes after every cheaper refusal. Nothing is stored when it returns an error.
+func (s *Service) check(d *Draft, p prepared) (checked, error) {
+	c := checked{body: p.body}
 	found := map[string][]guard.Finding{}
-	for name, text := range fields {
-		if f := guard.Scan(text); len(f) > 0 {
+	for name, text := range p.fields {
+		if f := s.scan(text); len(f) > 0 {
 			found[name] = f
 		}
 	}
@@ -187,6 +232,26 @@ func check(d *Draft, opening bool) (checked, error) {
 		c.findings, _ = json.Marshal(kept)
 		c.reason = d.GuardReason
 	}
+	if !p.isCase {
+		html, err := s.render(p.body)
+		if err != nil {
+			return c, tooComplex("body", err)
+		}
+		c.html = string(html)
+		return c, nil
+	}
+	var html strings.Builder
+	secs := make([]section, len(p.parts))
+	for i, part := range p.parts {
+		rendered, err := s.render(part.text)
+		if err != nil {
+			return c, tooComplex("section_"+part.Key, err)
+		}
+		fmt.Fprintf(&html, "<h3>%s</h3>\n%s\n", template.HTMLEscapeString(part.Label), rendered)
+		secs[i] = section{Key: part.Key, Text: part.text}
+	}
+	c.html = html.String()
+	c.sections, _ = json.Marshal(secs)
 	return c, nil
 }
 
@@ -197,6 +262,10 @@ type Posted struct {
 }
 
 // CreateThread starts a thread (a discussion, a case or a learning opportunity).
+//
+// Every refusal that costs little comes before the guard and the renderer, which cost the most: the identity, the
+// posting rate, the fields' lengths and nesting, the opportunity's end. A person over the rate, or sending a body
+// too long or too deeply nested, is refused before anything reads their text.
 func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) (Posted, error) {
 	switch {
 	case b.IsCaseBoard() && d.Kind != ThreadCase && d.Kind != ThreadOpportunity:
@@ -208,11 +277,14 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 	if err != nil {
 		return Posted{}, err
 	}
-	c, err := s.checkLogged(&d, true, b, identity)
+	now := s.now().UTC()
+	if err := s.underRate(ctx, b, v, now); err != nil {
+		return Posted{}, err
+	}
+	prep, err := prepare(&d, true)
 	if err != nil {
 		return Posted{}, err
 	}
-	now := s.now().UTC()
 	var expires *time.Time
 	if d.Kind == ThreadOpportunity {
 		e := d.ExpiresAt
@@ -223,6 +295,10 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 			return Posted{}, invalid("expires", "A learning opportunity must end in the next seven days.")
 		}
 		expires = &e
+	}
+	c, err := s.checkLogged(&d, prep, b, identity)
+	if err != nil {
+		return Posted{}, err
 	}
 	created := stamp(now, identity)
 	p := Posted{ThreadID: randomID(), PostID: randomID()}
@@ -253,78 +329,108 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 	return p, nil
 }
 
-// Reply adds a post to a thread, or a reply to a post (one level deep).
+// Reply adds a post to a thread, or a reply to a post (one level deep). As with
+// CreateThread, the thread is looked up (missing, hidden or locked) and the posting
+// rate read before the guard and the renderer see the text; the transaction looks
+// again, since either may change in between.
 func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parentID int64, d Draft) (Posted, error) {
 	identity, err := s.identityFor(b, v, d.Identity)
 	if err != nil {
 		return Posted{}, err
 	}
-	c, err := s.checkLogged(&d, false, b, identity)
-	if err != nil {
+	if _, err := s.replyTarget(ctx, s.db, b, v, threadID, parentID); err != nil {
 		return Posted{}, err
 	}
 	now := s.now().UTC()
+	if err := s.underRate(ctx, b, v, now); err != nil {
+		return Posted{}, err
+	}
+	prep, err := prepare(&d, false)
+	if err != nil {
+		return Posted{}, err
+	}
+	c, err := s.checkLogged(&d, prep, b, identity)
+	if err != nil {
+		return Posted{}, err
+	}
 	created := stamp(now, identity)
 	p := Posted{ThreadID: threadID, PostID: randomID()}
 	if err := s.countAnonymous(ctx, b, v, identity, now); err != nil {
 		return Posted{}, err
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var locked bool
-		var threadAuthor *int64
-		var title string
-		err := tx.QueryRow(ctx, `
-SELECT t.locked, t.title, o.author_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
-WHERE t.id = $1 AND t.board_id = $2 AND (o.status IN ('visible', 'held') AND (o.status = 'visible' OR $3))`, threadID, b.ActivityID, v.Moderator).Scan(&locked, &title, &threadAuthor)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
+		t, err := s.replyTarget(ctx, tx, b, v, threadID, parentID)
 		if err != nil {
-			return fmt.Errorf("discussion: reply to thread %d: %w", threadID, err)
-		}
-		if locked && !v.Moderator {
-			return ErrLocked
-		}
-		if parentID != 0 {
-			// One level deep: a reply to a reply hangs off the same top-level post.
-			var grand *int64
-			var opening bool
-			err := tx.QueryRow(ctx, `SELECT parent_id, opening FROM posts WHERE id = $1 AND thread_id = $2 AND status <> 'hidden'`,
-				parentID, threadID).Scan(&grand, &opening)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return fmt.Errorf("discussion: reply to post %d: %w", parentID, err)
-			}
-			switch {
-			case opening:
-				parentID = 0
-			case grand != nil:
-				parentID = *grand
-			}
+			return err
 		}
 		if identity != Anonymous {
 			if err := s.countPost(ctx, tx, b, v, now); err != nil {
 				return err
 			}
 		}
-		p.Held, err = s.insertPost(ctx, tx, b, v, p, parentID, false, identity, c, created)
+		p.Held, err = s.insertPost(ctx, tx, b, v, p, t.parentID, false, identity, c, created)
 		if err != nil {
 			return err
 		}
 		// A fully anonymous reply sends no notice: the notice's time would be the
 		// reply's, which is otherwise kept to the day.
 		var notify int64
-		if threadAuthor != nil && *threadAuthor != v.UserID && !p.Held && identity != Anonymous {
-			notify = *threadAuthor
+		if t.author != nil && *t.author != v.UserID && !p.Held && identity != Anonymous {
+			notify = *t.author
 		}
-		return s.afterWrite(ctx, tx, b, v, identity, p, notify, title)
+		return s.afterWrite(ctx, tx, b, v, identity, p, notify, t.title)
 	})
 	if err != nil {
 		return Posted{}, err
 	}
 	return p, nil
+}
+
+// target is where a reply goes: its thread's title and author, and the post it hangs off.
+type target struct {
+	title    string
+	author   *int64 // the thread's author; nil when fully anonymous
+	parentID int64  // 0 for a reply to the thread
+}
+
+// replyTarget finds the thread and parent post a reply goes to, refusing a thread
+// the viewer cannot see or that is locked, and a parent that is not in it.
+func (s *Service) replyTarget(ctx context.Context, q querier, b Board, v Viewer, threadID, parentID int64) (target, error) {
+	var locked bool
+	t := target{parentID: parentID}
+	err := q.QueryRow(ctx, `
+SELECT t.locked, t.title, o.author_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
+WHERE t.id = $1 AND t.board_id = $2 AND (o.status IN ('visible', 'held') AND (o.status = 'visible' OR $3))`, threadID, b.ActivityID, v.Moderator).Scan(&locked, &t.title, &t.author)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("discussion: reply to thread %d: %w", threadID, err)
+	}
+	if locked && !v.Moderator {
+		return t, ErrLocked
+	}
+	if parentID == 0 {
+		return t, nil
+	}
+	// One level deep: a reply to a reply hangs off the same top-level post.
+	var grand *int64
+	var opening bool
+	err = q.QueryRow(ctx, `SELECT parent_id, opening FROM posts WHERE id = $1 AND thread_id = $2 AND status <> 'hidden'`,
+		parentID, threadID).Scan(&grand, &opening)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, fmt.Errorf("discussion: reply to post %d: %w", parentID, err)
+	}
+	switch {
+	case opening:
+		t.parentID = 0
+	case grand != nil:
+		t.parentID = *grand
+	}
+	return t, nil
 }
 
 // stamp is a post's creation time: the day only when it is fully anonymous.
@@ -359,6 +465,29 @@ func (s *Service) countAnonymous(ctx context.Context, b Board, v Viewer, identit
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.countPost(ctx, tx, b, v, now) })
 }
 
+// underRate refuses a person who has already posted as often as the board allows
+// this hour. It only reads the count, so it can come before the costly checks of what
+// they wrote; countPost, in the post's transaction, counts the post and has the last
+// word when two posts race.
+func (s *Service) underRate(ctx context.Context, b Board, v Viewer, now time.Time) error {
+	if v.Moderator {
+		return nil
+	}
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT posts FROM post_rate WHERE board_id = $1 AND user_id = $2 AND hour = $3`,
+		b.ActivityID, v.UserID, now.Truncate(time.Hour)).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("discussion: rate: %w", err)
+	}
+	if n >= b.PostsPerHour {
+		return rateLimited(b, now)
+	}
+	return nil
+}
+
 // countPost enforces the board's posting rate. It records how many posts a person
 // made this hour, never which.
 func (s *Service) countPost(ctx context.Context, tx querier, b Board, v Viewer, now time.Time) error {
@@ -375,9 +504,13 @@ RETURNING posts`, b.ActivityID, v.UserID, hour).Scan(&n)
 		return fmt.Errorf("discussion: rate: %w", err)
 	}
 	if n > b.PostsPerHour {
-		return &RateLimitedError{Limit: b.PostsPerHour, RetryAfter: hour.Add(time.Hour).Sub(now)}
+		return rateLimited(b, now)
 	}
 	return nil
+}
+
+func rateLimited(b Board, now time.Time) error {
+	return &RateLimitedError{Limit: b.PostsPerHour, RetryAfter: now.Truncate(time.Hour).Add(time.Hour).Sub(now)}
 }
 
 const insertPost = `
@@ -496,7 +629,11 @@ FOR UPDATE OF p`, postID, b.ActivityID).Scan(&opening, &kind, &threadID, &body, 
 			return ErrEditClosed
 		}
 		d.Kind = kind
-		c, err := s.checkLogged(&d, opening, b, Named)
+		prep, err := prepare(&d, opening)
+		if err != nil {
+			return err
+		}
+		c, err := s.checkLogged(&d, prep, b, Named)
 		if err != nil {
 			return err
 		}
@@ -568,8 +705,8 @@ func (s *Service) Delete(ctx context.Context, b Board, v Viewer, postID int64) e
 // checkLogged is check plus the log line an administrator needs to judge the guard:
 // the kinds and positions it found, never the text. A fully anonymous post's id is
 // left out, since a log line's time would pin down when it was written.
-func (s *Service) checkLogged(d *Draft, opening bool, b Board, identity Identity) (checked, error) {
-	c, err := check(d, opening)
+func (s *Service) checkLogged(d *Draft, p prepared, b Board, identity Identity) (checked, error) {
+	c, err := s.check(d, p)
 	if identity == Anonymous {
 		// Nothing that could be matched to the stored post, whose time is the day only.
 		var ge *GuardError

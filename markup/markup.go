@@ -2,10 +2,12 @@
 // plain-text excerpts. Posts are rendered once, when they are written, so reading a board never parses Markdown.
 // Images are never rendered because a remote image tracks everyone who reads the post, and every link carries
 // rel="nofollow noreferrer noopener" so user links neither earn search ranking nor leak Huddle URLs or the opener.
+// Text too long or too deeply nested to render at a cost in proportion to its length is refused (limits.go).
 package markup
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"regexp"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 )
@@ -32,18 +35,31 @@ var (
 
 // Render converts the Markdown in src to sanitised HTML, ready to store beside the source and show as it is.
 // Raw HTML in src is dropped, images become their alt text, headings start at h3, and links keep only http,
-// https and mailto targets.
-func Render(src string) template.HTML {
+// https and mailto targets. It refuses with a *LimitError text over one of the limits (see Check), whose cost would
+// otherwise grow with the square of its length or more.
+func Render(src string) (template.HTML, error) {
+	if err := Check(src); err != nil {
+		return "", err
+	}
+	source := []byte(src)
+	pc := parser.NewContext()
+	doc := md.Parser().Parse(text.NewReader(source), parser.WithContext(pc))
+	if pc.Get(tableTooLargeKey) != nil {
+		return "", &LimitError{Limit: LimitTable, Max: MaxTableCells}
+	}
+	if tooDeep(doc) {
+		return "", &LimitError{Limit: LimitDepth, Max: MaxDepth}
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(src) + len(src)/2)
-	if err := md.Convert([]byte(src), &buf); err != nil {
+	if err := md.Renderer().Render(&buf, source, doc); err != nil {
 		// Writing to a bytes.Buffer cannot fail and no renderer here returns errors; if that ever changes,
-		// show nothing rather than half a post.
-		return ""
+		// the caller refuses the text rather than store half a post.
+		return "", fmt.Errorf("markup: render: %w", err)
 	}
 	// goldmark already omits raw HTML and dangerous URLs; the sanitiser is the second line of defence, in case
 	// an extension or a goldmark bug lets something through.
-	return Stored(string(policy.SanitizeBytes(buf.Bytes())))
+	return Stored(string(policy.SanitizeBytes(buf.Bytes()))), nil
 }
 
 // Stored marks as safe to show HTML that Huddle made and kept as text (a post's html column): Render's output,
@@ -60,6 +76,11 @@ func Stored(html string) template.HTML {
 func Plain(src string, max int) string {
 	if max < 1 {
 		return ""
+	}
+	if Check(src) != nil {
+		// Text Render would refuse (a title, which is never rendered, or a post stored before the limits) is
+		// cut without parsing it, since parsing is what the limits keep in proportion to the text.
+		return excerpt(strings.Fields(withoutControls(src)), max)
 	}
 	source := []byte(src)
 	doc := md.Parser().Parse(text.NewReader(source))
@@ -101,14 +122,18 @@ func Plain(src string, max int) string {
 		return ast.WalkContinue, nil
 	})
 
-	// Control characters would survive strings.Fields; notification channels (email subjects, push) choke on them.
-	clean := strings.Map(func(r rune) rune {
+	return excerpt(strings.Fields(withoutControls(b.String())), max)
+}
+
+// withoutControls replaces control characters with spaces: they would survive strings.Fields, and notification
+// channels (email subjects, push) choke on them.
+func withoutControls(s string) string {
+	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
-	}, b.String())
-	return excerpt(strings.Fields(clean), max)
+	}, s)
 }
 
 // unescape applies the CommonMark rules goldmark's HTML writer applies to text: backslash escapes and entity and
@@ -155,18 +180,27 @@ func excerpt(words []string, max int) string {
 func newMarkdown() goldmark.Markdown {
 	return goldmark.New(
 		goldmark.WithExtensions(
-			// Alignment as an attribute: the sanitiser drops every style attribute.
-			extension.NewTable(extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)),
 			extension.Strikethrough,
 			// Only the schemes the sanitiser keeps, so "ftp://…" stays text instead of becoming a dead <a>.
 			extension.NewLinkify(extension.WithLinkifyAllowedProtocols([]string{"http:", "https:"})),
 			// No TaskList: it renders <input>, which the sanitiser must drop; "[ ] item" then stays readable text.
 		),
+		// extension.Table, registered piece by piece so that its paragraph transformer runs only within the
+		// table limits (boundedTables); the priorities are the extension's own.
 		goldmark.WithParserOptions(
+			parser.WithParagraphTransformers(
+				util.Prioritized(boundedTables{tables: extension.NewTableParagraphTransformer()}, 200),
+			),
 			parser.WithASTTransformers(
+				util.Prioritized(extension.NewTableASTTransformer(), 0),
 				util.Prioritized(shiftHeadings{}, 100),
 				util.Prioritized(dropImages{}, 100),
 			),
+		),
+		goldmark.WithRendererOptions(
+			// Alignment as an attribute: the sanitiser drops every style attribute.
+			renderer.WithNodeRenderers(util.Prioritized(
+				extension.NewTableHTMLRenderer(extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)), 500)),
 		),
 		// No html.WithUnsafe: raw HTML is replaced by a comment, which the sanitiser then removes.
 	)

@@ -24,7 +24,9 @@ func runRenderCases(t *testing.T, cases []renderCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := string(Render(tc.src))
+			html, err := Render(tc.src)
+			require.NoError(t, err)
+			got := string(html)
 			require.Equal(t, tc.want, strings.TrimSpace(got))
 			requireSafeHTML(t, got)
 		})
@@ -245,15 +247,34 @@ func TestPlain(t *testing.T) {
 	}
 }
 
+// FuzzRender checks that Render never panics, that what it returns is safe, and that it refuses only with a
+// LimitError: the one Check gives when Check refuses, and otherwise one only the parsed text can show.
 func FuzzRender(f *testing.F) {
 	for _, s := range []string{
 		"[x](javascript:alert(1))", "<img src=x onerror=alert(1)>", "![a](b)", "# h", "> q", "| a |\n|---|\n| b |",
 		"<javascript:alert(1)>", "www.x.org", "a@b.co", "[x](java&#x09;script:1)", samplePost,
+		// Near the limits, where a small change crosses one.
+		strings.Repeat("> ", MaxDepth) + "q", strings.Repeat("- ", MaxDepth+1) + "x", strings.Repeat("[", MaxDepth) + "x",
+		strings.Repeat("[a](", 40), strings.Repeat("*_", MaxDepth/2+1) + "x" + strings.Repeat("_*", MaxDepth/2+1),
+		"|" + strings.Repeat("a|", MaxTableColumns) + "\n|" + strings.Repeat("-|", MaxTableColumns) + "\n|x|",
+		"| a |\n|---|\n| `\\|` |", "- - -\n* * *", "1. 2) 3. x",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		requireSafeHTML(t, string(Render(src)))
+		out, err := Render(src)
+		if err == nil {
+			requireSafeHTML(t, string(out))
+			return
+		}
+		require.Empty(t, out)
+		var le *LimitError
+		require.ErrorAs(t, err, &le)
+		if checked := Check(src); checked != nil {
+			require.Equal(t, checked, err)
+		} else {
+			require.Contains(t, []Limit{LimitDepth, LimitTable}, le.Limit, "Check passed what Render refused: %v", err)
+		}
 	})
 }
 
@@ -290,7 +311,7 @@ func BenchmarkRender(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(samplePost)))
 	for b.Loop() {
-		_ = Render(samplePost)
+		_, _ = Render(samplePost)
 	}
 }
 

@@ -227,13 +227,17 @@ SELECT template, custom_prompts, offered_tags, complete_on, max_score FROM refle
 	return st, nil
 }
 
-// Limits on what people write, in characters.
+// Limits on what people write, in characters as a textarea's maxlength counts them (a
+// line break is one). The forms carry the same numbers (reflection_form.html,
+// reflection.html); the database does not limit them, so these are the limits.
 const (
 	maxTitle   = 200
 	maxAnswer  = 10000
 	maxComment = 5000
 	maxPrompts = 12
 	maxTags    = 12
+	// maxOfferedTags is how many tags an educator may offer for learners to tick.
+	maxOfferedTags = 50
 )
 
 // SaveSettings changes an activity's set-up. Reflections already started keep the
@@ -255,9 +259,9 @@ func (s *Service) SaveSettings(ctx context.Context, st Settings) error {
 		}
 		custom, _ = json.Marshal(prompts)
 	}
-	tags := cleanTags(st.OfferedTags)
-	if len(tags) > 50 {
-		return invalid("offered_tags", "Offer at most 50 tags.")
+	tags := cleanTags(st.OfferedTags, maxOfferedTags)
+	if len(tags) > maxOfferedTags {
+		return invalid("offered_tags", fmt.Sprintf("Offer at most %d tags.", maxOfferedTags))
 	}
 	tag, err := s.db.Exec(ctx, `
 UPDATE reflection_settings SET template = $2, custom_prompts = $3, offered_tags = $4, complete_on = $5, updated_at = $6
@@ -302,15 +306,24 @@ func oneLine(s string, max int) string {
 	return s
 }
 
-// cleanTags splits comma-separated tags, trims and de-duplicates them.
-func cleanTags(in []string) []string {
+// cleanTags splits comma-separated tags, trims and de-duplicates them. It stops one past
+// limit, which is enough to refuse: slices.Contains over every tag a form can hold would
+// cost the square of their number.
+func cleanTags(in []string, limit int) []string {
 	out := []string{}
 	for _, t := range in {
 		for _, part := range strings.Split(t, ",") {
-			if p := oneLine(part, 60); p != "" && !slices.Contains(out, p) {
+			if p := oneLine(part, 60); p != "" && !slices.Contains(out, p) && len(out) <= limit {
 				out = append(out, p)
 			}
 		}
 	}
 	return out
+}
+
+// multiline tidies a field of several lines. Browsers send line breaks as CRLF but
+// count them as one character against a textarea's maxlength, so the limits count them
+// as one too.
+func multiline(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,13 +33,14 @@ type Ref struct {
 
 // check tidies content against the prompts and runs the patient-identifier guard over
 // every field. complete also requires the required prompts (a submission, not a draft).
+// The guard comes last, after every refusal that costs less.
 func check(c *Content, prompts []Prompt, complete bool) error {
 	c.Title = oneLine(c.Title, maxTitle+1)
-	c.Tags = cleanTags(c.Tags)
+	c.Tags = cleanTags(c.Tags, maxTags)
 	answers := map[string]string{}
 	for _, p := range prompts {
-		a := strings.TrimSpace(c.Answers[p.Key])
-		if len([]rune(a)) > maxAnswer {
+		a := multiline(c.Answers[p.Key])
+		if utf8.RuneCountInString(a) > maxAnswer {
 			return invalid("answer_"+p.Key, fmt.Sprintf("Keep each answer to %d characters.", maxAnswer))
 		}
 		if complete && p.Required && a == "" {
@@ -50,7 +52,7 @@ func check(c *Content, prompts []Prompt, complete bool) error {
 	}
 	c.Answers = answers
 	switch {
-	case len([]rune(c.Title)) > maxTitle:
+	case utf8.RuneCountInString(c.Title) > maxTitle:
 		return invalid("title", fmt.Sprintf("Keep the title to %d characters.", maxTitle))
 	case complete && c.Title == "":
 		return invalid("title", "Give your reflection a title.")
@@ -108,6 +110,8 @@ func (s *Service) SaveDraft(ctx context.Context, a course.Activity, au Author, i
 		if prompts, err = s.promptsOf(ctx, id, au.UserID, a.ID); err != nil {
 			return 0, err
 		}
+	} else if err := mayStart(au); err != nil {
+		return 0, err
 	}
 	if err := check(&c, prompts, false); err != nil {
 		s.logGuard(err, a.ID)
@@ -144,11 +148,18 @@ WHERE id = $1 AND author_id = $2`, id, au.UserID, draft, now)
 	return id, nil
 }
 
+// mayStart refuses to start a reflection for someone who is not a learner, educator or
+// mentor of the course. SaveDraft and Submit ask before the guard reads what they wrote.
+func mayStart(au Author) error {
+	if !au.Member.Has(lti.RoleLearner) && !au.Member.Has(lti.RoleEducator) && !au.Member.Has(lti.RoleMentor) {
+		return ErrNotAllowed
+	}
+	return nil
+}
+
+// start makes the row of a new reflection; the caller has asked mayStart.
 func (s *Service) start(ctx context.Context, tx pgx.Tx, a course.Activity, au Author, st Settings, prompts []Prompt,
 	draft []byte, now time.Time) (int64, error) {
-	if !au.Member.Has(lti.RoleLearner) && !au.Member.Has(lti.RoleEducator) && !au.Member.Has(lti.RoleMentor) {
-		return 0, ErrNotAllowed
-	}
 	promptJSON, _ := json.Marshal(prompts)
 	var id int64
 	err := tx.QueryRow(ctx, `
@@ -256,6 +267,8 @@ func (s *Service) Submit(ctx context.Context, a course.Activity, au Author, id i
 		if prompts, err = s.promptsOf(ctx, id, au.UserID, a.ID); err != nil {
 			return 0, 0, err
 		}
+	} else if err := mayStart(au); err != nil {
+		return 0, 0, err
 	}
 	if err := check(&c, prompts, true); err != nil {
 		s.logGuard(err, a.ID)
@@ -425,11 +438,11 @@ func (s *Service) Comment(ctx context.Context, userID, id int64, body string) er
 	if r.Current == nil {
 		return ErrNotFound
 	}
-	body = strings.TrimSpace(body)
+	body = multiline(body)
 	switch {
 	case body == "":
 		return invalid("comment", "Write a comment first.")
-	case len([]rune(body)) > maxComment:
+	case utf8.RuneCountInString(body) > maxComment:
 		return invalid("comment", fmt.Sprintf("Keep comments to %d characters.", maxComment))
 	}
 	if f := guard.Scan(body); len(f) > 0 {
@@ -456,8 +469,8 @@ func (s *Service) SignOff(ctx context.Context, userID, id int64, version int, co
 	if r.Current == nil || r.Current.Number != version {
 		return invalid("version", "The reflection has a newer version than the one you read. Read it, then sign it off.")
 	}
-	comment = strings.TrimSpace(comment)
-	if len([]rune(comment)) > maxComment {
+	comment = multiline(comment)
+	if utf8.RuneCountInString(comment) > maxComment {
 		return invalid("comment", fmt.Sprintf("Keep comments to %d characters.", maxComment))
 	}
 	if f := guard.Scan(comment); len(f) > 0 {

@@ -220,3 +220,29 @@ func TestErrorPageLinksBack(t *testing.T) {
 	r = be.learner.get(be.activity + "/threads/123")
 	require.NotContains(t, r.body, "Go back to the page you came from")
 }
+
+// TestTooDeeplyNestedIsRefusedInPlainWords: a post nested past markup.MaxDepth is
+// refused on the form, in plain words, with what was written kept for editing, and
+// nothing stored.
+func TestTooDeeplyNestedIsRefusedInPlainWords(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A question.")
+	nested := "Quoting the whole chain:\n\n" + strings.Repeat("> ", 5000) + "the first post"
+	message := "Quotes, lists, links or emphasis are nested more than 16 levels deep"
+
+	r := be.learner.post(be.activity+"/threads", url.Values{"csrf": {be.learnerCSRF}, "title": {"Deep"}, "body": {nested}})
+	expectPage(t, r, http.StatusUnprocessableEntity, message, `href="#body"`,
+		"Quoting the whole chain:\n\n"+strings.Repeat("&gt; ", 5000)+"the first post</textarea>")
+
+	r = be.peer.post(be.activity+"/threads/"+thread+"/posts", url.Values{"csrf": {be.peerCSRF}, "body": {nested}})
+	expectPage(t, r, http.StatusUnprocessableEntity, message, "A question.",
+		strings.Repeat("&gt; ", 5000)+"the first post</textarea>")
+
+	r = be.learner.post(be.activity+"/threads", url.Values{"csrf": {be.learnerCSRF}, "title": {"Links"},
+		"body": {strings.Repeat("[a](", 1000)}})
+	expectPage(t, r, http.StatusUnprocessableEntity, "Use at most 100 links.")
+
+	require.Equal(t, 1, be.count(t, "threads"))
+	require.Equal(t, 1, be.count(t, "posts"))
+}

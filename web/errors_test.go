@@ -19,6 +19,7 @@ import (
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/markup"
 	"github.com/huddle-lti/huddle/reflection"
 )
 
@@ -112,6 +113,12 @@ func TestTypedProblems(t *testing.T) {
 		{"reflection form", &reflection.InvalidError{Field: "title", Message: "Give your reflection a title."},
 			http.StatusUnprocessableEntity, "invalid", "Give your reflection a title."},
 		{"reflection guard", &reflection.GuardError{}, http.StatusUnprocessableEntity, "patient_identifiers", ""},
+		{"too deeply nested", &markup.LimitError{Limit: markup.LimitDepth, Max: markup.MaxDepth},
+			http.StatusUnprocessableEntity, "too_complex", (&markup.LimitError{Limit: markup.LimitDepth, Max: markup.MaxDepth}).Message()},
+		// How discussion returns it: in the form's field, which the form shows in place.
+		{"too deeply nested, in a form's field", &discussion.InvalidError{Field: "body", Message: "Nested too deep.",
+			Err: &markup.LimitError{Limit: markup.LimitDepth, Max: markup.MaxDepth}},
+			http.StatusUnprocessableEntity, "invalid", "Nested too deep."},
 		{"launch", &lti.LaunchError{Code: lti.CodeBadSignature, Message: "Huddle could not confirm that this launch really came from your Moodle site.", Detail: "kid abc"},
 			http.StatusBadRequest, "bad_signature", "Huddle could not confirm that this launch really came from your Moodle site."},
 		{"egress refused", blocked, http.StatusBadRequest, "registration_blocked", blocked.Error() + "."},

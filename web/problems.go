@@ -11,6 +11,7 @@ import (
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/markup"
 	"github.com/huddle-lti/huddle/reflection"
 )
 
@@ -71,6 +72,13 @@ var typedProblems = []typedProblem{
 			Message: "You have posted as often as this board allows in an hour. Wait a little, then try again.", RetryAfter: e.RetryAfter}
 	}),
 	problemFor(func(e *reflection.InvalidError) *Problem { return invalidInput(e.Message) }),
+	// Text too long or too deeply nested to render. discussion wraps it in an
+	// InvalidError naming the field, which the forms and the entry above catch first;
+	// this is for a handler that meets it bare. Message names the limit, never the text.
+	problemFor(func(e *markup.LimitError) *Problem {
+		return &Problem{Status: fiber.StatusUnprocessableEntity, Code: "too_complex", Title: "Please check what you entered",
+			Message: e.Message()}
+	}),
 	problemFor(func(*reflection.GuardError) *Problem { return errPatientIdentifiers }),
 	// Code and Message are written for people and never carry the token; the launch
 	// handler logs Detail.
