@@ -414,3 +414,23 @@ VALUES ($1, $2, $3, $4, $5, $5, $6)`, token.Hash(id), b.lena, b.platformID, "csr
 	_, err = s.Get(ctx, id)
 	require.ErrorIs(t, err, session.ErrNotFound)
 }
+
+// A copy of the database gives nobody a usable session or hand-off ticket: only their
+// hashes are stored, in any column.
+func TestStoredRowsHoldNoUsableSecret(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	s := b.store(session.Options{})
+	id, sess, err := s.Create(ctx, b.lena, b.platformID)
+	require.NoError(t, err)
+	ticket, err := s.NewHandoff(ctx, sess, "/notifications")
+	require.NoError(t, err)
+
+	var dump string
+	require.NoError(t, b.pool.QueryRow(ctx, `
+SELECT concat((SELECT string_agg(s::text || encode(s.id_hash, 'escape'), ' ') FROM sessions s),
+              (SELECT string_agg(h::text || encode(h.token_hash, 'escape'), ' ') FROM session_handoffs h))`).Scan(&dump))
+	require.NotEmpty(t, dump)
+	require.NotContains(t, dump, id)
+	require.NotContains(t, dump, ticket)
+}
