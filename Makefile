@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEV_DIR := .huddle
 TEST_DB = $${HUDDLE_TEST_DATABASE_URL:-$$(cat $(DEV_DIR)/test-database-url)}
 
-.PHONY: run test e2e-stress bench lint build
+.PHONY: run test e2e-stress bench fuzz lint build
 
 run: ## bring Huddle up locally (provisions PostgreSQL when HUDDLE_DATABASE_URL is unset)
 	@scripts/dev-run.sh
@@ -24,6 +24,9 @@ e2e-stress: ## run the browser tests three times in a row with both cores kept b
 bench: ## run the benchmarks against the real PostgreSQL
 	@scripts/dev-postgres.sh test
 	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (30s by default); make test runs their seeds
+	@scripts/fuzz.sh
 
 lint: ## gofmt, go vet and golangci-lint (pinned; installed by the script)
 	@scripts/lint.sh
