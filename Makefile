@@ -15,8 +15,9 @@ test: ## provision PostgreSQL, vet, and run every test (all but the browser test
 	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -race -count=1 $$(go list ./... | grep -v '/e2e$$')
 	@# The browser tests run without the race detector: chromedp races with itself when it
 	@# attaches to a frame (its DOM walk against its own event loop), which is not Huddle's
-	@# code; Huddle's handlers run under -race in the web and domain packages.
-	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -count=1 ./e2e
+	@# code; Huddle's handlers run under -race in the web and domain packages. Every wait
+	@# in them is bounded (30 s); the package's 15-minute limit only stops a hung browser.
+	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -count=1 -timeout 15m ./e2e
 
 e2e-stress: ## run the browser tests three times in a row with both cores kept busy by stress-ng
 	@scripts/e2e-stress.sh

@@ -33,7 +33,7 @@ trap 'kill "$stress" 2>/dev/null; wait "$stress" 2>/dev/null || true' EXIT
 failed=0
 for run in $(seq 1 "$RUNS"); do
   start=$(date +%s)
-  if "$GO" test -count=1 ./e2e; then result=passed; else result=FAILED; failed=1; fi
+  if "$GO" test -count=1 -timeout 15m ./e2e; then result=passed; else result=FAILED; failed=1; fi
   echo "e2e-stress: run $run of $RUNS under stress-ng --cpu 2: $result in $(( $(date +%s) - start )) s"
 done
 exit "$failed"
