@@ -113,6 +113,10 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 		if a.Session == nil {
 			return errSignedOut
 		}
+		// Everything behind a session is someone's own view (reflections, the
+		// moderation queue, grades): no browser or proxy cache may keep it for the
+		// next person at a shared computer. A handler may still say otherwise.
+		c.Set(fiber.HeaderCacheControl, "no-store")
 		if c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead {
 			if !validCSRF(c, a.Session.CSRFToken) {
 				return errCSRF

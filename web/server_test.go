@@ -415,7 +415,8 @@ func TestLogsNameTheRouteNotThePath(t *testing.T) {
 	require.NotEmpty(t, token)
 
 	window := e.browser(t)
-	require.Equal(t, http.StatusSeeOther, window.get(ticket.URL).code)
+	require.Equal(t, http.StatusOK, window.get(ticket.URL).code, "the confirmation page")
+	require.Equal(t, http.StatusSeeOther, window.postWith(fromHuddle, ticket.URL, url.Values{}).code)
 	require.Equal(t, http.StatusBadRequest, window.get("/handoff/unknown-ticket-secret").code)
 	require.Equal(t, http.StatusInternalServerError, window.get("/test-fail/path-secret-500").code)
 	require.Equal(t, http.StatusNotFound, window.get("/no-such/unmatched-path-secret").code)

@@ -139,11 +139,21 @@
 })();
 
 // Reflection drafts save themselves every few seconds while the author types. A draft
-// the patient-identifier guard stops is never sent again until it changes, and is
-// kept on this device only (localStorage) so a closed tab does not lose it; once the
-// text is clean and saved to Huddle, the device copy is removed. Without this script
-// the form's "Save draft" button does the same job.
+// the patient-identifier guard stops is sent (the guard runs on the server), refused
+// and stored nowhere: not in Huddle, and not on this device either, because ward
+// computers are shared and the next person must not find it. It stays only in the
+// open page until the author edits the patient details out. Once the form is sent,
+// autosave stops for good: a save racing the submit must not create a second draft.
+// Without this script the form's "Save draft" button does the same job.
 (function () {
+  // Copies an earlier Huddle kept on the device (by page address, not by person) are
+  // removed wherever this script runs.
+  try {
+    for (var i = window.localStorage.length - 1; i >= 0; i--) {
+      var k = window.localStorage.key(i);
+      if (k && k.indexOf("huddle-reflection:") === 0) { window.localStorage.removeItem(k); }
+    }
+  } catch (e) { /* storage unavailable: nothing kept */ }
   var form = document.querySelector("form[data-autosave]");
   if (!form || !window.fetch || !window.FormData) { return; }
   var status = document.getElementById("autosave-status");
@@ -151,49 +161,34 @@
   var meta = document.querySelector('meta[name="huddle-session"]');
   var url = form.getAttribute("data-autosave");
   if (meta) { url += (url.indexOf("?") < 0 ? "?" : "&") + "hs=" + encodeURIComponent(meta.content); }
-  function key() { return "huddle-reflection:" + url.split("?")[0] + ":" + (idField.value || "new"); }
   function say(text) { if (status) { status.textContent = text; } }
   function fields() {
     var data = {};
     new FormData(form).forEach(function (v, k) { if (k !== "csrf" && k !== "hs") { data[k] = v; } });
     return data;
   }
-  function restore(saved) {
-    Object.keys(saved).forEach(function (k) {
-      var el = form.elements[k];
-      if (el && el.tagName && (el.tagName === "TEXTAREA" || el.type === "text" || el.tagName === "INPUT" && !el.type)) { el.value = saved[k]; }
-    });
-  }
-  // A copy left on this device by a draft the guard stopped comes back on load.
-  try {
-    var kept = window.localStorage.getItem(key());
-    if (kept) { restore(JSON.parse(kept)); say("Restored a draft kept on this device. It has not been saved to Huddle: check it for patient details."); }
-  } catch (e) { /* storage unavailable: nothing to restore */ }
   var last = JSON.stringify(fields());
   var busy = false;
+  var submitted = false;
   function save() {
     var now = JSON.stringify(fields());
-    if (busy || now === last) { return; }
+    if (submitted || busy || now === last) { return; }
     busy = true;
     var body = new URLSearchParams(new FormData(form));
     fetch(url, { method: "POST", credentials: "same-origin", body: body, headers: { "Accept": "application/json" } })
       .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
       .then(function (res) {
         last = now;
+        if (submitted) { return; }
         if (res.ok) {
-          var oldKey = key();
           if (res.j.id && !idField.value) {
             idField.value = res.j.id;
             // A reload now opens this draft, not an empty form (hs, if any, stays).
             if (res.j.edit && window.history.replaceState) { window.history.replaceState(null, "", res.j.edit + window.location.search); }
           }
-          try { window.localStorage.removeItem(oldKey); window.localStorage.removeItem(key()); } catch (e) { /* ignore */ }
           say("Draft saved " + new Date(res.j.saved_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".");
         } else if (res.j.error && res.j.error.code === "patient_identifiers") {
-          var kept = false;
-          try { window.localStorage.setItem(key(), now); kept = true; } catch (e) { /* storage blocked, e.g. in a cookieless frame */ }
-          say(res.j.error.message + (kept ? " Until then it is kept on this device only."
-            : " This browser lets Huddle keep no copy here, so edit it before you leave the page."));
+          say(res.j.error.message + " This version is kept nowhere, not in Huddle and not on this device: it is only in this page until you take the patient details out.");
         } else {
           say((res.j.error && res.j.error.message) || "Draft not saved. Use Save draft.");
         }
@@ -203,5 +198,5 @@
   }
   window.setInterval(save, 5000);
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") { save(); } });
-  form.addEventListener("submit", function () { try { window.localStorage.removeItem(key()); } catch (e) { /* ignore */ } });
+  form.addEventListener("submit", function () { submitted = true; });
 })();
