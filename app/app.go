@@ -168,6 +168,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		a.Close()
 		return nil, fmt.Errorf("app: tool signing key: %w", err)
 	}
+	// Every sealed value is sealed under the same key, so the tool key is the canary:
+	// if it does not open, HUDDLE_SECRET_KEY is not the one the database was written
+	// with (a restore with the wrong key, a typo). Starting anyway would serve pages
+	// while every score push, service token and Deep Linking response failed.
+	if _, err := a.Keys.SigningKey(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: the tool signing key does not open with this HUDDLE_SECRET_KEY; is it the key this database was written with? (docs/operations.md): %w", err)
+	}
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: a.Keys, Client: outbound, UserAgent: ua, Now: o.Now})
 	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
 	a.Courses = course.NewService(pool, o.Now)

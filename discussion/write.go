@@ -12,9 +12,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/huddle-lti/huddle/guard"
 	"github.com/huddle-lti/huddle/markup"
+	"github.com/huddle-lti/huddle/token"
 )
 
 // Thread kinds.
@@ -73,6 +75,9 @@ type Draft struct {
 	// GuardReason is set when the author confirms that the guard's findings are not
 	// patient identifiers; the post is then held for a moderator.
 	GuardReason string
+	// Submission is the random token of the form this draft was written in: the same
+	// form sent twice makes one post (see alreadyPosted). Empty means no such check.
+	Submission string
 }
 
 // section is one stored case section.
@@ -277,6 +282,9 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 	if err != nil {
 		return Posted{}, err
 	}
+	if p, ok, err := s.alreadyPosted(ctx, b, d.Submission); err != nil || ok {
+		return p, err
+	}
 	now := s.now().UTC()
 	if err := s.underRate(ctx, b, v, now); err != nil {
 		return Posted{}, err
@@ -303,7 +311,8 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 	created := stamp(now, identity)
 	p := Posted{ThreadID: randomID(), PostID: randomID()}
 	if err := s.countAnonymous(ctx, b, v, identity, now); err != nil {
-		return Posted{}, err
+		// A resend racing its original may be counted too; it still gets the post.
+		return s.resent(ctx, b, d.Submission, err)
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if identity != Anonymous {
@@ -317,14 +326,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			p.ThreadID, b.ActivityID, d.Kind, d.Title, d.Specialty, d.Setting, d.Grades, d.Tags, expires, created); err != nil {
 			return fmt.Errorf("discussion: insert thread: %w", err)
 		}
-		p.Held, err = s.insertPost(ctx, tx, b, v, p, 0, true, identity, c, created)
+		p.Held, err = s.insertPost(ctx, tx, b, v, p, 0, true, identity, c, created, d.Submission)
 		if err != nil {
 			return err
 		}
 		return s.afterWrite(ctx, tx, b, v, identity, p, 0, "")
 	})
 	if err != nil {
-		return Posted{}, err
+		return s.resent(ctx, b, d.Submission, err)
 	}
 	return p, nil
 }
@@ -341,6 +350,9 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 	if _, err := s.replyTarget(ctx, s.db, b, v, threadID, parentID); err != nil {
 		return Posted{}, err
 	}
+	if p, ok, err := s.alreadyPosted(ctx, b, d.Submission); err != nil || ok {
+		return p, err
+	}
 	now := s.now().UTC()
 	if err := s.underRate(ctx, b, v, now); err != nil {
 		return Posted{}, err
@@ -356,7 +368,8 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 	created := stamp(now, identity)
 	p := Posted{ThreadID: threadID, PostID: randomID()}
 	if err := s.countAnonymous(ctx, b, v, identity, now); err != nil {
-		return Posted{}, err
+		// A resend racing its original may be counted too; it still gets the post.
+		return s.resent(ctx, b, d.Submission, err)
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		t, err := s.replyTarget(ctx, tx, b, v, threadID, parentID)
@@ -368,7 +381,7 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 				return err
 			}
 		}
-		p.Held, err = s.insertPost(ctx, tx, b, v, p, t.parentID, false, identity, c, created)
+		p.Held, err = s.insertPost(ctx, tx, b, v, p, t.parentID, false, identity, c, created, d.Submission)
 		if err != nil {
 			return err
 		}
@@ -381,9 +394,41 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 		return s.afterWrite(ctx, tx, b, v, identity, p, notify, t.title)
 	})
 	if err != nil {
-		return Posted{}, err
+		return s.resent(ctx, b, d.Submission, err)
 	}
 	return p, nil
+}
+
+// alreadyPosted finds the post a form with this submission token already made: a
+// browser resending a form whose answer it never saw gets that post, not a second
+// one, and is neither counted against the posting rate nor announced again.
+func (s *Service) alreadyPosted(ctx context.Context, b Board, submission string) (Posted, bool, error) {
+	if submission == "" {
+		return Posted{}, false, nil
+	}
+	var p Posted
+	err := s.db.QueryRow(ctx, `SELECT thread_id, id, status = 'held' FROM posts WHERE board_id = $1 AND submission = $2`,
+		b.ActivityID, token.Hash(submission)).Scan(&p.ThreadID, &p.PostID, &p.Held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Posted{}, false, nil
+	}
+	if err != nil {
+		return Posted{}, false, fmt.Errorf("discussion: find submission: %w", err)
+	}
+	return p, true, nil
+}
+
+// resent turns a write that lost the race to an identical resend (both passed
+// alreadyPosted, the other committed first, or was counted first against the
+// posting rate) into that resend's post. Other errors pass through.
+func (s *Service) resent(ctx context.Context, b Board, submission string, err error) (Posted, error) {
+	_, limited := errors.AsType[*RateLimitedError](err)
+	if pe, ok := errors.AsType[*pgconn.PgError](err); limited || ok && pe.Code == "23505" && pe.ConstraintName == "posts_submission" {
+		if p, ok, lookErr := s.alreadyPosted(ctx, b, submission); lookErr != nil || ok {
+			return p, lookErr
+		}
+	}
+	return Posted{}, err
 }
 
 // target is where a reply goes: its thread's title and author, and the post it hangs off.
@@ -515,11 +560,11 @@ func rateLimited(b Board, now time.Time) error {
 
 const insertPost = `
 INSERT INTO posts (id, thread_id, board_id, opening, parent_id, identity, author_id, body, body_html, sections,
-                   status, held_for, guard_findings, guard_reason, created_at)
-VALUES ($1, $2, $3, $4, NULLIF($5::bigint, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+                   status, held_for, guard_findings, guard_reason, created_at, submission)
+VALUES ($1, $2, $3, $4, NULLIF($5::bigint, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 
 func (s *Service) insertPost(ctx context.Context, tx pgx.Tx, b Board, v Viewer, p Posted, parentID int64, opening bool,
-	identity Identity, c checked, created time.Time) (held bool, _ error) {
+	identity Identity, c checked, created time.Time, submission string) (held bool, _ error) {
 	status, heldFor := "visible", ""
 	switch {
 	case c.findings != nil:
@@ -531,8 +576,12 @@ func (s *Service) insertPost(ctx context.Context, tx pgx.Tx, b Board, v Viewer, 
 	if identity != Anonymous {
 		author = &v.UserID
 	}
+	var sub []byte
+	if submission != "" {
+		sub = token.Hash(submission)
+	}
 	if _, err := tx.Exec(ctx, insertPost, p.PostID, p.ThreadID, b.ActivityID, opening, parentID, identity, author,
-		c.body, c.html, c.sections, status, heldFor, c.findings, c.reason, created); err != nil {
+		c.body, c.html, c.sections, status, heldFor, c.findings, c.reason, created, sub); err != nil {
 		return false, fmt.Errorf("discussion: insert post: %w", err)
 	}
 	return status == "held", nil

@@ -180,11 +180,17 @@ type guardNote struct {
 	Explain    string
 }
 
+// newSubmission is the random token a new-thread or reply form carries, so that the
+// same form sent twice (a retry after a lost answer) makes one post. A form shown
+// again after an error keeps its token: nothing was stored under it yet.
+func newSubmission() (string, error) { return randomID() }
+
 func draftFromForm(c *fiber.Ctx) discussion.Draft {
 	d := discussion.Draft{
 		Kind: c.FormValue("kind"), Title: c.FormValue("title"), Specialty: c.FormValue("specialty"),
 		Setting: c.FormValue("setting"), Grades: formValues(c, "grade"), Tags: []string{c.FormValue("tags")},
 		Body: c.FormValue("body"), Identity: discussion.Identity(c.FormValue("identity")),
+		Submission: c.FormValue("submission"),
 	}
 	if c.FormValue("guard_confirm") == "yes" {
 		d.GuardReason = c.FormValue("guard_reason")
@@ -333,7 +339,11 @@ func (s *Server) newThread(c *fiber.Ctx) error {
 			kind = discussion.ThreadOpportunity
 		}
 	}
-	return s.renderThreadForm(c, b, threadForm{Draft: discussion.Draft{Kind: kind, Identity: b.Identity}, Opening: true,
+	sub, err := newSubmission()
+	if err != nil {
+		return err
+	}
+	return s.renderThreadForm(c, b, threadForm{Draft: discussion.Draft{Kind: kind, Identity: b.Identity, Submission: sub}, Opening: true,
 		ExpiresIn: "8"}, fiber.StatusOK)
 }
 
@@ -373,7 +383,11 @@ func (s *Server) thread(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := threadForm{Draft: discussion.Draft{Identity: b.Identity}}
+	sub, err := newSubmission()
+	if err != nil {
+		return err
+	}
+	f := threadForm{Draft: discussion.Draft{Identity: b.Identity, Submission: sub}}
 	if q, err := strconv.ParseInt(c.Query("quote"), 10, 64); err == nil {
 		// Quoting works without JavaScript: the reply form starts with the quote.
 		if f.Draft.Body, err = s.deps.Boards.Quote(c.UserContext(), b, v, id, q); err != nil {

@@ -39,8 +39,8 @@ type sentPost struct {
 	text    string // unique to this post, so its copies can be counted
 	opening bool
 	id      string // the post id in Huddle's answer
-	// lost counts the attempts that got no answer before the one that did. Huddle's
-	// posts carry no idempotency key, so each of them may have stored the post too.
+	// lost counts the attempts that got no answer before the one that did. Each may
+	// have stored the post; the form's submission token makes the retries land on it.
 	lost int
 }
 
@@ -353,21 +353,18 @@ WHERE p.board_id = $1`, boardID)
 		copies[s.text]++
 		byID[s.id] = s
 	}
-	retried, duplicated := 0, 0
+	retried := 0
 	for _, p := range fl.posts {
 		s, ok := byID[p.id]
 		require.True(t, ok, "post %s was answered with id %s but is not stored", p.text, p.id)
 		require.Equal(t, p.text, s.text)
-		if p.lost == 0 {
-			require.Equal(t, 1, copies[p.text], "post %q was answered at the first attempt and stored %d times", p.text, copies[p.text])
-			continue
+		require.Equal(t, 1, copies[p.text], "post %q was sent %d times and stored %d times", p.text, 1+p.lost, copies[p.text])
+		if p.lost > 0 {
+			retried++
 		}
-		retried++
-		require.LessOrEqual(t, copies[p.text], 1+p.lost, "post %q is stored more often than it was sent", p.text)
-		duplicated += copies[p.text] - 1
 	}
-	t.Logf("posts: %d sent and answered, %d stored; %d sent again after an attempt got no answer, "+
-		"%d extra copies from those retries (posts carry no idempotency key)", len(fl.posts), len(stored), retried, duplicated)
+	t.Logf("posts: %d sent and answered, %d stored; %d sent again after an attempt got no answer, each stored once",
+		len(fl.posts), len(stored), retried)
 	return stored
 }
 

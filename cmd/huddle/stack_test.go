@@ -35,6 +35,7 @@ import (
 
 	"github.com/huddle-lti/huddle/devplatform"
 	"github.com/huddle-lti/huddle/lti/ltitest"
+	"github.com/huddle-lti/huddle/token"
 )
 
 // frontURL is HUDDLE_BASE_URL of every instance in these tests, as it is for instances
@@ -189,6 +190,9 @@ func newMoodle(t *testing.T, f *fleet) *devMoodle {
 func (m *devMoodle) register(t *testing.T, vars map[string]string) {
 	t.Helper()
 	reg := m.Registration()
+	// The platform listens on plain http on loopback, which only development accepts.
+	vars = maps.Clone(vars)
+	vars["HUDDLE_ENV"] = "development"
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), env{getenv: envOf(vars), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr},
 		[]string{"platform", "add", "--issuer", reg.Issuer, "--client-id", reg.ClientID, "--auth-url", reg.AuthURL,
@@ -488,12 +492,23 @@ func (b *browser) form(fields url.Values) url.Values {
 	return out
 }
 
+// submission is the random token a new-thread or reply form carries.
+func submission() string {
+	t, err := token.New()
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 var postedRE = regexp.MustCompile(`/threads/(\d+)\?posted=1#post-(\d+)`)
 
 // startThread opens a discussion on the board at activity; lost counts the attempts
-// that got no answer, any of which may have stored the thread too.
+// that got no answer, any of which may have stored the thread. Each attempt sends the
+// same submission token, as a browser resending the same form does, so Huddle stores
+// it once.
 func (b *browser) startThread(ctx context.Context, activity, title, text string) (thread, post string, lost int, _ error) {
-	p, err := b.do(ctx, http.MethodPost, activity+"/threads", b.form(url.Values{"title": {title}, "body": {text}}))
+	p, err := b.do(ctx, http.MethodPost, activity+"/threads", b.form(url.Values{"title": {title}, "body": {text}, "submission": {submission()}}))
 	if err != nil {
 		return "", "", p.lost, err
 	}
@@ -506,7 +521,7 @@ func (b *browser) startThread(ctx context.Context, activity, title, text string)
 
 // reply posts in a thread, as startThread does.
 func (b *browser) reply(ctx context.Context, activity, thread, text string) (post string, lost int, _ error) {
-	p, err := b.do(ctx, http.MethodPost, activity+"/threads/"+thread+"/posts", b.form(url.Values{"body": {text}}))
+	p, err := b.do(ctx, http.MethodPost, activity+"/threads/"+thread+"/posts", b.form(url.Values{"body": {text}, "submission": {submission()}}))
 	if err != nil {
 		return "", p.lost, err
 	}
