@@ -29,6 +29,6 @@ func TestResentReplyFormLandsOnTheSamePost(t *testing.T) {
 	var n int
 	require.NoError(t, be.pool.QueryRow(t.Context(), `SELECT count(*) FROM posts WHERE body = 'Yes, last month.'`).Scan(&n))
 	require.Equal(t, 1, n)
-	require.NotEqual(t, m[1], regexp.MustCompile(`name="submission" value="([^"]+)"`).FindStringSubmatch(be.peer.get(be.activity+"/threads/"+thread).body)[1],
+	require.NotEqual(t, m[1], regexp.MustCompile(`name="submission" value="([^"]+)"`).FindStringSubmatch(be.peer.get(be.activity + "/threads/" + thread).body)[1],
 		"each form shown gets its own token")
 }
