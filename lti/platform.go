@@ -99,6 +99,15 @@ func CheckPlatformURLs(p Platform, allowInsecureLoopback bool) error {
 	return nil
 }
 
+// CheckSecureURL is CheckPlatformURLs for one URL of a platform's other services (the
+// Moodle site whose web services Huddle calls with a token); field names it in the error.
+func CheckSecureURL(field, raw string, allowInsecureLoopback bool) error {
+	if err := checkPlatformURL(field, raw, allowInsecureLoopback); err != nil {
+		return err
+	}
+	return nil
+}
+
 // checkPlatformURL is CheckPlatformURLs for one URL.
 func checkPlatformURL(field, raw string, allowInsecureLoopback bool) *InsecureURLError {
 	u, err := url.Parse(raw)

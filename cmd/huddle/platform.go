@@ -130,6 +130,10 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return &exitError{2, fmt.Errorf("platform id %q is not a number", ids[0])}
 		}
+		// The token acts as a Moodle user: it must not cross a network in clear.
+		if err := lti.CheckSecureURL("Moodle site URL", siteURL, cfg.Mode == ModeDevelopment); err != nil {
+			return &exitError{2, err}
+		}
 		if _, err := store.Platform(ctx, id); errors.Is(err, lti.ErrNotFound) {
 			return &exitError{1, fmt.Errorf("no platform with id %d", id)}
 		} else if err != nil {

@@ -66,4 +66,12 @@ func TestSetMoodle(t *testing.T) {
 
 	code, _, _ = huddle("platform", "set-moodle", "9", "--url", moodle.URL, "--token", "x")
 	require.Equal(t, 1, code)
+
+	// In production the token must not travel in clear: a plain-http site is refused
+	// before Moodle is called, even on loopback.
+	vars["HUDDLE_ENV"] = "production"
+	code, _, errOut = huddle("platform", "set-moodle", "1", "--url", moodle.URL, "--token", "0e24a01229c61e09e5b5d53971cd07b9")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "the Moodle site URL must use https")
+	require.NotContains(t, errOut, "0e24a01229c61e09e5b5d53971cd07b9")
 }
