@@ -198,3 +198,47 @@ func (k *Keyring) PublicJWKS(ctx context.Context) ([]byte, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}{keys})
 }
+
+// Reseal seals every tool key again under a new secret: each private key is opened
+// with from and sealed with to for the same purpose, inside tx, which the caller
+// commits or rolls back together with the other owners of sealed values (huddle
+// secret rotate). It returns how many keys it re-sealed. A key that from cannot open
+// stops it with an error naming the row, never the value; the caller then rolls back.
+func (k *Keyring) Reseal(ctx context.Context, tx pgx.Tx, from, to Sealer) (int, error) {
+	// Stronger than SELECT ... FOR UPDATE: row locks do not see a key another process
+	// (Ensure, huddle keys rotate) inserted but has not committed yet, which would stay
+	// sealed with the old secret. The table lock waits for that writer, so its row is
+	// read here, and holds later writers until the commit; readers (signing, the JWKS)
+	// go on.
+	if _, err := tx.Exec(ctx, `LOCK TABLE tool_keys IN EXCLUSIVE MODE`); err != nil {
+		return 0, fmt.Errorf("lti: reseal tool_keys: lock: %w", err)
+	}
+	type sealedKey struct {
+		ID         int64
+		PrivateKey []byte
+	}
+	rows, err := tx.Query(ctx, `SELECT id, private_key FROM tool_keys ORDER BY id`)
+	if err != nil {
+		return 0, fmt.Errorf("lti: reseal tool_keys: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[sealedKey])
+	if err != nil {
+		return 0, fmt.Errorf("lti: reseal tool_keys: %w", err)
+	}
+	for _, key := range keys {
+		der, err := from.Open(sealPurposeToolKey, key.PrivateKey)
+		if err != nil {
+			return 0, fmt.Errorf("lti: reseal tool_keys row id=%d: %w", key.ID, err)
+		}
+		resealed, err := to.Seal(sealPurposeToolKey, der)
+		clear(der)
+		if err != nil {
+			return 0, fmt.Errorf("lti: reseal tool_keys row id=%d: %w", key.ID, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tool_keys SET private_key = $2 WHERE id = $1`, key.ID, resealed); err != nil {
+			return 0, fmt.Errorf("lti: reseal tool_keys row id=%d: %w", key.ID, err)
+		}
+	}
+	// The parsed-key cache stays valid: the private keys themselves have not changed.
+	return len(keys), nil
+}

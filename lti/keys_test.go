@@ -7,6 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/dbtest"
@@ -63,4 +68,119 @@ func TestKeyringRotationAndGrace(t *testing.T) {
 	require.NoError(t, err)
 	_, err = lti.NewKeyring(pool, other, clock.Now, 1024).SigningKey(t.Context())
 	require.ErrorIs(t, err, seal.ErrOpen)
+}
+
+// TestKeyringReseal: huddle secret rotate moves every tool key, current and retired,
+// to the new secret in the caller's transaction, or changes nothing.
+func TestKeyringReseal(t *testing.T) {
+	t.Parallel()
+	sealerOf := func(b byte) *seal.Sealer {
+		s, err := seal.New(bytes.Repeat([]byte{b}, 32))
+		require.NoError(t, err)
+		return s
+	}
+	oldSecret, newSecret, other := sealerOf(3), sealerOf(5), sealerOf(6)
+	// setup makes a database with two keys sealed with the old secret, the first one
+	// retired but still published.
+	setup := func(t *testing.T) (*pgxpool.Pool, *lti.Keyring) {
+		pool := dbtest.New(t)
+		k := lti.NewKeyring(pool, oldSecret, nil, 1024)
+		require.NoError(t, k.Ensure(t.Context()))
+		_, err := k.Rotate(t.Context(), time.Hour)
+		require.NoError(t, err)
+		return pool, k
+	}
+	reseal := func(t *testing.T, pool *pgxpool.Pool, k *lti.Keyring, from, to lti.Sealer) (int, error) {
+		var n int
+		err := pgx.BeginFunc(t.Context(), pool, func(tx pgx.Tx) error {
+			var err error
+			n, err = k.Reseal(t.Context(), tx, from, to)
+			return err
+		})
+		return n, err
+	}
+
+	failures := []struct {
+		name    string
+		prepare func(t *testing.T, pool *pgxpool.Pool)
+		from    *seal.Sealer
+		wantRow string
+	}{
+		{name: "the wrong old secret", from: other, wantRow: "tool_keys row id=1"},
+		{
+			// Keys 1 and 2 open and are re-sealed in the transaction before key 3,
+			// sealed with another secret, fails it: they must not stay re-sealed.
+			name: "one key sealed with another secret",
+			prepare: func(t *testing.T, pool *pgxpool.Pool) {
+				_, err := lti.NewKeyring(pool, other, nil, 1024).Rotate(t.Context(), time.Hour)
+				require.NoError(t, err)
+			},
+			from: oldSecret, wantRow: "tool_keys row id=3",
+		},
+	}
+	for _, tt := range failures {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pool, k := setup(t)
+			if tt.prepare != nil {
+				tt.prepare(t, pool)
+			}
+			before := sealedToolKeys(t, pool)
+			_, err := reseal(t, pool, k, tt.from, newSecret)
+			require.ErrorIs(t, err, seal.ErrOpen)
+			require.ErrorContains(t, err, tt.wantRow)
+			require.Equal(t, before, sealedToolKeys(t, pool), "nothing changed")
+		})
+	}
+
+	t.Run("round trip", func(t *testing.T) {
+		t.Parallel()
+		pool, k := setup(t)
+		ctx := t.Context()
+		before := sealedToolKeys(t, pool)
+		n, err := reseal(t, pool, k, oldSecret, newSecret)
+		require.NoError(t, err)
+		require.Equal(t, 2, n, "the retired key is still published, so it is re-sealed too")
+		after := sealedToolKeys(t, pool)
+		for id := range before {
+			require.NotEqual(t, before[id], after[id], "row %d", id)
+		}
+
+		// A fresh keyring (nothing cached) with the new secret signs, and the
+		// signature verifies with the published key: the key pair is the same one.
+		key, err := lti.NewKeyring(pool, newSecret, nil, 1024).SigningKey(ctx)
+		require.NoError(t, err)
+		signed, err := jws.Sign([]byte("payload"), jws.WithKey(jwa.RS256, key))
+		require.NoError(t, err)
+		body, err := k.PublicJWKS(ctx)
+		require.NoError(t, err)
+		set, err := jwk.Parse(body)
+		require.NoError(t, err)
+		payload, err := jws.Verify(signed, jws.WithKeySet(set))
+		require.NoError(t, err)
+		require.Equal(t, "payload", string(payload))
+
+		_, err = lti.NewKeyring(pool, oldSecret, nil, 1024).SigningKey(ctx)
+		require.ErrorIs(t, err, seal.ErrOpen, "the old secret no longer opens it")
+
+		_, err = reseal(t, pool, k, oldSecret, newSecret)
+		require.ErrorIs(t, err, seal.ErrOpen, "a second rotation from the old secret fails")
+		require.Equal(t, after, sealedToolKeys(t, pool), "and changes nothing")
+	})
+}
+
+// sealedToolKeys returns each tool key row's sealed private key by id.
+func sealedToolKeys(t *testing.T, pool *pgxpool.Pool) map[int64][]byte {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), `SELECT id, private_key FROM tool_keys`)
+	require.NoError(t, err)
+	out := map[int64][]byte{}
+	var id int64
+	var sealed []byte
+	_, err = pgx.ForEachRow(rows, []any{&id, &sealed}, func() error {
+		out[id] = bytes.Clone(sealed)
+		return nil
+	})
+	require.NoError(t, err)
+	return out
 }

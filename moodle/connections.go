@@ -149,6 +149,51 @@ func (c *Connections) ClientFor(ctx context.Context, platformID int64) (*Client,
 	return client, nil
 }
 
+// Reseal seals every saved web services token again under a new secret: each is
+// opened with from and sealed with to for the same purpose, inside tx, which the
+// caller commits or rolls back together with the other owners of sealed values
+// (huddle secret rotate). It returns how many tokens it re-sealed. A token that from
+// cannot open stops it with an error naming the platform, never the token; the
+// caller then rolls back. checked_at is left alone, so clients cached by running
+// instances stay valid: the tokens themselves have not changed.
+func (c *Connections) Reseal(ctx context.Context, tx pgx.Tx, from, to Sealer) (int, error) {
+	// Stronger than SELECT ... FOR UPDATE: row locks do not see a connection Save has
+	// inserted but not committed yet, which would stay sealed with the old secret. The
+	// table lock waits for that writer, so its row is read here, and holds later
+	// writers until the commit (a token saved meanwhile is not overwritten with the
+	// previous one); readers (ClientFor, Get) go on.
+	if _, err := tx.Exec(ctx, `LOCK TABLE moodle_connections IN EXCLUSIVE MODE`); err != nil {
+		return 0, fmt.Errorf("moodle: reseal moodle_connections: lock: %w", err)
+	}
+	type sealedToken struct {
+		PlatformID int64
+		Token      []byte
+	}
+	rows, err := tx.Query(ctx, `SELECT platform_id, token_sealed FROM moodle_connections ORDER BY platform_id`)
+	if err != nil {
+		return 0, fmt.Errorf("moodle: reseal moodle_connections: %w", err)
+	}
+	tokens, err := pgx.CollectRows(rows, pgx.RowToStructByPos[sealedToken])
+	if err != nil {
+		return 0, fmt.Errorf("moodle: reseal moodle_connections: %w", err)
+	}
+	for _, t := range tokens {
+		plain, err := from.Open(sealPurposeToken, t.Token)
+		if err != nil {
+			return 0, fmt.Errorf("moodle: reseal moodle_connections row platform_id=%d: %w", t.PlatformID, err)
+		}
+		resealed, err := to.Seal(sealPurposeToken, plain)
+		clear(plain)
+		if err != nil {
+			return 0, fmt.Errorf("moodle: reseal moodle_connections row platform_id=%d: %w", t.PlatformID, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE moodle_connections SET token_sealed = $2 WHERE platform_id = $1`, t.PlatformID, resealed); err != nil {
+			return 0, fmt.Errorf("moodle: reseal moodle_connections row platform_id=%d: %w", t.PlatformID, err)
+		}
+	}
+	return len(tokens), nil
+}
+
 // BaseConfig is the part of Config shared by every site: HTTP client and User-Agent.
 func BaseConfig(httpClient *http.Client, userAgent string) Config {
 	return Config{HTTPClient: httpClient, UserAgent: userAgent}

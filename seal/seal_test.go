@@ -57,3 +57,41 @@ func TestDeriveGivesEachPurposeItsOwnKey(t *testing.T) {
 	require.NotEqual(t, a, Derive(bytes.Repeat([]byte{8}, 32), "ratelimit"))
 	require.NotContains(t, string(a), string(secret[:8]))
 }
+
+// TestResealUnderANewSecret is what huddle secret rotate does to every sealed value:
+// open with the old secret, seal with the new one for the same purpose. Afterwards only
+// the new secret opens it, the purpose still binds, and a second rotation from the old
+// secret fails with ErrOpen instead of sealing twice.
+func TestResealUnderANewSecret(t *testing.T) {
+	t.Parallel()
+	oldSecret, newSecret := must(New(bytes.Repeat([]byte{7}, 32))), must(New(bytes.Repeat([]byte{8}, 32)))
+	sealed, err := oldSecret.Seal("moodle-token", []byte("token"))
+	require.NoError(t, err)
+
+	plain, err := oldSecret.Open("moodle-token", sealed)
+	require.NoError(t, err)
+	resealed, err := newSecret.Seal("moodle-token", plain)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name    string
+		sealer  *Sealer
+		purpose string
+		want    error
+	}{
+		{"new secret", newSecret, "moodle-token", nil},
+		{"old secret", oldSecret, "moodle-token", ErrOpen},
+		{"new secret, other purpose", newSecret, "tool-key", ErrOpen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.sealer.Open(tt.purpose, resealed)
+			if tt.want != nil {
+				require.ErrorIs(t, err, tt.want)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, "token", string(got))
+		})
+	}
+}

@@ -38,6 +38,7 @@ func commands() []command {
 		{"migrate", "apply database migrations", runMigrate},
 		{"platform", "add, list, show or remove Moodle sites (LTI platforms)", runPlatform},
 		{"keys", "rotate Huddle's tool signing key", runKeys},
+		{"secret", "re-seal stored keys and tokens under a new HUDDLE_SECRET_KEY", runSecret},
 		{"scan", "check text on standard input for patient identifiers", runScan},
 		{"version", "print the version", runVersion},
 	}
