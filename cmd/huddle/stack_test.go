@@ -606,6 +606,7 @@ func serveInProcess(t *testing.T, vars map[string]string) *served {
 	}, 60*time.Second, 20*time.Millisecond, "huddle serve never became ready")
 	select {
 	case c := <-done:
+		done <- c // for stop, which the cleanup calls
 		t.Fatalf("huddle serve exited with %d:\n%s", c, s.log)
 	default:
 	}
