@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/huddle-lti/huddle/lti"
@@ -94,9 +95,11 @@ type Pusher interface {
 // ErrUnknownGradePath means a grade path other than PathAGS or PathMoodleWS was chosen.
 var ErrUnknownGradePath = errors.New("gradesync: unknown grade path")
 
-// ErrSuperseded means the platform already holds a newer score (Moodle answers 409):
-// the newest score wins, so this one is done.
-var ErrSuperseded = errors.New("gradesync: the platform already holds a newer score")
+// ErrSuperseded means the platform refused the score as older than the grade it holds
+// (Moodle answers 409). Moodle compares the score's timestamp, to the second, with the
+// moment it stored that grade, so a score newer than anything Huddle delivered can be
+// refused too; the Service tells the two apart (see settle).
+var ErrSuperseded = errors.New("gradesync: the platform refused the score as older than the grade it holds")
 
 // ErrNotLearner means the person is not a learner in the activity's course; only
 // learners' scores go to Moodle.
@@ -148,33 +151,46 @@ type SyncArgs struct {
 // Kind names the job in River's tables.
 func (SyncArgs) Kind() string { return "grade_sync" }
 
-// InsertOpts makes one waiting job per (activity, learner): a newer score joins the
-// job already waiting instead of adding another.
+// InsertOpts makes one job per (activity, learner), waiting or running: a newer score
+// joins the job already there instead of adding another.
 func (SyncArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		MaxAttempts: 1000, // the real limit is MaxRetryAge, checked by the worker
 		UniqueOpts: river.UniqueOpts{
 			ByArgs: true,
-			// River requires running here too; a score that arrives while its job runs is
-			// picked up by that job, which re-reads the newest score after each push.
+			// River requires running among these (UniqueOpts.ByState), so a score recorded
+			// while its learner's job runs inserts nothing and relies on that job. The job
+			// therefore ends in the transaction that holds the score row's lock and finds
+			// nothing newer to push (settle), never after it: a score recorded before that
+			// lock is seen and pushed, and one recorded after it waits for the lock, by
+			// when the job is completed and the new insert is not a duplicate. The database
+			// decides, so this holds across instances and crashes; a sweeper re-queueing
+			// stranded scores would only paper over the gap this closes.
 			ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStatePending,
 				rivertype.JobStateRetryable, rivertype.JobStateRunning},
 		},
 	}
 }
 
+// upsertScore keeps the newest score by when it was earned (earned_at; a row of the
+// previous release has only scored_at). Its timestamp for the platform, scored_at, is
+// at least a millisecond (the precision sent) after the previous version's, which may
+// have been moved on when Moodle refused it (settle): the timestamps Huddle sends for a
+// learner's score in an activity only ever increase.
 const upsertScore = `
-INSERT INTO scores (activity_id, user_id, score_given, score_maximum, activity_progress, grading_progress, comment, scored_at, state)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
+INSERT INTO scores (activity_id, user_id, score_given, score_maximum, activity_progress, grading_progress, comment,
+                    earned_at, scored_at, state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'pending')
 ON CONFLICT (activity_id, user_id) DO UPDATE SET
     score_given = EXCLUDED.score_given, score_maximum = EXCLUDED.score_maximum,
     activity_progress = EXCLUDED.activity_progress, grading_progress = EXCLUDED.grading_progress,
-    comment = EXCLUDED.comment, scored_at = EXCLUDED.scored_at,
+    comment = EXCLUDED.comment, earned_at = EXCLUDED.earned_at,
+    scored_at = greatest(EXCLUDED.scored_at, scores.scored_at + interval '1 millisecond'),
     state = 'pending', attempts = 0, last_error = ''
-WHERE scores.scored_at < EXCLUDED.scored_at`
+WHERE coalesce(scores.earned_at, scores.scored_at) < EXCLUDED.earned_at`
 
 // Record stores a score and enqueues its sync in tx, the caller's transaction (the
-// one that wrote whatever earned the score). An older score than the stored one is
+// one that wrote whatever earned the score). A score earned before the stored one is
 // ignored: the newest score wins.
 func (s *Service) Record(ctx context.Context, tx pgx.Tx, sc Score) error {
 	if err := sc.validate(); err != nil {
@@ -332,12 +348,16 @@ func (s *Service) load(ctx context.Context, activityID, userID int64) (row, erro
 	return r, err
 }
 
+// finishJob ends the running job in tx (river.JobCompleteTx); nil outside River.
+type finishJob func(ctx context.Context, tx pgx.Tx) error
+
 // sync pushes the newest score of one learner until the platform holds it; the
-// worker calls it for each job. A score recorded while a push is in flight is pushed
-// by the same job in its next round.
-func (s *Service) sync(ctx context.Context, activityID, userID int64, firstTried time.Time) error {
+// worker calls it for each job, with finish. A score recorded while a push is in
+// flight is pushed by the same job in its next round.
+func (s *Service) sync(ctx context.Context, activityID, userID int64, firstTried time.Time, finish finishJob) error {
+	resent := false // whether this attempt has sent a refused score again with a later timestamp
 	for range 5 {
-		done, err := s.syncOnce(ctx, activityID, userID, firstTried)
+		done, err := s.syncOnce(ctx, activityID, userID, firstTried, finish, &resent)
 		if err != nil || done {
 			return err
 		}
@@ -345,37 +365,32 @@ func (s *Service) sync(ctx context.Context, activityID, userID int64, firstTried
 	return errors.New("gradesync: the score kept changing while it was pushed; retrying")
 }
 
-// syncOnce pushes the stored score once; done reports whether the platform now holds
-// the newest version.
-func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstTried time.Time) (done bool, _ error) {
+// syncOnce pushes the stored score once; done reports whether the job is over: the
+// platform holds the newest version, or it was parked as failed.
+func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstTried time.Time, finish finishJob, resent *bool) (done bool, _ error) {
 	r, err := s.load(ctx, activityID, userID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return true, nil // activity or learner deleted: nothing left to sync
+		// Activity or learner deleted: nothing left to sync.
+		return true, pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.finishWithoutScore(ctx, tx, activityID, userID, finish) })
 	}
 	if err != nil {
 		return false, fmt.Errorf("gradesync: load score: %w", err)
 	}
 	if r.syncedScoredAt != nil && !r.syncedScoredAt.Before(r.d.Score.At) {
-		return true, nil // this version is already in the platform
+		return s.settle(ctx, r, outcome{kind: delivered}, resent, finish) // this version is already in the platform
 	}
 	if s.now().Sub(firstTried) > MaxRetryAge {
-		reason := "Moodle could not be reached for 24 hours"
-		if err := s.markFailed(ctx, r, reason+"."); err != nil {
-			return false, err
-		}
-		return false, river.JobCancel(errors.New(reason))
+		return s.settle(ctx, r, outcome{kind: parked, reason: "Moodle could not be reached for 24 hours."}, resent, finish)
 	}
 	lineItem, err := s.push(ctx, &r)
 	var rejected *RejectedError
 	switch {
-	case err == nil, errors.Is(err, ErrSuperseded):
-		// Done unless a newer score arrived during the push; then the next round sends it.
-		return s.markSynced(ctx, r, lineItem)
+	case err == nil:
+		return s.settle(ctx, r, outcome{kind: delivered, lineItem: lineItem}, resent, finish)
+	case errors.Is(err, ErrSuperseded):
+		return s.settle(ctx, r, outcome{kind: refused, lineItem: lineItem}, resent, finish)
 	case errors.As(err, &rejected):
-		if err := s.markFailed(ctx, r, rejected.Reason); err != nil {
-			return false, err
-		}
-		return false, river.JobCancel(err)
+		return s.settle(ctx, r, outcome{kind: parked, reason: rejected.Reason}, resent, finish)
 	default:
 		if _, uerr := s.db.Exec(ctx, `UPDATE scores SET attempts = attempts + 1, last_error = $3 WHERE activity_id = $1 AND user_id = $2`,
 			activityID, userID, plainReason(err)); uerr != nil {
@@ -388,8 +403,8 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 // push delivers r's score. Without a known line item it holds a per-activity lock
 // while the pusher finds or creates one, so concurrent first scores of one activity
 // cannot create two gradebook columns (a second one hides Moodle's lineitem claim).
-// r.d.LineItemURL is left as the line item now stored, so markSynced stores it only
-// if push did not.
+// r.d.LineItemURL is left as the line item now stored, so settle stores it only if
+// push did not.
 func (s *Service) push(ctx context.Context, r *row) (string, error) {
 	// Only AGS discovers line items; the web services path (no AGS score scope) and a
 	// known line item need no lock.
@@ -423,7 +438,7 @@ func (s *Service) push(ctx context.Context, r *row) (string, error) {
 		return err
 	})
 	if err == nil {
-		r.d.LineItemURL = d.LineItemURL // committed; otherwise markSynced stores it
+		r.d.LineItemURL = d.LineItemURL // committed; otherwise settle stores it
 	}
 	return lineItem, err
 }
@@ -432,39 +447,150 @@ func (s *Service) push(ctx context.Context, r *row) (string, error) {
 // creates the activity's line item.
 var errLineItemBusy = errors.New("gradesync: another worker is setting up this activity's gradebook column")
 
-// markSynced records that the platform holds this version. If a newer score arrived
-// meanwhile, its own job pushes it; this one only notes what was delivered.
-func (s *Service) markSynced(ctx context.Context, r row, lineItem string) (done bool, _ error) {
-	err := s.db.QueryRow(ctx, `
-UPDATE scores SET synced_at = $3, synced_scored_at = $4,
-    state = CASE WHEN scored_at = $4 THEN 'synced' ELSE state END,
-    last_error = CASE WHEN scored_at = $4 THEN '' ELSE last_error END
-WHERE activity_id = $1 AND user_id = $2 AND (synced_scored_at IS NULL OR synced_scored_at < $4)
-RETURNING scored_at = $4`,
-		r.d.ActivityID, r.d.Score.UserID, s.now(), r.d.Score.At).Scan(&done)
-	if errors.Is(err, pgx.ErrNoRows) {
-		done, err = false, nil // someone recorded a newer delivery meanwhile: look again
-	}
-	if err != nil {
-		return false, fmt.Errorf("gradesync: mark synced: %w", err)
-	}
-	if lineItem != "" && r.d.LineItemURL == "" {
-		// Remember the line item found or created, so later scores skip the lookup
-		// (push has stored it unless Moodle answered that it held a newer score).
-		if _, err := s.db.Exec(ctx, rememberLineItem, r.d.ActivityID, lineItem); err != nil {
-			return false, fmt.Errorf("gradesync: remember line item: %w", err)
+// errRefusedAgain: the score was refused as older again after it was sent with
+// Huddle's clock as its timestamp. Moodle's clock must be ahead of Huddle's; by the
+// next attempt Huddle's will have passed the time Moodle stored its grade.
+var errRefusedAgain = errors.New("Moodle refused the score as older than the grade it holds, though Huddle has sent none newer; " +
+	"Moodle's clock may be ahead of Huddle's. Huddle will try again.")
+
+// outcome is what became of one version of a score.
+type outcome struct {
+	kind     outcomeKind
+	lineItem string // the line item the push found or created, if any
+	reason   string // why a parked version cannot be delivered
+}
+
+type outcomeKind int
+
+const (
+	delivered outcomeKind = iota // the platform holds it (or Huddle had delivered it before)
+	refused                      // the platform refused it as older than the grade it holds (409)
+	parked                       // it cannot be delivered: it is marked failed with the reason
+)
+
+// markDelivered records that the platform holds version $4 and locks the row; it
+// returns whether that leaves nothing newer to push.
+const markDelivered = `
+UPDATE scores SET
+    synced_at = CASE WHEN synced_scored_at IS NULL OR synced_scored_at < $4 THEN $3 ELSE synced_at END,
+    synced_scored_at = greatest(synced_scored_at, $4),
+    state = CASE WHEN scored_at <= greatest(synced_scored_at, $4) THEN 'synced' ELSE state END,
+    last_error = CASE WHEN scored_at <= greatest(synced_scored_at, $4) THEN '' ELSE last_error END
+WHERE activity_id = $1 AND user_id = $2
+RETURNING scored_at <= synced_scored_at`
+
+// settle records what became of version r under the score row's lock, and reports
+// whether the job is done: whether the row holds nothing newer to push. A done job
+// ends in this same transaction (finish). Record's upsert takes the same lock before
+// it inserts a job, so a score recorded at any moment is either seen here, and pushed
+// in the job's next round, or recorded once the job is completed, and gets a job of
+// its own (see SyncArgs.InsertOpts).
+func (s *Service) settle(ctx context.Context, r row, o outcome, resent *bool, finish finishJob) (done bool, _ error) {
+	refusedAgain := false
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		done, refusedAgain = false, false
+		a, u, version := r.d.ActivityID, r.d.Score.UserID, r.d.Score.At
+		var err error
+		if o.kind == delivered {
+			err = tx.QueryRow(ctx, markDelivered, a, u, s.now(), version).Scan(&done)
+		} else {
+			done, refusedAgain, err = s.settleUndelivered(ctx, tx, r, o, resent)
 		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			done = true // deleted since it was loaded
+			return s.finishWithoutScore(ctx, tx, a, u, finish)
+		}
+		if err != nil {
+			return err
+		}
+		if o.lineItem != "" && r.d.LineItemURL == "" {
+			// Remember the line item found or created, so later scores skip the lookup
+			// (push has stored it unless the platform refused the score).
+			if _, err := tx.Exec(ctx, rememberLineItem, a, o.lineItem); err != nil {
+				return fmt.Errorf("remember line item: %w", err)
+			}
+		}
+		if done && finish != nil {
+			return finish(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("gradesync: settle score of %d in %d: %w", r.d.Score.UserID, r.d.ActivityID, err)
+	}
+	if refusedAgain {
+		return false, errRefusedAgain
 	}
 	return done, nil
 }
 
-func (s *Service) markFailed(ctx context.Context, r row, reason string) error {
-	_, err := s.db.Exec(ctx, `UPDATE scores SET state = 'failed', last_error = $4 WHERE activity_id = $1 AND user_id = $2 AND scored_at = $3`,
-		r.d.ActivityID, r.d.Score.UserID, r.d.Score.At, reason)
+// settleUndelivered handles a version the platform refused as older, or that is
+// parked, with the row locked in tx.
+func (s *Service) settleUndelivered(ctx context.Context, tx pgx.Tx, r row, o outcome, resent *bool) (done, refusedAgain bool, _ error) {
+	a, u, version := r.d.ActivityID, r.d.Score.UserID, r.d.Score.At
+	var scoredAt time.Time
+	var synced *time.Time
+	err := tx.QueryRow(ctx, `SELECT scored_at, synced_scored_at FROM scores WHERE activity_id = $1 AND user_id = $2 FOR UPDATE`,
+		a, u).Scan(&scoredAt, &synced)
 	if err != nil {
-		return fmt.Errorf("gradesync: mark failed: %w", err)
+		return false, false, err
 	}
-	return nil
+	delivered := synced != nil && !synced.Before(scoredAt)
+	switch {
+	case delivered:
+		// Huddle itself has put this version or a newer one into the platform: the grade
+		// the platform holds is Huddle's newest. Genuinely superseded, or no longer due.
+		return true, false, nil
+	case !scoredAt.Equal(version):
+		return false, false, nil // a newer score arrived: the next round pushes it
+	case o.kind == parked:
+		_, err := tx.Exec(ctx, `UPDATE scores SET state = 'failed', last_error = $3 WHERE activity_id = $1 AND user_id = $2`, a, u, o.reason)
+		return err == nil, false, err
+	case *resent:
+		_, err := tx.Exec(ctx, `UPDATE scores SET attempts = attempts + 1, last_error = $3 WHERE activity_id = $1 AND user_id = $2`,
+			a, u, errRefusedAgain.Error())
+		return false, err == nil, err
+	}
+	// The platform refused the newest version, which is newer than anything Huddle
+	// delivered (by Huddle's own timestamps). Moodle refuses a score whose timestamp is
+	// in an earlier second than the moment it stored the learner's grade (lti/10 012;
+	// its results show that moment, 020 and 033), and that grade is an older score of
+	// Huddle's that landed late: pushed a second or more after this one was earned, or
+	// sent by an instance that died before it heard the answer. So the version is sent
+	// again with Huddle's clock as its timestamp, which is past that moment unless
+	// Moodle's clock is ahead (errRefusedAgain), and always after the version's own.
+	// (A grade an educator overrides in Moodle's gradebook stays overridden whatever a
+	// tool sends.)
+	restamped := s.now()
+	if next := version.Add(time.Millisecond); restamped.Before(next) {
+		restamped = next // the timestamps sent only ever increase, at the millisecond they are sent to
+	}
+	if _, err := tx.Exec(ctx, `UPDATE scores SET scored_at = $3 WHERE activity_id = $1 AND user_id = $2`, a, u, restamped); err != nil {
+		return false, false, err
+	}
+	*resent = true
+	return false, false, nil
+}
+
+// finishWithoutScore ends a job whose score row is gone. A score recorded for the
+// same learner and activity since then may have had its job skipped as a duplicate of
+// this running one; that insert locked this job's row, so finish waits for its
+// transaction, and the score is then visible here and queued again.
+func (s *Service) finishWithoutScore(ctx context.Context, tx pgx.Tx, activityID, userID int64, finish finishJob) error {
+	if finish == nil {
+		return nil
+	}
+	if err := finish(ctx, tx); err != nil {
+		return err
+	}
+	var pending bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM scores WHERE activity_id = $1 AND user_id = $2 AND state = 'pending')`,
+		activityID, userID).Scan(&pending)
+	if err != nil || !pending {
+		return err
+	}
+	_, err = s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: userID}, nil)
+	return err
 }
 
 // plainReason keeps the first line of an error for the educator's page; pushers put
@@ -508,9 +634,16 @@ type Worker struct {
 // NewWorker returns the River worker for the service.
 func NewWorker(s *Service) *Worker { return &Worker{svc: s} }
 
-// Work syncs one score.
+// Work syncs one score. The job is completed in the transaction that finds nothing
+// left to push (see SyncArgs.InsertOpts), not by River after Work returns.
 func (w *Worker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
-	return w.svc.sync(ctx, job.Args.ActivityID, job.Args.UserID, job.CreatedAt)
+	finish := func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
+			return fmt.Errorf("complete job %d: %w", job.ID, err)
+		}
+		return nil
+	}
+	return w.svc.sync(ctx, job.Args.ActivityID, job.Args.UserID, job.CreatedAt, finish)
 }
 
 // NextRetry backs off exponentially with jitter, from 2 s to at most 30 minutes, so a

@@ -147,7 +147,7 @@ func TestEducatorChoosesWebServicesPath(t *testing.T) {
 	p, err := b.svc.GradePath(ctx, b.activity)
 	require.NoError(t, err)
 	require.Equal(t, PathMoodleWS, p)
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], b.now))
+	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], b.now, nil))
 	require.Equal(t, []string{PathMoodleWS}, paths)
 
 	// The fallback pusher honours the choice even where AGS is granted.
@@ -165,40 +165,79 @@ func (f pusherFunc) Push(_ context.Context, d Delivery) (string, error) { f(d); 
 
 func TestSyncOutcomes(t *testing.T) {
 	t.Parallel()
+	superseded := func(b *bundle) error { return ErrSuperseded }
 	tests := []struct {
-		name      string
-		answer    error
-		firstTry  time.Duration // how long ago the job was first created
-		wantState string
-		wantErr   func(error) bool
-		wantInErr string
+		name string
+		// answers are the platform's answers to the pushes in turn; the last one repeats.
+		answers    []func(b *bundle) error
+		firstTry   time.Duration // how long ago the job was first created
+		wantState  string
+		wantErr    func(error) bool
+		wantInErr  string
+		wantPushes int
+		wantResent bool // sent again with a later timestamp, which is now the score's
 	}{
-		{name: "delivered", wantState: "synced", wantErr: func(err error) bool { return err == nil }},
-		{name: "newer score already in Moodle", answer: ErrSuperseded, wantState: "synced", wantErr: func(err error) bool { return err == nil }},
-		{name: "not gradable is parked at once", answer: &RejectedError{Reason: "Moodle does not accept a grade for this person: they are not a learner in the course."},
-			wantState: "failed", wantInErr: "not a learner", wantErr: isCancel},
-		{name: "Moodle down is retried", answer: errors.New("moodle: connection refused"), wantState: "pending", wantInErr: "connection refused",
-			wantErr: func(err error) bool { return err != nil && !isCancel(err) }},
-		{name: "given up after a day", answer: errors.New("moodle: connection refused"), firstTry: 25 * time.Hour, wantState: "failed",
-			wantInErr: "24 hours", wantErr: isCancel},
+		{name: "delivered", wantState: "synced", wantErr: noError, wantPushes: 1},
+		{name: "refused as older though newer than anything delivered, then taken with a later timestamp",
+			answers: []func(*bundle) error{superseded, nil}, wantState: "synced", wantErr: noError, wantPushes: 2, wantResent: true},
+		{name: "refused again with Huddle's clock is retried", answers: []func(*bundle) error{superseded},
+			wantState: "pending", wantInErr: "clock may be ahead", wantErr: isRetried, wantPushes: 2, wantResent: true},
+		{name: "refused as older after Huddle itself delivered it", answers: []func(*bundle) error{func(b *bundle) error {
+			// Another job delivered this version while this push was on its way.
+			_, err := b.pool.Exec(context.Background(), `UPDATE scores SET synced_scored_at = scored_at, state = 'synced'`)
+			if err != nil {
+				return err
+			}
+			return ErrSuperseded
+		}}, wantState: "synced", wantErr: noError, wantPushes: 1},
+		{name: "not gradable is parked at once", answers: []func(*bundle) error{func(*bundle) error {
+			return &RejectedError{Reason: "Moodle does not accept a grade for this person: they are not a learner in the course."}
+		}}, wantState: "failed", wantInErr: "not a learner", wantErr: noError, wantPushes: 1},
+		{name: "Moodle down is retried", answers: []func(*bundle) error{func(*bundle) error { return errors.New("moodle: connection refused") }},
+			wantState: "pending", wantInErr: "connection refused", wantErr: isRetried, wantPushes: 1},
+		{name: "given up after a day", firstTry: 25 * time.Hour, wantState: "failed", wantInErr: "24 hours", wantErr: noError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, 1)
 			u := b.users[0]
-			require.NoError(t, b.svc.Submit(t.Context(), b.score(u, 7, b.now)))
-			b.pusher.answer = func(Delivery) error { return tt.answer }
-			err := b.svc.sync(t.Context(), b.activity, u, b.now.Add(-tt.firstTry))
+			require.NoError(t, b.svc.Submit(t.Context(), b.score(u, 7, b.now.Add(-time.Minute))))
+			pushes := 0
+			b.pusher.answer = func(Delivery) error {
+				pushes++
+				if len(tt.answers) == 0 {
+					return nil
+				}
+				answer := tt.answers[min(pushes, len(tt.answers))-1]
+				if answer == nil {
+					return nil
+				}
+				return answer(b)
+			}
+			err := b.svc.sync(t.Context(), b.activity, u, b.now.Add(-tt.firstTry), nil)
 			require.True(t, tt.wantErr(err), "err = %v", err)
+			require.Equal(t, tt.wantPushes, pushes)
 			state, lastError, _ := b.state(t, u)
 			require.Equal(t, tt.wantState, state)
 			if tt.wantInErr != "" {
 				require.Contains(t, lastError, tt.wantInErr)
 			}
+			var scoredAt time.Time
+			require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT scored_at FROM scores WHERE user_id = $1`, u).Scan(&scoredAt))
+			if tt.wantResent {
+				require.Equal(t, b.now, scoredAt.UTC(), "sent again with Huddle's clock")
+			} else {
+				require.Equal(t, b.now.Add(-time.Minute), scoredAt.UTC())
+			}
 		})
 	}
 }
+
+func noError(err error) bool { return err == nil }
+
+// isRetried: River retries the job with backoff.
+func isRetried(err error) bool { return err != nil && !isCancel(err) }
 
 func isCancel(err error) bool {
 	var c *river.JobCancelError
@@ -210,8 +249,8 @@ func TestSyncRemembersLineItemAndSkipsDeliveredVersion(t *testing.T) {
 	b := setup(t, 1)
 	u := b.users[0]
 	require.NoError(t, b.svc.Submit(t.Context(), b.score(u, 7, b.now)))
-	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now))
-	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now))
+	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now, nil))
+	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now, nil))
 	require.Equal(t, []float64{7}, b.pusher.got[[2]int64{b.activity, u}], "a delivered version is not pushed again")
 	var lineItem, claim string
 	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT g.lineitem_url, a.ags_lineitem_url

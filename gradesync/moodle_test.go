@@ -28,6 +28,8 @@ import (
 // fail the way a Moodle site does.
 type fakeAGS struct {
 	srv *httptest.Server
+	// now is Moodle's clock (time.Now if nil): it stamps each grade it stores.
+	now func() time.Time
 
 	mu        sync.Mutex
 	mode      string  // "", "down", "500", "slow"
@@ -36,7 +38,11 @@ type fakeAGS struct {
 	issued    int
 	lineItems int
 	scores    map[string]agsScore // by userId
-	posts     int
+	// modified is when Moodle stored each user's grade, to the second (timemodified).
+	modified map[string]time.Time
+	// sent is every score timestamp posted, by userId, in order, refused ones too.
+	sent  map[string][]time.Time
+	posts int
 }
 
 type agsScore struct {
@@ -126,10 +132,25 @@ func (f *fakeAGS) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.posts++
-		if old, ok := f.scores[s.UserID]; ok && s.Timestamp.Before(old.At) {
+		if f.sent == nil {
+			f.sent = map[string][]time.Time{}
+		}
+		f.sent[s.UserID] = append(f.sent[s.UserID], s.Timestamp)
+		// Moodle compares whole seconds with the time it stored the grade, not with the
+		// stored score's timestamp: $grade->timemodified > strtotime($score->timestamp)
+		// (lti/10 012; 020 and 033 show timemodified is Moodle's clock at the write).
+		if m, ok := f.modified[s.UserID]; ok && m.Unix() > s.Timestamp.Unix() {
 			w.WriteHeader(http.StatusConflict)
 			return
 		}
+		now := time.Now
+		if f.now != nil {
+			now = f.now
+		}
+		if f.modified == nil {
+			f.modified = map[string]time.Time{}
+		}
+		f.modified[s.UserID] = now().Truncate(time.Second)
 		f.scores[s.UserID] = agsScore{Given: s.ScoreGiven, Max: s.ScoreMaximum, At: s.Timestamp}
 	default:
 		http.NotFound(w, r)
@@ -272,7 +293,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	at := time.Now().Add(-time.Minute)
 	require.NoError(t, svc.Submit(ctx, Score{ActivityID: activityID, UserID: userID, Given: 7, Maximum: 10,
 		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: at}))
-	require.NoError(t, svc.sync(ctx, activityID, userID, time.Now()))
+	require.NoError(t, svc.sync(ctx, activityID, userID, time.Now(), nil))
 	require.Equal(t, agsScore{Given: 70, Max: 100, At: at.UTC().Truncate(time.Millisecond)}, moodle.scores["5"])
 	var maximum float64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT score_maximum FROM grade_sync_activities WHERE activity_id = $1`, activityID).Scan(&maximum))

@@ -138,7 +138,7 @@ func (b *agsBundle) syncClaimed(t *testing.T, n int) map[string]int {
 	require.NoError(t, err)
 	b.submit(t, b.users[0], 7, time.Now().Add(-time.Minute))
 	b.requests.take()
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
+	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
 	return b.requests.take()
 }
 
@@ -149,8 +149,9 @@ func (b *agsBundle) submit(t *testing.T, user int64, given float64, at time.Time
 }
 
 // Grade sync is hot (a whole year group is graded at once): once an activity's line
-// item and maximum are known, a sync costs three statements (load the score with its
-// activity, the platform's registration, mark it synced) and one request to Moodle.
+// item and maximum are known, a sync costs five statements (load the score with its
+// activity, the platform's registration, and a transaction that marks it synced, in
+// which River's worker also completes the job) and one request to Moodle.
 func TestSyncRoundTrips(t *testing.T) {
 	t.Parallel()
 	b := setupAGS(t, 2)
@@ -162,19 +163,20 @@ func TestSyncRoundTrips(t *testing.T) {
 	b.queries.take()
 
 	// The first score finds or creates the activity's line item and reads its maximum.
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
-	// Twelve: the lookup's lock and re-read, the line item and its maximum kept, the
+	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
+	// Fourteen: the lookup's lock and re-read, the line item and its maximum kept, the
 	// signing key read once per scope's token, in one transaction; the line item is
-	// written once (until 00014 markSynced wrote it a second time, thirteen in all).
+	// written once (until 00014 markSynced wrote it a second time); then the score
+	// marked synced in a transaction of its own, which ends the job too (see settle).
 	first := b.queries.take()
-	require.LessOrEqual(t, len(first), 12, "statements for an activity's first sync:\n%s", strings.Join(first, "\n"))
+	require.LessOrEqual(t, len(first), 14, "statements for an activity's first sync:\n%s", strings.Join(first, "\n"))
 	got := b.requests.take()
 	require.Equal(t, 1, got["GET /mod/lti/services.php/2/lineitems"], "%v", got)
 	require.Equal(t, 1, got["POST /mod/lti/services.php/2/lineitems"], "created: %v", got)
 
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now()))
+	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now(), nil))
 	next := b.queries.take()
-	require.Len(t, next, 3, "statements for a sync once the line item is known:\n%s", strings.Join(next, "\n"))
+	require.Len(t, next, 5, "statements for a sync once the line item is known:\n%s", strings.Join(next, "\n"))
 	require.Equal(t, map[string]int{"POST /mod/lti/services.php/2/lineitems/3/lineitem/scores": 1}, b.requests.take())
 }
 
@@ -232,7 +234,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		})
 		// The first sync creates the line item and reads its maximum; the others reuse them.
 		for _, u := range b.users {
-			require.NoError(t, b.svc.sync(ctx, b.activity, u, time.Now()))
+			require.NoError(t, b.svc.sync(ctx, b.activity, u, time.Now(), nil))
 		}
 		// The educator switches path and back, retries, and a newer score goes out.
 		require.NoError(t, b.svc.SetGradePath(ctx, b.activity, PathMoodleWS))
@@ -242,11 +244,16 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		require.Equal(t, PathAGS, path)
 		b.submit(t, b.users[0], 9, at.Add(time.Minute))
 		require.NoError(t, b.svc.Retry(ctx, b.activity, b.users[0]))
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
+		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
 
+		// Moodle stored the first score now, after the newer one was earned: it refused
+		// that one, which went again with a later timestamp, now the score's.
+		var scoredAt time.Time
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT scored_at FROM scores WHERE user_id = $1`, b.users[0]).Scan(&scoredAt))
+		require.True(t, scoredAt.After(at.Add(time.Minute)))
 		b.moodle.mu.Lock()
 		require.Equal(t, 1, b.moodle.lineItems, "one gradebook column")
-		require.Equal(t, agsScore{Given: 90, Max: 100, At: at.Add(time.Minute).UTC().Truncate(time.Millisecond)}, b.moodle.scores["100"])
+		require.Equal(t, agsScore{Given: 90, Max: 100, At: scoredAt.UTC().Truncate(time.Millisecond)}, b.moodle.scores["100"])
 		b.moodle.mu.Unlock()
 		require.Equal(t, gradeSyncActivity{GradePath: PathAGS, LineItemURL: b.lineItemURL(3),
 			ScoreMaximum: ptr(100.0)}, gradeSyncRow(t, b.pool, b.activity), "what grade sync learned is in its own table")
@@ -268,7 +275,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 
 		require.NoError(t, svc.SetGradePath(ctx, b.activity, PathMoodleWS))
 		score(7, b.now)
-		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now))
+		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now, nil))
 		require.Equal(t, []string{"mod_lti_get_ltis_by_courses", "gradereport_user_get_grade_items", "core_grades_update_grades"},
 			functions(b.moodle.TakeCalls()))
 		require.Equal(t, ptr(int64(2)), gradeSyncRow(t, b.pool, b.activity).MoodleCMID, "the course module is kept")
@@ -276,7 +283,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		// Moodle says the course module is gone: the stored id is forgotten...
 		b.moodle.Answer("core_grades_update_grades", moodletest.Capture(t, "010"))
 		score(8, b.now.Add(time.Minute))
-		require.True(t, isCancel(svc.sync(ctx, b.activity, b.user, b.now)))
+		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now, nil), "parked: the job is over")
 		require.Equal(t, []string{"gradereport_user_get_grade_items", "core_grades_update_grades"}, functions(b.moodle.TakeCalls()),
 			"the kept course module is reused")
 		require.Nil(t, gradeSyncRow(t, b.pool, b.activity).MoodleCMID, "a stale course module is forgotten")
@@ -284,7 +291,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		// ...and looked up again on the educator's retry.
 		b.moodle.Answer("core_grades_update_grades", moodletest.Capture(t, "009"))
 		require.NoError(t, svc.Retry(ctx, b.activity, b.user))
-		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now))
+		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now, nil))
 		require.Equal(t, []string{"mod_lti_get_ltis_by_courses", "gradereport_user_get_grade_items", "core_grades_update_grades"},
 			functions(b.moodle.TakeCalls()))
 		var state string
@@ -314,14 +321,14 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		b.moodle.lineItems = 1 // Moodle already has the column: found, not created
 		b.moodle.mu.Unlock()
 
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
+		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
 		got := b.requests.take()
 		require.Equal(t, 1, got["GET /mod/lti/services.php/2/lineitems"], "looked up by resource link: %v", got)
 		require.Zero(t, got["POST /mod/lti/services.php/2/lineitems"], "not created: %v", got)
 		own := b.lineItemURL(3)
 		require.Equal(t, own, gradeSyncRow(t, b.pool, b.activity).LineItemURL)
 
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now()))
+		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now(), nil))
 		require.Equal(t, map[string]int{scores: 1}, b.requests.take(), "grade sync's own line item, no lookup")
 		require.Equal(t, own, gradeSyncRow(t, b.pool, b.activity).LineItemURL)
 	})
@@ -348,10 +355,12 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		at := time.Now().Add(-time.Hour)
 		b.submit(t, b.users[0], 7, at)
 		b.moodle.mu.Lock()
-		b.moodle.scores["100"] = agsScore{Given: 90, Max: 100, At: at.Add(time.Minute)} // 409 for Huddle's older one
+		// Moodle stored a grade after Huddle's score was earned: 409 for Huddle's score.
+		b.moodle.scores["100"] = agsScore{Given: 90, Max: 100, At: at.Add(time.Minute)}
+		b.moodle.modified = map[string]time.Time{"100": at.Add(time.Minute).Truncate(time.Second)}
 		b.moodle.mu.Unlock()
 
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now()))
+		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
 		require.Equal(t, b.lineItemURL(3),
 			gradeSyncRow(t, b.pool, b.activity).LineItemURL, "the line item created on the way is kept")
 	})

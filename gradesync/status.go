@@ -14,8 +14,8 @@ type LearnerStatus struct {
 	Name      string
 	Given     float64
 	Maximum   float64
-	ScoredAt  time.Time
-	State     string // pending, synced, failed
+	ScoredAt  time.Time // when the learner earned it
+	State     string    // pending, synced, failed
 	SyncedAt  *time.Time
 	Attempts  int
 	LastError string
@@ -29,7 +29,7 @@ type Counts struct {
 // Status lists an activity's scores for its educators, newest first.
 func (s *Service) Status(ctx context.Context, activityID int64) ([]LearnerStatus, error) {
 	rows, err := s.db.Query(ctx, `
-SELECT s.user_id, u.name, s.score_given, s.score_maximum, s.scored_at, s.state, s.synced_at, s.attempts, s.last_error
+SELECT s.user_id, u.name, s.score_given, s.score_maximum, coalesce(s.earned_at, s.scored_at), s.state, s.synced_at, s.attempts, s.last_error
 FROM scores s JOIN users u ON u.id = s.user_id
 WHERE s.activity_id = $1
 ORDER BY u.name, s.user_id`, activityID)

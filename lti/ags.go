@@ -26,9 +26,13 @@ const (
 const maxServicePages = 1000
 
 var (
-	// ErrScoreSuperseded: the platform already holds a score with a later timestamp for
-	// this user and line item (Moodle answers 409, fixture lti/10 012). A newer score is
-	// already there, so callers treat this as success.
+	// ErrScoreSuperseded: the platform refused the score as older than the grade it holds
+	// for this user and line item (Moodle answers 409, fixture lti/10 012). Moodle
+	// compares the score's timestamp, to the second, with the moment it stored that
+	// grade (timemodified, its own clock: 020 and 033), not with that grade's timestamp,
+	// so a score newer than the one it holds is refused when that one was stored in a
+	// later second than this one's timestamp. Not by itself proof that a newer score is
+	// there.
 	ErrScoreSuperseded = errors.New("lti: a newer score is already there")
 	// ErrScoreRejected: the platform refused the score. Moodle says "Incorrect score
 	// received" (the ServiceError's Reason) when the user is not gradable in the
@@ -253,8 +257,8 @@ type Score struct {
 	ActivityProgress ActivityProgress
 	GradingProgress  GradingProgress
 	// Timestamp is when the score was set in Huddle, not when it is sent: the platform
-	// refuses a score older than the one it holds (ErrScoreSuperseded), so retries of an
-	// old score cannot overwrite a newer one.
+	// refuses a score timestamped before it stored the grade it holds
+	// (ErrScoreSuperseded), so retries of an old score cannot overwrite a newer one.
 	Timestamp time.Time
 }
 
@@ -312,8 +316,8 @@ func checkScore(s Score) error {
 }
 
 // PostScore sends s to the line item at lineItemURL. It returns nil when the platform
-// took the score, an error wrapping ErrScoreSuperseded when it already holds a newer one
-// (treat as success), and one wrapping ErrScoreRejected when it refused the score.
+// took the score, an error wrapping ErrScoreSuperseded when it refused it as older than
+// the grade it holds, and one wrapping ErrScoreRejected when it refused the score.
 func (c *AGSClient) PostScore(ctx context.Context, p Platform, lineItemURL string, s Score) error {
 	if err := checkScore(s); err != nil {
 		return fmt.Errorf("lti: post score: %w", err)

@@ -269,20 +269,19 @@ WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] = $1`, victi
 	requireNoRace(t, victim.name, victim.log.String())
 }
 
-// strictDelivery makes a score the flood left undelivered fail the test. It is off
-// because of two known bugs in gradesync, both seen in this test's runs:
-//   - A score recorded while its learner's job is finishing (the push done and marked,
-//     River's completion of the job not yet committed) enqueues nothing: River skips
-//     the new job as a duplicate of the running one. The score stays "pending" until
-//     the learner's next post; a thread and a reply a moment apart are enough.
+// strictDelivery makes a score the flood left undelivered fail the test. It was off
+// while two bugs in gradesync, both seen in this test's runs, were known:
+//   - A score recorded while its learner's job was finishing (the push done and marked,
+//     River's completion of the job not yet committed) enqueued nothing: River skipped
+//     the new job as a duplicate of the running one. The job now completes in the
+//     transaction that finds nothing newer under the score's row lock.
 //   - Moodle refuses (409) a score whose timestamp is in an earlier second than the
-//     time it stored the learner's grade, and Huddle takes every 409 for "Moodle
-//     holds a newer score" and marks the score delivered, though it was newer than
-//     Moodle's; Moodle keeps the older grade.
+//     time it stored the learner's grade, and Huddle took every 409 for "Moodle holds
+//     a newer score". A refused score newer than anything Huddle delivered is now sent
+//     again with a later timestamp.
 //
-// The test reports them and heals them (each learner posts once more) before its
-// strict checks. Turn this on with the fixes.
-const strictDelivery = false
+// The test still has each learner post once more before its last checks.
+const strictDelivery = true
 
 // awaitGradeSync waits until no grade sync job is waiting, scheduled or running.
 func awaitGradeSync(t *testing.T, ctx context.Context, db *pgxpool.Pool) {
