@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
@@ -77,6 +78,13 @@ type Config struct {
 	// ShutdownTimeout bounds draining in-flight requests and stopping the workers
 	// (15 seconds when zero).
 	ShutdownTimeout time.Duration
+	// Retention (issue 13, UK GDPR). AuditRetention keeps audit log entries (two years
+	// when zero); OpportunityRetention keeps a learning opportunity, with its replies,
+	// after it ends (30 days when zero); JobRetention keeps finished jobs (completed,
+	// cancelled or discarded) in the queue (7 days when zero).
+	AuditRetention       time.Duration
+	OpportunityRetention time.Duration
+	JobRetention         time.Duration
 }
 
 // Options are what a test may replace; production leaves them zero.
@@ -116,6 +124,7 @@ type App struct {
 	Boards      *discussion.Service
 	Notices     *notify.Service
 	Reflections *reflection.Service
+	Audit       *audit.Log
 	Hub         *live.Hub
 	Limits      *ratelimit.Limiter
 	Web         *web.Server
@@ -141,6 +150,9 @@ func Outbound(userAgent string) *http.Client {
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.JobRetention == 0 {
+		cfg.JobRetention = 7 * 24 * time.Hour
 	}
 	log := o.Logger
 	if log == nil {
@@ -203,6 +215,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		RescueStuckJobsAfter: 5 * time.Minute,
 		// The daily digest: checked hourly, sent once a day from 07:00 UTC.
 		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now)},
+		// River's own job cleaner deletes finished jobs (their arguments name people
+		// and activities) once they are this old; the same for every final state, so
+		// a failed grade push can still be looked into for a week.
+		CompletedJobRetentionPeriod: cfg.JobRetention,
+		CancelledJobRetentionPeriod: cfg.JobRetention,
+		DiscardedJobRetentionPeriod: cfg.JobRetention,
 	})
 	if err != nil {
 		a.Close()
@@ -216,6 +234,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		WS:  &gradesync.WSPusher{DB: pool, Clients: a.Moodle},
 	}, a.Queue, o.Now)
 	a.Notices = notify.NewService(pool, a.Moodle, a.Queue, o.Now)
+	a.Audit = audit.NewLog(pool, o.Now)
 	river.AddWorker(workers, gradesync.NewWorker(a.Grades))
 	river.AddWorker(workers, &roster.Worker{Courses: a.Courses, Platforms: a.LTI, NRPS: lti.NewNRPSClient(tokens)})
 	river.AddWorker(workers, notify.NewSendWorker(a.Notices))
@@ -270,6 +289,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Boards:      a.Boards,
 		Notices:     a.Notices,
 		Reflections: a.Reflections,
+		Audit:       a.Audit,
 		Live:        a.Hub,
 		Kinds:       Kinds(),
 		Outbound:    outbound,
@@ -345,10 +365,10 @@ func (a *App) Close() {
 	}
 }
 
-// prune deletes expired login records, sessions, posting counters, old notices and
-// rate limit counters
-// every interval until ctx ends. Every instance runs it; the DELETEs are idempotent,
-// so no coordination is needed.
+// prune deletes expired login records, sessions, posting counters, old notices, rate
+// limit counters, learning opportunities long ended and old audit entries every
+// interval until ctx ends; River's job cleaner deletes finished jobs (JobRetention).
+// Every instance runs it; the DELETEs are idempotent, so no coordination is needed.
 func (a *App) prune(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -378,8 +398,17 @@ func (a *App) prune(ctx context.Context, every time.Duration) {
 		if err != nil {
 			a.Log.Warn("prune rate limits", "err", err)
 		}
-		if logins+sessions+rates+notices+limits > 0 {
-			a.Log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates, "notices", notices, "rate_limits", limits)
+		opportunities, err := a.Boards.PruneExpiredOpportunities(ctx, a.Config.OpportunityRetention)
+		if err != nil {
+			a.Log.Warn("prune expired learning opportunities", "err", err)
+		}
+		audits, err := a.Audit.Prune(ctx, a.Config.AuditRetention)
+		if err != nil {
+			a.Log.Warn("prune audit log", "err", err)
+		}
+		if logins+sessions+rates+notices+limits+opportunities+audits > 0 {
+			a.Log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates, "notices", notices,
+				"rate_limits", limits, "opportunities", opportunities, "audit_entries", audits)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/lti"
@@ -106,6 +107,7 @@ func (s *Server) setGradePath(c *fiber.Ctx) error {
 	if err := s.deps.Grades.SetGradePath(c.UserContext(), a.Activity.ID, c.FormValue("path")); err != nil {
 		return err
 	}
+	s.auditDetail(c, audit.GradesPathUpdate, a.Activity.ID, "path="+c.FormValue("path"))
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/grades?path=1")
 }
 
@@ -118,6 +120,7 @@ func (s *Server) retryGrade(c *fiber.Ctx) error {
 	if err := s.deps.Grades.Retry(c.UserContext(), a.Activity.ID, userID); err != nil {
 		return err
 	}
+	s.audit(c, audit.GradesResync, userID)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/grades?retried=1")
 }
 
@@ -132,6 +135,10 @@ func (s *Server) setUpActivity(c *fiber.Ctx) error {
 	err := s.deps.Courses.SetUp(c.UserContext(), a.Activity.ID, kind.Name, nil)
 	if err != nil && !errors.Is(err, course.ErrAlreadySetUp) {
 		return err
+	}
+	// On ErrAlreadySetUp someone else set it up first, and the entry is theirs.
+	if err == nil {
+		s.auditDetail(c, audit.ActivitySetUp, a.Activity.ID, kindsDetail(kind))
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID))
 }
@@ -225,6 +232,7 @@ func (s *Server) deepLinkRespond(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.auditEntry(c, audit.Entry{PlatformID: p.PlatformID, CourseID: p.CourseID, Action: audit.DeepLinkAdd, TargetID: p.CourseID, Detail: kindsDetail(chosen...)})
 	allowFraming(c, platform.Issuer, ret.ReturnURL)
 	return c.Render("deep_link_return", page(c, "Returning to Moodle", fiber.Map{
 		"ReturnURL": ret.ReturnURL, "JWT": ret.JWT, "Field": lti.DeepLinkingFormField,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/guard"
 	"github.com/huddle-lti/huddle/lti"
@@ -620,6 +621,7 @@ func (s *Server) saveBoardSettings(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	s.auditDetail(c, audit.BoardSettingsUpdate, b.ActivityID, "identity="+string(b.Identity))
 	return s.redirect(c, s.boardPath(c, "/board-settings?saved=1"))
 }
 
@@ -649,6 +651,7 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 	if err := s.deps.Boards.Moderate(c.UserContext(), b, v, id, action, c.FormValue("reason")); err != nil {
 		return err
 	}
+	s.audit(c, moderationAction(action), id)
 	if c.FormValue("back") == "thread" {
 		return s.backToPost(c, b, id)
 	}
@@ -657,9 +660,9 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 
 func (s *Server) endorse(c *fiber.Ctx) error {
 	on := c.FormValue("on") != "0"
-	return s.postAction(c, func(ctx context.Context, b discussion.Board, v discussion.Viewer, id int64) error {
+	return s.postAction(c, s.audited(c, endorseAction(on), func(ctx context.Context, b discussion.Board, v discussion.Viewer, id int64) error {
 		return s.deps.Boards.Endorse(ctx, b, v, id, on)
-	})
+	}))
 }
 
 func (s *Server) reveal(c *fiber.Ctx) error {
@@ -669,6 +672,10 @@ func (s *Server) reveal(c *fiber.Ctx) error {
 	}
 	name, err := s.deps.Boards.Reveal(c.UserContext(), b, v, id, c.FormValue("reason"))
 	if err != nil {
+		return err
+	}
+	// The name is shown only once the reveal is in the audit log as well as the board's.
+	if err := s.mustAudit(c, audit.PostRevealAuthor, id); err != nil {
 		return err
 	}
 	threadID, err := s.threadOfPost(c, b, id)
@@ -707,5 +714,6 @@ func (s *Server) threadFlag(c *fiber.Ctx) error {
 	if err := s.deps.Boards.SetThreadFlag(c.UserContext(), b, v, id, c.FormValue("flag"), c.FormValue("on") != "0"); err != nil {
 		return err
 	}
+	s.audit(c, flagAction(c.FormValue("flag"), c.FormValue("on") != "0"), id)
 	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(id)))
 }

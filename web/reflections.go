@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/reflection"
 )
@@ -386,6 +387,7 @@ func (s *Server) signOffReflection(c *fiber.Ctx) error {
 	if err := s.deps.Reflections.SignOff(c.UserContext(), actorOf(c).Session.UserID, id, version, c.FormValue("comment")); err != nil {
 		return err
 	}
+	s.auditReflection(c, audit.ReflectionSignOff, id, "version="+strconv.Itoa(version))
 	return s.redirect(c, "/reflections/"+itoa(id)+"?done=signed")
 }
 
@@ -509,6 +511,7 @@ func (s *Server) saveReflectionSettings(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	s.auditDetail(c, audit.ReflectionSettingsUpdate, st.ActivityID, "template="+st.Template+",complete_on="+st.CompleteOn)
 	return s.redirect(c, "/activities/"+itoa(actorOf(c).Activity.ID)+"/reflection-settings?saved=1")
 }
 
@@ -549,5 +552,6 @@ func (s *Server) assignSupervisor(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.auditDetail(c, supervisionAction(c.FormValue("action") == "remove"), learner, idDetail("supervisor", sup))
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/supervisors?saved=1")
 }

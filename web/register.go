@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/lti"
 )
@@ -87,6 +88,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("platform registered", "platform_id", stored.ID, "issuer", stored.Issuer, "client_id", stored.ClientID)
+	s.auditEntry(c, audit.Entry{PlatformID: stored.ID, Action: audit.PlatformRegister, TargetID: stored.ID})
 	allowFraming(c, cfg.Issuer)
 	return c.Render("registered", fiber.Map{"Title": "Huddle is registered", "Platform": stored})
 }

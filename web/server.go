@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/gradesync"
@@ -87,6 +88,8 @@ type Deps struct {
 	Reflections *reflection.Service
 	// Notices holds each person's choice of Moodle notifications.
 	Notices *notify.Service
+	// Audit is the log of educators' and administrators' actions.
+	Audit *audit.Log
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
 	// Outbound is the HTTP client for calls to platforms (an egress client).
@@ -140,6 +143,7 @@ func (d Deps) check() error {
 		{"Grades", d.Grades == nil}, {"Moodle", d.Moodle == nil}, {"RequestRoster", d.RequestRoster == nil},
 		{"Boards", d.Boards == nil}, {"Live", d.Live == nil}, {"Reflections", d.Reflections == nil},
 		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil}, {"Limiter", d.Limiter == nil},
+		{"Audit", d.Audit == nil},
 	} {
 		if dep.unset {
 			missing = append(missing, dep.name)
@@ -276,6 +280,7 @@ func (s *Server) routes() {
 	s.notificationRoutes()
 	s.handoffRoutes()
 	s.signOutRoutes()
+	s.auditRoutes()
 }
 
 // parseTrustedProxies reads Deps.TrustedProxies. A typo must stop start-up: Fiber
