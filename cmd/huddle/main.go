@@ -38,6 +38,7 @@ func commands() []command {
 		{"migrate", "apply database migrations", runMigrate},
 		{"platform", "add, list, show or remove Moodle sites (LTI platforms)", runPlatform},
 		{"keys", "rotate Huddle's tool signing key", runKeys},
+		{"user", "export or erase everything Huddle holds on one person (UK GDPR)", runUser},
 		{"scan", "check text on standard input for patient identifiers", runScan},
 		{"version", "print the version", runVersion},
 	}
