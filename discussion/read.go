@@ -88,7 +88,7 @@ CROSS JOIN LATERAL (
     SELECT coalesce(max(p.created_at), t.created_at) AS last_at,
            count(*) FILTER (WHERE NOT p.opening)::int AS replies,
            coalesce(sum(p.helpful_count), 0)::int AS helpful,
-           bool_or(p.endorsed_by IS NOT NULL) IS TRUE AS endorsed
+           bool_or(p.endorsed_at IS NOT NULL) IS TRUE AS endorsed
     FROM posts p WHERE p.thread_id = t.id AND p.status = 'visible') s
 WHERE t.board_id = $1
   AND (o.status = 'visible' OR ($3 AND o.status = 'held') OR (o.status = 'held' AND o.author_id = $2))
@@ -170,10 +170,12 @@ type Thread struct {
 	Gated int
 }
 
+// An endorsement is marked by endorsed_at: ErasePerson clears endorsed_by when its
+// educator is erased, and the endorsement stays.
 const selectPosts = `
 SELECT p.id, coalesce(p.parent_id, 0), p.opening, p.identity, coalesce(u.name, ''), coalesce(p.author_id = $3, false),
        p.body_html, p.status, p.held_for, p.hidden_reason, p.guard_findings, p.guard_reason,
-       p.endorsed_by IS NOT NULL, coalesce(eu.name, ''), p.helpful_count, h.user_id IS NOT NULL,
+       p.endorsed_at IS NOT NULL, coalesce(eu.name, ''), p.helpful_count, h.user_id IS NOT NULL,
        p.created_at, p.edited_at IS NOT NULL
 FROM posts p
 LEFT JOIN users u ON u.id = p.author_id AND p.identity = 'named'

@@ -39,6 +39,7 @@ func commands() []command {
 		{"platform", "add, list, show or remove Moodle sites (LTI platforms)", runPlatform},
 		{"keys", "rotate Huddle's tool signing key", runKeys},
 		{"secret", "re-seal stored keys and tokens under a new HUDDLE_SECRET_KEY", runSecret},
+		{"user", "export or erase everything Huddle holds on one person (UK GDPR)", runUser},
 		{"scan", "check text on standard input for patient identifiers", runScan},
 		{"version", "print the version", runVersion},
 	}
