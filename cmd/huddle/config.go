@@ -50,6 +50,8 @@ type Config struct {
 	// port's /metrics to a bearer of it. Without either, only development shows them.
 	MetricsAddr  string
 	MetricsToken string
+	// Retention: audit entries, ended learning opportunities, finished jobs.
+	AuditRetention, OpportunityRetention, JobRetention time.Duration
 }
 
 // setting documents one environment variable; `huddle serve --help` prints the table.
@@ -81,6 +83,9 @@ var settings = []setting{
 	{"HUDDLE_LTI_MAX_TOKEN_AGE", "5m", "launch tokens issued longer ago are refused, whatever their expiry (1m to 1h)", 0},
 	{"HUDDLE_LOGINS_PER_MINUTE", "600", "LTI login initiations allowed per client address per minute, across all instances", 0},
 	{"HUDDLE_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of the reverse proxies in front of Huddle; X-Forwarded-For/-Proto count only from them", 0},
+	{"HUDDLE_AUDIT_RETENTION", "17520h", "how long the audit log of educator and admin actions is kept (two years)", 0},
+	{"HUDDLE_OPPORTUNITY_RETENTION", "720h", "how long a learning opportunity and its replies are kept after it ends (30 days)", 0},
+	{"HUDDLE_JOB_RETENTION", "168h", "how long finished background jobs are kept (7 days)", 0},
 	{"HUDDLE_METRICS_ADDR", "", "private address (host:port) serving /metrics; the public port's /metrics then answers 404", 0},
 	{"HUDDLE_METRICS_TOKEN", "", "when set, the public port's /metrics answers a request with \"Authorization: Bearer <token>\"", 0},
 	{"HUDDLE_DEV_PLATFORM_ADDR", "127.0.0.1:8081", "development only: address of the built-in test platform (\"off\" to disable)", 0},
@@ -170,6 +175,21 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 			}
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	for _, r := range []struct {
+		name string
+		to   *time.Duration
+		min  time.Duration
+	}{
+		{"HUDDLE_AUDIT_RETENTION", &c.AuditRetention, 24 * time.Hour},
+		{"HUDDLE_OPPORTUNITY_RETENTION", &c.OpportunityRetention, time.Hour},
+		{"HUDDLE_JOB_RETENTION", &c.JobRetention, time.Hour},
+	} {
+		d, err := time.ParseDuration(get(r.name))
+		if err != nil || d < r.min {
+			return c, &ConfigError{r.name, fmt.Sprintf("must be a duration in hours of at least %s, such as 720h", r.min)}
+		}
+		*r.to = d
 	}
 	if c.MetricsAddr = get("HUDDLE_METRICS_ADDR"); c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {

@@ -65,6 +65,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "logins per minute", set: map[string]string{"HUDDLE_LOGINS_PER_MINUTE": "0"}, wantVar: "HUDDLE_LOGINS_PER_MINUTE", wantMsg: "at least 1"},
 		{name: "trusted proxies", set: map[string]string{"HUDDLE_TRUSTED_PROXIES": "10.0.0.1, proxy.example"}, wantVar: "HUDDLE_TRUSTED_PROXIES", wantMsg: "proxy.example"},
 		{name: "metrics address", set: map[string]string{"HUDDLE_METRICS_ADDR": "9090"}, wantVar: "HUDDLE_METRICS_ADDR", wantMsg: "host:port"},
+		{name: "audit retention", set: map[string]string{"HUDDLE_AUDIT_RETENTION": "30d"}, wantVar: "HUDDLE_AUDIT_RETENTION", wantMsg: "hours"},
 		{name: "metrics token", set: map[string]string{"HUDDLE_METRICS_TOKEN": "short"}, wantVar: "HUDDLE_METRICS_TOKEN", wantMsg: "16 characters"},
 		{name: "shutdown timeout", set: map[string]string{"HUDDLE_SHUTDOWN_TIMEOUT": "soon"}, wantVar: "HUDDLE_SHUTDOWN_TIMEOUT", wantMsg: "duration"},
 	}

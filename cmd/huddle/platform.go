@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/seal"
@@ -149,6 +150,10 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			// moodle's errors say what to fix and never carry the token.
 			return &exitError{1, fmt.Errorf("Moodle did not accept the connection, nothing was saved: %w", err)}
+		}
+		// An operator at the command line has no Huddle user: the entry has no actor.
+		if err := audit.Record(ctx, pool, audit.Entry{PlatformID: id, Action: audit.MoodleConnectionUpdate, TargetID: id}); err != nil {
+			return fmt.Errorf("the token is saved, but the audit log could not record it: %w", err)
 		}
 		fmt.Fprintf(e.stdout, "connected to %s as %s; token saved (sealed)\n", conn.SiteName, conn.WSUser)
 		if len(conn.Missing) > 0 {

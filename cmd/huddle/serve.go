@@ -70,6 +70,9 @@ func appConfig(cfg Config) app.Config {
 		LoginsPerMinute:          cfg.LoginsPerMinute,
 		TrustedProxies:           cfg.TrustedProxies,
 		MetricsToken:             cfg.MetricsToken,
+		AuditRetention:           cfg.AuditRetention,
+		OpportunityRetention:     cfg.OpportunityRetention,
+		JobRetention:             cfg.JobRetention,
 	}
 }
 

@@ -63,6 +63,9 @@ func TestSetMoodle(t *testing.T) {
 	var sealed []byte
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT token_sealed FROM moodle_connections WHERE platform_id = 1`).Scan(&sealed))
 	require.NotContains(t, string(sealed), "0e24a01229c61e09e5b5d53971cd07b9", "the token is sealed at rest")
+	var audited int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE action = 'moodle.connection.update' AND platform_id = 1`).Scan(&audited))
+	require.Equal(t, 1, audited, "the audit log records the change")
 
 	code, _, _ = huddle("platform", "set-moodle", "9", "--url", moodle.URL, "--token", "x")
 	require.Equal(t, 1, code)
