@@ -213,8 +213,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// A push times out after 30 s, so a job still "running" after 5 minutes
 		// belonged to an instance that died; another instance picks it up.
 		RescueStuckJobsAfter: 5 * time.Minute,
-		// The daily digest: checked hourly, sent once a day from 07:00 UTC.
-		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now)},
+		// The daily digest: checked hourly, sent once a day from 07:00 UTC. Fully
+		// anonymous posts: released each minute, in batches.
+		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob()},
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -250,7 +251,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Announce: func(ctx context.Context, tx pgx.Tx, topic string, data []byte) error {
 			return live.Publish(ctx, tx, topic, data)
 		},
+		Secret: seal.Derive(cfg.SecretKey, "anonymous posting counts"),
 	})
+	river.AddWorker(workers, discussion.NewReleaseWorker(a.Boards))
 	a.Reflections = reflection.NewService(pool, reflection.Options{
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},

@@ -58,7 +58,9 @@ const (
 	// Peers posts hide the author from other learners; a moderator may reveal the
 	// author, with a reason that is audited.
 	Peers Identity = "peers"
-	// Anonymous posts store no link to their author at all.
+	// Anonymous posts store no link to their author at all. They wait in a queue and
+	// are released in batches (queue.go), so that not even their order says who wrote
+	// them.
 	Anonymous Identity = "anonymous"
 )
 
@@ -96,9 +98,12 @@ type Board struct {
 	QAMode        bool
 	EditWindow    time.Duration
 	PostsPerHour  int
-	GradeThreads  int
-	GradeReplies  int
-	MaxScore      float64
+	// AnonymousDelay is the longest a fully anonymous post waits to be released with
+	// others (see queue.go). Zero, to SaveSettings, means the default of 60 minutes.
+	AnonymousDelay time.Duration
+	GradeThreads   int
+	GradeReplies   int
+	MaxScore       float64
 }
 
 // IsCaseBoard reports whether the board holds cases and learning opportunities.
@@ -202,6 +207,7 @@ type Service struct {
 	announce Announcer
 	render   func(string) (template.HTML, error)
 	scan     func(string) []guard.Finding
+	secret   []byte
 }
 
 // Options are the Service's collaborators; any may be nil.
@@ -216,6 +222,10 @@ type Options struct {
 	// cheaper refusal comes before them.
 	Render func(string) (template.HTML, error)
 	Scan   func(string) []guard.Finding
+	// Secret keys the posting counts of fully anonymous posts together with each day's
+	// random secret (queue.go): someone holding the database alone cannot say whose
+	// count a row is, even on the day. app derives it from HUDDLE_SECRET_KEY.
+	Secret []byte
 }
 
 // NewService returns a Service.
@@ -233,7 +243,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 		o.Scan = guard.Scan
 	}
 	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce,
-		render: o.Render, scan: o.Scan}
+		render: o.Render, scan: o.Scan, secret: o.Secret}
 }
 
 // Topic is the live-update topic of a board.
@@ -252,7 +262,7 @@ ON CONFLICT (activity_id) DO NOTHING`
 
 const selectBoard = `
 SELECT activity_id, kind, identity, learner_choice, premoderated, qa_mode, edit_minutes,
-       posts_per_hour, grade_threads, grade_replies, max_score
+       posts_per_hour, grade_threads, grade_replies, max_score, anonymous_delay_minutes
 FROM boards WHERE activity_id = $1`
 
 // Board returns the board of a set-up board activity, making its row with defaults
@@ -291,9 +301,9 @@ type querier interface {
 
 func (s *Service) board(ctx context.Context, q querier, activityID int64) (Board, error) {
 	var b Board
-	var minutes int
+	var minutes, delay int
 	err := q.QueryRow(ctx, selectBoard, activityID).Scan(&b.ActivityID, &b.Kind, &b.Identity, &b.LearnerChoice,
-		&b.Premoderated, &b.QAMode, &minutes, &b.PostsPerHour, &b.GradeThreads, &b.GradeReplies, &b.MaxScore)
+		&b.Premoderated, &b.QAMode, &minutes, &b.PostsPerHour, &b.GradeThreads, &b.GradeReplies, &b.MaxScore, &delay)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, ErrNotFound
 	}
@@ -301,6 +311,7 @@ func (s *Service) board(ctx context.Context, q querier, activityID int64) (Board
 		return b, fmt.Errorf("discussion: board %d: %w", activityID, err)
 	}
 	b.EditWindow = time.Duration(minutes) * time.Minute
+	b.AnonymousDelay = time.Duration(delay) * time.Minute
 	return b, nil
 }
 
@@ -311,11 +322,18 @@ func (s *Service) SaveSettings(ctx context.Context, moderatorID int64, b Board) 
 		return invalid("identity", "Choose how authors are shown.")
 	}
 	minutes := int(b.EditWindow / time.Minute)
+	delay := int(b.AnonymousDelay / time.Minute)
+	if delay == 0 {
+		delay = defaultAnonymousDelay
+	}
 	switch {
 	case minutes < 0 || minutes > 1440:
 		return invalid("edit_minutes", "The edit window must be between 0 and 1440 minutes.")
 	case b.PostsPerHour < 1 || b.PostsPerHour > 1000:
 		return invalid("posts_per_hour", "Posts an hour must be between 1 and 1000.")
+	case delay < minAnonymousDelay || delay > maxAnonymousDelay:
+		return invalid("anonymous_delay", fmt.Sprintf("The longest wait for fully anonymous posts must be between %d and %d minutes.",
+			minAnonymousDelay, maxAnonymousDelay))
 	case b.GradeThreads < 0 || b.GradeReplies < 0 || b.GradeThreads > 100 || b.GradeReplies > 100:
 		return invalid("grade_threads", "Participation requirements must be between 0 and 100.")
 	}
@@ -330,9 +348,9 @@ func (s *Service) SaveSettings(ctx context.Context, moderatorID int64, b Board) 
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 UPDATE boards SET identity = $2, learner_choice = $3, premoderated = $4, qa_mode = $5, edit_minutes = $6,
-       posts_per_hour = $7, grade_threads = $8, grade_replies = $9, updated_at = $10
+       posts_per_hour = $7, grade_threads = $8, grade_replies = $9, updated_at = $10, anonymous_delay_minutes = $11
 WHERE activity_id = $1`, b.ActivityID, b.Identity, b.LearnerChoice, b.Premoderated, b.QAMode, minutes,
-			b.PostsPerHour, b.GradeThreads, b.GradeReplies, s.now())
+			b.PostsPerHour, b.GradeThreads, b.GradeReplies, s.now(), delay)
 		if err != nil {
 			return fmt.Errorf("discussion: save settings of board %d: %w", b.ActivityID, err)
 		}

@@ -265,13 +265,28 @@ func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64)
 }
 
 // PruneRates forgets posting counts of hours that have passed, so the table never
-// keeps a record of when people posted for longer than the limit needs.
+// keeps a record of when people posted for longer than the limit needs. The counts of
+// fully anonymous posts go with their day, and so does the day's secret: after that
+// nobody can say whose a count was.
 func (s *Service) PruneRates(ctx context.Context) (int64, error) {
-	tag, err := s.db.Exec(ctx, `DELETE FROM post_rate WHERE hour < $1`, s.now().UTC().Truncate(time.Hour))
-	if err != nil {
-		return 0, fmt.Errorf("discussion: prune rates: %w", err)
+	now := s.now().UTC()
+	var n int64
+	for _, q := range []struct{ sql, since string }{
+		{`DELETE FROM post_rate WHERE hour < $1`, "hour"},
+		{`DELETE FROM anonymous_counts WHERE day < $1`, "day"},
+		{`DELETE FROM anonymous_day_secrets WHERE day < $1`, "day"},
+	} {
+		since := now.Truncate(time.Hour)
+		if q.since == "day" {
+			since = now.Truncate(24 * time.Hour)
+		}
+		tag, err := s.db.Exec(ctx, q.sql, since)
+		if err != nil {
+			return n, fmt.Errorf("discussion: prune rates: %w", err)
+		}
+		n += tag.RowsAffected()
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
 // noticeReply tells a thread's author about a reply by replier, unless they wrote it.

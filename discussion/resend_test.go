@@ -31,19 +31,27 @@ func TestResentFormMakesOnePost(t *testing.T) {
 			again, err := e.svc.CreateThread(e.ctx, b, e.learner1, d)
 			require.NoError(t, err)
 			require.Equal(t, first, again)
+			// A fully anonymous post waits, and a resend after its release is still told
+			// only that: never which post it became.
+			require.Equal(t, identity == discussion.Anonymous, first.Queued)
+			th := e.released(b, first)
+			again, err = e.svc.CreateThread(e.ctx, b, e.learner1, d)
+			require.NoError(t, err)
+			require.Equal(t, first, again)
 
 			reply := discussionDraft("", "The hour's second post.")
 			reply.Submission = "reply-token-" + string(identity)
-			r1, err := e.svc.Reply(e.ctx, b, e.learner1, first.ThreadID, 0, reply)
+			r1, err := e.svc.Reply(e.ctx, b, e.learner1, th.ThreadID, 0, reply)
 			require.NoError(t, err, "the resent thread was not counted")
-			r2, err := e.svc.Reply(e.ctx, b, e.learner1, first.ThreadID, 0, reply)
+			r2, err := e.svc.Reply(e.ctx, b, e.learner1, th.ThreadID, 0, reply)
 			require.NoError(t, err, "a resend at the limit still gets its post")
 			require.Equal(t, r1, r2)
+			e.released(b, r1)
 			require.Equal(t, 2, count(b))
 
 			other := discussionDraft("", "A third form is over the limit.")
 			other.Submission = "third-token-" + string(identity)
-			_, err = e.svc.Reply(e.ctx, b, e.learner1, first.ThreadID, 0, other)
+			_, err = e.svc.Reply(e.ctx, b, e.learner1, th.ThreadID, 0, other)
 			var rl *discussion.RateLimitedError
 			require.ErrorAs(t, err, &rl)
 
@@ -66,12 +74,18 @@ func TestResentFormMakesOnePost(t *testing.T) {
 			wg.Wait()
 			require.Equal(t, got[0], got[1])
 			require.Equal(t, got[0], got[2])
+			e.released(busy, got[0])
 			require.Equal(t, 2, count(busy), "the host's opening post and one reply")
 
 			plain := discussionDraft("", "No token: sent twice, stored twice.")
 			for range 2 {
 				_, err = e.svc.Reply(e.ctx, busy, e.learner2, host.ThreadID, 0, plain)
 				require.NoError(t, err)
+			}
+			if identity == discussion.Anonymous {
+				posts, err := e.svc.ReleaseNow(e.ctx, busy.ActivityID)
+				require.NoError(t, err)
+				require.Len(t, posts, 2)
 			}
 			require.Equal(t, 4, count(busy))
 		})

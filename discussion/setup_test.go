@@ -237,14 +237,29 @@ func (e *env) thread(b discussion.Board, v discussion.Viewer, d discussion.Draft
 	e.t.Helper()
 	p, err := e.svc.CreateThread(e.ctx, b, v, d)
 	require.NoError(e.t, err)
-	return p
+	return e.released(b, p)
 }
 
 func (e *env) reply(b discussion.Board, v discussion.Viewer, threadID, parentID int64, body string) discussion.Posted {
 	e.t.Helper()
 	p, err := e.svc.Reply(e.ctx, b, v, threadID, parentID, discussion.Draft{Body: body})
 	require.NoError(e.t, err)
-	return p
+	return e.released(b, p)
+}
+
+// released writes a fully anonymous post that is waiting for release at once and
+// returns where it went, for tests about what happens to it afterwards. Other posts
+// pass through.
+func (e *env) released(b discussion.Board, p discussion.Posted) discussion.Posted {
+	e.t.Helper()
+	if !p.Queued {
+		return p
+	}
+	require.Zero(e.t, p.PostID, "a queued post has no id")
+	posts, err := e.svc.ReleaseNow(e.ctx, b.ActivityID)
+	require.NoError(e.t, err)
+	require.Len(e.t, posts, 1)
+	return posts[0]
 }
 
 func (e *env) count(sql string, args ...any) int {

@@ -43,8 +43,10 @@ func TestThreadVisibilityMatrix(t *testing.T) {
 			td.Title = "Learner thread " + state
 			th, err := e.svc.CreateThread(e.ctx, b, e.learner1, td)
 			require.NoError(t, err)
+			th = e.released(b, th)
 			rp, err := e.svc.Reply(e.ctx, b, e.learner1, ps.host, 0, d)
 			require.NoError(t, err)
+			rp = e.released(b, rp)
 			require.Equal(t, state == "held", th.Held)
 			require.Equal(t, state == "held", rp.Held)
 			for _, id := range []int64{th.PostID, rp.PostID} {

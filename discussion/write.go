@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -260,10 +261,13 @@ func (s *Service) check(d *Draft, p prepared) (checked, error) {
 	return c, nil
 }
 
-// Posted says where a new post went and whether it is waiting for a moderator.
+// Posted says where a new post went and whether it is waiting for a moderator. A
+// fully anonymous post is Queued instead: it has no id yet, and its author is never
+// told which post it became (ThreadID is the thread replied to, if any).
 type Posted struct {
 	ThreadID, PostID int64
 	Held             bool
+	Queued           bool
 }
 
 // CreateThread starts a thread (a discussion, a case or a learning opportunity).
@@ -308,17 +312,18 @@ func (s *Service) CreateThread(ctx context.Context, b Board, v Viewer, d Draft) 
 	if err != nil {
 		return Posted{}, err
 	}
-	created := stamp(now, identity)
-	p := Posted{ThreadID: randomID(), PostID: randomID()}
-	if err := s.countAnonymous(ctx, b, v, identity, now); err != nil {
-		// A resend racing its original may be counted too; it still gets the post.
-		return s.resent(ctx, b, d.Submission, err)
+	if identity == Anonymous {
+		w := waiting{kind: d.Kind, title: d.Title, specialty: d.Specialty, setting: d.Setting, grades: d.Grades, tags: d.Tags}
+		if expires != nil {
+			w.openHours = min(max(int(math.Round(expires.Sub(now).Hours())), 1), int(maxOpenFor/time.Hour))
+		}
+		return s.queue(ctx, b, v, w, c, d.Submission, now)
 	}
+	created := now
+	p := Posted{ThreadID: randomID(), PostID: randomID()}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if identity != Anonymous {
-			if err := s.countPost(ctx, tx, b, v, now); err != nil {
-				return err
-			}
+		if err := s.countPost(ctx, tx, b, v, now); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `
 INSERT INTO threads (id, board_id, kind, title, specialty, setting, grades, tags, expires_at, created_at)
@@ -326,7 +331,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			p.ThreadID, b.ActivityID, d.Kind, d.Title, d.Specialty, d.Setting, d.Grades, d.Tags, expires, created); err != nil {
 			return fmt.Errorf("discussion: insert thread: %w", err)
 		}
-		p.Held, err = s.insertPost(ctx, tx, b, v, p, 0, true, identity, c, created, d.Submission)
+		p.Held, err = s.insertPost(ctx, tx, b, v, p, 0, true, identity, c, created, submissionHash(d.Submission))
 		if err != nil {
 			return err
 		}
@@ -347,7 +352,8 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 	if err != nil {
 		return Posted{}, err
 	}
-	if _, err := s.replyTarget(ctx, s.db, b, v, threadID, parentID); err != nil {
+	first, err := s.replyTarget(ctx, s.db, b, v, threadID, parentID)
+	if err != nil {
 		return Posted{}, err
 	}
 	if p, ok, err := s.alreadyPosted(ctx, b, d.Submission); err != nil || ok {
@@ -365,30 +371,26 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 	if err != nil {
 		return Posted{}, err
 	}
-	created := stamp(now, identity)
-	p := Posted{ThreadID: threadID, PostID: randomID()}
-	if err := s.countAnonymous(ctx, b, v, identity, now); err != nil {
-		// A resend racing its original may be counted too; it still gets the post.
-		return s.resent(ctx, b, d.Submission, err)
+	if identity == Anonymous {
+		// The thread and parent are looked up again at release, which drops a reply
+		// whose thread was locked or removed in between.
+		return s.queue(ctx, b, v, waiting{threadID: threadID, parentID: first.parentID}, c, d.Submission, now)
 	}
+	p := Posted{ThreadID: threadID, PostID: randomID()}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		t, err := s.replyTarget(ctx, tx, b, v, threadID, parentID)
 		if err != nil {
 			return err
 		}
-		if identity != Anonymous {
-			if err := s.countPost(ctx, tx, b, v, now); err != nil {
-				return err
-			}
+		if err := s.countPost(ctx, tx, b, v, now); err != nil {
+			return err
 		}
-		p.Held, err = s.insertPost(ctx, tx, b, v, p, t.parentID, false, identity, c, created, d.Submission)
+		p.Held, err = s.insertPost(ctx, tx, b, v, p, t.parentID, false, identity, c, now, submissionHash(d.Submission))
 		if err != nil {
 			return err
 		}
-		// A fully anonymous reply sends no notice: the notice's time would be the
-		// reply's, which is otherwise kept to the day.
 		var notify int64
-		if t.author != nil && *t.author != v.UserID && !p.Held && identity != Anonymous {
+		if t.author != nil && *t.author != v.UserID && !p.Held {
 			notify = *t.author
 		}
 		return s.afterWrite(ctx, tx, b, v, identity, p, notify, t.title)
@@ -401,21 +403,41 @@ func (s *Service) Reply(ctx context.Context, b Board, v Viewer, threadID, parent
 
 // alreadyPosted finds the post a form with this submission token already made: a
 // browser resending a form whose answer it never saw gets that post, not a second
-// one, and is neither counted against the posting rate nor announced again.
+// one, and is neither counted against the posting rate nor announced again. A fully
+// anonymous post, waiting or released, answers Queued and nothing more: the resend
+// is not told which post it became.
 func (s *Service) alreadyPosted(ctx context.Context, b Board, submission string) (Posted, bool, error) {
 	if submission == "" {
 		return Posted{}, false, nil
 	}
 	var p Posted
-	err := s.db.QueryRow(ctx, `SELECT thread_id, id, status = 'held' FROM posts WHERE board_id = $1 AND submission = $2`,
-		b.ActivityID, token.Hash(submission)).Scan(&p.ThreadID, &p.PostID, &p.Held)
+	var opening, anonymous bool
+	err := s.db.QueryRow(ctx, `
+SELECT thread_id, id, opening, status = 'held', identity = 'anonymous' FROM posts WHERE board_id = $1 AND submission = $2
+UNION ALL
+SELECT coalesce(thread_id, 0), 0, thread_id IS NULL, false, true FROM anonymous_pending WHERE board_id = $1 AND submission = $2
+LIMIT 1`, b.ActivityID, token.Hash(submission)).Scan(&p.ThreadID, &p.PostID, &opening, &p.Held, &anonymous)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Posted{}, false, nil
 	}
 	if err != nil {
 		return Posted{}, false, fmt.Errorf("discussion: find submission: %w", err)
 	}
+	if anonymous {
+		if opening {
+			return Posted{Queued: true}, true, nil
+		}
+		return Posted{ThreadID: p.ThreadID, Queued: true}, true, nil
+	}
 	return p, true, nil
+}
+
+// submissionHash is what a post or a waiting post stores of its form's token.
+func submissionHash(submission string) []byte {
+	if submission == "" {
+		return nil
+	}
+	return token.Hash(submission)
 }
 
 // resent turns a write that lost the race to an identical resend (both passed
@@ -423,7 +445,8 @@ func (s *Service) alreadyPosted(ctx context.Context, b Board, submission string)
 // posting rate) into that resend's post. Other errors pass through.
 func (s *Service) resent(ctx context.Context, b Board, submission string, err error) (Posted, error) {
 	_, limited := errors.AsType[*RateLimitedError](err)
-	if pe, ok := errors.AsType[*pgconn.PgError](err); limited || ok && pe.Code == "23505" && pe.ConstraintName == "posts_submission" {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); limited || ok && pe.Code == "23505" &&
+		(pe.ConstraintName == "posts_submission" || pe.ConstraintName == "anonymous_pending_submission") {
 		if p, ok, lookErr := s.alreadyPosted(ctx, b, submission); lookErr != nil || ok {
 			return p, lookErr
 		}
@@ -500,41 +523,47 @@ func (s *Service) identityFor(b Board, v Viewer, chosen Identity) (Identity, err
 	return chosen, nil
 }
 
-// countAnonymous counts a fully anonymous post in a transaction of its own, before
-// the post's: in the same transaction the count's row would carry the post's
-// transaction id and so name its author.
-func (s *Service) countAnonymous(ctx context.Context, b Board, v Viewer, identity Identity, now time.Time) error {
-	if identity != Anonymous {
-		return nil
-	}
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.countPost(ctx, tx, b, v, now) })
-}
-
 // underRate refuses a person who has already posted as often as the board allows
-// this hour. It only reads the count, so it can come before the costly checks of what
-// they wrote; countPost, in the post's transaction, counts the post and has the last
-// word when two posts race.
+// this hour, named and fully anonymous posts together. It only reads the counts, so it
+// can come before the costly checks of what they wrote; countPost or, for a fully
+// anonymous post, countAnonymous, in the post's transaction, counts the post and has
+// the last word when two posts race.
 func (s *Service) underRate(ctx context.Context, b Board, v Viewer, now time.Time) error {
 	if v.Moderator {
 		return nil
 	}
-	var n int
-	err := s.db.QueryRow(ctx, `SELECT posts FROM post_rate WHERE board_id = $1 AND user_id = $2 AND hour = $3`,
-		b.ActivityID, v.UserID, now.Truncate(time.Hour)).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
+	named, err := s.namedThisHour(ctx, s.db, b, v, now)
 	if err != nil {
-		return fmt.Errorf("discussion: rate: %w", err)
+		return err
 	}
-	if n >= b.PostsPerHour {
+	anonymous, err := s.anonymousThisHour(ctx, s.db, b, v, now)
+	if err != nil {
+		return err
+	}
+	if named+anonymous >= b.PostsPerHour {
 		return rateLimited(b, now)
 	}
 	return nil
 }
 
-// countPost enforces the board's posting rate. It records how many posts a person
-// made this hour, never which.
+// namedThisHour is how many posts under their name or anonymous to peers a person
+// made on the board this hour.
+func (s *Service) namedThisHour(ctx context.Context, q querier, b Board, v Viewer, now time.Time) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT posts FROM post_rate WHERE board_id = $1 AND user_id = $2 AND hour = $3`,
+		b.ActivityID, v.UserID, now.Truncate(time.Hour)).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("discussion: rate: %w", err)
+	}
+	return n, nil
+}
+
+// countPost enforces the board's posting rate on a post that is not fully anonymous.
+// It records how many such posts a person made this hour, never which. Reading the
+// fully anonymous count writes nothing, so it ties nothing to this transaction.
 func (s *Service) countPost(ctx context.Context, tx querier, b Board, v Viewer, now time.Time) error {
 	if v.Moderator {
 		return nil
@@ -548,7 +577,11 @@ RETURNING posts`, b.ActivityID, v.UserID, hour).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("discussion: rate: %w", err)
 	}
-	if n > b.PostsPerHour {
+	anonymous, err := s.anonymousThisHour(ctx, tx, b, v, now)
+	if err != nil {
+		return err
+	}
+	if n+anonymous > b.PostsPerHour {
 		return rateLimited(b, now)
 	}
 	return nil
@@ -564,7 +597,7 @@ INSERT INTO posts (id, thread_id, board_id, opening, parent_id, identity, author
 VALUES ($1, $2, $3, $4, NULLIF($5::bigint, 0), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 
 func (s *Service) insertPost(ctx context.Context, tx pgx.Tx, b Board, v Viewer, p Posted, parentID int64, opening bool,
-	identity Identity, c checked, created time.Time, submission string) (held bool, _ error) {
+	identity Identity, c checked, created time.Time, submission []byte) (held bool, _ error) {
 	status, heldFor := "visible", ""
 	switch {
 	case c.findings != nil:
@@ -576,12 +609,8 @@ func (s *Service) insertPost(ctx context.Context, tx pgx.Tx, b Board, v Viewer, 
 	if identity != Anonymous {
 		author = &v.UserID
 	}
-	var sub []byte
-	if submission != "" {
-		sub = token.Hash(submission)
-	}
 	if _, err := tx.Exec(ctx, insertPost, p.PostID, p.ThreadID, b.ActivityID, opening, parentID, identity, author,
-		c.body, c.html, c.sections, status, heldFor, c.findings, c.reason, created, sub); err != nil {
+		c.body, c.html, c.sections, status, heldFor, c.findings, c.reason, created, submission); err != nil {
 		return false, fmt.Errorf("discussion: insert post: %w", err)
 	}
 	return status == "held", nil
@@ -752,18 +781,17 @@ func (s *Service) Delete(ctx context.Context, b Board, v Viewer, postID int64) e
 }
 
 // checkLogged is check plus the log line an administrator needs to judge the guard:
-// the kinds and positions it found, never the text. A fully anonymous post's id is
-// left out, since a log line's time would pin down when it was written.
+// the kinds and positions it found, never the text. A fully anonymous post gets no
+// line when it goes on to be stored: the line's time would be its submission's, and
+// a held post stands out among those released with it. Its release logs how many
+// were held instead (queue.go).
 func (s *Service) checkLogged(d *Draft, p prepared, b Board, identity Identity) (checked, error) {
 	c, err := s.check(d, p)
 	if identity == Anonymous {
 		// Nothing that could be matched to the stored post, whose time is the day only.
 		var ge *GuardError
 		if errors.As(err, &ge) {
-			s.log.Info("guard stopped a fully anonymous post")
-		}
-		if err == nil && c.found != nil {
-			s.log.Info("guard overridden on a fully anonymous post; held for a moderator")
+			s.log.Info("guard stopped a fully anonymous post") // nothing was stored
 		}
 		return c, err
 	}

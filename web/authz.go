@@ -93,8 +93,17 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 		}
 		if id != "" {
 			lookUp := s.deps.Sessions.Get
-			if !usedByPerson(c) {
+			switch {
+			case !usedByPerson(c):
 				lookUp = s.deps.Sessions.Peek
+			case sendsPost(c):
+				// Recording the use would write the session's row in the request that
+				// sends a fully anonymous post, and its time and transaction id would
+				// sit beside the post's submission. So the use is recorded after the
+				// handler, and only if the post was not queued; the page the person is
+				// sent to next records it anyway.
+				lookUp = s.deps.Sessions.Peek
+				defer s.recordUseUnlessQueued(c, id)
 			}
 			sess, err := lookUp(c.UserContext(), id)
 			switch {
@@ -150,6 +159,18 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 			return c.Next()
 		}
 		return errForbidden
+	}
+}
+
+// recordUseUnlessQueued records the use of the session id after a request that sent a
+// post, unless the post was fully anonymous and queued (localsQueued). A failure
+// costs only the record of one use, so it is not the request's error.
+func (s *Server) recordUseUnlessQueued(c *fiber.Ctx, id string) {
+	if queued, _ := c.Locals(localsQueued).(bool); queued {
+		return
+	}
+	if _, err := s.deps.Sessions.Get(c.UserContext(), id); err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.log.Warn("record session use", "err", err)
 	}
 }
 

@@ -41,6 +41,26 @@ func (s *Server) boardRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/threads/:thread/flags", Educator, s.threadFlag)
 }
 
+// postRoutes are the routes that send a new post, fully anonymous ones among them.
+// What such a request leaves behind is the same whichever identity it posts under, so
+// that it leaves nothing that would tell a fully anonymous post's submission from the
+// rest, nor tie one to its author: it uses the session without recording the use
+// until it knows the post was not queued (authorize), and its log lines carry no
+// request id (observe).
+var postRoutes = map[string]bool{
+	"/activities/:activity/threads":               true,
+	"/activities/:activity/threads/:thread/posts": true,
+}
+
+// sendsPost reports whether the request is one that sends a new post.
+func sendsPost(c *fiber.Ctx) bool {
+	return c.Method() == fiber.MethodPost && postRoutes[routeOf(c)]
+}
+
+// localsQueued marks a request whose fully anonymous post was queued: its session's
+// use is not recorded.
+const localsQueued = "huddle.queued"
+
 // boardOf loads the board of the request's activity and who is looking at it.
 func (s *Server) boardOf(c *fiber.Ctx) (discussion.Board, discussion.Viewer, error) {
 	a := actorOf(c)
@@ -110,6 +130,7 @@ func (s *Server) boardPage(c *fiber.Ctx) error {
 	data := fiber.Map{
 		"Board": b, "Threads": rest, "Opportunities": open, "Query": q, "Filtered": filtered,
 		"Grades": discussion.Grades, "IsModerator": v.Moderator, "LiveURL": s.boardPath(c, "/events"),
+		"Queued": c.Query("queued") != "",
 	}
 	if b.Graded() && !v.Moderator {
 		p, err := s.deps.Boards.ParticipationOf(c.UserContext(), b, v.UserID)
@@ -365,7 +386,18 @@ func (s *Server) createThread(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	if p.Queued {
+		// To the board: the thread does not exist until the release.
+		return s.queued(c, "")
+	}
 	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(p.ThreadID)+postedQuery(p)))
+}
+
+// queued answers the sending of a fully anonymous post: back to the board or the
+// thread replied in, saying that it waits, with nothing in the address that names it.
+func (s *Server) queued(c *fiber.Ctx, rest string) error {
+	c.Locals(localsQueued, true)
+	return s.redirect(c, s.boardPath(c, rest+"?queued=1"))
 }
 
 func postedQuery(p discussion.Posted) string {
@@ -414,6 +446,7 @@ func (s *Server) renderThread(c *fiber.Ctx, b discussion.Board, v discussion.Vie
 		"Opening": opening, "Frags": frags,
 		"Board": b, "Thread": t, "Form": f, "IsModerator": v.Moderator, "Sections": discussion.CaseSections,
 		"Posted": c.Query("posted") != "", "Held": c.Query("held") != "", "Reported": c.Query("reported") != "",
+		"Queued":  c.Query("queued") != "",
 		"LiveURL": s.boardPath(c, "/events"), "ReplyTo": c.Query("reply"),
 	}))
 }
@@ -437,6 +470,9 @@ func (s *Server) reply(c *fiber.Ctx) error {
 			return s.renderThread(c, b, v, t, f, status)
 		}
 		return err
+	}
+	if p.Queued {
+		return s.queued(c, "/threads/"+itoa(threadID))
 	}
 	return s.redirect(c, s.boardPath(c, "/threads/"+itoa(threadID)+postedQuery(p)))
 }
@@ -612,6 +648,14 @@ func (s *Server) saveBoardSettings(c *fiber.Ctx) error {
 	b.PostsPerHour = atoi("posts_per_hour")
 	b.GradeThreads = atoi("grade_threads")
 	b.GradeReplies = atoi("grade_replies")
+	// A form without the field (an older page) keeps the board's wait; a typed 0 is
+	// refused like any other number out of range (to the service, 0 is the default).
+	if c.FormValue("anonymous_delay") != "" {
+		b.AnonymousDelay = time.Duration(atoi("anonymous_delay")) * time.Minute
+		if b.AnonymousDelay == 0 {
+			b.AnonymousDelay = -time.Minute
+		}
+	}
 	if err := s.deps.Boards.SaveSettings(c.UserContext(), v.UserID, b); err != nil {
 		var inv *discussion.InvalidError
 		if errors.As(err, &inv) {

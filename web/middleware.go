@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,13 +54,21 @@ func (s *Server) observe(m *httpMetrics) fiber.Handler {
 		elapsed := time.Since(start)
 		m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
 		m.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
-		s.log.Info("request",
-			"request_id", c.Locals("requestid"),
-			"method", method,
-			"route", route,
-			"status", status,
-			"duration_ms", float64(elapsed.Microseconds())/1000,
-		)
+		attrs := []any{"method", method, "route", route, "status", status,
+			"duration_ms", float64(elapsed.Microseconds()) / 1000}
+		if sendsPost(c) {
+			// A request that sends a post, fully anonymous or not (see postRoutes),
+			// logs no request id. The error handler, which runs after this, logs and
+			// shows a fresh random one instead, which no other line carries: the
+			// middleware's ids count up, so even one alone would place the request
+			// among the others.
+			id := utils.UUIDv4()
+			c.Locals("requestid", id)
+			c.Set(fiber.HeaderXRequestID, id)
+		} else {
+			attrs = append([]any{"request_id", c.Locals("requestid")}, attrs...)
+		}
+		s.log.Info("request", attrs...)
 		return err
 	}
 }
