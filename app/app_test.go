@@ -16,6 +16,7 @@ import (
 
 	"github.com/huddle-lti/huddle/app"
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/roster"
@@ -47,6 +48,7 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		notify.SendArgs{NoticeID: 1},
 		notify.DigestArgs{},
 		notify.DigestSendArgs{UserID: 1},
+		discussion.ReleaseArgs{},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)
