@@ -96,7 +96,7 @@ func TestPagesAreAccessible(t *testing.T) {
 	edu.waitFrameText(s.Huddle, "Set up this activity")
 	edu.requireAccessible(s.Huddle, "set-up page")
 	edu.clickInFrame(s.Huddle, `input[value="`+e2eKinds[0].Name+`"]`)
-	edu.clickInFrame(s.Huddle, `main button[type="submit"]`) // not the header's "Sign out"
+	edu.clickInFrame(s.Huddle, `main button[type="submit"]`)              // not the header's "Sign out"
 	edu.waitFrameText(s.Huddle, e2eKinds[0].Title, "0 waiting, 0 failed") // text only the activity page has
 	edu.requireAccessible(s.Huddle, "activity page (educator)")
 	edu.clickInFrame(s.Huddle, `a[href$="/grades"]`)

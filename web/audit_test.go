@@ -102,13 +102,12 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 	}
 
 	type want struct {
-		action        audit.Action
-		actor         int64
-		activity      int64 // the course is the board's whenever this is set
-		course        int64 // for an action with no activity
-		target        int64
-		detail        string
-		courseUnknown bool
+		action   audit.Action
+		actor    int64
+		activity int64 // the course is the board's whenever this is set
+		course   int64 // for an action with no activity
+		target   int64
+		detail   string
 	}
 	tests := []struct {
 		name string

@@ -159,41 +159,54 @@ func TestLiveStreamsPerSessionAreCappedAcrossInstances(t *testing.T) {
 	short := func(d *web.Deps) { d.StreamLifetime = 3 * time.Second }
 	one, two := be.secondInstance(t, short), be.secondInstance(t, short)
 
-	open := func(base string) (*http.Response, error) {
+	// open opens a stream and keeps it open until the test ends; a refused one is read
+	// and closed at once.
+	type opened struct {
+		code   int
+		header http.Header
+		body   string
+	}
+	open := func(base string) (opened, error) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+be.activity+"/events", nil)
 		if err != nil {
-			return nil, err
+			return opened{}, err
 		}
 		req.Header.Set("Accept", "application/json")
 		for k, v := range be.peer.cookies {
 			req.AddCookie(&http.Cookie{Name: k, Value: v})
 		}
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			t.Cleanup(func() { resp.Body.Close() })
+		if err != nil {
+			return opened{}, err
 		}
-		return resp, err
+		o := opened{code: resp.StatusCode, header: resp.Header}
+		if o.code == http.StatusOK {
+			t.Cleanup(func() { _ = resp.Body.Close() })
+			return o, nil
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		o.body = string(body)
+		return o, err
 	}
 	for i := range 6 {
 		base := one
 		if i%2 == 1 {
 			base = two
 		}
-		resp, err := open(base)
+		o, err := open(base)
 		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "stream %d", i+1)
+		require.Equal(t, http.StatusOK, o.code, "stream %d", i+1)
 	}
-	resp, err := open(one)
+	o, err := open(one)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Contains(t, string(body), `"too_many_streams"`)
-	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	require.Equal(t, http.StatusTooManyRequests, o.code)
+	require.Contains(t, o.body, `"too_many_streams"`)
+	require.NotEmpty(t, o.header.Get("Retry-After"))
 
 	// The streams end after their lifetime and release their slots.
 	require.Eventually(t, func() bool {
-		resp, err := open(two)
-		return err == nil && resp.StatusCode == http.StatusOK
+		o, err := open(two)
+		return err == nil && o.code == http.StatusOK
 	}, 15*time.Second, 100*time.Millisecond, "an ended stream's slot is free again")
 }
