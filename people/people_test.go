@@ -53,7 +53,7 @@ func TestAnasExportAndErasure(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{
   "discussion": {"posts_kept_as_former_member": 2, "endorsements_kept_without_name": 0, "reports_kept_without_reporter": 1,
-                 "moderation_entries_kept_without_name": 0, "helpful_marks_deleted": 1, "posting_counts_deleted": 3},
+                 "moderation_entries_kept_without_name": 0, "helpful_marks_deleted": 1, "posting_counts_deleted": 2},
   "reflection": {"reflections_deleted": 2, "versions_deleted": 1, "comments_on_their_reflections_deleted": 1,
                  "sign_offs_of_their_reflections_deleted": 1, "shares_of_their_reflections_deleted": 1,
                  "comments_kept_as_former_member": 1, "sign_offs_kept_as_former_member": 1,

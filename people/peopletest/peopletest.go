@@ -181,9 +181,20 @@ func Seed(t testing.TB, pool *pgxpool.Pool) *Huddle {
 		discussion.Draft{Body: "We walk the ward once before handover ends.", Identity: discussion.Named})
 	require.NoError(t, err)
 	h.AnaAnonymousText = "The weekend rota leaves one doctor for three wards."
-	h.AnaAnonymous, err = h.Boards.CreateThread(ctx, h.Feedback, ana, discussion.Draft{Title: "Weekend cover",
+	_, err = h.Boards.CreateThread(ctx, h.Feedback, ana, discussion.Draft{Title: "Weekend cover",
 		Body: h.AnaAnonymousText, Identity: discussion.Anonymous})
 	require.NoError(t, err)
+	// A fully anonymous post waits in the board's queue and is written when released:
+	// once the board's longest wait has passed, as the release job would, then the
+	// clock goes back so the rest of the day happens as before.
+	before := h.Clock.Now()
+	h.Clock.Advance(2 * time.Hour)
+	released, err := h.Boards.ReleaseAnonymous(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, released)
+	h.Clock.Set(before)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT thread_id, id FROM posts WHERE board_id = $1 AND identity = 'anonymous' AND opening`,
+		h.Feedback.ActivityID).Scan(&h.AnaAnonymous.ThreadID, &h.AnaAnonymous.PostID))
 	require.NoError(t, h.Boards.MarkHelpful(ctx, h.Board, ana, h.BenThread.PostID, true))
 	require.NoError(t, h.Boards.MarkHelpful(ctx, h.Board, ben, h.AnaReply.PostID, true))
 	require.NoError(t, h.Boards.MarkHelpful(ctx, h.Board, eve, h.AnaReply.PostID, true))
