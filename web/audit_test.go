@@ -335,13 +335,20 @@ func TestAuditKeepsNoTextAndNoAnonymousAuthor(t *testing.T) {
 		"edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"0"}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	const secret = "Quokka handover on Ward Zebra"
-	r = lena.post(lena.activity+"/threads", url.Values{"csrf": {lena.csrf}, "title": {secret + " title"}, "body": {secret + " body"}})
-	require.Equal(t, http.StatusSeeOther, r.code, r.body)
-	m := postedRE.FindStringSubmatch(r.location)
-	require.NotNil(t, m, r.location)
-	thread, postID := m[1], m[2]
+	// Fully anonymous posts wait in the board's queue until three are there.
+	for _, title := range []string{secret + " title", "Rota question", "Parking at night"} {
+		r = lena.post(lena.activity+"/threads", url.Values{"csrf": {lena.csrf}, "title": {title}, "body": {secret + " body"}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+		require.Contains(t, r.location, "queued=1")
+	}
+	released, err := e.app.Boards.ReleaseAnonymous(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, 3, released)
+	var thread, postID string
 	var author *int64
-	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT author_id FROM posts WHERE id = $1`, postID).Scan(&author))
+	require.NoError(t, e.pool.QueryRow(t.Context(), `
+SELECT p.thread_id::text, p.id::text, p.author_id FROM posts p JOIN threads t ON t.id = p.thread_id
+WHERE p.opening AND t.title = $1`, secret+" title").Scan(&thread, &postID, &author))
 	require.Nil(t, author, "a fully anonymous post")
 
 	for _, form := range []url.Values{
