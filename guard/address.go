@@ -69,8 +69,9 @@ func scanAddress(n *normalised, i int, found []candidate) []candidate {
 			}
 			return found
 		}
-		// "Flat D, Trinity Tower": a building named like a street.
-		if end, ok := readStreetName(s, p, styleTitle); ok {
+		// "Flat D, Trinity Tower": a building named like a street. A room or unit on its own is more often a
+		// meeting room ("Room 2, Jubilee House") than a home.
+		if end, ok := readStreetName(s, p, styleTitle); ok && !isRoomOrUnit(s[start:p]) {
 			return append(found, candidate{kind: KindAddress, start: start, end: extendPlaces(s, end)})
 		}
 	} else {
@@ -331,6 +332,10 @@ func readFlatPrefix(s string, i int) (int, int, bool) {
 		p++
 	}
 	return i, p, true
+}
+
+func isRoomOrUnit(prefix string) bool {
+	return len(prefix) >= 4 && (strings.EqualFold(prefix[:4], "room") || strings.EqualFold(prefix[:4], "unit"))
 }
 
 // hasAddressCue reports whether an address cue ("lives at", "Address:", "moved to") comes just before s[i].

@@ -248,7 +248,12 @@ func TestScanTitledName(t *testing.T) {
 		{"record name after a label", "Name: OKORO, Grace (Mrs)", []found{{KindTitledName, "OKORO, Grace"}}},
 		{"record name in a clinic list", "14:00 Bautista, Arnel  22/4/73  phone", []found{{KindTitledName, "Bautista, Arnel"}, {KindDateOfBirth, "22/4/73"}}},
 		{"record name glued", "FENWICK,Doreen|01051965|F", []found{{KindTitledName, "FENWICK,Doreen"}, {KindDateOfBirth, "01051965"}}},
+		{"capitals with an initial", "MR J SMITH", []found{{KindTitledName, "MR J SMITH"}}},
+		{"capitals on a letter", "RE: MR SMITH\n14 Elm Street", []found{{KindTitledName, "MR SMITH"}, {KindAddress, "14 Elm Street"}}},
+		{"lower case initial", "mrs j smith rang", []found{{KindTitledName, "mrs j smith"}}},
+		{"role before the name", "Nurse Practitioner Jones", []found{{KindTitledName, "Nurse Practitioner Jones"}}},
 		{"mitral regurgitation", "severe mr on echo", nil},
+		{"MR in capitals", "SEVERE MR SECONDARY TO PROLAPSE", nil},
 		{"MR and TR", "moderate MR and TR", nil},
 		{"MR scan in capitals", "MR ANGIOGRAM HEAD", nil},
 		{"milliseconds", "QTc 540 ms on citalopram", nil},
@@ -332,6 +337,8 @@ func TestScanAddress(t *testing.T) {
 		{"bed", "bed 12 Park Lane side", nil},
 		{"list", "Oncology, Church Lane", nil},
 		{"room", "Seminar Room 3, Education Centre", nil},
+		{"meeting room", "Meeting Room 2, Jubilee House", nil},
+		{"care home room", "Room 14, Oakwood Care Home, 3 Park Drive", []found{{KindAddress, "3 Park Drive"}}},
 	})
 }
 

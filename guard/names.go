@@ -53,6 +53,10 @@ func titleKindOf(w string) (titleKind, bool) {
 	return k, ok
 }
 
+// clinicalRoles may sit between a clinical title and the name ("Nurse Practitioner Jones").
+var clinicalRoles = wordSet(`Practitioner Specialist Associate Consultant Radiologist Registrar Lead Manager Educator
+	Prescriber Endoscopist Anaesthetist Sonographer Physician Surgeon Paediatrician Psychiatrist Midwife`)
+
 // abbreviatedTitles may be written with a full stop ("Dr.", "Prof.", "Revd.").
 var abbreviatedTitles = wordSet(`mr mrs ms mx dr prof rev revd capt sr`)
 
@@ -117,7 +121,7 @@ var commonWords = wordSet(`a an the this that these those it its it's is was are
 	anything something nothing everything anyone someone everyone nobody much lots lot loads bit bits
 	home house work school family mum mom dad mother father son daughter wife husband brother sister
 	partner friend friends nurse nurses doctor doctors sir madam chef dob nhs mrn born aged age room side
-	cubicle chair here`)
+	cubicle chair here rang phoned rung texted emailed wrote asked came went called rings phones`)
 
 // scanTitledName reports a title followed by a name, with any initials between ("Mr J. Smith", "Mrs R S
 // Jones"). A lone initial ("Mr X", the usual anonymisation), a pair of capitals ("Mr AB") or an ordinary word
@@ -173,11 +177,24 @@ func scanTitledName(n *normalised, i int, found []candidate) []candidate {
 		// "nurse Patel" but not "the nurse said": only a capitalised name makes the noun a title.
 		nameStyle = styleTitle
 	}
-	end, words := readTitledName(s, j, nameStyle)
+	if kind.clinician && style == styleTitle {
+		// "Nurse Practitioner Jones", "Consultant Radiologist Smith": the role belongs to the title.
+		for k := 0; k < 2; k++ {
+			w := nextWord(s, j)
+			if !clinicalRoles.has(w) || w == "" || w[0] < 'A' || w[0] > 'Z' {
+				break
+			}
+			j = strings.Index(s[j:], w) + j + len(w)
+		}
+	}
+	end, words, initials := readTitledName(s, j, nameStyle)
 	if words == 0 {
 		return found
 	}
-	if style == styleUpper && kind.twoWordCaps && words < 2 {
+	// "MR" and "MS" in capitals are also a scan and a disease: a single capital word after them is a name only
+	// with initials before it or a record's punctuation after it ("RE: MR SMITH\n", "MR SMITH, 67").
+	if style == styleUpper && kind.twoWordCaps && words+initials < 2 &&
+		!(end >= len(s) || strings.IndexByte("\n,(:-", s[end]) >= 0) {
 		return found
 	}
 	if brands.has(strings.TrimSuffix(title, ".") + ":" + firstNameWord(s, j)) {
@@ -222,8 +239,8 @@ func firstNameWord(s string, j int) string {
 }
 
 // readTitledName reads initials and up to three name words after a title ending at j, in the title's case
-// style, and returns where the name ends and how many name words it has.
-func readTitledName(s string, j int, style caseStyle) (int, int) {
+// style, and returns where the name ends and how many name words and initials it has.
+func readTitledName(s string, j int, style caseStyle) (int, int, int) {
 	end, words, initials := j, 0, 0
 	for {
 		k := j
@@ -231,18 +248,18 @@ func readTitledName(s string, j int, style caseStyle) (int, int) {
 			k++
 		}
 		if k == j || k >= len(s) {
-			return end, words
+			return end, words, initials
 		}
 		wEnd, w := readNameWord(s, k)
 		runes := []rune(w)
 		if len(runes) == 0 {
-			return end, words
+			return end, words, initials
 		}
-		if words == 0 && len(runes) <= 2 && isAllUpper(runes) && (style != styleUpper || wEnd < len(s) && s[wEnd] == '.') {
+		if words == 0 && isInitial(s, runes, wEnd, style) {
 			// An initial or two: a surname may follow ("Mr J. Smith", "Mrs R S Jones").
 			initials++
 			if initials > 3 {
-				return end, words
+				return end, words, initials
 			}
 			if wEnd < len(s) && s[wEnd] == '.' {
 				wEnd++
@@ -262,14 +279,30 @@ func readTitledName(s string, j int, style caseStyle) (int, int) {
 					continue
 				}
 			}
-			return end, words
+			return end, words, initials
 		}
 		words++
 		end, j = wEnd, wEnd
 		if words == 3 {
-			return end, words
+			return end, words, initials
 		}
 	}
+}
+
+// isInitial reports whether the word at s[..wEnd] is an initial before a surname: one or two capitals in
+// title case ("Mr J. Smith", "Mrs R S Jones"), one capital or a dotted one in capitals ("MR J SMITH"), one
+// letter in lower case ("mrs j smith").
+func isInitial(s string, runes []rune, wEnd int, style caseStyle) bool {
+	dotted := wEnd < len(s) && s[wEnd] == '.'
+	switch style {
+	case styleTitle:
+		return len(runes) <= 2 && isAllUpper(runes)
+	case styleUpper:
+		return isAllUpper(runes) && (len(runes) == 1 || len(runes) == 2 && dotted)
+	case styleLower:
+		return len(runes) == 1 && unicode.IsLower(runes[0]) && (dotted || wEnd < len(s) && s[wEnd] == ' ')
+	}
+	return false
 }
 
 // isNameWord decides whether w can be a name in a title of the given style. The first word carries the
