@@ -116,6 +116,13 @@ func scanNumberedStreet(s string, i int, found []candidate) []candidate {
 	if i > 0 && (isWordRune(rune(s[i-1])) || strings.IndexByte(".,/:-+'", s[i-1]) >= 0 && !(s[i-1] == ',' || s[i-1] == ':')) {
 		return found
 	}
+	// In lower case "12 church lane" is an address only where one is expected: after "lives at" or "new
+	// address is", or after a house name ("oak lodge, 12 church lane"). Checking that first keeps "3 days of
+	// SOB" cheap.
+	if street := skipHouseNumber(s, i); street < len(s) && s[street] >= 'a' && s[street] <= 'z' &&
+		!hasAddressCue(s, i) && !(i >= 2 && s[i-2] == ',') {
+		return found
+	}
 	end, ok := readNumberedStreet(s, i)
 	if !ok {
 		return found
@@ -123,13 +130,7 @@ func scanNumberedStreet(s string, i int, found []candidate) []candidate {
 	if w, _ := wordBefore(s, i); addressAfterNumberNot.has(w) {
 		return found
 	}
-	end = extendPlaces(s, end)
-	// In lower case "12 church lane" is an address only where one is expected: after "lives at" or "new
-	// address is", or before a postcode.
-	if wordStyle(firstWordAt(s, skipHouseNumber(s, i))) == styleLower && !hasAddressCue(s, i) && !postcodeAt(s, end) {
-		return found
-	}
-	return append(found, candidate{kind: KindAddress, start: i, end: end})
+	return append(found, candidate{kind: KindAddress, start: i, end: extendPlaces(s, end)})
 }
 
 // skipHouseNumber returns where the street starts after the house number at s[i].

@@ -52,11 +52,25 @@ func (k Kind) Explain() string {
 	}
 }
 
+// rank is k's position in kindOrder; resolve sorts by it, so it is a table rather than a search.
 func (k Kind) rank() int {
-	for i, o := range kindOrder {
-		if o == k {
-			return i
-		}
+	switch k {
+	case KindEmail:
+		return 0
+	case KindNHSNumber:
+		return 1
+	case KindPhone:
+		return 2
+	case KindHospitalNumber:
+		return 3
+	case KindPostcode:
+		return 4
+	case KindDateOfBirth:
+		return 5
+	case KindTitledName:
+		return 6
+	case KindAddress:
+		return 7
 	}
 	return len(kindOrder)
 }

@@ -409,6 +409,14 @@ func TestScanOrderAndOverlaps(t *testing.T) {
 	require.Nil(t, Scan("Nothing to see: Hb 98 g/L, NEWS2 5, bed 12."))
 }
 
+func TestKindRank(t *testing.T) {
+	t.Parallel()
+	for i, k := range kindOrder {
+		require.Equal(t, i, k.rank(), string(k))
+	}
+	require.Equal(t, len(kindOrder), Kind("other").rank())
+}
+
 func TestKindExplain(t *testing.T) {
 	t.Parallel()
 	for _, k := range kindOrder {

@@ -17,7 +17,14 @@ var postcodeAreas = wordSet(`AB AL B BA BB BD BF BH BL BN BR BS BT CA CB CF CH C
 func scanPostcode(n *normalised, i int, found []candidate) []candidate {
 	s := n.text
 	// Every postcode has a digit within its first three characters; most words do not.
-	if (i+1 >= len(s) || !isDigitByte(s[i+1])) && (i+2 >= len(s) || !isDigitByte(s[i+2])) {
+	area := 0
+	switch {
+	case i+1 < len(s) && isDigitByte(s[i+1]):
+		area = 1
+	case i+2 < len(s) && isDigitByte(s[i+2]):
+		area = 2
+	}
+	if area == 0 || !postcodeAreas.has(s[i:i+area]) {
 		return found
 	}
 	m := postcodeRe.FindStringSubmatchIndex(window(s, i, 11))

@@ -86,9 +86,9 @@ func (l wordList) has(w string) bool {
 	return l[string(buf[:len(w)])]
 }
 
-// commaAfterWords returns the index of a comma that follows s[i] after nothing but up to maxWords words
-// (letters, apostrophes and hyphens, single spaces), or -1. It is the cheap first test for the forms written
-// "Surname, Forename" and "House name, Street".
+// commaAfterWords returns the index of a comma that follows s[i] after nothing but up to maxWords
+// capitalised words (letters, apostrophes and hyphens, single spaces), or -1. It is the cheap first test for
+// the forms written "Surname, Forename" and "House Name, Street".
 func commaAfterWords(s string, i, maxWords int) int {
 	words := 1
 	for p := i; p < len(s) && p-i < 64; p++ {
@@ -99,7 +99,7 @@ func commaAfterWords(s string, i, maxWords int) int {
 			}
 			return p
 		case c == ' ':
-			if p == i || s[p-1] == ' ' {
+			if p == i || s[p-1] == ' ' || p+1 >= len(s) || s[p+1] >= 'a' && s[p+1] <= 'z' {
 				return -1
 			}
 			words++
