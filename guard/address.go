@@ -110,10 +110,10 @@ func scanAddress(n *normalised, i int, found []candidate) []candidate {
 	return append(found, candidate{kind: KindAddress, start: start, end: end})
 }
 
-// scanNumberedStreet reads "14 Elm Street" at a house number, with the flat or building before it.
+// scanNumberedStreet reads "14 Elm Street" and the places after it at a house number.
 func scanNumberedStreet(s string, i int, found []candidate) []candidate {
 	// A house number stands alone: "CURB-65", "1/2" and "3.4" are not.
-	if i > 0 && (isWordRune(rune(s[i-1])) || strings.IndexByte(".,/:-+'", s[i-1]) >= 0 && !(s[i-1] == ',' || s[i-1] == ':')) {
+	if i > 0 && (isWordRune(rune(s[i-1])) || strings.IndexByte("./-+'", s[i-1]) >= 0) {
 		return found
 	}
 	// In lower case "12 church lane" is an address only where one is expected: after "lives at" or "new
@@ -133,9 +133,9 @@ func scanNumberedStreet(s string, i int, found []candidate) []candidate {
 	return append(found, candidate{kind: KindAddress, start: i, end: extendPlaces(s, end)})
 }
 
-// skipHouseNumber returns where the street starts after the house number at s[i].
+// skipHouseNumber returns where the street starts after the house number at s[i] ("14 ", "23a ").
 func skipHouseNumber(s string, i int) int {
-	for i < len(s) && (isWordRune(rune(s[i])) && !isASCIILetter(rune(s[i])) || isDigitByte(s[i])) {
+	for i < len(s) && isDigitByte(s[i]) {
 		i++
 	}
 	if i < len(s) && isASCIILetter(rune(s[i])) {
@@ -258,9 +258,10 @@ func isPlaceWord(w string, style caseStyle, before int) bool {
 
 // extendPlaces adds the locality and town written straight after a street ("14 Elm Street, Headingley,
 // Leeds"), across commas, double spaces and line breaks, and stops before a postcode or anything that is not
-// a place name.
+// a place name. Places in lower case only follow a street in lower case ("3 chestnut square, london").
 func extendPlaces(s string, end int) int {
-	style := styleTitle
+	street, _ := wordBefore(s, end)
+	lower := wordStyle(street) == styleLower
 	for parts := 0; parts < 3; parts++ {
 		p := end
 		breaks := 0
@@ -273,15 +274,14 @@ func extendPlaces(s string, end int) int {
 		if p == end || p >= len(s) || breaks > 1 || postcodeAt(s, p) {
 			return end
 		}
-		w := firstWordAt(s, p)
-		st := wordStyle(w)
-		if st == styleLower && style != styleLower && parts == 0 {
-			st = styleLower
+		style := wordStyle(firstWordAt(s, p))
+		switch {
+		case style == styleMixed:
+			style = styleTitle
+		case style == styleLower && !lower:
+			return end
 		}
-		if st == styleMixed {
-			st = styleTitle
-		}
-		wEnd, _, words := readPlaceWords(s, p, st)
+		wEnd, _, words := readPlaceWords(s, p, style)
 		if words == 0 || wEnd < len(s) && (s[wEnd] == ':' || s[wEnd] == '(') {
 			return end
 		}

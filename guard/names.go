@@ -373,14 +373,6 @@ func wordStyle(w string) caseStyle {
 
 func isUpperWord(w string) bool { return w != "" && wordStyle(w) == styleUpper }
 
-// titleCase writes w with a capital first letter and the rest in lower case, as brands are keyed.
-func titleCase(w string) string {
-	if w == "" {
-		return w
-	}
-	r, size := utf8.DecodeRuneInString(w)
-	return string(unicode.ToUpper(r)) + strings.ToLower(w[size:])
-}
 
 // readNameWord reads a name-shaped word at s[k] (letters, with inner apostrophes and hyphens: "O'Brien",
 // "Smith-Jones") and returns its end without a possessive "'s".
