@@ -252,6 +252,8 @@ func TestScanTitledName(t *testing.T) {
 		{"capitals on a letter", "RE: MR SMITH\n14 Elm Street", []found{{KindTitledName, "MR SMITH"}, {KindAddress, "14 Elm Street"}}},
 		{"lower case initial", "mrs j smith rang", []found{{KindTitledName, "mrs j smith"}}},
 		{"role before the name", "Nurse Practitioner Jones", []found{{KindTitledName, "Nurse Practitioner Jones"}}},
+		{"Mc and Mac", "Mr McDonald and Mrs MacLeod", []found{{KindTitledName, "Mr McDonald"}, {KindTitledName, "Mrs MacLeod"}}},
+		{"code", "rev PersonalRevision", nil},
 		{"mitral regurgitation", "severe mr on echo", nil},
 		{"MR in capitals", "SEVERE MR SECONDARY TO PROLAPSE", nil},
 		{"MR and TR", "moderate MR and TR", nil},

@@ -308,6 +308,9 @@ func isInitial(s string, runes []rune, wEnd int, style caseStyle) bool {
 // isNameWord decides whether w can be a name in a title of the given style. The first word carries the
 // burden of proof; later ones only extend the span.
 func isNameWord(w string, runes []rune, style caseStyle, before int) bool {
+	if isCamelCase(runes) {
+		return false // "rev PersonalRevision" is code, not a name
+	}
 	switch style {
 	case styleTitle:
 		if !unicode.IsUpper(runes[0]) || notSurnames.has(w) || len(runes) < 2 {
@@ -320,8 +323,7 @@ func isNameWord(w string, runes []rune, style caseStyle, before int) bool {
 	case styleUpper:
 		return len(runes) >= 2 && isAllUpper(runes) && !notSurnames.has(w) && !upperAcronyms.has(w)
 	case styleLower:
-		lw := strings.ToLower(w)
-		if len(runes) < 2 || commonWords.has(lw) || notSurnames.has(lw) {
+		if len(runes) < 2 || commonWords.has(w) || notSurnames.has(w) {
 			return false
 		}
 		// Lower case names are typed in lower case; a capitalised name after a lower-case title is fine too.
@@ -329,6 +331,19 @@ func isNameWord(w string, runes []rune, style caseStyle, before int) bool {
 	}
 	return false
 }
+
+// isCamelCase reports a capital after a lower-case letter that no surname prefix explains: "McDonald",
+// "MacLeod", "DiMarco" and "FitzGerald" are names, "PersonalRevision" and "iPhone" are not.
+func isCamelCase(runes []rune) bool {
+	for k := 1; k < len(runes); k++ {
+		if unicode.IsUpper(runes[k]) && unicode.IsLower(runes[k-1]) && !surnamePrefixes.has(string(runes[:k])) {
+			return true
+		}
+	}
+	return false
+}
+
+var surnamePrefixes = wordSet(`mc mac fitz di de da du la le van von ap ab`)
 
 // upperAcronyms are capital words after "MR", "MS" or "DR" in clinical writing that are not names.
 var upperAcronyms = wordSet(`MRI SCAN SCANS HEAD BRAIN SPINE ANGIO ANGIOGRAM VENOGRAM CONTRAST SEVERE MODERATE MILD
@@ -372,7 +387,6 @@ func wordStyle(w string) caseStyle {
 }
 
 func isUpperWord(w string) bool { return w != "" && wordStyle(w) == styleUpper }
-
 
 // readNameWord reads a name-shaped word at s[k] (letters, with inner apostrophes and hyphens: "O'Brien",
 // "Smith-Jones") and returns its end without a possessive "'s".
