@@ -12,9 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// minRecall are the recall floors from the guard's issue; other kinds are measured and reported but not
-// held to a floor.
-var minRecall = map[Kind]float64{KindNHSNumber: 0.99, KindPostcode: 0.99, KindEmail: 0.99, KindPhone: 0.99}
+// minRecall are the recall floors from the guard's issues. The corpus has no addresses labelled; the
+// held-out corpus measures those (heldout_test.go).
+var minRecall = map[Kind]float64{KindNHSNumber: 0.99, KindPostcode: 0.99, KindEmail: 0.99, KindPhone: 0.99,
+	KindDateOfBirth: 0.95, KindHospitalNumber: 0.95, KindTitledName: 0.95}
 
 const maxCleanFlagged = 0.02
 

@@ -53,7 +53,7 @@ func scanEmails(n *normalised, found []candidate) []candidate {
 			strings.Contains(s[at+1:end], "..") {
 			continue
 		}
-		found = append(found, n.candidate(KindEmail, start, end))
+		found = append(found, candidate{kind: KindEmail, start: start, end: end})
 	}
 }
 

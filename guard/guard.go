@@ -1,5 +1,5 @@
 // Package guard finds patient identifiers (NHS numbers, dates of birth, postcodes, phone numbers, emails,
-// hospital numbers and titled names) in what people write in Huddle, so that a post, case, reflection or
+// hospital numbers, titled names and addresses) in what people write in Huddle, so that a post, case, reflection or
 // feedback can be stopped and the writer shown where each one is before anything is stored.
 package guard
 
@@ -20,12 +20,13 @@ const (
 	KindEmail          Kind = "email"
 	KindHospitalNumber Kind = "hospital_number"
 	KindTitledName     Kind = "titled_name"
+	KindAddress        Kind = "address"
 )
 
 // kindOrder lists every kind, most specific first: a checked NHS number beats a phone pattern, which beats a
 // labelled number, and so on. Overlaps are resolved in this order.
 var kindOrder = [...]Kind{KindEmail, KindNHSNumber, KindPhone, KindHospitalNumber, KindPostcode, KindDateOfBirth,
-	KindTitledName}
+	KindTitledName, KindAddress}
 
 // Explain is the one line the web form shows beside a marked finding.
 func (k Kind) Explain() string {
@@ -44,16 +45,32 @@ func (k Kind) Explain() string {
 		return "This looks like a hospital or MRN number. Remove it: patients must not be identifiable."
 	case KindTitledName:
 		return "This looks like a person's name. Use a role or \"the patient\" instead."
+	case KindAddress:
+		return "This looks like a home address. Remove it, or name the town or area only."
 	default:
 		return "This may identify a patient. Remove it."
 	}
 }
 
+// rank is k's position in kindOrder; resolve sorts by it, so it is a table rather than a search.
 func (k Kind) rank() int {
-	for i, o := range kindOrder {
-		if o == k {
-			return i
-		}
+	switch k {
+	case KindEmail:
+		return 0
+	case KindNHSNumber:
+		return 1
+	case KindPhone:
+		return 2
+	case KindHospitalNumber:
+		return 3
+	case KindPostcode:
+		return 4
+	case KindDateOfBirth:
+		return 5
+	case KindTitledName:
+		return 6
+	case KindAddress:
+		return 7
 	}
 	return len(kindOrder)
 }
@@ -65,6 +82,25 @@ type Finding struct {
 	Start int
 	End   int
 	Text  string
+	// Clinician is set on a titled name whose title is a clinical one (Dr, Prof., Sister, Nurse, Matron,
+	// Consultant...). Such a name is usually a colleague, so the form may offer "This is a colleague, not a
+	// patient" for it instead of insisting it goes.
+	Clinician bool
+}
+
+// OnlyColleagues reports whether findings is a lone clinician's name or several, with nothing else that
+// could identify a patient: the case where the writer may confirm they named a colleague. It is false when
+// there are no findings.
+func OnlyColleagues(findings []Finding) bool {
+	if len(findings) == 0 {
+		return false
+	}
+	for _, f := range findings {
+		if f.Kind != KindTitledName || !f.Clinician {
+			return false
+		}
+	}
+	return true
 }
 
 // Scan returns the identifiers in text, sorted by Start and never overlapping; where two candidates overlap
@@ -78,25 +114,30 @@ func Scan(text string) []Finding {
 	found = scanNumbers(&n, found)
 	found = scanEmails(&n, found)
 	found = scanWords(&n, found)
+	found = scanTables(&n, found)
+	// Some identifiers are only recognisable beside others: a bare date next to a patient's name or NHS
+	// number in a record header is a date of birth. That needs the first pass's findings.
+	found = scanIdentityDates(&n, found)
 	if len(found) == 0 {
 		return nil
 	}
-	return resolve(text, found)
+	return resolve(text, &n, found)
 }
 
-// candidate is a detection before overlaps are resolved, in original rune offsets.
+// candidate is a detection before overlaps are resolved, in byte offsets of the normalised text.
 type candidate struct {
-	kind       Kind
-	start, end int
+	kind      Kind
+	start     int
+	end       int
+	clinician bool
 }
 
-func (n *normalised) candidate(kind Kind, a, b int) candidate {
-	s, e := n.span(a, b)
-	return candidate{kind: kind, start: s, end: e}
-}
-
-// resolve keeps the most specific, then longest, of overlapping candidates, and fills in each Text.
-func resolve(text string, found []candidate) []Finding {
+// resolve keeps the most specific, then longest, of overlapping candidates, maps them back to rune offsets
+// in the original text and fills in each Text.
+func resolve(text string, n *normalised, found []candidate) []Finding {
+	for i, c := range found {
+		found[i].start, found[i].end = n.span(c.start, c.end)
+	}
 	slices.SortFunc(found, func(a, b candidate) int {
 		if d := a.kind.rank() - b.kind.rank(); d != 0 {
 			return d
@@ -106,12 +147,22 @@ func resolve(text string, found []candidate) []Finding {
 		}
 		return a.start - b.start
 	})
+	// taken marks the runes already given to a kept candidate, so each overlap test costs the candidate's
+	// length rather than the number kept: a long paste with hundreds of findings stays linear.
+	size := 0
+	for _, c := range found {
+		size = max(size, c.end)
+	}
+	taken := make([]bool, size)
 	var kept []candidate
 	for _, c := range found {
-		overlaps := slices.ContainsFunc(kept, func(k candidate) bool { return c.start < k.end && k.start < c.end })
-		if !overlaps {
-			kept = append(kept, c)
+		if slices.Contains(taken[c.start:c.end], true) {
+			continue
 		}
+		for i := c.start; i < c.end; i++ {
+			taken[i] = true
+		}
+		kept = append(kept, c)
 	}
 	slices.SortFunc(kept, func(a, b candidate) int { return a.start - b.start })
 
@@ -134,7 +185,7 @@ func resolve(text string, found []candidate) []Finding {
 			// Match what []rune(text) gives, one U+FFFD per bad byte, so offsets and Text agree.
 			t = string([]rune(t))
 		}
-		findings = append(findings, Finding{Kind: c.kind, Start: c.start, End: c.end, Text: t})
+		findings = append(findings, Finding{Kind: c.kind, Start: c.start, End: c.end, Text: t, Clinician: c.clinician})
 	}
 	return findings
 }

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -53,7 +54,20 @@ func TestScanNHSNumber(t *testing.T) {
 		{"part of a longer number", "barcode 59434765919", nil},
 		{"inside a decimal", "value 1.9434765919", nil},
 		{"glued to letters", "ABC9434765919", nil},
-		{"odd grouping", "9434 765 919", nil},
+		{"retyped four-three-three", "9434 765 919", []found{{KindNHSNumber, "9434 765 919"}}},
+		{"retyped five-five", "ref 94347 65919.", []found{{KindNHSNumber, "94347 65919"}}},
+		{"retyped three-seven", "943 4765919", []found{{KindNHSNumber, "943 4765919"}}},
+		{"dots", "NHS: 943.476.5919", []found{{KindNHSNumber, "943.476.5919"}}},
+		{"double spaces", "943  476  5919", []found{{KindNHSNumber, "943  476  5919"}}},
+		{"line break", "NHS no 943 476\n5919 seen", []found{{KindNHSNumber, "943 476\n5919"}}},
+		{"glued to nhs", "nhs9434765919", []found{{KindNHSNumber, "9434765919"}}},
+		{"glued to no", "NHS No943-476-5919", []found{{KindNHSNumber, "943-476-5919"}}},
+		{"any grouping after NHS", "NHS no: 943 476 591 9", []found{{KindNHSNumber, "943 476 591 9"}}},
+		{"any grouping without NHS", "ref 943 476 591 9", nil},
+		{"retyped with a leading zero", "0434 765 902", nil},
+		{"after +44 is a phone", "+44 7700 900108", []found{{KindPhone, "+44 7700 900108"}}},
+		{"after 0044 is a phone", "0044 7700 900108", []found{{KindPhone, "0044 7700 900108"}}},
+		{"dotted decimal run", "1.943.476.5919", nil},
 	})
 }
 
@@ -82,6 +96,7 @@ func TestScanPhone(t *testing.T) {
 		{"date", "admitted on 01/02/2026", nil},
 		{"too short", "07700 9001", nil},
 		{"08 numbers are not asked for", "0800 123 4567", nil},
+		{"dotted is not a phone", "07700.900.123", nil},
 	})
 }
 
@@ -103,6 +118,9 @@ func TestScanPostcode(t *testing.T) {
 		{"inward letter never used", "SW1A 1AC", nil},
 		{"clinical shorthand", "T2DM, S1 S2, L4/5 disc, 2L O2", nil},
 		{"longer word", "SW1A 1AAB", nil},
+		{"double space", "NE3  4RT", []found{{KindPostcode, "NE3  4RT"}}},
+		{"lower case ordinal shape alone", "lives in m14 5th", []found{{KindPostcode, "m14 5th"}}},
+		{"three spaces", "NE3   4RT", nil},
 	})
 }
 
@@ -133,6 +151,23 @@ func TestScanHospitalNumber(t *testing.T) {
 		{"too few digits", "patient number 3 in bay 2", nil},
 		{"unlabelled", "sample 12345678 was haemolysed", nil},
 		{"mRNA", "mRNA1273 vaccine", nil},
+		{"CRN", "CRN: C7224565", []found{{KindHospitalNumber, "C7224565"}}},
+		{"RM no", "RM no. 0837260,", []found{{KindHospitalNumber, "0837260"}}},
+		{"case note number", "Case note no. 3632/9703)", []found{{KindHospitalNumber, "3632/9703"}}},
+		{"hosp ID", "Hosp ID: B6891850", []found{{KindHospitalNumber, "B6891850"}}},
+		{"two labels", "hospital number Hosp ID  J8117456.", []found{{KindHospitalNumber, "J8117456"}}},
+		{"K#", "K# K306231", []found{{KindHospitalNumber, "K306231"}}},
+		{"check letter", "Casenote no: 4708760X.", []found{{KindHospitalNumber, "4708760X"}}},
+		{"spaced after label", "Hosp no: M 191 387", []found{{KindHospitalNumber, "M 191 387"}}},
+		{"URL query", "https://pas.example.nhs.uk/p?mrn=31178204&view=1", []found{{KindHospitalNumber, "31178204"}}},
+		{"URL patientId", "open?patientId=S2165020", []found{{KindHospitalNumber, "S2165020"}}},
+		{"trust prefixed alone", "Help – RTH4419023 66F wheeze", []found{{KindHospitalNumber, "RTH4419023"}}},
+		{"trust prefix with a digit", "pt RJ70039911 on SAU", []found{{KindHospitalNumber, "RJ70039911"}}},
+		{"K and six digits alone", "Sandhu (66) K547637 – TKR", []found{{KindHospitalNumber, "K547637"}}},
+		{"letter and spaced triples alone", "Ahmed (19) H 481 227 – hernia", []found{{KindHospitalNumber, "H 481 227"}}},
+		{"unlabelled digits", "order 31178204 sent", nil},
+		{"specimen code", "specimen H24.1234567 unlabelled", nil},
+		{"label without a number", "CRN was not on the form", nil},
 	})
 }
 
@@ -160,6 +195,18 @@ func TestScanDateOfBirth(t *testing.T) {
 		{"newborn", "the newborn on 12/03/2026", nil},
 		{"dobutamine", "dobutamine 5 mcg/kg/min from 12/03", nil},
 		{"turned", "she turned 60 in March", nil},
+		{"DOB dash", "DOB - 2nd May 2015", []found{{KindDateOfBirth, "2nd May 2015"}}},
+		{"capital month", "D.O.B. 23-FEB-1984", []found{{KindDateOfBirth, "23-FEB-1984"}}},
+		{"run together", "b. 04011991", []found{{KindDateOfBirth, "04011991"}}},
+		{"URL query", "view?nhs=x&dob=1961-05-26&src=a", []found{{KindDateOfBirth, "1961-05-26"}}},
+		{"run together impossible", "dob 45131991", nil},
+		{"beside a record name", "DUNNE, Aoife | 2/9/1971 | ward 4", []found{{KindTitledName, "DUNNE, Aoife"}, {KindDateOfBirth, "2/9/1971"}}},
+		{"beside an NHS number", "2/9/1971 | 943 476 5919", []found{{KindDateOfBirth, "2/9/1971"}, {KindNHSNumber, "943 476 5919"}}},
+		{"after name and age", "Bay 10 – Mrs Ewa Kowalska, 70, 6/9/1954, distension", []found{{KindTitledName, "Mrs Ewa Kowalska"}, {KindDateOfBirth, "6/9/1954"}}},
+		{"admitted beside a name", "Mr Smith admitted 12/03/2026", []found{{KindTitledName, "Mr Smith"}}},
+		{"beside a colleague", "Grand round 04/08/2024: Dr Chidi Adeyemi", []found{{KindTitledName, "Dr Chidi Adeyemi"}}},
+		{"table column", "| Slot | Patient | DOB |\n|---|---|---|\n| 09:00 | X | 12/08/1965 |\n", []found{{KindDateOfBirth, "12/08/1965"}}},
+		{"table of dates", "| Slot | Admitted |\n|---|---|\n| 09:00 | 12/08/1965 |\n", nil},
 	})
 }
 
@@ -188,6 +235,112 @@ func TestScanTitledName(t *testing.T) {
 		{"multiple sclerosis", "MS Society", nil},
 		{"MR scan", "MR Angiogram", nil},
 		{"role", "Dr SHO", nil},
+		{"lower case", "its mrs lin from bed 4", []found{{KindTitledName, "mrs lin"}}},
+		{"lower case after pt", "pt mrs okoro c/o SOB", []found{{KindTitledName, "mrs okoro"}}},
+		{"lower case full name", "mr karol nowicki dob", []found{{KindTitledName, "mr karol nowicki"}}},
+		{"capitals", "RE: MR YAW APPIAH", []found{{KindTitledName, "MR YAW APPIAH"}}},
+		{"Master", "Master Leo Byrne, 4", []found{{KindTitledName, "Master Leo Byrne"}}},
+		{"Revd", "Revd Smith 81M", []found{{KindTitledName, "Revd Smith"}}},
+		{"Prof.", "Prof. Anne Hale", []found{{KindTitledName, "Prof. Anne Hale"}}},
+		{"particle", "Prof Van der Berg", []found{{KindTitledName, "Prof Van der Berg"}}},
+		{"nurse grade", "Staff Nurse Osei", []found{{KindTitledName, "Staff Nurse Osei"}}},
+		{"lower case nurse", "thanks to nurse Patel", []found{{KindTitledName, "nurse Patel"}}},
+		{"record name after a label", "Name: OKORO, Grace (Mrs)", []found{{KindTitledName, "OKORO, Grace"}}},
+		{"record name in a clinic list", "14:00 Bautista, Arnel  22/4/73  phone", []found{{KindTitledName, "Bautista, Arnel"}, {KindDateOfBirth, "22/4/73"}}},
+		{"record name glued", "FENWICK,Doreen|01051965|F", []found{{KindTitledName, "FENWICK,Doreen"}, {KindDateOfBirth, "01051965"}}},
+		{"capitals with an initial", "MR J SMITH", []found{{KindTitledName, "MR J SMITH"}}},
+		{"capitals on a letter", "RE: MR SMITH\n14 Elm Street", []found{{KindTitledName, "MR SMITH"}, {KindAddress, "14 Elm Street"}}},
+		{"lower case initial", "mrs j smith rang", []found{{KindTitledName, "mrs j smith"}}},
+		{"role before the name", "Nurse Practitioner Jones", []found{{KindTitledName, "Nurse Practitioner Jones"}}},
+		{"Mc and Mac", "Mr McDonald and Mrs MacLeod", []found{{KindTitledName, "Mr McDonald"}, {KindTitledName, "Mrs MacLeod"}}},
+		{"code", "rev PersonalRevision", nil},
+		{"mitral regurgitation", "severe mr on echo", nil},
+		{"MR in capitals", "SEVERE MR SECONDARY TO PROLAPSE", nil},
+		{"MR and TR", "moderate MR and TR", nil},
+		{"MR scan in capitals", "MR ANGIOGRAM HEAD", nil},
+		{"milliseconds", "QTc 540 ms on citalopram", nil},
+		{"lower case verb", "don't miss sepsis", nil},
+		{"nurse the noun", "the nurse said no", nil},
+		{"sentence after nurse", "ask the nurse. Batch 4 due", nil},
+		{"role after nurse", "Nurse Practitioner clinic", nil},
+		{"brand", "a box of Mr Kipling", nil},
+		{"little miss", "Little Miss Sunshine mug", nil},
+		{"Mr Men", "Mr Bump plasters", nil},
+		{"comma list", "Thanks, Sarah", nil},
+		{"abbreviations with an age", "AKI, CKD (79)", nil},
+		{"drug list", "1. Amoxicillin, Oral (5)", nil},
+	})
+}
+
+func TestScanClinician(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		text      string
+		clinician bool
+	}{
+		{"Dr Okafor", true}, {"Dr. Kerr", true}, {"dr ellis", true}, {"Prof. Patel", true}, {"Professor Iyer", true},
+		{"Sister Jones", true}, {"Sr Jones", true}, {"Nurse Adeyemi", true}, {"Staff Nurse Osei", true},
+		{"Charge Nurse Taylor", true}, {"Matron Clarke", true}, {"Consultant Hughes", true},
+		{"Mr Smith", false}, {"mrs lin", false}, {"Master Leo Byrne", false}, {"MRS GIULIA ROMANO", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.text, func(t *testing.T) {
+			t.Parallel()
+			got := Scan(tc.text)
+			require.Len(t, got, 1)
+			require.Equal(t, KindTitledName, got[0].Kind)
+			require.Equal(t, tc.text, got[0].Text)
+			require.Equal(t, tc.clinician, got[0].Clinician)
+		})
+	}
+}
+
+func TestOnlyColleagues(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		text string
+		want bool
+	}{
+		{"one clinician", "Thanks to Sister Jones for the teaching", true},
+		{"two clinicians", "Dr Shah and nurse Ellis ran the sim", true},
+		{"consultant and doctor", "consultant Dr Hughes", true},
+		{"clinician and a patient", "Dr Shah saw Mr Smith", false},
+		{"clinician and an NHS number", "Dr Shah, 943 476 5919", false},
+		{"patient only", "Mrs Okoro", false},
+		{"nothing", "Sats 94% on air", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, OnlyColleagues(Scan(tc.text)))
+		})
+	}
+}
+
+func TestScanAddress(t *testing.T) {
+	t.Parallel()
+	runScanCases(t, []scanCase{
+		{"number and street", "lives at 14 Elm Street.", []found{{KindAddress, "14 Elm Street"}}},
+		{"flat", "Flat 12, 17 Church Lane", []found{{KindAddress, "Flat 12, 17 Church Lane"}}},
+		{"town", "23a Victoria Road, Leeds and", []found{{KindAddress, "23a Victoria Road, Leeds"}}},
+		{"abbreviated street", "57 Rowan Dr, Leicester LE5 4JN", []found{{KindAddress, "57 Rowan Dr, Leicester"}, {KindPostcode, "LE5 4JN"}}},
+		{"saint", "85 St John's Road, Exeter", []found{{KindAddress, "85 St John's Road, Exeter"}}},
+		{"address block", "12 Mill Court\nWalker\nNEWCASTLE UPON TYNE\nNE6 9ZN", []found{{KindAddress, "12 Mill Court\nWalker\nNEWCASTLE UPON TYNE"}, {KindPostcode, "NE6 9ZN"}}},
+		{"house name after a cue", "moved to The Laurels, Cathcart Place", []found{{KindAddress, "The Laurels, Cathcart Place"}}},
+		{"house name before a postcode", "Hillcrest, Mill Lane, Gosforth NE3 4QH", []found{{KindAddress, "Hillcrest, Mill Lane, Gosforth"}, {KindPostcode, "NE3 4QH"}}},
+		{"flat in a named building", "Flat D, Trinity Tower, Westfield Row", []found{{KindAddress, "Flat D, Trinity Tower, Westfield Row"}}},
+		{"lower case after a cue", "new address is 3 chestnut square, london", []found{{KindAddress, "3 chestnut square, london"}}},
+		{"lower case without a cue", "CURB 65 guides place of care", nil},
+		{"lower case in a row", "for 2 weeks in a row", nil},
+		{"score", "CURB-65 Road to recovery", nil},
+		{"practice", "Usual GP: Park Road Surgery", nil},
+		{"practice with a number", "GP: 2 Church Lane Medical Centre", nil},
+		{"bed", "bed 12 Park Lane side", nil},
+		{"list", "Oncology, Church Lane", nil},
+		{"room", "Seminar Room 3, Education Centre", nil},
+		{"meeting room", "Meeting Room 2, Jubilee House", nil},
+		{"care home room", "Room 14, Oakwood Care Home, 3 Park Drive", []found{{KindAddress, "3 Park Drive"}}},
 	})
 }
 
@@ -258,6 +411,14 @@ func TestScanOrderAndOverlaps(t *testing.T) {
 	require.Nil(t, Scan("Nothing to see: Hb 98 g/L, NEWS2 5, bed 12."))
 }
 
+func TestKindRank(t *testing.T) {
+	t.Parallel()
+	for i, k := range kindOrder {
+		require.Equal(t, i, k.rank(), string(k))
+	}
+	require.Equal(t, len(kindOrder), Kind("other").rank())
+}
+
 func TestKindExplain(t *testing.T) {
 	t.Parallel()
 	for _, k := range kindOrder {
@@ -269,6 +430,7 @@ func TestKindExplain(t *testing.T) {
 			require.NotEqual(t, Kind("other").Explain(), e)
 		})
 	}
+	require.Equal(t, "This looks like a home address. Remove it, or name the town or area only.", KindAddress.Explain())
 	require.Equal(t, "This looks like an NHS number. Remove it: patients must not be identifiable.",
 		KindNHSNumber.Explain())
 }
@@ -340,6 +502,35 @@ func BenchmarkScan(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				Scan(post)
+			}
+		})
+	}
+}
+
+// longPaste is an EPR export pasted whole: a 20,000-character text with headers, tables, addresses and the
+// usual clinical numbers, the size at which a scan that is not linear would show.
+func longPaste(size int) string {
+	block := "DUNNE, Aoife | 2/9/1971 | 401 023 2137 | MRN: RTH4419023\n" +
+		"Address: Flat 2, 14 Elm Street, Leeds LS6  2QT. Tel 0113 496 0123, email a.dunne@example.com.\n" +
+		"| Date | Hb | CRP | Na | K |\n|---|---|---|---|---|\n| 12/03/2026 | 98 | 145 | 132 | 5.9 |\n" +
+		"Plan: amoxicillin 500 mg TDS, bleep 4521, review by Dr Okafor and Sister Jones on ward 7 at 14:30. " +
+		typicalPost[:600] + "\n"
+	var b strings.Builder
+	for b.Len() < size {
+		b.WriteString(block)
+	}
+	return b.String()[:size]
+}
+
+// BenchmarkScanLong scans 20,000 and 80,000 characters; ns/op should grow four times, not sixteen.
+func BenchmarkScanLong(b *testing.B) {
+	for _, size := range []int{20_000, 80_000} {
+		text := longPaste(size)
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				Scan(text)
 			}
 		})
 	}

@@ -20,7 +20,8 @@ func WriteJSONLines(w io.Writer, findings []Finding) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	for _, f := range findings {
-		if err := enc.Encode(findingLine(f)); err != nil {
+		line := findingLine{Kind: f.Kind, Start: f.Start, End: f.End, Text: f.Text}
+		if err := enc.Encode(line); err != nil {
 			return fmt.Errorf("guard: write finding: %w", err)
 		}
 	}

@@ -23,6 +23,8 @@ func TestScanCommand(t *testing.T) {
 		{"clean", "72-year-old man, admitted 12/03/2026, amoxicillin 500 mg TDS, bed 12 ward 5", 0, nil},
 		{"nhs number", "Patient NHS 943 476 5919 seen in clinic", 1, []string{"nhs_number"}},
 		{"email and postcode", "Write to jane.doe@nhs.net or SW1A 1AA", 1, []string{"email", "postcode"}},
+		{"address", "Lives at Flat 2, 14 Elm Street, Leeds LS6  2QT", 1, []string{"address", "postcode"}},
+		{"colleague", "Thanks to Sister Jones for the teaching", 1, []string{"titled_name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,6 +43,10 @@ func TestScanCommand(t *testing.T) {
 					Text       string
 				}
 				require.NoError(t, json.Unmarshal([]byte(line), &f))
+				// The output keeps its four keys; whether a name is a clinician's is for the web form.
+				var keys map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &keys))
+				require.Len(t, keys, 4)
 				kinds = append(kinds, f.Kind)
 				require.Equal(t, f.Text, string([]rune(tt.input)[f.Start:f.End]))
 			}
