@@ -120,7 +120,7 @@ func scanNumberedStreet(s string, i int, found []candidate) []candidate {
 	// address is", or after a house name ("oak lodge, 12 church lane"). Checking that first keeps "3 days of
 	// SOB" cheap.
 	if street := skipHouseNumber(s, i); street < len(s) && s[street] >= 'a' && s[street] <= 'z' &&
-		!hasAddressCue(s, i) && !(i >= 2 && s[i-2] == ',') {
+		!hasAddressCue(s, i) && (i < 2 || s[i-2] != ',') {
 		return found
 	}
 	end, ok := readNumberedStreet(s, i)

@@ -207,10 +207,10 @@ func mayStartDate(s string, i int) bool {
 	if j-i == 4 {
 		return c == '-' && isDigitByte(next)
 	}
-	switch {
-	case c == '/' || c == '.' || c == '-':
+	switch c {
+	case '/', '.', '-':
 		return isDigitByte(next) || isMonthPrefix(s, j+1)
-	case c == ' ':
+	case ' ':
 		return isDigitByte(next) || isMonthPrefix(s, j+1) || next == 'o' // "2nd of May" is read below
 	}
 	return isASCIILetter(rune(c)) // "3rd", "3Jun"

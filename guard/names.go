@@ -194,7 +194,7 @@ func scanTitledName(n *normalised, i int, found []candidate) []candidate {
 	// "MR" and "MS" in capitals are also a scan and a disease: a single capital word after them is a name only
 	// with initials before it or a record's punctuation after it ("RE: MR SMITH\n", "MR SMITH, 67").
 	if style == styleUpper && kind.twoWordCaps && words+initials < 2 &&
-		!(end >= len(s) || strings.IndexByte("\n,(:-", s[end]) >= 0) {
+		end < len(s) && strings.IndexByte("\n,(:-", s[end]) < 0 {
 		return found
 	}
 	if brands.has(strings.TrimSuffix(title, ".") + ":" + firstNameWord(s, j)) {

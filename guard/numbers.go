@@ -163,7 +163,7 @@ func isNHSNumber(s string, groups []digitGroup, a, b int) bool {
 	}
 	printed := len(run) == 1 || allSingle || len(run) == 3 && run[0].len() == 3 && run[1].len() == 3
 	retyped := allLong && len(run) <= 3 && s[run[0].start] != '0' && !afterCountryCode(s, groups, a)
-	if !printed && !retyped && !(len(run) <= 5 && nhsCueBefore(s, run[0].start)) {
+	if !printed && !retyped && (len(run) > 5 || !nhsCueBefore(s, run[0].start)) {
 		return false
 	}
 	var d [10]int

@@ -95,7 +95,7 @@ func scanRecordName(n *normalised, i int, found []candidate) []candidate {
 	}
 	labelled := hasRecordLabel(s, i)
 	lineStart := startsRecordLine(s, i)
-	if !labelled && !(identity && (surnameUpper || lineStart)) {
+	if !labelled && (!identity || !surnameUpper && !lineStart) {
 		return found
 	}
 	return append(found, candidate{kind: KindTitledName, start: i, end: end})
