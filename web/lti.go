@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -74,12 +73,6 @@ func (s *Server) login(c *fiber.Ctx) error {
 	// Copied: the platform cache may keep them as keys beyond this request, and
 	// Fiber reuses the request's buffers.
 	iss, clientID := strings.Clone(c.FormValue("iss")), strings.Clone(c.FormValue("client_id"))
-	for _, v := range []string{iss, clientID, in.LoginHint, in.LTIMessageHint, in.TargetLinkURI, in.DeploymentID} {
-		if !validText(v) {
-			return problem(fiber.StatusBadRequest, "bad_encoding", "Huddle could not read the request",
-				"The request from your Moodle site contained characters Huddle cannot accept. Go back to the course and open the activity again.")
-		}
-	}
 	if iss == "" || in.LoginHint == "" || in.TargetLinkURI == "" {
 		return problem(fiber.StatusBadRequest, "login_incomplete", "Huddle could not start signing you in",
 			"The request from your Moodle site was missing the issuer, login hint or target link. Go back to the course and open the activity again.")
@@ -349,12 +342,6 @@ func (s *Server) launch(c *fiber.Ctx) error {
 // shorter timeout is the safe guess.
 func framedLaunch(l *lti.Launch) bool {
 	return l.LaunchPresentation == nil || l.LaunchPresentation.DocumentTarget != "window"
-}
-
-// validText rejects what PostgreSQL text cannot hold (NUL, invalid UTF-8) before it
-// reaches a query, so odd input is a 400, not a server fault.
-func validText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // itemProbe answers a plain GET of the launch URL. Moodle's server GETs each
