@@ -203,7 +203,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	// Start is called (TestEveryJobKindHasAWorker holds River to this).
 	workers := river.NewWorkers()
 	a.Queue, err = river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger: log.With("component", "queue"),
+		Logger:       log.With("component", "queue"),
+		ErrorHandler: jobFailures{log.With("component", "queue")},
 		// River fetches at most one batch per free worker slot each cooldown, so the
 		// defaults (8 workers here, 100 ms) cap the queue near 80 jobs/s; grade sync
 		// needs more than 1,000/s when a whole year group is graded.

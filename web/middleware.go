@@ -1,6 +1,7 @@
 package web
 
 import (
+	"log/slog"
 	"strings"
 	"time"
 
@@ -68,8 +69,23 @@ func (s *Server) observe(m *httpMetrics) fiber.Handler {
 		} else {
 			attrs = append([]any{"request_id", c.Locals("requestid")}, attrs...)
 		}
-		s.log.Info("request", attrs...)
+		s.log.Log(c.UserContext(), requestLevel(status), "request", attrs...)
 		return err
+	}
+}
+
+// requestLevel is how loud a request's line is: an operator who filters the log to
+// warnings must see an outage, so every 5xx is at least a warning. A 503 is Huddle
+// shedding load or waiting on a busy database, working as designed but worth noticing;
+// any other 5xx is a fault.
+func requestLevel(status int) slog.Level {
+	switch {
+	case status == fiber.StatusServiceUnavailable:
+		return slog.LevelWarn
+	case status >= 500:
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
 	}
 }
 

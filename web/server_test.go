@@ -20,6 +20,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/app"
@@ -429,5 +430,48 @@ func TestLogsNameTheRouteNotThePath(t *testing.T) {
 	require.Contains(t, out, `msg="request failed"`, "a 500 is logged")
 	for _, secret := range []string{token, "unknown-ticket-secret", "path-secret-500", "unmatched-path-secret", "query-secret"} {
 		require.NotContains(t, out, secret)
+	}
+}
+
+// An operator who filters the log to warnings must see an outage: a request answered
+// with a 5xx is logged at ERROR, a 503 (load shed, database busy) at WARN, the rest at
+// INFO (issue 17, item 14).
+func TestRequestLinesOfServerErrorsAreWarningsOrWorse(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	e := newLTIEnv(t, func(d *web.Deps) {
+		d.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	e.srv.App().Get("/test-status/fault", func(c *fiber.Ctx) error {
+		return fmt.Errorf("web: test: %w", errors.New("boom"))
+	})
+	e.srv.App().Get("/test-status/busy", func(c *fiber.Ctx) error {
+		return c.Status(fiber.StatusServiceUnavailable).SendString("busy")
+	})
+	e.srv.App().Get("/test-status/fine", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	window := e.browser(t)
+	cases := []struct {
+		route  string
+		status int
+		level  string
+	}{
+		{"/test-status/fault", http.StatusInternalServerError, "ERROR"},
+		{"/test-status/busy", http.StatusServiceUnavailable, "WARN"},
+		{"/test-status/fine", http.StatusOK, "INFO"},
+		{"/no-such-page", http.StatusNotFound, "INFO"},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.status, window.get(tc.route).code, tc.route)
+	}
+	levels := map[float64]string{}
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		if rec["msg"] == "request" {
+			levels[rec["status"].(float64)] = rec["level"].(string)
+		}
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.level, levels[float64(tc.status)], "the request line of a %d", tc.status)
 	}
 }
