@@ -13,7 +13,10 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 )
 
-const pathRegister = "/lti/register"
+const (
+	pathRegister = "/lti/register"
+	pathLogo     = "/static/huddle-logo.svg"
+)
 
 // register is LTI Dynamic Registration: a Moodle administrator pastes this URL into
 // "Tool URL" under Manage tools, Moodle opens it in a dialog with its
@@ -55,10 +58,13 @@ func (s *Server) register(c *fiber.Ctx) error {
 	}
 	base := s.deps.BaseURL.String()
 	reg := lti.NewToolRegistration(lti.ToolRegistrationOptions{
-		BaseURL:     base,
-		LaunchURL:   s.RedirectURI(),
-		LoginURL:    s.url(pathLogin),
-		JWKSURL:     s.url(pathJWKS),
+		BaseURL:   base,
+		LaunchURL: s.RedirectURI(),
+		LoginURL:  s.url(pathLogin),
+		JWKSURL:   s.url(pathJWKS),
+		// Moodle shows the logo on the tool's card in Manage tools and, once the admin
+		// shows Huddle in the activity chooser, beside the activity.
+		LogoURL:     s.url(pathLogo),
 		Description: "Peer discussion, case sharing, reflection and feedback for NHS learners.",
 	})
 	ru, err := url.Parse(cfg.RegistrationEndpoint)

@@ -85,6 +85,10 @@ func TestDynamicRegistration(t *testing.T) {
 	require.Equal(t, testBase+"/lti/login", reg["initiate_login_uri"])
 	require.Equal(t, testBase+"/.well-known/jwks.json", reg["jwks_uri"])
 	require.Equal(t, "private_key_jwt", reg["token_endpoint_auth_method"])
+	require.Equal(t, testBase+"/static/huddle-logo.svg", reg["logo_uri"], "Moodle shows Huddle's icon")
+	logo := b.get("/static/huddle-logo.svg")
+	require.Equal(t, http.StatusOK, logo.code)
+	require.Contains(t, logo.header.Get("Content-Type"), "image/svg+xml")
 	tc := reg["https://purl.imsglobal.org/spec/lti-tool-configuration"].(map[string]any)
 	require.Equal(t, "huddle.test", tc["domain"])
 
@@ -100,6 +104,8 @@ func TestDynamicRegistration(t *testing.T) {
 
 	js := b.get("/static/registered.js")
 	expectPage(t, js, http.StatusOK, "org.imsglobal.lti.close")
+	// The dialog closes on the button only, after the admin has read the page.
+	require.NotRegexp(t, `(?m)^\s*close\(\);`, js.body)
 }
 
 func TestRegistrationNeedsTokenInProduction(t *testing.T) {
