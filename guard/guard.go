@@ -28,6 +28,30 @@ const (
 var kindOrder = [...]Kind{KindEmail, KindNHSNumber, KindPhone, KindHospitalNumber, KindPostcode, KindDateOfBirth,
 	KindTitledName, KindAddress}
 
+// Label names k in words a person understands, for moderators' pages.
+func (k Kind) Label() string {
+	switch k {
+	case KindNHSNumber:
+		return "NHS number"
+	case KindDateOfBirth:
+		return "date of birth"
+	case KindPostcode:
+		return "postcode"
+	case KindPhone:
+		return "phone number"
+	case KindEmail:
+		return "email address"
+	case KindHospitalNumber:
+		return "hospital number"
+	case KindTitledName:
+		return "a person's name"
+	case KindAddress:
+		return "home address"
+	default:
+		return "something that may identify a patient"
+	}
+}
+
 // Explain is the one line the web form shows beside a marked finding.
 func (k Kind) Explain() string {
 	switch k {

@@ -114,7 +114,7 @@ func TestGuardOverrideIsHeldForAModeratorWithoutTheText(t *testing.T) {
 	peerView := be.peer.get(be.activity)
 	require.NotContains(t, peerView.body, "Breathless on the ward")
 	expectPage(t, be.edu.get(be.activity+"/moderation"), http.StatusOK, "the author overrode the patient-detail check",
-		"titled_name", "not a patient")
+		"Found: a person&#39;s name", "not a patient")
 
 	var findings string
 	require.NoError(t, be.pool.QueryRow(t.Context(), "SELECT guard_findings::text FROM posts").Scan(&findings))

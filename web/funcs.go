@@ -3,10 +3,14 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"math"
+	"strconv"
 	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // Europe/London without relying on the machine's zone files
+
+	"github.com/huddle-lti/huddle/guard"
 )
 
 // london is where Huddle's users are; times on pages are theirs, not the server's.
@@ -39,6 +43,10 @@ func templateFuncs() template.FuncMap {
 			}
 			return "until " + l.Format("Mon 2 Jan, 15:04")
 		},
+		// points shows a score as people write it: 33.33, not 33.333333333333336.
+		"points": func(f float64) string { return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64) },
+		// kindLabel names a guard finding's kind ("NHS number", not "nhs_number").
+		"kindLabel": func(k string) string { return guard.Kind(k).Label() },
 		// hours are the choices for how long a learning opportunity stays open.
 		"hours": func() []string { return []string{"1", "2", "4", "8", "12", "24", "48", "72"} },
 		"add":   func(a, b int) int { return a + b },

@@ -26,7 +26,7 @@ func TestGradeSyncPage(t *testing.T) {
 
 	var activityID, learnerID int64
 	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT a.id, u.id FROM activities a, users u WHERE u.subject = '4'`).Scan(&activityID, &learnerID))
-	require.NoError(t, e.deps.Grades.Submit(t.Context(), gradesync.Score{ActivityID: activityID, UserID: learnerID, Given: 7, Maximum: 10,
+	require.NoError(t, e.deps.Grades.Submit(t.Context(), gradesync.Score{ActivityID: activityID, UserID: learnerID, Given: 100.0 / 3, Maximum: 100,
 		ActivityProgress: gradesync.ActivityCompleted, GradingProgress: gradesync.GradingFully, At: time.Now()}))
 	_, err := e.pool.Exec(t.Context(), `UPDATE scores SET state = 'failed', last_error = 'Moodle does not accept a grade for this person in this course.'`)
 	require.NoError(t, err)
@@ -34,7 +34,8 @@ func TestGradeSyncPage(t *testing.T) {
 	main := eb.get(er.location)
 	expectPage(t, main, http.StatusOK, "Grade sync", "0 waiting, 1 failed")
 	page := eb.get(er.location + "/grades")
-	expectPage(t, page, http.StatusOK, "Lena Learner", "7 / 10", "Failed: Moodle does not accept a grade", "Retry now")
+	expectPage(t, page, http.StatusOK, "Lena Learner", "33.33 / 100", "Failed: Moodle does not accept a grade", "Retry now")
+	require.NotContains(t, page.body, "33.333", "scores are rounded for people")
 
 	r := eb.post("/activities/"+activity+"/grades/"+strconv.FormatInt(learnerID, 10)+"/retry", url.Values{"csrf": {extractValue(t, page.body, "csrf")}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)

@@ -26,7 +26,10 @@
 // once (inside the click) so that pop-up blockers allow it, then sent to the ticket.
 (function () {
   var csrf = document.querySelector('meta[name="csrf-token"]');
+  var framed = window.top !== window.self;
   document.querySelectorAll("a[data-new-window]").forEach(function (a) {
+    // Already a window of its own: another would only be a copy of this one.
+    if (!framed) { a.hidden = true; return; }
     a.addEventListener("click", function (ev) {
       if (!csrf || !window.fetch) { return; }
       ev.preventDefault();
