@@ -58,6 +58,16 @@ func (p *Platform) deepLinkReturn(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, http.StatusBadRequest, "Invalid request", "deep_link_return_url names no course of this platform.")
 		return
 	}
+	// Moodle's contentitem_return.php answers with a script that hands the items to the
+	// "Add an activity" form in its parent window. Posted in a window of its own (a tool
+	// that finished Deep Linking in a new window) the script fails and nothing is added;
+	// browsers say which it is in Sec-Fetch-Dest.
+	if r.Header.Get("Sec-Fetch-Dest") == "document" {
+		p.log.Info("devplatform: deep linking response posted outside the dialog")
+		p.renderError(w, http.StatusOK, "Nothing was added",
+			"This page must load inside the \"Add an activity\" dialog; in a window of its own Moodle's script fails and the form is never filled.")
+		return
+	}
 	raw := r.PostForm.Get(lti.DeepLinkingFormField)
 	p.secret("deep_linking_response", raw)
 	if raw == "" {

@@ -324,3 +324,24 @@ func (rt *replayTool) seen() []string {
 	defer rt.mu.Unlock()
 	return append([]string(nil), rt.requests...)
 }
+
+// Like Moodle's contentitem_return.php, the return fills the "Add an activity" form only
+// inside its dialog: a response posted in a window of its own adds nothing.
+func TestDeepLinkReturnOutsideTheDialogAddsNothing(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	req, err := http.NewRequest(http.MethodPost, bn.p.DeepLinkReturnURL(),
+		strings.NewReader(url.Values{"JWT": {sign(t, bn.tool.signingKey(), responseClaims(bn))}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Dest", "document")
+	pg := bn.browser.do(req)
+	require.Contains(t, pg.Body, "Nothing was added")
+	require.Len(t, bn.p.Activities(), 1, "nothing is created")
+
+	req.Header.Set("Sec-Fetch-Dest", "iframe")
+	req.Body = io.NopCloser(strings.NewReader(url.Values{"JWT": {sign(t, bn.tool.signingKey(), responseClaims(bn))}}.Encode()))
+	pg = bn.browser.do(req)
+	require.Contains(t, pg.Body, "Activities added")
+	require.Len(t, bn.p.Activities(), 2, "inside the dialog the activity is added")
+}

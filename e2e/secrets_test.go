@@ -199,11 +199,13 @@ var secretFields = map[string]string{
 // session id there.
 const sessionParam = "hs"
 
-// Paths whose last segment is a secret: the "open in new window" ticket, and the id
-// of a pending Deep Linking request (Huddle stores both only as hashes).
+// Paths whose last segment is a secret: the "open in new window" ticket, the id of a
+// pending Deep Linking request and a cookie-less frame's Deep Linking relay (Huddle
+// stores each only as a hash).
 var secretPaths = map[string]string{
 	"/handoff/":   "hand-off ticket",
 	"/deep-link/": "Deep Linking request id",
+	"/lti/relay/": "Deep Linking relay",
 }
 
 // addURL adds the secrets a URL of Huddle's carries in its query and path.

@@ -21,12 +21,16 @@ type PendingDeepLink struct {
 	DeploymentID string
 	CourseID     int64
 	Settings     DeepLinkingSettings
+	// RelayHash names the relay of the cookie-less frame the request came from: the
+	// response goes there instead of to Moodle from this window (relay.go).
+	RelayHash []byte
 }
 
 type pendingDeepLinkJSON struct {
 	PlatformID   int64               `json:"platform_id"`
 	DeploymentID string              `json:"deployment_id"`
 	Settings     DeepLinkingSettings `json:"settings"`
+	RelayHash    []byte              `json:"relay_hash,omitempty"`
 }
 
 // SaveDeepLink keeps a deep linking request for the user who made it and returns its id.
@@ -35,7 +39,7 @@ func (s *Store) SaveDeepLink(ctx context.Context, userID int64, p PendingDeepLin
 	if err != nil {
 		return "", fmt.Errorf("lti: save deep link: %w", err)
 	}
-	body, err := json.Marshal(pendingDeepLinkJSON{p.PlatformID, p.DeploymentID, p.Settings})
+	body, err := json.Marshal(pendingDeepLinkJSON{p.PlatformID, p.DeploymentID, p.Settings, p.RelayHash})
 	if err != nil {
 		return "", fmt.Errorf("lti: save deep link: %w", err)
 	}
@@ -69,7 +73,7 @@ func (s *Store) DeepLink(ctx context.Context, id string, userID int64, take bool
 	if err := json.Unmarshal(body, &j); err != nil {
 		return p, fmt.Errorf("lti: deep link: %w", err)
 	}
-	p.PlatformID, p.DeploymentID, p.Settings = j.PlatformID, j.DeploymentID, j.Settings
+	p.PlatformID, p.DeploymentID, p.Settings, p.RelayHash = j.PlatformID, j.DeploymentID, j.Settings, j.RelayHash
 	return p, nil
 }
 
@@ -80,7 +84,8 @@ func (l *Launch) PendingDeepLink(courseID int64) PendingDeepLink {
 	if l.DeepLinking != nil {
 		settings = *l.DeepLinking
 	}
-	return PendingDeepLink{PlatformID: l.Platform.ID, DeploymentID: l.DeploymentID, CourseID: courseID, Settings: settings}
+	return PendingDeepLink{PlatformID: l.Platform.ID, DeploymentID: l.DeploymentID, CourseID: courseID, Settings: settings,
+		RelayHash: l.RelayHash}
 }
 
 // AsLaunch rebuilds the part of the original request a response needs.

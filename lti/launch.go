@@ -77,5 +77,6 @@ func (l *Launcher) Launch(ctx context.Context, req LaunchRequest) (*Launch, erro
 		return nil, le
 	}
 	launch.Platform = p
+	launch.RelayHash = ls.RelayHash
 	return launch, nil
 }

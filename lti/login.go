@@ -37,6 +37,9 @@ type LoginInitiation struct {
 	// StorageTarget is lti_storage_target: the platform frame that stores data for
 	// the tool through postMessage (LTI Client Side postMessages). Moodle 4.5 sends none.
 	StorageTarget string
+	// relayHash names the Deep Linking relay of the frame this login began in, if it
+	// made one (relay.go); it is carried to the launch.
+	relayHash []byte
 }
 
 // SaveInitiation keeps a login initiation and returns the id a browser uses to resume
@@ -67,10 +70,11 @@ func (s *Store) TakeInitiation(ctx context.Context, id string) (LoginInitiation,
 	const q = `
 DELETE FROM lti_login_initiations
 WHERE id_hash = $1 AND expires_at > $2
-RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target`
+RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, relay_hash`
 	var in LoginInitiation
 	var platformID int64
-	err := s.db.QueryRow(ctx, q, token.Hash(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID, &in.StorageTarget)
+	err := s.db.QueryRow(ctx, q, token.Hash(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI,
+		&in.DeploymentID, &in.StorageTarget, &in.relayHash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return in, ErrNotFound
 	}
@@ -81,18 +85,28 @@ RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment
 	return in, err
 }
 
-// PeekInitiation reports whether an initiation is still waiting, and the platform
-// storage frame it offered, without using it.
-func (s *Store) PeekInitiation(ctx context.Context, id string) (storageTarget string, ok bool, _ error) {
-	err := s.db.QueryRow(ctx, `SELECT storage_target FROM lti_login_initiations WHERE id_hash = $1 AND expires_at > $2`,
-		token.Hash(id), s.now()).Scan(&storageTarget)
+// WaitingInitiation is what a frame may know of a saved initiation before using it.
+type WaitingInitiation struct {
+	// StorageTarget is the platform frame offered for storage; empty for Moodle 4.5.
+	StorageTarget string
+	// Issuer is the platform's issuer: its origin may frame Huddle and receive forms.
+	Issuer string
+}
+
+// PeekInitiation reports whether an initiation is still waiting, and what a frame may
+// know of it, without using it.
+func (s *Store) PeekInitiation(ctx context.Context, id string) (WaitingInitiation, bool, error) {
+	var w WaitingInitiation
+	err := s.db.QueryRow(ctx, `
+SELECT i.storage_target, p.issuer FROM lti_login_initiations i JOIN platforms p ON p.id = i.platform_id
+WHERE i.id_hash = $1 AND i.expires_at > $2`, token.Hash(id), s.now()).Scan(&w.StorageTarget, &w.Issuer)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
+		return w, false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("lti: peek initiation: %w", err)
+		return w, false, fmt.Errorf("lti: peek initiation: %w", err)
 	}
-	return storageTarget, true, nil
+	return w, true, nil
 }
 
 // AuthRequest is the OIDC authentication request Huddle sends the browser to.
@@ -116,9 +130,10 @@ func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, 
 	}
 	now := s.now()
 	const q = `
-INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	if _, err := s.db.Exec(ctx, q, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget, now, now.Add(StateLifetime)); err != nil {
+INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	if _, err := s.db.Exec(ctx, q, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget,
+		in.relayHash, now, now.Add(StateLifetime)); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 			// The platform was removed (on another instance, within the cache's life).
@@ -167,6 +182,9 @@ func authURL(in LoginInitiation, redirectURI, state, nonce string) string {
 type LoginState struct {
 	Platform Platform
 	Nonce    string
+	// RelayHash names the Deep Linking relay of the frame the login began in; nil when
+	// there is none.
+	RelayHash []byte
 }
 
 // TakeState consumes the state posted with a launch. It matches only when the same
@@ -179,14 +197,14 @@ func (s *Store) TakeState(ctx context.Context, state, browserSecret string) (Log
 WITH s AS (
     DELETE FROM lti_login_states
     WHERE state_hash = $1 AND browser_hash = $2 AND expires_at > $3
-    RETURNING platform_id, nonce
+    RETURNING platform_id, nonce, relay_hash
 )
-SELECT s.nonce, p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.created_at,
+SELECT s.nonce, s.relay_hash, p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.created_at,
        coalesce((SELECT array_agg(d.deployment_id ORDER BY d.deployment_id) FROM platform_deployments d WHERE d.platform_id = p.id), '{}')
 FROM s JOIN platforms p ON p.id = s.platform_id`
 	var ls LoginState
 	p := &ls.Platform
-	err := s.db.QueryRow(ctx, q, token.Hash(state), token.Hash(browserSecret), s.now()).Scan(&ls.Nonce,
+	err := s.db.QueryRow(ctx, q, token.Hash(state), token.Hash(browserSecret), s.now()).Scan(&ls.Nonce, &ls.RelayHash,
 		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ls, ErrStateInvalid
@@ -227,6 +245,7 @@ func (s *Store) PruneLogins(ctx context.Context) (int64, error) {
 	for _, q := range []string{
 		`DELETE FROM lti_login_states WHERE expires_at <= $1`,
 		`DELETE FROM lti_login_initiations WHERE expires_at <= $1`,
+		`DELETE FROM deep_link_relays WHERE expires_at <= $1`,
 	} {
 		tag, err := s.db.Exec(ctx, q, now)
 		if err != nil {

@@ -39,6 +39,9 @@ type Launch struct {
 	ExpiresAt time.Time
 	// Platform is the registration the launch came through; set by Launcher.Launch.
 	Platform Platform
+	// RelayHash names the Deep Linking relay of the cookie-less frame whose login this
+	// launch completes (relay.go); nil for most launches. Set by Launcher.Launch.
+	RelayHash []byte
 }
 
 // VerifierConfig configures a Verifier.

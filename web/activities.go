@@ -233,6 +233,19 @@ func (s *Server) deepLinkRespond(c *fiber.Ctx) error {
 		return err
 	}
 	s.auditEntry(c, audit.Entry{PlatformID: p.PlatformID, CourseID: p.CourseID, Action: audit.DeepLinkAdd, TargetID: p.CourseID, Detail: kindsDetail(chosen...)})
+	if p.RelayHash != nil {
+		// Chosen in the new window of a frame that keeps no cookies: Moodle fills its
+		// form only from inside its dialog, so the frame posts the answer there.
+		err := s.deps.LTI.FillRelay(c.UserContext(), p.RelayHash, ret.ReturnURL, ret.JWT)
+		if errors.Is(err, lti.ErrNotFound) {
+			return problem(fiber.StatusConflict, "relay_gone", "Moodle's dialog is no longer waiting",
+				"The Moodle page that opened this window was closed or reloaded, so your choice cannot reach its form. Close this window, then choose Huddle again from \"Add an activity\" in Moodle.")
+		}
+		if err != nil {
+			return err
+		}
+		return c.Render("deep_link_relayed", page(c, "Sent to Moodle", fiber.Map{}))
+	}
 	allowFraming(c, platform.Issuer, ret.ReturnURL)
 	return c.Render("deep_link_return", page(c, "Returning to Moodle", fiber.Map{
 		"ReturnURL": ret.ReturnURL, "JWT": ret.JWT, "Field": lti.DeepLinkingFormField,

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // Europe/London without relying on the machine's zone files

@@ -21,6 +21,7 @@ const (
 	pathLogin         = "/lti/login"
 	pathLoginContinue = "/lti/login/continue"
 	pathLaunch        = "/lti/launch"
+	pathRelay         = "/lti/relay"
 	pathJWKS          = "/.well-known/jwks.json"
 )
 
@@ -39,6 +40,7 @@ func (s *Server) ltiRoutes() {
 	s.handle(fiber.MethodGet, pathLaunch, Public, s.itemProbe)
 	s.handle(fiber.MethodGet, pathJWKS, Public, s.jwks)
 	s.handle(fiber.MethodGet, pathRegister, Public, s.register)
+	s.handle(fiber.MethodGet, pathRelay+"/:secret", Public, s.relay)
 }
 
 func problem(status int, code, title, msg string) *Problem {
@@ -120,20 +122,32 @@ func (s *Server) loginContinue(c *fiber.Ctx) error {
 		return c.Redirect(pathLoginContinue+"?i="+url.QueryEscape(id)+"&checked=1", fiber.StatusSeeOther)
 	}
 	if !cookiesWork {
-		target, waiting, err := s.deps.LTI.PeekInitiation(ctx, id)
+		w, waiting, err := s.deps.LTI.PeekInitiation(ctx, id)
 		if err != nil {
 			return err
 		}
 		if !waiting {
 			return errLoginExpired
 		}
-		if target != "" {
+		if w.StorageTarget != "" {
 			return s.loginThroughPlatformStorage(c, id)
 		}
-		c.Set(fiber.HeaderContentSecurityPolicy, cspWith("*"))
+		// If the new window's launch turns out to be Deep Linking, its answer must
+		// still reach Moodle from this frame (relay.go in lti): the frame keeps a
+		// relay and waits for it.
+		relay, err := s.deps.LTI.StartRelay(ctx, id)
+		if errors.Is(err, lti.ErrNotFound) {
+			return errLoginExpired
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentSecurityPolicy, cspWith("*", w.Issuer))
 		return c.Render("cookies_blocked", fiber.Map{
 			"Title":     "Open Huddle in a new window",
 			"WindowURL": pathLoginContinue + "?i=" + url.QueryEscape(id),
+			"Relay":     pathRelay + "/" + relay,
+			"Platform":  origin(w.Issuer),
 		})
 	}
 	in, err := s.deps.LTI.TakeInitiation(ctx, id)
@@ -217,6 +231,27 @@ func (s *Server) loginThroughPlatformStorage(c *fiber.Ctx, id string) error {
 		"Title": "Signing you in", "Target": in.StorageTarget, "Origin": origin(in.Platform.AuthURL),
 		"Key": storageKey(req.State), "Value": browser, "Next": req.URL,
 	})
+}
+
+// relay answers the script of a cookie-less frame waiting for a Deep Linking response
+// made in a new window: its state, and once, the response and where to post it. The
+// secret is the whole credential (only that frame has it); the log names the route
+// template, never the path.
+func (s *Server) relay(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	r, err := s.deps.LTI.TakeRelay(c.UserContext(), c.Params("secret"))
+	if errors.Is(err, lti.ErrNotFound) {
+		return problem(fiber.StatusNotFound, "relay_unknown", "Nothing is waiting here",
+			"This page waited too long, or was opened again in another tab. Close the dialog in Moodle and choose Huddle again.")
+	}
+	if err != nil {
+		return err
+	}
+	out := fiber.Map{"state": r.State}
+	if r.State == lti.RelayReady {
+		out["return_url"], out["field"], out["jwt"] = r.ReturnURL, lti.DeepLinkingFormField, r.Response
+	}
+	return c.JSON(out)
 }
 
 // validFrameName accepts the lti_storage_target values a window can be found by.
@@ -324,6 +359,16 @@ func (s *Server) launch(c *fiber.Ctx) error {
 		}
 	}
 
+	if l.RelayHash != nil {
+		// A login begun in a frame that keeps no cookies: tell the frame what it waits for.
+		outcome := lti.RelayClosed
+		if l.MessageType == lti.MessageDeepLinkingRequest {
+			outcome = lti.RelayPicking
+		}
+		if err := s.deps.LTI.MarkRelay(ctx, l.RelayHash, outcome); err != nil {
+			return err
+		}
+	}
 	if l.MessageType == lti.MessageDeepLinkingRequest {
 		id, err := s.deps.LTI.SaveDeepLink(ctx, rec.UserID, l.PendingDeepLink(rec.CourseID))
 		if err != nil {
