@@ -104,6 +104,10 @@ type Board struct {
 	GradeThreads   int
 	GradeReplies   int
 	MaxScore       float64
+
+	// HoldColleagueNames holds for a moderator a post whose author said the guard's
+	// findings are colleagues' names (ReasonColleague). Off by default: see migration 00024.
+	HoldColleagueNames bool
 }
 
 // IsCaseBoard reports whether the board holds cases and learning opportunities.
@@ -262,7 +266,7 @@ ON CONFLICT (activity_id) DO NOTHING`
 
 const selectBoard = `
 SELECT activity_id, kind, identity, learner_choice, premoderated, qa_mode, edit_minutes,
-       posts_per_hour, grade_threads, grade_replies, max_score, anonymous_delay_minutes
+       posts_per_hour, grade_threads, grade_replies, max_score, anonymous_delay_minutes, hold_colleague_names
 FROM boards WHERE activity_id = $1`
 
 // Board returns the board of a set-up board activity, making its row with defaults
@@ -303,7 +307,8 @@ func (s *Service) board(ctx context.Context, q querier, activityID int64) (Board
 	var b Board
 	var minutes, delay int
 	err := q.QueryRow(ctx, selectBoard, activityID).Scan(&b.ActivityID, &b.Kind, &b.Identity, &b.LearnerChoice,
-		&b.Premoderated, &b.QAMode, &minutes, &b.PostsPerHour, &b.GradeThreads, &b.GradeReplies, &b.MaxScore, &delay)
+		&b.Premoderated, &b.QAMode, &minutes, &b.PostsPerHour, &b.GradeThreads, &b.GradeReplies, &b.MaxScore, &delay,
+		&b.HoldColleagueNames)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, ErrNotFound
 	}
@@ -348,9 +353,10 @@ func (s *Service) SaveSettings(ctx context.Context, moderatorID int64, b Board) 
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 UPDATE boards SET identity = $2, learner_choice = $3, premoderated = $4, qa_mode = $5, edit_minutes = $6,
-       posts_per_hour = $7, grade_threads = $8, grade_replies = $9, updated_at = $10, anonymous_delay_minutes = $11
+       posts_per_hour = $7, grade_threads = $8, grade_replies = $9, updated_at = $10, anonymous_delay_minutes = $11,
+       hold_colleague_names = $12
 WHERE activity_id = $1`, b.ActivityID, b.Identity, b.LearnerChoice, b.Premoderated, b.QAMode, minutes,
-			b.PostsPerHour, b.GradeThreads, b.GradeReplies, s.now(), delay)
+			b.PostsPerHour, b.GradeThreads, b.GradeReplies, s.now(), delay, b.HoldColleagueNames)
 		if err != nil {
 			return fmt.Errorf("discussion: save settings of board %d: %w", b.ActivityID, err)
 		}

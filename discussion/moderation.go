@@ -44,6 +44,12 @@ func (s *Service) Moderate(ctx context.Context, b Board, v Viewer, postID int64,
 	default:
 		return invalid("action", "Choose approve, hide, restore or dismiss.")
 	}
+	// Any action's reason is kept in the board's audit log; a hide's is shown to the author.
+	if reason != "" {
+		if err := s.checkReason(b, action, reason); err != nil {
+			return err
+		}
+	}
 	now := s.now().UTC()
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var threadID int64
@@ -192,6 +198,9 @@ func (s *Service) Report(ctx context.Context, b Board, v Viewer, postID int64, r
 	if reason == "" {
 		return invalid("reason", "Say what is wrong with the post, so a moderator can act on it.")
 	}
+	if err := s.checkReason(b, "report", reason); err != nil {
+		return err
+	}
 	tag, err := s.db.Exec(ctx, `
 INSERT INTO post_reports (post_id, board_id, reporter_id, reason, created_at)
 SELECT id, board_id, $3, $4, $5 FROM posts WHERE id = $1 AND board_id = $2 AND status = 'visible'`,
@@ -214,6 +223,11 @@ func (s *Service) Reveal(ctx context.Context, b Board, v Viewer, postID int64, r
 	reason = clean(reason, maxReason)
 	if reason == "" {
 		return "", invalid("reason", "Give the reason for revealing the author; it is recorded in the board's audit log.")
+	}
+	// The reason goes into the audit log, kept for as long as the board: never a
+	// patient's details, nor anyone's name.
+	if err := s.checkReason(b, "reveal", reason); err != nil {
+		return "", err
 	}
 	var name string
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {

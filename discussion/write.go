@@ -74,8 +74,14 @@ type Draft struct {
 	Sections  map[string]string
 	Identity  Identity
 	// GuardReason is set when the author confirms that the guard's findings are not
-	// patient identifiers; the post is then held for a moderator.
+	// patient identifiers; the post is then held for a moderator. The reason is text
+	// too: the guard reads it, and one that may identify someone is refused.
 	GuardReason string
+	// Colleague is the author's one-tap "This is a colleague, not a patient". It is a
+	// claim, never trusted: it counts only when every finding is a clinician's titled
+	// name (guard.OnlyColleagues). The post then stores ReasonColleague as its reason and
+	// is published at once, unless the board holds such posts (HoldColleagueNames).
+	Colleague bool
 	// Submission is the random token of the form this draft was written in: the same
 	// form sent twice makes one post (see alreadyPosted). Empty means no such check.
 	Submission string
@@ -93,7 +99,22 @@ type guardFinding struct {
 	Kind  guard.Kind `json:"kind"`
 	Start int        `json:"start"`
 	End   int        `json:"end"`
+	// Clinician marks a titled name with a clinical title, so that a stored post (a
+	// fully anonymous one waiting for release) still shows whether ReasonColleague
+	// applies to it.
+	Clinician bool `json:"clinician,omitempty"`
 }
+
+// ReasonColleague is the guard reason stored, as a fixed code rather than the author's
+// words, when the author said the guard's findings are colleagues' names and they
+// were (Draft.Colleague).
+const ReasonColleague = "colleague"
+
+// Guarded reasons: the field a refused reason is reported under, by what it is for.
+const (
+	fieldGuardReason = "guard_reason"
+	fieldReason      = "reason"
+)
 
 // checked is a draft that passed validation, ready to store.
 type checked struct {
@@ -224,19 +245,26 @@ func (s *Service) check(d *Draft, p prepared) (checked, error) {
 		}
 	}
 	if len(found) > 0 {
-		if d.GuardReason == "" {
-			return c, &GuardError{Findings: found}
-		}
-		var kept []guardFinding
-		for name, fs := range found {
-			for _, f := range fs {
-				kept = append(kept, guardFinding{Field: name, Kind: f.Kind, Start: f.Start, End: f.End})
+		switch {
+		case d.Colleague:
+			// The button only says what the author believes; the findings decide.
+			if !onlyColleagues(found) {
+				return c, &GuardError{Findings: found}
 			}
+			c.reason = ReasonColleague
+		case d.GuardReason == "":
+			return c, &GuardError{Findings: found}
+		default:
+			// The reason is stored and shown to moderators: it must not carry what
+			// the post may not.
+			if f := s.scan(d.GuardReason); len(f) > 0 {
+				found[fieldGuardReason] = f
+				return c, &GuardError{Findings: found}
+			}
+			c.reason = d.GuardReason
 		}
-		slices.SortFunc(kept, func(a, b guardFinding) int { return strings.Compare(a.Field, b.Field)*1000 + a.Start - b.Start })
-		c.found = kept
-		c.findings, _ = json.Marshal(kept)
-		c.reason = d.GuardReason
+		c.found = keptFindings(found)
+		c.findings, _ = json.Marshal(c.found)
 	}
 	if !p.isCase {
 		html, err := s.render(p.body)
@@ -259,6 +287,82 @@ func (s *Service) check(d *Draft, p prepared) (checked, error) {
 	c.html = html.String()
 	c.sections, _ = json.Marshal(secs)
 	return c, nil
+}
+
+// onlyColleagues is guard.OnlyColleagues over the findings of every field together:
+// one patient detail anywhere in the post and the author may not call it a colleague's.
+func onlyColleagues(found map[string][]guard.Finding) bool {
+	var all []guard.Finding
+	for _, fs := range found {
+		all = append(all, fs...)
+	}
+	return guard.OnlyColleagues(all)
+}
+
+// keptFindings is what is stored and logged of the guard's findings: fields, kinds and
+// positions, in a stable order, never the text.
+func keptFindings(found map[string][]guard.Finding) []guardFinding {
+	var kept []guardFinding
+	for name, fs := range found {
+		for _, f := range fs {
+			kept = append(kept, guardFinding{Field: name, Kind: f.Kind, Start: f.Start, End: f.End, Clinician: f.Clinician})
+		}
+	}
+	slices.SortFunc(kept, func(a, b guardFinding) int {
+		if d := strings.Compare(a.Field, b.Field); d != 0 {
+			return d
+		}
+		return a.Start - b.Start
+	})
+	return kept
+}
+
+// byColleague reports whether a checked post carries the colleague reason and its
+// stored findings are all clinicians' titled names. It reads what is stored, not what
+// the request said, so a fully anonymous post is judged the same way at its release,
+// and a typed reason that happens to read "colleague" gains nothing the button would
+// not have given.
+func byColleague(c checked) bool {
+	if c.reason != ReasonColleague || c.findings == nil {
+		return false
+	}
+	var fs []guardFinding
+	if err := json.Unmarshal(c.findings, &fs); err != nil || len(fs) == 0 {
+		return false
+	}
+	for _, f := range fs {
+		if f.Kind != guard.KindTitledName || !f.Clinician {
+			return false
+		}
+	}
+	return true
+}
+
+// heldFor is why a post from v must wait for a moderator, or "" when it need not: the
+// guard was overridden (unless only colleagues were named and the board lets those
+// through), or the board approves every learner's post first.
+func heldFor(b Board, v Viewer, c checked) string {
+	switch {
+	case c.findings != nil && (!byColleague(c) || b.HoldColleagueNames):
+		return "guard"
+	case b.Premoderated && !v.Moderator:
+		return "premoderation"
+	}
+	return ""
+}
+
+// checkReason runs the guard over a reason a person typed for an action (a report, a
+// hide, a reveal): reasons are stored, shown and audited, so they may identify nobody.
+// A refusal is logged with the kinds and positions found, never the text; nothing is
+// stored.
+func (s *Service) checkReason(b Board, action, reason string) error {
+	f := s.scan(reason)
+	if len(f) == 0 {
+		return nil
+	}
+	found := map[string][]guard.Finding{fieldReason: f}
+	s.log.Info("guard stopped a reason", "board", b.ActivityID, "action", action, "findings", keptFindings(found))
+	return &GuardError{Findings: found}
 }
 
 // Posted says where a new post went and whether it is waiting for a moderator. A
@@ -598,12 +702,9 @@ VALUES ($1, $2, $3, $4, NULLIF($5::bigint, 0), $6, $7, $8, $9, $10, $11, $12, $1
 
 func (s *Service) insertPost(ctx context.Context, tx pgx.Tx, b Board, v Viewer, p Posted, parentID int64, opening bool,
 	identity Identity, c checked, created time.Time, submission []byte) (held bool, _ error) {
-	status, heldFor := "visible", ""
-	switch {
-	case c.findings != nil:
-		status, heldFor = "held", "guard"
-	case b.Premoderated && !v.Moderator:
-		status, heldFor = "held", "premoderation"
+	status, heldFor := "visible", heldFor(b, v, c)
+	if heldFor != "" {
+		status = "held"
 	}
 	var author *int64
 	if identity != Anonymous {
@@ -723,12 +824,9 @@ FOR UPDATE OF p`, postID, b.ActivityID).Scan(&opening, &kind, &threadID, &body, 
 ON CONFLICT DO NOTHING`, postID, body, sections, written); err != nil {
 			return fmt.Errorf("discussion: keep revision of %d: %w", postID, err)
 		}
-		newStatus, heldFor := status, ""
-		switch {
-		case c.findings != nil:
-			newStatus, heldFor = "held", "guard"
-		case b.Premoderated && !v.Moderator:
-			newStatus, heldFor = "held", "premoderation"
+		newStatus, heldFor := status, heldFor(b, v, c)
+		if heldFor != "" {
+			newStatus = "held"
 		}
 		if newStatus == "visible" && status == "held" {
 			newStatus = "held" // an edit does not approve a post waiting for a moderator
@@ -797,15 +895,18 @@ func (s *Service) checkLogged(d *Draft, p prepared, b Board, identity Identity) 
 	}
 	var ge *GuardError
 	if errors.As(err, &ge) {
-		var found []guardFinding
-		for field, fs := range ge.Findings {
-			for _, f := range fs {
-				found = append(found, guardFinding{Field: field, Kind: f.Kind, Start: f.Start, End: f.End})
-			}
-		}
-		s.log.Info("guard stopped a post", "board", b.ActivityID, "findings", found)
+		// colleague says the author tapped "This is a colleague, not a patient" and the
+		// findings said otherwise: how often that happens tells whether the button is
+		// misread or abused.
+		s.log.Info("guard stopped a post", "board", b.ActivityID, "colleague", d.Colleague,
+			"findings", keptFindings(ge.Findings))
 	}
-	if err == nil && c.found != nil {
+	switch {
+	case err != nil || c.found == nil:
+	case c.reason == ReasonColleague:
+		s.log.Info("guard findings are colleagues' names, the author says", "board", b.ActivityID,
+			"held", b.HoldColleagueNames, "findings", c.found)
+	default:
 		s.log.Info("guard overridden by the author; post held for a moderator", "board", b.ActivityID,
 			"anonymous", identity == Anonymous, "findings", c.found)
 	}

@@ -123,7 +123,7 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 			reply = ids(t, e.postReply(t, lena.browser, lena.csrf, lena.activity, strconv.FormatInt(thread, 10), "My answer."))
 			r := lena.post(lena.activity+"/threads", url.Values{"csrf": {lena.csrf}, "kind": {"case"}, "title": {"Breathless on the ward"},
 				"section_presentation": {"Reviewed with Mrs Patel, our ward sister."}, "section_question": {"What next?"},
-				"guard_confirm": {"yes"}, "guard_reason": {"Mrs Patel is staff, not a patient"}})
+				"guard_confirm": {"yes"}, "guard_reason": {"She is staff, not a patient"}})
 			require.Equal(t, http.StatusSeeOther, r.code, r.body)
 			m := heldRE.FindStringSubmatch(r.location)
 			require.NotNil(t, m, r.location)

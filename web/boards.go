@@ -178,6 +178,10 @@ type threadForm struct {
 	Errors    []fieldError
 	Guard     []guardField
 	ExpiresIn string
+	// Colleague offers "This is a colleague, not a patient": every finding in the post
+	// is a clinician's titled name (guard.OnlyColleagues). The server checks again
+	// when the button is used.
+	Colleague bool
 }
 
 type fieldError struct{ Field, Message string }
@@ -200,6 +204,7 @@ type guardNote struct {
 	Start, End int // characters, counted from 1 for people
 	Text       string
 	Explain    string
+	Clinician  bool // a titled name with a clinical title: the form may word it for staff
 }
 
 // newSubmission is the random token a new-thread or reply form carries, so that the
@@ -213,12 +218,13 @@ func draftFromForm(c *fiber.Ctx) discussion.Draft {
 		Setting: c.FormValue("setting"), Grades: formValues(c, "grade"), Tags: []string{c.FormValue("tags")},
 		Body: c.FormValue("body"), Identity: discussion.Identity(c.FormValue("identity")),
 		Submission: c.FormValue("submission"),
+		// The block page's one-tap button; the service decides whether it counts.
+		Colleague: c.FormValue("guard_colleague") == "yes",
 	}
 	if c.FormValue("guard_confirm") == "yes" {
-		d.GuardReason = c.FormValue("guard_reason")
-		if strings.TrimSpace(d.GuardReason) == "" {
-			d.GuardReason = "" // the form asks for a reason below
-		}
+		// Tidied as the service tidies it, so that the guard's positions in the reason
+		// match the text the form shows again.
+		d.GuardReason = strings.Join(strings.Fields(c.FormValue("guard_reason")), " ")
 	}
 	if d.Kind == discussion.ThreadCase {
 		d.Sections = map[string]string{}
@@ -244,7 +250,25 @@ func formProblem(err error, f *threadForm) (int, bool) {
 		return fiber.StatusUnprocessableEntity, true
 	case errors.As(err, &ge):
 		f.Guard = guardFields(f.Draft, ge)
-		f.Errors = append(f.Errors, fieldError{Field: "guard", Message: "This may identify a patient. Nothing was saved. Edit the marked parts, or confirm below if you are sure they are not patient details."})
+		var inPost []guard.Finding
+		for field, fs := range ge.Findings {
+			if field != "guard_reason" {
+				inPost = append(inPost, fs...)
+			}
+		}
+		f.Colleague = guard.OnlyColleagues(inPost)
+		switch {
+		case len(ge.Findings["guard_reason"]) > 0:
+			f.Errors = append(f.Errors, fieldError{Field: "guard_reason", Message: "Your reason may itself identify someone, so nothing was saved. Say why the marked text is not a patient's details without repeating it."})
+		case f.Draft.Colleague:
+			// The button was used, but the text holds more than a colleague's name
+			// (or was changed after the page offered it).
+			f.Errors = append(f.Errors, fieldError{Field: "guard", Message: "Huddle can post a colleague's name only when nothing else in the text may identify a patient. Nothing was saved. Edit the marked parts, or confirm below if you are sure they are not patient details."})
+		case f.Colleague:
+			f.Errors = append(f.Errors, fieldError{Field: "guard", Message: "It looks like you named a colleague. Nothing was saved yet. If this is a patient, write “the patient” instead of the name; if it is a member of staff, say so below."})
+		default:
+			f.Errors = append(f.Errors, fieldError{Field: "guard", Message: "This may identify a patient. Nothing was saved. Edit the marked parts, or confirm below if you are sure they are not patient details."})
+		}
 		return fiber.StatusUnprocessableEntity, true
 	case errors.As(err, &rl):
 		mins := int(rl.RetryAfter.Minutes()) + 1
@@ -268,6 +292,8 @@ func fieldText(d discussion.Draft, field string) (label, text string) {
 		return "Tags", strings.Join(d.Tags, ", ")
 	case "body":
 		return "Your post", d.Body
+	case "guard_reason":
+		return "Your reason", d.GuardReason
 	}
 	for _, sec := range discussion.CaseSections {
 		if field == "section_"+sec.Key {
@@ -282,6 +308,7 @@ func guardFields(d discussion.Draft, ge *discussion.GuardError) []guardField {
 	for _, sec := range discussion.CaseSections {
 		order = append(order, "section_"+sec.Key)
 	}
+	order = append(order, "guard_reason")
 	var fields []formText
 	for _, field := range order {
 		label, text := fieldText(d, field)
@@ -310,7 +337,8 @@ func markFields(fields []formText, findings map[string][]guard.Finding) []guardF
 func notes(fs []guard.Finding) []guardNote {
 	out := make([]guardNote, len(fs))
 	for i, f := range fs {
-		out[i] = guardNote{Kind: string(f.Kind), Start: f.Start + 1, End: f.End, Text: f.Text, Explain: f.Kind.Explain()}
+		out[i] = guardNote{Kind: string(f.Kind), Start: f.Start + 1, End: f.End, Text: f.Text, Explain: f.Kind.Explain(),
+			Clinician: f.Clinician}
 	}
 	return out
 }
@@ -596,7 +624,7 @@ func (s *Server) reportForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Render("post_report", page(c, "Report a post", fiber.Map{"Board": b, "PostID": id}))
+	return c.Render("post_report", page(c, "Report a post", fiber.Map{"Board": b, "PostID": id, "Form": reasonForm{}}))
 }
 
 func (s *Server) report(c *fiber.Ctx) error {
@@ -606,12 +634,9 @@ func (s *Server) report(c *fiber.Ctx) error {
 	}
 	reason := c.FormValue("reason")
 	if err := s.deps.Boards.Report(c.UserContext(), b, v, id, reason); err != nil {
-		var inv *discussion.InvalidError
-		if errors.As(err, &inv) {
-			c.Status(fiber.StatusUnprocessableEntity)
-			return c.Render("post_report", page(c, "Report a post", fiber.Map{"Board": b, "PostID": id, "Error": inv.Message}))
-		}
-		return err
+		return refusedReason(c, err, reason, func(f reasonForm) error {
+			return c.Render("post_report", page(c, "Report a post", fiber.Map{"Board": b, "PostID": id, "Form": f}))
+		})
 	}
 	threadID, err := s.threadOfPost(c, b, id)
 	if err != nil {
@@ -643,6 +668,7 @@ func (s *Server) saveBoardSettings(c *fiber.Ctx) error {
 	b.Identity = discussion.Identity(c.FormValue("identity"))
 	b.LearnerChoice = c.FormValue("learner_choice") == "on"
 	b.Premoderated = c.FormValue("premoderated") == "on"
+	b.HoldColleagueNames = c.FormValue("hold_colleague_names") == "on"
 	b.QAMode = c.FormValue("qa_mode") == "on"
 	b.EditWindow = time.Duration(atoi("edit_minutes")) * time.Minute
 	b.PostsPerHour = atoi("posts_per_hour")
@@ -691,9 +717,15 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	action := c.FormValue("action")
-	if err := s.deps.Boards.Moderate(c.UserContext(), b, v, id, action, c.FormValue("reason")); err != nil {
-		return err
+	action, reason := c.FormValue("action"), c.FormValue("reason")
+	if err := s.deps.Boards.Moderate(c.UserContext(), b, v, id, action, reason); err != nil {
+		if action != discussion.ActionHide {
+			return err
+		}
+		return refusedReason(c, err, reason, func(f reasonForm) error {
+			return s.renderReasonForm(c, b, id, reasonPage{Heading: "Hide a post", Path: "/moderate", Do: action,
+				Back: c.FormValue("back"), Label: "Reason for hiding (the author sees it)", Submit: "Hide", Form: f})
+		})
 	}
 	s.audit(c, moderationAction(action), id)
 	if c.FormValue("back") == "thread" {
@@ -714,9 +746,14 @@ func (s *Server) reveal(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name, err := s.deps.Boards.Reveal(c.UserContext(), b, v, id, c.FormValue("reason"))
+	reason := c.FormValue("reason")
+	name, err := s.deps.Boards.Reveal(c.UserContext(), b, v, id, reason)
 	if err != nil {
-		return err
+		return refusedReason(c, err, reason, func(f reasonForm) error {
+			f.Error += " The author was not revealed."
+			return s.renderReasonForm(c, b, id, reasonPage{Heading: "Reveal the author", Path: "/reveal",
+				Label: "Reason for revealing the author (recorded)", Submit: "Reveal author", Form: f})
+		})
 	}
 	// The name is shown only once the reveal is in the audit log as well as the board's.
 	if err := s.mustAudit(c, audit.PostRevealAuthor, id); err != nil {

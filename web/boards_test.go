@@ -105,7 +105,7 @@ func TestGuardOverrideIsHeldForAModeratorWithoutTheText(t *testing.T) {
 	be := newBoardEnv(t, "case_board")
 	form := caseForm(be.learnerCSRF, "Reviewed with Mrs Patel, our ward sister.")
 	form.Set("guard_confirm", "yes")
-	form.Set("guard_reason", "Mrs Patel is the ward sister who taught us, not a patient")
+	form.Set("guard_reason", "She is the ward sister who taught us, not a patient")
 	r := be.learner.post(be.activity+"/threads", form)
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	require.Contains(t, r.location, "held=1")
