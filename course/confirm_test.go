@@ -110,7 +110,6 @@ func TestMembershipConfirmation(t *testing.T) {
 	require.NotNil(t, b.confirmedAt(t, eddieRec.UserID, rec.CourseID))
 }
 
-
 // Roles that change confirm the membership with them, from a launch within the day
 // (which would otherwise write nothing) or from a roster read.
 func TestRoleChangeConfirms(t *testing.T) {

@@ -288,7 +288,7 @@ func TestDailyJobReadsRostersOfCoursesWithShares(t *testing.T) {
 	_, private, _ := s.launch(t, "3", "3", "Eddie Educator", lti.RoleEducator)
 	s.shareIn(t, "3", -1) // course 3: a reflection nobody shares
 	_, educators, _ := s.launch(t, "4", "3", "Eddie Educator", lti.RoleEducator)
-	s.shareIn(t, "4", reflection.Everyone) // course 4: shared with its educators
+	s.shareIn(t, "4", reflection.Everyone)                    // course 4: shared with its educators
 	s.launch(t, "5", "3", "Eddie Educator", lti.RoleEducator) // course 5: no reflection at all
 
 	queue, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{})

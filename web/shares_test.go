@@ -128,7 +128,9 @@ func TestSharesFollowTheRoster(t *testing.T) {
 // referenceRE is the request's reference on an error page, different on every page.
 var referenceRE = regexp.MustCompile(`Reference: <code>[^<]*</code>`)
 
-func withoutReference(body string) string { return referenceRE.ReplaceAllString(body, "Reference: <code></code>") }
+func withoutReference(body string) string {
+	return referenceRE.ReplaceAllString(body, "Reference: <code></code>")
+}
 
 // unconfirmedFor dates the person's confirmation of course 2's membership back by the
 // PostgreSQL interval given, as if neither a roster read nor a launch had come since.
