@@ -219,7 +219,7 @@ ORDER BY v.version DESC`, id, from)
 
 func (s *Service) shares(ctx context.Context, id int64) ([]Share, error) {
 	rows, err := s.db.Query(ctx, `
-SELECT sh.shared_with, coalesce(u.name, 'A former member'), sh.shared_at,
+SELECT sh.shared_with, CASE WHEN sh.shared_with = 0 THEN '' ELSE coalesce(u.name, 'A former member') END, sh.shared_at,
        sh.shared_with <> 0 AND NOT EXISTS (
            SELECT 1 FROM memberships m WHERE m.course_id = r.course_id AND m.user_id = sh.shared_with
            AND `+supervises("m", "$2")+`)
