@@ -215,8 +215,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// belonged to an instance that died; another instance picks it up.
 		RescueStuckJobsAfter: 5 * time.Minute,
 		// The daily digest: checked hourly, sent once a day from 07:00 UTC. Fully
-		// anonymous posts: released each minute, in batches.
-		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob()},
+		// anonymous posts: released each minute, in batches. Rosters of courses with
+		// shared reflections: read daily, so supervision follows them.
+		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
+			roster.DailyPeriodicJob()},
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -238,7 +240,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	a.Notices = notify.NewService(pool, a.Moodle, a.Queue, o.Now)
 	a.Audit = audit.NewLog(pool, o.Now)
 	river.AddWorker(workers, gradesync.NewWorker(a.Grades))
-	river.AddWorker(workers, &roster.Worker{Courses: a.Courses, Platforms: a.LTI, NRPS: lti.NewNRPSClient(tokens)})
+	river.AddWorker(workers, &roster.Worker{Courses: a.Courses, Platforms: a.LTI, NRPS: lti.NewNRPSClient(tokens),
+		Log: log.With("component", "roster")})
 	river.AddWorker(workers, notify.NewSendWorker(a.Notices))
 	river.AddWorker(workers, notify.NewDigestWorker(a.Notices))
 	river.AddWorker(workers, notify.NewDigestSendWorker(a.Notices))
@@ -259,6 +262,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 	})
+	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
 
 	registry := o.Registry
 	if registry == nil {

@@ -105,7 +105,9 @@ func (l Launch) IsEducator() bool { return slices.Contains(l.Roles, lti.RoleEduc
 // unchangedLaunch finds the rows of a launch that changes nothing, the common case:
 // one read of four indexed rows, no write. It matches only when every field the
 // launch carries is already stored; name, email and the line item match when the
-// platform sent none, since recordLaunch keeps the old values then.
+// platform sent none, since recordLaunch keeps the old values then. A membership last
+// confirmed before confirm_after is a change too: the launch confirms it again
+// (launchConfirmsEvery).
 const unchangedLaunch = `
 SELECT u.id, c.id, coalesce(a.id, 0)
 FROM users u
@@ -113,7 +115,7 @@ JOIN courses c
   ON c.platform_id = u.platform_id AND c.deployment_id = @deployment_id AND c.context_id = @context_id
  AND c.title = @context_title AND c.label = @context_label
 JOIN memberships m
-  ON m.user_id = u.id AND m.course_id = c.id AND m.roles = @roles
+  ON m.user_id = u.id AND m.course_id = c.id AND m.roles = @roles AND m.confirmed_at >= @confirm_after
 LEFT JOIN activities a
   ON a.course_id = c.id AND a.resource_link_id = @resource_link_id
 WHERE u.platform_id = @platform_id AND u.subject = @subject
@@ -137,7 +139,9 @@ WHERE u.platform_id = @platform_id AND u.subject = @subject
 //
 // Rules the statement keeps:
 //   - name and email keep their old values when the platform stops sending them;
-//   - roles are the platform's at every launch (LTI Core 5.3.7);
+//   - roles are the platform's at every launch (LTI Core 5.3.7), and the launch
+//     confirms the membership (confirmed_at) when it was last confirmed before
+//     confirm_after; updated_at changes only with the roles;
 //   - ags_lineitem_url keeps the old value when the launch has none: Moodle leaves the
 //     claim out when a link has no line item or several (AGS 2.0 §3.1, capture lti/08);
 //   - kind and settings are set only when the activity is created, from the custom
@@ -185,12 +189,18 @@ WITH user_same AS (
               WHERE platform_id = @platform_id AND deployment_id = @deployment_id AND context_id = @context_id
     LIMIT 1
 ), membership_upsert AS (
-    INSERT INTO memberships (user_id, course_id, roles, updated_at)
-    SELECT found_user.id, found_course.id, @roles, @now FROM found_user, found_course
+    INSERT INTO memberships (user_id, course_id, roles, updated_at, confirmed_at)
+    SELECT found_user.id, found_course.id, @roles, @now, @now FROM found_user, found_course
     WHERE NOT EXISTS (SELECT 1 FROM memberships x
-                      WHERE x.user_id = found_user.id AND x.course_id = found_course.id AND x.roles = @roles)
-    ON CONFLICT (course_id, user_id) DO UPDATE SET roles = EXCLUDED.roles, updated_at = EXCLUDED.updated_at
+                      WHERE x.user_id = found_user.id AND x.course_id = found_course.id AND x.roles = @roles
+                        AND x.confirmed_at >= @confirm_after)
+    ON CONFLICT (course_id, user_id) DO UPDATE SET
+        roles = EXCLUDED.roles,
+        updated_at = CASE WHEN memberships.roles IS DISTINCT FROM EXCLUDED.roles THEN EXCLUDED.updated_at
+                          ELSE memberships.updated_at END,
+        confirmed_at = EXCLUDED.confirmed_at
     WHERE memberships.roles IS DISTINCT FROM EXCLUDED.roles
+       OR memberships.confirmed_at IS NULL OR memberships.confirmed_at < @confirm_after
 ), activity_same AS (
     SELECT x.id FROM activities x, found_course
     WHERE x.course_id = found_course.id AND x.resource_link_id = @resource_link_id
@@ -316,8 +326,15 @@ func launchArgs(l Launch, now time.Time) (pgx.NamedArgs, error) {
 		"ags_scopes":        scopes,
 		"nrps_url":          l.NRPSURL,
 		"now":               now,
+		"confirm_after":     now.Add(-launchConfirmsEvery),
 	}, nil
 }
+
+// launchConfirmsEvery is how often a person's launches confirm their membership
+// (memberships.confirmed_at): at most once a day, so the common launch still writes
+// nothing. Supervision lapses only after seven days without a confirmation
+// (reflection.SupervisionLapsesAfter), so a day's staleness costs nothing.
+const launchConfirmsEvery = 24 * time.Hour
 
 // The launch statements are written with @name parameters for the reader and
 // rewritten to $n once, here: passing pgx.NamedArgs to the query would lex the SQL

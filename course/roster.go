@@ -19,10 +19,15 @@ type RosterMember struct {
 	Active  bool
 }
 
-// ApplyRoster records a course's roster: people who have not launched Huddle yet
-// become known (so educators can assign supervisors and see who has no score), and
-// roles follow the platform. Inactive members lose their membership. People missing
-// from the roster are left alone: a partial roster must not remove anyone.
+// ApplyRoster records a course's roster, as a roster read gives it: every member on
+// every page (lti.NRPSClient.Roster follows them all). People who have not launched
+// Huddle yet become known (so educators can assign supervisors and see who has no
+// score), roles follow the platform, and each listed membership is confirmed
+// (confirmed_at). Inactive and Deleted members, and those with no Huddle role, lose
+// their membership. People the roster does not list keep theirs (what they may open
+// is decided at each launch), but it is no longer confirmed: a supervisor who left
+// the course stops being one at once, until a launch of their own says otherwise
+// (reflection.SupervisionLapsesAfter).
 func (s *Service) ApplyRoster(ctx context.Context, courseID int64, members []RosterMember) (int, error) {
 	applied := 0
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
@@ -31,6 +36,7 @@ func (s *Service) ApplyRoster(ctx context.Context, courseID int64, members []Ros
 			return err
 		}
 		now := s.now()
+		listed := []int64{}
 		for _, m := range members {
 			if m.Subject == "" {
 				continue
@@ -57,12 +63,21 @@ RETURNING id`, platformID, m.Subject, m.Name, m.Email, now).Scan(&userID)
 				roles[i] = string(r)
 			}
 			if _, err := tx.Exec(ctx, `
-INSERT INTO memberships (user_id, course_id, roles, updated_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (course_id, user_id) DO UPDATE SET roles = EXCLUDED.roles, updated_at = EXCLUDED.updated_at
-WHERE memberships.roles IS DISTINCT FROM EXCLUDED.roles`, userID, courseID, roles, now); err != nil {
+INSERT INTO memberships (user_id, course_id, roles, updated_at, confirmed_at) VALUES ($1, $2, $3, $4, $4)
+ON CONFLICT (course_id, user_id) DO UPDATE SET
+    roles = EXCLUDED.roles,
+    updated_at = CASE WHEN memberships.roles IS DISTINCT FROM EXCLUDED.roles THEN EXCLUDED.updated_at
+                      ELSE memberships.updated_at END,
+    confirmed_at = EXCLUDED.confirmed_at`, userID, courseID, roles, now); err != nil {
 				return err
 			}
+			listed = append(listed, userID)
 			applied++
+		}
+		if _, err := tx.Exec(ctx, `
+UPDATE memberships SET confirmed_at = NULL
+WHERE course_id = $1 AND confirmed_at IS NOT NULL AND NOT (user_id = ANY ($2))`, courseID, listed); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE courses SET roster_synced_at = $2 WHERE id = $1`, courseID, now)
 		return err

@@ -54,8 +54,12 @@ func TestApplyRoster(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE subject = ''`).Scan(&noRoles))
 	require.Zero(t, noRoles)
 
-	// A partial roster removes no one it does not list.
+	// Someone the roster does not list keeps their membership, but it is no longer
+	// confirmed (TestMembershipConfirmation); those it lists are confirmed by it.
 	require.Equal(t, []string{"learner"}, b.membership(t, keptRec.UserID, lena.CourseID).Roles)
+	require.Nil(t, b.confirmedAt(t, keptRec.UserID, lena.CourseID))
+	require.Equal(t, &at, b.confirmedAt(t, lena.UserID, lena.CourseID))
+	require.Equal(t, &at, b.confirmedAt(t, liamID, lena.CourseID))
 
 	_, _, syncedAt, err := b.svc.RosterSource(ctx, lena.CourseID)
 	require.NoError(t, err)

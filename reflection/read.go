@@ -50,6 +50,12 @@ type Share struct {
 	With     int64 // Everyone, or the supervisor's user id
 	Name     string
 	SharedAt time.Time
+	// Lapsed means the supervisor may no longer supervise in the reflection's course
+	// (they left it, are no longer an educator or mentor there, or their membership
+	// was not confirmed for SupervisionLapsesAfter), so they cannot read it. The share
+	// stays until the author withdraws it, and counts again if they become a
+	// supervisor of the course again.
+	Lapsed bool
 }
 
 // Reflection is a reflection as one reader may see it: the author gets the draft,
@@ -91,14 +97,31 @@ func (r Reflection) SharedWith(who int64) bool {
 	return false
 }
 
-// The access rule, in one place: the author; an educator of the reflection's course
-// when it is shared with the course's educators; a person it is shared with by name.
-const selectReflection = `
+// sharedByName is the SQL condition that reflection r is shared by name with the user
+// (parameter user), who may still supervise in its course; sharedWithEducators, that it
+// is shared with the course's educators and the user is one. since is the parameter
+// holding confirmedSince. With the author, they are who may read a reflection: Get,
+// SharedWithMe, Comment and SignOff all ask them.
+func sharedByName(user, since string) string {
+	return `EXISTS (SELECT 1 FROM reflection_shares s JOIN memberships m ON m.course_id = r.course_id AND m.user_id = s.shared_with
+               WHERE s.reflection_id = r.id AND s.shared_with = ` + user + ` AND ` + supervises("m", since) + `)`
+}
+
+func sharedWithEducators(user, since string) string {
+	return `EXISTS (SELECT 1 FROM reflection_shares s JOIN memberships m ON m.course_id = r.course_id AND m.user_id = ` + user + `
+               WHERE s.reflection_id = r.id AND s.shared_with = 0 AND ` + teaches("m", since) + `)`
+}
+
+// The access rule: the author; a person it is shared with by name while they may
+// supervise in its course; an educator of the course when it is shared with the
+// course's educators. A supervisor whose share lapsed is no different from anyone
+// else: no row, so ErrNotFound.
+var selectReflection = `
 SELECT r.id, r.author_id, r.activity_id, r.course_id, au.name, c.title, a.title, r.template, r.prompts,
        r.draft, r.draft_saved_at, r.current_version, coalesce(r.ref_id, 0), coalesce(r.ref_activity_id, 0), r.ref_title,
        r.created_at, r.updated_at,
        CASE WHEN r.author_id = $2 THEN 'author'
-            WHEN EXISTS (SELECT 1 FROM reflection_shares s WHERE s.reflection_id = r.id AND s.shared_with = $2) THEN 'supervisor'
+            WHEN ` + sharedByName("$2", "$3") + ` THEN 'supervisor'
             ELSE 'educators' END
 FROM reflections r
 JOIN users au ON au.id = r.author_id
@@ -106,16 +129,15 @@ JOIN courses c ON c.id = r.course_id
 JOIN activities a ON a.id = r.activity_id
 WHERE r.id = $1 AND (
     r.author_id = $2
-    OR EXISTS (SELECT 1 FROM reflection_shares s WHERE s.reflection_id = r.id AND s.shared_with = $2)
-    OR EXISTS (SELECT 1 FROM reflection_shares s JOIN memberships m ON m.course_id = r.course_id AND m.user_id = $2
-               WHERE s.reflection_id = r.id AND s.shared_with = 0 AND 'educator' = ANY (m.roles)))`
+    OR ` + sharedByName("$2", "$3") + `
+    OR ` + sharedWithEducators("$2", "$3") + `)`
 
 // Get returns a reflection if userID may read it, and ErrNotFound otherwise.
 func (s *Service) Get(ctx context.Context, userID, id int64) (Reflection, error) {
 	var r Reflection
 	var prompts, draft []byte
 	var current int
-	err := s.db.QueryRow(ctx, selectReflection, id, userID).Scan(&r.ID, &r.AuthorID, &r.ActivityID, &r.CourseID, &r.Author,
+	err := s.db.QueryRow(ctx, selectReflection, id, userID, s.confirmedSince()).Scan(&r.ID, &r.AuthorID, &r.ActivityID, &r.CourseID, &r.Author,
 		&r.CourseTitle, &r.ActivityTitle, &r.Template, &prompts, &draft, &r.DraftSavedAt, &current,
 		&r.Ref.ThreadID, &r.Ref.ActivityID, &r.Ref.Title, &r.CreatedAt, &r.UpdatedAt, &r.Access)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -197,9 +219,14 @@ ORDER BY v.version DESC`, id, from)
 
 func (s *Service) shares(ctx context.Context, id int64) ([]Share, error) {
 	rows, err := s.db.Query(ctx, `
-SELECT sh.shared_with, coalesce(u.name, ''), sh.shared_at FROM reflection_shares sh
+SELECT sh.shared_with, CASE WHEN sh.shared_with = 0 THEN '' ELSE coalesce(u.name, 'A former member') END, sh.shared_at,
+       sh.shared_with <> 0 AND NOT EXISTS (
+           SELECT 1 FROM memberships m WHERE m.course_id = r.course_id AND m.user_id = sh.shared_with
+           AND `+supervises("m", "$2")+`)
+FROM reflection_shares sh
+JOIN reflections r ON r.id = sh.reflection_id
 LEFT JOIN users u ON u.id = sh.shared_with
-WHERE sh.reflection_id = $1 ORDER BY sh.shared_at`, id)
+WHERE sh.reflection_id = $1 ORDER BY sh.shared_at`, id, s.confirmedSince())
 	if err != nil {
 		return nil, fmt.Errorf("reflection: shares of %d: %w", id, err)
 	}
@@ -230,14 +257,28 @@ type Summary struct {
 	Shared        bool
 	SignedOff     bool // the current version is signed off
 	UpdatedAt     time.Time
+	// Lapsed names the supervisors it is shared with who can no longer read it (see
+	// Share.Lapsed); for the author only.
+	Lapsed []string
 }
 
-const selectSummaries = `
+// selectSummaries lists reflections for the reader $1; $2 is confirmedSince. Shared
+// counts only shares someone can still read.
+var selectSummaries = `
 SELECT r.id, coalesce(v.title, r.draft ->> 'title', ''), au.name, c.title, r.activity_id, a.title, r.current_version,
        r.draft IS NOT NULL AND r.author_id = $1,
-       EXISTS (SELECT 1 FROM reflection_shares s WHERE s.reflection_id = r.id),
+       EXISTS (SELECT 1 FROM reflection_shares s WHERE s.reflection_id = r.id AND (s.shared_with = 0 OR EXISTS (
+           SELECT 1 FROM memberships m WHERE m.course_id = r.course_id AND m.user_id = s.shared_with
+           AND ` + supervises("m", "$2") + `))),
        EXISTS (SELECT 1 FROM reflection_signoffs so WHERE so.reflection_id = r.id AND so.version = r.current_version),
-       r.updated_at
+       r.updated_at,
+       CASE WHEN r.author_id = $1 THEN NULLIF(ARRAY(
+           SELECT coalesce(u.name, 'A former member') FROM reflection_shares s LEFT JOIN users u ON u.id = s.shared_with
+           WHERE s.reflection_id = r.id AND s.shared_with <> 0 AND NOT EXISTS (
+               SELECT 1 FROM memberships m WHERE m.course_id = r.course_id AND m.user_id = s.shared_with
+               AND ` + supervises("m", "$2") + `)
+           ORDER BY s.shared_at, s.shared_with), '{}')
+       END
 FROM reflections r
 JOIN users au ON au.id = r.author_id
 JOIN courses c ON c.id = r.course_id
@@ -248,23 +289,23 @@ LEFT JOIN reflection_versions v ON v.reflection_id = r.id AND v.version = r.curr
 // (a user belongs to one site), or of one activity when activityID is not zero.
 func (s *Service) Mine(ctx context.Context, userID, activityID int64) ([]Summary, error) {
 	rows, err := s.db.Query(ctx, selectSummaries+`
-WHERE r.author_id = $1 AND ($2::bigint = 0 OR r.activity_id = $2)
-ORDER BY r.updated_at DESC LIMIT 500`, userID, activityID)
+WHERE r.author_id = $1 AND ($3::bigint = 0 OR r.activity_id = $3)
+ORDER BY r.updated_at DESC LIMIT 500`, userID, s.confirmedSince(), activityID)
 	if err != nil {
 		return nil, fmt.Errorf("reflection: mine: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Summary])
 }
 
-// SharedWithMe lists submitted reflections shared with the person by name, or with
-// the educators of a course they teach.
+// SharedWithMe lists submitted reflections shared with the person by name while they
+// may supervise in its course, or with the educators of a course they teach: what Get
+// lets them read, and nothing whose share lapsed.
 func (s *Service) SharedWithMe(ctx context.Context, userID int64) ([]Summary, error) {
 	rows, err := s.db.Query(ctx, selectSummaries+`
 WHERE r.author_id <> $1 AND r.current_version > 0 AND (
-    EXISTS (SELECT 1 FROM reflection_shares s WHERE s.reflection_id = r.id AND s.shared_with = $1)
-    OR EXISTS (SELECT 1 FROM reflection_shares s JOIN memberships m ON m.course_id = r.course_id AND m.user_id = $1
-               WHERE s.reflection_id = r.id AND s.shared_with = 0 AND 'educator' = ANY (m.roles)))
-ORDER BY r.updated_at DESC LIMIT 500`, userID)
+    `+sharedByName("$1", "$2")+`
+    OR `+sharedWithEducators("$1", "$2")+`)
+ORDER BY r.updated_at DESC LIMIT 500`, userID, s.confirmedSince())
 	if err != nil {
 		return nil, fmt.Errorf("reflection: shared with %d: %w", userID, err)
 	}

@@ -74,6 +74,7 @@ type world struct {
 	svc     *reflection.Service
 	threads *fakeThreads
 	notes   *recordingNotifier
+	clock   *fakeclock.Clock
 	// log is course A's reflection log, logB course B's.
 	log, logB        course.Activity
 	site, site2      int64
@@ -128,7 +129,7 @@ func newWorld(t *testing.T) *world {
 	// Every reading of the service's clock is a minute after the one before, so "newest
 	// first" is decided by the order things happen in.
 	clock := fakeclock.NewTicking(time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC), time.Minute)
-	w.threads, w.notes = &fakeThreads{}, &recordingNotifier{}
+	w.threads, w.notes, w.clock = &fakeThreads{}, &recordingNotifier{}, clock
 	w.svc = reflection.NewService(db, reflection.Options{Now: clock.Now, Grader: grades, Threads: w.threads, Notifier: w.notes})
 
 	// Supervisors assigned by the educator from the roster.

@@ -334,8 +334,9 @@ func (s *Service) complete(ctx context.Context, tx pgx.Tx, st Settings, userID i
 const Everyone int64 = 0
 
 // Share shows a reflection's submitted versions to the course's educators (with =
-// Everyone) or to one supervisor: one assigned to the author in the course, or an
-// educator or mentor of the course.
+// Everyone) or to one supervisor: an educator or mentor of the course (assigned to the
+// author or not) whose membership the platform confirmed within
+// SupervisionLapsesAfter. The share reaches them only while that stays true.
 func (s *Service) Share(ctx context.Context, authorID, id, with int64) error {
 	var courseID int64
 	var version int
@@ -354,7 +355,7 @@ func (s *Service) Share(ctx context.Context, authorID, id, with int64) error {
 		if with == authorID {
 			return invalid("share", "Choose someone other than yourself.")
 		}
-		ok, err := s.canSupervise(ctx, courseID, authorID, with)
+		ok, err := s.canSupervise(ctx, courseID, with)
 		if err != nil {
 			return err
 		}
@@ -401,13 +402,14 @@ func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about int6
 	return nil
 }
 
-// canSupervise reports whether who may supervise the learner in the course.
-func (s *Service) canSupervise(ctx context.Context, courseID, learnerID, who int64) (bool, error) {
+// canSupervise reports whether who may supervise in the course now. Being assigned as
+// the learner's supervisor is not enough on its own: an assignment outlives the role
+// it was made for.
+func (s *Service) canSupervise(ctx context.Context, courseID, who int64) (bool, error) {
 	var ok bool
 	err := s.db.QueryRow(ctx, `
-SELECT EXISTS (SELECT 1 FROM supervisors WHERE course_id = $1 AND learner_id = $2 AND supervisor_id = $3)
-    OR EXISTS (SELECT 1 FROM memberships WHERE course_id = $1 AND user_id = $3
-               AND ('educator' = ANY (roles) OR 'mentor' = ANY (roles)))`, courseID, learnerID, who).Scan(&ok)
+SELECT EXISTS (SELECT 1 FROM memberships m WHERE m.course_id = $1 AND m.user_id = $2 AND `+supervises("m", "$3")+`)`,
+		courseID, who, s.confirmedSince()).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("reflection: supervisor check: %w", err)
 	}
@@ -448,10 +450,18 @@ func (s *Service) Comment(ctx context.Context, userID, id int64, body string) er
 	if f := guard.Scan(body); len(f) > 0 {
 		return &GuardError{Findings: map[string][]guard.Finding{"comment": f}}
 	}
-	if _, err := s.db.Exec(ctx, `
-INSERT INTO reflection_comments (reflection_id, version, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		id, r.Current.Number, userID, body, s.now()); err != nil {
+	// The access rule again, in the statement that writes: a roster read between Get
+	// and here may have ended the share.
+	tag, err := s.db.Exec(ctx, `
+INSERT INTO reflection_comments (reflection_id, version, author_id, body, created_at)
+SELECT r.id, $2, $3, $4, $5 FROM reflections r
+WHERE r.id = $1 AND (r.author_id = $3 OR `+sharedByName("$3", "$6")+` OR `+sharedWithEducators("$3", "$6")+`)`,
+		id, r.Current.Number, userID, body, s.now(), s.confirmedSince())
+	if err != nil {
 		return fmt.Errorf("reflection: comment on %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
 	}
 	return nil
 }
@@ -477,15 +487,28 @@ func (s *Service) SignOff(ctx context.Context, userID, id int64, version int, co
 		return &GuardError{Findings: map[string][]guard.Finding{"comment": f}}
 	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// The access rule again, in the statement that signs: a roster read between Get
+		// and here may have ended the share, and a sign-off by someone who is no longer
+		// a supervisor of the course must not be written.
 		tag, err := tx.Exec(ctx, `
 INSERT INTO reflection_signoffs (reflection_id, version, supervisor_id, supervisor, comment, signed_at)
-SELECT $1, $2, u.id, u.name, $4, $5 FROM users u WHERE u.id = $3
-ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, s.now())
+SELECT r.id, $2, u.id, u.name, $4, $5 FROM reflections r, users u
+WHERE r.id = $1 AND u.id = $3 AND r.author_id <> $3
+  AND (`+sharedByName("$3", "$6")+` OR `+sharedWithEducators("$3", "$6")+`)
+ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, s.now(), s.confirmedSince())
 		if err != nil {
 			return fmt.Errorf("reflection: sign off %d: %w", id, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return invalid("version", "This version is already signed off.")
+			var signed bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM reflection_signoffs WHERE reflection_id = $1 AND version = $2)`,
+				id, version).Scan(&signed); err != nil {
+				return fmt.Errorf("reflection: sign off %d: %w", id, err)
+			}
+			if signed {
+				return invalid("version", "This version is already signed off.")
+			}
+			return ErrNotFound
 		}
 		st, err := s.settings(ctx, tx, r.ActivityID)
 		if err != nil {

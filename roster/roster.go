@@ -1,11 +1,13 @@
 // Package roster keeps each course's membership in step with the platform through
 // LTI Names and Role Provisioning Services: a River job reads the roster when an
-// educator opens Huddle, at most once an hour per course.
+// educator opens Huddle, and every day for each course with a shared reflection, at
+// most once an hour per course.
 package roster
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -23,7 +25,11 @@ type Args struct {
 // Kind names the job in River's tables.
 func (Args) Kind() string { return "roster_sync" }
 
-// InsertOpts keeps one roster read per course per hour, however many educators launch.
+// InsertOpts keeps one roster read per course per clock hour, however many educators
+// launch: a request while one is waiting, running or being retried, or after one
+// finished in the same hour, is skipped, since that read answers it. A read that was
+// discarded (it failed every attempt) or cancelled does not count, so the next request
+// or the daily job asks again.
 func (Args) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}
 }
@@ -44,6 +50,14 @@ type Worker struct {
 	Courses   *course.Service
 	Platforms Platforms
 	NRPS      Source
+	Log       *slog.Logger // nil: discard
+}
+
+func (w *Worker) log() *slog.Logger {
+	if w.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return w.Log
 }
 
 // Work implements river.Worker.
@@ -53,7 +67,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return err
 	}
 	if url == "" {
-		return nil // the platform offers no roster service for this course
+		// Nothing to read: memberships of this course are confirmed only by launches,
+		// so a supervisor who does not launch for a week stops supervising. INFO, not
+		// WARN: it is how the Moodle site is set up, not a fault.
+		w.log().Info("roster not read", "course", job.Args.CourseID,
+			"why", "no launch into this course carried an NRPS memberships URL: turn on \"IMS LTI Names and Role Provisioning\" for the tool in Moodle, then launch Huddle from the course")
+		return nil
 	}
 	p, err := w.Platforms.Platform(ctx, platformID)
 	if err != nil {
@@ -71,8 +90,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		}
 		members = append(members, course.RosterMember{Subject: m.UserID, Name: name, Email: m.Email, Roles: course.MapRoles(m.Roles), Active: m.Active()})
 	}
-	_, err = w.Courses.ApplyRoster(ctx, job.Args.CourseID, members)
-	return err
+	applied, err := w.Courses.ApplyRoster(ctx, job.Args.CourseID, members)
+	if err != nil {
+		return err
+	}
+	w.log().Info("roster read", "course", job.Args.CourseID, "listed", len(r.Members), "members", applied)
+	return nil
 }
 
 // Timeout bounds one roster read.
@@ -88,5 +111,84 @@ func Request(ctx context.Context, q Queue, courseID int64) error {
 	if _, err := q.Insert(ctx, Args{CourseID: courseID}, nil); err != nil {
 		return fmt.Errorf("roster: request course %d: %w", courseID, err)
 	}
+	return nil
+}
+
+// DailyArgs is the daily job that asks for a roster read of every course with a
+// shared reflection. It carries nothing.
+type DailyArgs struct{}
+
+// Kind names the job in River's tables.
+func (DailyArgs) Kind() string { return "roster_daily" }
+
+// InsertOpts allows one run per UTC day, however often the periodic job fires and
+// whichever instance leads the River cluster.
+func (DailyArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 24 * time.Hour}}
+}
+
+// DailyPeriodicJob is the periodic job behind the daily roster reads, for the River
+// client's PeriodicJobs. River's scheduler starts its timetable afresh whenever an
+// instance starts or another becomes leader, so a 24-hour interval would never fire
+// on instances restarted daily; it looks every hour instead, from start-up on, and
+// DailyArgs' uniqueness keeps that to one run a day.
+func DailyPeriodicJob() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return DailyArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "roster_daily", RunOnStart: true})
+}
+
+// SharedCourses finds the courses whose rosters decide who reads something shared;
+// *reflection.Service is one.
+type SharedCourses interface {
+	CoursesWithShares(ctx context.Context) ([]int64, error)
+}
+
+// BatchQueue inserts many jobs at once; *river.Client[pgx.Tx] is one.
+type BatchQueue interface {
+	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
+// DailyWorker queues a roster read of every course with a shared reflection, so that
+// each supervisor's membership there is confirmed, or ended, at least daily
+// (reflection.SupervisionLapsesAfter).
+type DailyWorker struct {
+	river.WorkerDefaults[DailyArgs]
+	Shares SharedCourses
+	Queue  BatchQueue
+	Log    *slog.Logger // nil: discard
+}
+
+// Work implements river.Worker. The reads are roster.Args jobs, unique per course and
+// hour: a course whose roster was read, or is being read, this hour is skipped, as that
+// read confirms the same memberships.
+func (w *DailyWorker) Work(ctx context.Context, _ *river.Job[DailyArgs]) error {
+	courses, err := w.Shares.CoursesWithShares(ctx)
+	if err != nil {
+		return err
+	}
+	if len(courses) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(courses))
+	for i, c := range courses {
+		params[i] = river.InsertManyParams{Args: Args{CourseID: c}}
+	}
+	res, err := w.Queue.InsertMany(ctx, params)
+	if err != nil {
+		return fmt.Errorf("roster: daily reads of %d courses: %w", len(courses), err)
+	}
+	skipped := 0
+	for _, r := range res {
+		if r.UniqueSkippedAsDuplicate {
+			skipped++
+		}
+	}
+	log := w.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log.Info("daily roster reads queued", "courses", len(courses), "queued", len(courses)-skipped,
+		"already_read_this_hour", skipped)
 	return nil
 }
