@@ -49,6 +49,7 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		notify.DigestArgs{},
 		notify.DigestSendArgs{UserID: 1},
 		discussion.ReleaseArgs{},
+		roster.DailyArgs{},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)
