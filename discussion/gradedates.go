@@ -69,13 +69,15 @@ func ukDay(t time.Time) time.Time {
 }
 
 // selectGradeDates reads a board's dates still to come, first first, and its last push.
+// A date of an earlier day not yet pushed (the job was not running) is not one to
+// come: the job pushes it at its next run, and nobody has to remove it from the form.
 const selectGradeDates = `
-SELECT coalesce(array_agg(day ORDER BY day) FILTER (WHERE pushed_at IS NULL), '{}'), max(pushed_at)
+SELECT coalesce(array_agg(day ORDER BY day) FILTER (WHERE pushed_at IS NULL AND day >= $2), '{}'), max(pushed_at)
 FROM board_grade_dates WHERE board_id = $1`
 
 func (s *Service) loadGradeDates(ctx context.Context, q querier, b *Board) error {
 	var last *time.Time
-	if err := q.QueryRow(ctx, selectGradeDates, b.ActivityID).Scan(&b.GradeDates, &last); err != nil {
+	if err := q.QueryRow(ctx, selectGradeDates, b.ActivityID, ukDay(s.now())).Scan(&b.GradeDates, &last); err != nil {
 		return fmt.Errorf("discussion: grade dates of board %d: %w", b.ActivityID, err)
 	}
 	b.GradesPushedAt = time.Time{}
@@ -133,9 +135,12 @@ func (s *Service) saveGradeDates(ctx context.Context, tx pgx.Tx, b Board, now ti
 	if b.GradeDates == nil {
 		b.GradeDates = []time.Time{} // NULL would match no date below
 	}
-	// Dates already pushed stay, as the record of when scores went.
-	if _, err := tx.Exec(ctx, `DELETE FROM board_grade_dates WHERE board_id = $1 AND pushed_at IS NULL AND day <> ALL ($2::date[])`,
-		b.ActivityID, b.GradeDates); err != nil {
+	// Dates already pushed stay, as the record of when scores went, and so do earlier
+	// days' dates still to push (selectGradeDates).
+	today := ukDay(now)
+	if _, err := tx.Exec(ctx, `
+DELETE FROM board_grade_dates WHERE board_id = $1 AND pushed_at IS NULL AND day >= $3 AND day <> ALL ($2::date[])`,
+		b.ActivityID, b.GradeDates, today); err != nil {
 		return fmt.Errorf("discussion: save grade dates of board %d: %w", b.ActivityID, err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO board_grade_dates (board_id, day) SELECT $1, unnest($2::date[]) ON CONFLICT DO NOTHING`,
@@ -144,8 +149,8 @@ func (s *Service) saveGradeDates(ctx context.Context, tx pgx.Tx, b Board, now ti
 	}
 	if b.GradesWait() {
 		var left int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM board_grade_dates WHERE board_id = $1 AND pushed_at IS NULL`,
-			b.ActivityID).Scan(&left); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM board_grade_dates WHERE board_id = $1 AND pushed_at IS NULL AND day >= $2`,
+			b.ActivityID, today).Scan(&left); err != nil {
 			return fmt.Errorf("discussion: save grade dates of board %d: %w", b.ActivityID, err)
 		}
 		if left == 0 { // every date given was today's, and today's push is done

@@ -527,6 +527,26 @@ func TestGradeDateSettings(t *testing.T) {
 		require.Equal(t, "grade_dates", inv.Field)
 	})
 
+	t.Run("a date the job missed is pushed, not shown as to come", func(t *testing.T) {
+		e.clock.Set(start)
+		b := e.peersBoard(firstDate)
+		e.thread(b, e.learner1, discussion.Draft{Title: "Question", Body: "Body.", Identity: discussion.Peers})
+		e.clock.Set(firstPush.Add(48 * time.Hour)) // the job did not run on the day
+		b, err := e.svc.Board(e.ctx, e.activityOf(b))
+		require.NoError(t, err)
+		require.Empty(t, b.GradeDates)
+		b.GradeDates = []time.Time{secondDate}
+		require.NoError(t, e.svc.SaveSettings(e.ctx, educatorID, b), "the educator need not remove the missed date")
+		n, err := e.svc.PushGrades(e.ctx)
+		require.NoError(t, err)
+		require.Positive(t, n)
+		_, ok := e.score(b.ActivityID, learner1ID)
+		require.True(t, ok, "the missed date was pushed")
+		b, err = e.svc.Board(e.ctx, e.activityOf(b))
+		require.NoError(t, err)
+		require.Equal(t, []time.Time{secondDate}, b.GradeDates)
+	})
+
 	t.Run("today's date, once pushed, cannot be set again", func(t *testing.T) {
 		e.clock.Set(start)
 		b := e.peersBoard(firstDate)
