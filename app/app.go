@@ -216,9 +216,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		RescueStuckJobsAfter: 5 * time.Minute,
 		// The daily digest: checked hourly, sent once a day from 07:00 UTC. Fully
 		// anonymous posts: released each minute, in batches. Rosters of courses with
-		// shared reflections: read daily, so supervision follows them.
+		// shared reflections: read daily, so supervision follows them. Participation
+		// scores of boards anonymous to peers: pushed on the educator's dates, checked
+		// every ten minutes.
 		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
-			roster.DailyPeriodicJob()},
+			roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob()},
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -258,6 +260,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Secret: seal.Derive(cfg.SecretKey, "anonymous posting counts"),
 	})
 	river.AddWorker(workers, discussion.NewReleaseWorker(a.Boards))
+	river.AddWorker(workers, discussion.NewGradePushWorker(a.Boards))
 	a.Reflections = reflection.NewService(pool, reflection.Options{
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},

@@ -50,6 +50,7 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		notify.DigestSendArgs{UserID: 1},
 		discussion.ReleaseArgs{},
 		roster.DailyArgs{},
+		discussion.GradePushArgs{},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)

@@ -108,6 +108,11 @@ type Board struct {
 	// HoldColleagueNames holds for a moderator a post whose author said the guard's
 	// findings are colleagues' names (ReasonColleague). Off by default: see migration 00024.
 	HoldColleagueNames bool
+	// GradeDates are the days, in the UK, on which the participation scores of a board
+	// anonymous to peers go to Moodle (gradedates.go): those still to come, first
+	// first, each as midnight UTC. GradesPushedAt is when scores last went that way.
+	GradeDates     []time.Time
+	GradesPushedAt time.Time
 }
 
 // IsCaseBoard reports whether the board holds cases and learning opportunities.
@@ -317,6 +322,9 @@ func (s *Service) board(ctx context.Context, q querier, activityID int64) (Board
 	}
 	b.EditWindow = time.Duration(minutes) * time.Minute
 	b.AnonymousDelay = time.Duration(delay) * time.Minute
+	if err := s.loadGradeDates(ctx, q, &b); err != nil {
+		return Board{}, err
+	}
 	return b, nil
 }
 
@@ -350,7 +358,16 @@ func (s *Service) SaveSettings(ctx context.Context, moderatorID int64, b Board) 
 			return invalid("grade_threads", "Participation grades need to know who posted, so they are not available on a fully anonymous board.")
 		}
 	}
+	now := s.now()
+	dates, err := gradeDates(b, now)
+	if err != nil {
+		return err
+	}
+	b.GradeDates = dates
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := s.saveGradeDates(ctx, tx, b, now); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `
 UPDATE boards SET identity = $2, learner_choice = $3, premoderated = $4, qa_mode = $5, edit_minutes = $6,
        posts_per_hour = $7, grade_threads = $8, grade_replies = $9, updated_at = $10, anonymous_delay_minutes = $11,

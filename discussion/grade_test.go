@@ -41,11 +41,12 @@ SELECT score_given, score_maximum, activity_progress, comment, scored_at FROM sc
 }
 
 // TestParticipationGrade: one thread and two replies earn full marks; each counts a
-// third, and only while visible.
+// third, and only while visible. On a named board each change is sent at once (a board
+// anonymous to peers waits for its dates: gradedates_test.go).
 func TestParticipationGrade(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	b := e.board(discussion.KindDiscussionBoard, discussion.Peers, func(b *discussion.Board) { b.GradeThreads, b.GradeReplies = 1, 2 })
+	b := e.board(discussion.KindDiscussionBoard, discussion.Named, func(b *discussion.Board) { b.GradeThreads, b.GradeReplies = 1, 2 })
 	require.True(t, b.Graded())
 	require.Equal(t, 100.0, b.MaxScore)
 

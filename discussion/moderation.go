@@ -246,11 +246,12 @@ WHERE p.id = $1 AND p.board_id = $2 AND p.identity = 'peers'`, postID, b.Activit
 	return name, err
 }
 
-// regrade sends a learner's participation score for a graded board: full marks once
-// they have started GradeThreads threads and written GradeReplies replies, both
-// counted while visible.
+// regrade sends a learner's participation score for a graded board at once, counted
+// as participationScore says. On a board anonymous to peers it sends nothing: a score
+// that moved with each post would tell the educator who had just posted, so there
+// scores wait for the board's push dates (gradedates.go).
 func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64) error {
-	if !b.Graded() || s.grader == nil {
+	if !b.Graded() || s.grader == nil || b.GradesWait() {
 		return nil
 	}
 	var threads, replies int
@@ -258,20 +259,7 @@ func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64)
 	if err != nil {
 		return fmt.Errorf("discussion: count posts for grade: %w", err)
 	}
-	earned := min(threads, b.GradeThreads) + min(replies, b.GradeReplies)
-	need := b.GradeThreads + b.GradeReplies
-	progress := gradesync.ActivityInProgress
-	if earned >= need {
-		progress = gradesync.ActivityCompleted
-	}
-	err = s.grader.Record(ctx, tx, gradesync.Score{
-		ActivityID: b.ActivityID, UserID: userID,
-		Given: b.MaxScore * float64(earned) / float64(need), Maximum: b.MaxScore,
-		ActivityProgress: progress, GradingProgress: gradesync.GradingFully,
-		Comment: fmt.Sprintf("%d of %d threads, %d of %d replies", min(threads, b.GradeThreads), b.GradeThreads,
-			min(replies, b.GradeReplies), b.GradeReplies),
-		At: s.now(),
-	})
+	err = s.grader.Record(ctx, tx, participationScore(b, userID, threads, replies, s.now()))
 	if errors.Is(err, gradesync.ErrNotLearner) {
 		return nil
 	}

@@ -373,6 +373,7 @@ func TestSaveSettings(t *testing.T) {
 			b.Identity = discussion.Peers
 			b.QAMode, b.Premoderated = true, true
 			b.GradeThreads, b.GradeReplies = 100, 100
+			b.GradeDates = []time.Time{time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)}
 		}, ""},
 		{"edges", func(b *discussion.Board) { b.EditWindow, b.PostsPerHour = 1440*time.Minute, 1000 }, ""},
 		{"edges low", func(b *discussion.Board) { b.EditWindow, b.PostsPerHour = 0, 1 }, ""},

@@ -27,6 +27,7 @@ func newPersonScenario(t *testing.T, e *env) personScenario {
 	var s personScenario
 	s.board = e.board(discussion.KindDiscussionBoard, discussion.Peers, func(b *discussion.Board) {
 		b.LearnerChoice, b.GradeThreads, b.GradeReplies = true, 1, 1
+		b.GradeDates = []time.Time{time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)}
 	})
 	s.anonBoard = e.board(discussion.KindDiscussionBoard, discussion.Anonymous, nil)
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -115,7 +116,9 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 	}{
 		{"board settings", func(t *testing.T) *want {
 			post(t, eddie, eddie.activity+"/board-settings", url.Values{"identity": {"peers"}, "edit_minutes": {"30"},
-				"posts_per_hour": {"30"}, "grade_threads": {"1"}, "grade_replies": {"0"}})
+				"posts_per_hour": {"30"}, "grade_threads": {"1"}, "grade_replies": {"0"},
+				// A graded board anonymous to peers needs a date for its scores (gradedates.go).
+				"grade_dates_form": {"1"}, "grade_dates": {time.Now().AddDate(0, 0, 7).Format(time.DateOnly)}})
 			return &want{action: audit.BoardSettingsUpdate, actor: eddie.id, activity: board, target: board, detail: "identity=peers"}
 		}},
 		{"learners posting", func(t *testing.T) *want {

@@ -650,7 +650,48 @@ func (s *Server) boardSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Render("board_settings", page(c, "Board settings", fiber.Map{"Board": b, "Saved": c.Query("saved") != ""}))
+	return c.Render("board_settings", page(c, "Board settings", fiber.Map{"Board": b, "Saved": c.Query("saved") != "",
+		"GradeDates": gradeDateInputs(b.GradeDates)}))
+}
+
+// gradeDateLayouts are how a date may come from the form: a date input sends the
+// first; a browser without one sends what was typed, as people in the UK write it.
+var gradeDateLayouts = []string{time.DateOnly, "2/1/2006", "2-1-2006", "2.1.2006"}
+
+// gradeDatesFromForm reads the push dates of the settings form: every grade_dates
+// field in order, the last one for a new date, less those whose "Remove" box is ticked
+// (grade_dates_remove names them by position). A date that cannot be read stays as a
+// zero time, which the service refuses with a message; inputs is what to show again.
+func gradeDatesFromForm(c *fiber.Ctx) (dates []time.Time, inputs []string) {
+	remove := map[string]bool{}
+	for _, i := range formValues(c, "grade_dates_remove") {
+		remove[i] = true
+	}
+	dates = []time.Time{}
+	for i, raw := range formValues(c, "grade_dates") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" || remove[strconv.Itoa(i)] {
+			continue
+		}
+		var d time.Time
+		for _, layout := range gradeDateLayouts {
+			if t, err := time.Parse(layout, raw); err == nil {
+				d, raw = t, t.Format(time.DateOnly) // as a date field shows it
+				break
+			}
+		}
+		dates, inputs = append(dates, d), append(inputs, raw)
+	}
+	return dates, inputs
+}
+
+// gradeDateInputs are a board's push dates as the form's date fields hold them.
+func gradeDateInputs(dates []time.Time) []string {
+	out := make([]string, len(dates))
+	for i, d := range dates {
+		out[i] = d.Format(time.DateOnly)
+	}
+	return out
 }
 
 func (s *Server) saveBoardSettings(c *fiber.Ctx) error {
@@ -682,12 +723,17 @@ func (s *Server) saveBoardSettings(c *fiber.Ctx) error {
 			b.AnonymousDelay = -time.Minute
 		}
 	}
+	// A form without the dates (an older page) keeps the board's.
+	dateInputs := gradeDateInputs(b.GradeDates)
+	if c.FormValue("grade_dates_form") != "" {
+		b.GradeDates, dateInputs = gradeDatesFromForm(c)
+	}
 	if err := s.deps.Boards.SaveSettings(c.UserContext(), v.UserID, b); err != nil {
 		var inv *discussion.InvalidError
 		if errors.As(err, &inv) {
 			c.Status(fiber.StatusUnprocessableEntity)
 			return c.Render("board_settings", page(c, "Board settings", fiber.Map{"Board": b,
-				"Error": fieldError{Field: inv.Field, Message: inv.Message}}))
+				"Error": fieldError{Field: inv.Field, Message: inv.Message}, "GradeDates": dateInputs}))
 		}
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -166,13 +167,16 @@ func TestQuoteStartsTheReplyWithoutJavaScript(t *testing.T) {
 	expectPage(t, page, http.StatusOK, "&gt; Is a raised troponin always an MI?\n&gt; I was not sure.\n\n</textarea>")
 }
 
+// On a named board a participation score goes to grade sync with each post.
 func TestGradedBoardShowsProgressAndRecordsScores(t *testing.T) {
 	t.Parallel()
 	be := newBoardEnv(t, "discussion_board")
-	r := be.edu.post(be.activity+"/board-settings", url.Values{"csrf": {be.eduCSRF}, "identity": {"peers"},
+	r := be.edu.post(be.activity+"/board-settings", url.Values{"csrf": {be.eduCSRF}, "identity": {"named"},
 		"edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"1"}, "grade_replies": {"1"}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
-	expectPage(t, be.learner.get(be.activity), http.StatusOK, "1 thread and 1 reply. You have 0 and 0 so far.")
+	page := be.learner.get(be.activity)
+	expectPage(t, page, http.StatusOK, "1 thread and 1 reply. You have 0 and 0 so far.")
+	require.NotContains(t, page.body, "Participation scores go to Moodle on", "a named board sends scores at once")
 	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A question")
 	expectPage(t, be.learner.get(be.activity), http.StatusOK, "You have 1 and 0 so far.")
 	be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "Adding some detail")
@@ -182,10 +186,85 @@ func TestGradedBoardShowsProgressAndRecordsScores(t *testing.T) {
 		Scan(&given, &maximum, &progress))
 	require.Equal(t, maximum, given)
 	require.Equal(t, "Completed", progress)
-	// The peers board hides the learner's name from their peer.
-	page := be.peer.get(be.activity + "/threads/" + thread)
-	expectPage(t, page, http.StatusOK, "Anonymous colleague")
-	require.NotContains(t, page.body, "Lena Learner</strong>")
+}
+
+// On a board anonymous to peers with a grade, the educator must set dates for scores
+// to go to Moodle; everyone sees the next one on the board, and posting writes no score
+// and no grade job (discussion/gradedates_test.go tests the push itself).
+func TestPeersGradedBoardWaitsForItsDates(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	london, err := time.LoadLocation("Europe/London")
+	require.NoError(t, err)
+	next := time.Now().In(london).AddDate(0, 0, 7)
+	later := next.AddDate(0, 0, 7)
+	settings := func(extra url.Values) url.Values {
+		v := url.Values{"csrf": {be.eduCSRF}, "identity": {"peers"}, "edit_minutes": {"30"}, "posts_per_hour": {"30"},
+			"grade_threads": {"1"}, "grade_replies": {"1"}, "grade_dates_form": {"1"}, "grade_dates": {""}}
+		for k, vs := range extra {
+			v[k] = vs
+		}
+		return v
+	}
+	save := func(extra url.Values) response { return be.edu.post(be.activity+"/board-settings", settings(extra)) }
+
+	tests := []struct {
+		name  string
+		form  url.Values
+		code  int
+		shows []string
+	}{
+		{"no date", nil, http.StatusUnprocessableEntity,
+			[]string{"Add at least one date for participation scores to go to Moodle", `href="#grade_dates"`}},
+		{"a date that has passed", url.Values{"grade_dates": {time.Now().In(london).AddDate(0, 0, -1).Format(time.DateOnly)}},
+			http.StatusUnprocessableEntity, []string{"has passed"}},
+		{"a date that is not one", url.Values{"grade_dates": {"next Tuesday"}}, http.StatusUnprocessableEntity,
+			[]string{"Enter each date in full", `value="next Tuesday"`}},
+		{"a date written the UK way", url.Values{"grade_dates": {next.Format("2/1/2006")}}, http.StatusSeeOther, nil},
+	}
+	for _, tc := range tests {
+		r := save(tc.form)
+		expectPage(t, r, tc.code, tc.shows...)
+		if tc.code != http.StatusSeeOther {
+			require.Zero(t, be.count(t, "board_grade_dates"), tc.name)
+		}
+	}
+	page := be.edu.get(be.activity + "/board-settings")
+	expectPage(t, page, http.StatusOK, `value="`+next.Format(time.DateOnly)+`"`, `<label for="grade_date-remove-0">Remove date 1</label>`,
+		`<label for="grade_date-new">Add a date</label>`, "go to Moodle on these dates, from 07:00 UK time")
+
+	// Everyone sees the next date on the board.
+	shown := "Participation scores go to Moodle on " + next.Format("2 Jan 2006")
+	for _, b := range []*browser{be.learner, be.peer, be.edu} {
+		expectPage(t, b.get(be.activity), http.StatusOK, shown)
+	}
+
+	// Posting writes no score and queues no grade job; the learner still sees their
+	// own progress, and the grade sync page has nobody to show.
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A question")
+	be.postReply(t, be.peer, be.peerCSRF, be.activity, thread, "An answer")
+	require.Zero(t, be.count(t, "scores"))
+	require.Zero(t, be.count(t, "river_job WHERE kind = 'grade_sync'"))
+	expectPage(t, be.learner.get(be.activity), http.StatusOK, "You have 1 and 0 so far.")
+	expectPage(t, be.edu.get(be.activity+"/grades"), http.StatusOK, "No scores yet")
+	peerView := be.peer.get(be.activity + "/threads/" + thread)
+	expectPage(t, peerView, http.StatusOK, "Anonymous colleague")
+	require.NotContains(t, peerView.body, "Lena Learner</strong>")
+
+	// The only date cannot go; replaced by a later one, it can.
+	first := next.Format(time.DateOnly)
+	r := save(url.Values{"grade_dates": {first, ""}, "grade_dates_remove": {"0"}})
+	expectPage(t, r, http.StatusUnprocessableEntity, "Add at least one date")
+	r = save(url.Values{"grade_dates": {first, later.Format(time.DateOnly)}, "grade_dates_remove": {"0"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	expectPage(t, be.learner.get(be.activity), http.StatusOK, "Participation scores go to Moodle on "+later.Format("2 Jan 2006"))
+	require.Equal(t, 1, be.count(t, "board_grade_dates"))
+
+	// A form without the dates (an older page) keeps them.
+	r = be.edu.post(be.activity+"/board-settings", url.Values{"csrf": {be.eduCSRF}, "identity": {"peers"}, "edit_minutes": {"30"},
+		"posts_per_hour": {"30"}, "grade_threads": {"1"}, "grade_replies": {"2"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, 1, be.count(t, "board_grade_dates"))
 }
 
 // The list item the page script adds for a new thread answers as the list does.

@@ -154,6 +154,8 @@ func Seed(t testing.TB, pool *pgxpool.Pool) *Huddle {
 	h.Board, err = h.Boards.Board(ctx, a)
 	require.NoError(t, err)
 	h.Board.LearnerChoice, h.Board.GradeThreads, h.Board.GradeReplies = true, 1, 1
+	// Anonymous to peers and graded: scores wait for a date, today's, pushed below.
+	h.Board.GradeDates = []time.Time{start.Truncate(24 * time.Hour)}
 	require.NoError(t, h.Boards.SaveSettings(ctx, h.Eve.ID, h.Board))
 	h.Board, err = h.Boards.Board(ctx, a)
 	require.NoError(t, err)
@@ -203,6 +205,10 @@ func Seed(t testing.TB, pool *pgxpool.Pool) *Huddle {
 	require.NoError(t, h.Boards.Endorse(ctx, h.Board, eve, h.AnaReply.PostID, true))
 	_, err = h.Boards.Reveal(ctx, h.Board, eve, h.AnaThread.PostID, "Checking on a trainee's wellbeing")
 	require.NoError(t, err)
+	// The day's push of participation scores (07:00 has passed), as the job would.
+	pushed, err := h.Boards.PushGrades(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, pushed)
 	h.tick()
 
 	// Reflections. Eve supervises Ana in the F2 programme, Ana supervises Ben in F1.
