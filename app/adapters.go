@@ -16,8 +16,8 @@ import (
 // moodleNotices hands the activities' notices (replies, shares, sign-offs) to notify.
 type moodleNotices struct{ notices *notify.Service }
 
-func (r moodleNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
-	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
+func (r moodleNotices) Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error {
+	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, ActivityID: activityID, Subject: subject, Text: text})
 }
 
 // threadRefs lets reflections refer to discussion threads.

@@ -200,7 +200,7 @@ type Grader interface {
 
 // Notifier tells a person, through Moodle, that someone replied to their thread.
 type Notifier interface {
-	Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error
+	Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error
 }
 
 // Announcer publishes a live event when the transaction commits (live.Publish).

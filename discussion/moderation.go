@@ -298,13 +298,14 @@ func (s *Service) noticeReply(ctx context.Context, tx pgx.Tx, threadID, replier 
 	}
 	var title string
 	var owner *int64
-	err := tx.QueryRow(ctx, `SELECT t.title, o.author_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
-WHERE t.id = $1`, threadID).Scan(&title, &owner)
+	var boardID int64
+	err := tx.QueryRow(ctx, `SELECT t.title, o.author_id, t.board_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
+WHERE t.id = $1`, threadID).Scan(&title, &owner, &boardID)
 	if err != nil {
 		return fmt.Errorf("discussion: thread %d for notice: %w", threadID, err)
 	}
 	if owner == nil || *owner == replier {
 		return nil
 	}
-	return s.notify(ctx, tx, *owner, title)
+	return s.notify(ctx, tx, *owner, boardID, title)
 }

@@ -340,8 +340,9 @@ const Everyone int64 = 0
 func (s *Service) Share(ctx context.Context, authorID, id, with int64) error {
 	var courseID int64
 	var version int
-	err := s.db.QueryRow(ctx, `SELECT course_id, current_version FROM reflections WHERE id = $1 AND author_id = $2`,
-		id, authorID).Scan(&courseID, &version)
+	var activityID int64
+	err := s.db.QueryRow(ctx, `SELECT course_id, activity_id, current_version FROM reflections WHERE id = $1 AND author_id = $2`,
+		id, authorID).Scan(&courseID, &activityID, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -374,18 +375,20 @@ ON CONFLICT DO NOTHING`, id, with, s.now())
 		}
 		// The notice names the learner, never the reflection: its title is theirs to
 		// show in Huddle, not in a message that may be read on a ward.
-		return s.notifyAbout(ctx, tx, with, authorID, "A reflection was shared with you in Huddle",
+		return s.notifyAbout(ctx, tx, with, authorID, activityID, "A reflection was shared with you in Huddle",
 			"%s shared a reflection with you in Huddle. Open \"Shared with me\" from a Huddle activity in Moodle to read it.")
 	})
 }
 
-// Notifier tells a person something through Moodle's messaging (notify, wired by app).
+// Notifier tells a person something through Moodle's messaging (notify, wired by app);
+// the message names the activity it is about and links to it.
 type Notifier interface {
-	Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error
+	Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error
 }
 
-// notifyAbout sends to userID a notice whose text names the person about (%s).
-func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about int64, subject, text string) error {
+// notifyAbout sends to userID a notice about activityID whose text names the person
+// about (%s).
+func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about, activityID int64, subject, text string) error {
 	if s.notifier == nil {
 		return nil
 	}
@@ -396,7 +399,7 @@ func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about int6
 	if name == "" {
 		name = "Someone"
 	}
-	if err := s.notifier.Notify(ctx, tx, userID, subject, fmt.Sprintf(text, name)); err != nil {
+	if err := s.notifier.Notify(ctx, tx, userID, activityID, subject, fmt.Sprintf(text, name)); err != nil {
 		return fmt.Errorf("reflection: notice: %w", err)
 	}
 	return nil
@@ -514,7 +517,7 @@ ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, 
 		if err != nil {
 			return err
 		}
-		if err := s.notifyAbout(ctx, tx, r.AuthorID, userID, "Your reflection was signed off",
+		if err := s.notifyAbout(ctx, tx, r.AuthorID, userID, r.ActivityID, "Your reflection was signed off",
 			"%s signed off one of your reflections in Huddle. Open your reflection log from Moodle to see it."); err != nil {
 			return err
 		}

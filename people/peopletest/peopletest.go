@@ -82,8 +82,8 @@ var start = time.Date(2026, 2, 9, 13, 41, 7, 250000000, time.UTC)
 // notices hands the activities' notices to notify, as app wires them.
 type notices struct{ svc *notify.Service }
 
-func (n notices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
-	return n.svc.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
+func (n notices) Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error {
+	return n.svc.Notify(ctx, tx, notify.Notice{UserID: userID, ActivityID: activityID, Subject: subject, Text: text})
 }
 
 // Seed builds the site on pool, a freshly migrated database, through Huddle's own
