@@ -90,6 +90,9 @@ type Form struct {
 // Closed reports whether the form no longer takes responses.
 func (f Form) Closed(now time.Time) bool { return f.ClosesAt != nil && !now.Before(*f.ClosesAt) }
 
+// Closed reports whether the form no longer takes responses, now.
+func (s *Service) Closed(f Form) bool { return f.Closed(s.now()) }
+
 // Answer is one question's answer: the field its kind uses.
 type Answer struct {
 	Rating int    `json:"r,omitempty"`
