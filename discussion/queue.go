@@ -7,9 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/huddle-lti/huddle/anonymity"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/huddle-lti/huddle/anonymity"
 )
 
 // A fully anonymous post is not written when it is sent (issue 14). Written then, it
@@ -116,7 +117,7 @@ func (s *Service) anonymousThisHour(ctx context.Context, q querier, b Board, v V
 }
 
 // ReleaseAnonymous writes the waiting fully anonymous posts of every board whose queue
-// is due: it holds at least minBatch posts, or its first has waited as long as the
+// is due: it holds at least anonymity.MinBatch posts, or its first has waited as long as the
 // board allows. It returns how many posts it wrote. The release job runs it each
 // minute on one instance; two running at once release each board once.
 func (s *Service) ReleaseAnonymous(ctx context.Context) (int, error) {

@@ -323,14 +323,14 @@ func runReleaseJob(t *testing.T, e *ltiEnv) {
 
 // dump is what the attacker holds.
 type dump struct {
-	c        unlinkCase
-	rows     []*dbRow
-	byXmin   map[int64][]*dbRow
-	byXmax   map[int64][]*dbRow
-	posts    []*dbRow // in ctid order: named posts place things in time
-	items    []*dbRow // the case's table, in ctid order
-	senders  []*dbRow // its companion table, in ctid order
-	copied   []int64  // the items' ids in the order COPY (pg_dump) wrote them
+	c       unlinkCase
+	rows    []*dbRow
+	byXmin  map[int64][]*dbRow
+	byXmax  map[int64][]*dbRow
+	posts   []*dbRow // in ctid order: named posts place things in time
+	items   []*dbRow // the case's table, in ctid order
+	senders []*dbRow // its companion table, in ctid order
+	copied  []int64  // the items' ids in the order COPY (pg_dump) wrote them
 	// copiedSenders are the companion's user ids in COPY's order.
 	copiedSenders []int64
 	learners      map[int64]bool
