@@ -485,3 +485,32 @@ func TestCSV(t *testing.T) {
 	require.NoError(t, feedback.WriteCSV(&buf, feedback.Results{Responses: 2, Threshold: 5}))
 	require.Equal(t, "question,kind,answer,count,percent,answered,responses\n", buf.String(), "no answers before the threshold")
 }
+
+// TestPersonalDataAndErasure: a person's copy says which forms they answered, never
+// what; erasure removes those records and leaves the anonymous responses.
+func TestPersonalDataAndErasure(t *testing.T) {
+	t.Parallel()
+	e := setup(t, 3)
+	f := e.open(t, 3)
+	for i, id := range e.learners {
+		require.NoError(t, e.svc.Send(e.ctx, f.ActivityID, id, answers(1+i, "Learner-specific words.")))
+	}
+	d, err := e.svc.PersonalData(e.ctx, e.learners[0])
+	require.NoError(t, err)
+	require.Equal(t, []feedback.GaveFeedback{{ActivityID: f.ActivityID, Activity: "Sepsis teaching", Released: false}}, d.GaveFeedback)
+	e.release(t)
+	d, err = e.svc.PersonalData(e.ctx, e.learners[0])
+	require.NoError(t, err)
+	require.True(t, d.GaveFeedback[0].Released)
+	require.NotContains(t, fmt.Sprint(d), "Learner-specific words.")
+
+	var erased feedback.Erased
+	require.NoError(t, pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+		erased, err = e.svc.ErasePerson(e.ctx, tx, e.learners[0])
+		return err
+	}))
+	require.Equal(t, int64(1), erased.GivenRecords)
+	require.False(t, e.given(t, e.learners[0]))
+	require.True(t, e.given(t, e.learners[1]))
+	require.Equal(t, 3, e.count(t, `SELECT count(*) FROM feedback_responses`), "the anonymous responses stay")
+}
