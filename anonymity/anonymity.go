@@ -61,12 +61,6 @@ type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// Tx is what a release or a submission transaction must offer.
-type Tx interface {
-	Querier
-	Execer
-}
-
 // Keeper keeps the day secrets, counts and queues of every scope.
 type Keeper struct {
 	db     *pgxpool.Pool

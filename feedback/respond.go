@@ -32,9 +32,9 @@ import (
 // are exactly the same people's: a learner's feedback counts as given once their
 // response is in the results, never before. The lock leaves nothing in any row.
 
-// Validate checks answers against the form's questions and the guard, without storing
+// validate checks answers against the form's questions and the guard, without storing
 // anything.
-func (s *Service) Validate(f Form, answers Answers) (Answers, error) {
+func (s *Service) validate(f Form, answers Answers) (Answers, error) {
 	clean := Answers{}
 	found := map[string][]guard.Finding{}
 	for _, q := range f.Questions {
@@ -92,7 +92,7 @@ func (s *Service) Send(ctx context.Context, activityID, userID int64, answers An
 	if !f.Opened || f.Closed(now) {
 		return ErrNotOpen
 	}
-	clean, err := s.Validate(f, answers)
+	clean, err := s.validate(f, answers)
 	if err != nil {
 		return err
 	}
