@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
@@ -124,6 +126,7 @@ type App struct {
 	Boards      *discussion.Service
 	Notices     *notify.Service
 	Reflections *reflection.Service
+	Feedback    *feedback.Service
 	Audit       *audit.Log
 	Hub         *live.Hub
 	Limits      *ratelimit.Limiter
@@ -134,7 +137,9 @@ type App struct {
 
 // Kinds lists the activity kinds this build offers, in the order educators see them.
 // Each activity package adds its own here when it lands.
-func Kinds() []course.Kind { return append(discussion.Kinds(), reflection.Kinds()...) }
+func Kinds() []course.Kind {
+	return slices.Concat(discussion.Kinds(), reflection.Kinds(), feedback.Kinds())
+}
 
 // UserAgent names Huddle on every outbound request: some Moodle sites answer 403 to
 // requests without one.
@@ -215,12 +220,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// belonged to an instance that died; another instance picks it up.
 		RescueStuckJobsAfter: 5 * time.Minute,
 		// The daily digest: checked hourly, sent once a day from 07:00 UTC. Fully
-		// anonymous posts: released each minute, in batches. Rosters of courses with
-		// shared reflections: read daily, so supervision follows them. Participation
-		// scores of boards anonymous to peers: pushed on the educator's dates, checked
-		// every ten minutes.
+		// anonymous posts and session feedback: released each minute, in batches.
+		// Rosters of courses with shared reflections: read daily, so supervision
+		// follows them. Participation scores of boards anonymous to peers: pushed on
+		// the educator's dates, checked every ten minutes.
 		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
-			roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob()},
+			feedback.ReleasePeriodicJob(), roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob()},
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -266,6 +271,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 	})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
+	// Responses are held back and released like fully anonymous posts (package
+	// anonymity). Certificate rules learn of "feedback given" through Options.Released,
+	// at each release, once the certificates service is wired here.
+	a.Feedback = feedback.NewService(pool, feedback.Options{Logger: log.With("component", "feedback"), Now: o.Now})
+	river.AddWorker(workers, feedback.NewReleaseWorker(a.Feedback))
 
 	registry := o.Registry
 	if registry == nil {
@@ -300,6 +310,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Boards:      a.Boards,
 		Notices:     a.Notices,
 		Reflections: a.Reflections,
+		Feedback:    a.Feedback,
 		Audit:       a.Audit,
 		Live:        a.Hub,
 		Kinds:       Kinds(),

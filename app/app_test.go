@@ -17,6 +17,7 @@ import (
 	"github.com/huddle-lti/huddle/app"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/roster"
@@ -51,6 +52,7 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		discussion.ReleaseArgs{},
 		roster.DailyArgs{},
 		discussion.GradePushArgs{},
+		feedback.ReleaseArgs{},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/huddle-lti/huddle/anonymity"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/guard"
@@ -216,7 +217,7 @@ type Service struct {
 	announce Announcer
 	render   func(string) (template.HTML, error)
 	scan     func(string) []guard.Finding
-	secret   []byte
+	anon     *anonymity.Keeper
 }
 
 // Options are the Service's collaborators; any may be nil.
@@ -252,7 +253,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 		o.Scan = guard.Scan
 	}
 	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce,
-		render: o.Render, scan: o.Scan, secret: o.Secret}
+		render: o.Render, scan: o.Scan, anon: anonymity.New(db, o.Secret)}
 }
 
 // Topic is the live-update topic of a board.

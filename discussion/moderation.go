@@ -273,22 +273,16 @@ func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64)
 func (s *Service) PruneRates(ctx context.Context) (int64, error) {
 	now := s.now().UTC()
 	var n int64
-	for _, q := range []struct{ sql, since string }{
-		{`DELETE FROM post_rate WHERE hour < $1`, "hour"},
-		{`DELETE FROM anonymous_counts WHERE day < $1`, "day"},
-		{`DELETE FROM anonymous_day_secrets WHERE day < $1`, "day"},
-	} {
-		since := now.Truncate(time.Hour)
-		if q.since == "day" {
-			since = now.Truncate(24 * time.Hour)
-		}
-		tag, err := s.db.Exec(ctx, q.sql, since)
-		if err != nil {
-			return n, fmt.Errorf("discussion: prune rates: %w", err)
-		}
-		n += tag.RowsAffected()
+	tag, err := s.db.Exec(ctx, `DELETE FROM post_rate WHERE hour < $1`, now.Truncate(time.Hour))
+	if err != nil {
+		return n, fmt.Errorf("discussion: prune rates: %w", err)
 	}
-	return n, nil
+	n += tag.RowsAffected()
+	days, err := s.anon.Prune(ctx, now)
+	if err != nil {
+		return n, fmt.Errorf("discussion: prune rates: %w", err)
+	}
+	return n + days, nil
 }
 
 // noticeReply tells a thread's author about a reply by replier, unless they wrote it.

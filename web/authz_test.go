@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/web"
@@ -60,6 +61,11 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	logLink.ResourceLinkID, logLink.Title = "2", "Reflections"
 	logLink.Custom = map[string]string{"huddle_kind": reflection.KindReflectionLog}
 	_, logA, _ := signIn("educator A", educator, logLink, nil)
+	// And a session feedback form, for the feedback routes.
+	feedbackLink := course2
+	feedbackLink.ResourceLinkID, feedbackLink.Title = "3", "Feedback"
+	feedbackLink.Custom = map[string]string{"huddle_kind": feedback.KindSessionFeedback}
+	_, feedbackA, _ := signIn("educator A", educator, feedbackLink, nil)
 	_ = eduA
 	// Every actor's browser sends Origin with its posts, as browsers do: the routes
 	// that check where a post came from (the hand-off) then judge the actor, not a
@@ -95,6 +101,9 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	ids := strings.NewReplacer(":id", "unknown-deep-link", ":user", "1",
 		":token", "unknown-ticket", "*", "huddle.css", ":thread", threadID, ":reflection", reflectionID)
 	activityOf := func(path string) string {
+		if strings.Contains(path, "/feedback/") {
+			return strings.TrimPrefix(feedbackA, "/activities/")
+		}
 		if strings.Contains(path, "reflection") || strings.Contains(path, "supervisor") {
 			return strings.TrimPrefix(logA, "/activities/")
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
@@ -86,6 +87,8 @@ type Deps struct {
 	StreamLifetime time.Duration
 	// Reflections are reflection logs.
 	Reflections *reflection.Service
+	// Feedback is anonymous session feedback.
+	Feedback *feedback.Service
 	// Notices holds each person's choice of Moodle notifications.
 	Notices *notify.Service
 	// Audit is the log of educators' and administrators' actions.
@@ -277,6 +280,7 @@ func (s *Server) routes() {
 	s.activityRoutes()
 	s.boardRoutes()
 	s.reflectionRoutes()
+	s.feedbackRoutes()
 	s.notificationRoutes()
 	s.handoffRoutes()
 	s.signOutRoutes()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/people"
@@ -164,6 +165,7 @@ func personalData(pool *pgxpool.Pool) *people.Service {
 	return people.New(pool, courses, nil,
 		people.PartOf("discussion", discussion.NewService(pool, discussion.Options{})),
 		people.PartOf("reflection", reflection.NewService(pool, reflection.Options{})),
+		people.PartOf("feedback", feedback.NewService(pool, feedback.Options{})),
 		people.PartOf("grades", gradesync.NewService(pool, nil, nil, nil)),
 		people.PartOf("notices", notify.NewService(pool, nil, nil, nil)),
 		people.PartOf("sessions", session.NewStore(pool, session.Options{})),

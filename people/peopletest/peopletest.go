@@ -23,6 +23,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
@@ -291,6 +292,7 @@ func (h *Huddle) Wire() *people.Service {
 	return people.New(h.Pool, h.Courses, h.Clock.Now,
 		people.PartOf("discussion", h.Boards),
 		people.PartOf("reflection", h.Reflections),
+		people.PartOf("feedback", feedback.NewService(h.Pool, feedback.Options{Now: h.Clock.Now})),
 		people.PartOf("grades", h.Grades),
 		people.PartOf("notices", h.Notices),
 		people.PartOf("sessions", h.Sessions),
@@ -317,7 +319,7 @@ func (h *Huddle) RequireAnasExport(t testing.TB, raw []byte) {
 		parts = append(parts, p)
 	}
 	slices.Sort(parts)
-	require.Equal(t, []string{"course", "discussion", "grades", "notices", "reflection", "sessions"}, parts)
+	require.Equal(t, []string{"course", "discussion", "feedback", "grades", "notices", "reflection", "sessions"}, parts)
 
 	text := unescaped(t, raw)
 	for _, want := range append([]string{h.Ana.Name, h.Ana.Email}, h.AnaWrote...) {
