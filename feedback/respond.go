@@ -251,6 +251,22 @@ func (s *Service) releaseForm(ctx context.Context, activityID int64, now time.Ti
 		if !due(waiting, f.Threshold, opened, f.ClosesAt, now) {
 			return nil
 		}
+		// A batch smaller than MinThreshold comes only at the close. Once results are
+		// showing, anyone comparing them before and after would read those one or two
+		// answers alone, so they are withheld: their authors count as having given
+		// feedback, their answers are dropped, and the results say how many.
+		var shown int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM feedback_responses WHERE activity_id = $1`, activityID).Scan(&shown); err != nil {
+			return fmt.Errorf("feedback: release %d: %w", activityID, err)
+		}
+		withhold := waiting < MinThreshold && shown >= max(f.Threshold, MinThreshold)
+		if withhold {
+			if _, err := tx.Exec(ctx, `
+WITH gone AS (DELETE FROM feedback_pending WHERE activity_id = $1 RETURNING 1)
+UPDATE feedback_forms SET withheld = withheld + (SELECT count(*) FROM gone) WHERE activity_id = $1`, activityID); err != nil {
+				return fmt.Errorf("feedback: release %d: %w", activityID, err)
+			}
+		}
 		rows, err := tx.Query(ctx, `
 WITH gone AS (DELETE FROM feedback_pending WHERE activity_id = $1 RETURNING answers),
      old AS (DELETE FROM feedback_responses WHERE activity_id = $1 RETURNING answers)

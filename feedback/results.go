@@ -19,6 +19,9 @@ import (
 type Results struct {
 	Responses int
 	Threshold int
+	// Withheld is how many responses the close kept out of results already shown:
+	// so few that comparing the results would have told their answers apart.
+	Withheld int
 	// Ready is true once Responses reaches Threshold; Questions is empty until then.
 	Ready     bool
 	Questions []QuestionResult
@@ -51,8 +54,10 @@ type OptionCount struct {
 // Results aggregates the form's released responses, if there are enough.
 func (s *Service) Results(ctx context.Context, f Form) (Results, error) {
 	r := Results{Threshold: f.Threshold}
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM feedback_responses WHERE activity_id = $1`, f.ActivityID).
-		Scan(&r.Responses); err != nil {
+	if err := s.db.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM feedback_responses WHERE activity_id = $1),
+       coalesce((SELECT withheld FROM feedback_forms WHERE activity_id = $1), 0)`, f.ActivityID).
+		Scan(&r.Responses, &r.Withheld); err != nil {
 		return r, fmt.Errorf("feedback: results of %d: %w", f.ActivityID, err)
 	}
 	if r.Responses < max(f.Threshold, MinThreshold) {
