@@ -24,6 +24,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/huddle-lti/huddle/audit"
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
@@ -114,20 +115,21 @@ type App struct {
 	Log    *slog.Logger
 	Pool   *pgxpool.Pool
 
-	Queue       *river.Client[pgx.Tx]
-	LTI         *lti.Store
-	Keys        *lti.Keyring
-	Courses     *course.Service
-	Sessions    *session.Store
-	Grades      *gradesync.Service
-	Moodle      *moodle.Connections
-	Boards      *discussion.Service
-	Notices     *notify.Service
-	Reflections *reflection.Service
-	Audit       *audit.Log
-	Hub         *live.Hub
-	Limits      *ratelimit.Limiter
-	Web         *web.Server
+	Queue        *river.Client[pgx.Tx]
+	LTI          *lti.Store
+	Keys         *lti.Keyring
+	Courses      *course.Service
+	Sessions     *session.Store
+	Grades       *gradesync.Service
+	Moodle       *moodle.Connections
+	Boards       *discussion.Service
+	Notices      *notify.Service
+	Reflections  *reflection.Service
+	Audit        *audit.Log
+	Certificates *certificates.Service
+	Hub          *live.Hub
+	Limits       *ratelimit.Limiter
+	Web          *web.Server
 
 	db *sql.DB // the pool seen through database/sql, for the migration checks
 }
@@ -188,6 +190,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		a.Close()
 		return nil, fmt.Errorf("app: the tool signing key does not open with this HUDDLE_SECRET_KEY; is it the key this database was written with? (docs/operations.md): %w", err)
 	}
+	// Certificates are signed with issuing keys of their own (not the tool key), made
+	// on first start and checked to open like the tool key.
+	issuing := certificates.NewIssuingKeys(pool, sealer, cfg.BaseURL, o.Now, o.KeyBits)
+	if err := issuing.Ensure(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: certificate issuing key: %w", err)
+	}
+	if err := issuing.CheckOpens(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: the certificate issuing key does not open with this HUDDLE_SECRET_KEY: %w", err)
+	}
+	a.Certificates = certificates.NewService(pool, issuing, cfg.BaseURL, certificates.Options{
+		Logger: log.With("component", "certificates"), Now: o.Now})
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: a.Keys, Client: outbound, UserAgent: ua, Now: o.Now})
 	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
 	a.Courses = course.NewService(pool, o.Now)
@@ -289,14 +304,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		RequestRoster: func(ctx context.Context, courseID int64) error {
 			return roster.Request(ctx, a.Queue, courseID)
 		},
-		Boards:      a.Boards,
-		Notices:     a.Notices,
-		Reflections: a.Reflections,
-		Audit:       a.Audit,
-		Live:        a.Hub,
-		Kinds:       Kinds(),
-		Outbound:    outbound,
-		Limiter:     a.Limits,
+		Boards:       a.Boards,
+		Notices:      a.Notices,
+		Reflections:  a.Reflections,
+		Audit:        a.Audit,
+		Certificates: a.Certificates,
+		Live:         a.Hub,
+		Kinds:        Kinds(),
+		Outbound:     outbound,
+		Limiter:      a.Limits,
 
 		LoginsPerMinute: cfg.LoginsPerMinute,
 		TrustedProxies:  cfg.TrustedProxies,
