@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,7 +137,9 @@ type App struct {
 
 // Kinds lists the activity kinds this build offers, in the order educators see them.
 // Each activity package adds its own here when it lands.
-func Kinds() []course.Kind { return append(discussion.Kinds(), reflection.Kinds()...) }
+func Kinds() []course.Kind {
+	return slices.Concat(discussion.Kinds(), reflection.Kinds(), certificates.Kinds())
+}
 
 // UserAgent names Huddle on every outbound request: some Moodle sites answer 403 to
 // requests without one.
@@ -201,8 +204,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		a.Close()
 		return nil, fmt.Errorf("app: the certificate issuing key does not open with this HUDDLE_SECRET_KEY: %w", err)
 	}
-	a.Certificates = certificates.NewService(pool, issuing, cfg.BaseURL, certificates.Options{
-		Logger: log.With("component", "certificates"), Now: o.Now})
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: a.Keys, Client: outbound, UserAgent: ua, Now: o.Now})
 	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
 	a.Courses = course.NewService(pool, o.Now)
@@ -230,7 +231,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		RescueStuckJobsAfter: 5 * time.Minute,
 		// The daily digest: checked hourly, sent once a day from 07:00 UTC. Fully
 		// anonymous posts: released each minute, in batches.
-		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob()},
+		PeriodicJobs: append([]*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob()},
+			certificates.PeriodicJobs()...),
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -273,6 +275,17 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 	})
+
+	// Feedback joins Options.Feedback when the feedback package lands (its Given).
+	a.Certificates = certificates.NewService(pool, issuing, cfg.BaseURL, certificates.Options{
+		Logger: log.With("component", "certificates"), Now: o.Now,
+		Reflections: reflectionProgress{a.Reflections}, Boards: boardPosts{a.Boards},
+		Completion: moodleCompletion{a.Moodle}, Grader: a.Grades,
+		Kinds: certificates.TargetKinds{ReflectionLogs: []string{reflection.KindReflectionLog},
+			Boards: []string{discussion.KindDiscussionBoard, discussion.KindCaseBoard}, Feedback: []string{"feedback"}},
+	})
+	river.AddWorker(workers, certificates.NewCheckWorker(a.Certificates))
+	river.AddWorker(workers, certificates.NewSweepWorker(a.Certificates, a.Queue))
 
 	registry := o.Registry
 	if registry == nil {

@@ -33,10 +33,23 @@ type InvalidError struct{ Message string }
 
 func (e *InvalidError) Error() string { return "certificates: " + e.Message }
 
-// Options configure a Service.
+// Options configure a Service. The interfaces may be nil: a requirement whose
+// source is missing is never met, and says why.
 type Options struct {
-	Logger *slog.Logger
-	Now    func() time.Time
+	Logger      *slog.Logger
+	Now         func() time.Time
+	Reflections Reflections
+	Boards      Boards
+	Feedback    Feedback
+	Completion  CourseCompletion
+	Grader      Grader
+	// Kinds are the activity kinds each requirement may point at.
+	Kinds TargetKinds
+}
+
+// TargetKinds name the activity kinds of other packages that requirements point at.
+type TargetKinds struct {
+	ReflectionLogs, Boards, Feedback []string
 }
 
 // Service issues, revokes and verifies certificates.
@@ -46,6 +59,13 @@ type Service struct {
 	base *url.URL
 	log  *slog.Logger
 	now  func() time.Time
+
+	reflections Reflections
+	boards      Boards
+	feedback    Feedback
+	completion  CourseCompletion
+	grader      Grader
+	kinds       TargetKinds
 }
 
 // NewService returns the certificates service; base is Huddle's public URL.
@@ -56,7 +76,9 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now}
+	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
+		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
+		grader: o.Grader, kinds: o.Kinds}
 }
 
 // Keys is the issuing keyring.
@@ -181,6 +203,12 @@ func NormaliseCode(s string) string {
 // already holds a live certificate for the activity, that one is returned with
 // created false.
 func (s *Service) Issue(ctx context.Context, a Award) (*Certificate, bool, error) {
+	return s.issue(ctx, a, nil)
+}
+
+// issue is Issue with then run in the issuing transaction after a new certificate is
+// stored (the audit entry, the score for Moodle), so all commit or none.
+func (s *Service) issue(ctx context.Context, a Award, then func(context.Context, pgx.Tx, *Certificate) error) (*Certificate, bool, error) {
 	var out *Certificate
 	created := false
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
@@ -195,6 +223,11 @@ func (s *Service) Issue(ctx context.Context, a Award) (*Certificate, bool, error
 		c, err := s.insert(ctx, tx, a)
 		if err != nil {
 			return err
+		}
+		if then != nil {
+			if err := then(ctx, tx, c); err != nil {
+				return err
+			}
 		}
 		out, created = c, true
 		return nil

@@ -90,15 +90,7 @@ CREATE TABLE certificate_registrations (
     updated_at timestamptz NOT NULL
 );
 
--- The audit log learns about certificates.
-ALTER TABLE audit_log DROP CONSTRAINT audit_log_target_type_check;
-ALTER TABLE audit_log ADD CONSTRAINT audit_log_target_type_check
-    CHECK (target_type IN ('platform', 'course', 'activity', 'thread', 'post', 'reflection', 'user', 'certificate'));
-
 -- +goose Down
-ALTER TABLE audit_log DROP CONSTRAINT audit_log_target_type_check;
-ALTER TABLE audit_log ADD CONSTRAINT audit_log_target_type_check
-    CHECK (target_type IN ('platform', 'course', 'activity', 'thread', 'post', 'reflection', 'user'));
 DROP TABLE certificate_registrations;
 DROP TABLE certificates;
 DROP TABLE certificate_definitions;
