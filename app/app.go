@@ -322,10 +322,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Reflections:  a.Reflections,
 		Audit:        a.Audit,
 		Certificates: a.Certificates,
-		Live:         a.Hub,
-		Kinds:        Kinds(),
-		Outbound:     outbound,
-		Limiter:      a.Limits,
+		QueueCertificateCheck: func(ctx context.Context, activityID, userID int64) error {
+			_, err := a.Queue.Insert(ctx, certificates.CheckArgs{ActivityID: activityID, UserID: userID, Moodle: true}, nil)
+			return err
+		},
+		Live:     a.Hub,
+		Kinds:    Kinds(),
+		Outbound: outbound,
+		Limiter:  a.Limits,
 
 		LoginsPerMinute: cfg.LoginsPerMinute,
 		TrustedProxies:  cfg.TrustedProxies,

@@ -101,6 +101,9 @@ func (s *Service) SaveDefinition(ctx context.Context, platformID, actorID int64,
 				return err
 			}
 		}
+		if d.Requirements == nil {
+			d.Requirements = []Requirement{} // JSON [] , never null
+		}
 		reqs, err := json.Marshal(d.Requirements)
 		if err != nil {
 			return err
@@ -533,4 +536,64 @@ func (s *Service) Mine(ctx context.Context, userID int64) ([]*Certificate, error
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// Target is an activity of the course a requirement may point at.
+type Target struct {
+	ID    int64
+	Title string
+	Kind  string
+}
+
+// Targets lists the activities of the certificate's course that requirements may
+// point at (reflection logs, boards, feedback forms), never the certificate itself.
+func (s *Service) Targets(ctx context.Context, activityID int64) ([]Target, error) {
+	kinds := slices.Concat(s.kinds.ReflectionLogs, s.kinds.Boards, s.kinds.Feedback)
+	rows, err := s.db.Query(ctx, `
+SELECT t.id, t.title, t.kind
+FROM activities a JOIN activities t ON t.course_id = a.course_id
+WHERE a.id = $1 AND t.id <> a.id AND t.kind = ANY ($2)
+ORDER BY t.title, t.id`, activityID, kinds)
+	if err != nil {
+		return nil, fmt.Errorf("certificates: targets of %d: %w", activityID, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Target])
+}
+
+// Registration bodies a learner may name on their certificates.
+var RegistrationBodies = []string{"GMC", "NMC", "HCPC"}
+
+// SetRegistration stores (or, with an empty number, removes) the learner's
+// professional registration, printed on certificates issued from now on.
+func (s *Service) SetRegistration(ctx context.Context, userID int64, body, number string) error {
+	number = strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(number)))
+	if number == "" {
+		_, err := s.db.Exec(ctx, `DELETE FROM certificate_registrations WHERE user_id = $1`, userID)
+		return err
+	}
+	if !slices.Contains(RegistrationBodies, body) {
+		return &InvalidError{Message: "choose GMC, NMC or HCPC"}
+	}
+	if len(number) > 12 || strings.IndexFunc(number, func(r rune) bool {
+		return (r < 'A' || r > 'Z') && (r < '0' || r > '9')
+	}) >= 0 {
+		return &InvalidError{Message: "a registration number is letters and digits only, at most 12"}
+	}
+	_, err := s.db.Exec(ctx, `
+INSERT INTO certificate_registrations (user_id, body, number, updated_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (user_id) DO UPDATE SET body = EXCLUDED.body, number = EXCLUDED.number, updated_at = EXCLUDED.updated_at`,
+		userID, body, number, s.now())
+	if err != nil {
+		return fmt.Errorf("certificates: registration of %d: %w", userID, err)
+	}
+	return nil
+}
+
+// Registration returns the learner's registration body and number ("" when none).
+func (s *Service) Registration(ctx context.Context, userID int64) (body, number string, err error) {
+	err = s.db.QueryRow(ctx, `SELECT body, number FROM certificate_registrations WHERE user_id = $1`, userID).Scan(&body, &number)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", nil
+	}
+	return body, number, err
 }

@@ -91,8 +91,11 @@ type Deps struct {
 	Notices *notify.Service
 	// Audit is the log of educators' and administrators' actions.
 	Audit *audit.Log
-	// Certificates issues, revokes and verifies certificates.
-	Certificates *certificates.Service
+	// Certificates issues, revokes and verifies certificates; QueueCertificateCheck asks
+	// for a learner's certificate to be checked (and issued if earned) soon, Moodle's
+	// course completion included.
+	Certificates          *certificates.Service
+	QueueCertificateCheck func(ctx context.Context, activityID, userID int64) error
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
 	// Outbound is the HTTP client for calls to platforms (an egress client).
@@ -150,6 +153,7 @@ func (d Deps) check() error {
 		{"Boards", d.Boards == nil}, {"Live", d.Live == nil}, {"Reflections", d.Reflections == nil},
 		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil}, {"Limiter", d.Limiter == nil},
 		{"Audit", d.Audit == nil}, {"Certificates", d.Certificates == nil},
+		{"QueueCertificateCheck", d.QueueCertificateCheck == nil},
 	} {
 		if dep.unset {
 			missing = append(missing, dep.name)
@@ -291,6 +295,7 @@ func (s *Server) routes() {
 	s.signOutRoutes()
 	s.auditRoutes()
 	s.verifyRoutes()
+	s.certificateRoutes()
 }
 
 // parseTrustedProxies reads Deps.TrustedProxies. A typo must stop start-up: Fiber
