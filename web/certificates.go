@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"net/url"
 	"strconv"
@@ -25,6 +26,7 @@ func (s *Server) certificateRoutes() {
 	s.handle(fiber.MethodPost, "/my/registration", SignedIn, s.saveRegistration)
 	s.handle(fiber.MethodGet, "/my/certificates/:certificate/credential.jwt", SignedIn, s.downloadJWT)
 	s.handle(fiber.MethodGet, "/my/certificates/:certificate/credential.json", SignedIn, s.downloadJSON)
+	s.handle(fiber.MethodGet, "/my/certificates/:certificate/certificate.pdf", SignedIn, s.downloadPDF)
 }
 
 // requirementSlots is how many requirement rows the settings form offers.
@@ -330,27 +332,6 @@ func (s *Server) ownCertificate(c *fiber.Ctx) (*certificates.Certificate, error)
 	return cert, err
 }
 
-// fileName is a descriptive download name: the certificate's title and code.
-func fileName(cert *certificates.Certificate, ext string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(cert.AchievementName) {
-		switch {
-		case (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9'):
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
-			b.WriteByte('-')
-		}
-	}
-	name := strings.Trim(b.String(), "-")
-	if len(name) > 60 {
-		name = strings.Trim(name[:60], "-")
-	}
-	if name == "" {
-		name = "certificate"
-	}
-	return name + "-" + cert.FormattedCode() + "." + ext
-}
-
 func attachment(c *fiber.Ctx, name string) {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"; filename*=UTF-8''`+url.PathEscape(name))
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
@@ -361,7 +342,7 @@ func (s *Server) downloadJWT(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	attachment(c, fileName(cert, "jwt"))
+	attachment(c, certificates.DownloadName(cert, "jwt"))
 	c.Set(fiber.HeaderContentType, "application/vc+jwt")
 	return c.SendString(cert.JWS)
 }
@@ -371,7 +352,21 @@ func (s *Server) downloadJSON(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	attachment(c, fileName(cert, "json"))
+	attachment(c, certificates.DownloadName(cert, "json"))
 	c.Set(fiber.HeaderContentType, "application/vc+ld+json")
 	return c.Send(cert.Credential)
+}
+
+func (s *Server) downloadPDF(c *fiber.Ctx) error {
+	cert, err := s.ownCertificate(c)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := s.deps.Certificates.WritePDF(cert, &buf); err != nil {
+		return err
+	}
+	attachment(c, certificates.PDFFileName(cert))
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	return c.Send(buf.Bytes())
 }

@@ -87,8 +87,15 @@ func TestCertificateJourney(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(js.body), &cred))
 	require.Equal(t, "urn:uuid:"+certID, cred["id"])
 
+	pdf := learnerB.get("/my/certificates/" + certID + "/certificate.pdf")
+	require.Equal(t, http.StatusOK, pdf.code)
+	require.Equal(t, "application/pdf", pdf.header.Get("Content-Type"))
+	require.Contains(t, pdf.header.Get("Content-Disposition"), `filename="recognising-and-managing-sepsis-`+certificates.FormatCode(code)+`.pdf"`)
+	require.True(t, strings.HasPrefix(pdf.body, "%PDF-"))
+	require.Contains(t, pdf.body, testBase+"/verify/"+code, "the QR code's link")
+
 	// Nobody else downloads it.
-	for _, path := range []string{"/credential.jwt", "/credential.json"} {
+	for _, path := range []string{"/credential.jwt", "/credential.json", "/certificate.pdf"} {
 		expectPage(t, peerB.get("/my/certificates/"+certID+path), http.StatusNotFound, "certificate_not_found")
 		expectPage(t, edu.get("/my/certificates/"+certID+path), http.StatusNotFound, "certificate_not_found")
 	}
