@@ -486,3 +486,35 @@ func TestCodes(t *testing.T) {
 		require.ErrorIs(t, err, certificates.ErrNotFound, typed)
 	}
 }
+
+func TestErasedLearnersCertificatesStillVerifyWithoutTheName(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.NoError(t, b.svc.SetRegistration(b.ctx, b.learner, "GMC", "7654321"))
+	c := b.issue(t, b.learner)
+	data, err := b.svc.PersonalData(b.ctx, b.learner)
+	require.NoError(t, err)
+	require.Len(t, data.Certificates, 1)
+	require.Equal(t, c.JWS, data.Certificates[0].JWS)
+	require.Equal(t, "GMC 7654321", data.Registration)
+
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	erased, err := b.svc.ErasePerson(b.ctx, tx, b.learner)
+	require.NoError(t, err)
+	_, err = tx.Exec(b.ctx, `DELETE FROM users WHERE id = $1`, b.learner)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(b.ctx))
+	require.Equal(t, certificates.Erased{Anonymised: 1, Registrations: 1}, erased)
+
+	v, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusValid, v.Status)
+	require.Empty(t, v.Certificate.LearnerName)
+	require.Empty(t, v.Certificate.RegistrationNumber)
+	require.Equal(t, "Recognising and managing sepsis", v.Certificate.AchievementName)
+	var left int
+	require.NoError(t, b.pool.QueryRow(b.ctx, `
+SELECT count(*) FROM certificates WHERE learner_name LIKE '%Priya%' OR registration_number <> '' OR credential::text ILIKE '%priya%'`).Scan(&left))
+	require.Zero(t, left, "nothing names the learner any more")
+}
