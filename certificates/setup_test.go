@@ -40,14 +40,19 @@ type bundle struct {
 	learner2 int64
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { return newBundle(t, 1024) } // small keys: fast tests
+
+// setupBench is setup with production's key size.
+func setupBench(b *testing.B) *bundle { return newBundle(b, 0) }
+
+func newBundle(t testing.TB, bits int) *bundle {
 	t.Helper()
 	b := &bundle{ctx: t.Context(), pool: dbtest.New(t), clock: fakeclock.New(start)}
 	var err error
 	b.sealer, err = seal.New(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
 	b.base, _ = url.Parse("https://huddle.test")
-	b.keys = certificates.NewIssuingKeys(b.pool, b.sealer, b.base, b.clock.Now, 1024) // small keys: fast tests
+	b.keys = certificates.NewIssuingKeys(b.pool, b.sealer, b.base, b.clock.Now, bits)
 	require.NoError(t, b.keys.Ensure(b.ctx))
 	b.svc = certificates.NewService(b.pool, b.keys, b.base, certificates.Options{Now: b.clock.Now})
 
@@ -89,7 +94,7 @@ func (b *bundle) award(user int64) certificates.Award {
 		RegistrationNumber: "GMC 7654321", CourseTitle: "Acute Medicine Teaching", Definition: b.definition()}
 }
 
-func (b *bundle) issue(t *testing.T, user int64) *certificates.Certificate {
+func (b *bundle) issue(t testing.TB, user int64) *certificates.Certificate {
 	t.Helper()
 	c, created, err := b.svc.Issue(b.ctx, b.award(user))
 	require.NoError(t, err)
