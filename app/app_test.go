@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/feedback"
@@ -53,6 +54,8 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		roster.DailyArgs{},
 		discussion.GradePushArgs{},
 		feedback.ReleaseArgs{},
+		certificates.CheckArgs{ActivityID: 1, UserID: 1},
+		certificates.SweepArgs{},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)

@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/feedback"
@@ -293,6 +294,7 @@ func (h *Huddle) Wire() *people.Service {
 		people.PartOf("discussion", h.Boards),
 		people.PartOf("reflection", h.Reflections),
 		people.PartOf("feedback", feedback.NewService(h.Pool, feedback.Options{Now: h.Clock.Now})),
+		people.PartOf("certificates", certificates.NewService(h.Pool, nil, nil, certificates.Options{})),
 		people.PartOf("grades", h.Grades),
 		people.PartOf("notices", h.Notices),
 		people.PartOf("sessions", h.Sessions),
@@ -319,7 +321,7 @@ func (h *Huddle) RequireAnasExport(t testing.TB, raw []byte) {
 		parts = append(parts, p)
 	}
 	slices.Sort(parts)
-	require.Equal(t, []string{"course", "discussion", "feedback", "grades", "notices", "reflection", "sessions"}, parts)
+	require.Equal(t, []string{"certificates", "course", "discussion", "feedback", "grades", "notices", "reflection", "sessions"}, parts)
 
 	text := unescaped(t, raw)
 	for _, want := range append([]string{h.Ana.Name, h.Ana.Email}, h.AnaWrote...) {
