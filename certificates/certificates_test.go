@@ -370,13 +370,24 @@ func TestStatuses(t *testing.T) {
 	require.Equal(t, certificates.StatusUnknown, v.Status)
 }
 
-func TestRevokeNeedsAReason(t *testing.T) {
+// A revocation needs a reason, and the reason is public (the verification page shows
+// it): one that may identify anyone, patient, learner or colleague, is refused and the
+// certificate stays valid.
+func TestRevokeNeedsAReasonThatNamesNobody(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := b.issue(t, b.learner)
-	_, err := b.svc.Revoke(b.ctx, c.ID, "   ")
-	var invalid *certificates.InvalidError
-	require.ErrorAs(t, err, &invalid)
+	for _, reason := range []string{"   ", "Issued for NHS 943 476 5919 by mistake", "Mrs Okoro's record was mixed up",
+		"Dr Okafor says attendance was wrong", "Sent to priya.shah@nhs.net in error"} {
+		_, err := b.svc.Revoke(b.ctx, c.ID, reason)
+		var invalid *certificates.InvalidError
+		require.ErrorAs(t, err, &invalid, reason)
+	}
+	v, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusValid, v.Status, "nothing refused was stored")
+	_, err = b.svc.Revoke(b.ctx, c.ID, "Attendance was recorded in error.")
+	require.NoError(t, err)
 }
 
 // A revocation on one instance shows on another at its next check: nothing that can

@@ -15,6 +15,7 @@ import (
 	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/guard"
 )
 
 // KindCertificate is the activity kind an educator adds through Deep Linking.
@@ -87,6 +88,18 @@ func (s *Service) SaveDefinition(ctx context.Context, platformID, actorID int64,
 		return &InvalidError{Message: "expiry must be between 1 and 600 months, or empty for none"}
 	case len(d.Requirements) > 20:
 		return &InvalidError{Message: "a certificate can have at most 20 requirements"}
+	}
+	// What an educator types here is printed on every certificate and shown on the
+	// public verification page: it passes the patient-identifier guard. Staff names
+	// with a clinical title (the signatory, a lead named in the description) are fine.
+	for _, f := range []struct{ name, text string }{
+		{"title", d.Title}, {"description", d.Description}, {"organisation", d.Organisation},
+		{"signatory name", d.SignatoryName}, {"signatory role", d.SignatoryRole},
+	} {
+		if found := guard.Scan(f.text); len(found) > 0 && !guard.OnlyColleagues(found) {
+			return &InvalidError{Message: fmt.Sprintf("the %s may identify a patient (%s): certificates are public, take it out",
+				f.name, found[0].Kind.Label())}
+		}
 	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var courseID int64

@@ -146,6 +146,10 @@ func TestSaveDefinitionRefusesWhatCanNeverBeEarned(t *testing.T) {
 		"no organisation": {func(d *certificates.Definition) { d.Organisation = "" }, "organisation"},
 		"negative hours":  {func(d *certificates.Definition) { d.CPDHours = -1 }, "CPD hours"},
 		"endless expiry":  {func(d *certificates.Definition) { d.ExpiryMonths = 601 }, "expiry"},
+		"a patient in the description": {func(d *certificates.Definition) {
+			d.Description = "Awarded after the case of Mrs Okoro, NHS 943 476 5919"
+		}, "may identify a patient"},
+		"a patient's postcode in the title": {func(d *certificates.Definition) { d.Title = "Home visits to M14 5TH" }, "title may identify"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := r.definition()

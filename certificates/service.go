@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/huddle-lti/huddle/guard"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -293,6 +294,12 @@ func (s *Service) Revoke(ctx context.Context, id, reason string) (*Certificate, 
 	}
 	if len(reason) > 500 {
 		return nil, &InvalidError{Message: "keep the reason under 500 characters"}
+	}
+	// The reason is public (the verification page shows it), so it may name nobody:
+	// not a patient, and not the learner or a colleague either.
+	if found := guard.Scan(reason); len(found) > 0 {
+		return nil, &InvalidError{Message: fmt.Sprintf("the reason is shown to anyone who checks the certificate, and this one may identify someone (%s): say what was wrong without naming anyone",
+			found[0].Kind.Label())}
 	}
 	var out *Certificate
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
