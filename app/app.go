@@ -258,9 +258,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Secret: seal.Derive(cfg.SecretKey, "anonymous posting counts"),
 	})
 	river.AddWorker(workers, discussion.NewReleaseWorker(a.Boards))
+	rosterReads := &roster.Reads{Queue: a.Queue, Courses: a.Courses, Log: log.With("component", "roster")}
 	a.Reflections = reflection.NewService(pool, reflection.Options{
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
+		Roster: rosterReads,
 	})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
 
@@ -285,23 +287,21 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 			Keys:   lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: ua, Now: o.Now}),
 			Leeway: cfg.LaunchLeeway, MaxTokenAge: cfg.MaxTokenAge, Now: o.Now,
 		})),
-		Keys:      a.Keys,
-		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
-		Courses:   a.Courses,
-		Sessions:  a.Sessions,
-		Grades:    a.Grades,
-		Moodle:    a.Moodle,
-		RequestRoster: func(ctx context.Context, courseID int64) error {
-			return roster.Request(ctx, a.Queue, courseID)
-		},
-		Boards:      a.Boards,
-		Notices:     a.Notices,
-		Reflections: a.Reflections,
-		Audit:       a.Audit,
-		Live:        a.Hub,
-		Kinds:       Kinds(),
-		Outbound:    outbound,
-		Limiter:     a.Limits,
+		Keys:          a.Keys,
+		DeepLinks:     lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
+		Courses:       a.Courses,
+		Sessions:      a.Sessions,
+		Grades:        a.Grades,
+		Moodle:        a.Moodle,
+		RequestRoster: rosterReads.AtLaunch,
+		Boards:        a.Boards,
+		Notices:       a.Notices,
+		Reflections:   a.Reflections,
+		Audit:         a.Audit,
+		Live:          a.Hub,
+		Kinds:         Kinds(),
+		Outbound:      outbound,
+		Limiter:       a.Limits,
 
 		LoginsPerMinute: cfg.LoginsPerMinute,
 		TrustedProxies:  cfg.TrustedProxies,
