@@ -73,6 +73,11 @@ func (s *Server) reflectionActivity(c *fiber.Ctx) error {
 	}
 	a := actorOf(c)
 	ctx := c.UserContext()
+	if a.Member.Has(lti.RoleAdmin) && !a.Member.Has(lti.RoleLearner) && !a.Member.Has(lti.RoleEducator) && !a.Member.Has(lti.RoleMentor) {
+		// A site administrator with no role in the course (course.MapRoles): the way
+		// on is Huddle's administration, not a learner's page they cannot use.
+		return c.Render("reflection_admin", page(c, a.Activity.Title, fiber.Map{}))
+	}
 	mine, err := s.deps.Reflections.Mine(ctx, a.Session.UserID, a.Activity.ID)
 	if err != nil {
 		return err

@@ -176,6 +176,6 @@ func TestSiteAdministratorIsNotACourseEducator(t *testing.T) {
 
 	r := admin.get(admin.activity + "/supervisors")
 	require.Equal(t, http.StatusForbidden, r.code, r.body)
-	expectPage(t, admin.get(admin.activity), http.StatusOK, `href="/admin`)
+	expectPage(t, admin.get(admin.activity), http.StatusOK, `href="/admin`, "Go to Huddle's administration")
 	expectPage(t, admin.get("/admin"), http.StatusOK)
 }
