@@ -281,9 +281,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	})
 	river.AddWorker(workers, discussion.NewReleaseWorker(a.Boards))
 	river.AddWorker(workers, discussion.NewGradePushWorker(a.Boards))
+	rosterReads := &roster.Reads{Queue: a.Queue, Courses: a.Courses, Log: log.With("component", "roster")}
 	a.Reflections = reflection.NewService(pool, reflection.Options{
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
+		Roster: rosterReads,
 	})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
 	// Responses are held back and released like fully anonymous posts (package
@@ -328,21 +330,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 			Keys:   lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: ua, Now: o.Now}),
 			Leeway: cfg.LaunchLeeway, MaxTokenAge: cfg.MaxTokenAge, Now: o.Now,
 		})),
-		Keys:      a.Keys,
-		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
-		Courses:   a.Courses,
-		Sessions:  a.Sessions,
-		Grades:    a.Grades,
-		Moodle:    a.Moodle,
-		RequestRoster: func(ctx context.Context, courseID int64) error {
-			return roster.Request(ctx, a.Queue, courseID)
-		},
-		Boards:       a.Boards,
-		Notices:      a.Notices,
-		Reflections:  a.Reflections,
-		Feedback:     a.Feedback,
-		Audit:        a.Audit,
-		Certificates: a.Certificates,
+		Keys:          a.Keys,
+		DeepLinks:     lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
+		Courses:       a.Courses,
+		Sessions:      a.Sessions,
+		Grades:        a.Grades,
+		Moodle:        a.Moodle,
+		RequestRoster: rosterReads.AtLaunch,
+		Boards:        a.Boards,
+		Notices:       a.Notices,
+		Reflections:   a.Reflections,
+		Feedback:      a.Feedback,
+		Audit:         a.Audit,
+		Certificates:  a.Certificates,
 		QueueCertificateCheck: func(ctx context.Context, activityID, userID int64) error {
 			_, err := a.Queue.Insert(ctx, certificates.CheckArgs{ActivityID: activityID, UserID: userID, Moodle: true}, nil)
 			return err
