@@ -176,7 +176,7 @@ func TestGradedBoardShowsProgressAndRecordsScores(t *testing.T) {
 		"edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"1"}, "grade_replies": {"1"}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	page := be.learner.get(be.activity)
-	expectPage(t, page, http.StatusOK, "Towards full marks: <strong>0 of 1</strong> thread, <strong>0 of 1</strong> reply")
+	expectPage(t, page, http.StatusOK, "For full marks: <strong>0 of 1</strong> thread, <strong>0 of 1</strong> reply")
 	require.NotContains(t, page.body, "Participation scores go to Moodle on", "a named board sends scores at once")
 	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A question")
 	expectPage(t, be.learner.get(be.activity), http.StatusOK, "<strong>1 of 1</strong> thread, <strong>0 of 1</strong> reply")

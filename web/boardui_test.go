@@ -134,7 +134,7 @@ func TestBoardFitsAPhoneWithoutJavaScript(t *testing.T) {
 	expectPage(t, page, http.StatusOK,
 		`<details class="header__menu"><summary class="header__toggle">Menu</summary>`,
 		`<details class="filters"><summary>Search this board and filter cases</summary>`,
-		`<p class="progress" id="progress">Towards full marks: <strong>0 of 2</strong> cases, <strong>0 of 3</strong> replies</p>`)
+		`<p class="progress" id="progress">For full marks: <strong>0 of 2</strong> cases, <strong>0 of 3</strong> replies.</p>`)
 	menu := page.body[strings.Index(page.body, `<details class="header__menu">`):strings.Index(page.body, "</header>")]
 	for _, link := range []string{`href="/notifications"`, `data-new-window`, `action="/sign-out"`} {
 		require.Contains(t, menu, link)
