@@ -208,7 +208,7 @@ const measureBoard = `(() => {
     toggle: shown(header.querySelector("summary")),
     linksShown: shown(header.querySelector('a[href^="/notifications"]')),
     firstItem: first ? line(first) : -1,
-    filtersOpen: document.querySelector("details.filters").open,
+    filtersOpen: (document.querySelector("details.filters") || {open: true}).open, // no toggle: always open
     searchShown: shown(document.getElementById("q")),
     progress: progress ? Math.ceil(progress.getBoundingClientRect().height) : -1,
     progressLines: progress ? Math.round(progress.getBoundingClientRect().height / lh) : -1,
