@@ -830,7 +830,7 @@ func hidePage(back string) reasonPage {
 // revealPage is the page of revealing the author of an anonymous-to-peers post.
 func revealPage() reasonPage {
 	return reasonPage{Heading: "Reveal the author", Path: "/reveal", Reveal: true,
-		Warning: "Revealing who wrote this post is recorded, with your name and this reason, in the board's audit log, which the course's educators read, and in Huddle's audit log. The author is not told now; if they ask Huddle for their personal data, it lists the reveal and this reason, without your name.",
+		Warning: "Revealing who wrote this post is recorded with your name and this reason in the board's audit log, which the course's educators read; Huddle's own audit log records that you did it. The author is not told now; if they ask Huddle for their personal data, it lists the reveal and this reason, without your name.",
 		Label:   "Reason for revealing the author (recorded, not shown to the author now)",
 		Hint:    "For example: a safeguarding concern. No patient details and no names.",
 		Submit:  "Reveal the author"}

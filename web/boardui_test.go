@@ -99,7 +99,7 @@ func TestHideAndRevealAreSeparateActions(t *testing.T) {
 
 	reveal := be.edu.get(postPath + "/reveal")
 	expectPage(t, reveal, http.StatusOK, "<h1>Reveal the author</h1>", "This is recorded.",
-		"with your name and this reason, in the board&#39;s audit log", "The author is not told now",
+		"with your name and this reason in the board&#39;s audit log", "The author is not told now",
 		`action="`+postPath+`/reveal"`, `class="button button--warning" type="submit">Reveal the author</button>`)
 	require.NotContains(t, reveal.body, `name="action"`)
 	require.NotContains(t, reveal.body, "the author sees it")
