@@ -251,6 +251,7 @@ func (b *browser) requireBoardFits(origin string, width int) {
 		if !evalInFrame[bool](b, origin, `document.querySelector('header a[href^="/notifications"]').checkVisibility()`) {
 			b.fail("at %d px opening the header's Menu does not show its links", width)
 		}
+		b.shot(fmt.Sprintf("learner-board-menu-%dpx", width))
 		b.requireAccessible(origin, fmt.Sprintf("case board with the menu open at %d px", width))
 		b.clickInFrame(origin, `header summary`)
 	}
