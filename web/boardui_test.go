@@ -56,7 +56,7 @@ func TestGuardFindingsAreAtTheirFields(t *testing.T) {
 	require.Contains(t, r.body, `<details class="optional"><summary>Investigations (optional)</summary>`)
 
 	// A reply's one field is marked the same way.
-	thread := be.postDiscussionOn(t)
+	thread := be.postCase(t)
 	r = be.learner.post(be.activity+"/threads/"+thread+"/posts", url.Values{"csrf": {be.learnerCSRF},
 		"body": {"Her NHS number is 943 476 5919."}})
 	expectPage(t, r, http.StatusUnprocessableEntity, `<a href="#body">Your post, “943 476 5919”: This looks like an NHS number.`)
@@ -64,8 +64,8 @@ func TestGuardFindingsAreAtTheirFields(t *testing.T) {
 	require.NotEmpty(t, tagWithID(r.body, "body-guard"))
 }
 
-// postDiscussionOn shares a case as the learner and returns its thread id.
-func (be *boardEnv) postDiscussionOn(t *testing.T) string {
+// postCase shares a case as the learner and returns its thread id.
+func (be *boardEnv) postCase(t *testing.T) string {
 	t.Helper()
 	return be.postThread(t, be.learner, be.learnerCSRF, be.activity)
 }
