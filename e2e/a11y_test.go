@@ -233,8 +233,11 @@ func a11yOtherPageTypes(t *testing.T, s *stack) {
 	edu.clickInFrame(s.Huddle, `p.back > a.back-link`)
 	edu.waitFrameText(s.Huddle, caseTitle, reEditedText, "Moderate")
 	edu.clickInFrame(s.Huddle, `article.post--opening details.post__moderate > summary`)
-	edu.fillInFrame(s.Huddle, `article.post--opening input[id^="reveal-"]`, revealReason)
-	edu.submitInFrame(s.Huddle, `article.post--opening form[action$="/reveal"]`)
+	edu.clickInFrame(s.Huddle, `article.post--opening details.post__moderate a[href*="/reveal"]`)
+	edu.waitFrameText(s.Huddle, "Reveal the author", "This is recorded.")
+	edu.requireA11y(s.Huddle, "reveal the author (moderator)")
+	edu.fillInFrame(s.Huddle, "#reason", revealReason)
+	edu.submitInFrame(s.Huddle, `form[action$="/reveal"]`)
 	edu.waitFrameText(s.Huddle, "Author revealed", "This post was written by "+learnerName)
 	edu.requireA11y(s.Huddle, "author revealed (moderator)")
 

@@ -34,8 +34,10 @@ func (s *Server) boardRoutes() {
 	s.handle(fiber.MethodGet, "/activities/:activity/board-settings", Educator, s.boardSettings)
 	s.handle(fiber.MethodPost, "/activities/:activity/board-settings", Educator, s.saveBoardSettings)
 	s.handle(fiber.MethodGet, "/activities/:activity/moderation", Educator, s.moderation)
+	s.handle(fiber.MethodGet, "/activities/:activity/posts/:post/hide", Educator, s.hideForm)
 	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/moderate", Educator, s.moderate)
 	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/endorse", Educator, s.endorse)
+	s.handle(fiber.MethodGet, "/activities/:activity/posts/:post/reveal", Educator, s.revealForm)
 	s.handle(fiber.MethodPost, "/activities/:activity/posts/:post/reveal", Educator, s.reveal)
 	s.handle(fiber.MethodGet, "/activities/:activity/posts/:post/history", Educator, s.postHistory)
 	s.handle(fiber.MethodPost, "/activities/:activity/threads/:thread/flags", Educator, s.threadFlag)
@@ -186,6 +188,17 @@ type threadForm struct {
 
 type fieldError struct{ Field, Message string }
 
+// FieldNotes are the guard's findings in one field of the form, shown at that field
+// (issue 17, item 9): the field is marked and described by them.
+func (f threadForm) FieldNotes(field string) []guardNote {
+	for _, g := range f.Guard {
+		if g.Field == field {
+			return g.Findings
+		}
+	}
+	return nil
+}
+
 // guardField is one field's text split into plain and marked runs for the form.
 type guardField struct {
 	Field    string
@@ -205,6 +218,9 @@ type guardNote struct {
 	Text       string
 	Explain    string
 	Clinician  bool // a titled name with a clinical title: the form may word it for staff
+	// Says is what the form tells the person about it: Explain, or, when the form
+	// offers "This is a colleague", that it looks like a member of staff's name.
+	Says string
 }
 
 // newSubmission is the random token a new-thread or reply form carries, so that the
@@ -257,6 +273,18 @@ func formProblem(err error, f *threadForm) (int, bool) {
 			}
 		}
 		f.Colleague = guard.OnlyColleagues(inPost)
+		var atFields []fieldError
+		for _, g := range f.Guard {
+			for i := range g.Findings {
+				n := &g.Findings[i]
+				if f.Colleague && n.Clinician {
+					n.Says = "This looks like the name of a member of staff."
+				}
+				// The person's own words, quoted back to them on their own form so they
+				// can find them (the form holds the same text); never logged.
+				atFields = append(atFields, fieldError{Field: g.Field, Message: g.Label + ", “" + n.Text + "”: " + n.Says})
+			}
+		}
 		switch {
 		case len(ge.Findings["guard_reason"]) > 0:
 			f.Errors = append(f.Errors, fieldError{Field: "guard_reason", Message: "Your reason may itself identify someone, so nothing was saved. Say why the marked text is not a patient's details without repeating it."})
@@ -269,6 +297,8 @@ func formProblem(err error, f *threadForm) (int, bool) {
 		default:
 			f.Errors = append(f.Errors, fieldError{Field: "guard", Message: "This may identify a patient. Nothing was saved. Edit the marked parts, or confirm below if you are sure they are not patient details."})
 		}
+		// Then each finding, linked to its field.
+		f.Errors = append(f.Errors, atFields...)
 		return fiber.StatusUnprocessableEntity, true
 	case errors.As(err, &rl):
 		mins := int(rl.RetryAfter.Minutes()) + 1
@@ -338,7 +368,7 @@ func notes(fs []guard.Finding) []guardNote {
 	out := make([]guardNote, len(fs))
 	for i, f := range fs {
 		out[i] = guardNote{Kind: string(f.Kind), Start: f.Start + 1, End: f.End, Text: f.Text, Explain: f.Kind.Explain(),
-			Clinician: f.Clinician}
+			Clinician: f.Clinician, Says: f.Kind.Explain()}
 	}
 	return out
 }
@@ -769,8 +799,9 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 			return err
 		}
 		return refusedReason(c, err, reason, func(f reasonForm) error {
-			return s.renderReasonForm(c, b, id, reasonPage{Heading: "Hide a post", Path: "/moderate", Do: action,
-				Back: c.FormValue("back"), Label: "Reason for hiding (the author sees it)", Submit: "Hide", Form: f})
+			p := hidePage(c.FormValue("back"))
+			p.Form = f
+			return s.renderReasonForm(c, b, id, p)
 		})
 	}
 	s.audit(c, moderationAction(action), id)
@@ -778,6 +809,47 @@ func (s *Server) moderate(c *fiber.Ctx) error {
 		return s.backToPost(c, b, id)
 	}
 	return s.redirect(c, s.boardPath(c, "/moderation?done="+action))
+}
+
+// Hiding a post and revealing its author are two actions, each on a page of its own
+// with its own warning (issue 17, item 10): side by side in one panel their reason
+// boxes looked alike, and a reason meant for the audit log went to the post's author.
+
+// hidePage is the confirmation page of hiding a post; back is "thread" when the
+// moderator came from the thread rather than the moderation queue.
+func hidePage(back string) reasonPage {
+	if back != "thread" {
+		back = ""
+	}
+	return reasonPage{Heading: "Hide this post", Path: "/moderate", Do: discussion.ActionHide, Back: back,
+		Warning: "Other learners stop seeing the post. Its author still sees it, marked as hidden, with the reason you give here: write it for them.",
+		Label:   "Reason for hiding (the author sees it)", Hint: "Say what is wrong, not who: no patient details and no names.",
+		Submit: "Hide this post"}
+}
+
+// revealPage is the page of revealing the author of an anonymous-to-peers post.
+func revealPage() reasonPage {
+	return reasonPage{Heading: "Reveal the author", Path: "/reveal", Reveal: true,
+		Warning: "Revealing who wrote this post is recorded with your name and this reason in the board's audit log, which the course's educators read; Huddle's own audit log records that you did it. The author is not told now; if they ask Huddle for their personal data, it lists the reveal and this reason, without your name.",
+		Label:   "Reason for revealing the author (recorded, not shown to the author now)",
+		Hint:    "For example: a safeguarding concern. No patient details and no names.",
+		Submit:  "Reveal the author"}
+}
+
+func (s *Server) hideForm(c *fiber.Ctx) error {
+	b, _, id, err := s.boardItem(c, "post")
+	if err != nil {
+		return err
+	}
+	return s.renderReasonForm(c, b, id, hidePage(c.Query("back")))
+}
+
+func (s *Server) revealForm(c *fiber.Ctx) error {
+	b, _, id, err := s.boardItem(c, "post")
+	if err != nil {
+		return err
+	}
+	return s.renderReasonForm(c, b, id, revealPage())
 }
 
 func (s *Server) endorse(c *fiber.Ctx) error {
@@ -797,8 +869,9 @@ func (s *Server) reveal(c *fiber.Ctx) error {
 	if err != nil {
 		return refusedReason(c, err, reason, func(f reasonForm) error {
 			f.Error += " The author was not revealed."
-			return s.renderReasonForm(c, b, id, reasonPage{Heading: "Reveal the author", Path: "/reveal",
-				Label: "Reason for revealing the author (recorded)", Submit: "Reveal author", Form: f})
+			p := revealPage()
+			p.Form = f
+			return s.renderReasonForm(c, b, id, p)
 		})
 	}
 	// The name is shown only once the reveal is in the audit log as well as the board's.

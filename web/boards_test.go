@@ -88,7 +88,8 @@ func TestGuardStopsAPastedNHSNumberAndSaysWhere(t *testing.T) {
 	// Fifteen characters in, a valid NHS number in the presentation.
 	r := be.learner.post(be.activity+"/threads", caseForm(be.learnerCSRF, "Seen today, NHS 943 476 5919, with a cough."))
 	expectPage(t, r, http.StatusUnprocessableEntity, "Check for patient details", "<mark>943 476 5919</mark>",
-		"Characters 17 to 28", "This looks like an NHS number", "Nothing has been saved", `href="#guard"`)
+		`href="#section_presentation"`, "This looks like an NHS number", "Nothing has been saved", `href="#guard"`)
+	require.NotContains(t, r.body, "Characters 17 to 28", "findings are told in words, not positions")
 	// What they wrote comes back for editing, and none of it was stored.
 	require.Contains(t, r.body, "Seen today, NHS 943 476 5919, with a cough.</textarea>")
 	require.Zero(t, be.count(t, "threads"))
@@ -175,10 +176,10 @@ func TestGradedBoardShowsProgressAndRecordsScores(t *testing.T) {
 		"edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"1"}, "grade_replies": {"1"}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	page := be.learner.get(be.activity)
-	expectPage(t, page, http.StatusOK, "1 thread and 1 reply. You have 0 and 0 so far.")
+	expectPage(t, page, http.StatusOK, "For full marks: <strong>0 of 1</strong> thread, <strong>0 of 1</strong> reply")
 	require.NotContains(t, page.body, "Participation scores go to Moodle on", "a named board sends scores at once")
 	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A question")
-	expectPage(t, be.learner.get(be.activity), http.StatusOK, "You have 1 and 0 so far.")
+	expectPage(t, be.learner.get(be.activity), http.StatusOK, "<strong>1 of 1</strong> thread, <strong>0 of 1</strong> reply")
 	be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "Adding some detail")
 	var given, maximum float64
 	var progress string
@@ -245,7 +246,7 @@ func TestPeersGradedBoardWaitsForItsDates(t *testing.T) {
 	be.postReply(t, be.peer, be.peerCSRF, be.activity, thread, "An answer")
 	require.Zero(t, be.count(t, "scores"))
 	require.Zero(t, be.count(t, "river_job WHERE kind = 'grade_sync'"))
-	expectPage(t, be.learner.get(be.activity), http.StatusOK, "You have 1 and 0 so far.")
+	expectPage(t, be.learner.get(be.activity), http.StatusOK, "<strong>1 of 1</strong> thread, <strong>0 of 1</strong> reply")
 	expectPage(t, be.edu.get(be.activity+"/grades"), http.StatusOK, "No scores yet")
 	peerView := be.peer.get(be.activity + "/threads/" + thread)
 	expectPage(t, peerView, http.StatusOK, "Anonymous colleague")

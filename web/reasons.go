@@ -60,14 +60,17 @@ func refusedReason(c *fiber.Ctx, err error, typed string, render func(reasonForm
 }
 
 // reasonPage is a moderator's reason form (hide, reveal) on a page of its own: the
-// thread and moderation pages carry these forms inline, and are not re-rendered for
-// one refused reason.
+// thread and moderation pages link to it, and it is shown again, with what was typed,
+// for a refused reason.
 type reasonPage struct {
 	Heading string
 	Path    string // the action's path under /posts/:post
 	Do      string // the moderate form's action, if any
 	Back    string // the moderate form's "back", if any
+	Warning string // what the action does, said before it is done
+	Reveal  bool   // the reveal's page: its warning is a caution, not a note
 	Label   string
+	Hint    string
 	Submit  string
 	Form    reasonForm
 }

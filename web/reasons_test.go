@@ -128,7 +128,7 @@ SELECT (SELECT count(*) FROM post_reports) + (SELECT count(*) FROM moderation_lo
 	}{
 		{"report", be.peer, be.peerCSRF, postPath + "/report", nil, []string{"Report a post", "What is wrong with it?"}},
 		{"hide", be.edu, be.eduCSRF, postPath + "/moderate", url.Values{"action": {"hide"}, "back": {"thread"}},
-			[]string{"Hide a post", "Reason for hiding", `name="action" value="hide"`, `name="back" value="thread"`}},
+			[]string{"Hide this post", "Reason for hiding", `name="action" value="hide"`, `name="back" value="thread"`}},
 		{"reveal", be.edu, be.eduCSRF, postPath + "/reveal", nil,
 			[]string{"Reveal the author", "Reason for revealing the author", "The author was not revealed."}},
 	}
