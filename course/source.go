@@ -93,10 +93,12 @@ func (s *Service) candidates(ctx context.Context, q interface {
 // own custom parameters when no other activity holds its key (it is the original);
 // the activity in the nearest course of Moodle's $Context.id.history that holds the
 // key (a copy or restore as a new course); otherwise an educator must choose
-// (SourcePending). It returns the activity as it now stands; any other activity is
-// returned unchanged. Several instances may resolve at once: the first write wins and
-// the others read it.
-func (s *Service) ResolveSource(ctx context.Context, a Activity) (Activity, error) {
+// (SourcePending). When it finds a source, apply copies its settings before the
+// activity is marked copied, so a copy that fails is tried again at the next request.
+// It returns the activity as it now stands; any other activity is returned unchanged.
+// Several instances may resolve at once: each applies the same source (apply must be
+// repeatable), the first write wins and the others read it.
+func (s *Service) ResolveSource(ctx context.Context, a Activity, apply func(Activity) error) (Activity, error) {
 	if a.Source != SourceUnresolved {
 		return a, nil
 	}
@@ -120,6 +122,11 @@ func (s *Service) ResolveSource(ctx context.Context, a Activity) (Activity, erro
 	var fromArg *int64
 	if from != 0 {
 		fromArg = &from
+		copied := a
+		copied.Source, copied.SettingsFrom = source, from
+		if err := apply(copied); err != nil {
+			return a, err
+		}
 	}
 	tag, err := s.db.Exec(ctx, `
 UPDATE activities SET settings_source = $2, settings_from = $3, updated_at = $4
@@ -154,10 +161,14 @@ func fromHistory(history string, cands []Candidate) (Candidate, bool) {
 }
 
 // ChooseSource records an educator's choice for a pending activity: the candidate
-// whose settings it starts with, or from 0 to keep its own custom parameters. It
-// returns the activity as it now stands; ErrSourceChosen if it was no longer
-// pending, ErrNotFound if from is not one of its candidates.
-func (s *Service) ChooseSource(ctx context.Context, a Activity, from int64) (Activity, error) {
+// whose settings it starts with (apply copies them first, so a copy that fails leaves
+// the choice to make again), or from 0 to keep its own custom parameters. It returns
+// the activity as it now stands; ErrSourceChosen if it was no longer pending,
+// ErrNotFound if from is not one of its candidates.
+func (s *Service) ChooseSource(ctx context.Context, a Activity, from int64, apply func(Activity) error) (Activity, error) {
+	if a.Source != SourcePending {
+		return a, ErrSourceChosen
+	}
 	source := SourceOwn
 	var fromArg *int64
 	if from != 0 {
@@ -173,6 +184,11 @@ func (s *Service) ChooseSource(ctx context.Context, a Activity, from int64) (Act
 			return a, ErrNotFound
 		}
 		source, fromArg = SourceCopied, &from
+		copied := a
+		copied.Source, copied.SettingsFrom = source, from
+		if err := apply(copied); err != nil {
+			return a, err
+		}
 	}
 	tag, err := s.db.Exec(ctx, `
 UPDATE activities SET settings_source = $2, settings_from = $3, updated_at = $4

@@ -1,6 +1,7 @@
 package course_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestResolveSource(t *testing.T) {
 				rec := b.record(t, l)
 				a := b.activityFor(t, rec)
 				require.Equal(t, course.SourceUnresolved, a.Source)
-				a, err := b.svc.ResolveSource(t.Context(), a)
+				a, err := b.svc.ResolveSource(t.Context(), a, noCopy)
 				require.NoError(t, err)
 				if ctx == "2" {
 					require.Equal(t, course.SourceOwn, a.Source, "the first activity with a key is the original")
@@ -51,7 +52,7 @@ func TestResolveSource(t *testing.T) {
 			l.Custom = map[string]string{course.CustomKind: "case_board", course.CustomActivity: key,
 				course.CustomContextHistory: tt.history}
 			a := b.activityFor(t, b.record(t, l))
-			a, err := b.svc.ResolveSource(t.Context(), a)
+			a, err := b.svc.ResolveSource(t.Context(), a, noCopy)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, a.Source)
 			require.Equal(t, ids[tt.from], a.SettingsFrom)
@@ -64,17 +65,21 @@ func TestResolveSource(t *testing.T) {
 			require.Equal(t, "Foundation Teaching Programme", cands[0].CourseTitle)
 
 			if tt.want != course.SourcePending {
-				_, err := b.svc.ChooseSource(t.Context(), again, ids["2"])
+				_, err := b.svc.ChooseSource(t.Context(), again, ids["2"], noCopy)
 				require.ErrorIs(t, err, course.ErrSourceChosen)
 				return
 			}
-			_, err = b.svc.ChooseSource(t.Context(), again, again.ID)
+			_, err = b.svc.ChooseSource(t.Context(), again, again.ID, noCopy)
 			require.ErrorIs(t, err, course.ErrNotFound, "only a candidate may be chosen")
-			chosen, err := b.svc.ChooseSource(t.Context(), again, ids["5"])
+			failed := errors.New("copy failed")
+			_, err = b.svc.ChooseSource(t.Context(), again, ids["5"], func(course.Activity) error { return failed })
+			require.ErrorIs(t, err, failed)
+			require.Equal(t, course.SourcePending, b.activityFor(t, b.record(t, l)).Source, "a failed copy leaves the choice open")
+			chosen, err := b.svc.ChooseSource(t.Context(), again, ids["5"], noCopy)
 			require.NoError(t, err)
 			require.Equal(t, course.SourceCopied, chosen.Source)
 			require.Equal(t, ids["5"], b.activityFor(t, b.record(t, l)).SettingsFrom)
-			_, err = b.svc.ChooseSource(t.Context(), again, 0)
+			_, err = b.svc.ChooseSource(t.Context(), again, 0, noCopy)
 			require.ErrorIs(t, err, course.ErrSourceChosen, "chosen once")
 		})
 	}
@@ -87,7 +92,7 @@ func TestResolveSourceStaysOnOnePlatform(t *testing.T) {
 	b := setup(t)
 	l := b.launch()
 	l.Custom = map[string]string{course.CustomKind: "case_board", course.CustomActivity: "ha_SAMEKEY"}
-	a, err := b.svc.ResolveSource(t.Context(), b.activityFor(t, b.record(t, l)))
+	a, err := b.svc.ResolveSource(t.Context(), b.activityFor(t, b.record(t, l)), noCopy)
 	require.NoError(t, err)
 	require.Equal(t, course.SourceOwn, a.Source)
 
@@ -95,7 +100,7 @@ func TestResolveSourceStaysOnOnePlatform(t *testing.T) {
 	other.PlatformID, other.ContextID, other.ResourceLinkID = b.moodleB, "2", "99"
 	other.Custom = map[string]string{course.CustomKind: "case_board", course.CustomActivity: "ha_SAMEKEY",
 		course.CustomContextHistory: "2"}
-	o, err := b.svc.ResolveSource(t.Context(), b.activityFor(t, b.record(t, other)))
+	o, err := b.svc.ResolveSource(t.Context(), b.activityFor(t, b.record(t, other)), noCopy)
 	require.NoError(t, err)
 	require.Equal(t, course.SourceOwn, o.Source)
 	cands, err := b.svc.SourceCandidates(t.Context(), o)
@@ -132,4 +137,31 @@ func (b *testBundle) activityFor(t *testing.T, rec course.Recorded) course.Activ
 	a, _, err := b.svc.ActivityFor(t.Context(), rec.ActivityID, rec.UserID)
 	require.NoError(t, err)
 	return a
+}
+
+func noCopy(course.Activity) error { return nil }
+
+// TestResolveSourceRetriesAFailedCopy: a copy that fails leaves the activity
+// unresolved, so the next request copies again; only then is it marked copied.
+func TestResolveSourceRetriesAFailedCopy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	l := b.launch()
+	l.Custom = map[string]string{course.CustomKind: "case_board", course.CustomActivity: "ha_RETRY"}
+	orig, err := b.svc.ResolveSource(t.Context(), b.activityFor(t, b.record(t, l)), noCopy)
+	require.NoError(t, err)
+	cp := l
+	cp.ContextID, cp.ResourceLinkID = "7", "rl-7"
+	cp.Custom = map[string]string{course.CustomKind: "case_board", course.CustomActivity: "ha_RETRY", course.CustomContextHistory: "2"}
+	a := b.activityFor(t, b.record(t, cp))
+	failed := errors.New("database went away")
+	_, err = b.svc.ResolveSource(t.Context(), a, func(course.Activity) error { return failed })
+	require.ErrorIs(t, err, failed)
+	a = b.activityFor(t, b.record(t, cp))
+	require.Equal(t, course.SourceUnresolved, a.Source)
+	var applied course.Activity
+	a, err = b.svc.ResolveSource(t.Context(), a, func(c course.Activity) error { applied = c; return nil })
+	require.NoError(t, err)
+	require.Equal(t, orig.ID, applied.SettingsFrom)
+	require.Equal(t, course.SourceCopied, a.Source)
 }

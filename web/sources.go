@@ -28,14 +28,13 @@ import (
 func (s *Server) settleSource(c *fiber.Ctx) (shown bool, _ error) {
 	a := actorOf(c)
 	if a.Activity.Source == course.SourceUnresolved {
-		resolved, err := s.deps.Courses.ResolveSource(c.UserContext(), *a.Activity)
+		resolved, err := s.deps.Courses.ResolveSource(c.UserContext(), *a.Activity, func(copied course.Activity) error {
+			return s.copySettings(c.UserContext(), copied)
+		})
 		if err != nil {
 			return false, err
 		}
-		if resolved.Source == course.SourceCopied && a.Activity.Source == course.SourceUnresolved {
-			if err := s.copySettings(c.UserContext(), resolved); err != nil {
-				return false, err
-			}
+		if resolved.Source == course.SourceCopied {
 			s.auditDetail(c, audit.ActivitySetUp, resolved.ID, "settings copied from activity "+itoa(resolved.SettingsFrom)+" (course history)")
 		}
 		*a.Activity = resolved
@@ -81,7 +80,9 @@ func (s *Server) chooseSource(c *fiber.Ctx) error {
 		}
 		from = id
 	}
-	chosen, err := s.deps.Courses.ChooseSource(c.UserContext(), *a.Activity, from)
+	chosen, err := s.deps.Courses.ChooseSource(c.UserContext(), *a.Activity, from, func(copied course.Activity) error {
+		return s.copySettings(c.UserContext(), copied)
+	})
 	switch {
 	case errors.Is(err, course.ErrSourceChosen):
 		// Settled already (another educator, or a second tab): nothing to change.
@@ -93,9 +94,6 @@ func (s *Server) chooseSource(c *fiber.Ctx) error {
 	}
 	detail := "own settings (educator's choice)"
 	if chosen.Source == course.SourceCopied {
-		if err := s.copySettings(c.UserContext(), chosen); err != nil {
-			return err
-		}
 		detail = "settings copied from activity " + itoa(chosen.SettingsFrom) + " (educator's choice)"
 	}
 	s.auditDetail(c, audit.ActivitySetUp, a.Activity.ID, detail)
