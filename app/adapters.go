@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/reflection"
 )
@@ -16,8 +19,8 @@ import (
 // moodleNotices hands the activities' notices (replies, shares, sign-offs) to notify.
 type moodleNotices struct{ notices *notify.Service }
 
-func (r moodleNotices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
-	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
+func (r moodleNotices) Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error {
+	return r.notices.Notify(ctx, tx, notify.Notice{UserID: userID, ActivityID: activityID, Subject: subject, Text: text})
 }
 
 // threadRefs lets reflections refer to discussion threads.
@@ -35,4 +38,40 @@ func (t threadRefs) ThreadsFor(ctx context.Context, userID int64, limit int) ([]
 func (t threadRefs) ThreadFor(ctx context.Context, userID, threadID int64) (reflection.Ref, error) {
 	r, err := t.boards.ThreadFor(ctx, userID, threadID)
 	return reflection.Ref(r), err
+}
+
+// reflectionProgress tells certificate rules how far a learner got in a reflection log.
+type reflectionProgress struct{ reflections *reflection.Service }
+
+func (r reflectionProgress) Progress(ctx context.Context, logActivityID, userID int64) (submitted, signedOff bool, err error) {
+	mine, err := r.reflections.Mine(ctx, userID, logActivityID)
+	for _, s := range mine {
+		submitted = submitted || s.Version > 0
+		signedOff = signedOff || s.SignedOff
+	}
+	return submitted, signedOff, err
+}
+
+// boardPosts counts a learner's visible posts and replies on a board for certificate
+// rules (posts sent fully anonymously name nobody, so they never count).
+type boardPosts struct{ boards *discussion.Service }
+
+func (b boardPosts) Posts(ctx context.Context, boardActivityID, userID int64) (int, error) {
+	p, err := b.boards.ParticipationOf(ctx, discussion.Board{ActivityID: boardActivityID}, userID)
+	return p.Threads + p.Replies, err
+}
+
+// moodleCompletion reads course completion through the platform's Moodle web services.
+type moodleCompletion struct{ moodle *moodle.Connections }
+
+func (m moodleCompletion) Completed(ctx context.Context, platformID, courseID, userID int64) (bool, error) {
+	client, err := m.moodle.ClientFor(ctx, platformID)
+	if err != nil {
+		return false, err
+	}
+	st, err := client.CourseCompletionStatus(ctx, courseID, userID)
+	if errors.Is(err, moodle.ErrNoCompletionCriteria) {
+		return false, certificates.ErrNoCompletionCriteria
+	}
+	return st.Completed, err
 }

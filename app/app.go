@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,9 +25,11 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/huddle-lti/huddle/audit"
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/egress"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
@@ -114,27 +117,31 @@ type App struct {
 	Log    *slog.Logger
 	Pool   *pgxpool.Pool
 
-	Queue       *river.Client[pgx.Tx]
-	LTI         *lti.Store
-	Keys        *lti.Keyring
-	Courses     *course.Service
-	Sessions    *session.Store
-	Grades      *gradesync.Service
-	Moodle      *moodle.Connections
-	Boards      *discussion.Service
-	Notices     *notify.Service
-	Reflections *reflection.Service
-	Audit       *audit.Log
-	Hub         *live.Hub
-	Limits      *ratelimit.Limiter
-	Web         *web.Server
+	Queue        *river.Client[pgx.Tx]
+	LTI          *lti.Store
+	Keys         *lti.Keyring
+	Courses      *course.Service
+	Sessions     *session.Store
+	Grades       *gradesync.Service
+	Moodle       *moodle.Connections
+	Boards       *discussion.Service
+	Notices      *notify.Service
+	Reflections  *reflection.Service
+	Feedback     *feedback.Service
+	Audit        *audit.Log
+	Certificates *certificates.Service
+	Hub          *live.Hub
+	Limits       *ratelimit.Limiter
+	Web          *web.Server
 
 	db *sql.DB // the pool seen through database/sql, for the migration checks
 }
 
 // Kinds lists the activity kinds this build offers, in the order educators see them.
 // Each activity package adds its own here when it lands.
-func Kinds() []course.Kind { return append(discussion.Kinds(), reflection.Kinds()...) }
+func Kinds() []course.Kind {
+	return slices.Concat(discussion.Kinds(), reflection.Kinds(), feedback.Kinds(), certificates.Kinds())
+}
 
 // UserAgent names Huddle on every outbound request: some Moodle sites answer 403 to
 // requests without one.
@@ -188,6 +195,17 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		a.Close()
 		return nil, fmt.Errorf("app: the tool signing key does not open with this HUDDLE_SECRET_KEY; is it the key this database was written with? (docs/operations.md): %w", err)
 	}
+	// Certificates are signed with issuing keys of their own (not the tool key), made
+	// on first start and checked to open like the tool key.
+	issuing := certificates.NewIssuingKeys(pool, sealer, cfg.BaseURL, o.Now, o.KeyBits)
+	if err := issuing.Ensure(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: certificate issuing key: %w", err)
+	}
+	if err := issuing.CheckOpens(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("app: the certificate issuing key does not open with this HUDDLE_SECRET_KEY: %w", err)
+	}
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: a.Keys, Client: outbound, UserAgent: ua, Now: o.Now})
 	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
 	a.Courses = course.NewService(pool, o.Now)
@@ -215,12 +233,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// belonged to an instance that died; another instance picks it up.
 		RescueStuckJobsAfter: 5 * time.Minute,
 		// The daily digest: checked hourly, sent once a day from 07:00 UTC. Fully
-		// anonymous posts: released each minute, in batches. Rosters of courses with
-		// shared reflections: read daily, so supervision follows them. Participation
-		// scores of boards anonymous to peers: pushed on the educator's dates, checked
-		// every ten minutes.
-		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
-			roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob()},
+		// anonymous posts and session feedback: released each minute, in batches.
+		// Rosters of courses with shared reflections: read daily, so supervision
+		// follows them. Participation scores of boards anonymous to peers: pushed on
+		// the educator's dates, checked every ten minutes. Certificates: swept for
+		// learners who meet their requirements.
+		PeriodicJobs: append([]*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
+			feedback.ReleasePeriodicJob(), roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob()},
+			certificates.PeriodicJobs()...),
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -261,11 +281,33 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	})
 	river.AddWorker(workers, discussion.NewReleaseWorker(a.Boards))
 	river.AddWorker(workers, discussion.NewGradePushWorker(a.Boards))
+	rosterReads := &roster.Reads{Queue: a.Queue, Courses: a.Courses, Log: log.With("component", "roster")}
 	a.Reflections = reflection.NewService(pool, reflection.Options{
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
+		Roster: rosterReads,
 	})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
+	// Responses are held back and released like fully anonymous posts (package
+	// anonymity). "Feedback given" becomes true only at a release, never at
+	// submission; the release asks for a certificate sweep in its own transaction, a
+	// job with no arguments, so certificates that need that feedback follow at once.
+	a.Feedback = feedback.NewService(pool, feedback.Options{Logger: log.With("component", "feedback"), Now: o.Now,
+		Released: func(ctx context.Context, tx pgx.Tx, _ int64, _ []int64) error {
+			_, err := a.Queue.InsertTx(ctx, tx, certificates.SweepArgs{}, nil)
+			return err
+		}})
+	river.AddWorker(workers, feedback.NewReleaseWorker(a.Feedback))
+
+	a.Certificates = certificates.NewService(pool, issuing, cfg.BaseURL, certificates.Options{
+		Logger: log.With("component", "certificates"), Now: o.Now,
+		Reflections: reflectionProgress{a.Reflections}, Boards: boardPosts{a.Boards}, Feedback: a.Feedback,
+		Completion: moodleCompletion{a.Moodle}, Grader: a.Grades,
+		Kinds: certificates.TargetKinds{ReflectionLogs: []string{reflection.KindReflectionLog},
+			Boards: []string{discussion.KindDiscussionBoard, discussion.KindCaseBoard}, Feedback: []string{feedback.KindSessionFeedback}},
+	})
+	river.AddWorker(workers, certificates.NewCheckWorker(a.Certificates))
+	river.AddWorker(workers, certificates.NewSweepWorker(a.Certificates, a.Queue))
 
 	registry := o.Registry
 	if registry == nil {
@@ -288,23 +330,27 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 			Keys:   lti.NewKeySet(lti.KeySetConfig{Client: outbound, UserAgent: ua, Now: o.Now}),
 			Leeway: cfg.LaunchLeeway, MaxTokenAge: cfg.MaxTokenAge, Now: o.Now,
 		})),
-		Keys:      a.Keys,
-		DeepLinks: lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
-		Courses:   a.Courses,
-		Sessions:  a.Sessions,
-		Grades:    a.Grades,
-		Moodle:    a.Moodle,
-		RequestRoster: func(ctx context.Context, courseID int64) error {
-			return roster.Request(ctx, a.Queue, courseID)
+		Keys:          a.Keys,
+		DeepLinks:     lti.NewDeepLinkingSigner(lti.DeepLinkingConfig{Now: o.Now}),
+		Courses:       a.Courses,
+		Sessions:      a.Sessions,
+		Grades:        a.Grades,
+		Moodle:        a.Moodle,
+		RequestRoster: rosterReads.AtLaunch,
+		Boards:        a.Boards,
+		Notices:       a.Notices,
+		Reflections:   a.Reflections,
+		Feedback:      a.Feedback,
+		Audit:         a.Audit,
+		Certificates:  a.Certificates,
+		QueueCertificateCheck: func(ctx context.Context, activityID, userID int64) error {
+			_, err := a.Queue.Insert(ctx, certificates.CheckArgs{ActivityID: activityID, UserID: userID, Moodle: true}, nil)
+			return err
 		},
-		Boards:      a.Boards,
-		Notices:     a.Notices,
-		Reflections: a.Reflections,
-		Audit:       a.Audit,
-		Live:        a.Hub,
-		Kinds:       Kinds(),
-		Outbound:    outbound,
-		Limiter:     a.Limits,
+		Live:     a.Hub,
+		Kinds:    Kinds(),
+		Outbound: outbound,
+		Limiter:  a.Limits,
 
 		LoginsPerMinute: cfg.LoginsPerMinute,
 		TrustedProxies:  cfg.TrustedProxies,

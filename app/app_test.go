@@ -15,8 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/roster"
@@ -51,6 +53,9 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		discussion.ReleaseArgs{},
 		roster.DailyArgs{},
 		discussion.GradePushArgs{},
+		feedback.ReleaseArgs{},
+		certificates.CheckArgs{ActivityID: 1, UserID: 1},
+		certificates.SweepArgs{},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)

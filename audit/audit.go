@@ -50,6 +50,13 @@ const (
 	DeepLinkAdd            Action = "deep_link.add"
 	PlatformRegister       Action = "platform.register"
 	MoodleConnectionUpdate Action = "moodle.connection.update"
+
+	// Certificates: the target is the learner; the detail names the certificate's
+	// verification code ("code=abcde23456"), never the reason typed for a revocation.
+	CertificateSettingsUpdate Action = "certificate.settings.update"
+	CertificateIssue          Action = "certificate.issue"
+	CertificateRevoke         Action = "certificate.revoke"
+	CertificateReissue        Action = "certificate.reissue"
 )
 
 // What an action's target id names.
@@ -96,6 +103,11 @@ var actions = map[Action]actionInfo{
 	DeepLinkAdd:            {TargetCourse, "Added Huddle activities to a course"},
 	PlatformRegister:       {TargetPlatform, "Registered Huddle with the Moodle site"},
 	MoodleConnectionUpdate: {TargetPlatform, "Changed the Moodle web services connection"},
+
+	CertificateSettingsUpdate: {TargetActivity, "Changed a certificate's settings"},
+	CertificateIssue:          {TargetUser, "Issued a certificate"},
+	CertificateRevoke:         {TargetUser, "Revoked a certificate"},
+	CertificateReissue:        {TargetUser, "Re-issued a corrected certificate"},
 }
 
 // Actions lists every action, sorted by code.

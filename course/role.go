@@ -21,12 +21,22 @@ const (
 // (membership/Instructor#TeachingAssistant) or in the deprecated short form
 // ("Instructor", what Moodle's NRPS sends), which LTI Core A.2.3.1 still allows for
 // context roles. Unknown roles are ignored, as LTI Core 5.3.7 asks.
+//
+// An administrator (system or institution) is never an educator through the same
+// claim: Moodle's lti_get_ims_role gives every site administrator Instructor in every
+// course, enrolled or not, so that role says nothing about teaching this course, and
+// taking it made a site administrator who opened an activity once the first
+// supervisor offered to learners (issue 17). Administrators reach Huddle's
+// administration; one who teaches the course uses a teacher account.
 func MapRoles(uris []string) []lti.Role {
 	has := map[lti.Role]bool{}
 	for _, u := range uris {
 		if r, ok := mapRole(strings.TrimSpace(u)); ok {
 			has[r] = true
 		}
+	}
+	if has[lti.RoleAdmin] {
+		delete(has, lti.RoleEducator)
 	}
 	var out []lti.Role
 	for _, r := range []lti.Role{lti.RoleAdmin, lti.RoleEducator, lti.RoleMentor, lti.RoleLearner} {

@@ -48,15 +48,20 @@ func TestMapRoles(t *testing.T) {
 		{"system administrator", []string{system + "Administrator"}, []lti.Role{lti.RoleAdmin}},
 		{"system sysadmin", []string{system + "SysAdmin"}, []lti.Role{lti.RoleAdmin}},
 		{
-			"Moodle site admin who teaches the course",
+			// What Moodle 4.5 sends a site admin in any course, enrolled or not
+			// (devplatform's seeded admin): the Instructor role comes with being admin.
+			"Moodle site admin is not a course educator",
 			[]string{institution + "Administrator", membership + "Instructor", system + "Administrator"},
-			[]lti.Role{lti.RoleAdmin, lti.RoleEducator},
+			[]lti.Role{lti.RoleAdmin},
 		},
+		{"institution admin with a teaching sub-role", []string{institution + "Administrator", "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"}, []lti.Role{lti.RoleAdmin}},
+		{"system admin with the short Instructor", []string{system + "SysAdmin", "Instructor"}, []lti.Role{lti.RoleAdmin}},
 		{
 			"every role, in a fixed order",
 			[]string{"Learner", "Mentor", "Instructor", system + "SysAdmin"},
-			[]lti.Role{lti.RoleAdmin, lti.RoleEducator, lti.RoleMentor, lti.RoleLearner},
+			[]lti.Role{lti.RoleAdmin, lti.RoleMentor, lti.RoleLearner},
 		},
+		{"every context role, in a fixed order", []string{"Learner", "Mentor", "Instructor"}, []lti.Role{lti.RoleEducator, lti.RoleMentor, lti.RoleLearner}},
 		{"learner and mentor", []string{membership + "Mentor", membership + "Learner"}, []lti.Role{lti.RoleMentor, lti.RoleLearner}},
 		{"duplicates collapse", []string{membership + "Learner", "Learner", membership + "Member"}, []lti.Role{lti.RoleLearner}},
 		{"institution instructor is not a course educator", []string{institution + "Instructor"}, nil},

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/huddle-lti/huddle/anonymity"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/guard"
@@ -199,7 +200,7 @@ type Grader interface {
 
 // Notifier tells a person, through Moodle, that someone replied to their thread.
 type Notifier interface {
-	Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error
+	Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error
 }
 
 // Announcer publishes a live event when the transaction commits (live.Publish).
@@ -215,7 +216,7 @@ type Service struct {
 	announce Announcer
 	render   func(string) (template.HTML, error)
 	scan     func(string) []guard.Finding
-	secret   []byte
+	anon     *anonymity.Keeper
 }
 
 // Options are the Service's collaborators; any may be nil.
@@ -251,7 +252,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 		o.Scan = guard.Scan
 	}
 	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce,
-		render: o.Render, scan: o.Scan, secret: o.Secret}
+		render: o.Render, scan: o.Scan, anon: anonymity.New(db, o.Secret)}
 }
 
 // Topic is the live-update topic of a board.

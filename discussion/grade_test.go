@@ -196,6 +196,7 @@ func TestNotifyReplies(t *testing.T) {
 			for _, n := range got {
 				to = append(to, n.UserID)
 				require.Equal(t, "New reply in Huddle", n.Subject)
+				require.Equal(t, b.ActivityID, n.ActivityID, "the message names the board it is about")
 				require.Contains(t, n.Text, `"Night shift tips"`)
 				require.NotContains(t, n.Text, "private words")
 				require.NotContains(t, n.Text, "Pat Peer")

@@ -273,22 +273,16 @@ func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64)
 func (s *Service) PruneRates(ctx context.Context) (int64, error) {
 	now := s.now().UTC()
 	var n int64
-	for _, q := range []struct{ sql, since string }{
-		{`DELETE FROM post_rate WHERE hour < $1`, "hour"},
-		{`DELETE FROM anonymous_counts WHERE day < $1`, "day"},
-		{`DELETE FROM anonymous_day_secrets WHERE day < $1`, "day"},
-	} {
-		since := now.Truncate(time.Hour)
-		if q.since == "day" {
-			since = now.Truncate(24 * time.Hour)
-		}
-		tag, err := s.db.Exec(ctx, q.sql, since)
-		if err != nil {
-			return n, fmt.Errorf("discussion: prune rates: %w", err)
-		}
-		n += tag.RowsAffected()
+	tag, err := s.db.Exec(ctx, `DELETE FROM post_rate WHERE hour < $1`, now.Truncate(time.Hour))
+	if err != nil {
+		return n, fmt.Errorf("discussion: prune rates: %w", err)
 	}
-	return n, nil
+	n += tag.RowsAffected()
+	days, err := s.anon.Prune(ctx, now)
+	if err != nil {
+		return n, fmt.Errorf("discussion: prune rates: %w", err)
+	}
+	return n + days, nil
 }
 
 // noticeReply tells a thread's author about a reply by replier, unless they wrote it.
@@ -298,13 +292,14 @@ func (s *Service) noticeReply(ctx context.Context, tx pgx.Tx, threadID, replier 
 	}
 	var title string
 	var owner *int64
-	err := tx.QueryRow(ctx, `SELECT t.title, o.author_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
-WHERE t.id = $1`, threadID).Scan(&title, &owner)
+	var boardID int64
+	err := tx.QueryRow(ctx, `SELECT t.title, o.author_id, t.board_id FROM threads t JOIN posts o ON o.thread_id = t.id AND o.opening
+WHERE t.id = $1`, threadID).Scan(&title, &owner, &boardID)
 	if err != nil {
 		return fmt.Errorf("discussion: thread %d for notice: %w", threadID, err)
 	}
 	if owner == nil || *owner == replier {
 		return nil
 	}
-	return s.notify(ctx, tx, *owner, title)
+	return s.notify(ctx, tx, *owner, boardID, title)
 }

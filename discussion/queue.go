@@ -2,10 +2,6 @@ package discussion
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/huddle-lti/huddle/anonymity"
 )
 
 // A fully anonymous post is not written when it is sent (issue 14). Written then, it
@@ -26,14 +24,11 @@ import (
 // are they announced. What a dump taken after the release can tell of a post is which
 // batch it came in; of its batch, anyone could have written it.
 //
-// The rule and its tables are keyed by a scope ('board:<id>'), so that anonymous
-// session feedback can hold its answers back in the same way.
+// The rule and its tables are package anonymity's, keyed by a scope ('board:<id>');
+// anonymous session feedback (package feedback) holds its answers back in the same way.
+// What is left here is what is a board's: its waiting posts and their release.
 
 const (
-	// minBatch waiting posts are released together as soon as there are that many.
-	minBatch = 3
-	// releaseEvery is how often the release job runs.
-	releaseEvery = time.Minute
 	// Bounds of the longest wait an educator may set, in minutes (the migration's
 	// CHECK), and the wait of a board whose settings do not say (the column's default).
 	minAnonymousDelay     = 10
@@ -64,7 +59,7 @@ VALUES ($1, $2, NULLIF($3::bigint, 0), NULLIF($4::bigint, 0), $5, $6, $7, $8, $9
 // time if it was empty; nothing that names the author, nothing that is kept once the
 // post is released.
 func (s *Service) queue(ctx context.Context, b Board, v Viewer, w waiting, c checked, submission string, now time.Time) (Posted, error) {
-	secret, err := s.daySecret(ctx, now)
+	secret, err := s.anon.DaySecret(ctx, now)
 	if err != nil {
 		return Posted{}, err
 	}
@@ -85,11 +80,7 @@ func (s *Service) queue(ctx context.Context, b Board, v Viewer, w waiting, c che
 		}
 		// Only an empty queue's opening is written, to the minute: the release is
 		// scheduled from it, and it goes with the release.
-		if _, err := tx.Exec(ctx, `INSERT INTO anonymous_queues (scope, opened_at) VALUES ($1, $2) ON CONFLICT (scope) DO NOTHING`,
-			boardScope(b.ActivityID), now.Truncate(time.Minute)); err != nil {
-			return fmt.Errorf("discussion: open anonymous queue: %w", err)
-		}
-		return nil
+		return anonymity.OpenQueue(ctx, tx, boardScope(b.ActivityID), now)
 	})
 	if err != nil {
 		// A resend racing its original: it too is told the post is queued.
@@ -98,74 +89,10 @@ func (s *Service) queue(ctx context.Context, b Board, v Viewer, w waiting, c che
 	return Posted{ThreadID: w.threadID, Queued: true}, nil
 }
 
-// daySecret is the day's random secret for keying posting counts, made if it is not
-// there yet. The release job makes each day's the day before, so a post only reads it;
-// made here (the job has not run since start-up, or was down at midnight), its row
-// carries the transaction id of this request until the next release rewrites it.
-func (s *Service) daySecret(ctx context.Context, now time.Time) ([]byte, error) {
-	day := now.UTC().Truncate(24 * time.Hour)
-	secret, err := s.readDaySecret(ctx, s.db, day)
-	if err != nil || secret != nil {
-		return secret, err
-	}
-	if err := s.makeDaySecrets(ctx, day); err != nil {
-		return nil, err
-	}
-	if secret, err = s.readDaySecret(ctx, s.db, day); err == nil && secret == nil {
-		err = fmt.Errorf("discussion: day secret of %s missing", day.Format(time.DateOnly))
-	}
-	return secret, err
-}
-
-func (s *Service) readDaySecret(ctx context.Context, q querier, day time.Time) ([]byte, error) {
-	var secret []byte
-	err := q.QueryRow(ctx, `SELECT secret FROM anonymous_day_secrets WHERE day = $1`, day).Scan(&secret)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("discussion: day secret: %w", err)
-	}
-	return secret, nil
-}
-
-func (s *Service) makeDaySecrets(ctx context.Context, days ...time.Time) error {
-	for _, day := range days {
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret) // crypto/rand.Read never fails (Go 1.24+)
-		if _, err := s.db.Exec(ctx, `INSERT INTO anonymous_day_secrets (day, secret) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING`,
-			day.UTC().Truncate(24*time.Hour), secret); err != nil {
-			return fmt.Errorf("discussion: make day secret: %w", err)
-		}
-	}
-	return nil
-}
-
-// countKey is the key of one person's count in one scope and hour: an HMAC under a key
-// made from the instance's secret and the day's. The database alone never holds both,
-// and the day's is deleted once the day is over.
-func (s *Service) countKey(daySecret []byte, scope string, userID int64, hour time.Time) []byte {
-	k := hmac.New(sha256.New, s.secret)
-	k.Write(daySecret)
-	m := hmac.New(sha256.New, k.Sum(nil))
-	var buf [16]byte
-	binary.BigEndian.PutUint64(buf[:8], uint64(userID))
-	binary.BigEndian.PutUint64(buf[8:], uint64(hour.Unix()))
-	m.Write([]byte(scope))
-	m.Write([]byte{0})
-	m.Write(buf[:])
-	return m.Sum(nil)
-}
-
 // countAnonymous counts a fully anonymous post against the board's posting limit,
 // which named and fully anonymous posts share, in the queue's transaction.
 func (s *Service) countAnonymous(ctx context.Context, tx pgx.Tx, b Board, v Viewer, secret []byte, now time.Time) error {
-	hour := now.Truncate(time.Hour)
-	var n int
-	err := tx.QueryRow(ctx, `
-INSERT INTO anonymous_counts (day, key_mac, posts) VALUES ($1, $2, 1)
-ON CONFLICT (day, key_mac) DO UPDATE SET posts = anonymous_counts.posts + 1
-RETURNING posts`, hour.Truncate(24*time.Hour), s.countKey(secret, boardScope(b.ActivityID), v.UserID, hour)).Scan(&n)
+	n, err := s.anon.Count(ctx, tx, secret, boardScope(b.ActivityID), v.UserID, now)
 	if err != nil {
 		return fmt.Errorf("discussion: rate: %w", err)
 	}
@@ -182,18 +109,7 @@ RETURNING posts`, hour.Truncate(24*time.Hour), s.countKey(secret, boardScope(b.A
 // anonymousThisHour is how many fully anonymous posts a person sent to the board this
 // hour. It only reads.
 func (s *Service) anonymousThisHour(ctx context.Context, q querier, b Board, v Viewer, now time.Time) (int, error) {
-	hour := now.Truncate(time.Hour)
-	day := hour.Truncate(24 * time.Hour)
-	secret, err := s.readDaySecret(ctx, q, day)
-	if err != nil || secret == nil {
-		return 0, err // no secret, no counts yet today
-	}
-	var n int
-	err = q.QueryRow(ctx, `SELECT posts FROM anonymous_counts WHERE day = $1 AND key_mac = $2`,
-		day, s.countKey(secret, boardScope(b.ActivityID), v.UserID, hour)).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
+	n, err := s.anon.Counted(ctx, q, boardScope(b.ActivityID), v.UserID, now)
 	if err != nil {
 		return 0, fmt.Errorf("discussion: rate: %w", err)
 	}
@@ -201,14 +117,13 @@ func (s *Service) anonymousThisHour(ctx context.Context, q querier, b Board, v V
 }
 
 // ReleaseAnonymous writes the waiting fully anonymous posts of every board whose queue
-// is due: it holds at least minBatch posts, or its first has waited as long as the
+// is due: it holds at least anonymity.MinBatch posts, or its first has waited as long as the
 // board allows. It returns how many posts it wrote. The release job runs it each
 // minute on one instance; two running at once release each board once.
 func (s *Service) ReleaseAnonymous(ctx context.Context) (int, error) {
 	now := s.now().UTC()
-	today := now.Truncate(24 * time.Hour)
 	// Today's and tomorrow's secrets, made here so that no post's request makes one.
-	if err := s.makeDaySecrets(ctx, today, today.Add(24*time.Hour)); err != nil {
+	if err := s.anon.PrepareDays(ctx, now); err != nil {
 		return 0, err
 	}
 	boards, err := s.dueBoards(ctx, now)
@@ -247,7 +162,7 @@ AND NOT EXISTS (SELECT 1 FROM anonymous_pending p WHERE q.scope = 'board:' || p.
 SELECT b.activity_id FROM anonymous_queues q JOIN boards b ON q.scope = 'board:' || b.activity_id
 WHERE q.opened_at <= $1::timestamptz - make_interval(mins => b.anonymous_delay_minutes) + $2::interval
    OR (SELECT count(*) FROM anonymous_pending p WHERE p.board_id = b.activity_id) >= $3
-ORDER BY b.activity_id`, now, releaseEvery, minBatch)
+ORDER BY b.activity_id`, now, anonymity.ReleaseEvery, anonymity.MinBatch)
 	if err != nil {
 		return nil, fmt.Errorf("discussion: due anonymous queues: %w", err)
 	}
@@ -277,14 +192,10 @@ func (s *Service) releaseBoard(ctx context.Context, boardID int64, now time.Time
 	held, dropped := 0, 0
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		released, held, dropped = nil, 0, 0
-		var opened time.Time
-		// SKIP LOCKED: another instance is releasing this board.
-		err := tx.QueryRow(ctx, `SELECT opened_at FROM anonymous_queues WHERE scope = $1 FOR UPDATE SKIP LOCKED`, scope).Scan(&opened)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("discussion: release board %d: %w", boardID, err)
+		// Not ok: another instance is releasing this board, or nothing waits.
+		opened, ok, err := anonymity.LockQueue(ctx, tx, scope)
+		if err != nil || !ok {
+			return err
 		}
 		b, err := s.board(ctx, tx, boardID)
 		if err != nil {
@@ -306,11 +217,10 @@ FROM anonymous_pending WHERE board_id = $1 FOR UPDATE`, boardID)
 		if err != nil {
 			return fmt.Errorf("discussion: release board %d: %w", boardID, err)
 		}
-		due := len(posts) >= minBatch || !opened.Add(b.AnonymousDelay-releaseEvery).After(now)
-		if !force && !due {
+		if !force && !anonymity.Due(len(posts), anonymity.MinBatch, opened, b.AnonymousDelay, now) {
 			return nil
 		}
-		shuffle(posts)
+		anonymity.Shuffle(posts)
 		ids := make([]int64, len(posts))
 		for i, w := range posts {
 			ids[i] = w.id
@@ -332,25 +242,16 @@ FROM anonymous_pending WHERE board_id = $1 FOR UPDATE`, boardID)
 		}
 		// Rewritten by this transaction, every count's row carries the release's
 		// transaction id instead of the one of the request that last counted it; so
-		// does the day's secret, in case a request had to make it (daySecret).
-		for _, q := range []string{`UPDATE anonymous_counts SET posts = posts WHERE day >= $1`,
-			`UPDATE anonymous_day_secrets SET secret = secret WHERE day = $1`} {
-			if _, err := tx.Exec(ctx, q, now.Truncate(24*time.Hour)); err != nil {
-				return fmt.Errorf("discussion: release board %d: %w", boardID, err)
-			}
-		}
-		// A post sent while this ran waits on, from now.
-		if _, err := tx.Exec(ctx, `
-WITH gone AS (
-    DELETE FROM anonymous_queues WHERE scope = $1
-    AND NOT EXISTS (SELECT 1 FROM anonymous_pending WHERE board_id = $2)
-    RETURNING scope
-)
-UPDATE anonymous_queues SET opened_at = $3 WHERE scope = $1 AND NOT EXISTS (SELECT 1 FROM gone)`,
-			scope, boardID, now.Truncate(time.Minute)); err != nil {
+		// does the day's secret, in case a request had to make it.
+		if err := anonymity.Restamp(ctx, tx, now); err != nil {
 			return fmt.Errorf("discussion: release board %d: %w", boardID, err)
 		}
-		return nil
+		// A post sent while this ran waits on, from now.
+		var more bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM anonymous_pending WHERE board_id = $1)`, boardID).Scan(&more); err != nil {
+			return fmt.Errorf("discussion: release board %d: %w", boardID, err)
+		}
+		return anonymity.CloseQueue(ctx, tx, scope, more, now)
 	})
 	if err != nil {
 		return nil, err
@@ -419,17 +320,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 	return p, true, nil
 }
 
-// shuffle puts the waiting posts in a random order (Fisher–Yates, crypto/rand): the
-// order they are written in is the order a dump keeps them in.
-func shuffle(posts []waitingPost) {
-	for i := len(posts) - 1; i > 0; i-- {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		j := int(binary.BigEndian.Uint64(b[:]) % uint64(i+1))
-		posts[i], posts[j] = posts[j], posts[i]
-	}
-}
-
 // ReleaseArgs is the release job. It carries nothing: no post, board or person.
 type ReleaseArgs struct{}
 
@@ -439,13 +329,13 @@ func (ReleaseArgs) Kind() string { return "discussion_release_anonymous" }
 // InsertOpts keeps one run a minute, however many instances schedule it; a run that
 // fails is not retried, since the next minute's run does the same work.
 func (ReleaseArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: releaseEvery}}
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: anonymity.ReleaseEvery}}
 }
 
 // ReleasePeriodicJob runs the release job every minute, for the River client's
 // PeriodicJobs.
 func ReleasePeriodicJob() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(releaseEvery),
+	return river.NewPeriodicJob(river.PeriodicInterval(anonymity.ReleaseEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return ReleaseArgs{}, nil },
 		&river.PeriodicJobOpts{ID: "discussion_release_anonymous", RunOnStart: true})
 }

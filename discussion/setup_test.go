@@ -43,8 +43,8 @@ var start = time.Date(2025, 3, 4, 10, 17, 23, 123456000, time.UTC)
 
 // notice is one call of the Notifier.
 type notice struct {
-	UserID        int64
-	Subject, Text string
+	UserID, ActivityID int64
+	Subject, Text      string
 }
 
 // notifier records what the service asked to be sent; fail makes every call fail.
@@ -54,13 +54,13 @@ type notifier struct {
 	fail    error
 }
 
-func (n *notifier) Notify(_ context.Context, _ pgx.Tx, userID int64, subject, text string) error {
+func (n *notifier) Notify(_ context.Context, _ pgx.Tx, userID, activityID int64, subject, text string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.fail != nil {
 		return n.fail
 	}
-	n.notices = append(n.notices, notice{UserID: userID, Subject: subject, Text: text})
+	n.notices = append(n.notices, notice{UserID: userID, ActivityID: activityID, Subject: subject, Text: text})
 	return nil
 }
 

@@ -732,19 +732,19 @@ func (s *Service) afterWrite(ctx context.Context, tx pgx.Tx, b Board, v Viewer, 
 		}
 	}
 	if notify != 0 {
-		return s.notify(ctx, tx, notify, title)
+		return s.notify(ctx, tx, notify, b.ActivityID, title)
 	}
 	return nil
 }
 
-// notify tells userID that someone replied to their thread.
-func (s *Service) notify(ctx context.Context, tx pgx.Tx, userID int64, title string) error {
+// notify tells userID that someone replied to their thread on boardID.
+func (s *Service) notify(ctx context.Context, tx pgx.Tx, userID, boardID int64, title string) error {
 	if s.notifier == nil {
 		return nil
 	}
 	text := fmt.Sprintf("Someone replied to your thread \"%s\" in Huddle. Open the activity from your Moodle course to read it.",
 		markup.Plain(title, 120))
-	if err := s.notifier.Notify(ctx, tx, userID, "New reply in Huddle", text); err != nil {
+	if err := s.notifier.Notify(ctx, tx, userID, boardID, "New reply in Huddle", text); err != nil {
 		return fmt.Errorf("discussion: notify: %w", err)
 	}
 	return nil

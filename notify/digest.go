@@ -128,6 +128,7 @@ type digestItem struct {
 	id      int64
 	subject string
 	body    string
+	at      where
 }
 
 const selectRecipient = `
@@ -137,9 +138,14 @@ LEFT JOIN notification_prefs p ON p.user_id = u.id
 WHERE u.id = $1`
 
 const selectDigestNotices = `
-SELECT id, subject, body FROM notices
-WHERE user_id = $1 AND state = 'pending' AND mode = 'digest'
-ORDER BY created_at, id`
+SELECT n.id, n.subject, n.body,
+       coalesce(a.title, ''), coalesce(c.title, ''), coalesce(a.resource_link_id, ''), coalesce(pl.issuer, '')
+FROM notices n
+LEFT JOIN activities a ON a.id = n.activity_id
+LEFT JOIN courses c ON c.id = a.course_id
+LEFT JOIN platforms pl ON pl.id = c.platform_id
+WHERE n.user_id = $1 AND n.state = 'pending' AND n.mode = 'digest'
+ORDER BY n.created_at, n.id`
 
 // sendDigest sends one person every digest notice waiting for them, in one message,
 // and marks them all sent. Notices written while it runs wait for the next digest.
@@ -158,7 +164,7 @@ func (s *Service) sendDigest(ctx context.Context, userID int64, firstTried time.
 	}
 	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (digestItem, error) {
 		var it digestItem
-		return it, row.Scan(&it.id, &it.subject, &it.body)
+		return it, row.Scan(&it.id, &it.subject, &it.body, &it.at.activity, &it.at.course, &it.at.resourceLinkID, &it.at.issuer)
 	})
 	if err != nil {
 		return fmt.Errorf("notify: load digest of user %d: %w", userID, err)
@@ -208,10 +214,16 @@ func digestText(items []digestItem) string {
 			b.WriteString("\n  ")
 			b.WriteString(clip(text, digestItemText))
 		}
+		if line := it.at.line(); line != "" {
+			b.WriteString("\n  ")
+			b.WriteString(line)
+		}
 	}
 	if more := len(items) - digestMaxItems; more > 0 {
 		fmt.Fprintf(&b, "\n\n… and %d more. Open Huddle from your Moodle course to see everything.", more)
 	}
+	b.WriteString("\n\n")
+	b.WriteString(notRead)
 	return b.String()
 }
 

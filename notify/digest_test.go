@@ -49,7 +49,7 @@ func TestDigestSendsOneMessagePerPerson(t *testing.T) {
 
 	b.notify(t, Notice{UserID: ada, Subject: "New reply in Night shift handover", Text: "Eddie Educator replied\nto your thread."})
 	b.notify(t, Notice{UserID: ben, Subject: "New reply in Sepsis teaching", Text: "Lena Learner replied."})
-	b.notify(t, Notice{UserID: ada, Subject: "Your reflection was signed off"})
+	b.notify(t, Notice{UserID: ada, ActivityID: b.activity(t, "Night reflections", "7"), Subject: "Your reflection was signed off"})
 	b.notify(t, Notice{UserID: cat, Subject: "New reply in Sepsis teaching"})
 	b.notify(t, Notice{UserID: dan, Subject: "New reply in Ward round"})
 	b.notify(t, Notice{UserID: eve, Subject: "New reply in Ward round"})
@@ -83,10 +83,11 @@ func TestDigestSendsOneMessagePerPerson(t *testing.T) {
 	require.Equal(t, "2", calls[0].Form.Get("messages[0][textformat]"))
 	require.Equal(t, "Your Huddle digest: 2 updates\n\n"+
 		"- New reply in Night shift handover\n  Eddie Educator replied to your thread.\n\n"+
-		"- Your reflection was signed off", calls[0].Form.Get("messages[0][text]"))
+		"- Your reflection was signed off\n  In \"Night reflections\", Foundation Teaching Programme: "+b.moodle.URL+"/mod/lti/view.php?l=7\n\n"+
+		notRead, calls[0].Form.Get("messages[0][text]"))
 	require.Empty(t, calls[0].Form.Get("messages[1][touserid]"))
 	require.Equal(t, "5", calls[1].Form.Get("messages[0][touserid]"))
-	require.Equal(t, "Your Huddle digest: 1 update\n\n- New reply in Sepsis teaching\n  Lena Learner replied.", calls[1].Form.Get("messages[0][text]"))
+	require.Equal(t, "Your Huddle digest: 1 update\n\n- New reply in Sepsis teaching\n  Lena Learner replied.\n\n"+notRead, calls[1].Form.Get("messages[0][text]"))
 
 	byUser := map[int64][]noticeRow{}
 	for _, n := range b.notices(t) {
@@ -167,7 +168,7 @@ func TestDigestText(t *testing.T) {
 	require.True(t, strings.HasPrefix(text, "Your Huddle digest: 25 updates\n\n- Reply 0\n  "+strings.Repeat("x", 199)+"…\n\n- Reply 1"))
 	require.Contains(t, text, "- Reply 19")
 	require.NotContains(t, text, "- Reply 20")
-	require.True(t, strings.HasSuffix(text, "\n\n… and 5 more. Open Huddle from your Moodle course to see everything."))
+	require.True(t, strings.HasSuffix(text, "\n\n… and 5 more. Open Huddle from your Moodle course to see everything.\n\n"+notRead))
 }
 
 func TestDigestDueFromSevenUTC(t *testing.T) {

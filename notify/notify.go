@@ -63,9 +63,12 @@ const MaxRetryAge = 24 * time.Hour
 // Notice is one thing to tell one person. Subject and Text are plain text that has
 // already passed the patient-identifier guard; longer ones are cut.
 type Notice struct {
-	UserID  int64
-	Subject string
-	Text    string
+	UserID int64
+	// ActivityID is the activity the notice is about; the message names it and links
+	// to it in Moodle. Zero for none.
+	ActivityID int64
+	Subject    string
+	Text       string
 }
 
 // Queue inserts jobs in the caller's transaction; *river.Client[pgx.Tx] is one.
@@ -153,8 +156,8 @@ func (s *Service) SetPreference(ctx context.Context, userID int64, m Mode) error
 }
 
 const insertNotice = `
-INSERT INTO notices (user_id, subject, body, mode, created_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO notices (user_id, subject, body, mode, created_at, activity_id)
+VALUES ($1, $2, $3, $4, $5, NULLIF($6::bigint, 0))
 RETURNING id`
 
 // Notify stores a notice in tx, the caller's transaction (the one that wrote the
@@ -178,7 +181,7 @@ func (s *Service) Notify(ctx context.Context, tx pgx.Tx, n Notice) error {
 		return nil
 	}
 	var id int64
-	if err := tx.QueryRow(ctx, insertNotice, n.UserID, subject, text, mode, s.now()).Scan(&id); err != nil {
+	if err := tx.QueryRow(ctx, insertNotice, n.UserID, subject, text, mode, s.now(), n.ActivityID).Scan(&id); err != nil {
 		return fmt.Errorf("notify: store notice for user %d: %w", n.UserID, err)
 	}
 	if mode != ModeImmediate {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,17 +58,23 @@ type recipient struct {
 }
 
 const selectNotice = `
-SELECT n.subject, n.body, n.state, u.platform_id, u.subject, coalesce(p.mode, $2)
+SELECT n.subject, n.body, n.state, u.platform_id, u.subject, coalesce(p.mode, $2),
+       coalesce(a.title, ''), coalesce(c.title, ''), coalesce(a.resource_link_id, ''), coalesce(pl.issuer, '')
 FROM notices n
 JOIN users u ON u.id = n.user_id
 LEFT JOIN notification_prefs p ON p.user_id = n.user_id
+LEFT JOIN activities a ON a.id = n.activity_id
+LEFT JOIN courses c ON c.id = a.course_id
+LEFT JOIN platforms pl ON pl.id = c.platform_id
 WHERE n.id = $1`
 
 // sendNotice delivers one immediate notice. firstTried is when its job was created.
 func (s *Service) sendNotice(ctx context.Context, id int64, firstTried time.Time) error {
 	var subject, body, state string
 	var r recipient
-	err := s.db.QueryRow(ctx, selectNotice, id, DefaultMode).Scan(&subject, &body, &state, &r.platformID, &r.subject, &r.mode)
+	var at where
+	err := s.db.QueryRow(ctx, selectNotice, id, DefaultMode).Scan(&subject, &body, &state, &r.platformID, &r.subject, &r.mode,
+		&at.activity, &at.course, &at.resourceLinkID, &at.issuer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // pruned, or its person deleted: nothing left to send
 	}
@@ -87,6 +95,10 @@ func (s *Service) sendNotice(ctx context.Context, id int64, firstTried time.Time
 	if body != "" {
 		text += "\n\n" + body
 	}
+	if line := at.line(); line != "" {
+		text += "\n\n" + line
+	}
+	text += "\n\n" + notRead
 	state, reason, err := s.deliver(ctx, r, moodle.Message{Text: text, ClientMsgID: "huddle-notice-" + strconv.FormatInt(id, 10)}, firstTried)
 	if err != nil {
 		return fmt.Errorf("notify: send notice %d: %w", id, err)
@@ -104,6 +116,46 @@ func (s *Service) sendNotice(ctx context.Context, id int64, firstTried time.Time
 		return river.JobCancel(fmt.Errorf("notify: notice %d %s: %s", id, state, reason))
 	}
 	return nil
+}
+
+// notRead ends every message: Moodle shows Huddle's messages as a conversation with its
+// web service user, and a learner who answers there is heard by nobody.
+const notRead = "This message was sent by Huddle. Replies to it are not read: to answer, open the activity in Moodle."
+
+// where is the activity a notice is about, as its message names it.
+type where struct {
+	activity, course, resourceLinkID, issuer string
+}
+
+// line names the activity and its course and, on Moodle, links to it: Moodle's LTI
+// resource link id is the LTI instance, which mod/lti/view.php opens by its l
+// parameter. Empty for a notice about no activity.
+func (w where) line() string {
+	if w.activity == "" {
+		return ""
+	}
+	line := "In \"" + w.activity + "\""
+	if w.course != "" {
+		line += ", " + w.course
+	}
+	if link := w.link(); link != "" {
+		line += ": " + link
+	}
+	return line
+}
+
+func (w where) link() string {
+	if w.issuer == "" || w.resourceLinkID == "" {
+		return ""
+	}
+	if _, err := strconv.ParseUint(w.resourceLinkID, 10, 64); err != nil {
+		return "" // not a Moodle instance id: no link Huddle can be sure of
+	}
+	u, err := url.Parse(w.issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return strings.TrimRight(w.issuer, "/") + "/mod/lti/view.php?l=" + w.resourceLinkID
 }
 
 // deliver sends one message to r's Moodle and says what became of it: sent, skipped

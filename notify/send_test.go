@@ -99,7 +99,7 @@ func TestSendWorker(t *testing.T) {
 				require.Empty(t, c.Query.Get("wstoken"), "the token travels in the body")
 				require.Equal(t, "4", c.Form.Get("messages[0][touserid]"))
 				require.Equal(t, "2", c.Form.Get("messages[0][textformat]"), "plain text: Moodle escapes it")
-				require.Equal(t, "New reply in Night shift handover\n\nEddie Educator replied to your thread.", c.Form.Get("messages[0][text]"))
+				require.Equal(t, "New reply in Night shift handover\n\nEddie Educator replied to your thread.\n\n"+notRead, c.Form.Get("messages[0][text]"))
 				require.Equal(t, "huddle-notice-"+strconv.FormatInt(n.ID, 10), c.Form.Get("messages[0][clientmsgid]"))
 				require.Empty(t, c.Form.Get("messages[1][touserid]"), "one message per notice")
 			}
@@ -165,7 +165,8 @@ func TestImmediateNoticeThroughRiver(t *testing.T) {
 	t.Cleanup(func() { _ = b.queue.Stop(context.Background()) })
 
 	u := b.user(t, "4")
-	b.notify(t, Notice{UserID: u, Subject: "New reply in Night shift handover"})
+	board := b.activity(t, "Case board", "2")
+	b.notify(t, Notice{UserID: u, ActivityID: board, Subject: "New reply in Night shift handover"})
 	require.Eventually(t, func() bool {
 		var state string
 		err := b.pool.QueryRow(ctx, `SELECT state FROM notices`).Scan(&state)
@@ -173,5 +174,35 @@ func TestImmediateNoticeThroughRiver(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	calls := b.moodle.TakeCalls()
 	require.Len(t, calls, 1)
-	require.Equal(t, "New reply in Night shift handover", calls[0].Form.Get("messages[0][text]"))
+	// The message names the activity and links to it in Moodle, and says nobody reads
+	// replies (Moodle shows it as a conversation with the web service user).
+	require.Equal(t, "New reply in Night shift handover\n\n"+
+		`In "Case board", Foundation Teaching Programme: `+b.moodle.URL+"/mod/lti/view.php?l=2\n\n"+
+		"This message was sent by Huddle. Replies to it are not read: to answer, open the activity in Moodle.",
+		calls[0].Form.Get("messages[0][text]"))
+}
+
+// Only a link Huddle can be sure of: Moodle's numeric LTI instance id on the issuer's
+// own http(s) address.
+func TestNoticeLinks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		at   where
+		want string
+	}{
+		{"Moodle", where{"Case board", "FTP", "2", "https://moodle.example.nhs.uk"},
+			`In "Case board", FTP: https://moodle.example.nhs.uk/mod/lti/view.php?l=2`},
+		{"issuer with a path", where{"Case board", "FTP", "2", "https://trust.example/moodle/"},
+			`In "Case board", FTP: https://trust.example/moodle/mod/lti/view.php?l=2`},
+		{"a platform whose resource link ids are not instance ids", where{"Case board", "FTP", "a1b2-c3", "https://lms.example"},
+			`In "Case board", FTP`},
+		{"an issuer that is not a web address", where{"Case board", "", "2", "urn:lms:1"}, `In "Case board"`},
+		{"no activity", where{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, tc.at.line())
+		})
+	}
 }

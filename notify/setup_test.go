@@ -86,6 +86,18 @@ func (b *bundle) user(t *testing.T, subject string) int64 {
 	return id
 }
 
+// activity adds an activity of the platform in a course titled "Foundation Teaching
+// Programme"; Moodle's resource link id is the LTI instance id.
+func (b *bundle) activity(t *testing.T, title, resourceLinkID string) int64 {
+	t.Helper()
+	var id int64
+	require.NoError(t, b.pool.QueryRow(t.Context(), `
+WITH c AS (INSERT INTO courses (platform_id, deployment_id, context_id, title) VALUES ($1, '1', $2, 'Foundation Teaching Programme') RETURNING id)
+INSERT INTO activities (course_id, resource_link_id, title) SELECT id, $2, $3 FROM c RETURNING id`,
+		b.platform, resourceLinkID, title).Scan(&id))
+	return id
+}
+
 // notify stores n in a transaction of its own, as a reply handler's would be.
 func (b *bundle) notify(t *testing.T, n Notice) {
 	t.Helper()

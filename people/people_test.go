@@ -58,6 +58,8 @@ func TestAnasExportAndErasure(t *testing.T) {
                  "sign_offs_of_their_reflections_deleted": 1, "shares_of_their_reflections_deleted": 1,
                  "comments_kept_as_former_member": 1, "sign_offs_kept_as_former_member": 1,
                  "shares_with_them_deleted": 1, "supervisor_assignments_deleted": 2},
+  "feedback": {"given_records_deleted": 0},
+  "certificates": {"certificates_anonymised": 0, "registrations": 0},
   "grades": {"scores_deleted": 2, "unsent_scores_dropped": 2},
   "notices": {"notices_deleted": 2, "preferences_deleted": 1, "others_notices_reworded": 2},
   "sessions": {"sessions_deleted": 2, "new_window_tickets_deleted": 1},

@@ -12,9 +12,9 @@ import (
 )
 
 type sentNotice struct {
-	to      int64
-	subject string
-	text    string
+	to, activity int64
+	subject      string
+	text         string
 }
 
 type recordingNotifier struct {
@@ -22,10 +22,10 @@ type recordingNotifier struct {
 	sent []sentNotice
 }
 
-func (r *recordingNotifier) Notify(_ context.Context, _ pgx.Tx, userID int64, subject, text string) error {
+func (r *recordingNotifier) Notify(_ context.Context, _ pgx.Tx, userID, activityID int64, subject, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sent = append(r.sent, sentNotice{userID, subject, text})
+	r.sent = append(r.sent, sentNotice{userID, activityID, subject, text})
 	return nil
 }
 
@@ -56,6 +56,7 @@ func TestSharesAndSignOffsSendNotices(t *testing.T) {
 	got := notes.take()
 	require.Len(t, got, 1)
 	require.Equal(t, w.people[supervisorShared], got[0].to)
+	require.Equal(t, w.log.ID, got[0].activity, "the message names the reflection log")
 	require.Contains(t, got[0].text, w.names[author])
 	require.NotContains(t, got[0].text+got[0].subject, "Sepsis")
 
@@ -67,6 +68,7 @@ func TestSharesAndSignOffsSendNotices(t *testing.T) {
 	got = notes.take()
 	require.Len(t, got, 1)
 	require.Equal(t, w.people[author], got[0].to)
+	require.Equal(t, w.log.ID, got[0].activity)
 	require.Contains(t, got[0].text, w.names[supervisorShared])
 	require.NotContains(t, got[0].text+got[0].subject, "Sepsis")
 }

@@ -312,6 +312,22 @@ ORDER BY r.updated_at DESC LIMIT 500`, userID, s.confirmedSince())
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Summary])
 }
 
+// AwaitingSignOff lists what SharedWithMe lists whose current version nobody has
+// signed off: the person's "Waiting for your sign-off" page, oldest change first, so
+// the longest wait comes first.
+func (s *Service) AwaitingSignOff(ctx context.Context, userID int64) ([]Summary, error) {
+	rows, err := s.db.Query(ctx, selectSummaries+`
+WHERE r.author_id <> $1 AND r.current_version > 0 AND (
+    `+sharedByName("$1", "$2")+`
+    OR `+sharedWithEducators("$1", "$2")+`)
+  AND NOT EXISTS (SELECT 1 FROM reflection_signoffs so WHERE so.reflection_id = r.id AND so.version = r.current_version)
+ORDER BY r.updated_at, r.id LIMIT 500`, userID, s.confirmedSince())
+	if err != nil {
+		return nil, fmt.Errorf("reflection: awaiting sign-off by %d: %w", userID, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Summary])
+}
+
 // LearnerCounts is what an educator sees of one learner's reflections in an
 // activity: numbers, never content.
 type LearnerCounts struct {

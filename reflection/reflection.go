@@ -149,6 +149,15 @@ type Service struct {
 	grader   Grader
 	threads  Threads
 	notifier Notifier
+	roster   RosterReads
+}
+
+// RosterReads asks for a course's class list to be read from the platform (roster,
+// wired by app), so supervisors can be assigned to learners who have not launched.
+type RosterReads interface {
+	AtSetUp(ctx context.Context, courseID int64) error
+	// Refresh reports false when a read was asked for so recently that it answers.
+	Refresh(ctx context.Context, courseID int64) (bool, error)
 }
 
 // Options are a Service's collaborators, given when it is built. Each may be left out.
@@ -163,6 +172,9 @@ type Options struct {
 	// Notifier tells supervisors of shares and authors of sign-offs through Moodle
 	// (notify); nil tells nobody.
 	Notifier Notifier
+	// Roster reads class lists when a reflection log is set up and when an educator
+	// asks (roster); nil reads none.
+	Roster RosterReads
 }
 
 // NewService returns a Service with its collaborators.
@@ -173,7 +185,8 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, threads: o.Threads, notifier: o.Notifier}
+	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, threads: o.Threads, notifier: o.Notifier,
+		roster: o.Roster}
 }
 
 // Settings returns an activity's set-up, making its row the first time
@@ -187,10 +200,31 @@ func (s *Service) Settings(ctx context.Context, a course.Activity) (Settings, er
 		return st, ErrNotFound
 	}
 	// The activity's seed (seed.go): what Deep Linking put in its custom parameters.
-	if err := s.createSettings(ctx, a); err != nil {
+	created, err := s.createSettings(ctx, a)
+	if err != nil {
 		return st, err
 	}
+	if created && s.roster != nil {
+		// The log is being set up: read the class list now, so supervisors can be
+		// assigned before learners have launched (issue 17). A failure costs only
+		// that read; the educator can refresh the list from the Supervisors page.
+		if err := s.roster.AtSetUp(ctx, a.CourseID); err != nil {
+			s.log.Warn("roster read at set-up not queued", "course", a.CourseID, "err", err)
+		}
+	}
 	return s.settings(ctx, s.db, a.ID)
+}
+
+// ErrNoRosterReads means this Huddle reads no class lists (no roster reads wired).
+var ErrNoRosterReads = errors.New("reflection: class lists are not read")
+
+// RefreshRoster asks for the course's class list to be read now; false when a read
+// asked for moments ago answers this request too.
+func (s *Service) RefreshRoster(ctx context.Context, courseID int64) (bool, error) {
+	if s.roster == nil {
+		return false, ErrNoRosterReads
+	}
+	return s.roster.Refresh(ctx, courseID)
 }
 
 type querier interface {

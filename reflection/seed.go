@@ -3,9 +3,11 @@ package reflection
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/huddle-lti/huddle/course"
+	"github.com/jackc/pgx/v5"
 )
 
 // Where a new reflection log's settings come from: as for boards (discussion's
@@ -53,16 +55,17 @@ func seedFrom(a course.Activity) Seed {
 	return sd
 }
 
-// createSettings makes an activity's settings row from its seed if it has none yet;
-// a row that exists is never changed by a seed.
-func (s *Service) createSettings(ctx context.Context, a course.Activity) error {
+// createSettings makes an activity's settings row from its seed if it has none yet,
+// and reports whether it did; a row that exists is never changed by a seed.
+func (s *Service) createSettings(ctx context.Context, a course.Activity) (created bool, _ error) {
 	sd := seedFrom(a)
-	if _, err := s.db.Exec(ctx, `
+	tag, err := s.db.Exec(ctx, `
 INSERT INTO reflection_settings (activity_id, max_score, template, complete_on) VALUES ($1, $2, $3, $4)
-ON CONFLICT (activity_id) DO NOTHING`, a.ID, sd.MaxScore, sd.Template, sd.CompleteOn); err != nil {
-		return fmt.Errorf("reflection: create settings of %d: %w", a.ID, err)
+ON CONFLICT (activity_id) DO NOTHING`, a.ID, sd.MaxScore, sd.Template, sd.CompleteOn)
+	if err != nil {
+		return false, fmt.Errorf("reflection: create settings of %d: %w", a.ID, err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // CopySettings gives reflection log a every setting of the log it was copied from (a
@@ -74,19 +77,26 @@ func (s *Service) CopySettings(ctx context.Context, a course.Activity, fromID in
 	if a.Kind != KindReflectionLog {
 		return ErrNotFound
 	}
-	tag, err := s.db.Exec(ctx, `
+	var inserted bool
+	err := s.db.QueryRow(ctx, `
 INSERT INTO reflection_settings (activity_id, template, custom_prompts, offered_tags, complete_on, max_score, updated_at)
 SELECT $1, template, custom_prompts, offered_tags, complete_on, max_score, $3
 FROM reflection_settings WHERE activity_id = $2
 ON CONFLICT (activity_id) DO UPDATE SET
     template = EXCLUDED.template, custom_prompts = EXCLUDED.custom_prompts, offered_tags = EXCLUDED.offered_tags,
-    complete_on = EXCLUDED.complete_on, max_score = EXCLUDED.max_score, updated_at = EXCLUDED.updated_at`,
-		a.ID, fromID, s.now())
+    complete_on = EXCLUDED.complete_on, max_score = EXCLUDED.max_score, updated_at = EXCLUDED.updated_at
+RETURNING xmax = 0`, a.ID, fromID, s.now()).Scan(&inserted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("reflection: copy settings from %d to %d: %w", fromID, a.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
+	if inserted && s.roster != nil {
+		// Set up by the copy rather than by Settings: read the class list now too.
+		if err := s.roster.AtSetUp(ctx, a.CourseID); err != nil {
+			s.log.Warn("roster read at set-up not queued", "course", a.CourseID, "err", err)
+		}
 	}
 	return nil
 }

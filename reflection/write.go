@@ -2,6 +2,8 @@ package reflection
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,13 +99,72 @@ type Author struct {
 	Member course.Member
 }
 
+// Form is where a save or submit comes from: the reflection it edits (zero for a new
+// one) and the key of the opened form (FormKey), which autosave and submit both send.
+// Every save of one form lands on one reflection, whichever reaches Huddle first, and
+// once the form has been submitted its late autosaves are refused (ErrFormSubmitted).
+type Form struct {
+	ID  int64
+	Key string
+	// Send, on a submit, also shares the new version with SendTo (a supervisor, or
+	// Everyone for the course's educators): "Submit and send for sign-off".
+	Send   bool
+	SendTo int64
+}
+
+// ErrFormSubmitted means a draft save came from a form that was already submitted:
+// the page's autosave racing its own submit. Nothing is written.
+var ErrFormSubmitted = errors.New("reflection: this form was already submitted")
+
+// NewFormKey returns a fresh key for a reflection form (see Form).
+func NewFormKey() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// checkFormKey accepts what NewFormKey makes, or nothing (a form from before keys).
+func checkFormKey(k string) error {
+	if k == "" {
+		return nil
+	}
+	if len(k) < 16 || len(k) > 64 || strings.Trim(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		return invalid("form_key", "This form is out of date. Reload the page and try again.")
+	}
+	return nil
+}
+
+func formKey(k string) *string {
+	if k == "" {
+		return nil
+	}
+	return &k
+}
+
 // SaveDraft keeps the author's work in progress, starting the reflection when id is
 // zero, and returns its id. A draft need not be complete, but it must pass the guard:
 // a draft with patient identifiers is never stored on the server.
 func (s *Service) SaveDraft(ctx context.Context, a course.Activity, au Author, id int64, c Content, ref *Ref) (int64, error) {
+	return s.SaveFormDraft(ctx, a, au, Form{ID: id}, c, ref)
+}
+
+// SaveFormDraft is SaveDraft from a form with a key: a draft of a form that started a
+// reflection goes to that reflection, and one of a form already submitted is refused
+// with ErrFormSubmitted, so a late autosave never starts a second reflection or
+// writes a draft over the version just submitted.
+func (s *Service) SaveFormDraft(ctx context.Context, a course.Activity, au Author, f Form, c Content, ref *Ref) (int64, error) {
+	if err := checkFormKey(f.Key); err != nil {
+		return 0, err
+	}
 	st, err := s.Settings(ctx, a)
 	if err != nil {
 		return 0, err
+	}
+	id := f.ID
+	if id == 0 {
+		if id, err = s.startedBy(ctx, au.UserID, a.ID, f.Key); err != nil {
+			return 0, err
+		}
 	}
 	prompts := st.Prompts()
 	if id != 0 {
@@ -125,20 +186,21 @@ func (s *Service) SaveDraft(ctx context.Context, a course.Activity, au Author, i
 	now := s.now()
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if id == 0 {
-			id, err = s.start(ctx, tx, a, au, st, prompts, draft, now)
-			if err != nil {
+			if id, err = s.start(ctx, tx, a, au, st, prompts, draft, now, f.Key); err != nil {
 				return err
 			}
-		} else {
-			tag, err := tx.Exec(ctx, `
+		}
+		submitted, err := lockForm(ctx, tx, id, au.UserID, a.ID, f.Key)
+		if err != nil {
+			return err
+		}
+		if submitted != 0 {
+			return ErrFormSubmitted
+		}
+		if _, err := tx.Exec(ctx, `
 UPDATE reflections SET draft = $3, draft_saved_at = $4, updated_at = $4
-WHERE id = $1 AND author_id = $2`, id, au.UserID, draft, now)
-			if err != nil {
-				return fmt.Errorf("reflection: save draft %d: %w", id, err)
-			}
-			if tag.RowsAffected() == 0 {
-				return ErrNotFound
-			}
+WHERE id = $1 AND author_id = $2`, id, au.UserID, draft, now); err != nil {
+			return fmt.Errorf("reflection: save draft %d: %w", id, err)
 		}
 		return writeRef(ctx, tx, id, resolved)
 	})
@@ -146,6 +208,42 @@ WHERE id = $1 AND author_id = $2`, id, au.UserID, draft, now)
 		return 0, err
 	}
 	return id, nil
+}
+
+// startedBy finds the author's reflection in the activity that the form with this key
+// started, or 0.
+func (s *Service) startedBy(ctx context.Context, authorID, activityID int64, key string) (int64, error) {
+	if key == "" {
+		return 0, nil
+	}
+	var id int64
+	err := s.db.QueryRow(ctx, `SELECT id FROM reflections WHERE author_id = $1 AND form_key = $2 AND activity_id = $3`,
+		authorID, key, activityID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reflection: find form's reflection: %w", err)
+	}
+	return id, nil
+}
+
+// lockForm locks the author's reflection for the rest of the transaction, so a draft
+// save and a submit of the same form take turns, and returns the version the form
+// with this key submitted (0: none, or no key).
+func lockForm(ctx context.Context, tx pgx.Tx, id, authorID, activityID int64, key string) (int, error) {
+	var version int
+	err := tx.QueryRow(ctx, `
+SELECT coalesce((SELECT max(v.version) FROM reflection_versions v WHERE v.reflection_id = r.id AND v.form_key = $4), 0)
+FROM reflections r WHERE r.id = $1 AND r.author_id = $2 AND r.activity_id = $3
+FOR UPDATE OF r`, id, authorID, activityID, formKey(key)).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reflection: lock %d: %w", id, err)
+	}
+	return version, nil
 }
 
 // mayStart refuses to start a reflection for someone who is not a learner, educator or
@@ -157,15 +255,19 @@ func mayStart(au Author) error {
 	return nil
 }
 
-// start makes the row of a new reflection; the caller has asked mayStart.
+// start makes the row of a new reflection; the caller has asked mayStart. With a form
+// key, a reflection the same form started meanwhile (its autosave and its submit
+// racing) is the one returned: the unique index on the key makes them take turns.
 func (s *Service) start(ctx context.Context, tx pgx.Tx, a course.Activity, au Author, st Settings, prompts []Prompt,
-	draft []byte, now time.Time) (int64, error) {
+	draft []byte, now time.Time, key string) (int64, error) {
 	promptJSON, _ := json.Marshal(prompts)
 	var id int64
 	err := tx.QueryRow(ctx, `
-INSERT INTO reflections (author_id, activity_id, course_id, template, prompts, draft, draft_saved_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-		au.UserID, a.ID, a.CourseID, st.Template, promptJSON, draft, draftTime(draft, now), now).Scan(&id)
+INSERT INTO reflections (author_id, activity_id, course_id, template, prompts, draft, draft_saved_at, created_at, updated_at, form_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+ON CONFLICT (author_id, form_key) WHERE form_key IS NOT NULL DO UPDATE SET form_key = EXCLUDED.form_key
+RETURNING id`,
+		au.UserID, a.ID, a.CourseID, st.Template, promptJSON, draft, draftTime(draft, now), now, formKey(key)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("reflection: start: %w", err)
 	}
@@ -258,9 +360,25 @@ func (s *Service) promptsOf(ctx context.Context, id, authorID, activityID int64)
 // when id is zero) and clears the draft. Any sign-off stays with the version it was
 // given to, so the new version shows as not yet signed off.
 func (s *Service) Submit(ctx context.Context, a course.Activity, au Author, id int64, c Content, ref *Ref) (int64, int, error) {
+	return s.SubmitForm(ctx, a, au, Form{ID: id}, c, ref)
+}
+
+// SubmitForm is Submit from a form with a key, and optionally sends the new version
+// to a supervisor (Form.Send) in the same transaction: both happen or neither. A
+// form submitted twice (a double tap, a resent request) makes one version.
+func (s *Service) SubmitForm(ctx context.Context, a course.Activity, au Author, f Form, c Content, ref *Ref) (int64, int, error) {
+	if err := checkFormKey(f.Key); err != nil {
+		return f.ID, 0, err
+	}
 	st, err := s.Settings(ctx, a)
 	if err != nil {
 		return 0, 0, err
+	}
+	asked, id := f.ID, f.ID
+	if id == 0 {
+		if id, err = s.startedBy(ctx, au.UserID, a.ID, f.Key); err != nil {
+			return 0, 0, err
+		}
 	}
 	prompts := st.Prompts()
 	if id != 0 {
@@ -276,37 +394,36 @@ func (s *Service) Submit(ctx context.Context, a course.Activity, au Author, id i
 	}
 	resolved, err := s.resolveRef(ctx, au.UserID, ref)
 	if err != nil {
-		return id, 0, err
+		return asked, 0, err
 	}
-	asked := id
+	if f.Send {
+		if err := s.mayShareWith(ctx, a.CourseID, au.UserID, f.SendTo); err != nil {
+			return asked, 0, err
+		}
+	}
 	now := s.now()
 	answers, _ := json.Marshal(c.Answers)
 	var version int
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if id == 0 {
-			if id, err = s.start(ctx, tx, a, au, st, prompts, nil, now); err != nil {
+			if id, err = s.start(ctx, tx, a, au, st, prompts, nil, now, f.Key); err != nil {
 				return err
 			}
 		}
-		if err := writeRef(ctx, tx, id, resolved); err != nil {
+		done, err := lockForm(ctx, tx, id, au.UserID, a.ID, f.Key)
+		if err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `
-UPDATE reflections SET current_version = current_version + 1, draft = NULL, draft_saved_at = NULL, updated_at = $3
-WHERE id = $1 AND author_id = $2 RETURNING current_version`, id, au.UserID, now).Scan(&version)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+		if done != 0 {
+			// This form was submitted already: that version is the answer.
+			version = done
+		} else {
+			if version, err = s.addVersion(ctx, tx, st, au.UserID, id, c, answers, resolved, f.Key, now); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("reflection: submit %d: %w", id, err)
-		}
-		if _, err := tx.Exec(ctx, `
-INSERT INTO reflection_versions (reflection_id, version, title, answers, tags, written_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			id, version, c.Title, answers, c.Tags, now); err != nil {
-			return fmt.Errorf("reflection: submit %d: %w", id, err)
-		}
-		if st.CompleteOn == CompleteOnSubmit {
-			return s.complete(ctx, tx, st, au.UserID, "Reflection submitted")
+		if f.Send {
+			return s.shareTx(ctx, tx, au.UserID, id, f.SendTo)
 		}
 		return nil
 	})
@@ -314,6 +431,33 @@ INSERT INTO reflection_versions (reflection_id, version, title, answers, tags, w
 		return asked, 0, err // a reflection started in the failed transaction does not exist
 	}
 	return id, version, nil
+}
+
+// addVersion writes the next version of a reflection the caller has locked.
+func (s *Service) addVersion(ctx context.Context, tx pgx.Tx, st Settings, authorID, id int64, c Content, answers []byte,
+	ref *Ref, key string, now time.Time) (int, error) {
+	if err := writeRef(ctx, tx, id, ref); err != nil {
+		return 0, err
+	}
+	var version int
+	err := tx.QueryRow(ctx, `
+UPDATE reflections SET current_version = current_version + 1, draft = NULL, draft_saved_at = NULL, updated_at = $3
+WHERE id = $1 AND author_id = $2 RETURNING current_version`, id, authorID, now).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reflection: submit %d: %w", id, err)
+	}
+	if _, err := tx.Exec(ctx, `
+INSERT INTO reflection_versions (reflection_id, version, title, answers, tags, written_at, form_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		id, version, c.Title, answers, c.Tags, now, formKey(key)); err != nil {
+		return 0, fmt.Errorf("reflection: submit %d: %w", id, err)
+	}
+	if st.CompleteOn == CompleteOnSubmit {
+		return version, s.complete(ctx, tx, st, authorID, "Reflection submitted")
+	}
+	return version, nil
 }
 
 // complete sends the author's full score for the activity through grade sync.
@@ -351,41 +495,63 @@ func (s *Service) Share(ctx context.Context, authorID, id, with int64) error {
 	if version == 0 {
 		return invalid("share", "Submit your reflection before sharing it: only submitted versions are shared.")
 	}
-	if with != Everyone {
-		if with == authorID {
-			return invalid("share", "Choose someone other than yourself.")
-		}
-		ok, err := s.canSupervise(ctx, courseID, with)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return invalid("share", "Choose one of your supervisors or one of the course's educators.")
-		}
+	if err := s.mayShareWith(ctx, courseID, authorID, with); err != nil {
+		return err
 	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO reflection_shares (reflection_id, shared_with, shared_at) VALUES ($1, $2, $3)
-ON CONFLICT DO NOTHING`, id, with, s.now())
-		if err != nil {
-			return fmt.Errorf("reflection: share %d: %w", id, err)
-		}
-		if tag.RowsAffected() == 0 || with == Everyone {
-			return nil
-		}
-		// The notice names the learner, never the reflection: its title is theirs to
-		// show in Huddle, not in a message that may be read on a ward.
-		return s.notifyAbout(ctx, tx, with, authorID, "A reflection was shared with you in Huddle",
-			"%s shared a reflection with you in Huddle. Open \"Shared with me\" from a Huddle activity in Moodle to read it.")
+		return s.shareTx(ctx, tx, authorID, id, with)
 	})
 }
 
-// Notifier tells a person something through Moodle's messaging (notify, wired by app).
-type Notifier interface {
-	Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error
+// mayShareWith refuses a share with anyone but the course's educators (Everyone) or
+// someone who may supervise in the course now, other than the author.
+func (s *Service) mayShareWith(ctx context.Context, courseID, authorID, with int64) error {
+	if with == Everyone {
+		return nil
+	}
+	if with == authorID {
+		return invalid("share", "Choose someone other than yourself.")
+	}
+	ok, err := s.canSupervise(ctx, courseID, with)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalid("share", "Choose one of your supervisors or one of the course's educators.")
+	}
+	return nil
 }
 
-// notifyAbout sends to userID a notice whose text names the person about (%s).
-func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about int64, subject, text string) error {
+// shareTx records a share the caller has checked (mayShareWith) and tells a
+// supervisor it is new.
+func (s *Service) shareTx(ctx context.Context, tx pgx.Tx, authorID, id, with int64) error {
+	tag, err := tx.Exec(ctx, `INSERT INTO reflection_shares (reflection_id, shared_with, shared_at) VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING`, id, with, s.now())
+	if err != nil {
+		return fmt.Errorf("reflection: share %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 || with == Everyone {
+		return nil
+	}
+	var activityID int64
+	if err := tx.QueryRow(ctx, `SELECT activity_id FROM reflections WHERE id = $1`, id).Scan(&activityID); err != nil {
+		return fmt.Errorf("reflection: share %d: %w", id, err)
+	}
+	// The notice names the learner, never the reflection: its title is theirs to
+	// show in Huddle, not in a message that may be read on a ward.
+	return s.notifyAbout(ctx, tx, with, authorID, activityID, "A reflection was shared with you in Huddle",
+		"%s shared a reflection with you in Huddle. Open \"Shared with me\" from a Huddle activity in Moodle to read it.")
+}
+
+// Notifier tells a person something through Moodle's messaging (notify, wired by app);
+// the message names the activity it is about and links to it.
+type Notifier interface {
+	Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error
+}
+
+// notifyAbout sends to userID a notice about activityID whose text names the person
+// about (%s).
+func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about, activityID int64, subject, text string) error {
 	if s.notifier == nil {
 		return nil
 	}
@@ -396,7 +562,7 @@ func (s *Service) notifyAbout(ctx context.Context, tx pgx.Tx, userID, about int6
 	if name == "" {
 		name = "Someone"
 	}
-	if err := s.notifier.Notify(ctx, tx, userID, subject, fmt.Sprintf(text, name)); err != nil {
+	if err := s.notifier.Notify(ctx, tx, userID, activityID, subject, fmt.Sprintf(text, name)); err != nil {
 		return fmt.Errorf("reflection: notice: %w", err)
 	}
 	return nil
@@ -514,7 +680,7 @@ ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, 
 		if err != nil {
 			return err
 		}
-		if err := s.notifyAbout(ctx, tx, r.AuthorID, userID, "Your reflection was signed off",
+		if err := s.notifyAbout(ctx, tx, r.AuthorID, userID, r.ActivityID, "Your reflection was signed off",
 			"%s signed off one of your reflections in Huddle. Open your reflection log from Moodle to see it."); err != nil {
 			return err
 		}

@@ -1,11 +1,13 @@
 // Package roster keeps each course's membership in step with the platform through
 // LTI Names and Role Provisioning Services: a River job reads the roster when an
-// educator opens Huddle, and every day for each course with a shared reflection, at
-// most once an hour per course.
+// educator opens Huddle (at most once an hour per course), as soon as a launch has
+// given the course's service URL, when a reflection log is set up, when an educator
+// asks for it, and every day for each course with a shared reflection.
 package roster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -20,7 +22,26 @@ import (
 // Args is the job: read one course's roster.
 type Args struct {
 	CourseID int64 `json:"course_id"`
+	// Why is empty for the hourly read an educator's launch asks for. The other reads
+	// (WhyFirst, WhySetUp, WhyRefresh) are unique on their own and over RefreshEvery,
+	// so an hourly read earlier in the hour never holds them back.
+	Why string `json:"why,omitempty"`
 }
+
+// Why a read was asked for, besides an educator's launch.
+const (
+	// WhyFirst: a launch has given the course's service URL and its roster was never read.
+	WhyFirst = "first"
+	// WhySetUp: a reflection log was set up, and its educator will assign supervisors.
+	WhySetUp = "setup"
+	// WhyRefresh: an educator pressed "Refresh the class list".
+	WhyRefresh = "refresh"
+)
+
+// RefreshEvery is how often a read other than the hourly one may be asked for, per
+// course and reason: often enough for an educator waiting on a new learner, rarely
+// enough that pressing the button again and again costs Moodle nothing.
+const RefreshEvery = 5 * time.Minute
 
 // Kind names the job in River's tables.
 func (Args) Kind() string { return "roster_sync" }
@@ -69,10 +90,14 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	if url == "" {
 		// Nothing to read: memberships of this course are confirmed only by launches,
 		// so a supervisor who does not launch for a week stops supervising. INFO, not
-		// WARN: it is how the Moodle site is set up, not a fault.
-		w.log().Info("roster not read", "course", job.Args.CourseID,
+		// WARN: it is how the Moodle site is set up (or no activity has been launched
+		// yet: a Deep Linking request gives no URL Huddle keeps), not a fault.
+		w.log().Info("roster not read", "course", job.Args.CourseID, "asked_because", whyText(job.Args.Why),
 			"why", "no launch into this course carried an NRPS memberships URL: turn on \"IMS LTI Names and Role Provisioning\" for the tool in Moodle, then launch Huddle from the course")
-		return nil
+		// Cancelled, not completed: a completed read holds back every other read of
+		// the course for the rest of the hour (Args.InsertOpts), and this one read
+		// nothing, so the launch that brings the URL must be able to ask again.
+		return river.JobCancel(errNoServiceURL)
 	}
 	p, err := w.Platforms.Platform(ctx, platformID)
 	if err != nil {
@@ -98,6 +123,15 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	return nil
 }
 
+var errNoServiceURL = errors.New("roster: no NRPS memberships URL for the course yet")
+
+func whyText(why string) string {
+	if why == "" {
+		return "educator launch"
+	}
+	return why
+}
+
 // Timeout bounds one roster read.
 func (w *Worker) Timeout(*river.Job[Args]) time.Duration { return time.Minute }
 
@@ -108,10 +142,88 @@ type Queue interface {
 
 // Request asks for a course's roster to be read (at most once an hour).
 func Request(ctx context.Context, q Queue, courseID int64) error {
-	if _, err := q.Insert(ctx, Args{CourseID: courseID}, nil); err != nil {
-		return fmt.Errorf("roster: request course %d: %w", courseID, err)
+	_, err := request(ctx, q, Args{CourseID: courseID})
+	return err
+}
+
+// request inserts a read and reports whether it was queued (not skipped as a
+// duplicate of one asked for earlier in its period).
+func request(ctx context.Context, q Queue, args Args) (bool, error) {
+	var opts *river.InsertOpts
+	if args.Why != "" {
+		opts = &river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: RefreshEvery}}
 	}
-	return nil
+	res, err := q.Insert(ctx, args, opts)
+	if err != nil {
+		return false, fmt.Errorf("roster: request course %d: %w", args.CourseID, err)
+	}
+	return !res.UniqueSkippedAsDuplicate, nil
+}
+
+// Sources tells what a course's roster would be read from; *course.Service is one.
+type Sources interface {
+	RosterSource(ctx context.Context, courseID int64) (platformID int64, membershipsURL string, syncedAt *time.Time, err error)
+}
+
+// Reads asks for roster reads on behalf of launches, set-up and educators, and logs
+// each one it does not queue, and why.
+type Reads struct {
+	Queue   Queue
+	Courses Sources
+	Log     *slog.Logger // nil: discard
+}
+
+func (r *Reads) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
+}
+
+// AtLaunch is an educator's launch: the hourly read, or at once when the course's
+// service URL is known and its roster was never read (the educator's first use was
+// Deep Linking, whose request gives no URL Huddle keeps, so the hourly read then had
+// nothing to read).
+func (r *Reads) AtLaunch(ctx context.Context, courseID int64) error {
+	args := Args{CourseID: courseID}
+	_, url, synced, err := r.Courses.RosterSource(ctx, courseID)
+	if err != nil {
+		return err
+	}
+	if url != "" && synced == nil {
+		args.Why = WhyFirst
+	}
+	_, err = r.ask(ctx, args)
+	return err
+}
+
+// AtSetUp asks for a read when a reflection log is set up, so its educator can
+// assign supervisors to learners who have not launched Huddle yet.
+func (r *Reads) AtSetUp(ctx context.Context, courseID int64) error {
+	_, err := r.ask(ctx, Args{CourseID: courseID, Why: WhySetUp})
+	return err
+}
+
+// Refresh is an educator's "Refresh the class list": false when one was asked for
+// within RefreshEvery, which that read answers.
+func (r *Reads) Refresh(ctx context.Context, courseID int64) (bool, error) {
+	return r.ask(ctx, Args{CourseID: courseID, Why: WhyRefresh})
+}
+
+func (r *Reads) ask(ctx context.Context, args Args) (bool, error) {
+	queued, err := request(ctx, r.Queue, args)
+	if err != nil {
+		return false, err
+	}
+	if !queued {
+		period := "hour"
+		if args.Why != "" {
+			period = RefreshEvery.String()
+		}
+		r.log().Info("roster read not queued", "course", args.CourseID, "asked_because", whyText(args.Why),
+			"why", "a read asked for the same reason is waiting, running or done within the last "+period)
+	}
+	return queued, nil
 }
 
 // DailyArgs is the daily job that asks for a roster read of every course with a

@@ -7,8 +7,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/huddle-lti/huddle/audit"
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/reflection"
@@ -72,6 +74,12 @@ func (s *Server) activity(c *fiber.Ctx) error {
 	}
 	if a.Activity.Kind == reflection.KindReflectionLog {
 		return s.reflectionActivity(c)
+	}
+	if a.Activity.Kind == feedback.KindSessionFeedback {
+		return s.feedbackActivity(c)
+	}
+	if a.Activity.Kind == certificates.KindCertificate {
+		return s.certificateActivity(c)
 	}
 	kind, _ := course.FindKind(s.deps.Kinds, a.Activity.Kind)
 	data := fiber.Map{"Kind": kind}

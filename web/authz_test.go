@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/web"
@@ -60,6 +61,11 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	logLink.ResourceLinkID, logLink.Title = "2", "Reflections"
 	logLink.Custom = map[string]string{"huddle_kind": reflection.KindReflectionLog}
 	_, logA, _ := signIn("educator A", educator, logLink, nil)
+	// And a session feedback form, for the feedback routes.
+	feedbackLink := course2
+	feedbackLink.ResourceLinkID, feedbackLink.Title = "3", "Feedback"
+	feedbackLink.Custom = map[string]string{"huddle_kind": feedback.KindSessionFeedback}
+	_, feedbackA, _ := signIn("educator A", educator, feedbackLink, nil)
 	_ = eduA
 	// Every actor's browser sends Origin with its posts, as browsers do: the routes
 	// that check where a post came from (the hand-off) then judge the actor, not a
@@ -95,6 +101,9 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	ids := strings.NewReplacer(":id", "unknown-deep-link", ":user", "1",
 		":token", "unknown-ticket", "*", "huddle.css", ":thread", threadID, ":reflection", reflectionID)
 	activityOf := func(path string) string {
+		if strings.Contains(path, "/feedback/") {
+			return strings.TrimPrefix(feedbackA, "/activities/")
+		}
 		if strings.Contains(path, "reflection") || strings.Contains(path, "supervisor") {
 			return strings.TrimPrefix(logA, "/activities/")
 		}
@@ -141,6 +150,11 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 					// Some actions are for one role within the route's rule: only
 					// learners choose a supervisor; nobody signs off their own writing.
 					if r.code == http.StatusForbidden && (strings.Contains(r.body, "learners_only") || strings.Contains(r.body, "own_reflection")) {
+						return
+					}
+					// Certificate routes on an activity that is not a certificate, or with no
+					// such certificate, answer that it does not exist.
+					if r.code == http.StatusNotFound && (strings.Contains(r.body, "not_a_certificate") || strings.Contains(r.body, "certificate_not_found")) {
 						return
 					}
 					// A reflection is private: to anyone but its author it does not exist.

@@ -24,12 +24,14 @@ func (s *Server) reflectionRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/reflection-settings", Educator, s.saveReflectionSettings)
 	s.handle(fiber.MethodGet, "/activities/:activity/supervisors", Educator, s.supervisors)
 	s.handle(fiber.MethodPost, "/activities/:activity/supervisors", Educator, s.assignSupervisor)
+	s.handle(fiber.MethodPost, "/activities/:activity/supervisors/refresh", Educator, s.refreshClassList)
 
 	// A reflection is reached by its author from any course, and by those it is shared
 	// with; the reflection service decides, and answers 404 to everyone else.
 	s.handle(fiber.MethodGet, "/reflections", SignedIn, s.myReflections)
 	s.handle(fiber.MethodGet, "/reflections/export.json", SignedIn, s.exportJSON)
 	s.handle(fiber.MethodGet, "/reflections/export.pdf", SignedIn, s.exportPDF)
+	s.handle(fiber.MethodGet, "/reflections/waiting", SignedIn, s.awaitingSignOff)
 	s.handle(fiber.MethodGet, "/reflections/:reflection", SignedIn, s.showReflection)
 	s.handle(fiber.MethodPost, "/reflections/:reflection/share", SignedIn, s.shareReflection)
 	s.handle(fiber.MethodPost, "/reflections/:reflection/unshare", SignedIn, s.unshareReflection)
@@ -42,6 +44,8 @@ var (
 		Message: "This activity is not a reflection log. Go back to the activity's page."}
 	errLearnersOnly = &Problem{Status: fiber.StatusForbidden, Code: "learners_only", Title: "For learners",
 		Message: "Learners choose their own supervisors. As an educator, assign supervisors from the Supervisors page."}
+	errFormSubmitted = &Problem{Status: fiber.StatusConflict, Code: "already_submitted", Title: "Already submitted",
+		Message: "This page's reflection was submitted already, so this draft was not saved. Open the reflection from your reflection log to change it."}
 	errReflectionNotFound = &Problem{Status: fiber.StatusNotFound, Code: "reflection_not_found", Title: "Reflection not found",
 		Message: "This reflection does not exist, or it has not been shared with you. Reflections are private to their author unless they share them."}
 )
@@ -69,6 +73,11 @@ func (s *Server) reflectionActivity(c *fiber.Ctx) error {
 	}
 	a := actorOf(c)
 	ctx := c.UserContext()
+	if a.Member.Has(lti.RoleAdmin) && !a.Member.Has(lti.RoleLearner) && !a.Member.Has(lti.RoleEducator) && !a.Member.Has(lti.RoleMentor) {
+		// A site administrator with no role in the course (course.MapRoles): the way
+		// on is Huddle's administration, not a learner's page they cannot use.
+		return c.Render("reflection_admin", page(c, a.Activity.Title, fiber.Map{}))
+	}
 	mine, err := s.deps.Reflections.Mine(ctx, a.Session.UserID, a.Activity.ID)
 	if err != nil {
 		return err
@@ -80,6 +89,13 @@ func (s *Server) reflectionActivity(c *fiber.Ctx) error {
 			return err
 		}
 		data["Counts"] = counts
+	}
+	if a.Member.Has(lti.RoleEducator) || a.Member.Has(lti.RoleMentor) {
+		waiting, err := s.deps.Reflections.AwaitingSignOff(ctx, a.Session.UserID)
+		if err != nil {
+			return err
+		}
+		data["Waiting"] = len(waiting)
 	}
 	if a.Member.Has(lti.RoleLearner) {
 		sups, err := s.deps.Reflections.SupervisorsOf(ctx, a.Activity.CourseID, a.Session.UserID)
@@ -97,7 +113,10 @@ func (s *Server) reflectionActivity(c *fiber.Ctx) error {
 
 // reflectionForm is what the reflection form shows.
 type reflectionForm struct {
-	ID       int64
+	ID int64
+	// Key is the opened form's key (reflection.Form): its autosaves and its submit
+	// land on one reflection.
+	Key      string
 	Prompts  []reflection.Prompt
 	Content  reflection.Content
 	RefID    int64
@@ -143,8 +162,38 @@ func (s *Server) renderReflectionForm(c *fiber.Ctx, st reflection.Settings, f re
 	if f.ID != 0 {
 		title = "Edit your reflection"
 	}
+	if f.Key == "" {
+		f.Key = reflection.NewFormKey()
+	}
+	data := fiber.Map{"Form": f, "Settings": st, "Refs": refs, "Heading": title}
+	if st.CompleteOn == reflection.CompleteOnSignOff {
+		// Sign-off completes the activity, so submitting is not the end: the form
+		// offers one step that submits and sends to the learner's supervisor.
+		sups, others, err := s.signOffChoices(c, a.Activity.CourseID, a.Session.UserID)
+		if err != nil {
+			return err
+		}
+		data["SendTo"], data["SendOthers"] = sups, others
+	}
 	c.Status(status)
-	return c.Render("reflection_form", page(c, title, fiber.Map{"Form": f, "Settings": st, "Refs": refs, "Heading": title}))
+	return c.Render("reflection_form", page(c, title, data))
+}
+
+// signOffChoices are who a reflection can be sent to for sign-off: the author's own
+// supervisors (the first is offered first), then the course's other supervisors.
+func (s *Server) signOffChoices(c *fiber.Ctx, courseID, authorID int64) ([]reflection.Person, []reflection.Person, error) {
+	sups, err := s.deps.Reflections.SupervisorsOf(c.UserContext(), courseID, authorID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cands, err := s.deps.Reflections.Candidates(c.UserContext(), courseID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cands = slices.DeleteFunc(cands, func(p reflection.Person) bool {
+		return p.UserID == authorID || slices.ContainsFunc(sups, func(s reflection.Person) bool { return s.UserID == p.UserID })
+	})
+	return sups, cands, nil
 }
 
 func (s *Server) newReflection(c *fiber.Ctx) error {
@@ -198,15 +247,35 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 	content := contentFromForm(c, prompts)
 	ref, refID := refFromForm(c)
 	au := reflection.Author{UserID: a.Session.UserID, Member: *a.Member}
+	form := reflection.Form{ID: id, Key: c.FormValue("form_key")}
+	action := c.FormValue("action")
+	// "Submit and send to <supervisor> for sign-off" is a button per supervisor
+	// carrying their id; "send" with the list beside it chooses another.
+	if raw := c.FormValue("send_to"); raw != "" || action == "send" {
+		if raw == "" {
+			raw = c.FormValue("send_choice")
+		}
+		to, perr := strconv.ParseInt(raw, 10, 64)
+		if perr != nil || to <= 0 {
+			return problem(fiber.StatusUnprocessableEntity, "invalid", "Choose who signs it off",
+				"Choose your supervisor or one of the course's educators, then submit again.")
+		}
+		form.Send, form.SendTo, action = true, to, "submit"
+	}
 	var version int
-	if c.FormValue("action") == "submit" {
-		id, version, err = s.deps.Reflections.Submit(ctx, *a.Activity, au, id, content, ref)
+	if action == "submit" {
+		id, version, err = s.deps.Reflections.SubmitForm(ctx, *a.Activity, au, form, content, ref)
 	} else {
-		id, err = s.deps.Reflections.SaveDraft(ctx, *a.Activity, au, id, content, ref)
+		id, err = s.deps.Reflections.SaveFormDraft(ctx, *a.Activity, au, form, content, ref)
+	}
+	if errors.Is(err, reflection.ErrFormSubmitted) {
+		// "Save draft" on a page whose form was submitted already (the browser's Back
+		// button): what was submitted stands; open it to change it.
+		return errFormSubmitted
 	}
 	if err != nil {
 		// What was asked for, not what a refused save returned (nothing).
-		f := reflectionForm{ID: asked, Prompts: prompts, Content: content, RefID: refID}
+		f := reflectionForm{ID: asked, Key: form.Key, Prompts: prompts, Content: content, RefID: refID}
 		if asked != 0 {
 			// The form offers the stored reference again even if it is no longer among
 			// the newest threads (renderReflectionForm).
@@ -233,7 +302,11 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 		return s.renderReflectionForm(c, st, f, fiber.StatusUnprocessableEntity)
 	}
 	if version > 0 {
-		return s.redirect(c, "/reflections/"+itoa(id)+"?submitted="+strconv.Itoa(version))
+		sent := ""
+		if form.Send {
+			sent = "&sent=" + strconv.FormatInt(form.SendTo, 10)
+		}
+		return s.redirect(c, "/reflections/"+itoa(id)+"?submitted="+strconv.Itoa(version)+sent)
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/reflections/"+itoa(id)+"/edit?saved=1")
 }
@@ -273,11 +346,17 @@ func (s *Server) autosaveReflection(c *fiber.Ctx) error {
 	a := actorOf(c)
 	ctx := c.UserContext()
 	ref, _ := refFromForm(c)
-	id, err = s.deps.Reflections.SaveDraft(ctx, *a.Activity, reflection.Author{UserID: a.Session.UserID, Member: *a.Member},
-		id, contentFromForm(c, prompts), ref)
+	// The form's key ties this save to the reflection its form started, and to the
+	// form's submit: an autosave that reaches Huddle after the submit (the page saves
+	// as it unloads) is refused instead of starting a second reflection.
+	id, err = s.deps.Reflections.SaveFormDraft(ctx, *a.Activity, reflection.Author{UserID: a.Session.UserID, Member: *a.Member},
+		reflection.Form{ID: id, Key: c.FormValue("form_key")}, contentFromForm(c, prompts), ref)
 	var ge *reflection.GuardError
 	var inv *reflection.InvalidError
 	switch {
+	case errors.Is(err, reflection.ErrFormSubmitted):
+		return c.Status(fiber.StatusConflict).JSON(fiber.Map{"error": fiber.Map{"code": "already_submitted",
+			"message": "Not saved: this reflection was submitted from this page. Open it to make changes."}})
 	case errors.As(err, &ge):
 		findings := fiber.Map{}
 		for field, fs := range ge.Findings {
@@ -319,6 +398,18 @@ func (s *Server) showReflection(c *fiber.Ctx) error {
 	}
 	data := fiber.Map{"R": r, "Submitted": c.Query("submitted"), "Done": c.Query("done")}
 	if r.Access == reflection.AccessAuthor {
+		if sent, err := strconv.ParseInt(c.Query("sent"), 10, 64); err == nil {
+			// Named from the reflection's own shares, so the address cannot put words
+			// in the banner.
+			for _, sh := range r.Shares {
+				if sh.With == sent && !sh.Lapsed {
+					data["SentTo"] = sh.Name
+					if sent == reflection.Everyone {
+						data["SentTo"] = "the course's educators"
+					}
+				}
+			}
+		}
 		cands, err := s.deps.Reflections.Candidates(c.UserContext(), r.CourseID)
 		if err != nil {
 			return err
@@ -401,7 +492,23 @@ func (s *Server) myReflections(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Render("reflections_mine", page(c, "My reflections", fiber.Map{"Mine": mine, "Shared": shared}))
+	waiting := 0
+	for _, r := range shared {
+		if !r.SignedOff {
+			waiting++
+		}
+	}
+	return c.Render("reflections_mine", page(c, "My reflections", fiber.Map{"Mine": mine, "Shared": shared, "Waiting": waiting}))
+}
+
+// awaitingSignOff is a supervisor's "Waiting for your sign-off": what is shared with
+// them whose current version nobody has signed off.
+func (s *Server) awaitingSignOff(c *fiber.Ctx) error {
+	list, err := s.deps.Reflections.AwaitingSignOff(c.UserContext(), actorOf(c).Session.UserID)
+	if err != nil {
+		return err
+	}
+	return c.Render("reflections_waiting", page(c, "Waiting for your sign-off", fiber.Map{"Waiting": list}))
 }
 
 func (s *Server) exportJSON(c *fiber.Ctx) error {
@@ -528,8 +635,35 @@ func (s *Server) supervisors(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	_, url, synced, err := s.deps.Courses.RosterSource(c.UserContext(), a.Activity.CourseID)
+	if err != nil {
+		return err
+	}
 	return c.Render("supervisors", page(c, "Supervisors", fiber.Map{"Roster": roster, "Candidates": cands,
-		"Saved": c.Query("saved") != ""}))
+		"Saved": c.Query("saved") != "", "ClassListRead": synced, "ClassListService": url != "",
+		"Refresh": c.Query("refresh")}))
+}
+
+// refreshClassList is the Supervisors page's "Refresh the class list": a roster read
+// now, at most one per course every few minutes (roster.RefreshEvery).
+func (s *Server) refreshClassList(c *fiber.Ctx) error {
+	if _, err := s.reflectionSettingsOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	queued, err := s.deps.Reflections.RefreshRoster(c.UserContext(), a.Activity.CourseID)
+	if errors.Is(err, reflection.ErrNoRosterReads) {
+		return problem(fiber.StatusServiceUnavailable, "no_roster_reads", "The class list cannot be read",
+			"This Huddle does not read class lists from Moodle.")
+	}
+	if err != nil {
+		return err
+	}
+	outcome := "asked"
+	if !queued {
+		outcome = "recent"
+	}
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/supervisors?refresh="+outcome)
 }
 
 func (s *Server) assignSupervisor(c *fiber.Ctx) error {

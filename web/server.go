@@ -25,8 +25,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/huddle-lti/huddle/audit"
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
@@ -86,10 +88,17 @@ type Deps struct {
 	StreamLifetime time.Duration
 	// Reflections are reflection logs.
 	Reflections *reflection.Service
+	// Feedback is anonymous session feedback.
+	Feedback *feedback.Service
 	// Notices holds each person's choice of Moodle notifications.
 	Notices *notify.Service
 	// Audit is the log of educators' and administrators' actions.
 	Audit *audit.Log
+	// Certificates issues, revokes and verifies certificates; QueueCertificateCheck asks
+	// for a learner's certificate to be checked (and issued if earned) soon, Moodle's
+	// course completion included.
+	Certificates          *certificates.Service
+	QueueCertificateCheck func(ctx context.Context, activityID, userID int64) error
 	// Kinds are the activity kinds installed, in the order educators see them.
 	Kinds []course.Kind
 	// Outbound is the HTTP client for calls to platforms (an egress client).
@@ -103,6 +112,9 @@ type Deps struct {
 	Limiter Limiter
 	// LoginsPerMinute caps LTI login initiations per client address (600 when zero).
 	LoginsPerMinute int
+	// VerificationsPerMinute caps certificate verifications per client address, for the
+	// API and the page each (3000 when zero).
+	VerificationsPerMinute int
 	// MaxInFlight is how many requests this instance serves at once (256 when zero);
 	// a request that finds none free waits up to AdmissionWait (2 s when zero) and is
 	// then answered 503 with Retry-After.
@@ -143,7 +155,8 @@ func (d Deps) check() error {
 		{"Grades", d.Grades == nil}, {"Moodle", d.Moodle == nil}, {"RequestRoster", d.RequestRoster == nil},
 		{"Boards", d.Boards == nil}, {"Live", d.Live == nil}, {"Reflections", d.Reflections == nil},
 		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil}, {"Limiter", d.Limiter == nil},
-		{"Audit", d.Audit == nil},
+		{"Audit", d.Audit == nil}, {"Certificates", d.Certificates == nil},
+		{"QueueCertificateCheck", d.QueueCertificateCheck == nil},
 	} {
 		if dep.unset {
 			missing = append(missing, dep.name)
@@ -194,6 +207,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.LoginsPerMinute == 0 {
 		d.LoginsPerMinute = 600
+	}
+	if d.VerificationsPerMinute == 0 {
+		d.VerificationsPerMinute = 3000
 	}
 	if d.MaxInFlight == 0 {
 		d.MaxInFlight = 256
@@ -277,10 +293,13 @@ func (s *Server) routes() {
 	s.activityRoutes()
 	s.boardRoutes()
 	s.reflectionRoutes()
+	s.feedbackRoutes()
 	s.notificationRoutes()
 	s.handoffRoutes()
 	s.signOutRoutes()
 	s.auditRoutes()
+	s.verifyRoutes()
+	s.certificateRoutes()
 }
 
 // parseTrustedProxies reads Deps.TrustedProxies. A typo must stop start-up: Fiber

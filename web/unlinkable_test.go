@@ -61,10 +61,29 @@ const (
 	leakAt = 16
 )
 
-// submitRoutes are the routes whose requests write a post.
-var submitRoutes = []string{"/activities/:activity/threads", "/activities/:activity/threads/:thread/posts"}
+// unlinkCase is what the attacks need to know of one kind of anonymous item: where
+// the released items are, which rows of that table are anonymous, which table (if
+// any) records who sent one, which routes send one, and the text by which the test
+// (not the attacker) knows who sent each.
+type unlinkCase struct {
+	table     string
+	anonymous func(r *dbRow) bool
+	// companion names the senders of the table's anonymous items, one row each
+	// (feedback_given): its order is matched against the items' order.
+	companion string
+	routes    []string
+	text      func(r *dbRow) string
+}
 
-// attack guesses the author (a user id) of each fully anonymous post (by post id).
+// postCase is fully anonymous posts.
+var postCase = unlinkCase{
+	table:     "posts",
+	anonymous: func(r *dbRow) bool { return r.str("identity") == "anonymous" },
+	routes:    []string{"/activities/:activity/threads", "/activities/:activity/threads/:thread/posts"},
+	text:      func(r *dbRow) string { return r.str("body") },
+}
+
+// attack guesses the author (a user id) of each anonymous item (by its id).
 type attack struct {
 	name  string
 	guess func(t *testing.T, d *dump) map[int64]int64
@@ -72,8 +91,8 @@ type attack struct {
 
 var attacks = []attack{
 	{"xmin/xmax adjacency: a row naming a learner written next to the post", xminAdjacency},
-	{"heap order: the named post just before it in ctid order", heapOrder},
-	{"pg_dump row order: the named post just before it in COPY's output", dumpOrder},
+	{"heap order: the named row just before it in ctid order, or the k-th sender record", heapOrder},
+	{"pg_dump row order: the named row just before it in COPY's output, or the k-th sender record", dumpOrder},
 	{"timestamps: the learner's row whose time is nearest the post's place in time", nearestTime},
 	{"river jobs: the job naming a learner inserted nearest the post", riverJobs},
 	{"request log: the k-th unexplained submission line is the k-th anonymous post", logOrder},
@@ -82,29 +101,35 @@ var attacks = []attack{
 func TestFullyAnonymousPostsAreUnlinkable(t *testing.T) {
 	t.Parallel()
 	s := runAnonymousScenario(t)
-	d := takeDump(t, s)
-	anon := d.anonymous()
-	require.Len(t, anon, anonLearners*anonRounds, "every fully anonymous post was released")
+	runAttacks(t, s, takeDump(t, s))
+}
 
+// runAttacks runs every attack on the dump and fails if any names the senders of the
+// scenario's anonymous items more often than luck allows.
+func runAttacks(t *testing.T, s *anonScenario, d *dump) {
+	t.Helper()
+	anon := d.anonymous()
+	require.Len(t, anon, anonLearners*anonRounds, "every anonymous item was released")
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			guesses := a.guess(t, d)
 			right := 0
 			for _, p := range anon {
-				author, ok := s.truth[p.str("body")]
-				require.True(t, ok, "a post the scenario did not write: %v", p.values)
+				author, ok := s.truth[s.c.text(p)]
+				require.True(t, ok, "an item the scenario did not write: %v", p.values)
 				if g, ok := guesses[p.id()]; ok && g == author {
 					right++
 				}
 			}
 			t.Logf("%d of %d right (chance: %d)", right, len(anon), len(anon)/anonLearners)
-			require.Less(t, right, leakAt, "the attack names the authors of fully anonymous posts")
+			require.Less(t, right, leakAt, "the attack names the senders of anonymous items")
 		})
 	}
 }
 
 // anonScenario is what the test knows and the attacker does not: who wrote what.
 type anonScenario struct {
+	c        unlinkCase
 	e        *ltiEnv
 	clock    *fakeclock.Clock
 	logs     *syncBuffer
@@ -202,7 +227,7 @@ func runAnonymousScenario(t *testing.T) *anonScenario {
 	t.Helper()
 	ctx := t.Context()
 	clock := fakeclock.New(time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC))
-	s := &anonScenario{clock: clock, logs: &syncBuffer{}, truth: map[string]int64{}}
+	s := &anonScenario{c: postCase, clock: clock, logs: &syncBuffer{}, truth: map[string]int64{}}
 	s.e = newClockedEnv(t, clock, s.logs)
 	e := s.e
 
@@ -298,13 +323,18 @@ func runReleaseJob(t *testing.T, e *ltiEnv) {
 
 // dump is what the attacker holds.
 type dump struct {
-	rows     []*dbRow
-	byXmin   map[int64][]*dbRow
-	byXmax   map[int64][]*dbRow
-	posts    []*dbRow // in ctid order
-	copied   []int64  // post ids in the order COPY (pg_dump) wrote them
-	learners map[int64]bool
-	logs     []map[string]any
+	c       unlinkCase
+	rows    []*dbRow
+	byXmin  map[int64][]*dbRow
+	byXmax  map[int64][]*dbRow
+	posts   []*dbRow // in ctid order: named posts place things in time
+	items   []*dbRow // the case's table, in ctid order
+	senders []*dbRow // its companion table, in ctid order
+	copied  []int64  // the items' ids in the order COPY (pg_dump) wrote them
+	// copiedSenders are the companion's user ids in COPY's order.
+	copiedSenders []int64
+	learners      map[int64]bool
+	logs          []map[string]any
 }
 
 // dbRow is one row of one table, with its system columns.
@@ -338,7 +368,7 @@ func takeDump(t *testing.T, s *anonScenario) *dump {
 	t.Helper()
 	ctx := t.Context()
 	pool := s.e.pool
-	d := &dump{byXmin: map[int64][]*dbRow{}, byXmax: map[int64][]*dbRow{}, learners: map[int64]bool{}}
+	d := &dump{c: s.c, byXmin: map[int64][]*dbRow{}, byXmax: map[int64][]*dbRow{}, learners: map[int64]bool{}}
 	// The attacker knows the course's learners: everyone who could have posted.
 	rows, err := pool.Query(ctx, `SELECT DISTINCT user_id FROM memberships WHERE 'learner' = ANY (roles)`)
 	require.NoError(t, err)
@@ -423,6 +453,12 @@ FROM public.%s t ORDER BY t.ctid`, pgx.Identifier{table}.Sanitize()))
 			if table == "posts" {
 				d.posts = append(d.posts, r)
 			}
+			if table == s.c.table {
+				d.items = append(d.items, r)
+			}
+			if table == s.c.companion {
+				d.senders = append(d.senders, r)
+			}
 		}
 	}
 
@@ -430,14 +466,23 @@ FROM public.%s t ORDER BY t.ctid`, pgx.Identifier{table}.Sanitize()))
 	conn, err := pool.Acquire(ctx)
 	require.NoError(t, err)
 	defer conn.Release()
-	var out bytes.Buffer
-	_, err = conn.Conn().PgConn().CopyTo(ctx, &out, `COPY public.posts (id) TO STDOUT`)
-	require.NoError(t, err)
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		id, err := strconv.ParseInt(sc.Text(), 10, 64)
+	copyColumn := func(table, column string) []int64 {
+		var out bytes.Buffer
+		_, err := conn.Conn().PgConn().CopyTo(ctx, &out, fmt.Sprintf(`COPY public.%s (%s) TO STDOUT`,
+			pgx.Identifier{table}.Sanitize(), pgx.Identifier{column}.Sanitize()))
 		require.NoError(t, err)
-		d.copied = append(d.copied, id)
+		var ids []int64
+		sc := bufio.NewScanner(&out)
+		for sc.Scan() {
+			id, err := strconv.ParseInt(sc.Text(), 10, 64)
+			require.NoError(t, err)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	d.copied = copyColumn(s.c.table, "id")
+	if s.c.companion != "" {
+		d.copiedSenders = copyColumn(s.c.companion, "user_id")
 	}
 
 	for _, line := range strings.Split(strings.TrimSpace(s.logs.String()), "\n") {
@@ -471,10 +516,11 @@ func usersInJSON(v any, users map[int64]bool) []int64 {
 	return out
 }
 
+// anonymous are the case's released anonymous items, in ctid order.
 func (d *dump) anonymous() []*dbRow {
 	var out []*dbRow
-	for _, p := range d.posts {
-		if p.str("identity") == "anonymous" {
+	for _, p := range d.items {
+		if d.c.anonymous(p) {
 			out = append(out, p)
 		}
 	}
@@ -483,7 +529,7 @@ func (d *dump) anonymous() []*dbRow {
 
 // namedBy is the learner who wrote a named post, or 0.
 func (d *dump) namedBy(p *dbRow) int64 {
-	if p.str("identity") != "named" || !d.learners[p.num("author_id")] {
+	if p.table != "posts" || p.str("identity") != "named" || !d.learners[p.num("author_id")] {
 		return 0
 	}
 	return p.num("author_id")
@@ -510,12 +556,15 @@ func xminAdjacency(_ *testing.T, d *dump) map[int64]int64 {
 	return out
 }
 
-// precedingNamed guesses, for each anonymous post in order, the author of the nearest
-// named post before it (after it, for the first).
-func (d *dump) precedingNamed(order []*dbRow) map[int64]int64 {
+// precedingNamed guesses, for each anonymous item in order, the author of the nearest
+// named row before it (after it, for the first); where its table holds none, the k-th
+// anonymous item is matched with the sender of the k-th row of the companion table in
+// that table's order (senders).
+func (d *dump) precedingNamed(order []*dbRow, senders []int64) map[int64]int64 {
 	out := map[int64]int64{}
+	k := 0
 	for i, p := range order {
-		if p.str("identity") != "anonymous" {
+		if !d.c.anonymous(p) {
 			continue
 		}
 		for j := i - 1; j >= 0; j-- {
@@ -524,24 +573,33 @@ func (d *dump) precedingNamed(order []*dbRow) map[int64]int64 {
 				break
 			}
 		}
-		if _, ok := out[p.id()]; ok {
-			continue
-		}
-		for j := i + 1; j < len(order); j++ {
-			if a := d.namedBy(order[j]); a != 0 {
-				out[p.id()] = a
-				break
+		if _, ok := out[p.id()]; !ok {
+			for j := i + 1; j < len(order); j++ {
+				if a := d.namedBy(order[j]); a != 0 {
+					out[p.id()] = a
+					break
+				}
 			}
 		}
+		if _, ok := out[p.id()]; !ok && k < len(senders) {
+			out[p.id()] = senders[k]
+		}
+		k++
 	}
 	return out
 }
 
-func heapOrder(_ *testing.T, d *dump) map[int64]int64 { return d.precedingNamed(d.posts) }
+func heapOrder(_ *testing.T, d *dump) map[int64]int64 {
+	var senders []int64
+	for _, r := range d.senders {
+		senders = append(senders, r.num("user_id"))
+	}
+	return d.precedingNamed(d.items, senders)
+}
 
 func dumpOrder(t *testing.T, d *dump) map[int64]int64 {
 	byID := map[int64]*dbRow{}
-	for _, p := range d.posts {
+	for _, p := range d.items {
 		byID[p.id()] = p
 	}
 	order := make([]*dbRow, 0, len(d.copied))
@@ -549,7 +607,7 @@ func dumpOrder(t *testing.T, d *dump) map[int64]int64 {
 		require.Contains(t, byID, id)
 		order = append(order, byID[id])
 	}
-	return d.precedingNamed(order)
+	return d.precedingNamed(order, d.copiedSenders)
 }
 
 // placeInTime estimates when an anonymous post was written: the time of the named post
@@ -608,10 +666,10 @@ func riverJobs(_ *testing.T, d *dump) map[int64]int64 {
 	return out
 }
 
-// logOrder: the request lines of post submissions that no named post explains are the
+// logOrder: the request lines of submissions that no named post explains are the
 // anonymous submissions, with their times; whoever was active then, or whose id shares
 // a request id with the line, sent it; and the k-th of them is matched with the k-th
-// anonymous post in the table's order.
+// anonymous item in the table's order.
 func logOrder(_ *testing.T, d *dump) map[int64]int64 {
 	named := map[int64]bool{} // by Unix second
 	for _, p := range d.posts {
@@ -626,7 +684,7 @@ func logOrder(_ *testing.T, d *dump) map[int64]int64 {
 	var anon []submission
 	for _, rec := range d.logs {
 		route, _ := rec["route"].(string)
-		if rec["msg"] != "request" || rec["method"] != "POST" || !slices.Contains(submitRoutes, route) {
+		if rec["msg"] != "request" || rec["method"] != "POST" || !slices.Contains(d.c.routes, route) {
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(rec["time"]))
@@ -791,4 +849,137 @@ func changedTables(before, after map[string][]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// feedbackCase is anonymous session feedback: the released responses, and the
+// records of who gave feedback (issue 15, to the standard of issue 14).
+var feedbackCase = unlinkCase{
+	table:     "feedback_responses",
+	anonymous: func(*dbRow) bool { return true },
+	companion: "feedback_given",
+	routes:    []string{"/activities/:activity/feedback/responses"},
+	text: func(r *dbRow) string {
+		answers, _ := r.values["answers"].(map[string]any)
+		better, _ := answers["better"].(map[string]any)
+		text, _ := better["t"].(string)
+		return text
+	},
+}
+
+// TestFeedbackResponsesAreUnlinkable runs the same attacks on session feedback. Five
+// sessions, one an hour, each with its feedback form; the six learners each post a
+// named reply on a board and a graded reply (a score and its sync job naming them),
+// then send their feedback, in a known order. Chance and the leak mark are as for
+// posts: six responses a form, released together, in random order, with every "given"
+// record of the form rewritten in another. With the release's two shuffles left out
+// (responses and given records written in the order they were sent), the heap order,
+// pg_dump order and request log attacks were right 30 times in 30; with them, about 5.
+func TestFeedbackResponsesAreUnlinkable(t *testing.T) {
+	t.Parallel()
+	s := runFeedbackScenario(t)
+	d := takeDump(t, s)
+	require.Len(t, d.senders, anonLearners*anonRounds, "every learner's feedback is recorded as given")
+	for _, r := range d.senders {
+		require.Equal(t, true, r.values["released"], "and released")
+	}
+	runAttacks(t, s, d)
+}
+
+func runFeedbackScenario(t *testing.T) *anonScenario {
+	t.Helper()
+	ctx := t.Context()
+	clock := fakeclock.New(time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC))
+	s := &anonScenario{c: feedbackCase, clock: clock, logs: &syncBuffer{}, truth: map[string]int64{}}
+	s.e = newClockedEnv(t, clock, s.logs)
+	e := s.e
+
+	link := func(id, kind string) ltitest.Link {
+		l := course2
+		l.ResourceLinkID, l.Title = id, "Activity "+id
+		l.Custom = map[string]string{"huddle_kind": kind}
+		return l
+	}
+	boardLink := link("named-board", "discussion_board")
+	edu, board := signIn(t, e, educator, boardLink)
+	edu.submit(t, board+"/board-settings", url.Values{"identity": {"named"}, "edit_minutes": {"30"},
+		"posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"0"}})
+	host := threadIDRE.FindStringSubmatch(edu.submit(t, board+"/threads",
+		url.Values{"title": {"This week's teaching"}, "body": {"Talk here."}}))[1]
+	var graded, gradedHosts, forms []string
+	for r := range anonRounds {
+		_, path := signIn(t, e, educator, link("graded-"+strconv.Itoa(r), "discussion_board"))
+		edu.submit(t, path+"/board-settings", url.Values{"identity": {"named"}, "edit_minutes": {"30"},
+			"posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"1"}})
+		h := threadIDRE.FindStringSubmatch(edu.submit(t, path+"/threads",
+			url.Values{"title": {"Round " + strconv.Itoa(r)}, "body": {"Reply here."}}))[1]
+		graded, gradedHosts = append(graded, path), append(gradedHosts, h)
+		_, form := signIn(t, e, educator, link("session-"+strconv.Itoa(r), "session_feedback"))
+		edu.submit(t, form+"/feedback/open", url.Values{})
+		forms = append(forms, form)
+	}
+	var people []person
+	for i := range anonLearners {
+		n := strconv.Itoa(i + 1)
+		m := ltitest.Member{Subject: "fb-" + n, Name: "Learner " + n, Email: "fb" + n + "@example.com",
+			Roles: []string{ltitest.RoleLearner}}
+		p, _ := signIn(t, e, m, boardLink)
+		people = append(people, p)
+		var id int64
+		require.NoError(t, e.pool.QueryRow(ctx, `SELECT id FROM users WHERE subject = $1`, m.Subject).Scan(&id))
+		s.learners = append(s.learners, id)
+	}
+
+	for r := range anonRounds {
+		roundStart := time.Date(2025, 3, 4, 9+r, 0, 0, 0, time.UTC)
+		for i, p := range people {
+			clock.Set(roundStart.Add(time.Duration(i) * 9 * time.Second))
+			p.submit(t, board+"/threads/"+host+"/posts", url.Values{"identity": {"named"},
+				"body": {"A named reply."}, "submission": {newToken(t)}})
+			clock.Advance(2 * time.Second)
+			p.submit(t, graded[r]+"/threads/"+gradedHosts[r]+"/posts", url.Values{
+				"body": {"A graded reply."}, "submission": {newToken(t)}})
+			clock.Advance(2 * time.Second)
+			text := randomWords()
+			s.truth[text] = s.learners[i]
+			p.submit(t, forms[r]+"/feedback/responses", url.Values{"q_overall": {strconv.Itoa(1 + (i+r)%5)},
+				"q_relevance": {"4"}, "q_teaching": {"5"}, "q_better": {text}})
+		}
+		clock.Set(roundStart.Add(time.Minute))
+		runReleaseJob(t, e)
+		runFeedbackReleaseJob(t, e)
+	}
+	return s
+}
+
+// TestSendingFeedbackWritesOnlyItsQueue: the request that sends a response writes the
+// waiting response, the unreleased record that the learner gave feedback and the
+// queue's opening, and nothing else (not the session's last use, not a score, not a
+// job); it logs one line, with the route template and no request id.
+func TestSendingFeedbackWritesOnlyItsQueue(t *testing.T) {
+	t.Parallel()
+	clock := fakeclock.New(time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC))
+	logs := &syncBuffer{}
+	e := newClockedEnv(t, clock, logs)
+	link := course2
+	link.ResourceLinkID = "feedback"
+	link.Custom = map[string]string{"huddle_kind": "session_feedback"}
+	edu, form := signIn(t, e, educator, link)
+	edu.submit(t, form+"/feedback/open", url.Values{})
+	lena, _ := signIn(t, e, learner, link)
+
+	// Long enough after the last request for a use to be recorded.
+	clock.Advance(5 * time.Minute)
+	before := rowVersions(t, e)
+	logged := len(logs.String())
+	r := lena.b.post(form+"/feedback/responses", url.Values{"csrf": {lena.csrf}, "q_overall": {"4"}, "q_relevance": {"4"},
+		"q_teaching": {"5"}, "q_better": {randomWords()}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	changed := changedTables(before, rowVersions(t, e))
+	require.Equal(t, []string{"anonymous_queues", "feedback_given", "feedback_pending"}, changed)
+	lines := strings.Split(strings.TrimSpace(logs.String()[logged:]), "\n")
+	require.Len(t, lines, 1, "one line: the request's")
+	require.NotContains(t, lines[0], "request_id")
+	require.NotContains(t, logs.String(), r.header.Get("X-Request-Id"), "the answer's request id is in no log line")
+	require.Contains(t, lines[0], `"route":"/activities/:activity/feedback/responses"`)
+	require.NotContains(t, r.location, "response", "the address names no response")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/huddle-lti/huddle/app"
 	"github.com/huddle-lti/huddle/audit"
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/seal"
@@ -194,7 +195,7 @@ func runPlatform(ctx context.Context, e env, args []string) error {
 
 func runKeys(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(e.stdout, "Usage: huddle keys rotate [--grace 72h]\n\nAdd a new tool signing key; the old one stays published for the grace period.")
+		fmt.Fprintln(e.stdout, "Usage: huddle keys rotate [--grace 72h]\n       huddle keys rotate --issuing\n\nAdd a new tool signing key; the old one stays published for the grace period.\nWith --issuing, add a new certificate issuing key instead; old issuing keys stay\npublished for good, so every certificate they signed still verifies.")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return nil
 		}
@@ -202,6 +203,7 @@ func runKeys(ctx context.Context, e env, args []string) error {
 	}
 	fs := newFlags(e, "keys rotate", "Add a new tool signing key; the old one stays published for the grace period.", needDB)
 	grace := fs.Duration("grace", lti.DefaultKeyGrace, "how long the old key stays in the JWKS")
+	issuing := fs.Bool("issuing", false, "rotate the certificate issuing key (old ones stay published for good)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -214,6 +216,24 @@ func runKeys(ctx context.Context, e env, args []string) error {
 	sealer, err := seal.New(cfg.SecretKey)
 	if err != nil {
 		return err
+	}
+	if *issuing {
+		keys := certificates.NewIssuingKeys(pool, sealer, cfg.BaseURL, nil, 0)
+		// The current key must open first: a new key sealed under a wrong
+		// HUDDLE_SECRET_KEY would sign certificates no instance could sign more of.
+		// (Ensure makes the first key of a database that never served.)
+		if err := keys.Ensure(ctx); err != nil {
+			return err
+		}
+		if err := keys.CheckOpens(ctx); err != nil {
+			return err
+		}
+		kid, err := keys.Rotate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "new certificate issuing key %s; previous issuing keys stay published\n", kid)
+		return nil
 	}
 	kid, err := lti.NewKeyring(pool, sealer, nil, 0).Rotate(ctx, *grace)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/seal"
@@ -44,7 +45,6 @@ const maxKeyInput = 4096
 
 // sealedOwner is an owner of values sealed with HUDDLE_SECRET_KEY. Each re-seals its
 // own rows (it owns their SQL) inside the rotation's transaction and says how many.
-// The certificates' issuing keys join this list when they are stored.
 type sealedOwner struct {
 	kind   string
 	reseal func(ctx context.Context, tx pgx.Tx, from, to *seal.Sealer) (int, error)
@@ -53,12 +53,16 @@ type sealedOwner struct {
 func sealedOwners(pool *pgxpool.Pool, current *seal.Sealer) []sealedOwner {
 	keys := lti.NewKeyring(pool, current, nil, 0)
 	conns := moodle.NewConnections(pool, current, moodle.Config{}, nil)
+	issuing := certificates.NewIssuingKeys(pool, current, nil, nil, 0)
 	return []sealedOwner{
 		{"tool signing keys", func(ctx context.Context, tx pgx.Tx, from, to *seal.Sealer) (int, error) {
 			return keys.Reseal(ctx, tx, from, to)
 		}},
 		{"Moodle web service tokens", func(ctx context.Context, tx pgx.Tx, from, to *seal.Sealer) (int, error) {
 			return conns.Reseal(ctx, tx, from, to)
+		}},
+		{"certificate issuing keys", func(ctx context.Context, tx pgx.Tx, from, to *seal.Sealer) (int, error) {
+			return issuing.Reseal(ctx, tx, from, to)
 		}},
 	}
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/notify"
 	"github.com/huddle-lti/huddle/people"
@@ -158,12 +160,14 @@ func runUser(ctx context.Context, e env, args []string) error {
 
 // personalData wires every package that holds personal data into people, in the
 // order of erasure: course, which owns the users row the others find the person by,
-// goes last. A package that comes to hold personal data (certificates) is added here.
+// goes last. A package that comes to hold personal data is added here.
 func personalData(pool *pgxpool.Pool) *people.Service {
 	courses := course.NewService(pool, nil)
 	return people.New(pool, courses, nil,
 		people.PartOf("discussion", discussion.NewService(pool, discussion.Options{})),
 		people.PartOf("reflection", reflection.NewService(pool, reflection.Options{})),
+		people.PartOf("feedback", feedback.NewService(pool, feedback.Options{})),
+		people.PartOf("certificates", certificates.NewService(pool, nil, nil, certificates.Options{})),
 		people.PartOf("grades", gradesync.NewService(pool, nil, nil, nil)),
 		people.PartOf("notices", notify.NewService(pool, nil, nil, nil)),
 		people.PartOf("sessions", session.NewStore(pool, session.Options{})),

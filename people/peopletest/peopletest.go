@@ -21,8 +21,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/huddle-lti/huddle/certificates"
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
@@ -82,8 +84,8 @@ var start = time.Date(2026, 2, 9, 13, 41, 7, 250000000, time.UTC)
 // notices hands the activities' notices to notify, as app wires them.
 type notices struct{ svc *notify.Service }
 
-func (n notices) Notify(ctx context.Context, tx pgx.Tx, userID int64, subject, text string) error {
-	return n.svc.Notify(ctx, tx, notify.Notice{UserID: userID, Subject: subject, Text: text})
+func (n notices) Notify(ctx context.Context, tx pgx.Tx, userID, activityID int64, subject, text string) error {
+	return n.svc.Notify(ctx, tx, notify.Notice{UserID: userID, ActivityID: activityID, Subject: subject, Text: text})
 }
 
 // Seed builds the site on pool, a freshly migrated database, through Huddle's own
@@ -291,6 +293,8 @@ func (h *Huddle) Wire() *people.Service {
 	return people.New(h.Pool, h.Courses, h.Clock.Now,
 		people.PartOf("discussion", h.Boards),
 		people.PartOf("reflection", h.Reflections),
+		people.PartOf("feedback", feedback.NewService(h.Pool, feedback.Options{Now: h.Clock.Now})),
+		people.PartOf("certificates", certificates.NewService(h.Pool, nil, nil, certificates.Options{})),
 		people.PartOf("grades", h.Grades),
 		people.PartOf("notices", h.Notices),
 		people.PartOf("sessions", h.Sessions),
@@ -317,7 +321,7 @@ func (h *Huddle) RequireAnasExport(t testing.TB, raw []byte) {
 		parts = append(parts, p)
 	}
 	slices.Sort(parts)
-	require.Equal(t, []string{"course", "discussion", "grades", "notices", "reflection", "sessions"}, parts)
+	require.Equal(t, []string{"certificates", "course", "discussion", "feedback", "grades", "notices", "reflection", "sessions"}, parts)
 
 	text := unescaped(t, raw)
 	for _, want := range append([]string{h.Ana.Name, h.Ana.Email}, h.AnaWrote...) {

@@ -190,6 +190,10 @@
             if (res.j.edit && window.history.replaceState) { window.history.replaceState(null, "", res.j.edit + window.location.search); }
           }
           say("Draft saved " + new Date(res.j.saved_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".");
+        } else if (res.j.error && res.j.error.code === "already_submitted") {
+          // The server refused a save of a form already submitted: stop for good.
+          submitted = true;
+          say(res.j.error.message);
         } else if (res.j.error && res.j.error.code === "patient_identifiers") {
           say(res.j.error.message + " This version is kept nowhere, not in Huddle and not on this device: it is only in this page until you take the patient details out.");
         } else {

@@ -1,0 +1,136 @@
+package roster
+
+import (
+	"encoding/json"
+	"log/slog"
+	"testing"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/course"
+	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/reflection"
+)
+
+// readsIn lists a course's roster reads in the queue as "why:state", oldest first.
+func readsIn(t *testing.T, s *sharing, courseID int64) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `
+SELECT coalesce(args ->> 'why', '') || ':' || state::text FROM river_job
+WHERE kind = 'roster_sync' AND (args ->> 'course_id')::bigint = $1 ORDER BY id`, courseID)
+	require.NoError(t, err)
+	var out []string
+	for rows.Next() {
+		var r string
+		require.NoError(t, rows.Scan(&r))
+		out = append(out, r)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func newReads(t *testing.T, s *sharing) (*Reads, *lockedBuffer) {
+	t.Helper()
+	queue, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{})
+	require.NoError(t, err)
+	logged := &lockedBuffer{}
+	return &Reads{Queue: queue, Courses: s.courses, Log: slog.New(slog.NewJSONHandler(logged, nil))}, logged
+}
+
+// Issue 17, item 3: an educator whose first use is Deep Linking launches with no URL
+// Huddle keeps, so the first roster read has nothing to read. That read must not hold
+// back the read the next launch asks for once the URL is known: it is cancelled, not
+// completed, and a launch into a course with a URL and no roster read yet asks for a
+// read of its own, which an earlier no-op read in the same hour does not stop.
+func TestRosterIsReadOnceTheServiceURLIsKnown(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newSharing(t)
+	reads, logged := newReads(t, s)
+
+	// The educator's first launch carries no roster URL (course 9 has none).
+	_, courseID, _ := s.launch(t, "9", "3", "Eddie Educator", lti.RoleEducator)
+	require.NoError(t, reads.AtLaunch(ctx, courseID))
+	require.Equal(t, []string{":available"}, readsIn(t, s, courseID))
+
+	// The worker reads nothing and ends the job as River records it.
+	err := s.worker.Work(ctx, &river.Job[Args]{Args: Args{CourseID: courseID}})
+	state := "completed"
+	var cancel *rivertype.JobCancelError
+	if err != nil {
+		require.ErrorAs(t, err, &cancel)
+		state = "cancelled"
+	}
+	finish(t, s.pool, courseID, state)
+	require.Equal(t, []string{":cancelled"}, readsIn(t, s, courseID), "a read that read nothing must not count as this hour's read")
+
+	// So the same hour's next request is queued.
+	require.NoError(t, Request(ctx, reads.Queue, courseID))
+	require.Equal(t, []string{":cancelled", ":available"}, readsIn(t, s, courseID))
+	finish(t, s.pool, courseID, "completed") // say it completed as a no-op, as reads used to
+
+	// The educator launches the activity they added: now the URL is known, and the
+	// roster has never been read, so a read is queued at once.
+	_, err = s.courses.RecordLaunch(ctx, course.Launch{PlatformID: s.platform.ID, DeploymentID: "1", Subject: "3",
+		Name: "Eddie Educator", ContextID: "9", ContextTitle: "Course 9", ResourceLinkID: "rl-9",
+		Roles: []lti.Role{lti.RoleEducator}, NRPSURL: s.moodle.URL + capturedMembershipsURL})
+	require.NoError(t, err)
+	require.NoError(t, reads.AtLaunch(ctx, courseID))
+	require.Equal(t, []string{":cancelled", ":completed", "first:available"}, readsIn(t, s, courseID))
+
+	// Another launch moments later asks for nothing more, and the log says why.
+	require.NoError(t, reads.AtLaunch(ctx, courseID))
+	require.Len(t, readsIn(t, s, courseID), 3)
+	var line struct {
+		Msg, Why     string
+		AskedBecause string `json:"asked_because"`
+		Course       int64
+	}
+	require.NoError(t, json.Unmarshal([]byte(logged.String()), &line), logged.String())
+	require.Equal(t, "roster read not queued", line.Msg)
+	require.Equal(t, courseID, line.Course)
+	require.Equal(t, WhyFirst, line.AskedBecause)
+	require.Contains(t, line.Why, "within the last 5m0s")
+}
+
+// An educator's "Refresh the class list" reads it now, even after this hour's read,
+// and pressing it again within RefreshEvery queues nothing more.
+func TestRefreshReadsNowAtMostEveryFewMinutes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newSharing(t)
+	reads, _ := newReads(t, s)
+	require.NoError(t, Request(ctx, reads.Queue, s.courseID))
+	finish(t, s.pool, s.courseID, "completed")
+
+	queued, err := reads.Refresh(ctx, s.courseID)
+	require.NoError(t, err)
+	require.True(t, queued)
+	queued, err = reads.Refresh(ctx, s.courseID)
+	require.NoError(t, err)
+	require.False(t, queued)
+	require.Equal(t, []string{":completed", "refresh:available"}, readsIn(t, s, s.courseID))
+}
+
+// Issue 17, item 12: setting up a reflection log reads the class list, so its
+// educator can assign supervisors to learners who have not launched yet.
+func TestSettingUpAReflectionLogReadsTheClassList(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newSharing(t)
+	reads, _ := newReads(t, s)
+	_, courseID, activityID := s.launch(t, "5", "3", "Eddie Educator", lti.RoleEducator)
+	svc := reflection.NewService(s.pool, reflection.Options{Roster: reads})
+	a, _, err := s.courses.ActivityFor(ctx, activityID, s.eddie)
+	require.NoError(t, err)
+
+	_, err = svc.Settings(ctx, a)
+	require.NoError(t, err)
+	require.Equal(t, []string{"setup:available"}, readsIn(t, s, courseID))
+	_, err = svc.Settings(ctx, a) // already set up: nothing more
+	require.NoError(t, err)
+	require.Equal(t, []string{"setup:available"}, readsIn(t, s, courseID))
+}

@@ -1,0 +1,375 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/huddle-lti/huddle/feedback"
+	"github.com/huddle-lti/huddle/guard"
+	"github.com/huddle-lti/huddle/lti"
+)
+
+// feedbackSendRoute is the route whose request sends a response. Like the routes that
+// send a post (postRoutes), its request leaves nothing that ties the response to its
+// sender: its log line carries no request id, and the session's use is not recorded
+// (feedbackSend marks it queued).
+const feedbackSendRoute = "/activities/:activity/feedback/responses"
+
+func init() { postRoutes[feedbackSendRoute] = true }
+
+func (s *Server) feedbackRoutes() {
+	s.handle(fiber.MethodPost, feedbackSendRoute, Member, s.feedbackSend)
+	s.handle(fiber.MethodGet, "/activities/:activity/feedback/form", Educator, s.feedbackBuilder)
+	s.handle(fiber.MethodPost, "/activities/:activity/feedback/form", Educator, s.feedbackSaveForm)
+	s.handle(fiber.MethodPost, "/activities/:activity/feedback/open", Educator, s.feedbackOpen)
+	s.handle(fiber.MethodPost, "/activities/:activity/feedback/close", Educator, s.feedbackClose)
+	s.handle(fiber.MethodGet, "/activities/:activity/feedback/results", Educator, s.feedbackResults)
+	s.handle(fiber.MethodGet, "/activities/:activity/feedback/results.csv", Educator, s.feedbackCSV)
+}
+
+var (
+	errNotFeedback = &Problem{Status: fiber.StatusNotFound, Code: "not_feedback", Title: "Not a feedback activity",
+		Message: "This activity is not session feedback. Go back to the activity's page."}
+	errFeedbackLearnersOnly = &Problem{Status: fiber.StatusForbidden, Code: "learners_only", Title: "For learners",
+		Message: "Feedback is given by the course's learners. As an educator, build the form and read the results."}
+	errFeedbackGiven = &Problem{Status: fiber.StatusConflict, Code: "feedback_given", Title: "Feedback already sent",
+		Message: "You have already sent your feedback for this session. Each person sends it once, and it cannot be changed."}
+	errFeedbackNotOpen = &Problem{Status: fiber.StatusConflict, Code: "feedback_not_open", Title: "Not taking feedback",
+		Message: "This form is not taking feedback: it has not opened yet, or it has closed."}
+	errFeedbackOpened = &Problem{Status: fiber.StatusConflict, Code: "feedback_opened", Title: "Questions are fixed",
+		Message: "The form is open, so its questions can no longer change: every response must answer the same questions."}
+)
+
+// feedbackProblem turns the feedback service's refusals into pages.
+func feedbackProblem(err error) error {
+	switch {
+	case errors.Is(err, feedback.ErrNotFound):
+		return errNotFeedback
+	case errors.Is(err, feedback.ErrAlreadyGiven):
+		return errFeedbackGiven
+	case errors.Is(err, feedback.ErrNotOpen):
+		return errFeedbackNotOpen
+	case errors.Is(err, feedback.ErrOpened):
+		return errFeedbackOpened
+	}
+	return err
+}
+
+func (s *Server) feedbackFormOf(c *fiber.Ctx) (feedback.Form, error) {
+	a := actorOf(c)
+	if a.Activity.Kind != feedback.KindSessionFeedback {
+		return feedback.Form{}, errNotFeedback
+	}
+	f, err := s.deps.Feedback.Form(c.UserContext(), *a.Activity)
+	return f, feedbackProblem(err)
+}
+
+// answerField is one question as the answering form shows it.
+type answerField struct {
+	feedback.Question
+	Points []answerPoint // a rating's points or a choice's options
+	Text   string
+	Error  string
+}
+
+type answerPoint struct {
+	Value, Label string
+	Checked      bool
+}
+
+func answerFields(f feedback.Form, given feedback.Answers, errs map[string]string) []answerField {
+	out := make([]answerField, 0, len(f.Questions))
+	for _, q := range f.Questions {
+		af := answerField{Question: q, Text: given[q.ID].Text, Error: errs[q.ID]}
+		switch q.Kind {
+		case feedback.Rating:
+			for p, label := range q.Scale {
+				af.Points = append(af.Points, answerPoint{Value: strconv.Itoa(p + 1), Label: label,
+					Checked: given[q.ID].Rating == p+1})
+			}
+		case feedback.Choice:
+			for _, o := range q.Options {
+				af.Points = append(af.Points, answerPoint{Value: o, Label: o, Checked: given[q.ID].Choice == o})
+			}
+		}
+		out = append(out, af)
+	}
+	return out
+}
+
+// feedbackActivity is the activity page: for learners the form, or the word that they
+// have sent it; for educators what the form is and how many responses are in.
+func (s *Server) feedbackActivity(c *fiber.Ctx) error {
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	ctx := c.UserContext()
+	data := fiber.Map{"Form": f, "Closed": s.deps.Feedback.Closed(f), "Sent": c.Query("sent") != ""}
+	if a.Member.Has(lti.RoleEducator) {
+		r, err := s.deps.Feedback.Results(ctx, f)
+		if err != nil {
+			return err
+		}
+		data["Results"] = r
+		return c.Render("feedback_educator", page(c, a.Activity.Title, data))
+	}
+	sent, err := s.deps.Feedback.Sent(ctx, f.ActivityID, a.Session.UserID)
+	if err != nil {
+		return err
+	}
+	data["AlreadySent"] = sent
+	data["Fields"] = answerFields(f, nil, nil)
+	data["MaxText"] = feedback.MaxText
+	return c.Render("feedback_answer", page(c, a.Activity.Title, data))
+}
+
+// feedbackSend takes a learner's response. Whatever happens, the session's use is not
+// recorded by this request (see feedbackSendRoute); the page it sends the learner to
+// records it.
+func (s *Server) feedbackSend(c *fiber.Ctx) error {
+	c.Locals(localsQueued, true)
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	a := actorOf(c)
+	if a.Member.Has(lti.RoleEducator) || !a.Member.Has(lti.RoleLearner) {
+		return errFeedbackLearnersOnly
+	}
+	answers := feedback.Answers{}
+	for _, q := range f.Questions {
+		v := strings.TrimSpace(c.FormValue("q_" + q.ID))
+		switch q.Kind {
+		case feedback.Rating:
+			n, _ := strconv.Atoi(v)
+			if v != "" && n == 0 {
+				n = -1 // not a point of the scale: refused, not taken as unanswered
+			}
+			answers[q.ID] = feedback.Answer{Rating: n}
+		case feedback.Choice:
+			answers[q.ID] = feedback.Answer{Choice: v}
+		case feedback.Text:
+			answers[q.ID] = feedback.Answer{Text: c.FormValue("q_" + q.ID)}
+		}
+	}
+	err = s.deps.Feedback.Send(c.UserContext(), f.ActivityID, a.Session.UserID, answers)
+	if err == nil {
+		return s.redirect(c, "/activities/"+itoa(f.ActivityID)+"?sent=1")
+	}
+	var inv *feedback.InvalidError
+	var ge *feedback.GuardError
+	data := fiber.Map{"Form": f, "MaxText": feedback.MaxText}
+	switch {
+	case errors.As(err, &inv):
+		data["Errors"] = []fieldError{{Field: "q_" + inv.Field, Message: inv.Message}}
+		data["Fields"] = answerFields(f, answers, map[string]string{inv.Field: inv.Message})
+	case errors.As(err, &ge):
+		var fields []formText
+		for _, q := range f.Questions {
+			if q.Kind == feedback.Text {
+				fields = append(fields, formText{Field: "q_" + q.ID, Label: q.Label, Text: answers[q.ID].Text})
+			}
+		}
+		byField := map[string][]guard.Finding{}
+		for id, found := range ge.Findings {
+			byField["q_"+id] = found
+		}
+		data["Guard"] = markFields(fields, byField)
+		data["Errors"] = []fieldError{{Field: "guard", Message: "This may identify a patient. Nothing was sent. Edit the marked parts, then send again: feedback cannot be held for a moderator, so it has to go without them."}}
+		data["Fields"] = answerFields(f, answers, nil)
+	default:
+		return feedbackProblem(err)
+	}
+	c.Status(fiber.StatusUnprocessableEntity)
+	return c.Render("feedback_answer", page(c, actorOf(c).Activity.Title, data))
+}
+
+// builderQuestion is one question as the builder shows it.
+type builderQuestion struct {
+	feedback.Question
+	Index   int
+	Options string // one a line
+	Last    bool
+}
+
+func builderQuestions(qs []feedback.Question) []builderQuestion {
+	out := make([]builderQuestion, len(qs))
+	for i, q := range qs {
+		if q.Kind == feedback.Rating && len(q.Scale) != 5 {
+			q.Scale = append([]string(nil), feedback.DefaultScale...)
+		}
+		out[i] = builderQuestion{Question: q, Index: i, Options: strings.Join(q.Options, "\n"), Last: i == len(qs)-1}
+	}
+	return out
+}
+
+func (s *Server) renderBuilder(c *fiber.Ctx, f feedback.Form, status int, notice string, errs []fieldError) error {
+	c.Status(status)
+	return c.Render("feedback_builder", page(c, "Build the feedback form", fiber.Map{"Form": f,
+		"Questions": builderQuestions(f.Questions), "Notice": notice, "Errors": errs,
+		"MinThreshold": feedback.MinThreshold, "Saved": c.Query("saved") != ""}))
+}
+
+func (s *Server) feedbackBuilder(c *fiber.Ctx) error {
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	return s.renderBuilder(c, f, fiber.StatusOK, "", nil)
+}
+
+// questionsFromForm reads the builder's questions, in the order the form lists them.
+func questionsFromForm(c *fiber.Ctx) []feedback.Question {
+	n, _ := strconv.Atoi(c.FormValue("questions"))
+	n = min(max(n, 0), 50)
+	qs := make([]feedback.Question, 0, n)
+	for i := range n {
+		p := "q" + strconv.Itoa(i) + "_"
+		q := feedback.Question{ID: c.FormValue(p + "id"), Kind: feedback.QuestionKind(c.FormValue(p + "kind")),
+			Label: c.FormValue(p + "label"), Required: c.FormValue(p+"required") != ""}
+		switch q.Kind {
+		case feedback.Rating:
+			for point := range 5 {
+				q.Scale = append(q.Scale, c.FormValue(p+"scale"+strconv.Itoa(point)))
+			}
+		case feedback.Choice:
+			q.Options = strings.Split(strings.ReplaceAll(c.FormValue(p+"options"), "\r\n", "\n"), "\n")
+		}
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+// feedbackSaveForm is the builder's submit. Its buttons add, remove or move a
+// question, or put the template back, and show the form again unsaved; "Save" saves.
+func (s *Server) feedbackSaveForm(c *fiber.Ctx) error {
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	f.Intro = c.FormValue("intro")
+	if t, err := strconv.Atoi(c.FormValue("threshold")); err == nil {
+		f.Threshold = t
+	}
+	if !f.Opened {
+		f.Questions = questionsFromForm(c)
+	}
+	action := c.FormValue("action")
+	verb, arg, _ := strings.Cut(action, ":")
+	i, _ := strconv.Atoi(arg)
+	inRange := i >= 0 && i < len(f.Questions)
+	if verb != "save" && f.Opened {
+		return errFeedbackOpened
+	}
+	switch {
+	case verb == "add" && len(f.Questions) < 30:
+		q := feedback.Question{Kind: feedback.QuestionKind(arg)}
+		switch q.Kind {
+		case feedback.Rating:
+			q.Scale = append([]string(nil), feedback.DefaultScale...)
+		case feedback.Choice, feedback.Text:
+		default:
+			q.Kind = feedback.Text
+		}
+		f.Questions = append(f.Questions, q)
+		return s.renderBuilder(c, f, fiber.StatusOK, "Question added. Fill it in, then save.", nil)
+	case verb == "remove" && inRange:
+		f.Questions = append(f.Questions[:i], f.Questions[i+1:]...)
+		return s.renderBuilder(c, f, fiber.StatusOK, "Question removed. Save to keep the change.", nil)
+	case verb == "up" && inRange && i > 0:
+		f.Questions[i-1], f.Questions[i] = f.Questions[i], f.Questions[i-1]
+		return s.renderBuilder(c, f, fiber.StatusOK, "Question moved up. Save to keep the change.", nil)
+	case verb == "down" && inRange && i < len(f.Questions)-1:
+		f.Questions[i+1], f.Questions[i] = f.Questions[i], f.Questions[i+1]
+		return s.renderBuilder(c, f, fiber.StatusOK, "Question moved down. Save to keep the change.", nil)
+	case verb == "template":
+		f.Questions = feedback.Template()
+		return s.renderBuilder(c, f, fiber.StatusOK, "The template's questions are back. Save to keep them.", nil)
+	}
+	err = s.deps.Feedback.Save(c.UserContext(), f)
+	var inv *feedback.InvalidError
+	if errors.As(err, &inv) {
+		return s.renderBuilder(c, f, fiber.StatusUnprocessableEntity, "", []fieldError{{Field: inv.Field, Message: inv.Message}})
+	}
+	if err != nil {
+		return feedbackProblem(err)
+	}
+	return s.redirect(c, "/activities/"+itoa(f.ActivityID)+"/feedback/form?saved=1")
+}
+
+func (s *Server) feedbackOpen(c *fiber.Ctx) error {
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Feedback.Open(c.UserContext(), f.ActivityID, nil); err != nil {
+		return feedbackProblem(err)
+	}
+	return s.redirect(c, "/activities/"+itoa(f.ActivityID))
+}
+
+func (s *Server) feedbackClose(c *fiber.Ctx) error {
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Feedback.Close(c.UserContext(), f.ActivityID); err != nil {
+		return feedbackProblem(err)
+	}
+	return s.redirect(c, "/activities/"+itoa(f.ActivityID))
+}
+
+// resultView is one question's results as the page shows them.
+type resultView struct {
+	feedback.QuestionResult
+	Chart template.HTML
+}
+
+func (s *Server) feedbackResults(c *fiber.Ctx) error {
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	r, err := s.deps.Feedback.Results(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	views := make([]resultView, len(r.Questions))
+	for i, q := range r.Questions {
+		views[i] = resultView{QuestionResult: q}
+		if q.Kind != feedback.Text {
+			views[i].Chart = barChart(q)
+		}
+	}
+	return c.Render("feedback_results", page(c, "Feedback results", fiber.Map{"Form": f, "Results": r, "Views": views}))
+}
+
+func (s *Server) feedbackCSV(c *fiber.Ctx) error {
+	f, err := s.feedbackFormOf(c)
+	if err != nil {
+		return err
+	}
+	r, err := s.deps.Feedback.Results(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	if !r.Ready {
+		return &Problem{Status: fiber.StatusConflict, Code: "feedback_below_threshold", Title: "Not enough responses yet",
+			Message: fmt.Sprintf("Results can be exported once %d responses are in; there are %d.", r.Threshold, r.Responses)}
+	}
+	var buf bytes.Buffer
+	if err := feedback.WriteCSV(&buf, r); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="feedback-%d.csv"`, f.ActivityID))
+	return c.Send(buf.Bytes())
+}

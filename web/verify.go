@@ -1,0 +1,159 @@
+package web
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/huddle-lti/huddle/certificates"
+	"github.com/huddle-lti/huddle/ratelimit"
+)
+
+// Public certificate verification (issue 15): the API wallets and HR systems call, the
+// page a person opens from the PDF's QR code, and the keys and revocation list a
+// verifier needs. None needs a session; each reads PostgreSQL, so a revocation shows
+// on every instance at the next request.
+
+const (
+	pathVerifyAPI = "/api/v1/verify"
+	// maxVerifyBody bounds a JWS sent for verification; Huddle's are about 3 KiB.
+	maxVerifyBody = 64 << 10
+)
+
+// verifyRule is a per-client-address limit on verification (Deps.VerificationsPerMinute),
+// which holds across instances (the shared limiter). It is generous for a trust's HR
+// office behind one address and still stops a flood or a walk through the codes.
+func (s *Server) verifyRule(name string) ratelimit.Rule {
+	return ratelimit.Rule{Name: name, Limit: s.deps.VerificationsPerMinute, Window: time.Minute}
+}
+
+func (s *Server) verifyRoutes() {
+	s.handle(fiber.MethodPost, pathVerifyAPI, Public, s.verifyAPI)
+	s.handle(fiber.MethodGet, "/verify", Public, s.verifyForm)
+	s.handle(fiber.MethodGet, "/verify/:code", Public, s.verifyPage)
+	s.handle(fiber.MethodGet, certificates.KeysPath+":key", Public, s.issuingKey)
+	s.handle(fiber.MethodGet, certificates.JWKSPath, Public, s.issuingKeys)
+	s.handle(fiber.MethodGet, certificates.RevocationListPath, Public, s.revocationList)
+}
+
+// problemJSON answers with an RFC 9457 problem document.
+func problemJSON(c *fiber.Ctx, status int, code, title, detail string) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code},
+		"application/problem+json")
+}
+
+// verifyAPI checks a compact JWS sent as the body: {"status", "reason", "credential"}.
+func (s *Server) verifyAPI(c *fiber.Ctx) error {
+	if err := s.limit(c, s.verifyRule("certificate_verify_api"), s.ClientIP(c)); err != nil {
+		var p *Problem
+		if errors.As(err, &p) && p.Status == fiber.StatusTooManyRequests {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(p.RetryAfter.Seconds()+0.999))))
+			return problemJSON(c, p.Status, p.Code, p.Title, "Too many verifications from your address; wait a minute and try again.")
+		}
+		return err
+	}
+	if len(c.Body()) > maxVerifyBody || c.Request().Header.ContentLength() > maxVerifyBody {
+		return problemJSON(c, fiber.StatusRequestEntityTooLarge, "too_large", "Too large",
+			"Send the certificate's compact JWS (the .jwt file) as the body; it is far smaller than 64 KB.")
+	}
+	v, err := s.deps.Certificates.Verify(c.UserContext(), string(c.Body()))
+	if errors.Is(err, certificates.ErrNotJWS) {
+		return problemJSON(c, fiber.StatusBadRequest, "not_a_jws", "Not a JWS",
+			"Send the certificate's compact JWS (the contents of its .jwt file: three base64url parts joined by dots) as the request body.")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	out := fiber.Map{"status": v.Status, "reason": v.Reason, "credential": nil}
+	if v.Credential != nil {
+		out["credential"] = v.Credential
+	}
+	return c.JSON(out)
+}
+
+// verifyForm lets a person type the code printed on a certificate.
+func (s *Server) verifyForm(c *fiber.Ctx) error {
+	if code := c.Query("code"); code != "" {
+		if n := certificates.NormaliseCode(code); n != "" {
+			return c.Redirect("/verify/"+n, fiber.StatusSeeOther)
+		}
+		c.Status(fiber.StatusNotFound)
+		return c.Render("verify", page(c, "Certificate not found", fiber.Map{"Status": string(certificates.StatusUnknown)}))
+	}
+	return c.Render("verify", page(c, "Check a certificate", fiber.Map{"Form": true}))
+}
+
+// verifyPage is the public, accessible form of a certificate: its status and what it
+// certifies. It never shows the learner's email (Huddle does not keep it with the
+// certificate); the name shows until the learner's data is erased.
+func (s *Server) verifyPage(c *fiber.Ctx) error {
+	if err := s.limit(c, s.verifyRule("certificate_verify_page"), s.ClientIP(c)); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	cert, err := s.deps.Certificates.ByCode(c.UserContext(), c.Params("code"))
+	if errors.Is(err, certificates.ErrNotFound) {
+		c.Status(fiber.StatusNotFound)
+		// Only a well-formed code is echoed: a page on Huddle's address must not repeat
+		// whatever text a link put in its path.
+		return c.Render("verify", page(c, "Certificate not found", fiber.Map{"Status": string(certificates.StatusUnknown),
+			"Typed": certificates.FormatCode(certificates.NormaliseCode(c.Params("code")))}))
+	}
+	if err != nil {
+		return err
+	}
+	status := cert.StatusAt(s.deps.Certificates.Now())
+	titles := map[certificates.Status]string{
+		certificates.StatusValid:   "Valid certificate",
+		certificates.StatusExpired: "Expired certificate",
+		certificates.StatusRevoked: "Revoked certificate",
+	}
+	return c.Render("verify", page(c, titles[status], fiber.Map{
+		"Status": string(status), "Cert": cert, "Reason": cert.Explain(status),
+		"Hours": strconv.FormatFloat(cert.CPDHours, 'f', -1, 64),
+	}))
+}
+
+// issuingKey serves one issuing key's public JWK at its kid URL.
+func (s *Server) issuingKey(c *fiber.Ctx) error {
+	body, err := s.deps.Certificates.Keys().PublicJWK(c.UserContext(), c.Params("key"))
+	if errors.Is(err, certificates.ErrUnknownKey) {
+		return problemJSON(c, fiber.StatusNotFound, "not_found", "No such key", "Huddle never published a key with this id.")
+	}
+	if err != nil {
+		return err
+	}
+	// A key never changes once published.
+	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
+	c.Set(fiber.HeaderContentType, "application/jwk+json")
+	return c.Send(body)
+}
+
+// issuingKeys serves every issuing key Huddle has published, old ones included.
+func (s *Server) issuingKeys(c *fiber.Ctx) error {
+	body, err := s.deps.Certificates.Keys().PublicJWKS(c.UserContext())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
+	return c.Send(body)
+}
+
+// revocationList serves the 1EdTechRevocationList every credential points to. It is
+// cached for at most 60 seconds, so a revocation reaches verifiers within a minute.
+func (s *Server) revocationList(c *fiber.Ctx) error {
+	body, err := s.deps.Certificates.RevocationList(c.UserContext())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=60")
+	c.Set(fiber.HeaderContentType, "application/json")
+	return c.Send(body)
+}
