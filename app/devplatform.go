@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/devplatform"
 	"github.com/huddle-lti/huddle/lti"
 )
@@ -29,6 +30,8 @@ func (a *App) DevPlatform(ctx context.Context, publicURL string, adjust func(*de
 		ToolTargetLinkURI: base + "/lti/launch",
 		HTTPClient:        &http.Client{Timeout: 10 * time.Second},
 		Logger:            a.Log.With("component", "devplatform"),
+		// As a site registered by Dynamic Registration sends it (docs/moodle.md section 4).
+		ToolCustom: map[string]string{course.CustomContextHistory: "$Context.id.history"},
 	}
 	if adjust != nil {
 		adjust(&cfg)

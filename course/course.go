@@ -35,6 +35,13 @@ type Activity struct {
 	AGSLineItems   string
 	AGSScopes      []string
 	NRPSURL        string
+	// Key is the huddle_activity custom parameter the activity was first launched
+	// with; empty for activities added by hand or before Deep Linking wrote one.
+	Key string
+	// Source says where the activity's settings come from (source.go); SettingsFrom
+	// is the activity they were copied from when Source is SourceCopied.
+	Source       SettingsSource
+	SettingsFrom int64
 }
 
 // Member is a person's standing in one course.
@@ -63,7 +70,8 @@ func NewService(db *pgxpool.Pool, now func() time.Time) *Service {
 
 const selectActivity = `
 SELECT a.id, a.course_id, c.platform_id, a.resource_link_id, a.title, c.title, coalesce(a.kind, ''), a.settings,
-       a.ags_lineitem_url, a.ags_lineitems_url, a.ags_scopes, a.nrps_url, m.roles
+       a.ags_lineitem_url, a.ags_lineitems_url, a.ags_scopes, a.nrps_url, m.roles,
+       coalesce(a.activity_key, ''), a.settings_source, coalesce(a.settings_from, 0)
 FROM activities a
 JOIN courses c ON c.id = a.course_id
 JOIN memberships m ON m.course_id = a.course_id AND m.user_id = $2
@@ -75,7 +83,8 @@ func (s *Service) ActivityFor(ctx context.Context, activityID, userID int64) (Ac
 	var a Activity
 	var roles []string
 	err := s.db.QueryRow(ctx, selectActivity, activityID, userID).Scan(&a.ID, &a.CourseID, &a.PlatformID, &a.ResourceLinkID,
-		&a.Title, &a.CourseTitle, &a.Kind, &a.Settings, &a.AGSLineItem, &a.AGSLineItems, &a.AGSScopes, &a.NRPSURL, &roles)
+		&a.Title, &a.CourseTitle, &a.Kind, &a.Settings, &a.AGSLineItem, &a.AGSLineItems, &a.AGSScopes, &a.NRPSURL, &roles,
+		&a.Key, &a.Source, &a.SettingsFrom)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, Member{}, ErrNotFound
 	}

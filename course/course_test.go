@@ -509,6 +509,7 @@ func TestActivityForAndCourseFor(t *testing.T) {
 		ID: rec.ActivityID, CourseID: rec.CourseID, PlatformID: b.moodleA, ResourceLinkID: "12", Title: "Peer discussion",
 		CourseTitle: "Foundation Teaching Programme", Kind: "", Settings: json.RawMessage(`{}`),
 		AGSLineItem: l.AGSLineItem, AGSLineItems: l.AGSLineItems, AGSScopes: l.AGSScopes, NRPSURL: l.NRPSURL,
+		Source: course.SourceOwn,
 	}, a)
 	require.Equal(t, course.Member{UserID: rec.UserID, CourseID: rec.CourseID, Roles: []lti.Role{lti.RoleAdmin, lti.RoleEducator}}, m)
 	require.True(t, m.Has(lti.RoleEducator))

@@ -148,6 +148,9 @@ WHERE u.platform_id = @platform_id AND u.subject = @subject
 //     parameters Huddle put in the deep link, so a copied course's new resource link
 //     starts a new, empty activity with the same set-up and an existing one never
 //     changes its set-up;
+//   - activity_key is set only when the activity is created, from the huddle_activity
+//     custom parameter; such an activity's settings source is 'unresolved' until
+//     ResolveSource looks for the activity it may have been copied from;
 //   - a launch without a resource link (a deep linking request) records no activity.
 const recordLaunch = `
 WITH user_same AS (
@@ -210,9 +213,11 @@ WITH user_same AS (
       AND x.ags_scopes = @ags_scopes AND x.nrps_url = @nrps_url
 ), activity_upsert AS (
     INSERT INTO activities (course_id, resource_link_id, title, target_link_uri, custom, kind, settings,
-                            ags_lineitems_url, ags_lineitem_url, ags_scopes, nrps_url, updated_at)
+                            ags_lineitems_url, ags_lineitem_url, ags_scopes, nrps_url, updated_at,
+                            activity_key, settings_source)
     SELECT found_course.id, @resource_link_id, @activity_title, @target_link_uri, @custom, @kind,
-           coalesce(@settings::jsonb, '{}'), @ags_lineitems_url, @ags_lineitem_url, @ags_scopes, @nrps_url, @now
+           coalesce(@settings::jsonb, '{}'), @ags_lineitems_url, @ags_lineitem_url, @ags_scopes, @nrps_url, @now,
+           @activity_key::text, CASE WHEN @activity_key::text IS NULL THEN 'own' ELSE 'unresolved' END
     FROM found_course
     WHERE @resource_link_id <> '' AND NOT EXISTS (SELECT 1 FROM activity_same)
     ON CONFLICT (course_id, resource_link_id) DO UPDATE SET
@@ -242,6 +247,14 @@ SELECT found_user.id, found_course.id, coalesce((SELECT id FROM found_activity),
 const (
 	CustomKind     = "huddle_kind"
 	CustomSettings = "huddle_settings"
+	// CustomActivity is the random key Deep Linking gives each item it adds. Moodle
+	// copies it with the course, so a new resource link carrying a known key is a
+	// copy, an import or a restore of the activity first launched with it.
+	CustomActivity = "huddle_activity"
+	// CustomContextHistory is the tool-level custom parameter Huddle asks for at
+	// registration, $Context.id.history: the course ids this course was copied or
+	// restored from, nearest first (empty for a course that was not).
+	CustomContextHistory = "huddle_context_history"
 )
 
 // RecordLaunch upserts the user, course, membership (roles refreshed) and activity.
@@ -297,6 +310,10 @@ func launchArgs(l Launch, now time.Time) (pgx.NamedArgs, error) {
 	if st := custom[CustomSettings]; st != "" && json.Valid([]byte(st)) {
 		settings = &st
 	}
+	var activityKey *string
+	if k := custom[CustomActivity]; k != "" && len(k) <= maxActivityKey {
+		activityKey = &k
+	}
 	roles := make([]string, len(l.Roles))
 	for i, r := range l.Roles {
 		roles[i] = string(r)
@@ -321,6 +338,7 @@ func launchArgs(l Launch, now time.Time) (pgx.NamedArgs, error) {
 		"custom":            customJSON,
 		"kind":              kind,
 		"settings":          settings,
+		"activity_key":      activityKey,
 		"ags_lineitems_url": l.AGSLineItems,
 		"ags_lineitem_url":  l.AGSLineItem,
 		"ags_scopes":        scopes,

@@ -151,6 +151,18 @@ func (p *Platform) DeepLinkReturnURL() string {
 
 // claims builds the id_token payload as Moodle 4.5 does (fixtures lti/02, lti/03, lti/07).
 func (p *Platform) claims(u User, pl pendingLaunch, nonce string, now time.Time) (map[string]any, error) {
+	// A launch's course is its activity's (a copy's is its own course, courses.go); a
+	// Deep Linking request is the seeded course's.
+	var a Activity
+	if !pl.deepLinking {
+		var ok bool
+		if a, ok = p.activity(pl.cmid); !ok {
+			return nil, fmt.Errorf("devplatform: activity %d is gone", pl.cmid)
+		}
+	}
+	p.mu.Lock()
+	crs, _ := p.findCourse(a.course())
+	p.mu.Unlock()
 	c := map[string]any{
 		"iss":                  p.cfg.PublicURL,
 		"aud":                  p.cfg.ClientID,
@@ -168,7 +180,7 @@ func (p *Platform) claims(u User, pl pendingLaunch, nonce string, now time.Time)
 		lti.ClaimTargetLinkURI: p.cfg.ToolTargetLinkURI,
 		"https://purl.imsglobal.org/spec/lti/claim/ext": map[string]any{"lms": "moodle-2", "user_username": u.Username},
 		lti.ClaimContext: map[string]any{
-			"id": CourseID, "label": CourseLabel, "title": CourseTitle, "type": []string{"CourseSection"},
+			"id": crs.ID, "label": crs.Label, "title": crs.Title, "type": []string{"CourseSection"},
 		},
 		lti.ClaimToolPlatform: map[string]any{
 			"product_family_code": "moodle",
@@ -190,6 +202,9 @@ func (p *Platform) claims(u User, pl pendingLaunch, nonce string, now time.Time)
 	// Moodle's NRPS service adds context_memberships_url to the custom parameters of
 	// every launch; the activity's own custom parameters come with it.
 	custom := map[string]string{"context_memberships_url": p.membershipsURL()}
+	for k, v := range p.cfg.ToolCustom {
+		custom[k] = substitute(v, crs)
+	}
 	ags := map[string]any{"scope": agsScopes, "lineitems": p.lineItemsURL()}
 
 	if pl.deepLinking {
@@ -208,10 +223,6 @@ func (p *Platform) claims(u User, pl pendingLaunch, nonce string, now time.Time)
 			"text":                                 "",
 		}
 	} else {
-		a, ok := p.activity(pl.cmid)
-		if !ok {
-			return nil, fmt.Errorf("devplatform: activity %d is gone", pl.cmid)
-		}
 		c[lti.ClaimMessageType] = string(lti.MessageResourceLink)
 		c[lti.ClaimResourceLink] = map[string]any{"id": a.ResourceLinkID(), "title": a.Title, "description": a.Text}
 		if a.TargetLinkURI != "" {
@@ -219,7 +230,7 @@ func (p *Platform) claims(u User, pl pendingLaunch, nonce string, now time.Time)
 			c[lti.ClaimTargetLinkURI] = a.TargetLinkURI
 		}
 		for k, v := range a.Custom {
-			custom[k] = v
+			custom[k] = substitute(v, crs)
 		}
 		// Moodle leaves lineitem out unless the link has exactly one line item (lti/08).
 		if len(a.LineItems) == 1 {
@@ -234,7 +245,7 @@ func (p *Platform) claims(u User, pl pendingLaunch, nonce string, now time.Time)
 			"locale":          "en",
 			"document_target": target,
 			"return_url": fmt.Sprintf("%s/mod/lti/return.php?course=%s&launch_container=%d&instanceid=%d",
-				p.cfg.PublicURL, CourseID, container, a.InstanceID),
+				p.cfg.PublicURL, crs.ID, container, a.InstanceID),
 		}
 	}
 	c[lti.ClaimCustom] = custom

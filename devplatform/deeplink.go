@@ -96,7 +96,7 @@ func (p *Platform) deepLinkReturn(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, item)
 	}
-	created := p.addActivities(items)
+	created := p.addActivities(CourseID, items)
 
 	probes := make([]Probe, len(created))
 	for i, a := range created {
@@ -176,7 +176,7 @@ func (p *Platform) verifyDeepLinkingResponse(ctx context.Context, raw string) (*
 
 // addActivities creates one activity per item, each with a new resource link id and,
 // when the item asks for one, a grade column bound to it.
-func (p *Platform) addActivities(items []lti.ContentItem) []Activity {
+func (p *Platform) addActivities(courseID string, items []lti.ContentItem) []Activity {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	created := make([]Activity, 0, len(items))
@@ -188,6 +188,7 @@ func (p *Platform) addActivities(items []lti.ContentItem) []Activity {
 			Text:          item.Text,
 			TargetLinkURI: item.URL,
 			Custom:        item.Custom,
+			CourseID:      courseID,
 		}
 		p.nextCMID++
 		p.nextInstance++

@@ -92,6 +92,10 @@ type Config struct {
 	// Side postMessages: logins carry lti_storage_target=_parent and the course page
 	// answers lti.put_data / lti.get_data from the tool. Moodle 4.5 does neither.
 	OfferStorageTarget bool
+	// ToolCustom are the tool's own custom parameters, as its registration set them
+	// (Huddle asks for huddle_context_history=$Context.id.history); like Moodle, the
+	// platform sends them with every launch, with the variables it knows filled in.
+	ToolCustom map[string]string
 	// OnSecret, when set, is told each secret the platform issues or receives, as a
 	// kind and its value: "session" (the platform's sign-in cookie), "state" and
 	// "nonce" (from the tool's authentication request), "id_token", "client_assertion"
@@ -150,6 +154,8 @@ type Activity struct {
 	// TargetLinkURI is the deep-linked item URL; empty means the tool's launch URL.
 	TargetLinkURI string
 	Custom        map[string]string
+	// CourseID is the activity's course (courses.go); empty means the seeded course.
+	CourseID string
 	// LineItems are the course's grade columns bound to this activity's resource link:
 	// the one Deep Linking asked for and any the tool created for the link through AGS.
 	LineItems []LineItem
@@ -191,6 +197,8 @@ type Platform struct {
 
 	mu           sync.Mutex
 	activities   []Activity // without LineItems: those live in gradeItems
+	courses      []Course   // the seeded course first, then copies and others (courses.go)
+	nextCourse   int
 	nextCMID     int
 	nextInstance int
 	nextGradeID  int
@@ -244,6 +252,8 @@ func New(cfg Config) (*Platform, error) {
 		nextCMID:     3,
 		nextInstance: 2,
 		nextGradeID:  2,
+		courses:      []Course{{ID: CourseID, Title: CourseTitle, Label: CourseLabel}},
+		nextCourse:   3,
 		sessions:     map[string]*session{},
 		tokens:       map[string]accessToken{},
 		usedJTIs:     map[string]time.Time{},
@@ -352,13 +362,18 @@ func (p *Platform) Registration() lti.Platform {
 // Users returns the seeded users.
 func (p *Platform) Users() []User { return append([]User(nil), p.users...) }
 
-// Activities returns a copy of the course's activities, oldest first.
-func (p *Platform) Activities() []Activity {
+// Activities returns a copy of the seeded course's activities, oldest first.
+func (p *Platform) Activities() []Activity { return p.CourseActivities(CourseID) }
+
+// CourseActivities returns a copy of a course's activities, oldest first.
+func (p *Platform) CourseActivities(courseID string) []Activity {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]Activity, len(p.activities))
-	for i, a := range p.activities {
-		out[i] = p.withLineItems(a)
+	var out []Activity
+	for _, a := range p.activities {
+		if a.course() == courseID {
+			out = append(out, p.withLineItems(a))
+		}
 	}
 	return out
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -259,24 +258,13 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 // Topic is the live-update topic of a board.
 func Topic(boardID int64) string { return fmt.Sprintf("board:%d", boardID) }
 
-// settingsFromActivity reads what Deep Linking put in the activity's settings.
-type activitySettings struct {
-	MaxScore float64  `json:"max_score"`
-	Identity Identity `json:"identity"`
-}
-
-const insertBoard = `
-INSERT INTO boards (activity_id, kind, identity, max_score)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (activity_id) DO NOTHING`
-
 const selectBoard = `
 SELECT activity_id, kind, identity, learner_choice, premoderated, qa_mode, edit_minutes,
        posts_per_hour, grade_threads, grade_replies, max_score, anonymous_delay_minutes, hold_colleague_names
 FROM boards WHERE activity_id = $1`
 
-// Board returns the board of a set-up board activity, making its row with defaults
-// the first time.
+// Board returns the board of a set-up board activity, making its row the first time
+// from the settings Deep Linking gave the activity (seed.go), or the defaults.
 func (s *Service) Board(ctx context.Context, a course.Activity) (Board, error) {
 	b, err := s.board(ctx, s.db, a.ID)
 	if !errors.Is(err, ErrNotFound) {
@@ -289,18 +277,9 @@ func (s *Service) Board(ctx context.Context, a course.Activity) (Board, error) {
 	if a.Kind == KindCaseBoard {
 		kind = "case"
 	}
-	st := activitySettings{MaxScore: 100, Identity: Named}
-	if len(a.Settings) > 0 {
-		_ = json.Unmarshal(a.Settings, &st) // bad settings fall back to the defaults
-	}
-	if st.MaxScore <= 0 {
-		st.MaxScore = 100
-	}
-	if st.Identity.level() < 0 {
-		st.Identity = Named
-	}
-	if _, err := s.db.Exec(ctx, insertBoard, a.ID, kind, st.Identity, st.MaxScore); err != nil {
-		return Board{}, fmt.Errorf("discussion: create board %d: %w", a.ID, err)
+	// The activity's seed (seed.go): what Deep Linking put in its custom parameters.
+	if err := s.createBoard(ctx, a, kind); err != nil {
+		return Board{}, err
 	}
 	return s.board(ctx, s.db, a.ID)
 }

@@ -178,7 +178,13 @@ func (b *browser) addByDeepLinking(s *stack, kind, kindTitle, title string) devp
 	b.openDeepLinkPicker(s, kindTitle)
 	b.shot("educator-deep-linking-picker")
 	b.clickInFrame(s.Huddle, `input[value="`+kind+`"]`)
-	b.fillInFrame(s.Huddle, "#title", title)
+	// Each kind has its own title field (issue 17 item 12).
+	b.fillInFrame(s.Huddle, `input[name="title_`+kind+`"]`, title)
+	if discussion.IsBoard(kind) {
+		// The picker now defaults boards to anonymous to peers; these journeys start
+		// from a named board and change it in Huddle's own settings.
+		b.clickInFrame(s.Huddle, `input[name="identity_`+kind+`"][value="named"]`)
+	}
 	b.submitInFrame(s.Huddle, `form[action^="/deep-link/"]`)
 
 	// Huddle posts its answer to the platform in the frame; the platform adds the

@@ -189,11 +189,8 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 		roster: o.Roster}
 }
 
-type activitySettings struct {
-	MaxScore float64 `json:"max_score"`
-}
-
-// Settings returns an activity's set-up, making its row with defaults the first time.
+// Settings returns an activity's set-up, making its row the first time
+// from the settings Deep Linking gave the activity (seed.go), or the defaults.
 func (s *Service) Settings(ctx context.Context, a course.Activity) (Settings, error) {
 	st, err := s.settings(ctx, s.db, a.ID)
 	if !errors.Is(err, ErrNotFound) {
@@ -202,19 +199,12 @@ func (s *Service) Settings(ctx context.Context, a course.Activity) (Settings, er
 	if a.Kind != KindReflectionLog {
 		return st, ErrNotFound
 	}
-	as := activitySettings{MaxScore: 100}
-	if len(a.Settings) > 0 {
-		_ = json.Unmarshal(a.Settings, &as) // bad settings fall back to the defaults
-	}
-	if as.MaxScore <= 0 {
-		as.MaxScore = 100
-	}
-	tag, err := s.db.Exec(ctx, `INSERT INTO reflection_settings (activity_id, max_score) VALUES ($1, $2)
-ON CONFLICT (activity_id) DO NOTHING`, a.ID, as.MaxScore)
+	// The activity's seed (seed.go): what Deep Linking put in its custom parameters.
+	created, err := s.createSettings(ctx, a)
 	if err != nil {
-		return st, fmt.Errorf("reflection: create settings of %d: %w", a.ID, err)
+		return st, err
 	}
-	if tag.RowsAffected() == 1 && s.roster != nil {
+	if created && s.roster != nil {
 		// The log is being set up: read the class list now, so supervisors can be
 		// assigned before learners have launched (issue 17). A failure costs only
 		// that read; the educator can refresh the list from the Supervisors page.

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -21,6 +19,7 @@ import (
 func (s *Server) activityRoutes() {
 	s.handle(fiber.MethodGet, "/activities/:activity", Member, s.activity)
 	s.handle(fiber.MethodPost, "/activities/:activity/setup", Educator, s.setUpActivity)
+	s.handle(fiber.MethodPost, "/activities/:activity/source", Educator, s.chooseSource)
 	s.handle(fiber.MethodGet, "/deep-link/:id", SignedIn, s.deepLinkPicker)
 	s.handle(fiber.MethodPost, "/deep-link/:id", SignedIn, s.deepLinkRespond)
 	s.handle(fiber.MethodGet, "/admin", PlatformAdmin, s.admin)
@@ -63,6 +62,12 @@ func (s *Server) activity(c *fiber.Ctx) error {
 			return c.Render("setup", page(c, "Set up this activity", fiber.Map{"Kinds": s.deps.Kinds}))
 		}
 		return c.Render("not_set_up", page(c, "Not set up yet", fiber.Map{}))
+	}
+	// A copy, import or restore of another activity starts with its settings (sources.go).
+	if a.Activity.Source != course.SourceOwn {
+		if shown, err := s.settleSource(c); shown || err != nil {
+			return err
+		}
 	}
 	if discussion.IsBoard(a.Activity.Kind) {
 		return s.boardPage(c)
@@ -174,120 +179,6 @@ func (s *Server) pendingDeepLink(c *fiber.Ctx, take bool) (lti.PendingDeepLink, 
 	}
 	c.Locals("courseTitle", title)
 	return p, nil
-}
-
-func (s *Server) deepLinkPicker(c *fiber.Ctx) error {
-	p, err := s.pendingDeepLink(c, false)
-	if err != nil {
-		return err
-	}
-	return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{}))
-}
-
-func (s *Server) deepLinkData(c *fiber.Ctx, p lti.PendingDeepLink, data fiber.Map) fiber.Map {
-	data = page(c, "Add Huddle to your course", data)
-	if sess, ok := data["Session"].(fiber.Map); ok {
-		sess["CourseTitle"] = c.Locals("courseTitle")
-	}
-	data["Kinds"] = s.deps.Kinds
-	data["Multiple"] = p.Settings.AcceptMultiple
-	data["ID"] = c.Params("id")
-	return data
-}
-
-func (s *Server) deepLinkRespond(c *fiber.Ctx) error {
-	p, err := s.pendingDeepLink(c, false)
-	if err != nil {
-		return err
-	}
-	var chosen []course.Kind
-	for _, name := range formValues(c, "kind") {
-		if k, ok := course.FindKind(s.deps.Kinds, name); ok {
-			chosen = append(chosen, k)
-		}
-	}
-	title := strings.TrimSpace(c.FormValue("title"))
-	if len(chosen) == 0 || (len(chosen) > 1 && !p.Settings.AcceptMultiple) {
-		c.Status(fiber.StatusUnprocessableEntity)
-		return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{"Error": "Choose one kind of activity to add.", "TitleValue": title}))
-	}
-	maxScore := 0.0
-	if raw := strings.TrimSpace(c.FormValue("max_score")); raw != "" {
-		v, err := strconv.ParseFloat(raw, 64)
-		if err != nil || v <= 0 || v > 1000 {
-			c.Status(fiber.StatusUnprocessableEntity)
-			return c.Render("deep_link", s.deepLinkData(c, p, fiber.Map{"Error": "Maximum score must be a number between 1 and 1000.", "ErrorField": "max_score", "TitleValue": title}))
-		}
-		maxScore = v
-	}
-	items := make([]lti.ContentItem, 0, len(chosen))
-	for _, k := range chosen {
-		items = append(items, contentItem(s.RedirectURI(), k, title, maxScore, len(chosen) > 1))
-	}
-	// Only now is the request used up: a failed validation above can be corrected.
-	if _, err := s.pendingDeepLink(c, true); err != nil {
-		return err
-	}
-	platform, err := s.deps.LTI.Platform(c.UserContext(), p.PlatformID)
-	if err != nil {
-		return err
-	}
-	key, err := s.deps.Keys.SigningKey(c.UserContext())
-	if err != nil {
-		return err
-	}
-	ret, err := s.deps.DeepLinks.SignResponse(p.AsLaunch(), platform, lti.DeepLinkingResponse{Items: items}, key)
-	if err != nil {
-		return err
-	}
-	s.auditEntry(c, audit.Entry{PlatformID: p.PlatformID, CourseID: p.CourseID, Action: audit.DeepLinkAdd, TargetID: p.CourseID, Detail: kindsDetail(chosen...)})
-	if p.RelayHash != nil {
-		// Chosen in the new window of a frame that keeps no cookies: Moodle fills its
-		// form only from inside its dialog, so the frame posts the answer there.
-		err := s.deps.LTI.FillRelay(c.UserContext(), p.RelayHash, ret.ReturnURL, ret.JWT)
-		if errors.Is(err, lti.ErrNotFound) {
-			return problem(fiber.StatusConflict, "relay_gone", "Moodle's dialog is no longer waiting",
-				"The Moodle page that opened this window was closed or reloaded, so your choice cannot reach its form. Close this window, then choose Huddle again from \"Add an activity\" in Moodle.")
-		}
-		if err != nil {
-			return err
-		}
-		return c.Render("deep_link_relayed", page(c, "Sent to Moodle", fiber.Map{}))
-	}
-	allowFraming(c, platform.Issuer, ret.ReturnURL)
-	return c.Render("deep_link_return", page(c, "Returning to Moodle", fiber.Map{
-		"ReturnURL": ret.ReturnURL, "JWT": ret.JWT, "Field": lti.DeepLinkingFormField,
-	}))
-}
-
-// contentItem describes one activity for Moodle. Its kind and settings travel in
-// custom parameters, which Moodle copies with the course, so next year's copy starts a
-// new activity with the same set-up; the URL is the launch URL with the kind in its
-// query (Moodle returns it as target_link_uri).
-func contentItem(launchURL string, k course.Kind, title string, maxScore float64, multi bool) lti.ContentItem {
-	if title == "" || multi {
-		title = k.Title
-	}
-	st := map[string]any{}
-	if k.Graded {
-		if maxScore == 0 {
-			maxScore = k.MaxScore
-		}
-		// The activity keeps the maximum it asked Moodle's gradebook for.
-		st["max_score"] = maxScore
-	}
-	settings, _ := json.Marshal(st)
-	item := lti.ContentItem{
-		Type:   lti.ContentItemTypeResourceLink,
-		Title:  title,
-		Text:   k.Description,
-		URL:    launchURL + "?kind=" + k.Name,
-		Custom: map[string]string{course.CustomKind: k.Name, course.CustomSettings: string(settings)},
-	}
-	if k.Graded {
-		item.LineItem = &lti.ContentLineItem{ScoreMaximum: maxScore, Label: title, ResourceID: k.Name, Tag: k.Tag}
-	}
-	return item
 }
 
 func formValues(c *fiber.Ctx, key string) []string {

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/huddle-lti/huddle/audit"
+	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/lti"
 )
@@ -66,6 +67,10 @@ func (s *Server) register(c *fiber.Ctx) error {
 		// shows Huddle in the activity chooser, beside the activity.
 		LogoURL:     s.url(pathLogo),
 		Description: "Peer discussion, case sharing, reflection and feedback for NHS learners.",
+		// Moodle substitutes this in every launch with the ids of the courses this one
+		// was copied or restored from, nearest first: how a copied activity finds the
+		// one whose settings it starts with (course/source.go).
+		CustomParameters: map[string]string{course.CustomContextHistory: "$Context.id.history"},
 	})
 	ru, err := url.Parse(cfg.RegistrationEndpoint)
 	if err != nil {

@@ -91,6 +91,9 @@ func TestDynamicRegistration(t *testing.T) {
 	require.Contains(t, logo.header.Get("Content-Type"), "image/svg+xml")
 	tc := reg["https://purl.imsglobal.org/spec/lti-tool-configuration"].(map[string]any)
 	require.Equal(t, "huddle.test", tc["domain"])
+	// Moodle fills it with the courses a copied or restored course came from, so a copy
+	// finds the activity whose settings it starts with (issue 17 item 1).
+	require.Equal(t, map[string]any{"huddle_context_history": "$Context.id.history"}, tc["custom_parameters"])
 
 	ps, err := e.deps.LTI.Platforms(t.Context())
 	require.NoError(t, err)
