@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,7 @@ import (
 	"github.com/huddle-lti/huddle/migrations"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/ratelimit"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/roster"
@@ -124,6 +126,7 @@ type App struct {
 	Boards      *discussion.Service
 	Notices     *notify.Service
 	Reflections *reflection.Service
+	Programmes  *programme.Service
 	Audit       *audit.Log
 	Hub         *live.Hub
 	Limits      *ratelimit.Limiter
@@ -134,7 +137,9 @@ type App struct {
 
 // Kinds lists the activity kinds this build offers, in the order educators see them.
 // Each activity package adds its own here when it lands.
-func Kinds() []course.Kind { return append(discussion.Kinds(), reflection.Kinds()...) }
+func Kinds() []course.Kind {
+	return slices.Concat(discussion.Kinds(), reflection.Kinds(), programme.Kinds())
+}
 
 // UserAgent names Huddle on every outbound request: some Moodle sites answer 403 to
 // requests without one.
@@ -265,6 +270,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 	})
+	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
 
 	registry := o.Registry
@@ -300,6 +306,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Boards:      a.Boards,
 		Notices:     a.Notices,
 		Reflections: a.Reflections,
+		Programmes:  a.Programmes,
 		Audit:       a.Audit,
 		Live:        a.Hub,
 		Kinds:       Kinds(),

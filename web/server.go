@@ -31,6 +31,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/ratelimit"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/session"
@@ -86,6 +87,8 @@ type Deps struct {
 	StreamLifetime time.Duration
 	// Reflections are reflection logs.
 	Reflections *reflection.Service
+	// Programmes are teaching programmes and their calendar feeds.
+	Programmes *programme.Service
 	// Notices holds each person's choice of Moodle notifications.
 	Notices *notify.Service
 	// Audit is the log of educators' and administrators' actions.
@@ -143,7 +146,7 @@ func (d Deps) check() error {
 		{"Grades", d.Grades == nil}, {"Moodle", d.Moodle == nil}, {"RequestRoster", d.RequestRoster == nil},
 		{"Boards", d.Boards == nil}, {"Live", d.Live == nil}, {"Reflections", d.Reflections == nil},
 		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil}, {"Limiter", d.Limiter == nil},
-		{"Audit", d.Audit == nil},
+		{"Audit", d.Audit == nil}, {"Programmes", d.Programmes == nil},
 	} {
 		if dep.unset {
 			missing = append(missing, dep.name)
@@ -277,6 +280,7 @@ func (s *Server) routes() {
 	s.activityRoutes()
 	s.boardRoutes()
 	s.reflectionRoutes()
+	s.programmeRoutes()
 	s.notificationRoutes()
 	s.handoffRoutes()
 	s.signOutRoutes()
