@@ -55,6 +55,12 @@ func newWorld(t *testing.T) *world {
 	w.enrol(t, w.learner2, w.courseA, "{learner}")
 	w.enrol(t, w.educator, w.courseA, "{educator}")
 	w.enrol(t, w.outsider, w.courseOther, "{learner}")
+	// Courses and activities were last changed before the world's clock starts, as
+	// they would be in production, where both read the same clock.
+	_, err := w.db.Exec(context.Background(), `UPDATE courses SET updated_at = $1`, start.Add(-24*time.Hour))
+	require.NoError(t, err)
+	_, err = w.db.Exec(context.Background(), `UPDATE activities SET updated_at = $1`, start.Add(-24*time.Hour))
+	require.NoError(t, err)
 	return w
 }
 
