@@ -17,6 +17,7 @@ func (s *Server) programmeRoutes() {
 	s.handle(fiber.MethodGet, "/activities/:activity/programme/sessions/:session/edit", Educator, s.editProgrammeSession)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session", Educator, s.updateProgrammeSession)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session/cancel", Educator, s.cancelProgrammeSession)
+	s.programmeCalendarRoutes()
 }
 
 var (
