@@ -18,6 +18,7 @@ func (s *Server) programmeRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session", Educator, s.updateProgrammeSession)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session/cancel", Educator, s.cancelProgrammeSession)
 	s.programmeCalendarRoutes()
+	s.programmeImportRoutes()
 }
 
 var (
