@@ -55,6 +55,10 @@ type Session struct {
 	CancelledAt          *time.Time
 	Sequence             int
 	UpdatedAt            time.Time
+	// CheckInCode is the code learners type to check in ("" until an educator starts
+	// check-in); it works until CheckInGrace after the end.
+	CheckInCode  string
+	CheckInGrace time.Duration
 }
 
 // Cancelled reports whether the session was cancelled.

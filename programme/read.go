@@ -11,13 +11,15 @@ import (
 
 const sessionColumns = `id, activity_id, uid, coalesce(series_id, 0), title, starts_at, ends_at, location, online_url,
     teacher, outcomes, grades, coalesce(feedback_activity_id, 0), coalesce(reflection_activity_id, 0), cancelled_at,
-    sequence, updated_at`
+    sequence, updated_at, coalesce(checkin_code, ''), checkin_grace_minutes`
 
 func scanSession(row pgx.Row) (Session, error) {
 	var s Session
+	var grace int
 	err := row.Scan(&s.ID, &s.ActivityID, &s.UID, &s.SeriesID, &s.Title, &s.Start, &s.End, &s.Location, &s.OnlineURL,
 		&s.Teacher, &s.Outcomes, &s.Grades, &s.FeedbackActivityID, &s.ReflectionActivityID, &s.CancelledAt,
-		&s.Sequence, &s.UpdatedAt)
+		&s.Sequence, &s.UpdatedAt, &s.CheckInCode, &grace)
+	s.CheckInGrace = time.Duration(grace) * time.Minute
 	return s, err
 }
 
