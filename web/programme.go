@@ -19,6 +19,7 @@ func (s *Server) programmeRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session/cancel", Educator, s.cancelProgrammeSession)
 	s.programmeCalendarRoutes()
 	s.programmeImportRoutes()
+	s.programmeAttendanceRoutes()
 }
 
 var (
@@ -85,21 +86,32 @@ func viewWeeks(weeks []programme.Week, now time.Time) []weekView {
 // programmePage is a teaching programme's activity page: what is next at the top,
 // then the sessions by week; earlier weeks folded away below.
 func (s *Server) programmePage(c *fiber.Ctx) error {
+	return s.renderProgramme(c, fiber.Map{}, fiber.StatusOK)
+}
+
+func (s *Server) renderProgramme(c *fiber.Ctx, data fiber.Map, status int) error {
 	a := actorOf(c)
+	ctx := c.UserContext()
 	grade := c.Query("grade")
 	if !validGrade(grade) {
 		grade = ""
 	}
-	o, err := s.deps.Programmes.Overview(c.UserContext(), a.Activity.ID, grade)
+	o, err := s.deps.Programmes.Overview(ctx, a.Activity.ID, grade)
+	if err != nil {
+		return err
+	}
+	attended, err := s.deps.Programmes.AttendedSessions(ctx, a.Activity.ID, a.Session.UserID)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	data := fiber.Map{"Weeks": viewWeeks(o.Weeks, now), "Past": viewWeeks(o.Past, now), "Grades": programme.Grades,
-		"Grade": grade, "Cancelled": c.Query("cancelled") != "", "Saved": c.Query("saved")}
+	data["Weeks"], data["Past"], data["Grades"], data["Grade"] = viewWeeks(o.Weeks, now), viewWeeks(o.Past, now), programme.Grades, grade
+	data["Cancelled"], data["Saved"], data["Attended"] = c.Query("cancelled") != "", c.Query("saved"), attended
+	data["CheckedIn"] = c.Query("checked_in") != ""
 	if o.Next != nil {
 		data["Next"] = viewSession(*o.Next, now)
 	}
+	c.Status(status)
 	return c.Render("programme", page(c, a.Activity.Title, data))
 }
 
