@@ -270,7 +270,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 	})
-	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now})
+	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now,
+		Queue: a.Queue})
+	river.AddWorker(workers, &programme.SyncEventWorker{Service: a.Programmes, Calendars: moodleCalendars{a.Moodle}})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
 
 	registry := o.Registry
@@ -330,6 +332,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	return a, nil
+}
+
+// moodleCalendars gives the programme each platform's Moodle calendar.
+type moodleCalendars struct{ c *moodle.Connections }
+
+func (m moodleCalendars) CalendarFor(ctx context.Context, platformID int64) (programme.Calendar, error) {
+	return m.c.ClientFor(ctx, platformID)
 }
 
 // queueWorkers is how many jobs an instance works at once. Each holds a connection

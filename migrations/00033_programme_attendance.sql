@@ -19,7 +19,34 @@ ALTER TABLE programme_sessions
 CREATE UNIQUE INDEX programme_sessions_checkin_code ON programme_sessions (activity_id, checkin_code)
     WHERE checkin_code IS NOT NULL;
 
+-- Whether a programme's sessions become events in the Moodle course's calendar. Course
+-- events are seen by everyone in the course, so sessions meant for some grades only go
+-- there when the educator also chooses that.
+CREATE TABLE programme_settings (
+    activity_id             bigint PRIMARY KEY REFERENCES activities (id) ON DELETE CASCADE,
+    moodle_events           boolean NOT NULL DEFAULT false,
+    moodle_events_for_grades boolean NOT NULL DEFAULT false
+);
+
+-- The Moodle calendar event of each session. Moodle 4.5 cannot update an event through
+-- web services, so a change deletes the event and creates another. event_id is the
+-- event now in Moodle and event_sequence the session's SEQUENCE it shows. A create is
+-- written down (creating_*) before it is sent and cleared when its answer is stored:
+-- found set, the answer was lost, and the next attempt looks for that event in Moodle
+-- before creating one, so a retry never leaves two.
+CREATE TABLE programme_moodle_events (
+    session_id        bigint PRIMARY KEY REFERENCES programme_sessions (id) ON DELETE CASCADE,
+    event_id          bigint,
+    event_sequence    integer,
+    creating_name     text,
+    creating_start    timestamptz,
+    creating_sequence integer,
+    updated_at        timestamptz NOT NULL
+);
+
 -- +goose Down
+DROP TABLE programme_moodle_events;
+DROP TABLE programme_settings;
 DROP INDEX programme_sessions_checkin_code;
 ALTER TABLE programme_sessions DROP COLUMN checkin_grace_minutes, DROP COLUMN checkin_code;
 DROP TABLE programme_attendance;

@@ -173,16 +173,17 @@ func (s *Service) Import(ctx context.Context, a course.Activity, r io.Reader) (i
 	}
 	now := s.now()
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		for _, c := range ready {
-			if _, err := tx.Exec(ctx, `
+		ids := make([]int64, len(ready))
+		for i, c := range ready {
+			if err := tx.QueryRow(ctx, `
 INSERT INTO programme_sessions (activity_id, uid, title, starts_at, ends_at, location, online_url, teacher, outcomes,
     grades, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`, a.ID, newUID(), c.title, c.start, c.end, c.location,
-				c.onlineURL, c.teacher, c.outcomes, c.grades, now); err != nil {
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id`, a.ID, newUID(), c.title, c.start, c.end, c.location,
+				c.onlineURL, c.teacher, c.outcomes, c.grades, now).Scan(&ids[i]); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.syncLater(ctx, tx, ids...)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("programme: import into %d: %w", a.ID, err)

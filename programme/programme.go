@@ -100,15 +100,19 @@ func (e *GuardError) Error() string {
 
 // Service reads and writes teaching programmes.
 type Service struct {
-	db  *pgxpool.Pool
-	log *slog.Logger
-	now func() time.Time
+	db    *pgxpool.Pool
+	log   *slog.Logger
+	now   func() time.Time
+	queue Queue
 }
 
 // Options are a Service's collaborators; each may be left out.
 type Options struct {
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
+	// Queue takes the jobs that put sessions in Moodle's calendar, in the transaction
+	// that changes them (River); nil leaves Moodle's calendar alone.
+	Queue Queue
 }
 
 // NewService returns a Service.
@@ -119,7 +123,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: o.Logger, now: o.Now}
+	return &Service{db: db, log: o.Logger, now: o.Now, queue: o.Queue}
 }
 
 type querier interface {

@@ -261,7 +261,7 @@ RETURNING id`, a.ID, newUID(), series, c.title, o[0], o[1], c.location, c.online
 			}
 			ids = append(ids, id)
 		}
-		return nil
+		return s.syncLater(ctx, tx, ids...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("programme: create sessions in %d: %w", a.ID, err)
@@ -276,18 +276,31 @@ func (s *Service) Update(ctx context.Context, a course.Activity, sessionID int64
 	if err != nil {
 		return err
 	}
-	tag, err := s.db.Exec(ctx, `
+	return s.change(ctx, a.ID, sessionID, "update", `
 UPDATE programme_sessions SET title = $3, starts_at = $4, ends_at = $5, location = $6, online_url = $7,
     teacher = $8, outcomes = $9, grades = $10, feedback_activity_id = $11, reflection_activity_id = $12,
     sequence = sequence + 1, updated_at = $13
 WHERE id = $1 AND activity_id = $2 AND cancelled_at IS NULL`,
-		sessionID, a.ID, c.title, c.start, c.end, c.location, c.onlineURL, c.teacher, c.outcomes, c.grades,
-		c.feedback, c.reflection, s.now())
+		c.title, c.start, c.end, c.location, c.onlineURL, c.teacher, c.outcomes, c.grades, c.feedback, c.reflection, s.now())
+}
+
+// change runs one UPDATE of a session ($1 the session, $2 the programme) and queues
+// its Moodle calendar event for syncing in the same transaction.
+func (s *Service) change(ctx context.Context, activityID, sessionID int64, what, sql string, args ...any) error {
+	changed := false
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, append([]any{sessionID, activityID}, args...)...)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		changed = true
+		return s.syncLater(ctx, tx, sessionID)
+	})
 	if err != nil {
-		return fmt.Errorf("programme: update session %d: %w", sessionID, err)
+		return fmt.Errorf("programme: %s session %d: %w", what, sessionID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return s.whyNot(ctx, a.ID, sessionID)
+	if !changed {
+		return s.whyNot(ctx, activityID, sessionID)
 	}
 	return nil
 }
@@ -295,17 +308,9 @@ WHERE id = $1 AND activity_id = $2 AND cancelled_at IS NULL`,
 // Cancel marks a session cancelled. It stays in the programme and in every feed, as
 // cancelled, so a calendar that already holds it removes or strikes it through.
 func (s *Service) Cancel(ctx context.Context, a course.Activity, sessionID int64) error {
-	now := s.now()
-	tag, err := s.db.Exec(ctx, `
+	return s.change(ctx, a.ID, sessionID, "cancel", `
 UPDATE programme_sessions SET cancelled_at = $3, sequence = sequence + 1, updated_at = $3
-WHERE id = $1 AND activity_id = $2 AND cancelled_at IS NULL`, sessionID, a.ID, now)
-	if err != nil {
-		return fmt.Errorf("programme: cancel session %d: %w", sessionID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return s.whyNot(ctx, a.ID, sessionID)
-	}
-	return nil
+WHERE id = $1 AND activity_id = $2 AND cancelled_at IS NULL`, s.now())
 }
 
 // whyNot tells a missing session from a cancelled one after an update changed nothing.

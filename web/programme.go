@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/programme"
 )
 
@@ -20,6 +21,40 @@ func (s *Server) programmeRoutes() {
 	s.programmeCalendarRoutes()
 	s.programmeImportRoutes()
 	s.programmeAttendanceRoutes()
+	s.handle(fiber.MethodGet, "/activities/:activity/programme/settings", Educator, s.programmeSettings)
+	s.handle(fiber.MethodPost, "/activities/:activity/programme/settings", Educator, s.saveProgrammeSettings)
+}
+
+// programmeSettings is where an educator puts the sessions in Moodle's course calendar.
+func (s *Server) programmeSettings(c *fiber.Ctx) error {
+	if err := s.programmeOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	st, err := s.deps.Programmes.Settings(c.UserContext(), a.Activity.ID)
+	if err != nil {
+		return err
+	}
+	_, err = s.deps.Moodle.Get(c.UserContext(), a.Activity.PlatformID)
+	connected := err == nil
+	if err != nil && !errors.Is(err, moodle.ErrNoConnection) {
+		return err
+	}
+	return c.Render("programme_settings", page(c, "Programme settings", fiber.Map{"Settings": st, "Connected": connected,
+		"Saved": c.Query("saved") != ""}))
+}
+
+func (s *Server) saveProgrammeSettings(c *fiber.Ctx) error {
+	if err := s.programmeOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	st := programme.Settings{MoodleEvents: c.FormValue("moodle_events") == "yes",
+		MoodleEventsForGrades: c.FormValue("moodle_events_for_grades") == "yes"}
+	if err := s.deps.Programmes.SaveSettings(c.UserContext(), *a.Activity, st); err != nil {
+		return programmeProblem(err)
+	}
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/settings?saved=1")
 }
 
 var (

@@ -138,3 +138,23 @@ func TestProgrammeFormErrorsChangeNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestProgrammeMoodleCalendarSetting(t *testing.T) {
+	t.Parallel()
+	pe := newProgrammeEnv(t)
+	require.Equal(t, http.StatusSeeOther, pe.edu.post(pe.edu.activity+"/programme/sessions", sessionForm(pe.edu.csrf)).code)
+	expectPage(t, pe.edu.get(pe.edu.activity+"/programme/settings"), http.StatusOK, "no web services connection")
+	r := pe.edu.post(pe.edu.activity+"/programme/settings", url.Values{"csrf": {pe.edu.csrf}, "moodle_events": {"yes"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	var activityID int64
+	require.NoError(t, pe.pool.QueryRow(t.Context(), `SELECT activity_id FROM programme_sessions`).Scan(&activityID))
+	st, err := pe.app.Programmes.Settings(t.Context(), activityID)
+	require.NoError(t, err)
+	require.True(t, st.MoodleEvents)
+	require.False(t, st.MoodleEventsForGrades)
+	var jobs int
+	require.NoError(t, pe.pool.QueryRow(t.Context(), `SELECT count(*) FROM river_job WHERE kind = 'programme_moodle_event'`).Scan(&jobs))
+	require.Equal(t, 2, jobs, "one for the new session, one for the setting")
+	require.Equal(t, http.StatusForbidden, pe.learner.post(pe.learner.activity+"/programme/settings",
+		url.Values{"csrf": {pe.learner.csrf}, "moodle_events": {"yes"}}).code)
+}
