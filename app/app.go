@@ -223,9 +223,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// anonymous posts: released each minute, in batches. Rosters of courses with
 		// shared reflections: read daily, so supervision follows them. Participation
 		// scores of boards anonymous to peers: pushed on the educator's dates, checked
-		// every ten minutes.
+		// every ten minutes. Teaching session reminders: checked every five minutes.
 		PeriodicJobs: []*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
-			roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob()},
+			roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob(), programme.RemindPeriodicJob()},
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -273,6 +273,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now,
 		Queue: a.Queue})
 	river.AddWorker(workers, &programme.SyncEventWorker{Service: a.Programmes, Calendars: moodleCalendars{a.Moodle}})
+	river.AddWorker(workers, &programme.RemindWorker{Service: a.Programmes, Notifier: moodleNotices{a.Notices}})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
 
 	registry := o.Registry

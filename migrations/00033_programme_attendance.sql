@@ -1,6 +1,9 @@
 -- +goose Up
--- Who came to a teaching session (issue 16): marked by an educator from the course's
--- roster, or by the learner with the code shown in the room.
+-- Teaching programmes, continued (issue 16): attendance, Moodle calendar events and
+-- reminders.
+
+-- Who came to a teaching session: marked by an educator from the course's roster, or
+-- by the learner with the code shown in the room.
 CREATE TABLE programme_attendance (
     session_id bigint NOT NULL REFERENCES programme_sessions (id) ON DELETE CASCADE,
     user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -25,7 +28,19 @@ CREATE UNIQUE INDEX programme_sessions_checkin_code ON programme_sessions (activ
 CREATE TABLE programme_settings (
     activity_id             bigint PRIMARY KEY REFERENCES activities (id) ON DELETE CASCADE,
     moodle_events           boolean NOT NULL DEFAULT false,
-    moodle_events_for_grades boolean NOT NULL DEFAULT false
+    moodle_events_for_grades boolean NOT NULL DEFAULT false,
+    -- Minutes before a session its learners get a reminder through Moodle; 0 for none.
+    reminder_minutes        integer NOT NULL DEFAULT 0 CHECK (reminder_minutes BETWEEN 0 AND 10080)
+);
+
+-- When a session's reminder went out, so it goes once; cleared when the session moves.
+ALTER TABLE programme_sessions ADD COLUMN reminder_sent_at timestamptz;
+
+-- Learners who turned a programme's reminders off.
+CREATE TABLE programme_reminder_optouts (
+    activity_id bigint NOT NULL REFERENCES activities (id) ON DELETE CASCADE,
+    user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (activity_id, user_id)
 );
 
 -- The Moodle calendar event of each session. Moodle 4.5 cannot update an event through
@@ -45,6 +60,8 @@ CREATE TABLE programme_moodle_events (
 );
 
 -- +goose Down
+DROP TABLE programme_reminder_optouts;
+ALTER TABLE programme_sessions DROP COLUMN reminder_sent_at;
 DROP TABLE programme_moodle_events;
 DROP TABLE programme_settings;
 DROP INDEX programme_sessions_checkin_code;

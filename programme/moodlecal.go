@@ -24,13 +24,18 @@ type Settings struct {
 	MoodleEvents bool
 	// MoodleEventsForGrades puts sessions meant for some grades there too.
 	MoodleEventsForGrades bool
+	// ReminderBefore is how long before each session its learners are reminded
+	// through Moodle; 0 for no reminders.
+	ReminderBefore time.Duration
 }
 
 // Settings returns a programme's settings (the defaults until saved).
 func (s *Service) Settings(ctx context.Context, activityID int64) (Settings, error) {
 	var st Settings
-	err := s.db.QueryRow(ctx, `SELECT moodle_events, moodle_events_for_grades FROM programme_settings WHERE activity_id = $1`,
-		activityID).Scan(&st.MoodleEvents, &st.MoodleEventsForGrades)
+	var minutes int
+	err := s.db.QueryRow(ctx, `SELECT moodle_events, moodle_events_for_grades, reminder_minutes FROM programme_settings WHERE activity_id = $1`,
+		activityID).Scan(&st.MoodleEvents, &st.MoodleEventsForGrades, &minutes)
+	st.ReminderBefore = time.Duration(minutes) * time.Minute
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return st, fmt.Errorf("programme: settings of %d: %w", activityID, err)
 	}
@@ -43,10 +48,13 @@ func (s *Service) SaveSettings(ctx context.Context, a course.Activity, st Settin
 	if a.Kind != KindProgramme {
 		return ErrNotFound
 	}
+	if st.ReminderBefore < 0 || st.ReminderBefore > MaxReminderBefore || st.ReminderBefore%time.Minute != 0 {
+		return invalid("reminder", "Choose when reminders go out: up to a week before.")
+	}
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO programme_settings (activity_id, moodle_events, moodle_events_for_grades)
-VALUES ($1, $2, $3) ON CONFLICT (activity_id) DO UPDATE SET moodle_events = $2, moodle_events_for_grades = $3`,
-			a.ID, st.MoodleEvents, st.MoodleEventsForGrades); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO programme_settings (activity_id, moodle_events, moodle_events_for_grades, reminder_minutes)
+VALUES ($1, $2, $3, $4) ON CONFLICT (activity_id) DO UPDATE SET moodle_events = $2, moodle_events_for_grades = $3, reminder_minutes = $4`,
+			a.ID, st.MoodleEvents, st.MoodleEventsForGrades, int(st.ReminderBefore/time.Minute)); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id FROM programme_sessions WHERE activity_id = $1`, a.ID)

@@ -279,7 +279,9 @@ func (s *Service) Update(ctx context.Context, a course.Activity, sessionID int64
 	return s.change(ctx, a.ID, sessionID, "update", `
 UPDATE programme_sessions SET title = $3, starts_at = $4, ends_at = $5, location = $6, online_url = $7,
     teacher = $8, outcomes = $9, grades = $10, feedback_activity_id = $11, reflection_activity_id = $12,
-    sequence = sequence + 1, updated_at = $13
+    sequence = sequence + 1, updated_at = $13,
+    -- A session that moves is reminded of again, at its new time.
+    reminder_sent_at = CASE WHEN starts_at = $4 THEN reminder_sent_at END
 WHERE id = $1 AND activity_id = $2 AND cancelled_at IS NULL`,
 		c.title, c.start, c.end, c.location, c.onlineURL, c.teacher, c.outcomes, c.grades, c.feedback, c.reflection, s.now())
 }

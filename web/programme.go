@@ -21,6 +21,7 @@ func (s *Server) programmeRoutes() {
 	s.programmeCalendarRoutes()
 	s.programmeImportRoutes()
 	s.programmeAttendanceRoutes()
+	s.handle(fiber.MethodPost, "/activities/:activity/programme/reminders", Member, s.setReminders)
 	s.handle(fiber.MethodGet, "/activities/:activity/programme/settings", Educator, s.programmeSettings)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/settings", Educator, s.saveProgrammeSettings)
 }
@@ -41,7 +42,24 @@ func (s *Server) programmeSettings(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Render("programme_settings", page(c, "Programme settings", fiber.Map{"Settings": st, "Connected": connected,
-		"Saved": c.Query("saved") != ""}))
+		"Saved": c.Query("saved") != "", "Reminder": int(st.ReminderBefore / time.Minute),
+		"ReminderChoices": []struct {
+			Minutes int
+			Label   string
+		}{{0, "No reminders"}, {30, "30 minutes before"}, {60, "1 hour before"}, {120, "2 hours before"}, {1440, "The day before (24 hours)"}}}))
+}
+
+// setReminders is a learner turning a programme's reminders on or off.
+func (s *Server) setReminders(c *fiber.Ctx) error {
+	if err := s.programmeOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	on := c.FormValue("on") == "yes"
+	if err := s.deps.Programmes.SetReminders(c.UserContext(), *a.Activity, a.Session.UserID, on); err != nil {
+		return err
+	}
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?reminders="+strconv.FormatBool(on))
 }
 
 func (s *Server) saveProgrammeSettings(c *fiber.Ctx) error {
@@ -49,9 +67,19 @@ func (s *Server) saveProgrammeSettings(c *fiber.Ctx) error {
 		return err
 	}
 	a := actorOf(c)
+	minutes, err := strconv.Atoi(c.FormValue("reminder", "0"))
+	if err != nil {
+		minutes = -1 // refused by the service with its message
+	}
 	st := programme.Settings{MoodleEvents: c.FormValue("moodle_events") == "yes",
-		MoodleEventsForGrades: c.FormValue("moodle_events_for_grades") == "yes"}
-	if err := s.deps.Programmes.SaveSettings(c.UserContext(), *a.Activity, st); err != nil {
+		MoodleEventsForGrades: c.FormValue("moodle_events_for_grades") == "yes",
+		ReminderBefore:        time.Duration(minutes) * time.Minute}
+	err = s.deps.Programmes.SaveSettings(c.UserContext(), *a.Activity, st)
+	var inv *programme.InvalidError
+	if errors.As(err, &inv) {
+		return invalidInput(inv.Message)
+	}
+	if err != nil {
 		return programmeProblem(err)
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/settings?saved=1")
@@ -143,6 +171,14 @@ func (s *Server) renderProgramme(c *fiber.Ctx, data fiber.Map, status int) error
 	data["Weeks"], data["Past"], data["Grades"], data["Grade"] = viewWeeks(o.Weeks, now), viewWeeks(o.Past, now), programme.Grades, grade
 	data["Cancelled"], data["Saved"], data["Attended"] = c.Query("cancelled") != "", c.Query("saved"), attended
 	data["CheckedIn"] = c.Query("checked_in") != ""
+	if data["RemindersOn"], err = s.deps.Programmes.RemindersOn(ctx, a.Activity.ID, a.Session.UserID); err != nil {
+		return err
+	}
+	st, err := s.deps.Programmes.Settings(ctx, a.Activity.ID)
+	if err != nil {
+		return err
+	}
+	data["Reminders"], data["RemindersChanged"] = st.ReminderBefore > 0, c.Query("reminders")
 	if o.Next != nil {
 		data["Next"] = viewSession(*o.Next, now)
 	}

@@ -158,3 +158,23 @@ func TestProgrammeMoodleCalendarSetting(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, pe.learner.post(pe.learner.activity+"/programme/settings",
 		url.Values{"csrf": {pe.learner.csrf}, "moodle_events": {"yes"}}).code)
 }
+
+func TestProgrammeRemindersSettingAndOptOut(t *testing.T) {
+	t.Parallel()
+	pe := newProgrammeEnv(t)
+	require.NotContains(t, pe.learner.get(pe.learner.activity).body, "Turn reminders off", "no reminders, nothing to turn off")
+	expectPage(t, pe.edu.post(pe.edu.activity+"/programme/settings", url.Values{"csrf": {pe.edu.csrf}, "reminder": {"99999"}}),
+		http.StatusUnprocessableEntity, "up to a week before")
+	require.Equal(t, http.StatusSeeOther, pe.edu.post(pe.edu.activity+"/programme/settings", url.Values{"csrf": {pe.edu.csrf}, "reminder": {"60"}}).code)
+	expectPage(t, pe.edu.get(pe.edu.activity+"/programme/settings"), http.StatusOK, `<option value="60" selected>1 hour before</option>`)
+
+	expectPage(t, pe.learner.get(pe.learner.activity), http.StatusOK, "You get a Moodle message before each session", "Turn reminders off")
+	r := pe.learner.post(pe.learner.activity+"/programme/reminders", url.Values{"csrf": {pe.learner.csrf}, "on": {"no"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	expectPage(t, pe.learner.get(r.location), http.StatusOK, "Reminders are off for this programme.", "Turn reminders on")
+	var activityID int64
+	require.NoError(t, pe.pool.QueryRow(t.Context(), `SELECT id FROM activities WHERE kind = 'teaching_programme'`).Scan(&activityID))
+	on, err := pe.app.Programmes.RemindersOn(t.Context(), activityID, pe.learner.id)
+	require.NoError(t, err)
+	require.False(t, on)
+}
