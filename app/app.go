@@ -271,7 +271,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 	})
 	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now,
-		Queue: a.Queue})
+		Queue: a.Queue, Notifier: moodleNotices{a.Notices}})
 	river.AddWorker(workers, &programme.SyncEventWorker{Service: a.Programmes, Calendars: moodleCalendars{a.Moodle}})
 	river.AddWorker(workers, &programme.RemindWorker{Service: a.Programmes, Notifier: moodleNotices{a.Notices}})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})

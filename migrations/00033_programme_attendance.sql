@@ -59,7 +59,28 @@ CREATE TABLE programme_moodle_events (
     updated_at        timestamptz NOT NULL
 );
 
+-- Educators' announcements to a programme's course (a new session, a change of room,
+-- a cancellation), sent as Moodle messages and shown on the programme until read.
+CREATE TABLE programme_announcements (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    activity_id bigint NOT NULL REFERENCES activities (id) ON DELETE CASCADE,
+    subject     text NOT NULL,
+    body        text NOT NULL,
+    -- Only learners following this grade (and those following none); '' for everyone.
+    grade       text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL
+);
+CREATE INDEX programme_announcements_activity ON programme_announcements (activity_id, created_at DESC);
+
+CREATE TABLE programme_announcement_reads (
+    announcement_id bigint NOT NULL REFERENCES programme_announcements (id) ON DELETE CASCADE,
+    user_id         bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (announcement_id, user_id)
+);
+
 -- +goose Down
+DROP TABLE programme_announcement_reads;
+DROP TABLE programme_announcements;
 DROP TABLE programme_reminder_optouts;
 ALTER TABLE programme_sessions DROP COLUMN reminder_sent_at;
 DROP TABLE programme_moodle_events;

@@ -100,10 +100,11 @@ func (e *GuardError) Error() string {
 
 // Service reads and writes teaching programmes.
 type Service struct {
-	db    *pgxpool.Pool
-	log   *slog.Logger
-	now   func() time.Time
-	queue Queue
+	db       *pgxpool.Pool
+	log      *slog.Logger
+	now      func() time.Time
+	queue    Queue
+	notifier Notifier
 }
 
 // Options are a Service's collaborators; each may be left out.
@@ -113,6 +114,9 @@ type Options struct {
 	// Queue takes the jobs that put sessions in Moodle's calendar, in the transaction
 	// that changes them (River); nil leaves Moodle's calendar alone.
 	Queue Queue
+	// Notifier sends announcements, and notices of changes within a day of a session,
+	// as Moodle messages (notify); nil sends none.
+	Notifier Notifier
 }
 
 // NewService returns a Service.
@@ -123,7 +127,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: o.Logger, now: o.Now, queue: o.Queue}
+	return &Service{db: db, log: o.Logger, now: o.Now, queue: o.Queue, notifier: o.Notifier}
 }
 
 type querier interface {

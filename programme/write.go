@@ -291,11 +291,23 @@ WHERE id = $1 AND activity_id = $2 AND cancelled_at IS NULL`,
 func (s *Service) change(ctx context.Context, activityID, sessionID int64, what, sql string, args ...any) error {
 	changed := false
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var before time.Time
+		err := tx.QueryRow(ctx, `SELECT starts_at FROM programme_sessions WHERE id = $1 AND activity_id = $2 FOR UPDATE`,
+			sessionID, activityID).Scan(&before)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, sql, append([]any{sessionID, activityID}, args...)...)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
 		changed = true
+		if err := s.noticeOfChange(ctx, tx, sessionID, before); err != nil {
+			return err
+		}
 		return s.syncLater(ctx, tx, sessionID)
 	})
 	if err != nil {
@@ -305,6 +317,41 @@ func (s *Service) change(ctx context.Context, activityID, sessionID int64, what,
 		return s.whyNot(ctx, activityID, sessionID)
 	}
 	return nil
+}
+
+// changeNotice is how close to a session a change also goes out as a Moodle message:
+// calendar apps poll on their own schedule (Google's can take a day), so a change
+// within a day might reach a subscribed calendar too late.
+const changeNotice = 24 * time.Hour
+
+// noticeOfChange tells a session's audience of a change, in tx, when the session
+// started (before the change) or starts (after it) within the next day.
+func (s *Service) noticeOfChange(ctx context.Context, tx pgx.Tx, sessionID int64, before time.Time) error {
+	if s.notifier == nil {
+		return nil
+	}
+	ses, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM programme_sessions WHERE id = $1`, sessionID))
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	soon := func(t time.Time) bool { return t.After(now) && t.Sub(now) <= changeNotice }
+	if !soon(before) && !soon(ses.Start) {
+		return nil
+	}
+	start := ses.StartLocal()
+	subject := "Changed: " + ses.Title + ", " + start.Format("Mon 2 Jan 15:04")
+	text := ses.Title + " is now at " + start.Format("15:04 on Monday 2 January") + " (UK time), until " +
+		ses.EndLocal().Format("15:04") + "."
+	if ses.Location != "" {
+		text += " Where: " + ses.Location + "."
+	}
+	if ses.Cancelled() {
+		subject = "Cancelled: " + ses.Title + ", " + start.Format("Mon 2 Jan 15:04")
+		text = ses.Title + " at " + start.Format("15:04 on Monday 2 January") + " (UK time) is cancelled."
+	}
+	_, err = s.notifyAudience(ctx, tx, ses.ActivityID, ses.Grades, subject, text)
+	return err
 }
 
 // Cancel marks a session cancelled. It stays in the programme and in every feed, as

@@ -178,3 +178,33 @@ func TestProgrammeRemindersSettingAndOptOut(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, on)
 }
+
+func TestProgrammeAnnouncements(t *testing.T) {
+	t.Parallel()
+	pe := newProgrammeEnv(t)
+	path := pe.edu.activity + "/programme/announcements"
+	expectPage(t, pe.edu.post(path, url.Values{"csrf": {pe.edu.csrf}, "subject": {"Room change"}, "body": {"Bring the notes of 943 476 5919."}}),
+		http.StatusUnprocessableEntity, "Check for patient details", "Nothing was sent")
+	expectPage(t, pe.edu.post(path, url.Values{"csrf": {pe.edu.csrf}, "subject": {""}, "body": {"Room 2."}}),
+		http.StatusUnprocessableEntity, "Give the announcement a subject.")
+	var notices int
+	require.NoError(t, pe.pool.QueryRow(t.Context(), `SELECT count(*) FROM programme_announcements`).Scan(&notices))
+	require.Zero(t, notices)
+
+	r := pe.edu.post(path, url.Values{"csrf": {pe.edu.csrf}, "subject": {"Room change"}, "body": {"Thursday is in the lecture theatre."}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	expectPage(t, pe.edu.get(r.location), http.StatusOK, "Announcement sent to 1 learners")
+	// The learner's Moodle message is queued through notify, naming the programme.
+	var activityID *int64
+	require.NoError(t, pe.pool.QueryRow(t.Context(), `SELECT activity_id FROM notices WHERE user_id = $1`, pe.learner.id).Scan(&activityID))
+	require.NotNil(t, activityID)
+
+	page := pe.learner.get(pe.learner.activity)
+	expectPage(t, page, http.StatusOK, "Room change", "Thursday is in the lecture theatre.")
+	m := regexp.MustCompile(`/programme/announcements/(\d+)/read`).FindStringSubmatch(page.body)
+	require.NotNil(t, m)
+	require.Equal(t, http.StatusSeeOther, pe.learner.post(pe.learner.activity+"/programme/announcements/"+m[1]+"/read",
+		url.Values{"csrf": {pe.learner.csrf}}).code)
+	require.NotContains(t, pe.learner.get(pe.learner.activity).body, "Thursday is in the lecture theatre.")
+	require.Equal(t, http.StatusForbidden, pe.learner.post(path, url.Values{"csrf": {pe.learner.csrf}, "subject": {"x"}, "body": {"y"}}).code)
+}
