@@ -1,6 +1,7 @@
 package programme
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,6 +141,41 @@ func (s *Service) FeedVersion(ctx context.Context, sc Scope) (Version, error) {
 	if err != nil {
 		return Version{}, fmt.Errorf("programme: feed version for %d: %w", sc.UserID, err)
 	}
+	return version(sc, n, ids, seqs, newest), nil
+}
+
+// FeedBySecretVersion is FeedBySecret and FeedVersion of the feed's whole scope (or
+// one programme of it) in one round trip: what a calendar app's poll costs.
+func (s *Service) FeedBySecretVersion(ctx context.Context, secret string, programmeID int64) (Scope, Version, error) {
+	var sc Scope
+	if len(secret) != base64.RawURLEncoding.EncodedLen(secretBytes) {
+		return sc, Version{}, ErrNotFound
+	}
+	var n, ids, seqs int64
+	var newest *time.Time
+	err := s.db.QueryRow(ctx, `
+SELECT f.user_id, f.grade, v.n, v.ids, v.seqs, v.newest
+FROM programme_feeds f, LATERAL (
+    SELECT count(*) AS n, coalesce(sum(s.id), 0) AS ids, coalesce(sum(s.sequence), 0) AS seqs,
+        max(greatest(s.updated_at, a.updated_at, c.updated_at)) AS newest
+    FROM programme_sessions s
+    JOIN activities a ON a.id = s.activity_id AND a.kind = 'teaching_programme'
+    JOIN memberships m ON m.course_id = a.course_id AND m.user_id = f.user_id
+    JOIN courses c ON c.id = a.course_id
+    WHERE ($2::bigint = 0 OR a.id = $2::bigint) AND (f.grade = '' OR s.grades = '{}' OR f.grade = ANY (s.grades))
+) v
+WHERE f.secret_hash = $1`, hashSecret(secret), programmeID).Scan(&sc.UserID, &sc.Grade, &n, &ids, &seqs, &newest)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sc, Version{}, ErrNotFound
+	}
+	if err != nil {
+		return sc, Version{}, fmt.Errorf("programme: feed by secret: %w", err)
+	}
+	sc.ProgrammeID = programmeID
+	return sc, version(sc, n, ids, seqs, newest), nil
+}
+
+func version(sc Scope, n, ids, seqs int64, newest *time.Time) Version {
 	v := Version{}
 	if newest != nil {
 		v.Modified = newest.UTC().Truncate(time.Second)
@@ -145,7 +183,7 @@ func (s *Service) FeedVersion(ctx context.Context, sc Scope) (Version, error) {
 	h := sha256.Sum256(fmt.Appendf(nil, "%d|%d|%s|%d|%d|%d|%d", sc.UserID, sc.ProgrammeID, sc.Grade, n, ids, seqs,
 		v.Modified.UnixNano()))
 	v.ETag = `"` + hex.EncodeToString(h[:12]) + `"`
-	return v, nil
+	return v
 }
 
 // FeedEvents lists a scope's sessions, cancelled ones included, by start.
@@ -171,4 +209,57 @@ func (s *Service) FeedEvents(ctx context.Context, sc Scope) ([]Event, error) {
 		return nil, fmt.Errorf("programme: feed events for %d: %w", sc.UserID, err)
 	}
 	return list, nil
+}
+
+// feedCache keeps rendered feeds by version. A version (its ETag) names the scope and
+// everything the feed shows, so an entry is right for as long as it is asked for by
+// that version; the version itself, and the secret, are read from PostgreSQL on every
+// request, so revocation and changes never wait for the cache. Bounded in entries; a
+// full cache drops an arbitrary entry.
+type feedCache struct {
+	mu      sync.Mutex
+	entries map[string][]byte
+}
+
+const feedCacheEntries = 512
+
+func (c *feedCache) get(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.entries[key]
+	return b, ok
+}
+
+func (c *feedCache) put(key string, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string][]byte{}
+	}
+	if len(c.entries) >= feedCacheEntries {
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[key] = b
+}
+
+// RenderFeed is WriteCalendar of the scope's events at version v, rendered once per
+// version on each instance.
+func (s *Service) RenderFeed(ctx context.Context, sc Scope, v Version, name string, base *url.URL) ([]byte, error) {
+	key := v.ETag + "|" + name + "|" + base.String()
+	if b, ok := s.feeds.get(key); ok {
+		return b, nil
+	}
+	events, err := s.FeedEvents(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := WriteCalendar(&b, name, events, base); err != nil {
+		return nil, err
+	}
+	s.feeds.put(key, b.Bytes())
+	return b.Bytes(), nil
 }

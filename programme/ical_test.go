@@ -324,6 +324,16 @@ func TestFeedSecrets(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, w.learner, f.UserID)
 	require.Equal(t, "F1", f.Grade)
+	// The one-round-trip lookup a poll uses agrees with the two it stands for.
+	w.create(t, w.prog, draft("Sepsis", "2026-03-30", "09:00", "10:00"))
+	for _, programmeID := range []int64{0, w.prog.ID, w.progB.ID} {
+		sc, v, err := w.svc.FeedBySecretVersion(ctx, secret, programmeID)
+		require.NoError(t, err)
+		require.Equal(t, programme.Scope{UserID: w.learner, ProgrammeID: programmeID, Grade: "F1"}, sc)
+		want, err := w.svc.FeedVersion(ctx, sc)
+		require.NoError(t, err)
+		require.Equal(t, want, v)
+	}
 
 	// Only a hash is kept: nothing in the row is the secret.
 	require.Zero(t, w.count(t, `SELECT count(*) FROM programme_feeds WHERE position($1::bytea IN secret_hash) > 0 OR grade = $2`,
@@ -331,6 +341,8 @@ func TestFeedSecrets(t *testing.T) {
 
 	for _, wrong := range []string{"", "x", secret[:42], secret + "A", strings.ToUpper(secret)} {
 		_, err := w.svc.FeedBySecret(ctx, wrong)
+		require.ErrorIs(t, err, programme.ErrNotFound, "%q", wrong)
+		_, _, err = w.svc.FeedBySecretVersion(ctx, wrong, 0)
 		require.ErrorIs(t, err, programme.ErrNotFound, "%q", wrong)
 	}
 
@@ -346,6 +358,8 @@ func TestFeedSecrets(t *testing.T) {
 
 	require.NoError(t, w.svc.RevokeFeed(ctx, w.learner))
 	_, err = w.svc.FeedBySecret(ctx, renewed)
+	require.ErrorIs(t, err, programme.ErrNotFound)
+	_, _, err = w.svc.FeedBySecretVersion(ctx, renewed, 0)
 	require.ErrorIs(t, err, programme.ErrNotFound)
 
 	_, err = w.svc.CreateFeed(ctx, w.learner, "FY3")

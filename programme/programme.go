@@ -105,6 +105,7 @@ type Service struct {
 	now      func() time.Time
 	queue    Queue
 	notifier Notifier
+	feeds    feedCache
 }
 
 // Options are a Service's collaborators; each may be left out.

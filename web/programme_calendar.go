@@ -39,20 +39,18 @@ const calendarType = "text/calendar; charset=utf-8"
 // already holds the current version with 304 before reading any session.
 func (s *Server) calendarFeed(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	f, err := s.deps.Programmes.FeedBySecret(ctx, c.Params("secret"))
+	var programmeID int64
+	if raw := c.Params("programme"); raw != "" {
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || id <= 0 {
+			return errCalendarNotFound
+		}
+		programmeID = id
+	}
+	sc, v, err := s.deps.Programmes.FeedBySecretVersion(ctx, c.Params("secret"), programmeID)
 	if errors.Is(err, programme.ErrNotFound) {
 		return errCalendarNotFound
 	}
-	if err != nil {
-		return err
-	}
-	sc := programme.Scope{UserID: f.UserID, Grade: f.Grade}
-	if raw := c.Params("programme"); raw != "" {
-		if sc.ProgrammeID, err = strconv.ParseInt(raw, 10, 64); err != nil || sc.ProgrammeID <= 0 {
-			return errCalendarNotFound
-		}
-	}
-	v, err := s.deps.Programmes.FeedVersion(ctx, sc)
 	if err != nil {
 		return err
 	}
@@ -66,16 +64,12 @@ func (s *Server) calendarFeed(c *fiber.Ctx) error {
 	if notModified(c.Get(fiber.HeaderIfNoneMatch), c.Get(fiber.HeaderIfModifiedSince), v) {
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	events, err := s.deps.Programmes.FeedEvents(ctx, sc)
+	body, err := s.deps.Programmes.RenderFeed(ctx, sc, v, "Teaching programme", s.deps.BaseURL)
 	if err != nil {
 		return err
 	}
-	var b bytes.Buffer
-	if err := programme.WriteCalendar(&b, "Teaching programme", events, s.deps.BaseURL); err != nil {
-		return err
-	}
 	c.Set(fiber.HeaderContentType, calendarType)
-	return c.Send(b.Bytes())
+	return c.Send(body)
 }
 
 // notModified is RFC 9110 13.1.1 and 13.2.2: If-None-Match decides when present, and
