@@ -36,6 +36,7 @@ import (
 	"github.com/huddle-lti/huddle/migrations"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/ratelimit"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/roster"
@@ -128,6 +129,7 @@ type App struct {
 	Notices      *notify.Service
 	Reflections  *reflection.Service
 	Feedback     *feedback.Service
+	Programmes   *programme.Service
 	Audit        *audit.Log
 	Certificates *certificates.Service
 	Hub          *live.Hub
@@ -140,7 +142,7 @@ type App struct {
 // Kinds lists the activity kinds this build offers, in the order educators see them.
 // Each activity package adds its own here when it lands.
 func Kinds() []course.Kind {
-	return slices.Concat(discussion.Kinds(), reflection.Kinds(), feedback.Kinds(), certificates.Kinds())
+	return slices.Concat(discussion.Kinds(), reflection.Kinds(), feedback.Kinds(), certificates.Kinds(), programme.Kinds())
 }
 
 // UserAgent names Huddle on every outbound request: some Moodle sites answer 403 to
@@ -236,11 +238,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// anonymous posts and session feedback: released each minute, in batches.
 		// Rosters of courses with shared reflections: read daily, so supervision
 		// follows them. Participation scores of boards anonymous to peers: pushed on
-		// the educator's dates, checked every ten minutes. Certificates: swept for
-		// learners who meet their requirements.
+		// the educator's dates, checked every ten minutes. Teaching session reminders:
+		// checked every five minutes. Certificates: swept for learners who meet their
+		// requirements.
 		PeriodicJobs: append([]*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
-			feedback.ReleasePeriodicJob(), roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob()},
-			certificates.PeriodicJobs()...),
+			feedback.ReleasePeriodicJob(), roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob(),
+			programme.RemindPeriodicJob()}, certificates.PeriodicJobs()...),
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -287,6 +290,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 		Roster: rosterReads,
 	})
+	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now,
+		Queue: a.Queue, Notifier: moodleNotices{a.Notices}})
+	river.AddWorker(workers, &programme.SyncEventWorker{Service: a.Programmes, Calendars: moodleCalendars{a.Moodle}})
+	river.AddWorker(workers, &programme.RemindWorker{Service: a.Programmes, Notifier: moodleNotices{a.Notices}})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
 	// Responses are held back and released like fully anonymous posts (package
 	// anonymity). "Feedback given" becomes true only at a release, never at
@@ -347,10 +354,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 			_, err := a.Queue.Insert(ctx, certificates.CheckArgs{ActivityID: activityID, UserID: userID, Moodle: true}, nil)
 			return err
 		},
-		Live:     a.Hub,
-		Kinds:    Kinds(),
-		Outbound: outbound,
-		Limiter:  a.Limits,
+		Programmes: a.Programmes,
+		Live:       a.Hub,
+		Kinds:      Kinds(),
+		Outbound:   outbound,
+		Limiter:    a.Limits,
 
 		LoginsPerMinute: cfg.LoginsPerMinute,
 		TrustedProxies:  cfg.TrustedProxies,
@@ -369,6 +377,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	return a, nil
+}
+
+// moodleCalendars gives the programme each platform's Moodle calendar.
+type moodleCalendars struct{ c *moodle.Connections }
+
+func (m moodleCalendars) CalendarFor(ctx context.Context, platformID int64) (programme.Calendar, error) {
+	return m.c.ClientFor(ctx, platformID)
 }
 
 // queueWorkers is how many jobs an instance works at once. Each holds a connection

@@ -21,6 +21,7 @@ import (
 	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/roster"
 )
 
@@ -56,6 +57,8 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		feedback.ReleaseArgs{},
 		certificates.CheckArgs{ActivityID: 1, UserID: 1},
 		certificates.SweepArgs{},
+		programme.RemindArgs{},
+		programme.SyncEventArgs{},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)

@@ -66,5 +66,5 @@ const (
 var functionsUsed = []string{
 	fnSiteInfo, fnCoursesByField, fnEnrolledUsers, fnGradeItems, fnUpdateGrades, fnCourseCompletionStatus,
 	fnActivitiesCompletionStatus, fnCreateCalendarEvents, fnDeleteCalendarEvents, fnSendInstantMessages,
-	fnLTIsByCourses,
+	fnLTIsByCourses, fnGetCalendarEvents,
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/reflection"
 )
 
@@ -80,6 +81,9 @@ func (s *Server) activity(c *fiber.Ctx) error {
 	}
 	if a.Activity.Kind == certificates.KindCertificate {
 		return s.certificateActivity(c)
+	}
+	if a.Activity.Kind == programme.KindProgramme {
+		return s.programmePage(c)
 	}
 	kind, _ := course.FindKind(s.deps.Kinds, a.Activity.Kind)
 	data := fiber.Map{"Kind": kind}

@@ -12,6 +12,7 @@ import (
 	"github.com/huddle-lti/huddle/discussion"
 	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/lti/ltitest"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/web"
 )
@@ -66,6 +67,16 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	feedbackLink.ResourceLinkID, feedbackLink.Title = "3", "Feedback"
 	feedbackLink.Custom = map[string]string{"huddle_kind": feedback.KindSessionFeedback}
 	_, feedbackA, _ := signIn("educator A", educator, feedbackLink, nil)
+	// And a teaching programme with one session, for the programme routes.
+	progLink := course2
+	progLink.ResourceLinkID, progLink.Title = "5", "Teaching"
+	progLink.Custom = map[string]string{"huddle_kind": programme.KindProgramme}
+	progEdu, progA, progCSRF := signIn("educator A", educator, progLink, nil)
+	r := progEdu.post(progA+"/programme/sessions", url.Values{"csrf": {progCSRF}, "title": {"Sepsis"}, "date": {"2030-06-03"},
+		"start": {"09:00"}, "end": {"10:00"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	var sessionID string
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT id::text FROM programme_sessions`).Scan(&sessionID))
 	_ = eduA
 	// Every actor's browser sends Origin with its posts, as browsers do: the routes
 	// that check where a post came from (the hand-off) then judge the actor, not a
@@ -94,18 +105,21 @@ func TestEveryRouteWithEveryActor(t *testing.T) {
 	spareID := e.postReply(t, learnerA.browser, learnerA.csrf, activityA, threadID, "A reply to delete.")
 	_ = eduCSRF
 	// And a reflection, submitted.
-	r := learnerA.browser.post(logA+"/reflections", url.Values{"csrf": {learnerA.csrf}, "action": {"submit"}, "title": {"Night shift"},
+	r = learnerA.browser.post(logA+"/reflections", url.Values{"csrf": {learnerA.csrf}, "action": {"submit"}, "title": {"Night shift"},
 		"answer_what_happened": {"A busy night."}, "answer_learned": {"Ask for help early."}, "answer_next": {"Escalate sooner."}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	reflectionID := regexp.MustCompile(`/reflections/(\d+)`).FindStringSubmatch(r.location)[1]
 	ids := strings.NewReplacer(":id", "unknown-deep-link", ":user", "1",
-		":token", "unknown-ticket", "*", "huddle.css", ":thread", threadID, ":reflection", reflectionID)
+		":token", "unknown-ticket", "*", "huddle.css", ":thread", threadID, ":reflection", reflectionID, ":session", sessionID)
 	activityOf := func(path string) string {
 		if strings.Contains(path, "/feedback/") {
 			return strings.TrimPrefix(feedbackA, "/activities/")
 		}
 		if strings.Contains(path, "reflection") || strings.Contains(path, "supervisor") {
 			return strings.TrimPrefix(logA, "/activities/")
+		}
+		if strings.Contains(path, "/programme/") {
+			return strings.TrimPrefix(progA, "/activities/")
 		}
 		return strings.TrimPrefix(activityA, "/activities/")
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/notify"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/ratelimit"
 	"github.com/huddle-lti/huddle/reflection"
 	"github.com/huddle-lti/huddle/session"
@@ -90,6 +91,8 @@ type Deps struct {
 	Reflections *reflection.Service
 	// Feedback is anonymous session feedback.
 	Feedback *feedback.Service
+	// Programmes are teaching programmes and their calendar feeds.
+	Programmes *programme.Service
 	// Notices holds each person's choice of Moodle notifications.
 	Notices *notify.Service
 	// Audit is the log of educators' and administrators' actions.
@@ -156,7 +159,7 @@ func (d Deps) check() error {
 		{"Boards", d.Boards == nil}, {"Live", d.Live == nil}, {"Reflections", d.Reflections == nil},
 		{"Notices", d.Notices == nil}, {"Outbound", d.Outbound == nil}, {"Limiter", d.Limiter == nil},
 		{"Audit", d.Audit == nil}, {"Certificates", d.Certificates == nil},
-		{"QueueCertificateCheck", d.QueueCertificateCheck == nil},
+		{"QueueCertificateCheck", d.QueueCertificateCheck == nil}, {"Programmes", d.Programmes == nil},
 	} {
 		if dep.unset {
 			missing = append(missing, dep.name)
@@ -294,6 +297,7 @@ func (s *Server) routes() {
 	s.boardRoutes()
 	s.reflectionRoutes()
 	s.feedbackRoutes()
+	s.programmeRoutes()
 	s.notificationRoutes()
 	s.handoffRoutes()
 	s.signOutRoutes()
