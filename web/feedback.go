@@ -411,7 +411,11 @@ func (s *Server) feedbackClose(c *fiber.Ctx) error {
 	if err := s.deps.Feedback.Close(c.UserContext(), f.ActivityID); err != nil {
 		return feedbackProblem(err)
 	}
-	s.audit(c, audit.FeedbackClose, f.ActivityID)
+	// Closing a form that was never opened, or has closed already, changes nothing
+	// (feedback.Service.Close), so it is not recorded as a close.
+	if f.Opened && !s.deps.Feedback.Closed(f) {
+		s.audit(c, audit.FeedbackClose, f.ActivityID)
+	}
 	return s.redirect(c, "/activities/"+itoa(f.ActivityID))
 }
 
