@@ -289,6 +289,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},
 		Roster: rosterReads,
+		// The registration number a learner enters once for certificates is printed on
+		// their reflection PDF too; certificates keeps it (the service is built below).
+		Registrations: certificateRegistrations{a},
 	})
 	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now,
 		Queue: a.Queue, Notifier: moodleNotices{a.Notices}})
@@ -491,4 +494,16 @@ func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// certificateRegistrations gives the reflection PDF the registration number a learner
+// keeps with certificates. It reads a.Certificates when asked, because the
+// certificates service is built after the reflection service it depends on.
+type certificateRegistrations struct{ a *App }
+
+func (r certificateRegistrations) Registration(ctx context.Context, userID int64) (string, string, error) {
+	if r.a.Certificates == nil {
+		return "", "", nil
+	}
+	return r.a.Certificates.Registration(ctx, userID)
 }

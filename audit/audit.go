@@ -57,6 +57,13 @@ const (
 	CertificateIssue          Action = "certificate.issue"
 	CertificateRevoke         Action = "certificate.revoke"
 	CertificateReissue        Action = "certificate.reissue"
+
+	// Session feedback: the target is the feedback activity. An entry says what the
+	// educator did to the form, never anything of a response or who gave one.
+	FeedbackFormUpdate    Action = "feedback.form.update"
+	FeedbackOpen          Action = "feedback.open"
+	FeedbackCloseSchedule Action = "feedback.close.schedule"
+	FeedbackClose         Action = "feedback.close"
 )
 
 // What an action's target id names.
@@ -108,6 +115,11 @@ var actions = map[Action]actionInfo{
 	CertificateIssue:          {TargetUser, "Issued a certificate"},
 	CertificateRevoke:         {TargetUser, "Revoked a certificate"},
 	CertificateReissue:        {TargetUser, "Re-issued a corrected certificate"},
+
+	FeedbackFormUpdate:    {TargetActivity, "Changed a feedback form"},
+	FeedbackOpen:          {TargetActivity, "Opened a feedback form for responses"},
+	FeedbackCloseSchedule: {TargetActivity, "Set when a feedback form closes"},
+	FeedbackClose:         {TargetActivity, "Closed a feedback form"},
 }
 
 // Actions lists every action, sorted by code.

@@ -93,6 +93,9 @@ func (f Form) Closed(now time.Time) bool { return f.ClosesAt != nil && !now.Befo
 // Closed reports whether the form no longer takes responses, now.
 func (s *Service) Closed(f Form) bool { return f.Closed(s.now()) }
 
+// Now is the service's clock: the web layer checks a closing time against it.
+func (s *Service) Now() time.Time { return s.now() }
+
 // Answer is one question's answer: the field its kind uses.
 type Answer struct {
 	Rating int    `json:"r,omitempty"`

@@ -70,27 +70,35 @@ type ExportAnswer struct {
 
 // ExportVersion is one submitted version and its sign-off, if it has one.
 type ExportVersion struct {
-	Number    int            `json:"number"`
-	Title     string         `json:"title"`
-	Answers   []ExportAnswer `json:"answers"` // in prompt order; unanswered prompts are left out
-	Tags      []string       `json:"tags"`
-	WrittenAt time.Time      `json:"written_at"`
-	SignOff   *ExportSignOff `json:"sign_off"`
+	Number  int            `json:"number"`
+	Title   string         `json:"title"`
+	Answers []ExportAnswer `json:"answers"` // in prompt order; unanswered prompts are left out
+	Tags    []string       `json:"tags"`
+	// EventDate is the date of the event reflected on, 2006-01-02 (a calendar date,
+	// not a time), or null; EventTitle its title, or "".
+	EventDate  *string        `json:"event_date"`
+	EventTitle string         `json:"event_title"`
+	WrittenAt  time.Time      `json:"written_at"`
+	SignOff    *ExportSignOff `json:"sign_off"`
 }
 
-// ExportSignOff is a supervisor's sign-off of one version, with their name as it was.
+// ExportSignOff is a supervisor's sign-off of one version, with their name and role
+// ("educator", "mentor", or "" when not recorded) as they were.
 type ExportSignOff struct {
-	Supervisor string    `json:"supervisor"`
-	Comment    string    `json:"comment"`
-	SignedAt   time.Time `json:"signed_at"`
+	Supervisor     string    `json:"supervisor"`
+	SupervisorRole string    `json:"supervisor_role"`
+	Comment        string    `json:"comment"`
+	SignedAt       time.Time `json:"signed_at"`
 }
 
 // ExportDraft is the author's unsubmitted work in progress.
 type ExportDraft struct {
-	Title   string         `json:"title"`
-	Answers []ExportAnswer `json:"answers"`
-	Tags    []string       `json:"tags"`
-	SavedAt *time.Time     `json:"saved_at"`
+	Title      string         `json:"title"`
+	Answers    []ExportAnswer `json:"answers"`
+	Tags       []string       `json:"tags"`
+	EventDate  *string        `json:"event_date"`
+	EventTitle string         `json:"event_title"`
+	SavedAt    *time.Time     `json:"saved_at"`
 }
 
 // ExportReference is the discussion thread or case a reflection refers to, with its
@@ -180,16 +188,16 @@ func exportReflection(r Reflection) ExportReflection {
 	}
 	for _, v := range slices.Backward(r.Versions) { // Get gives them newest first
 		ev := ExportVersion{Number: v.Number, Title: v.Title, Answers: exportAnswers(r.Prompts, v.Answers),
-			Tags: nonNil(v.Tags), WrittenAt: v.WrittenAt.UTC()}
+			Tags: nonNil(v.Tags), EventDate: nonEmpty(v.EventDate), EventTitle: v.EventTitle, WrittenAt: v.WrittenAt.UTC()}
 		if v.SignOff != nil {
-			ev.SignOff = &ExportSignOff{Supervisor: v.SignOff.Supervisor, Comment: v.SignOff.Comment,
-				SignedAt: v.SignOff.SignedAt.UTC()}
+			ev.SignOff = &ExportSignOff{Supervisor: v.SignOff.Supervisor, SupervisorRole: v.SignOff.Role,
+				Comment: v.SignOff.Comment, SignedAt: v.SignOff.SignedAt.UTC()}
 		}
 		e.Versions = append(e.Versions, ev)
 	}
 	if r.Draft != nil {
 		e.Draft = &ExportDraft{Title: r.Draft.Title, Answers: exportAnswers(r.Prompts, r.Draft.Answers),
-			Tags: nonNil(r.Draft.Tags)}
+			Tags: nonNil(r.Draft.Tags), EventDate: nonEmpty(r.Draft.EventDate), EventTitle: r.Draft.EventTitle}
 		if r.DraftSavedAt != nil {
 			at := r.DraftSavedAt.UTC()
 			e.Draft.SavedAt = &at
@@ -236,6 +244,14 @@ func exportAnswers(prompts []Prompt, answers map[string]string) []ExportAnswer {
 	return out
 }
 
+// nonEmpty is s, or nil (JSON null) when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 func nonNil(tags []string) []string {
 	if tags == nil {
 		return []string{}
@@ -246,26 +262,73 @@ func nonNil(tags []string) []string {
 // maxPDFReflections bounds one PDF; a portfolio entry is a handful of reflections.
 const maxPDFReflections = 500
 
-// ExportPDF writes the current submitted version of each of the author's chosen
-// reflections as a PDF for an appraisal portfolio, each starting on a new page. An
-// id that is not the author's own is ErrNotFound, even when it is shared with them;
-// a reflection never submitted is an InvalidError. Nothing is written on an error.
-func (s *Service) ExportPDF(ctx context.Context, authorID int64, ids []int64, w io.Writer) error {
+// ExportPDF writes the author's chosen reflections as a PDF for an appraisal
+// portfolio, each starting on a new page, and returns a descriptive file name for
+// it. Each reflection has what an appraiser asks of it: the author's name and
+// professional registration number (when they gave one for their certificates), the
+// template, the date and title of the event reflected on, who it was shared with for
+// supervision and as what, every submitted version's answers, every comment, and
+// the sign-off of each version (who, as what, when). The unsubmitted draft is not in
+// it. An id that is not the author's own is ErrNotFound, even when it is shared with
+// them; a reflection never submitted is an InvalidError. Nothing is written on an
+// error.
+func (s *Service) ExportPDF(ctx context.Context, authorID int64, ids []int64, w io.Writer) (string, error) {
 	rs, err := s.exportable(ctx, authorID, ids)
 	if err != nil {
-		return err
+		return "", err
+	}
+	var reg string
+	if s.regs != nil {
+		body, number, err := s.regs.Registration(ctx, authorID)
+		if err != nil {
+			return "", fmt.Errorf("reflection: export pdf for %d: registration: %w", authorID, err)
+		}
+		if number != "" {
+			reg = strings.TrimSpace(body + " " + number)
+		}
 	}
 	now := s.now()
-	info := gopdf.PdfInfo{Title: "Reflections", Author: rs[0].Author, Creator: "Huddle", CreationDate: now}
+	author := rs[0].Author
+	info := gopdf.PdfInfo{Title: "Reflections of " + author, Author: author, Subject: "Reflective practice",
+		Creator: "Huddle", Producer: "Huddle", CreationDate: now}
+	name := "reflections-" + fileSlug(author, "author") + "-" + now.In(portfolioZone).Format(time.DateOnly) + ".pdf"
 	if len(rs) == 1 {
-		info.Title = rs[0].Current.Title
+		info.Title = "Reflection: " + rs[0].Current.Title + " – " + author
+		name = "reflection-" + fileSlug(rs[0].Current.Title, "untitled") + "-" +
+			rs[0].Current.WrittenAt.In(portfolioZone).Format(time.DateOnly) + ".pdf"
+	}
+	footer := "Exported from Huddle on " + portfolioDate(now)
+	if author != "" {
+		footer = author + " · " + footer
 	}
 	var buf bytes.Buffer
-	if _, err := typeset(portfolio(rs), "Exported from Huddle on "+portfolioDate(now), info, &buf); err != nil {
-		return fmt.Errorf("reflection: export pdf for %d: %w", authorID, err)
+	if _, err := typeset(portfolio(rs, reg), footer, info, &buf); err != nil {
+		return "", fmt.Errorf("reflection: export pdf for %d: %w", authorID, err)
 	}
 	_, err = buf.WriteTo(w)
-	return err
+	return name, err
+}
+
+// fileSlug is text as part of a file name: lower-case ASCII letters and digits
+// joined by hyphens, at most 60 characters; fallback when nothing is left.
+func fileSlug(text, fallback string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9'):
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	slug := strings.Trim(b.String(), "-")
+	if len(slug) > 60 {
+		slug = strings.Trim(slug[:60], "-")
+	}
+	if slug == "" {
+		return fallback
+	}
+	return slug
 }
 
 // exportable reads the reflections for a PDF, in the order asked, once each.
@@ -325,6 +388,7 @@ const (
 	blockMeta                           // small print: course, version, "Not answered"
 	blockHeading                        // a prompt's label, or a section such as "Tags"
 	blockParagraph                      // what someone wrote; its line breaks are kept
+	blockSection                        // a version of the reflection, above its answers
 )
 
 // block is one piece of an exported document, before any layout.
@@ -333,20 +397,22 @@ type block struct {
 	Text string
 }
 
-// portfolio is the document for the reflections' current versions, in order.
-func portfolio(rs []Reflection) []block {
+// portfolio is the document for the reflections, in order; registration is the
+// author's registration ("GMC 1234567"), or "".
+func portfolio(rs []Reflection, registration string) []block {
 	var doc []block
 	for _, r := range rs {
-		doc = append(doc, reflectionBlocks(r)...)
+		doc = append(doc, reflectionBlocks(r, registration)...)
 	}
 	return doc
 }
 
-// reflectionBlocks is one reflection's current version: what it is, what was
-// written, and whether it is signed off.
-func reflectionBlocks(r Reflection) []block {
-	v := r.Current
-	doc := []block{{blockTitle, v.Title}}
+// reflectionBlocks is one reflection: what it is and whose, the event, who
+// supervises it and what is signed off, then each submitted version, the current
+// one first, with its answers, its sign-off and the comments made on it.
+func reflectionBlocks(r Reflection, registration string) []block {
+	cur := r.Current
+	doc := []block{{blockTitle, cur.Title}}
 	var where []string
 	for _, t := range []string{r.CourseTitle, r.ActivityTitle} {
 		if t != "" {
@@ -356,35 +422,127 @@ func reflectionBlocks(r Reflection) []block {
 	if len(where) > 0 {
 		doc = append(doc, block{blockMeta, strings.Join(where, " · ")})
 	}
-	doc = append(doc, block{blockMeta, fmt.Sprintf("Version %d, written %s", v.Number, portfolioDate(v.WrittenAt))})
-	for _, p := range r.Prompts {
-		doc = append(doc, block{blockHeading, p.Label})
-		if a := v.Answers[p.Key]; a != "" {
-			doc = append(doc, block{blockParagraph, a})
-		} else {
-			doc = append(doc, block{blockMeta, "Not answered"})
-		}
+	by := "By " + r.Author
+	if registration != "" {
+		by += " · Registration: " + registration
 	}
-	doc = append(doc, block{blockHeading, "Tags"})
-	if len(v.Tags) > 0 {
-		doc = append(doc, block{blockParagraph, strings.Join(v.Tags, ", ")})
-	} else {
-		doc = append(doc, block{blockMeta, "No tags"})
+	doc = append(doc, block{blockMeta, by}, block{blockMeta, "Template: " + TemplateTitle(r.Template)})
+	if e := eventLine(*cur); e != "" {
+		doc = append(doc, block{blockMeta, e})
 	}
 	if r.Ref.Title != "" {
-		doc = append(doc, block{blockHeading, "Refers to"}, block{blockParagraph, r.Ref.Title})
+		doc = append(doc, block{blockMeta, "Refers to: " + r.Ref.Title})
 	}
-	doc = append(doc, block{blockHeading, "Sign-off"})
-	if so := v.SignOff; so != nil {
-		doc = append(doc, block{blockParagraph,
-			fmt.Sprintf("Signed off by %s on %s", so.Supervisor, portfolioDate(so.SignedAt))})
-		if so.Comment != "" {
-			doc = append(doc, block{blockParagraph, so.Comment})
+
+	doc = append(doc, block{blockHeading, "Supervisor"})
+	var sups []block
+	for _, sh := range r.Shares {
+		switch {
+		case sh.With == Everyone:
+			sups = append(sups, block{blockParagraph, "Shared with the course's educators"})
+		case !sh.Lapsed:
+			sups = append(sups, block{blockParagraph, withRole(sh.Name, sh.Role)})
 		}
-	} else {
-		doc = append(doc, block{blockMeta, "Not yet signed off"})
+	}
+	if len(sups) == 0 {
+		sups = []block{{blockMeta, "Not shared with a supervisor"}}
+	}
+	doc = append(doc, sups...)
+
+	doc = append(doc, block{blockHeading, "Sign-off"})
+	if cur.SignOff == nil {
+		doc = append(doc, block{blockMeta, fmt.Sprintf("Version %d, the current version, is not yet signed off", cur.Number)})
+	}
+	for _, v := range r.Versions {
+		if v.SignOff != nil {
+			doc = append(doc, block{blockParagraph, signedOff(v)})
+		}
+	}
+
+	versions := r.Versions
+	if len(versions) == 0 { // not the author's view: the current version only
+		versions = []Version{*cur}
+	}
+	for _, v := range versions {
+		heading := fmt.Sprintf("Version %d", v.Number)
+		if v.Number == cur.Number {
+			heading += " (current)"
+		}
+		doc = append(doc, block{blockSection, heading},
+			block{blockMeta, "Written " + portfolioDate(v.WrittenAt)})
+		if v.Number != cur.Number {
+			if v.Title != cur.Title {
+				doc = append(doc, block{blockMeta, "Titled: " + v.Title})
+			}
+			if e := eventLine(v); e != eventLine(*cur) && e != "" {
+				doc = append(doc, block{blockMeta, e})
+			}
+		}
+		for _, p := range r.Prompts {
+			doc = append(doc, block{blockHeading, p.Label})
+			if a := v.Answers[p.Key]; a != "" {
+				doc = append(doc, block{blockParagraph, a})
+			} else {
+				doc = append(doc, block{blockMeta, "Not answered"})
+			}
+		}
+		doc = append(doc, block{blockHeading, "Tags"})
+		if len(v.Tags) > 0 {
+			doc = append(doc, block{blockParagraph, strings.Join(v.Tags, ", ")})
+		} else {
+			doc = append(doc, block{blockMeta, "No tags"})
+		}
+		doc = append(doc, block{blockHeading, "Sign-off"})
+		if v.SignOff != nil {
+			doc = append(doc, block{blockParagraph, signedOff(v)})
+			if v.SignOff.Comment != "" {
+				doc = append(doc, block{blockParagraph, v.SignOff.Comment})
+			}
+		} else {
+			doc = append(doc, block{blockMeta, "Not signed off"})
+		}
+		var comments []block
+		for _, c := range r.Comments {
+			if c.Version == v.Number {
+				comments = append(comments, block{blockMeta, c.Author + ", " + portfolioDate(c.CreatedAt)},
+					block{blockParagraph, c.Body})
+			}
+		}
+		if len(comments) > 0 {
+			doc = append(doc, block{blockHeading, "Comments"})
+			doc = append(doc, comments...)
+		}
 	}
 	return doc
+}
+
+// eventLine is the event a version reflects on, as a line, or "" when it names none.
+func eventLine(v Version) string {
+	var parts []string
+	if v.EventTitle != "" {
+		parts = append(parts, v.EventTitle)
+	}
+	if d := v.EventDay(); d != "" {
+		parts = append(parts, d)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Event: " + strings.Join(parts, ", ")
+}
+
+// signedOff says who signed off version v, as what, and when.
+func signedOff(v Version) string {
+	so := v.SignOff
+	return fmt.Sprintf("Version %d signed off by %s on %s", v.Number, withRole(so.Supervisor, so.Role), portfolioDate(so.SignedAt))
+}
+
+// withRole is a person's name with their role in the course, when it is known.
+func withRole(name, role string) string {
+	if role == "" {
+		return name
+	}
+	return name + " (" + role + ")"
 }
 
 // A4 in points, with 20 mm margins; the footer sits in the bottom margin.
@@ -406,6 +564,7 @@ type face struct {
 	before  float64 // space above the block, unless it opens a page
 	after   float64
 	grey    bool
+	rule    bool // a thin line above it, across the text
 }
 
 var (
@@ -414,6 +573,7 @@ var (
 		blockMeta:      {size: 10, leading: 14, after: 2, grey: true},
 		blockHeading:   {bold: true, size: 12, leading: 16, before: 12, after: 3},
 		blockParagraph: {size: 11, leading: 15, after: 6},
+		blockSection:   {bold: true, size: 14, leading: 19, before: 22, after: 2, rule: true},
 	}
 	footerFace = face{size: 8.5, leading: 12, grey: true}
 )
@@ -424,6 +584,7 @@ type line struct {
 	y     float64 // top of the line, from the top of the page
 	text  string
 	right bool // set against the right margin (the page number)
+	rule  bool // a thin line above it (the first line of a section)
 }
 
 type page []line
@@ -450,13 +611,13 @@ func paginate(doc []block, width measure, footer string) []page {
 		case y > pageMargin:
 			y += f.before
 		}
-		if b.Kind == blockHeading && i+1 < len(doc) && y > pageMargin {
+		if (b.Kind == blockHeading || b.Kind == blockSection) && i+1 < len(doc) && y > pageMargin {
 			need := float64(len(lines))*f.leading + f.after + faces[doc[i+1].Kind].leading
 			if y+need > contentBottom {
 				newPage()
 			}
 		}
-		for _, text := range lines {
+		for j, text := range lines {
 			if y+f.leading > contentBottom {
 				newPage()
 			}
@@ -466,7 +627,7 @@ func paginate(doc []block, width measure, footer string) []page {
 				}
 				continue
 			}
-			pages[len(pages)-1] = append(pages[len(pages)-1], line{face: f, y: y, text: text})
+			pages[len(pages)-1] = append(pages[len(pages)-1], line{face: f, y: y, text: text, rule: f.rule && j == 0})
 			y += f.leading
 		}
 		y += f.after
@@ -595,6 +756,11 @@ func typeset(doc []block, footer string, info gopdf.PdfInfo, w io.Writer) (int, 
 		pdf.SetLineWidth(0.5)
 		pdf.Line(pageMargin, footerTop-6, pageWidth-pageMargin, footerTop-6)
 		for _, l := range p {
+			if l.rule {
+				pdf.SetStrokeColor(0, 94, 184) // NHS blue, as on certificates
+				pdf.SetLineWidth(0.75)
+				pdf.Line(pageMargin, l.y-6, pageWidth-pageMargin, l.y-6)
+			}
 			use(l.face)
 			align := gopdf.Left | gopdf.Top
 			if l.right {

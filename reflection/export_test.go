@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/internal/fakeclock"
+	"github.com/huddle-lti/huddle/internal/pdftest"
 	"github.com/huddle-lti/huddle/lti"
 )
 
@@ -47,6 +50,13 @@ func (exportThreads) ThreadFor(_ context.Context, _, id int64) (Ref, error) {
 		return exportThread, nil
 	}
 	return Ref{}, ErrNotFound
+}
+
+// exportRegistrations is the certificates' registration store as the export sees it.
+type exportRegistrations map[int64][2]string
+
+func (r exportRegistrations) Registration(_ context.Context, userID int64) (string, string, error) {
+	return r[userID][0], r[userID][1], nil
 }
 
 // exportWorld is a course with a reflection log, two learners and an educator.
@@ -92,7 +102,9 @@ INSERT INTO activities (course_id, resource_link_id, title, kind) VALUES ($1, 'r
 RETURNING id`, courseID).Scan(&activityID))
 
 	clock := fakeclock.New(exportStart)
-	w := exportWorld{svc: NewService(db, Options{Now: clock.Now, Threads: exportThreads{}}), clock: clock, educator: educatorID,
+	regs := exportRegistrations{learnerID: {"GMC", "7654321"}}
+	w := exportWorld{svc: NewService(db, Options{Now: clock.Now, Threads: exportThreads{}, Registrations: regs}),
+		clock: clock, educator: educatorID,
 		activity: course.Activity{ID: activityID, CourseID: courseID, PlatformID: platformID,
 			Title: "Night shift reflections", CourseTitle: "Foundation Programme", Kind: KindReflectionLog},
 		learner: Author{UserID: learnerID, Member: course.Member{UserID: learnerID, CourseID: courseID,
@@ -110,7 +122,7 @@ RETURNING id`, courseID).Scan(&activityID))
 	w.a, _, err = w.svc.Submit(ctx, w.activity, w.learner, 0, Content{Title: "Handover on a busy night",
 		Answers: map[string]string{"description": "I led the evening handover.\n\nIt ran late.", "feelings": "Rushed.",
 			"conclusion": "Structure helps.", "action_plan": "Use SBAR."},
-		Tags: []string{"handover", "teamwork"}}, &Ref{ThreadID: exportThread.ThreadID})
+		Tags: []string{"handover", "teamwork"}, EventTitle: "Night shift"}, &Ref{ThreadID: exportThread.ThreadID})
 	require.NoError(t, err)
 	at(exportStart.Add(time.Hour))
 	require.NoError(t, w.svc.Share(ctx, learnerID, w.a, Everyone))
@@ -137,7 +149,8 @@ RETURNING id`, courseID).Scan(&activityID))
 	_, v, err := w.svc.Submit(ctx, w.activity, w.learner, w.a, Content{Title: "Handover on a busy night, revisited",
 		Answers: map[string]string{"description": "I led the evening handover.\n\nIt ran late, and I learned why: Ωmega café naïve.",
 			"conclusion": "Structure helps everyone.", "action_plan": "Use SBAR at every handover."},
-		Tags: []string{"handover", "teamwork", "leadership"}}, nil)
+		Tags:      []string{"handover", "teamwork", "leadership"},
+		EventDate: "28/06/2025", EventTitle: "  Night shift handover   teaching "}, nil)
 	require.NoError(t, err)
 	require.Equal(t, 2, v)
 	at(exportWrittenV2.Add(time.Hour))
@@ -148,7 +161,7 @@ RETURNING id`, courseID).Scan(&activityID))
 		Answers: map[string]string{"description": "Still thinking."}}, nil)
 	require.NoError(t, err)
 	w.b, err = w.svc.SaveDraft(ctx, w.activity, w.learner, 0, Content{Title: "Half-written thoughts",
-		Answers: map[string]string{"feelings": "Unsure."}, Tags: []string{"draft"}}, nil)
+		Answers: map[string]string{"feelings": "Unsure."}, Tags: []string{"draft"}, EventDate: "2025-07-01"}, nil)
 	require.NoError(t, err)
 	w.c, _, err = w.svc.Submit(ctx, w.activity, w.other, 0, Content{Title: "Someone else's secret",
 		Answers: map[string]string{"description": "OTHERAUTHORMARKER", "conclusion": "Theirs.", "action_plan": "Theirs."}}, nil)
@@ -187,6 +200,7 @@ func TestExportJSON(t *testing.T) {
 		prompts = append(prompts, ExportPrompt(p))
 	}
 	draftSaved := exportDraftAt
+	eventV2, eventB := "2025-06-28", "2025-07-01"
 	require.Equal(t, ExportReflection{
 		ID: w.a, Course: "Foundation Programme", Activity: "Night shift reflections", Template: "gibbs",
 		Prompts: prompts, CurrentVersion: 2,
@@ -196,13 +210,15 @@ func TestExportJSON(t *testing.T) {
 				{"feelings", "Feelings", "Rushed."},
 				{"conclusion", "Conclusion", "Structure helps."},
 				{"action_plan", "Action plan", "Use SBAR."},
-			}, Tags: []string{"handover", "teamwork"}, WrittenAt: exportStart,
-				SignOff: &ExportSignOff{Supervisor: "Grace Hopper", Comment: "A clear plan.", SignedAt: exportSignedV1}},
+			}, Tags: []string{"handover", "teamwork"}, EventTitle: "Night shift", WrittenAt: exportStart,
+				SignOff: &ExportSignOff{Supervisor: "Grace Hopper", SupervisorRole: "educator", Comment: "A clear plan.",
+					SignedAt: exportSignedV1}},
 			{Number: 2, Title: "Handover on a busy night, revisited", Answers: []ExportAnswer{
 				{"description", "Description", "I led the evening handover.\n\nIt ran late, and I learned why: Ωmega café naïve."},
 				{"conclusion", "Conclusion", "Structure helps everyone."},
 				{"action_plan", "Action plan", "Use SBAR at every handover."},
-			}, Tags: []string{"handover", "teamwork", "leadership"}, WrittenAt: exportWrittenV2},
+			}, Tags: []string{"handover", "teamwork", "leadership"}, WrittenAt: exportWrittenV2,
+				EventDate: &eventV2, EventTitle: "Night shift handover teaching"},
 		},
 		Draft: &ExportDraft{Title: "Handover, third go",
 			Answers: []ExportAnswer{{"description", "Description", "Still thinking."}},
@@ -222,7 +238,8 @@ func TestExportJSON(t *testing.T) {
 
 	d := got.Reflections[1]
 	require.Len(t, d.Versions, 1)
-	require.Equal(t, &ExportSignOff{Supervisor: "Grace Hopper", Comment: "Well reflected.", SignedAt: exportSignedD},
+	require.Equal(t, &ExportSignOff{Supervisor: "Grace Hopper", SupervisorRole: "educator", Comment: "Well reflected.",
+		SignedAt: exportSignedD},
 		d.Versions[0].SignOff)
 	require.Nil(t, d.Draft)
 	require.Nil(t, d.Reference)
@@ -231,7 +248,8 @@ func TestExportJSON(t *testing.T) {
 	require.Equal(t, 0, b.CurrentVersion)
 	require.Empty(t, b.Versions)
 	require.Equal(t, &ExportDraft{Title: "Half-written thoughts",
-		Answers: []ExportAnswer{{"feelings", "Feelings", "Unsure."}}, Tags: []string{"draft"}, SavedAt: &draftSaved}, b.Draft)
+		Answers: []ExportAnswer{{"feelings", "Feelings", "Unsure."}}, Tags: []string{"draft"}, EventDate: &eventB,
+		SavedAt: &draftSaved}, b.Draft)
 
 	t.Run("field names", func(t *testing.T) {
 		var top map[string]json.RawMessage
@@ -244,6 +262,13 @@ func TestExportJSON(t *testing.T) {
 		// Nothing is left out for being empty: a field is null or [], never missing.
 		require.JSONEq(t, "null", string(rs[2]["reference"]))
 		require.JSONEq(t, "[]", string(rs[2]["versions"]))
+		var versions []map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(rs[0]["versions"], &versions))
+		require.ElementsMatch(t, []string{"number", "title", "answers", "tags", "event_date", "event_title", "written_at",
+			"sign_off"}, keys(versions[0]))
+		require.JSONEq(t, "null", string(versions[0]["event_date"]), "version 1 names no date")
+		require.JSONEq(t, `"2025-06-28"`, string(versions[1]["event_date"]), "a date, not a time")
+		require.Contains(t, string(raw), `"supervisor_role": "educator"`)
 	})
 
 	t.Run("times are RFC 3339 in UTC", func(t *testing.T) {
@@ -296,14 +321,30 @@ func TestExportPDFDocument(t *testing.T) {
 
 	rs, err := w.svc.exportable(ctx, w.learner.UserID, []int64{w.a, w.d, w.a})
 	require.NoError(t, err)
-	doc := portfolio(rs)
+	doc := portfolio(rs, "GMC 7654321")
 	where := block{blockMeta, "Foundation Programme · Night shift reflections"}
+	by := block{blockMeta, "By Ada Learner · Registration: GMC 7654321"}
+	template := block{blockMeta, "Template: Gibbs' reflective cycle"}
 	notAnswered := block{blockMeta, "Not answered"}
+	signedA1 := block{blockParagraph, "Version 1 signed off by Grace Hopper (educator) on 31 March 2025"}
+	// d: signed off late on 30 March UTC, which is 31 March in London.
+	signedD1 := block{blockParagraph, "Version 1 signed off by Grace Hopper (educator) on 31 March 2025"}
 	require.Equal(t, []block{
-		// a: its current version, 2, not the later draft and not version 1's sign-off.
+		// a: what it is and whose, then its versions, the current one first; not the
+		// later draft.
 		{blockTitle, "Handover on a busy night, revisited"},
-		where,
-		{blockMeta, "Version 2, written 1 July 2025"},
+		where, by, template,
+		{blockMeta, "Event: Night shift handover teaching, 28 June 2025"},
+		{blockMeta, "Refers to: Night handover case"},
+		{blockHeading, "Supervisor"},
+		{blockParagraph, "Shared with the course's educators"},
+		{blockParagraph, "Grace Hopper (educator)"},
+		{blockHeading, "Sign-off"},
+		{blockMeta, "Version 2, the current version, is not yet signed off"},
+		signedA1,
+
+		{blockSection, "Version 2 (current)"},
+		{blockMeta, "Written 1 July 2025"},
 		{blockHeading, "Description"},
 		{blockParagraph, "I led the evening handover.\n\nIt ran late, and I learned why: Ωmega café naïve."},
 		{blockHeading, "Feelings"}, notAnswered,
@@ -312,12 +353,33 @@ func TestExportPDFDocument(t *testing.T) {
 		{blockHeading, "Conclusion"}, {blockParagraph, "Structure helps everyone."},
 		{blockHeading, "Action plan"}, {blockParagraph, "Use SBAR at every handover."},
 		{blockHeading, "Tags"}, {blockParagraph, "handover, teamwork, leadership"},
-		{blockHeading, "Refers to"}, {blockParagraph, "Night handover case"},
-		{blockHeading, "Sign-off"}, {blockMeta, "Not yet signed off"},
-		// d: signed off, late on 30 March UTC, which is 31 March in London.
+		{blockHeading, "Sign-off"}, {blockMeta, "Not signed off"},
+		{blockHeading, "Comments"},
+		{blockMeta, "Grace Hopper, 1 July 2025"}, {blockParagraph, "Much better."},
+
+		{blockSection, "Version 1"},
+		{blockMeta, "Written 4 March 2025"},
+		{blockMeta, "Titled: Handover on a busy night"},
+		{blockMeta, "Event: Night shift"},
+		{blockHeading, "Description"}, {blockParagraph, "I led the evening handover.\n\nIt ran late."},
+		{blockHeading, "Feelings"}, {blockParagraph, "Rushed."},
+		{blockHeading, "Evaluation"}, notAnswered,
+		{blockHeading, "Analysis"}, notAnswered,
+		{blockHeading, "Conclusion"}, {blockParagraph, "Structure helps."},
+		{blockHeading, "Action plan"}, {blockParagraph, "Use SBAR."},
+		{blockHeading, "Tags"}, {blockParagraph, "handover, teamwork"},
+		{blockHeading, "Sign-off"}, signedA1, {blockParagraph, "A clear plan."},
+		{blockHeading, "Comments"},
+		{blockMeta, "Grace Hopper, 4 March 2025"}, {blockParagraph, "Good insight into handover."},
+		{blockMeta, "Ada Learner, 4 March 2025"}, {blockParagraph, "Thank you, I will revise it."},
+
+		// d: one version, no event, shared with its supervisor only, signed off.
 		{blockTitle, "Teaching session"},
-		where,
-		{blockMeta, "Version 1, written 20 March 2025"},
+		where, by, template,
+		{blockHeading, "Supervisor"}, {blockParagraph, "Grace Hopper (educator)"},
+		{blockHeading, "Sign-off"}, signedD1,
+		{blockSection, "Version 1 (current)"},
+		{blockMeta, "Written 20 March 2025"},
 		{blockHeading, "Description"}, {blockParagraph, "I taught the new doctors."},
 		{blockHeading, "Feelings"}, notAnswered,
 		{blockHeading, "Evaluation"}, notAnswered,
@@ -325,16 +387,36 @@ func TestExportPDFDocument(t *testing.T) {
 		{blockHeading, "Conclusion"}, {blockParagraph, "Prepare earlier."},
 		{blockHeading, "Action plan"}, {blockParagraph, "Book rooms a week ahead."},
 		{blockHeading, "Tags"}, {blockMeta, "No tags"},
-		{blockHeading, "Sign-off"},
-		{blockParagraph, "Signed off by Grace Hopper on 31 March 2025"},
-		{blockParagraph, "Well reflected."},
+		{blockHeading, "Sign-off"}, signedD1, {blockParagraph, "Well reflected."},
 	}, doc, "each reflection once, in the order asked")
 
 	for _, b := range doc {
 		require.NotContains(t, b.Text, "third go", "the draft is not exported")
-		require.NotContains(t, b.Text, "A clear plan", "version 1's sign-off is not claimed for version 2")
-		require.NotContains(t, b.Text, "Rushed", "version 1's answers are not exported")
+		require.NotContains(t, b.Text, "Still thinking", "the draft is not exported")
 	}
+
+	t.Run("without a registration", func(t *testing.T) {
+		doc := portfolio(rs[1:2], "")
+		require.Equal(t, block{blockMeta, "By Ada Learner"}, doc[2])
+	})
+	t.Run("a template of the course's own", func(t *testing.T) {
+		r := rs[1]
+		r.Template = TemplateCustom
+		require.Contains(t, reflectionBlocks(r, ""), block{blockMeta, "Template: The course's own prompts"})
+	})
+	t.Run("a sign-off from before roles were kept, and a lapsed supervisor", func(t *testing.T) {
+		r := rs[1]
+		v := r.Versions[0]
+		so := *v.SignOff
+		so.Role = ""
+		v.SignOff = &so
+		r.Versions = []Version{v}
+		r.Current = &r.Versions[0]
+		r.Shares = []Share{{With: 99, Name: "Gone Away", Lapsed: true, Role: RoleMentor}}
+		doc := reflectionBlocks(r, "")
+		require.Contains(t, doc, block{blockParagraph, "Version 1 signed off by Grace Hopper on 31 March 2025"})
+		require.Contains(t, doc, block{blockMeta, "Not shared with a supervisor"}, "who can no longer read it is not named as supervising it")
+	})
 }
 
 func TestExportPDFRefuses(t *testing.T) {
@@ -358,7 +440,8 @@ func TestExportPDFRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			err := w.svc.ExportPDF(ctx, tc.user, tc.ids, &buf)
+			name, err := w.svc.ExportPDF(ctx, tc.user, tc.ids, &buf)
+			require.Empty(t, name)
 			if tc.notFind {
 				require.ErrorIs(t, err, ErrNotFound)
 			} else {
@@ -419,26 +502,36 @@ func TestExportPDFRender(t *testing.T) {
 	require.NoError(t, err)
 	w.clock.Set(exportAt)
 
+	pagesOf := func(id int64) int {
+		rs, err := w.svc.exportable(ctx, w.learner.UserID, []int64{id})
+		require.NoError(t, err)
+		n, err := typeset(portfolio(rs, "GMC 7654321"), "footer", gopdf.PdfInfo{}, io.Discard)
+		require.NoError(t, err)
+		return n
+	}
 	rs, err := w.svc.exportable(ctx, w.learner.UserID, []int64{longID})
 	require.NoError(t, err)
-	require.Contains(t, portfolio(rs), block{blockParagraph, string(answer)}, "the whole answer, unchanged")
-	longPages, err := typeset(portfolio(rs), "footer", gopdf.PdfInfo{}, io.Discard)
-	require.NoError(t, err)
+	require.Contains(t, portfolio(rs, ""), block{blockParagraph, string(answer)}, "the whole answer, unchanged")
+	longPages := pagesOf(longID)
 	require.Greater(t, longPages, 1, "a 5,000-character answer runs on to a second page")
+	aPages, dPages := pagesOf(w.a), pagesOf(w.d)
+	require.Equal(t, 1, dPages, "one short version fits on a page")
+	require.GreaterOrEqual(t, aPages, 1)
 
 	for _, tc := range []struct {
 		name  string
 		ids   []int64
 		pages int
 	}{
-		{"one", []int64{w.a}, 1},
-		{"each on its own page", []int64{w.a, w.d}, 2},
+		{"one", []int64{w.d}, 1},
+		{"each starts its own page", []int64{w.a, w.d}, aPages + dPages},
 		{"long answer", []int64{longID}, longPages},
-		{"long answer among others", []int64{w.a, longID, w.d}, 1 + longPages + 1},
+		{"long answer among others", []int64{w.a, longID, w.d}, aPages + longPages + dPages},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			require.NoError(t, w.svc.ExportPDF(ctx, w.learner.UserID, tc.ids, &buf))
+			_, err := w.svc.ExportPDF(ctx, w.learner.UserID, tc.ids, &buf)
+			require.NoError(t, err)
 			require.Equal(t, tc.pages, pdfPages(t, buf.Bytes()))
 		})
 	}
@@ -549,5 +642,89 @@ func TestExportDates(t *testing.T) {
 		{time.Date(2025, 12, 31, 23, 30, 0, 0, time.UTC), "31 December 2025"}, // GMT
 	} {
 		require.Equal(t, tc.want, portfolioDate(tc.at))
+	}
+}
+
+// -example writes the rendered example PDF to this path (docs/reflection-example.png
+// is made from it with pdftoppm).
+var examplePDF = flag.String("example", "", "write the example reflection PDF here")
+
+// The PDF read back as text has everything an appraiser asks of a reflection, in
+// real text, and a file name and document title that say what it is.
+func TestExportPDFText(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newExportWorld(t)
+
+	var buf bytes.Buffer
+	name, err := w.svc.ExportPDF(ctx, w.learner.UserID, []int64{w.a}, &buf)
+	require.NoError(t, err)
+	require.Equal(t, "reflection-handover-on-a-busy-night-revisited-2025-07-01.pdf", name)
+	pdf := buf.Bytes()
+	if *examplePDF != "" {
+		require.NoError(t, os.WriteFile(*examplePDF, pdf, 0o644))
+	}
+	require.Contains(t, string(pdf), "/FontFile2", "fonts embedded")
+	require.NotContains(t, string(pdf), "/Subtype /Image", "no picture of text")
+	require.Contains(t, string(pdf), "/Title <FEFF", "a document title")
+
+	text := pdftest.Text(t, pdf)
+	lines := strings.Split(text, "\n")
+	for _, want := range []string{
+		"Handover on a busy night, revisited",
+		"By Ada Learner · Registration: GMC 7654321",
+		"Template: Gibbs' reflective cycle",
+		"Event: Night shift handover teaching, 28 June 2025",
+		"Refers to: Night handover case",
+		"Shared with the course's educators",
+		"Grace Hopper (educator)",
+		"Version 2, the current version, is not yet signed off",
+		"Version 1 signed off by Grace Hopper (educator) on 31 March 2025",
+		"Version 2 (current)",
+		"Version 1",
+		"Written 4 March 2025",
+		"It ran late, and I learned why: Ωmega café naïve.",
+		"Rushed.",
+		"A clear plan.",
+		"Grace Hopper, 1 July 2025",
+		"Much better.",
+		"Good insight into handover.",
+		"Ada Learner, 4 March 2025",
+		"Thank you, I will revise it.",
+		"Ada Learner · Exported from Huddle on 15 August 2025",
+	} {
+		require.Contains(t, lines, want, "a line of the PDF")
+	}
+	require.NotContains(t, text, "third go", "the draft is not exported")
+	require.NotContains(t, text, "Still thinking")
+
+	t.Run("several reflections", func(t *testing.T) {
+		var buf bytes.Buffer
+		name, err := w.svc.ExportPDF(ctx, w.learner.UserID, []int64{w.a, w.d}, &buf)
+		require.NoError(t, err)
+		require.Equal(t, "reflections-ada-learner-2025-08-15.pdf", name)
+		require.Contains(t, pdftest.Text(t, buf.Bytes()), "Well reflected.")
+	})
+	t.Run("no registration given", func(t *testing.T) {
+		svc := NewService(w.svc.db, Options{Now: w.clock.Now})
+		var buf bytes.Buffer
+		_, err := svc.ExportPDF(ctx, w.learner.UserID, []int64{w.d}, &buf)
+		require.NoError(t, err)
+		text := pdftest.Text(t, buf.Bytes())
+		require.Contains(t, strings.Split(text, "\n"), "By Ada Learner")
+		require.NotContains(t, text, "Registration")
+	})
+}
+
+func TestExportFileSlug(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"Handover on a busy night", "handover-on-a-busy-night"},
+		{"  Ωmega: café — naïve!  ", "mega-caf-na-ve"},
+		{"Ελληνικά", "untitled"},
+		{`"quoted"; filename=evil.exe`, "quoted-filename-evil-exe"},
+		{strings.Repeat("long title ", 10), "long-title-long-title-long-title-long-title-long-title-long"},
+	} {
+		require.Equal(t, tc.want, fileSlug(tc.in, "untitled"), tc.in)
 	}
 }

@@ -150,7 +150,7 @@ func TestPrivacyMatrix(t *testing.T) {
 				for _, who := range actors {
 					uid := w.people[who]
 					var pdf bytes.Buffer
-					err := w.svc.ExportPDF(ctx, uid, []int64{id}, &pdf)
+					_, err := w.svc.ExportPDF(ctx, uid, []int64{id}, &pdf)
 					var js bytes.Buffer
 					require.NoError(t, w.svc.ExportJSON(ctx, uid, &js), who)
 					switch {

@@ -27,6 +27,26 @@ type Version struct {
 	Tags      []string
 	WrittenAt time.Time
 	SignOff   *SignOff
+	// EventDate (2006-01-02) and EventTitle are the event or session reflected on;
+	// each may be empty.
+	EventDate  string
+	EventTitle string
+}
+
+// EventDay is the event's date as people read it (14 March 2026), or "".
+func (v Version) EventDay() string { return eventDay(v.EventDate) }
+
+// Content is the version as the form edits it.
+func (v Version) Content() Content {
+	return Content{Title: v.Title, Answers: v.Answers, Tags: v.Tags, EventDate: v.EventDate, EventTitle: v.EventTitle}
+}
+
+func eventDay(date string) string {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return ""
+	}
+	return d.Format("2 January 2006")
 }
 
 // SignOff is a supervisor's sign-off of one version.
@@ -34,6 +54,22 @@ type SignOff struct {
 	Supervisor string
 	Comment    string
 	SignedAt   time.Time
+	// Role is what the supervisor was in the course when they signed (RoleEducator or
+	// RoleMentor); empty for sign-offs from before Huddle kept it.
+	Role string
+}
+
+// Supervisors' roles in a course, as sign-offs and shares name them.
+const (
+	RoleEducator = "educator"
+	RoleMentor   = "mentor"
+)
+
+// roleIn is the SQL for the role user holds in course now: 'educator', else 'mentor',
+// else ”.
+func roleIn(course, user string) string {
+	return `coalesce((SELECT CASE WHEN 'educator' = ANY (m.roles) THEN 'educator' WHEN 'mentor' = ANY (m.roles) THEN 'mentor' END
+          FROM memberships m WHERE m.course_id = ` + course + ` AND m.user_id = ` + user + `), '')`
 }
 
 // Comment is a comment on a version.
@@ -56,6 +92,9 @@ type Share struct {
 	// stays until the author withdraws it, and counts again if they become a
 	// supervisor of the course again.
 	Lapsed bool
+	// Role is the supervisor's role in the course now (RoleEducator, RoleMentor or
+	// ""); empty for the course's educators.
+	Role string
 }
 
 // Reflection is a reflection as one reader may see it: the author gets the draft,
@@ -188,7 +227,8 @@ func (s *Service) versions(ctx context.Context, id int64, current int, all bool)
 		from = 1
 	}
 	rows, err := s.db.Query(ctx, `
-SELECT v.version, v.title, v.answers, v.tags, v.written_at, so.supervisor, so.comment, so.signed_at
+SELECT v.version, v.title, v.answers, v.tags, v.written_at, so.supervisor, so.comment, so.signed_at,
+       coalesce(so.supervisor_role, ''), coalesce(to_char(v.event_date, 'YYYY-MM-DD'), ''), v.event_title
 FROM reflection_versions v
 LEFT JOIN reflection_signoffs so ON so.reflection_id = v.reflection_id AND so.version = v.version
 WHERE v.reflection_id = $1 AND v.version >= $2
@@ -203,14 +243,16 @@ ORDER BY v.version DESC`, id, from)
 		var answers []byte
 		var who, comment *string
 		var signed *time.Time
-		if err := rows.Scan(&v.Number, &v.Title, &answers, &v.Tags, &v.WrittenAt, &who, &comment, &signed); err != nil {
+		var role string
+		if err := rows.Scan(&v.Number, &v.Title, &answers, &v.Tags, &v.WrittenAt, &who, &comment, &signed,
+			&role, &v.EventDate, &v.EventTitle); err != nil {
 			return nil, fmt.Errorf("reflection: versions of %d: %w", id, err)
 		}
 		if err := json.Unmarshal(answers, &v.Answers); err != nil {
 			return nil, fmt.Errorf("reflection: answers of %d: %w", id, err)
 		}
 		if signed != nil {
-			v.SignOff = &SignOff{Supervisor: *who, Comment: *comment, SignedAt: *signed}
+			v.SignOff = &SignOff{Supervisor: *who, Comment: *comment, SignedAt: *signed, Role: role}
 		}
 		out = append(out, v)
 	}
@@ -222,7 +264,8 @@ func (s *Service) shares(ctx context.Context, id int64) ([]Share, error) {
 SELECT sh.shared_with, CASE WHEN sh.shared_with = 0 THEN '' ELSE coalesce(u.name, 'A former member') END, sh.shared_at,
        sh.shared_with <> 0 AND NOT EXISTS (
            SELECT 1 FROM memberships m WHERE m.course_id = r.course_id AND m.user_id = sh.shared_with
-           AND `+supervises("m", "$2")+`)
+           AND `+supervises("m", "$2")+`),
+       CASE WHEN sh.shared_with = 0 THEN '' ELSE `+roleIn("r.course_id", "sh.shared_with")+` END
 FROM reflection_shares sh
 JOIN reflections r ON r.id = sh.reflection_id
 LEFT JOIN users u ON u.id = sh.shared_with

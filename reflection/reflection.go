@@ -74,6 +74,17 @@ var Templates = []Template{
 // TemplateCustom is the key of an activity's own template.
 const TemplateCustom = "custom"
 
+// TemplateTitle is the name of the template with this key, as people read it.
+func TemplateTitle(key string) string {
+	if key == TemplateCustom {
+		return "The course's own prompts"
+	}
+	if t, ok := builtin(key); ok {
+		return t.Title
+	}
+	return key
+}
+
 func builtin(key string) (Template, bool) {
 	for _, t := range Templates {
 		if t.Key == key {
@@ -150,6 +161,15 @@ type Service struct {
 	threads  Threads
 	notifier Notifier
 	roster   RosterReads
+	regs     Registrations
+}
+
+// Registrations gives a person's professional registration (the body, GMC, NMC or
+// HCPC, and the number), which they enter once for their certificates (certificates
+// provides it; app wires it). The reflection PDF prints it beside their name, so an
+// appraiser can match the document to the register. Empty strings mean none.
+type Registrations interface {
+	Registration(ctx context.Context, userID int64) (body, number string, err error)
 }
 
 // RosterReads asks for a course's class list to be read from the platform (roster,
@@ -175,6 +195,9 @@ type Options struct {
 	// Roster reads class lists when a reflection log is set up and when an educator
 	// asks (roster); nil reads none.
 	Roster RosterReads
+	// Registrations gives authors' registration numbers for the PDF (certificates);
+	// nil prints none.
+	Registrations Registrations
 }
 
 // NewService returns a Service with its collaborators.
@@ -186,7 +209,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, threads: o.Threads, notifier: o.Notifier,
-		roster: o.Roster}
+		roster: o.Roster, regs: o.Registrations}
 }
 
 // Settings returns an activity's set-up, making its row the first time

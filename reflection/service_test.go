@@ -50,8 +50,9 @@ func TestSignOffIsOfOneExactVersion(t *testing.T) {
 	r, err := w.svc.Get(ctx, me, id)
 	require.NoError(t, err)
 	require.NotNil(t, r.Current.SignOff)
-	require.Equal(t, reflection.SignOff{Supervisor: "Dev Supervisor", Comment: "A clear plan.", SignedAt: r.Current.SignOff.SignedAt},
-		*r.Current.SignOff, "the name as it was and the trimmed comment")
+	require.Equal(t, reflection.SignOff{Supervisor: "Dev Supervisor", Comment: "A clear plan.", SignedAt: r.Current.SignOff.SignedAt,
+		Role: reflection.RoleMentor},
+		*r.Current.SignOff, "the name and role as they were, and the trimmed comment")
 	mine, err := w.svc.Mine(ctx, me, 0)
 	require.NoError(t, err)
 	require.True(t, mine[0].SignedOff)
@@ -179,6 +180,7 @@ func TestDrafts(t *testing.T) {
 		{"in the title", reflection.Content{Title: "Patient " + nhsNumber}, "title"},
 		{"in an answer", reflection.Content{Title: "Night shift", Answers: map[string]string{"what_happened": "Admitted NHS " + nhsNumber + " overnight."}}, "answer_what_happened"},
 		{"in a tag", reflection.Content{Title: "Night shift", Tags: []string{"handover", nhsNumber}}, "tags"},
+		{"in the event's title", reflection.Content{Title: "Night shift", EventTitle: "Teaching on bed 3, NHS " + nhsNumber}, "event_title"},
 	} {
 		t.Run("guard "+tc.name, func(t *testing.T) {
 			check := func(t *testing.T, err error) {
@@ -257,6 +259,7 @@ func completed(c reflection.Content) reflection.Content {
 		out.Title = "Untitled"
 	}
 	out.Tags = c.Tags
+	out.EventDate, out.EventTitle = c.EventDate, c.EventTitle
 	return out
 }
 

@@ -19,11 +19,16 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 )
 
-// Content is what the author writes: a title, an answer per prompt, and tags.
+// Content is what the author writes: a title, an answer per prompt, and tags, and
+// optionally the date and title of the event or session reflected on, which every
+// template offers (appraisal portfolios ask for both). EventDate is a calendar date,
+// 2006-01-02, or empty.
 type Content struct {
-	Title   string            `json:"title"`
-	Answers map[string]string `json:"answers"`
-	Tags    []string          `json:"tags"`
+	Title      string            `json:"title"`
+	Answers    map[string]string `json:"answers"`
+	Tags       []string          `json:"tags"`
+	EventDate  string            `json:"event_date,omitempty"`
+	EventTitle string            `json:"event_title,omitempty"`
 }
 
 // Ref is what a reflection refers to in Huddle: a case or a discussion thread.
@@ -35,9 +40,19 @@ type Ref struct {
 
 // check tidies content against the prompts and runs the patient-identifier guard over
 // every field. complete also requires the required prompts (a submission, not a draft).
-// The guard comes last, after every refusal that costs less.
-func check(c *Content, prompts []Prompt, complete bool) error {
+// now is the time of the save: the event reflected on has happened by then. The guard
+// comes last, after every refusal that costs less.
+func check(c *Content, prompts []Prompt, complete bool, now time.Time) error {
 	c.Title = oneLine(c.Title, maxTitle+1)
+	c.EventTitle = oneLine(c.EventTitle, maxTitle+1)
+	if utf8.RuneCountInString(c.EventTitle) > maxTitle {
+		return invalid("event_title", fmt.Sprintf("Keep the title of the event to %d characters.", maxTitle))
+	}
+	date, err := eventDate(c.EventDate, now)
+	if err != nil {
+		return err
+	}
+	c.EventDate = date
 	c.Tags = cleanTags(c.Tags, maxTags)
 	answers := map[string]string{}
 	for _, p := range prompts {
@@ -68,6 +83,7 @@ func check(c *Content, prompts []Prompt, complete bool) error {
 		}
 	}
 	scan("title", c.Title)
+	scan("event_title", c.EventTitle)
 	scan("tags", strings.Join(c.Tags, ", "))
 	for key, a := range c.Answers {
 		scan("answer_"+key, a)
@@ -77,6 +93,38 @@ func check(c *Content, prompts []Prompt, complete bool) error {
 	}
 	return nil
 }
+
+// eventDate reads the date of the event as a date field sends it (2006-01-02) or as
+// people in the UK type it where the browser offers no date picker (14/3/2026), and
+// returns it as 2006-01-02, or "" when none was given. The event has happened: a date
+// after today in the UK is refused, and so is one too long ago to be meant.
+func eventDate(raw string, now time.Time) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", nil
+	}
+	var d time.Time
+	var err error
+	for _, layout := range []string{time.DateOnly, "2/1/2006", "2-1-2006", "2.1.2006"} {
+		if d, err = time.Parse(layout, raw); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return "", invalid("event_date", "Enter the date of the event as day, month and year, for example 14/03/2026.")
+	}
+	today := now.In(portfolioZone)
+	if d.After(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) {
+		return "", invalid("event_date", "The date of the event is in the future. Enter the day it happened.")
+	}
+	if d.Year() < earliestEventYear {
+		return "", invalid("event_date", fmt.Sprintf("Check the year of the event: it must be %d or later.", earliestEventYear))
+	}
+	return d.Format(time.DateOnly), nil
+}
+
+// earliestEventYear bounds the date of an event: an earlier year is a typing slip.
+const earliestEventYear = 1950
 
 // logGuard records that the guard stopped a save: the fields and kinds, never text.
 func (s *Service) logGuard(err error, activityID int64) {
@@ -174,7 +222,7 @@ func (s *Service) SaveFormDraft(ctx context.Context, a course.Activity, au Autho
 	} else if err := mayStart(au); err != nil {
 		return 0, err
 	}
-	if err := check(&c, prompts, false); err != nil {
+	if err := check(&c, prompts, false, s.now()); err != nil {
 		s.logGuard(err, a.ID)
 		return 0, err
 	}
@@ -388,7 +436,7 @@ func (s *Service) SubmitForm(ctx context.Context, a course.Activity, au Author, 
 	} else if err := mayStart(au); err != nil {
 		return 0, 0, err
 	}
-	if err := check(&c, prompts, true); err != nil {
+	if err := check(&c, prompts, true, s.now()); err != nil {
 		s.logGuard(err, a.ID)
 		return 0, 0, err
 	}
@@ -450,8 +498,9 @@ WHERE id = $1 AND author_id = $2 RETURNING current_version`, id, authorID, now).
 		return 0, fmt.Errorf("reflection: submit %d: %w", id, err)
 	}
 	if _, err := tx.Exec(ctx, `
-INSERT INTO reflection_versions (reflection_id, version, title, answers, tags, written_at, form_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id, version, c.Title, answers, c.Tags, now, formKey(key)); err != nil {
+INSERT INTO reflection_versions (reflection_id, version, title, answers, tags, written_at, form_key, event_date, event_title)
+VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, '')::date, $9)`,
+		id, version, c.Title, answers, c.Tags, now, formKey(key), c.EventDate, c.EventTitle); err != nil {
 		return 0, fmt.Errorf("reflection: submit %d: %w", id, err)
 	}
 	if st.CompleteOn == CompleteOnSubmit {
@@ -657,8 +706,8 @@ func (s *Service) SignOff(ctx context.Context, userID, id int64, version int, co
 		// and here may have ended the share, and a sign-off by someone who is no longer
 		// a supervisor of the course must not be written.
 		tag, err := tx.Exec(ctx, `
-INSERT INTO reflection_signoffs (reflection_id, version, supervisor_id, supervisor, comment, signed_at)
-SELECT r.id, $2, u.id, u.name, $4, $5 FROM reflections r, users u
+INSERT INTO reflection_signoffs (reflection_id, version, supervisor_id, supervisor, comment, signed_at, supervisor_role)
+SELECT r.id, $2, u.id, u.name, $4, $5, `+roleIn("r.course_id", "u.id")+` FROM reflections r, users u
 WHERE r.id = $1 AND u.id = $3 AND r.author_id <> $3
   AND (`+sharedByName("$3", "$6")+` OR `+sharedWithEducators("$3", "$6")+`)
 ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, s.now(), s.confirmedSince())

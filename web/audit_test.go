@@ -16,6 +16,7 @@ import (
 
 	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/discussion"
+	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/lti/ltitest"
 	"github.com/huddle-lti/huddle/web"
 )
@@ -82,7 +83,8 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 	eddieLog := le.signIn(t, educator, reflections)
 	lenaLog := le.signIn(t, learner, reflections)
 	sam := le.signIn(t, supervisorSam, reflections)
-	board, logID := activityIDOf(t, eddie.activity), activityIDOf(t, eddieLog.activity)
+	eddieFb := le.signIn(t, educator, feedbackLink("feedback-audit"))
+	board, logID, fbID := activityIDOf(t, eddie.activity), activityIDOf(t, eddieLog.activity), activityIDOf(t, eddieFb.activity)
 	var courseID int64
 	require.NoError(t, e.pool.QueryRow(ctx, `SELECT course_id FROM activities WHERE id = $1`, board).Scan(&courseID))
 	platform := e.stored.ID
@@ -215,6 +217,39 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 			post(t, sam, "/reflections/"+strconv.FormatInt(reflectionID, 10)+"/signoff", url.Values{"version": {"1"}, "comment": {"A clear plan."}})
 			return &want{action: audit.ReflectionSignOff, actor: sam.id, activity: logID, target: reflectionID, detail: "version=1"}
 		}},
+		{"feedback form", func(t *testing.T) *want {
+			post(t, eddieFb, eddieFb.activity+"/feedback/form", builderForm(5, feedback.Template(), "save"))
+			return &want{action: audit.FeedbackFormUpdate, actor: eddie.id, activity: fbID, target: fbID,
+				detail: "questions=" + strconv.Itoa(len(feedback.Template())) + ",threshold=5"}
+		}},
+		{"open feedback", func(t *testing.T) *want {
+			post(t, eddieFb, eddieFb.activity+"/feedback/open", url.Values{})
+			return &want{action: audit.FeedbackOpen, actor: eddie.id, activity: fbID, target: fbID}
+		}},
+		{"feedback closing time", func(t *testing.T) *want {
+			london, err := time.LoadLocation("Europe/London")
+			require.NoError(t, err)
+			at := time.Now().In(london).AddDate(0, 0, 7)
+			closes := time.Date(at.Year(), at.Month(), at.Day(), 17, 0, 0, 0, london)
+			post(t, eddieFb, eddieFb.activity+"/feedback/open", url.Values{"closes_date": {closes.Format(time.DateOnly)},
+				"closes_time": {"17:00"}})
+			return &want{action: audit.FeedbackCloseSchedule, actor: eddie.id, activity: fbID, target: fbID,
+				detail: "closes_utc=" + closes.UTC().Format("2006-01-02_15:04")}
+		}},
+		{"learners' feedback", func(t *testing.T) *want {
+			fb := le.signIn(t, learner, feedbackLink("feedback-audit"))
+			r := fb.post(fb.activity+"/feedback/responses", feedbackAnswers(fb.csrf, 4, "More cases, please."))
+			require.Equal(t, http.StatusSeeOther, r.code, r.body)
+			return nil
+		}},
+		{"close feedback", func(t *testing.T) *want {
+			post(t, eddieFb, eddieFb.activity+"/feedback/close", url.Values{})
+			return &want{action: audit.FeedbackClose, actor: eddie.id, activity: fbID, target: fbID}
+		}},
+		{"closing a closed form again changes nothing", func(t *testing.T) *want {
+			post(t, eddieFb, eddieFb.activity+"/feedback/close", url.Values{})
+			return nil
+		}},
 		{"activity set-up", func(t *testing.T) *want {
 			fresh := course2
 			fresh.ResourceLinkID, fresh.Title = "8", "Not yet set up"
@@ -242,7 +277,7 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 			w := tc.act(t)
 			rows := auditRowsAfter(t, e.pool, last)
 			if w == nil {
-				require.Empty(t, rows, "learners' own actions are not recorded")
+				require.Empty(t, rows, "learners' own actions, and what changes nothing, are not recorded")
 				return
 			}
 			require.Len(t, rows, 1, "one entry per action")
@@ -260,7 +295,7 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 	// Nothing anyone wrote or typed as a reason is in the log.
 	dump := auditDump(t, e.pool)
 	for _, text := range []string{"My answer", "Chest pain", "Mrs Patel", "Not helpful", "Off topic", "Safeguarding",
-		"sepsis", "simulation", "A clear plan", "Lena Learner"} {
+		"sepsis", "simulation", "A clear plan", "Lena Learner", "More cases"} {
 		require.NotContains(t, dump, text)
 	}
 
@@ -272,7 +307,7 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 	expectPage(t, page, http.StatusOK, "<h1>Audit log</h1>", "Revealed the author of an anonymous-to-peers post",
 		"Eddie Educator", "Sam Supervisor", "Foundation Teaching Programme", "Peer discussion", "<code>post.reveal_author</code>",
 		`<option value="post.hide">Hid a post</option>`)
-	require.Equal(t, len(tests)-2, strings.Count(page.body, "<code>"))
+	require.Equal(t, len(tests)-4, strings.Count(page.body, "<code>"))
 	for _, s := range []*signedIn{lena, eddie, sam} {
 		for _, path := range []string{"/admin/audit", "/admin/audit.csv"} {
 			r := s.get(path)
@@ -304,7 +339,7 @@ func TestEveryEducatorActionIsAudited(t *testing.T) {
 	require.Equal(t, []string{"post", strconv.FormatInt(reply, 10), ""}, records[1][10:])
 	all, err := csv.NewReader(strings.NewReader(ada.get("/admin/audit.csv").body)).ReadAll()
 	require.NoError(t, err)
-	require.Len(t, all, len(tests)-2+1)
+	require.Len(t, all, len(tests)-4+1)
 
 	// An administrator of another Moodle site sees none of this site's entries, even
 	// when asking for this site's course.

@@ -7,9 +7,11 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/guard"
 	"github.com/huddle-lti/huddle/lti"
@@ -112,15 +114,10 @@ func (s *Server) feedbackActivity(c *fiber.Ctx) error {
 	}
 	a := actorOf(c)
 	ctx := c.UserContext()
-	data := fiber.Map{"Form": f, "Closed": s.deps.Feedback.Closed(f), "Sent": c.Query("sent") != ""}
 	if a.Member.Has(lti.RoleEducator) {
-		r, err := s.deps.Feedback.Results(ctx, f)
-		if err != nil {
-			return err
-		}
-		data["Results"] = r
-		return c.Render("feedback_educator", page(c, a.Activity.Title, data))
+		return s.renderFeedbackEducator(c, f, fiber.StatusOK, nil)
 	}
+	data := fiber.Map{"Form": f, "Closed": s.deps.Feedback.Closed(f), "Sent": c.Query("sent") != ""}
 	sent, err := s.deps.Feedback.Sent(ctx, f.ActivityID, a.Session.UserID)
 	if err != nil {
 		return err
@@ -129,6 +126,24 @@ func (s *Server) feedbackActivity(c *fiber.Ctx) error {
 	data["Fields"] = answerFields(f, nil, nil)
 	data["MaxText"] = feedback.MaxText
 	return c.Render("feedback_answer", page(c, a.Activity.Title, data))
+}
+
+// renderFeedbackEducator is the educator's activity page, with extra data (a refused
+// closing time and its errors).
+func (s *Server) renderFeedbackEducator(c *fiber.Ctx, f feedback.Form, status int, extra fiber.Map) error {
+	r, err := s.deps.Feedback.Results(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	data := fiber.Map{"Form": f, "Closed": s.deps.Feedback.Closed(f), "Results": r}
+	if f.ClosesAt != nil {
+		data["ClosesAt"] = f.ClosesAt.In(london).Format("15:04 on Monday 2 January 2006")
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	c.Status(status)
+	return c.Render("feedback_educator", page(c, actorOf(c).Activity.Title, data))
 }
 
 // feedbackSend takes a learner's response. Whatever happens, the session's use is not
@@ -302,17 +317,89 @@ func (s *Server) feedbackSaveForm(c *fiber.Ctx) error {
 	if err != nil {
 		return feedbackProblem(err)
 	}
+	s.auditDetail(c, audit.FeedbackFormUpdate, f.ActivityID, fmt.Sprintf("questions=%d,threshold=%d", len(f.Questions), f.Threshold))
 	return s.redirect(c, "/activities/"+itoa(f.ActivityID)+"/feedback/form?saved=1")
 }
 
+// maxFeedbackOpen is how far ahead a closing time may be: a session's evaluation is
+// over within weeks, and a year catches a mistyped year.
+const maxFeedbackOpen = 366 * 24 * time.Hour
+
+// closingTime reads the optional closing date and time of the educator's page, in UK
+// time (london): nil when both are empty, a plain-words fieldError when they do not make a
+// time between now and a year from now.
+func closingTime(date, clock string, now time.Time) (*time.Time, *fieldError) {
+	date, clock = strings.TrimSpace(date), strings.TrimSpace(clock)
+	switch {
+	case date == "" && clock == "":
+		return nil, nil
+	case date == "":
+		return nil, &fieldError{Field: "closes_date", Message: "Enter the date the form closes, or leave the time empty too."}
+	case clock == "":
+		return nil, &fieldError{Field: "closes_time", Message: "Enter the time the form closes, for example 17:00, or leave the date empty too."}
+	}
+	var day time.Time
+	var err error
+	for _, layout := range []string{time.DateOnly, "2/1/2006"} {
+		if day, err = time.Parse(layout, date); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &fieldError{Field: "closes_date", Message: "Enter the closing date as day, month and year, for example 14/03/2026."}
+	}
+	var hm time.Time
+	for _, layout := range []string{"15:04", "15.04", "15:04:05"} {
+		if hm, err = time.Parse(layout, clock); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &fieldError{Field: "closes_time", Message: "Enter the closing time on the 24-hour clock, for example 17:00."}
+	}
+	at := time.Date(day.Year(), day.Month(), day.Day(), hm.Hour(), hm.Minute(), 0, 0, london)
+	switch {
+	case !at.After(now):
+		return nil, &fieldError{Field: "closes_date", Message: "That closing time has already passed. Choose a time later than now."}
+	case at.After(now.Add(maxFeedbackOpen)):
+		return nil, &fieldError{Field: "closes_date", Message: "Choose a closing time within a year from today."}
+	}
+	return &at, nil
+}
+
+// feedbackOpen opens the form, or sets when an open form closes: both take an
+// optional closing date and time, in UK time.
 func (s *Server) feedbackOpen(c *fiber.Ctx) error {
 	f, err := s.feedbackFormOf(c)
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Feedback.Open(c.UserContext(), f.ActivityID, nil); err != nil {
-		return feedbackProblem(err)
+	ctx := c.UserContext()
+	closes, ferr := closingTime(c.FormValue("closes_date"), c.FormValue("closes_time"), s.deps.Feedback.Now())
+	if ferr == nil && f.Opened && closes == nil {
+		ferr = &fieldError{Field: "closes_date", Message: "Enter the date and time the form closes."}
 	}
+	if ferr == nil {
+		err = s.deps.Feedback.Open(ctx, f.ActivityID, closes)
+		var inv *feedback.InvalidError
+		if errors.As(err, &inv) {
+			ferr = &fieldError{Field: "closes_date", Message: inv.Message}
+		} else if err != nil {
+			return feedbackProblem(err)
+		}
+	}
+	if ferr != nil {
+		return s.renderFeedbackEducator(c, f, fiber.StatusUnprocessableEntity, fiber.Map{"Errors": []fieldError{*ferr},
+			"ClosesDate": c.FormValue("closes_date"), "ClosesTime": c.FormValue("closes_time")})
+	}
+	action, detail := audit.FeedbackOpen, ""
+	if f.Opened {
+		action = audit.FeedbackCloseSchedule
+	}
+	if closes != nil {
+		detail = "closes_utc=" + closes.UTC().Format("2006-01-02_15:04")
+	}
+	s.auditDetail(c, action, f.ActivityID, detail)
 	return s.redirect(c, "/activities/"+itoa(f.ActivityID))
 }
 
@@ -323,6 +410,11 @@ func (s *Server) feedbackClose(c *fiber.Ctx) error {
 	}
 	if err := s.deps.Feedback.Close(c.UserContext(), f.ActivityID); err != nil {
 		return feedbackProblem(err)
+	}
+	// Closing a form that was never opened, or has closed already, changes nothing
+	// (feedback.Service.Close), so it is not recorded as a close.
+	if f.Opened && !s.deps.Feedback.Closed(f) {
+		s.audit(c, audit.FeedbackClose, f.ActivityID)
 	}
 	return s.redirect(c, "/activities/"+itoa(f.ActivityID))
 }

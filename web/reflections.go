@@ -129,7 +129,8 @@ type reflectionForm struct {
 
 func contentFromForm(c *fiber.Ctx, prompts []reflection.Prompt) reflection.Content {
 	ct := reflection.Content{Title: c.FormValue("title"), Answers: map[string]string{},
-		Tags: append(formValues(c, "offered_tag"), c.FormValue("tags"))}
+		Tags:      append(formValues(c, "offered_tag"), c.FormValue("tags")),
+		EventDate: c.FormValue("event_date"), EventTitle: c.FormValue("event_title")}
 	for _, p := range prompts {
 		ct.Answers[p.Key] = c.FormValue("answer_" + p.Key)
 	}
@@ -226,7 +227,7 @@ func (s *Server) editReflection(c *fiber.Ctx) error {
 	case r.Draft != nil:
 		f.Content = *r.Draft
 	case r.Current != nil:
-		f.Content = reflection.Content{Title: r.Current.Title, Answers: r.Current.Answers, Tags: r.Current.Tags}
+		f.Content = r.Current.Content()
 	}
 	if r.Current != nil {
 		f.Version = r.Current.Number
@@ -289,7 +290,8 @@ func (s *Server) saveReflection(c *fiber.Ctx) error {
 		case errors.As(err, &inv):
 			f.Errors = []fieldError{{Field: inv.Field, Message: inv.Message}}
 		case errors.As(err, &ge):
-			fields := []formText{{Field: "title", Label: "Title", Text: content.Title}}
+			fields := []formText{{Field: "title", Label: "Title", Text: content.Title},
+				{Field: "event_title", Label: "Title of the event or session", Text: content.EventTitle}}
 			for _, p := range prompts {
 				fields = append(fields, formText{Field: "answer_" + p.Key, Label: p.Label, Text: content.Answers[p.Key]})
 			}
@@ -532,11 +534,13 @@ func (s *Server) exportPDF(c *fiber.Ctx) error {
 			"Tick the reflections you want in the PDF, then choose Export.")
 	}
 	var buf strings.Builder
-	if err := s.deps.Reflections.ExportPDF(c.UserContext(), actorOf(c).Session.UserID, ids, &buf); err != nil {
+	name, err := s.deps.Reflections.ExportPDF(c.UserContext(), actorOf(c).Session.UserID, ids, &buf)
+	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="huddle-reflections.pdf"`)
+	// The name is ASCII letters, digits and hyphens (reflection.fileSlug): safe to quote.
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.SendString(buf.String())
 }

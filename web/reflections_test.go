@@ -179,13 +179,13 @@ func TestReflectionJourney(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	require.Equal(t, "/reflections/"+id+"?done=signed", r.location)
 	page = sam.get(r.location)
-	expectPage(t, page, http.StatusOK, "Signed off.", "Signed off by Sam Supervisor on")
+	expectPage(t, page, http.StatusOK, "Signed off.", "Signed off by Sam Supervisor (educator) on")
 	require.NotContains(t, page.body, "Sign off version 1")
 	require.Contains(t, sharedWithMe(t, sam), `<span class="tag tag--green">Signed off</span>`)
 
 	// Lena sees the sign-off and the comment.
 	page = lena.get("/reflections/" + id)
-	expectPage(t, page, http.StatusOK, "Signed off by Sam Supervisor on", "“A clear plan.”",
+	expectPage(t, page, http.StatusOK, "Signed off by Sam Supervisor (educator) on", "“A clear plan.”",
 		"<strong>Sam Supervisor</strong> on version 1", "Good insight into escalation.")
 	require.NotContains(t, page.body, "Not yet signed off")
 
@@ -195,7 +195,7 @@ func TestReflectionJourney(t *testing.T) {
 	lena.submit(t, id, "After the sepsis teaching, revisited", "We ran a simulated deteriorating patient; I led.", 2)
 	page = lena.get("/reflections/" + id + "?submitted=2")
 	expectPage(t, page, http.StatusOK, "Submitted as version 2.", "Version 2, written", "Not yet signed off",
-		"Earlier versions", ", signed off by Sam Supervisor on", "I led.")
+		"Earlier versions", ", signed off by Sam Supervisor (educator) on", "I led.")
 	require.NotContains(t, page.body, "“A clear plan.”", "version 1's sign-off is not shown as version 2's")
 
 	page = sam.get("/reflections/" + id)
