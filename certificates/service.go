@@ -70,6 +70,7 @@ type Service struct {
 	grader      Grader
 	kinds       TargetKinds
 	queue       Inserter
+	verified    *verifiedCache
 }
 
 // NewService returns the certificates service; base is Huddle's public URL.
@@ -82,7 +83,7 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	}
 	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
 		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
-		grader: o.Grader, kinds: o.Kinds, queue: o.Queue}
+		grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache()}
 }
 
 // Keys is the issuing keyring.
