@@ -534,3 +534,33 @@ func TestErasedLearnersCertificatesStillVerifyWithoutTheName(t *testing.T) {
 SELECT count(*) FROM certificates WHERE learner_name LIKE '%Priya%' OR registration_number <> '' OR credential::text ILIKE '%priya%'`).Scan(&left))
 	require.Zero(t, left, "nothing names the learner any more")
 }
+
+// A token verified before is answered from what was checked then plus its record read
+// now: the same answer as a full check, a changed record is noticed, and so is a
+// revocation made by another instance.
+func TestVerifyingAgainReadsTheRecordNow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.issue(t, b.learner)
+	first, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusValid, first.Status)
+	again, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, first, again, "the remembered check answers exactly as the full one")
+
+	_, err = b.pool.Exec(b.ctx, `UPDATE certificates SET revoked_at = now(), revoked_reason = 'Issued in error.' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	v, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusRevoked, v.Status)
+
+	other := b.issue(t, b.learner2)
+	_, err = b.svc.Verify(b.ctx, other.JWS)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(b.ctx, `UPDATE certificates SET jws = $2 WHERE id = $1`, other.ID, c.JWS)
+	require.NoError(t, err)
+	v, err = b.svc.Verify(b.ctx, other.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusInvalid, v.Status, "the record no longer holds this token")
+}
