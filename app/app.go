@@ -315,8 +315,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Completion: moodleCompletion{a.Moodle}, Grader: a.Grades,
 		Kinds: certificates.TargetKinds{ReflectionLogs: []string{reflection.KindReflectionLog},
 			Boards: []string{discussion.KindDiscussionBoard, discussion.KindCaseBoard}, Feedback: []string{feedback.KindSessionFeedback}},
+		Queue: a.Queue,
 	})
 	river.AddWorker(workers, certificates.NewCheckWorker(a.Certificates))
+	river.AddWorker(workers, certificates.NewIssueWorker(a.Certificates))
 	river.AddWorker(workers, certificates.NewSweepWorker(a.Certificates, a.Queue))
 
 	registry := o.Registry

@@ -143,6 +143,11 @@ func TestTamperedCertificatesAreInvalid(t *testing.T) {
 	c := b.issue(t, b.learner)
 	header, payload := parts(t, c.JWS)
 	p := strings.Split(c.JWS, ".")
+	// Verified once first, so that the service remembers this token as checked: no
+	// changed token may ride on that.
+	v, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusValid, v.Status)
 
 	// A second key Huddle never published, and the Huddle key's public half, for the
 	// re-signing and algorithm-confusion attacks.
@@ -263,7 +268,7 @@ func TestTamperedCertificatesAreInvalid(t *testing.T) {
 	})
 
 	// And the untouched certificate still verifies.
-	v, err := b.svc.Verify(b.ctx, c.JWS)
+	v, err = b.svc.Verify(b.ctx, c.JWS)
 	require.NoError(t, err)
 	require.Equal(t, certificates.StatusValid, v.Status)
 }
@@ -271,7 +276,7 @@ func TestTamperedCertificatesAreInvalid(t *testing.T) {
 func TestNotAJWS(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	for _, body := range []string{"", "hello", "a.b", "a.b.c.d", `{"payload":"x","signatures":[]}`, "a b.c.d", "a.b.c\x00"} {
+	for _, body := range []string{"", "hello", "a.b", "a.b.c.d", `{"payload":"x","signatures":[]}`, "a b.c.d", "a.b.c\x00", "a..c", ".b.c", "a.b", "a.b=.c", "a.b.c."} {
 		_, err := b.svc.Verify(b.ctx, body)
 		require.ErrorIs(t, err, certificates.ErrNotJWS, "%q", body)
 	}
@@ -528,4 +533,34 @@ func TestErasedLearnersCertificatesStillVerifyWithoutTheName(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(b.ctx, `
 SELECT count(*) FROM certificates WHERE learner_name LIKE '%Priya%' OR registration_number <> '' OR credential::text ILIKE '%priya%'`).Scan(&left))
 	require.Zero(t, left, "nothing names the learner any more")
+}
+
+// A token verified before is answered from what was checked then plus its record read
+// now: the same answer as a full check, a changed record is noticed, and so is a
+// revocation made by another instance.
+func TestVerifyingAgainReadsTheRecordNow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.issue(t, b.learner)
+	first, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusValid, first.Status)
+	again, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, first, again, "the remembered check answers exactly as the full one")
+
+	_, err = b.pool.Exec(b.ctx, `UPDATE certificates SET revoked_at = now(), revoked_reason = 'Issued in error.' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	v, err := b.svc.Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusRevoked, v.Status)
+
+	other := b.issue(t, b.learner2)
+	_, err = b.svc.Verify(b.ctx, other.JWS)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(b.ctx, `UPDATE certificates SET jws = $2 WHERE id = $1`, other.ID, c.JWS)
+	require.NoError(t, err)
+	v, err = b.svc.Verify(b.ctx, other.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusInvalid, v.Status, "the record no longer holds this token")
 }

@@ -46,6 +46,8 @@ type Options struct {
 	Grader      Grader
 	// Kinds are the activity kinds each requirement may point at.
 	Kinds TargetKinds
+	// Queue takes bulk issues' jobs (River's client); without it QueueBulk fails.
+	Queue Inserter
 }
 
 // TargetKinds name the activity kinds of other packages that requirements point at.
@@ -67,6 +69,8 @@ type Service struct {
 	completion  CourseCompletion
 	grader      Grader
 	kinds       TargetKinds
+	queue       Inserter
+	verified    *verifiedCache
 }
 
 // NewService returns the certificates service; base is Huddle's public URL.
@@ -79,7 +83,7 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	}
 	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
 		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
-		grader: o.Grader, kinds: o.Kinds}
+		grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache()}
 }
 
 // Keys is the issuing keyring.

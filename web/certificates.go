@@ -20,6 +20,8 @@ func (s *Server) certificateRoutes() {
 	s.handle(fiber.MethodGet, "/activities/:activity/certificate-settings", Educator, s.certificateSettings)
 	s.handle(fiber.MethodPost, "/activities/:activity/certificate-settings", Educator, s.saveCertificateSettings)
 	s.handle(fiber.MethodPost, "/activities/:activity/certificates/issue", Educator, s.issueCertificates)
+	s.handle(fiber.MethodGet, "/activities/:activity/certificates/bulk/:bulk", Educator, s.bulkIssuePage)
+	s.handle(fiber.MethodGet, "/activities/:activity/certificates/bulk/:bulk/progress", Educator, s.bulkIssueProgress)
 	s.handle(fiber.MethodPost, "/activities/:activity/certificates/:certificate/revoke", Educator, s.revokeCertificate)
 	s.handle(fiber.MethodPost, "/activities/:activity/certificates/:certificate/reissue", Educator, s.reissueCertificate)
 	s.handle(fiber.MethodGet, "/my/certificates", SignedIn, s.myCertificates)
@@ -181,22 +183,31 @@ func (s *Server) issueCertificates(c *fiber.Ctx) error {
 	}
 	a := actorOf(c)
 	ctx := c.UserContext()
-	var users []int64
 	if c.FormValue("all") == "1" {
-		progress, err := s.deps.Certificates.Learners(ctx, a.Activity.ID)
+		// The whole roster goes to the job queue: signing hundreds of certificates must
+		// neither hold this request nor take the web server's CPU from everyone else.
+		if _, err := s.deps.Certificates.DefinitionOf(ctx, a.Activity.ID); errors.Is(err, certificates.ErrNotFound) {
+			return invalidInput("Save the certificate's settings before issuing it.")
+		} else if err != nil {
+			return err
+		}
+		users, err := s.deps.Certificates.LearnersWithout(ctx, a.Activity.ID)
 		if err != nil {
 			return err
 		}
-		for _, p := range progress {
-			if p.Certificate == nil {
-				users = append(users, p.UserID)
-			}
+		if len(users) == 0 {
+			return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?issued=0")
 		}
-	} else {
-		for _, v := range formValues(c, "user") {
-			if id, err := strconv.ParseInt(v, 10, 64); err == nil {
-				users = append(users, id)
-			}
+		bulk, err := s.deps.Certificates.QueueBulk(ctx, a.Session.UserID, a.Activity.ID, users)
+		if err != nil {
+			return err
+		}
+		return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/certificates/bulk/"+bulk)
+	}
+	var users []int64
+	for _, v := range formValues(c, "user") {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			users = append(users, id)
 		}
 	}
 	if len(users) == 0 {
@@ -227,6 +238,41 @@ func (s *Server) issueCertificates(c *fiber.Ctx) error {
 		}
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?issued="+strconv.Itoa(issued))
+}
+
+var errBulkNotFound = &Problem{Status: fiber.StatusNotFound, Code: "bulk_not_found", Title: "Nothing being issued",
+	Message: "Huddle has no record of this bulk issue: it finished long ago, or the link is wrong. Go back to the certificate to see every learner's."}
+
+// bulkProgressOf reads the progress of the bulk issue in the path.
+func (s *Server) bulkProgressOf(c *fiber.Ctx) (certificates.BulkProgress, error) {
+	if err := certificateActivityOf(c); err != nil {
+		return certificates.BulkProgress{}, err
+	}
+	p, err := s.deps.Certificates.BulkProgress(c.UserContext(), actorOf(c).Activity.ID, c.Params("bulk"))
+	if errors.Is(err, certificates.ErrNotFound) {
+		return p, errBulkNotFound
+	}
+	return p, err
+}
+
+// bulkIssuePage shows "N of M issued" for a bulk issue; progress.js keeps it current.
+func (s *Server) bulkIssuePage(c *fiber.Ctx) error {
+	p, err := s.bulkProgressOf(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Render("certificate_bulk", page(c, "Issuing certificates", fiber.Map{"Bulk": c.Params("bulk"), "Progress": p}))
+}
+
+// bulkIssueProgress is the same count as JSON, for the page to poll.
+func (s *Server) bulkIssueProgress(c *fiber.Ctx) error {
+	p, err := s.bulkProgressOf(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"total": p.Total, "done": p.Done, "failed": p.Failed, "finished": p.Finished()})
 }
 
 // certificateOf is the certificate in the path, if it belongs to this activity.

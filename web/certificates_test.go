@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/certificates"
@@ -101,10 +105,23 @@ func TestCertificateJourney(t *testing.T) {
 	}
 
 	// Bulk: every learner without one (the peer; the educator is not a learner).
+	// It goes to the job queue, and the educator's page shows "N of M issued" from it.
 	r = edu.post(edu.activity+"/certificates/issue", url.Values{"csrf": {edu.csrf}, "all": {"1"}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
-	require.Contains(t, r.location, "issued=1")
+	bulkPage := r.location
+	require.Regexp(t, `^`+edu.activity+`/certificates/bulk/[0-9a-f]{32}$`, bulkPage)
+	expectPage(t, edu.get(bulkPage), http.StatusOK, "Issuing certificates", "0 of 1 issued", "/static/progress.js")
+	expectPage(t, edu.get(bulkPage+"/progress"), http.StatusOK, `"done":0`, `"total":1`, `"finished":false`)
+	expectPage(t, learnerB.get(bulkPage+"/progress"), http.StatusForbidden)
+	expectPage(t, edu.get(edu.activity+"/certificates/bulk/"+strings.Repeat("0", 32)), http.StatusNotFound, "bulk_not_found")
+	require.Equal(t, 1, le.count(t, `SELECT count(*) FROM certificates WHERE revoked_at IS NULL`), "nothing issued in the request")
+	le.workIssueJobs(t)
 	require.Equal(t, 2, le.count(t, `SELECT count(*) FROM certificates WHERE revoked_at IS NULL`))
+	expectPage(t, edu.get(bulkPage), http.StatusOK, "1 of 1 issued", "Finished.")
+	expectPage(t, edu.get(bulkPage+"/progress"), http.StatusOK, `"done":1`, `"total":1`, `"finished":true`)
+	r = edu.post(edu.activity+"/certificates/issue", url.Values{"csrf": {edu.csrf}, "all": {"1"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Contains(t, r.location, "issued=0", "nobody left without one")
 
 	// Revoked with a reason, which the public page shows; re-issued after correction.
 	expectPage(t, edu.post(edu.activity+"/certificates/"+certID+"/revoke", url.Values{"csrf": {edu.csrf}, "reason": {" "}}),
@@ -128,4 +145,27 @@ func TestCertificateJourney(t *testing.T) {
 	r = learnerB.post("/my/registration", url.Values{"csrf": {learnerB.csrf}, "body": {"NMC"}, "number": {"12a 3456b"}})
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	expectPage(t, learnerB.get("/my/certificates"), http.StatusOK, `value="12A3456B"`)
+}
+
+// workIssueJobs works every waiting bulk issue job as the job workers would (the web
+// tests do not start the queue).
+func (le *logEnv) workIssueJobs(t *testing.T) {
+	t.Helper()
+	ctx := t.Context()
+	rows, err := le.pool.Query(ctx, `SELECT id FROM river_job WHERE kind = 'certificate_issue' AND state = 'available' ORDER BY id`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(t, err)
+	require.NotEmpty(t, ids)
+	w := rivertest.NewWorker(t, riverpgxv5.New(le.pool), &river.Config{}, certificates.NewIssueWorker(le.app.Certificates))
+	for _, id := range ids {
+		job, err := le.app.Queue.JobGet(ctx, id)
+		require.NoError(t, err)
+		tx, err := le.pool.Begin(ctx)
+		require.NoError(t, err)
+		res, err := w.WorkJob(ctx, t, tx, job)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		require.NoError(t, tx.Commit(ctx))
+	}
 }

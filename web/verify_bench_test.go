@@ -1,0 +1,137 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/certificates"
+	"github.com/huddle-lti/huddle/dbtest"
+)
+
+// verifyConcurrency and verifyClients are issue 15's load: 32 verifiers at once, spread
+// over 256 client addresses, with the shared (PostgreSQL) rate limiter on.
+const (
+	verifyConcurrency = 32
+	verifyClients     = 256
+)
+
+// verifyBench is Huddle as `huddle serve` builds it (production's 3072-bit issuing
+// keys), answering on a real loopback listener, with one certificate issued, and one
+// HTTP client per client address: each dials from its own loopback source address
+// (127.0.0.1 to 127.0.1.0), so the limiter counts 256 clients, as it would behind no
+// proxy.
+type verifyBench struct {
+	base    string
+	cert    *certificates.Certificate
+	clients []*http.Client
+}
+
+func newVerifyBench(b *testing.B) *verifyBench {
+	b.Helper()
+	ctx := b.Context()
+	pool := dbtest.New(b)
+	a, err := app.New(ctx, pool, testConfig(), app.Options{})
+	require.NoError(b, err)
+	b.Cleanup(a.Close)
+	cert, created, err := a.Certificates.Issue(ctx, certificates.Award{
+		LearnerName: "Priya Shah", Email: "priya.shah@nhs.example", RegistrationNumber: "GMC 7654321",
+		CourseTitle: "Acute Medicine Teaching",
+		Definition: certificates.Definition{Title: "Recognising and managing sepsis", Description: "A study day.",
+			CPDHours: 6.5, Organisation: "Example NHS Foundation Trust", SignatoryName: "Dr Ada Lovelace",
+			SignatoryRole: "Director of Medical Education"},
+	})
+	require.NoError(b, err)
+	require.True(b, created)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(b, err)
+	serveCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.Web.Serve(serveCtx, ln, time.Second)
+	}()
+	b.Cleanup(func() { stop(); <-done })
+
+	vb := &verifyBench{base: "http://" + ln.Addr().String(), cert: cert}
+	for i := range verifyClients {
+		n := i + 1 // 127.0.0.1 .. 127.0.0.255, then 127.0.1.0
+		src := &net.TCPAddr{IP: net.IPv4(127, 0, byte(n>>8), byte(n))}
+		d := &net.Dialer{LocalAddr: src, Timeout: 5 * time.Second}
+		tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: verifyConcurrency}
+		b.Cleanup(tr.CloseIdleConnections)
+		vb.clients = append(vb.clients, &http.Client{Transport: tr, Timeout: 10 * time.Second})
+	}
+	return vb
+}
+
+// do sends one request from client address i and reports what went wrong, if anything.
+func (vb *verifyBench) do(i int, method, path, body, want string) string {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, vb.base+path, rd)
+	if err != nil {
+		return err.Error()
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/jwt")
+	}
+	resp, err := vb.clients[i%verifyClients].Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), want) {
+		return fmt.Sprintf("%s %s answered %d: %.200s", method, path, resp.StatusCode, got)
+	}
+	return ""
+}
+
+// BenchmarkVerifyAPI is POST /api/v1/verify over HTTP at concurrency 32 from 256
+// client addresses, rate limiter on (issue 15: at least 5,000 verifications/s, p99 at
+// most 20 ms, on the 2-core machine).
+func BenchmarkVerifyAPI(b *testing.B) {
+	vb := newVerifyBench(b)
+	var next atomic.Int64
+	parallelTimedSpread(b, "verifications/s", func() (time.Duration, string) {
+		i := int(next.Add(1))
+		t0 := time.Now()
+		failure := vb.do(i, http.MethodPost, "/api/v1/verify", vb.cert.JWS, `"status":"valid"`)
+		return time.Since(t0), failure
+	})
+}
+
+// BenchmarkVerifyPage is GET /verify/{code} likewise (at least 3,000 pages/s).
+func BenchmarkVerifyPage(b *testing.B) {
+	vb := newVerifyBench(b)
+	var next atomic.Int64
+	path := "/verify/" + vb.cert.Code
+	parallelTimedSpread(b, "pages/s", func() (time.Duration, string) {
+		i := int(next.Add(1))
+		t0 := time.Now()
+		failure := vb.do(i, http.MethodGet, path, "", "Valid certificate")
+		return time.Since(t0), failure
+	})
+}
+
+// parallelTimedSpread is parallelTimed at verifyConcurrency where the request picks
+// its own client address, round robin over all of them.
+func parallelTimedSpread(b *testing.B, unit string, one func() (time.Duration, string)) {
+	parallelTimed(b, verifyConcurrency, unit, func(int) (time.Duration, string) { return one() })
+}
