@@ -57,6 +57,7 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		feedback.ReleaseArgs{},
 		certificates.CheckArgs{ActivityID: 1, UserID: 1},
 		certificates.SweepArgs{},
+		certificates.IssueArgs{ActivityID: 1, UserID: 1},
 		programme.RemindArgs{},
 		programme.SyncEventArgs{},
 	} {
