@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/London without relying on the machine's zone files
 )
 
 // JSON-LD contexts of an OB 3.0 credential under the VC Data Model 2.0 (OB 3.0 §8,
@@ -116,3 +117,13 @@ func hashEmail(email, salt string) string {
 
 // rfc3339 formats a credential date: UTC, whole seconds (VC DM 2.0 dateTimeStamp).
 func rfc3339(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// ukTime is the calendar certificates are dated by, on the PDF and the verification
+// page: an issue at 00:30 on a summer night is that day, not the UTC day before.
+var ukTime = func() *time.Location {
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}()

@@ -127,9 +127,9 @@ func (s *Service) WritePDF(c *Certificate, w io.Writer) error {
 	}
 	y += 10
 	facts := []string{"CPD hours: " + strconv.FormatFloat(c.CPDHours, 'f', -1, 64),
-		"Date of issue: " + c.ValidFrom.UTC().Format("2 January 2006")}
+		"Date of issue: " + c.ValidFrom.In(ukTime).Format("2 January 2006")}
 	if c.ValidUntil != nil {
-		facts = append(facts, "Valid until: "+c.ValidUntil.UTC().Format("2 January 2006"))
+		facts = append(facts, "Valid until: "+c.ValidUntil.In(ukTime).Format("2 January 2006"))
 	}
 	t.centred(fontBold, 13, ink, strings.Join(facts, "     "), y, 700)
 

@@ -255,9 +255,9 @@ func claimsMismatch(c Credential, j JWTClaims) string {
 func (c *Certificate) Explain(st Status) string {
 	switch st {
 	case StatusRevoked:
-		return fmt.Sprintf("Revoked on %s: %s", c.RevokedAt.UTC().Format("2 January 2006"), c.RevokedReason)
+		return fmt.Sprintf("Revoked on %s: %s", c.RevokedAt.In(ukTime).Format("2 January 2006"), c.RevokedReason)
 	case StatusExpired:
-		return fmt.Sprintf("Expired on %s.", c.ValidUntil.UTC().Format("2 January 2006"))
+		return fmt.Sprintf("Expired on %s.", c.ValidUntil.In(ukTime).Format("2 January 2006"))
 	case StatusValid:
 		return ""
 	}

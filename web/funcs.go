@@ -32,7 +32,10 @@ func templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"when": func(t time.Time) string { return t.In(london).Format(whenLayout) },
 		"day":  func(t time.Time) string { return t.In(london).Format(dayLayout) },
-		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		// longDay is a date as a certificate states it, on the UK's calendar: an issue at
+		// 00:30 in summer is that day, not the UTC day before.
+		"longDay": func(t time.Time) string { return t.In(london).Format("2 January 2006") },
+		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"until": func(t *time.Time) string {
 			if t == nil {
 				return ""
