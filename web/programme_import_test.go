@@ -95,7 +95,9 @@ func TestProgrammeImport(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(body))
 		} else {
-			require.ErrorContains(t, err, "connection reset")
+			// Closed mid-upload: the client reads a reset, or fails its next write.
+			require.Truef(t, strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe"),
+				"the server closed the connection: %v", err)
 		}
 		require.Zero(t, pe.sessions(t))
 		form := pe.edu.get(path)
