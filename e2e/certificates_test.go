@@ -221,7 +221,8 @@ func (b *browser) addActivity(s *stack, kind, kindTitle, title string, maxScore 
 	b.t.Helper()
 	b.openDeepLinkPicker(s, kindTitle)
 	b.clickInFrame(s.Huddle, `input[value="`+kind+`"]`)
-	b.fillInFrame(s.Huddle, "#title", title)
+	// Each kind has its own title field (issue 17 item 12).
+	b.fillInFrame(s.Huddle, `input[name="title_`+kind+`"]`, title)
 	b.submitInFrame(s.Huddle, `form[action^="/deep-link/"]`)
 	b.waitPlatformText("Activities added", title, "HTTP 200")
 	var added devplatform.Activity
