@@ -71,7 +71,7 @@ func TestProgrammeImport(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- pe.srv.Serve(ctx, ln, time.Second) }()
-		t.Cleanup(func() { cancel(); <-done })
+		t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 		var buf bytes.Buffer
 		w := multipart.NewWriter(&buf)
 		require.NoError(t, w.WriteField("csrf", pe.edu.csrf))
