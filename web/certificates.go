@@ -97,6 +97,13 @@ var requirementKinds = []struct {
 	{certificates.FeedbackGiven, "Feedback given in a feedback form"},
 	{certificates.BoardPosts, "Posts or replies on a board"},
 	{certificates.MoodleCompletion, "Moodle course completion"},
+	{certificates.AttendedSessions, "Sessions attended in a teaching programme (a number)"},
+	{certificates.AttendedPercent, "Sessions attended in a teaching programme (a percentage)"},
+}
+
+// takesCount reports whether a requirement kind reads the form's number.
+func takesCount(k certificates.RequirementKind) bool {
+	return k == certificates.BoardPosts || k == certificates.AttendedSessions || k == certificates.AttendedPercent
 }
 
 func (s *Server) certificateSettings(c *fiber.Ctx) error {
@@ -150,7 +157,7 @@ func (s *Server) saveCertificateSettings(c *fiber.Ctx) error {
 		if i < len(acts) && r.Kind != certificates.MoodleCompletion {
 			r.Activity, _ = strconv.ParseInt(acts[i], 10, 64)
 		}
-		if i < len(counts) && r.Kind == certificates.BoardPosts {
+		if i < len(counts) && takesCount(r.Kind) {
 			r.Count, _ = strconv.Atoi(strings.TrimSpace(counts[i]))
 		}
 		def.Requirements = append(def.Requirements, r)
