@@ -81,10 +81,16 @@ type Inserter interface {
 // NewSweepWorker returns the worker for sweep jobs.
 func NewSweepWorker(s *Service, q Inserter) *SweepWorker { return &SweepWorker{svc: s, queue: q} }
 
-// Work queues the checks.
+// Work queues the checks; the nightly one also asks Moodle again about courses it
+// said had no completion criteria.
 func (w *SweepWorker) Work(ctx context.Context, j *river.Job[SweepArgs]) error {
-	_, err := w.svc.QueueChecks(ctx, w.queue, 0, j.Args.Moodle)
-	return err
+	if _, err := w.svc.QueueChecks(ctx, w.queue, 0, j.Args.Moodle); err != nil {
+		return err
+	}
+	if j.Args.Moodle {
+		return w.svc.CheckAllCourseCriteria(ctx)
+	}
+	return nil
 }
 
 // QueueChecks queues a check for each learner without a live certificate, in one

@@ -334,6 +334,14 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 		othersMet = othersMet && c.Met
 		checks = append(checks, c)
 	}
+	noCriteria := false // as Moodle last said, read once for all the requirements
+	if s.completion != nil && slices.ContainsFunc(d.Requirements, func(r Requirement) bool { return r.Kind == MoodleCompletion }) {
+		known, has, err := s.CourseCriteria(ctx, d.ActivityID)
+		if err != nil {
+			return nil, err
+		}
+		noCriteria = known && !has
+	}
 	for _, r := range d.Requirements {
 		if r.Kind != MoodleCompletion {
 			continue
@@ -342,6 +350,8 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 		switch {
 		case s.completion == nil:
 			c.Why = "Huddle has no Moodle web services connection to read course completion."
+		case !checkMoodle && noCriteria, !othersMet && noCriteria:
+			c.Why = noCriteriaWhy
 		case !checkMoodle:
 			c.Why = "Moodle is asked each night, and when the learner opens the certificate."
 		case !othersMet:
@@ -349,9 +359,10 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 			c.Why = "Checked with Moodle once the other requirements are met."
 		default:
 			complete, err := s.moodleComplete(ctx, d.ActivityID, userID)
+			s.rememberCriteria(ctx, d.ActivityID, err)
 			switch {
 			case errors.Is(err, ErrNoCompletionCriteria):
-				c.Why = "The Moodle course has no completion criteria, so it can never be complete. Set completion criteria in Moodle."
+				c.Why = noCriteriaWhy
 			case err != nil:
 				return nil, fmt.Errorf("certificates: evaluate course completion for user %d: %w", userID, err)
 			case complete:
