@@ -43,6 +43,7 @@ type Options struct {
 	Boards      Boards
 	Feedback    Feedback
 	Completion  CourseCompletion
+	Attendance  Attendance
 	Grader      Grader
 	// Kinds are the activity kinds each requirement may point at.
 	Kinds TargetKinds
@@ -53,6 +54,8 @@ type Options struct {
 // TargetKinds name the activity kinds of other packages that requirements point at.
 type TargetKinds struct {
 	ReflectionLogs, Boards, Feedback []string
+	// Programmes are teaching programmes, which attendance requirements point at.
+	Programmes []string
 }
 
 // Service issues, revokes and verifies certificates.
@@ -67,6 +70,7 @@ type Service struct {
 	boards      Boards
 	feedback    Feedback
 	completion  CourseCompletion
+	attendance  Attendance
 	grader      Grader
 	kinds       TargetKinds
 	queue       Inserter
@@ -83,7 +87,7 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	}
 	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
 		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
-		grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache()}
+		attendance: o.Attendance, grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache()}
 }
 
 // Keys is the issuing keyring.
