@@ -21,9 +21,9 @@ func (s *Server) programmeRoutes() {
 	s.programmeCalendarRoutes()
 	s.programmeImportRoutes()
 	s.programmeAttendanceRoutes()
+	s.announcementRoutes()
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/reminders", Member, s.setReminders)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/announcements", Educator, s.announce)
-	s.handle(fiber.MethodPost, "/activities/:activity/programme/announcements/:announcement/read", Member, s.readAnnouncement)
 	s.handle(fiber.MethodGet, "/activities/:activity/programme/settings", Educator, s.programmeSettings)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/settings", Educator, s.saveProgrammeSettings)
 }
@@ -181,9 +181,6 @@ func (s *Server) renderProgramme(c *fiber.Ctx, data fiber.Map, status int) error
 		return err
 	}
 	data["Reminders"], data["RemindersChanged"] = st.ReminderBefore > 0, c.Query("reminders")
-	if data["Announcements"], err = s.deps.Programmes.Unread(ctx, a.Activity.ID, a.Session.UserID); err != nil {
-		return err
-	}
 	data["Announced"] = c.Query("announced")
 	if o.Next != nil {
 		data["Next"] = viewSession(*o.Next, now)
@@ -355,7 +352,7 @@ func (s *Server) announce(c *fiber.Ctx) error {
 	}
 	a := actorOf(c)
 	subject, body, grade := c.FormValue("subject"), c.FormValue("body"), c.FormValue("grade")
-	n, err := s.deps.Programmes.Announce(c.UserContext(), *a.Activity, subject, body, grade)
+	sent, err := s.deps.Programmes.Announce(c.UserContext(), *a.Activity, subject, body, grade)
 	var inv *programme.InvalidError
 	var ge *programme.GuardError
 	form := fiber.Map{"Subject": subject, "Body": body, "Grade": grade}
@@ -369,20 +366,7 @@ func (s *Server) announce(c *fiber.Ctx) error {
 	case err != nil:
 		return programmeProblem(err)
 	default:
-		return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?announced="+strconv.Itoa(n))
+		return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?announced="+strconv.Itoa(sent.Recipients))
 	}
 	return s.renderProgramme(c, fiber.Map{"AnnounceForm": form}, fiber.StatusUnprocessableEntity)
-}
-
-func (s *Server) readAnnouncement(c *fiber.Ctx) error {
-	if err := s.programmeOf(c); err != nil {
-		return err
-	}
-	a := actorOf(c)
-	// An id that is not one of this programme's announcements marks nothing.
-	id, _ := strconv.ParseInt(c.Params("announcement"), 10, 64)
-	if err := s.deps.Programmes.MarkRead(c.UserContext(), a.Activity.ID, id, a.Session.UserID); err != nil {
-		return err
-	}
-	return s.redirect(c, "/activities/"+itoa(a.Activity.ID))
 }
