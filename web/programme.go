@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/programme"
 )
@@ -20,6 +21,7 @@ func (s *Server) programmeRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session/cancel", Educator, s.cancelProgrammeSession)
 	s.programmeCalendarRoutes()
 	s.programmeImportRoutes()
+	s.auditAttendanceRoutes() // before the routes it records (programme_audit.go)
 	s.programmeAttendanceRoutes()
 	s.announcementRoutes()
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/reminders", Member, s.setReminders)
@@ -84,6 +86,7 @@ func (s *Server) saveProgrammeSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return programmeProblem(err)
 	}
+	s.auditProgrammeSettings(c, st)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/settings?saved=1")
 }
 
@@ -316,6 +319,7 @@ func (s *Server) createProgrammeSession(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refusedSession(c, sessionForm{Draft: d}, err)
 	}
+	s.auditSessionsCreated(c, ids)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?saved="+strconv.Itoa(len(ids)))
 }
 
@@ -330,6 +334,7 @@ func (s *Server) updateProgrammeSession(c *fiber.Ctx) error {
 	if err := s.deps.Programmes.Update(c.UserContext(), *a.Activity, ses.ID, d); err != nil {
 		return s.refusedSession(c, sessionForm{ID: ses.ID, Draft: d}, err)
 	}
+	s.auditSessionUpdated(c, ses)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/sessions/"+itoa(ses.ID)+"?saved=1")
 }
 
@@ -342,6 +347,7 @@ func (s *Server) cancelProgrammeSession(c *fiber.Ctx) error {
 	if err := s.deps.Programmes.Cancel(c.UserContext(), *a.Activity, ses.ID); err != nil {
 		return programmeProblem(err)
 	}
+	s.auditDetail(c, audit.ProgrammeSessionCancel, a.Activity.ID, sessionDetail(ses.ID))
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?cancelled=1")
 }
 
@@ -366,6 +372,7 @@ func (s *Server) announce(c *fiber.Ctx) error {
 	case err != nil:
 		return programmeProblem(err)
 	default:
+		s.auditAnnouncement(c, sent, grade)
 		return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?announced="+strconv.Itoa(sent.Recipients))
 	}
 	return s.renderProgramme(c, fiber.Map{"AnnounceForm": form}, fiber.StatusUnprocessableEntity)
