@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func TestProgrammeJourney7(t *testing.T) {
 	prog := edu.addProgramme(s)
 	edu.openFromCourse(s, prog.CMID)
 	edu.waitFrameText(s.Huddle, programmeTitle, "Teaching programme", "No sessions to come")
-	programmeID := activityIDInFrame(edu, s.Huddle)
+	programmeID := programmeIDInFrame(edu, s.Huddle)
 	edu.requireAccessible(s.Huddle, "programme (empty, educator)")
 	edu.clickInFrame(s.Huddle, `nav.tools a[href$="/programme/settings"]`)
 	edu.waitFrameText(s.Huddle, "Moodle calendar and reminders", "Remind learners through Moodle")
@@ -220,6 +221,18 @@ func (b *browser) addProgramme(s *stack) devplatform.Activity {
 	}
 	b.shot("educator-added-programme")
 	return added
+}
+
+// programmeIDInFrame is the activity id of the programme page open in the frame,
+// whose path is /activities/{id}.
+func programmeIDInFrame(b *browser, origin string) string {
+	b.t.Helper()
+	path := evalInFrame[string](b, origin, `location.pathname`)
+	m := regexp.MustCompile(`^/activities/(\d+)$`).FindStringSubmatch(path)
+	if m == nil {
+		b.fail("the frame's path %q is not a programme's page", path)
+	}
+	return m[1]
 }
 
 // term is a term's programme as a CSV file, timed from now on London's clocks: a
