@@ -118,6 +118,21 @@ func TestSubmitAndSendForSignOff(t *testing.T) {
 	lena.waitFrameText(s.Huddle, learnerName, title, titles[0], titles[1])
 	lena.openThreadItem(s.Huddle, titles[0])
 	lena.waitFrameText(s.Huddle, titles[0], "Signed off by "+educatorName, signOffComment)
+
+	// Complete on submit instead: the educator's page still speaks of learners, not
+	// "complete when you submit".
+	edu.openFromCourse(s, log.CMID)
+	edu.waitFrameText(s.Huddle, title, "Settings and template")
+	edu.clickInFrame(s.Huddle, `nav.tools a[href*="/reflection-settings"]`)
+	edu.waitFrameText(s.Huddle, "What completes the activity")
+	edu.clickInFrame(s.Huddle, "#complete-submit")
+	edu.submitInFrame(s.Huddle, `form[action$="/reflection-settings"]`)
+	edu.waitFrameText(s.Huddle, "Saved. New reflections use these settings")
+	edu.openFromCourse(s, log.CMID)
+	text := edu.waitFrameText(s.Huddle, title, "For learners, this activity is complete when they submit a reflection.")
+	if strings.Contains(text, learnerSubmitHint) || strings.Contains(text, "Your reflections are private") {
+		edu.fail("the educator's page of a log complete on submit shows what learners read:\n%s", text)
+	}
 }
 
 // addSignOffLog is the educator adding a reflection log, complete on sign-off, through
