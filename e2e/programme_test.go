@@ -129,8 +129,8 @@ func TestProgrammeJourney7(t *testing.T) {
 
 	// The learner types it on the programme's page.
 	lena.openCourseModule(s, learnerID, prog.CMID)
-	lena.setFrameWidth(360)
 	lena.waitFrameText(s.Huddle, programmeTitle, "Code shown in the room")
+	lena.setFrameWidth(360)
 	lena.fillInFrame(s.Huddle, "#code", strings.ToLower(code))
 	lena.submitInFrame(s.Huddle, `form[action$="/programme/check-in"]`)
 	lena.waitFrameText(s.Huddle, "You are checked in.")
@@ -168,8 +168,8 @@ func TestProgrammeJourney7(t *testing.T) {
 	edu.shot("educator-announcement-sent")
 
 	lena.openCourseModule(s, learnerID, prog.CMID)
-	lena.setFrameWidth(360)
 	lena.waitFrameText(s.Huddle, programmeTitle, announceSubject, announceBody, "Mark as read")
+	lena.setFrameWidth(360)
 	if !evalInFrame[bool](lena, s.Huddle, `document.querySelector("main").firstElementChild.matches("section.announcements")`) {
 		lena.fail("the announcement is not at the top of the page")
 	}
