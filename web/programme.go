@@ -21,7 +21,6 @@ func (s *Server) programmeRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session/cancel", Educator, s.cancelProgrammeSession)
 	s.programmeCalendarRoutes()
 	s.programmeImportRoutes()
-	s.auditAttendanceRoutes() // before the routes it records (programme_audit.go)
 	s.programmeAttendanceRoutes()
 	s.announcementRoutes()
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/reminders", Member, s.setReminders)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/ratelimit"
 )
@@ -73,6 +74,7 @@ func (s *Server) markAttendance(c *fiber.Ctx) error {
 	if err := s.deps.Programmes.MarkAttendance(c.UserContext(), *a.Activity, ses.ID, present); err != nil {
 		return programmeProblem(err)
 	}
+	s.auditRegister(c, ses.ID)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/sessions/"+itoa(ses.ID)+"/attendance?saved=1")
 }
 
@@ -94,6 +96,7 @@ func (s *Server) startCheckIn(c *fiber.Ctx) error {
 	if err != nil {
 		return programmeProblem(err)
 	}
+	s.auditCheckInCode(c, ses.ID, minutes)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/sessions/"+itoa(ses.ID)+"/attendance")
 }
 
@@ -213,6 +216,7 @@ func (s *Server) setAttendanceGrade(c *fiber.Ctx) error {
 	if err := s.deps.Programmes.SetAttendanceGrade(c.UserContext(), *a.Activity, on); err != nil {
 		return programmeProblem(err)
 	}
+	s.auditDetail(c, audit.ProgrammeSettingsUpdate, a.Activity.ID, "attendance_grade="+strconv.FormatBool(on))
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/attendance?grade="+strconv.FormatBool(on))
 }
 

@@ -55,35 +55,8 @@ func (s *Server) auditProgrammeSettings(c *fiber.Ctx, st programme.Settings) {
 			",reminder_minutes="+strconv.Itoa(int(st.ReminderBefore.Minutes())))
 }
 
-// auditAttendanceRoutes records marking a register and starting (or changing) a
-// session's check-in code, whose handlers live in programme_attendance.go. Each is
-// registered on its route's path just before that route, so it runs first, lets the
-// route's own handlers run (authorisation, then the action) and records the action
-// only when they succeeded: no error and no refusal page.
-func (s *Server) auditAttendanceRoutes() {
-	s.app.Post("/activities/:activity/programme/sessions/:session/attendance", s.auditAfter(s.auditRegister))
-	s.app.Post("/activities/:activity/programme/sessions/:session/check-in-code", s.auditAfter(s.auditCheckInCode))
-}
-
-func (s *Server) auditAfter(record func(c *fiber.Ctx, sessionID int64)) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if err := c.Next(); err != nil {
-			return err
-		}
-		a := actorOf(c)
-		if c.Response().StatusCode() >= fiber.StatusBadRequest || a.Activity == nil || a.Session == nil {
-			return nil
-		}
-		id, err := strconv.ParseInt(c.Params("session"), 10, 64)
-		if err != nil {
-			return nil
-		}
-		record(c, id)
-		return nil
-	}
-}
-
-// auditRegister records how many learners the register now shows present.
+// auditRegister records how many learners the saved register shows present (read
+// back, as ids the form sent that are no learner of the course are not marked).
 func (s *Server) auditRegister(c *fiber.Ctx, sessionID int64) {
 	a := actorOf(c)
 	detail := sessionDetail(sessionID)
@@ -100,10 +73,7 @@ func (s *Server) auditRegister(c *fiber.Ctx, sessionID int64) {
 }
 
 // auditCheckInCode records that a code was shown (made or replaced), never the code.
-func (s *Server) auditCheckInCode(c *fiber.Ctx, sessionID int64) {
-	detail := sessionDetail(sessionID)
-	if grace, err := strconv.Atoi(c.FormValue("grace")); err == nil {
-		detail += ",grace_minutes=" + strconv.Itoa(grace)
-	}
+func (s *Server) auditCheckInCode(c *fiber.Ctx, sessionID int64, grace int) {
+	detail := sessionDetail(sessionID) + ",grace_minutes=" + strconv.Itoa(grace)
 	s.auditDetail(c, audit.ProgrammeCheckInStart, actorOf(c).Activity.ID, detail)
 }

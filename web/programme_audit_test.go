@@ -123,6 +123,10 @@ func TestProgrammeActionsAreAudited(t *testing.T) {
 			ok(t, pe.edu.post(pe.edu.activity+"/programme/settings", url.Values{"csrf": {pe.edu.csrf}, "reminder": {"60"}}))
 			return audit.ProgrammeSettingsUpdate, "moodle_events=false,for_grades=false,reminder_minutes=60"
 		}},
+		{"the attendance grade", func(t *testing.T) (audit.Action, string) {
+			ok(t, pe.edu.post(pe.edu.activity+"/programme/attendance/grade", url.Values{"csrf": {pe.edu.csrf}, "grade": {"yes"}}))
+			return audit.ProgrammeSettingsUpdate, "attendance_grade=true"
+		}},
 		{"a cancellation", func(t *testing.T) (audit.Action, string) {
 			ok(t, pe.edu.post(session()+"/cancel", url.Values{"csrf": {pe.edu.csrf}}))
 			return audit.ProgrammeSessionCancel, "session=" + strconv.FormatInt(sessionIDs[0], 10)
