@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/programme"
 )
 
@@ -434,8 +433,7 @@ func TestFeedVersionFollowsEveryWritePath(t *testing.T) {
 			exec(`DELETE FROM activities WHERE course_id = $1 AND resource_link_id = 'p9'`, w.courseA)
 		}},
 		{"one with sessions added, then deleted with its sessions", func() {
-			var extra course.Activity
-			extra = w.activity(t, w.courseA, "p10", "Extra", programme.KindProgramme)
+			extra := w.activity(t, w.courseA, "p10", "Extra", programme.KindProgramme)
 			w.create(t, extra, draft("Extra", "2026-05-01", "09:00", "10:00"))
 			require.NotContains(t, seen, version().ETag)
 			exec(`DELETE FROM activities WHERE id = $1`, extra.ID)
