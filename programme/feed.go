@@ -9,11 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/maypok86/otter/v2"
 )
 
 // Feed is a learner's private calendar subscription.
@@ -128,60 +130,69 @@ type Version struct {
 	Modified time.Time
 }
 
-// FeedVersion is the version of a scope's feed without reading its sessions: the
-// number of sessions, their ids and sequences and the newest change. Any change a
-// calendar must see (an edit, a reschedule, a cancellation, a new or lost session, a
-// renamed programme) changes it.
+// programmesOf is the state of every teaching programme a feed draws from, for user
+// and programme (SQL expressions; programme 0 for all): for each, its id, its version
+// (programme_versions, which a trigger raises with every write to its sessions: see
+// migrations/00041) and when it and its course last changed (their titles show in
+// the feed), as one string in id order; and the newest of those changes. It reads
+// one row per programme, never the sessions, so a poll costs the same for 200
+// sessions as for 2. Times go in as microseconds since 1970, not as text, so that
+// instances with different TimeZone settings agree on the string.
+func programmesOf(user, programme string) string {
+	return `
+    SELECT coalesce(string_agg(a.id || '.' || coalesce(v.version, 0)
+               || '.' || (extract(epoch FROM a.updated_at) * 1000000)::bigint
+               || '.' || (extract(epoch FROM c.updated_at) * 1000000)::bigint, ',' ORDER BY a.id), '') AS state,
+        max(greatest(v.changed_at, a.updated_at, c.updated_at)) AS newest
+    FROM memberships m
+    JOIN activities a ON a.course_id = m.course_id AND a.kind = 'teaching_programme'
+    JOIN courses c ON c.id = a.course_id
+    LEFT JOIN programme_versions v ON v.activity_id = a.id
+    WHERE m.user_id = ` + user + ` AND (` + programme + ` = 0 OR a.id = ` + programme + `)`
+}
+
+// FeedVersion is the version of a scope's feed without reading its sessions. Any
+// change a calendar must see (an edit, a reschedule, a cancellation, a new session, a
+// programme gained or lost, a renamed programme or course) changes its ETag.
 func (s *Service) FeedVersion(ctx context.Context, sc Scope) (Version, error) {
-	var n, ids, seqs int64
+	var state string
 	var newest *time.Time
-	err := s.db.QueryRow(ctx, `SELECT count(*), coalesce(sum(s.id), 0), coalesce(sum(s.sequence), 0),
-    max(greatest(s.updated_at, a.updated_at, c.updated_at))`+scopeFrom, sc.UserID, sc.ProgrammeID, sc.Grade).
-		Scan(&n, &ids, &seqs, &newest)
+	err := s.db.QueryRow(ctx, programmesOf("$1", "$2::bigint"), sc.UserID, sc.ProgrammeID).Scan(&state, &newest)
 	if err != nil {
 		return Version{}, fmt.Errorf("programme: feed version for %d: %w", sc.UserID, err)
 	}
-	return version(sc, n, ids, seqs, newest), nil
+	return version(sc, state, newest), nil
 }
 
 // FeedBySecretVersion is FeedBySecret and FeedVersion of the feed's whole scope (or
-// one programme of it) in one round trip: what a calendar app's poll costs.
+// one programme of it) in one indexed statement, run for this poll (batched with any
+// polls that wait with it: see feedcheck.go): the secret's row by its hash, then the
+// learner's few programmes. Nothing of it is cached, so a revoked secret and a
+// changed programme are seen on the very next request, on every instance.
 func (s *Service) FeedBySecretVersion(ctx context.Context, secret string, programmeID int64) (Scope, Version, error) {
 	var sc Scope
 	if len(secret) != base64.RawURLEncoding.EncodedLen(secretBytes) {
 		return sc, Version{}, ErrNotFound
 	}
-	var n, ids, seqs int64
-	var newest *time.Time
-	err := s.db.QueryRow(ctx, `
-SELECT f.user_id, f.grade, v.n, v.ids, v.seqs, v.newest
-FROM programme_feeds f, LATERAL (
-    SELECT count(*) AS n, coalesce(sum(s.id), 0) AS ids, coalesce(sum(s.sequence), 0) AS seqs,
-        max(greatest(s.updated_at, a.updated_at, c.updated_at)) AS newest
-    FROM programme_sessions s
-    JOIN activities a ON a.id = s.activity_id AND a.kind = 'teaching_programme'
-    JOIN memberships m ON m.course_id = a.course_id AND m.user_id = f.user_id
-    JOIN courses c ON c.id = a.course_id
-    WHERE ($2::bigint = 0 OR a.id = $2::bigint) AND (f.grade = '' OR s.grades = '{}' OR f.grade = ANY (s.grades))
-) v
-WHERE f.secret_hash = $1`, hashSecret(secret), programmeID).Scan(&sc.UserID, &sc.Grade, &n, &ids, &seqs, &newest)
-	if errors.Is(err, pgx.ErrNoRows) {
+	c, err := s.checkFeed(ctx, hashSecret(secret), programmeID)
+	if err != nil {
+		return sc, Version{}, err
+	}
+	if !c.found {
 		return sc, Version{}, ErrNotFound
 	}
-	if err != nil {
-		return sc, Version{}, fmt.Errorf("programme: feed by secret: %w", err)
-	}
-	sc.ProgrammeID = programmeID
-	return sc, version(sc, n, ids, seqs, newest), nil
+	sc = Scope{UserID: c.user, ProgrammeID: programmeID, Grade: c.grade}
+	return sc, version(sc, c.state, c.newest), nil
 }
 
-func version(sc Scope, n, ids, seqs int64, newest *time.Time) Version {
+// version is a scope's ETag (a hash of whose feed it is and of its programmes' state)
+// and Last-Modified (their newest change, to the second as HTTP dates go).
+func version(sc Scope, state string, newest *time.Time) Version {
 	v := Version{}
 	if newest != nil {
 		v.Modified = newest.UTC().Truncate(time.Second)
 	}
-	h := sha256.Sum256(fmt.Appendf(nil, "%d|%d|%s|%d|%d|%d|%d", sc.UserID, sc.ProgrammeID, sc.Grade, n, ids, seqs,
-		v.Modified.UnixNano()))
+	h := sha256.Sum256(fmt.Appendf(nil, "%d|%d|%s|%s", sc.UserID, sc.ProgrammeID, sc.Grade, state))
 	v.ETag = `"` + hex.EncodeToString(h[:12]) + `"`
 	return v
 }
@@ -211,55 +222,64 @@ func (s *Service) FeedEvents(ctx context.Context, sc Scope) ([]Event, error) {
 	return list, nil
 }
 
-// feedCache keeps rendered feeds by version. A version (its ETag) names the scope and
-// everything the feed shows, so an entry is right for as long as it is asked for by
-// that version; the version itself, and the secret, are read from PostgreSQL on every
-// request, so revocation and changes never wait for the cache. Bounded in entries; a
-// full cache drops an arbitrary entry.
+// feedCache keeps rendered feeds by version, so that an unchanged feed is rendered
+// once per instance rather than once per request. The key is the version's ETag (a
+// hash of whose feed it is and of the state of every programme in it) with the
+// feed's name and base URL; the version and the secret are read from PostgreSQL on
+// every request before the cache is asked, so a change made on any instance gives a
+// key no entry has yet, and a revoked secret never reaches the cache. An entry can
+// only hold the feed as it was at its version or later (the sessions are read after
+// the version), never an older one.
+//
+// Bounded twice: by bytes (the renderings' sizes) and by time, so an instance's
+// memory holds only feeds asked for lately. It is built on first use, so a Service's
+// zero value works.
+//
+// It also holds the polls waiting for their secret to be checked (feedcheck.go),
+// which is not a cache: nothing there outlives its poll.
 type feedCache struct {
-	mu      sync.Mutex
-	entries map[string][]byte
+	once   sync.Once
+	cache  *otter.Cache[string, []byte]
+	checks feedChecks
 }
 
-const feedCacheEntries = 512
+const (
+	// feedCacheBytes is what renderings may hold on an instance: a 200-session feed
+	// is about 140 KB, so some 450 of them.
+	feedCacheBytes = 64 << 20
+	// feedCacheTTL drops a rendering this long after it was made, used or not.
+	feedCacheTTL = 15 * time.Minute
+)
 
-func (c *feedCache) get(key string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.entries[key]
-	return b, ok
-}
-
-func (c *feedCache) put(key string, b []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string][]byte{}
-	}
-	if len(c.entries) >= feedCacheEntries {
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[key] = b
+func (c *feedCache) get() *otter.Cache[string, []byte] {
+	c.once.Do(func() {
+		c.cache = otter.Must(&otter.Options[string, []byte]{
+			MaximumWeight:    feedCacheBytes,
+			Weigher:          func(k string, b []byte) uint32 { return uint32(min(len(k)+len(b), math.MaxUint32)) },
+			ExpiryCalculator: otter.ExpiryWriting[string, []byte](feedCacheTTL),
+		})
+	})
+	return c.cache
 }
 
 // RenderFeed is WriteCalendar of the scope's events at version v, rendered once per
-// version on each instance.
+// version on each instance: requests that miss together wait for one rendering.
 func (s *Service) RenderFeed(ctx context.Context, sc Scope, v Version, name string, base *url.URL) ([]byte, error) {
 	key := v.ETag + "|" + name + "|" + base.String()
-	if b, ok := s.feeds.get(key); ok {
-		return b, nil
-	}
-	events, err := s.FeedEvents(ctx, sc)
+	b, err := s.feeds.get().Get(ctx, key, otter.LoaderFunc[string, []byte](func(ctx context.Context, _ string) ([]byte, error) {
+		events, err := s.FeedEvents(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		b.Grow(700 * (len(events) + 2))
+		if err := WriteCalendar(&b, name, events, base); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("programme: render feed for %d: %w", sc.UserID, err)
 	}
-	var b bytes.Buffer
-	if err := WriteCalendar(&b, name, events, base); err != nil {
-		return nil, err
-	}
-	s.feeds.put(key, b.Bytes())
-	return b.Bytes(), nil
+	return b, nil
 }

@@ -3,9 +3,11 @@ package programme_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -365,4 +367,250 @@ func TestFeedSecrets(t *testing.T) {
 	_, err = w.svc.CreateFeed(ctx, w.learner, "FY3")
 	var ie *programme.InvalidError
 	require.ErrorAs(t, err, &ie)
+}
+
+// The feed's version is kept by a trigger on the sessions' table (migrations/00041),
+// so every way a session changes moves it, including writes the Go code does not
+// know about; and so do the other things a feed shows or draws from.
+func TestFeedVersionFollowsEveryWritePath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	secret, err := w.svc.CreateFeed(ctx, w.learner2, "")
+	require.NoError(t, err)
+	version := func() programme.Version {
+		sc, v, err := w.svc.FeedBySecretVersion(ctx, secret, 0)
+		require.NoError(t, err)
+		want, err := w.svc.FeedVersion(ctx, sc)
+		require.NoError(t, err)
+		require.Equal(t, want, v, "one statement or the other, the same version")
+		return v
+	}
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := w.db.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	var id int64
+	seen := map[string]string{}
+	// A step whose feed is again an earlier step's has that step's version: the
+	// version names what the feed holds, not how it came to hold it.
+	sameAs := map[string]string{"leaves it": "course renamed", "a programme of theirs added, then deleted": "course renamed",
+		"one with sessions added, then deleted with its sessions": "course renamed"}
+	for _, step := range []struct {
+		name   string
+		change func()
+	}{
+		{"nothing yet", func() {}},
+		{"a session made", func() { id = w.create(t, w.prog, draft("Sepsis", "2026-03-30", "09:00", "10:00")) }},
+		{"a weekly series", func() {
+			d := draft("AKI", "2026-04-06", "09:00", "10:00")
+			d.Weeks = 3
+			_, err := w.svc.Create(ctx, w.prog, d)
+			require.NoError(t, err)
+		}},
+		{"edited", func() {
+			require.NoError(t, w.svc.Update(ctx, w.prog, id, draft("Sepsis", "2026-03-31", "09:00", "10:00")))
+		}},
+		{"imported", func() {
+			n, err := w.svc.Import(ctx, w.prog, strings.NewReader(header+"Falls,14/04/2026,09:00,10:00,,,,,\n"))
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		}},
+		{"cancelled", func() { require.NoError(t, w.svc.Cancel(ctx, w.prog, id)) }},
+		{"a write the code does not know", func() { exec(`UPDATE programme_sessions SET location = 'Lecture theatre' WHERE id = $1`, id) }},
+		{"programme renamed", func() {
+			exec(`UPDATE activities SET title = 'FY1 core teaching', updated_at = $2 WHERE id = $1`, w.prog.ID, start)
+		}},
+		{"course renamed", func() {
+			exec(`UPDATE courses SET title = 'Foundation Year 1', updated_at = $2 WHERE id = $1`, w.courseA, start)
+		}},
+		{"joins a course with a programme", func() { w.enrol(t, w.learner2, w.courseB, "{learner}") }},
+		{"leaves it", func() { exec(`DELETE FROM memberships WHERE user_id = $1 AND course_id = $2`, w.learner2, w.courseB) }},
+		{"a programme of theirs added, then deleted", func() {
+			exec(`INSERT INTO activities (course_id, resource_link_id, title, kind) VALUES ($1, 'p9', 'Extra', $2)`, w.courseA, programme.KindProgramme)
+			require.NotContains(t, seen, version().ETag)
+			exec(`DELETE FROM activities WHERE course_id = $1 AND resource_link_id = 'p9'`, w.courseA)
+		}},
+		{"one with sessions added, then deleted with its sessions", func() {
+			extra := w.activity(t, w.courseA, "p10", "Extra", programme.KindProgramme)
+			w.create(t, extra, draft("Extra", "2026-05-01", "09:00", "10:00"))
+			require.NotContains(t, seen, version().ETag)
+			exec(`DELETE FROM activities WHERE id = $1`, extra.ID)
+		}},
+	} {
+		step.change()
+		v := version()
+		if earlier, ok := sameAs[step.name]; ok {
+			require.Equal(t, earlier, seen[v.ETag], step.name)
+			continue
+		}
+		require.NotContains(t, seen, v.ETag, "%s: a new version (it was %s's)", step.name, seen[v.ETag])
+		seen[v.ETag] = step.name
+		require.Equal(t, v, version(), "%s: stable while nothing changes", step.name)
+	}
+	// A session of another course, or of another site, is not this feed's business.
+	v := version()
+	w.create(t, w.progOther, draft("Elsewhere", "2026-03-30", "09:00", "10:00"))
+	require.Equal(t, v, version())
+}
+
+// Two instances of Huddle share the database and nothing else. One keeps a rendering
+// of a feed; a change made through the other shows on the first's next answer, and a
+// revocation made through the other refuses the first's next request.
+func TestCachedFeedsAreNeverStaleAcrossInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	other := programme.NewService(w.db, programme.Options{Now: w.clock.Now})
+	id := w.create(t, w.prog, draft("Sepsis", "2026-03-30", "09:00", "10:00"))
+	secret, err := w.svc.CreateFeed(ctx, w.learner, "")
+	require.NoError(t, err)
+	serve := func(svc *programme.Service) (programme.Version, []byte) {
+		t.Helper()
+		sc, v, err := svc.FeedBySecretVersion(ctx, secret, 0)
+		require.NoError(t, err)
+		b, err := svc.RenderFeed(ctx, sc, v, "Teaching programme", base)
+		require.NoError(t, err)
+		// What the cache gives is what rendering now would.
+		events, err := svc.FeedEvents(ctx, sc)
+		require.NoError(t, err)
+		var fresh bytes.Buffer
+		require.NoError(t, programme.WriteCalendar(&fresh, "Teaching programme", events, base))
+		require.Equal(t, fresh.String(), string(b))
+		return v, b
+	}
+	v0, b0 := serve(w.svc)
+	_, again := serve(w.svc)
+	require.Equal(t, b0, again)
+	require.Contains(t, string(b0), "DTSTART;TZID=Europe/London:20260330T090000")
+
+	w.clock.Set(start.Add(time.Minute))
+	require.NoError(t, other.Update(ctx, w.prog, id, draft("Sepsis", "2026-03-30", "11:00", "12:00")))
+	v1, b1 := serve(w.svc)
+	require.NotEqual(t, v0.ETag, v1.ETag)
+	cal := parseICal(t, b1)
+	evs := cal.all("VEVENT")
+	require.Len(t, evs, 1)
+	require.Equal(t, "20260330T110000", evs[0].value(t, "DTSTART"))
+	require.Equal(t, "1", evs[0].value(t, "SEQUENCE"))
+
+	require.NoError(t, other.RevokeFeed(ctx, w.learner))
+	_, _, err = w.svc.FeedBySecretVersion(ctx, secret, 0)
+	require.ErrorIs(t, err, programme.ErrNotFound, "the rendering is still cached; the secret is not")
+}
+
+// Polls that arrive together are checked together, and each gets its own answer:
+// its own learner, scope and grade, or not found for a wrong or revoked secret.
+func TestConcurrentPollsEachGetTheirOwnAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	w.create(t, w.prog, draft("Sepsis", "2026-03-30", "09:00", "10:00"))
+	w.create(t, w.progB, draft("Core", "2026-03-30", "09:00", "10:00"))
+	w.create(t, w.progOther, draft("Elsewhere", "2026-03-30", "09:00", "10:00"))
+	type poll struct {
+		secret    string
+		programme int64
+		want      programme.Scope
+		found     bool
+	}
+	var polls []poll
+	for _, f := range []struct {
+		user  int64
+		grade string
+	}{{w.learner, "F1"}, {w.learner2, ""}, {w.outsider, "F2"}} {
+		secret, err := w.svc.CreateFeed(ctx, f.user, f.grade)
+		require.NoError(t, err)
+		for _, p := range []int64{0, w.prog.ID, w.progB.ID} {
+			polls = append(polls, poll{secret, p, programme.Scope{UserID: f.user, ProgrammeID: p, Grade: f.grade}, true})
+		}
+	}
+	revoked, err := w.svc.CreateFeed(ctx, w.educator, "")
+	require.NoError(t, err)
+	require.NoError(t, w.svc.RevokeFeed(ctx, w.educator))
+	polls = append(polls, poll{secret: revoked}, poll{secret: strings.Repeat("A", 43)})
+	want := map[int]programme.Version{}
+	for i, p := range polls {
+		if p.found {
+			v, err := w.svc.FeedVersion(ctx, p.want)
+			require.NoError(t, err)
+			want[i] = v
+		}
+	}
+
+	// More polls at once than an instance checks in one round trip, several times over.
+	var wg sync.WaitGroup
+	errs := make(chan error, 64*len(polls))
+	for range 64 {
+		for i, p := range polls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sc, v, err := w.svc.FeedBySecretVersion(ctx, p.secret, p.programme)
+				switch {
+				case !p.found && !errors.Is(err, programme.ErrNotFound):
+					errs <- fmt.Errorf("poll %d: %v, want not found", i, err)
+				case p.found && err != nil:
+					errs <- fmt.Errorf("poll %d: %w", i, err)
+				case p.found && (sc != p.want || v != want[i]):
+					errs <- fmt.Errorf("poll %d: %+v %+v, want %+v %+v", i, sc, v, p.want, want[i])
+				}
+			}()
+		}
+	}
+	// A poll whose request has gone leaves without its answer, and the rest carry on.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	_, _, err = w.svc.FeedBySecretVersion(gone, polls[0].secret, 0)
+	if err != nil {
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// A revocation is seen by the first poll that starts after it, however busy the
+// instance is with other polls.
+func TestRevocationHoldsUnderLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	w.create(t, w.prog, draft("Sepsis", "2026-03-30", "09:00", "10:00"))
+	busy, err := w.svc.CreateFeed(ctx, w.learner2, "")
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, _, err := w.svc.FeedBySecretVersion(ctx, busy, 0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	for range 20 {
+		secret, err := w.svc.CreateFeed(ctx, w.learner, "")
+		require.NoError(t, err)
+		sc, v, err := w.svc.FeedBySecretVersion(ctx, secret, 0)
+		require.NoError(t, err)
+		_, err = w.svc.RenderFeed(ctx, sc, v, "Teaching programme", base)
+		require.NoError(t, err)
+		require.NoError(t, w.svc.RevokeFeed(ctx, w.learner))
+		_, _, err = w.svc.FeedBySecretVersion(ctx, secret, 0)
+		require.ErrorIs(t, err, programme.ErrNotFound)
+	}
 }

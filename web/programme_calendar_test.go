@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -120,4 +121,60 @@ func TestCalendarFeedSubscribePollRevoke(t *testing.T) {
 	require.Contains(t, logs.String(), "/calendar/:secret.ics")
 	require.NotContains(t, logs.String(), secret)
 	require.NotContains(t, logs.String(), m2[2])
+}
+
+// Two instances behind a load balancer: the calendar app polls the second, which
+// keeps a rendering of the feed; the educator and the learner use the first. A
+// change shows on the second's very next answer, and a revoked link is refused there
+// on the very next request, whatever the second has cached.
+func TestCalendarFeedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	pe := newProgrammeEnv(t)
+	r := pe.edu.post(pe.edu.activity+"/programme/sessions", sessionForm(pe.edu.csrf))
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	sessionID := sessionLinkRE.FindStringSubmatch(pe.learner.get(pe.learner.activity).body)[1]
+	made := pe.learner.post(pe.learner.activity+"/programme/calendar", url.Values{"csrf": {pe.learner.csrf}})
+	m := feedURLRE.FindStringSubmatch(made.body)
+	require.NotNil(t, m, made.body)
+	other := pe.secondInstance(t)
+	poll := func(etag string) (int, string, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, other+m[1], nil)
+		require.NoError(t, err)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, resp.Header.Get("ETag"), string(body)
+	}
+	code, etag, body := poll("")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "DTSTART;TZID=Europe/London:20300603T090000")
+	code, _, _ = poll(etag)
+	require.Equal(t, http.StatusNotModified, code)
+
+	edit := sessionForm(pe.edu.csrf)
+	edit.Set("start", "14:00")
+	edit.Set("end", "15:00")
+	require.Equal(t, http.StatusSeeOther, pe.edu.post(pe.edu.activity+"/programme/sessions/"+sessionID, edit).code)
+	code, moved, body := poll(etag)
+	require.Equal(t, http.StatusOK, code, "the calendar's copy is stale")
+	require.NotEqual(t, etag, moved)
+	require.Contains(t, body, "DTSTART;TZID=Europe/London:20300603T140000")
+	require.Contains(t, body, "SEQUENCE:1")
+	code, _, _ = poll(moved)
+	require.Equal(t, http.StatusNotModified, code)
+
+	r = pe.learner.post(pe.learner.activity+"/programme/calendar/revoke", url.Values{"csrf": {pe.learner.csrf}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	for _, tag := range []string{moved, ""} {
+		code, _, body = poll(tag)
+		require.Equal(t, http.StatusNotFound, code, "validators %q: the second instance's rendering is not an answer", tag)
+		require.Contains(t, body, "calendar_not_found")
+		require.NotContains(t, body, "BEGIN:VCALENDAR")
+	}
 }
