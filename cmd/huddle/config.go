@@ -357,3 +357,12 @@ func (c Config) poolConfig() app.PoolConfig {
 	return app.PoolConfig{URL: c.DatabaseURL, DirectURL: c.DatabaseDirectURL, MaxConns: c.DB.MaxConns,
 		BackgroundConns: c.DB.BackgroundConns, AcquireWait: c.DB.AcquireWait, Pooled: c.DB.PgBouncer, PreparedStatements: c.DB.Prepared}
 }
+
+// directURL is PostgreSQL itself: HUDDLE_DATABASE_DIRECT_URL when set (then
+// HUDDLE_DATABASE_URL may be a PgBouncer), else HUDDLE_DATABASE_URL.
+func (c Config) directURL() string {
+	if c.DatabaseDirectURL != "" {
+		return c.DatabaseDirectURL
+	}
+	return c.DatabaseURL
+}
