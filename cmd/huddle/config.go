@@ -342,7 +342,7 @@ func loadDBSettings(get func(string) string, c *Config) error {
 		if err != nil || v < n.min || v > 1000 {
 			return &ConfigError{n.name, fmt.Sprintf("must be a whole number from %d to 1000", n.min)}
 		}
-		*n.to = int32(v)
+		*n.to = int32(v) //nolint:gosec // G109: v is checked to be at most 1000 above
 	}
 	d, err := time.ParseDuration(get("HUDDLE_DB_ACQUIRE_WAIT"))
 	if err != nil || d < 10*time.Millisecond || d > 30*time.Second {

@@ -49,7 +49,7 @@ func startPgBouncer(t *testing.T, dbURL string) string {
 	dir, err := os.MkdirTemp("", "huddle-pgbouncer-")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755)) //nolint:gosec // G302: the postgres user reads the config
+	require.NoError(t, os.Chmod(dir, 0o755)) // the postgres user reads the config
 	addr := freeAddr(t)
 	_, listenPort, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
@@ -71,8 +71,8 @@ server_reset_query =
 	if os.Geteuid() == 0 {
 		ini += "user = postgres\n"
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "pgbouncer.ini"), []byte(ini), 0o644))                                   //nolint:gosec // G306: read by postgres
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("%q %q\n", user, password)), 0o644)) //nolint:gosec // G306: a test database's password, read by postgres
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pgbouncer.ini"), []byte(ini), 0o644))                                   // read by postgres
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "userlist.txt"), []byte(fmt.Sprintf("%q %q\n", user, password)), 0o644)) // a test database's password, read by postgres
 
 	log := &logBuffer{}
 	cmd := exec.Command(pgbouncerBin, filepath.Join(dir, "pgbouncer.ini")) //nolint:gosec // G204: the distribution's binary and the test's own config
@@ -145,7 +145,7 @@ func liveStream(ctx context.Context, t *testing.T, b *browser, base, boardPath s
 	}
 	b.mu.Unlock()
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := (&http.Client{}).Do(req) //nolint:bodyclose // the reading goroutine closes it
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/event-stream")
