@@ -89,6 +89,11 @@ type Config struct {
 	AuditRetention       time.Duration
 	OpportunityRetention time.Duration
 	JobRetention         time.Duration
+	// Direct is the pool on PostgreSQL itself (HUDDLE_DATABASE_DIRECT_URL, the
+	// background budget) for River, the live hub's LISTEN and grade sync's line item
+	// locks, which need sessions of their own; nil means the pool given to New, which
+	// must then reach PostgreSQL directly.
+	Direct *pgxpool.Pool
 }
 
 // Options are what a test may replace; production leaves them zero.
@@ -117,6 +122,8 @@ type App struct {
 	Config Config
 	Log    *slog.Logger
 	Pool   *pgxpool.Pool
+	// Direct is Config.Direct, or Pool when that is nil.
+	Direct *pgxpool.Pool
 
 	Queue        *river.Client[pgx.Tx]
 	LTI          *lti.Store
@@ -176,7 +183,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	a := &App{Config: cfg, Log: log, Pool: pool, db: stdlib.OpenDBFromPool(pool)}
+	direct := cfg.Direct
+	if direct == nil {
+		direct = pool
+	}
+	a := &App{Config: cfg, Log: log, Pool: pool, Direct: direct, db: stdlib.OpenDBFromPool(pool)}
 	schema, err := migrations.New(a.db)
 	if err != nil {
 		a.Close()
@@ -222,7 +233,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	// workers that need those services join the bundle before anything is inserted or
 	// Start is called (TestEveryJobKindHasAWorker holds River to this).
 	workers := river.NewWorkers()
-	a.Queue, err = river.NewClient(riverpgxv5.New(pool), &river.Config{
+	// River works on the direct pool: it LISTENs for new jobs and elects a leader on
+	// sessions of its own. Jobs are still inserted in the callers' transactions on the
+	// web pool (InsertTx), and its workers query through the web pool.
+	a.Queue, err = river.NewClient(riverpgxv5.New(direct), &river.Config{
 		Logger:       log.With("component", "queue"),
 		ErrorHandler: jobFailures{log.With("component", "queue")},
 		// River fetches at most one batch per free worker slot each cooldown, so the
@@ -262,6 +276,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		AGS: &gradesync.AGSPusher{Platforms: a.LTI, AGS: lti.NewAGSClient(tokens), DB: pool},
 		WS:  &gradesync.WSPusher{DB: pool, Clients: a.Moodle},
 	}, a.Queue, o.Now)
+	a.Grades.LockWith(direct)
 	a.Notices = notify.NewService(pool, a.Moodle, a.Queue, o.Now)
 	a.Audit = audit.NewLog(pool, o.Now)
 	river.AddWorker(workers, gradesync.NewWorker(a.Grades))
@@ -273,7 +288,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 
 	// Live updates cross instances through PostgreSQL: each instance's hub listens,
 	// and a post announces itself in the transaction that writes it.
-	a.Hub = live.NewHub(pool, log.With("component", "live"))
+	a.Hub = live.NewHub(direct, log.With("component", "live"))
 	a.Boards = discussion.NewService(pool, discussion.Options{
 		Logger: log.With("component", "discussion"), Now: o.Now,
 		Grader: a.Grades, Notifier: moodleNotices{a.Notices},
@@ -335,9 +350,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	if registry == nil {
 		registry = prometheus.NewRegistry()
 	}
-	if err := registry.Register(newPoolCollector(pool)); err != nil {
+	if err := registry.Register(newPoolCollector(pool, "huddle_db_pool_")); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("app: metrics: %w", err)
+	}
+	if direct != pool {
+		if err := registry.Register(newPoolCollector(direct, "huddle_db_background_pool_")); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("app: metrics: %w", err)
+		}
 	}
 	deps := web.Deps{
 		Logger:   log,
@@ -401,8 +422,9 @@ func (m moodleCalendars) CalendarFor(ctx context.Context, platformID int64) (pro
 	return m.c.ClientFor(ctx, platformID)
 }
 
-// queueWorkers is how many jobs an instance works at once. Each holds a connection
-// while it runs, so the pool is sized for them as well as for web requests.
+// queueWorkers is how many jobs an instance works at once. A job holds a web pool
+// connection only while it queries, never across a call to Moodle, so they share the
+// web budget with requests rather than each needing one of their own.
 const queueWorkers = 24
 
 // Run serves HTTP on ln and works the queue until ctx ends; then the web server

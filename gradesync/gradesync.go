@@ -124,7 +124,9 @@ type Queue interface {
 
 // Service records scores and syncs them.
 type Service struct {
-	db     *pgxpool.Pool
+	db *pgxpool.Pool
+	// locks holds the line item locks (sessions of their own); db unless LockWith.
+	locks  *pgxpool.Pool
 	pusher Pusher
 	queue  Queue
 	now    func() time.Time
@@ -138,8 +140,14 @@ func NewService(db *pgxpool.Pool, pusher Pusher, queue Queue, now func() time.Ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, pusher: pusher, queue: queue, now: now}
+	return &Service{db: db, locks: db, pusher: pusher, queue: queue, now: now}
 }
+
+// LockWith takes the line item locks, which are session advisory locks, on pool: a
+// pool on PostgreSQL itself when db goes through a transaction pooler such as
+// PgBouncer, which would hand a session's lock to whoever uses the server connection
+// next.
+func (s *Service) LockWith(pool *pgxpool.Pool) { s.locks = pool }
 
 // SyncArgs is the job: sync the newest score of one learner in one activity. It holds
 // ids only, never the score, so a retried job cannot push a stale value.
@@ -403,6 +411,12 @@ func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstT
 // push delivers r's score. Without a known line item it holds a per-activity lock
 // while the pusher finds or creates one, so concurrent first scores of one activity
 // cannot create two gradebook columns (a second one hides Moodle's lineitem claim).
+// The lock is a session advisory lock on a connection of the direct pool, never a
+// transaction's: no transaction stays open while Moodle answers (an open one holds
+// back vacuum on every table and, behind PgBouncer, a server connection). If this
+// process dies mid-call, its connection closes and PostgreSQL releases the lock; a
+// line item created by a call whose answer was lost is found by the next attempt's
+// lookup by resource link, so retries never make a second one.
 // r.d.LineItemURL is left as the line item now stored, so settle stores it only if
 // push did not.
 func (s *Service) push(ctx context.Context, r *row) (string, error) {
@@ -411,37 +425,55 @@ func (s *Service) push(ctx context.Context, r *row) (string, error) {
 	if r.d.LineItemURL != "" || !slices.Contains(r.d.Scopes, lti.ScopeScore) || r.d.GradePath == PathMoodleWS {
 		return s.pusher.Push(ctx, r.d)
 	}
-	var lineItem string
-	d := r.d
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		// Try, never wait: a worker waiting here would hold a pooled connection while
-		// the lock holder may need one.
-		var locked bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended('huddle line item ' || $1::bigint, 0))`, r.d.ActivityID).Scan(&locked); err != nil {
-			return err
+	// Never wait long for the lock's connection: a worker waiting here would hold up
+	// River, which shares the direct pool; the job comes back soon instead.
+	acquireCtx, cancel := context.WithTimeout(ctx, lockAcquireWait)
+	conn, err := s.locks.Acquire(acquireCtx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			return "", errLineItemBusy
 		}
-		if !locked {
-			return errLineItemBusy
-		}
-		// Another worker may have stored one since r was loaded.
-		if err := tx.QueryRow(ctx, selectLineItem, d.ActivityID).Scan(&d.LineItemURL); err != nil {
-			return err
-		}
-		var err error
-		lineItem, err = s.pusher.Push(ctx, d)
-		if lineItem != "" && d.LineItemURL == "" {
-			if _, uerr := tx.Exec(ctx, rememberLineItem, d.ActivityID, lineItem); uerr != nil {
-				return uerr
-			}
-			d.LineItemURL = lineItem
-		}
-		return err
-	})
-	if err == nil {
-		r.d.LineItemURL = d.LineItemURL // committed; otherwise settle stores it
+		return "", err
 	}
+	defer conn.Release()
+	key := r.d.ActivityID
+	var locked bool
+	// Try, never wait: a worker waiting here would hold a connection while the lock
+	// holder may need one.
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended('huddle line item ' || $1::bigint, 0))`, key).Scan(&locked); err != nil {
+		return "", err
+	}
+	if !locked {
+		return "", errLineItemBusy
+	}
+	defer func() {
+		// Unlock even if ctx ended; a connection that cannot unlock is closed, which
+		// releases the lock, rather than going back to the pool holding it.
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock(hashtextextended('huddle line item ' || $1::bigint, 0))`, key); err != nil {
+			_ = conn.Conn().Close(unlockCtx)
+		}
+	}()
+	d := r.d
+	// Another worker may have stored one since r was loaded.
+	if err := conn.QueryRow(ctx, selectLineItem, d.ActivityID).Scan(&d.LineItemURL); err != nil {
+		return "", err
+	}
+	lineItem, err := s.pusher.Push(ctx, d)
+	if lineItem != "" && d.LineItemURL == "" {
+		if _, uerr := s.db.Exec(ctx, rememberLineItem, d.ActivityID, lineItem); uerr != nil {
+			return lineItem, uerr
+		}
+		d.LineItemURL = lineItem
+	}
+	r.d.LineItemURL = d.LineItemURL // stored; settle stores it only if it is still empty
 	return lineItem, err
 }
+
+// lockAcquireWait bounds the wait for the line item lock's connection.
+const lockAcquireWait = 2 * time.Second
 
 // errLineItemBusy sends a job back to the queue while another worker finds or
 // creates the activity's line item.

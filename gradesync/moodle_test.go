@@ -43,6 +43,8 @@ type fakeAGS struct {
 	// sent is every score timestamp posted, by userId, in order, refused ones too.
 	sent  map[string][]time.Time
 	posts int
+	// onRequest, when set, runs before each request is answered (outside mu).
+	onRequest func(*http.Request)
 }
 
 type agsScore struct {
@@ -71,8 +73,11 @@ func (f *fakeAGS) revoke() {
 
 func (f *fakeAGS) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	mode := f.mode
+	mode, hook := f.mode, f.onRequest
 	f.mu.Unlock()
+	if hook != nil {
+		hook(r)
+	}
 	switch mode {
 	case "down":
 		// Moodle refusing connections: drop it without an answer.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/huddle-lti/huddle/internal/pgwait"
 )
 
 // Overload: an instance that takes every request when it cannot keep up makes every
@@ -16,6 +18,11 @@ import (
 // requests already admitted finish. The bound is per instance on purpose: it
 // protects this process's memory and its share of the database pool, and adding an
 // instance adds capacity.
+//
+// The database pool is the other bound: an admitted request waits for one of the
+// pool's connections at most the pool's acquire wait (internal/pgwait, app's
+// HUDDLE_DB_ACQUIRE_WAIT), then fails, and is answered like a request that was not
+// admitted: 503 with Retry-After, rather than an error of Huddle's.
 
 // errOverloaded is the answer when no turn came up in time.
 var errOverloaded = &Problem{Status: fiber.StatusServiceUnavailable, Code: "overloaded", Title: "Huddle is busy",
@@ -28,7 +35,8 @@ var errDatabaseBusy = &Problem{Status: fiber.StatusServiceUnavailable, Code: "da
 	RetryAfter: 5 * time.Second}
 
 // admit holds each request until one of maxInFlight turns is free, for at most wait,
-// and refuses it with errOverloaded otherwise. Health, readiness, metrics and
+// and refuses it with errOverloaded otherwise; an admitted request that then found no
+// database connection in time is answered errOverloaded too. Health, readiness, metrics and
 // static files bypass it: a load balancer must still see the instance alive, and
 // those cost nothing.
 func admit(maxInFlight int, wait time.Duration) fiber.Handler {
@@ -49,7 +57,15 @@ func admit(maxInFlight int, wait time.Duration) fiber.Handler {
 			}
 		}
 		defer func() { <-turns }()
-		return c.Next()
+		// The mark travels in the request's context (deadline derives from it), and
+		// the pool's tracer sets it when an acquire under it gives up.
+		ctx := pgwait.Bound(c.UserContext())
+		c.SetUserContext(ctx)
+		err := c.Next()
+		if err != nil && pgwait.TimedOut(ctx) {
+			return errOverloaded
+		}
+		return err
 	}
 }
 

@@ -408,7 +408,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 // deadline gives every request a context that ends when the request's time is up, so
 // database and outbound calls made through c.UserContext() stop with it.
 func (s *Server) deadline(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.deps.RequestTimeout)
+	// From the request's context, which carries admit's mark for the pool's tracer.
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.deps.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
 	return c.Next()

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/huddle-lti/huddle/app"
 )
 
 // Mode says how much Huddle trusts its surroundings. Development turns on the built-in
@@ -21,9 +23,13 @@ const (
 
 // Config is every setting Huddle reads from its environment, parsed once at start.
 type Config struct {
-	Addr              string
-	BaseURL           *url.URL
-	DatabaseURL       string
+	Addr        string
+	BaseURL     *url.URL
+	DatabaseURL string
+	// DatabaseDirectURL reaches PostgreSQL itself when DatabaseURL is a PgBouncer;
+	// DB is the connection budget and how the web pool talks through PgBouncer.
+	DatabaseDirectURL string
+	DB                dbSettings
 	SecretKey         []byte
 	LogFormat         string
 	Mode              Mode
@@ -54,6 +60,15 @@ type Config struct {
 	AuditRetention, OpportunityRetention, JobRetention time.Duration
 }
 
+// dbSettings are the connection budget of one instance (app.PoolConfig without URLs).
+type dbSettings struct {
+	MaxConns, BackgroundConns int32
+	AcquireWait               time.Duration
+	// PgBouncer: DatabaseURL is a PgBouncer in transaction mode; Prepared: one that
+	// tracks prepared statements itself (1.21 or newer with max_prepared_statements).
+	PgBouncer, Prepared bool
+}
+
 // setting documents one environment variable; `huddle serve --help` prints the table.
 type setting struct {
 	name, def, help string
@@ -71,6 +86,14 @@ var settings = []setting{
 	{"HUDDLE_ADDR", ":8080", "address the HTTP server listens on", 0},
 	{"HUDDLE_BASE_URL", "", "public URL of Huddle, used in every URL handed to Moodle (https in production)", needServe},
 	{"HUDDLE_DATABASE_URL", "", "PostgreSQL connection URL (PostgreSQL 15 or newer)", needServe | needDB},
+	{"HUDDLE_DATABASE_DIRECT_URL", "", "PostgreSQL itself when HUDDLE_DATABASE_URL is a PgBouncer in transaction mode (required then): migrations, LISTEN, the job queue", 0},
+	{"HUDDLE_DB_PGBOUNCER", "auto", "whether HUDDLE_DATABASE_URL is a PgBouncer in transaction mode: on (no server-side prepared statements), prepared (PgBouncer 1.21+ with max_prepared_statements), off, or auto (on when HUDDLE_DATABASE_DIRECT_URL is set)", 0},
+	// Four instances of 15 + 5 connections take 80 of PostgreSQL's default
+	// max_connections of 100, less its 3 reserved for superusers: 17 are left for
+	// psql, backups, monitoring and an extra instance during a rolling deploy.
+	{"HUDDLE_DB_MAX_CONNS", "15", "web pool size per instance: requests and job queries (four instances of 15+5 fit PostgreSQL's default max_connections 100 with 17 to spare)", 0},
+	{"HUDDLE_DB_BACKGROUND_CONNS", "5", "direct connections per instance: 1 for live updates' LISTEN, the rest for the job queue and grade sync's locks (at least 3)", 0},
+	{"HUDDLE_DB_ACQUIRE_WAIT", "3s", "how long a request waits for a free database connection before the answer is 503 with Retry-After", 0},
 	{"HUDDLE_SECRET_KEY", "", "base64 of at least 32 random bytes; encrypts private keys and tokens at rest", needServe | needDB},
 	{"HUDDLE_LOG_FORMAT", "json", "log format: json or text", 0},
 	{"HUDDLE_ENV", "production", "production or development (development serves the built-in test platform)", 0},
@@ -220,6 +243,10 @@ func loadConfig(getenv func(string) string, n need) (Config, error) {
 		}
 	}
 
+	if err := loadDBSettings(get, &c); err != nil {
+		return c, err
+	}
+
 	if raw := get("HUDDLE_SECRET_KEY"); raw != "" || required("HUDDLE_SECRET_KEY") {
 		key, err := parseSecretKey(raw)
 		if err != nil {
@@ -279,4 +306,63 @@ func parseSecretKey(raw string) ([]byte, error) {
 		return nil, fmt.Errorf("decodes to %d bytes; it needs at least 32", len(key))
 	}
 	return key, nil
+}
+
+// loadDBSettings reads the direct URL and the connection budget.
+func loadDBSettings(get func(string) string, c *Config) error {
+	c.DatabaseDirectURL = get("HUDDLE_DATABASE_DIRECT_URL")
+	if c.DatabaseDirectURL != "" {
+		u, err := url.Parse(c.DatabaseDirectURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return &ConfigError{"HUDDLE_DATABASE_DIRECT_URL", "must be a postgres:// or postgresql:// URL"}
+		}
+	}
+	switch mode := get("HUDDLE_DB_PGBOUNCER"); mode {
+	case "auto":
+		c.DB.PgBouncer = c.DatabaseDirectURL != ""
+	case "on", "prepared":
+		c.DB.PgBouncer, c.DB.Prepared = true, mode == "prepared"
+		if c.DatabaseDirectURL == "" {
+			return &ConfigError{"HUDDLE_DATABASE_DIRECT_URL", "is not set, but HUDDLE_DB_PGBOUNCER says HUDDLE_DATABASE_URL is a PgBouncer in transaction mode; " +
+				"give PostgreSQL's own URL here: migrations (goose's advisory lock), live updates (LISTEN) and the job queue need sessions PgBouncer cannot keep"}
+		}
+	case "off":
+	default:
+		return &ConfigError{"HUDDLE_DB_PGBOUNCER", fmt.Sprintf("must be auto, on, prepared or off, not %q", mode)}
+	}
+	for _, n := range []struct {
+		name string
+		to   *int32
+		min  int
+	}{
+		{"HUDDLE_DB_MAX_CONNS", &c.DB.MaxConns, 2},
+		{"HUDDLE_DB_BACKGROUND_CONNS", &c.DB.BackgroundConns, app.MinBackgroundConns},
+	} {
+		v, err := strconv.Atoi(get(n.name))
+		if err != nil || v < n.min || v > 1000 {
+			return &ConfigError{n.name, fmt.Sprintf("must be a whole number from %d to 1000", n.min)}
+		}
+		*n.to = int32(v) //nolint:gosec // G109: v is checked to be at most 1000 above
+	}
+	d, err := time.ParseDuration(get("HUDDLE_DB_ACQUIRE_WAIT"))
+	if err != nil || d < 10*time.Millisecond || d > 30*time.Second {
+		return &ConfigError{"HUDDLE_DB_ACQUIRE_WAIT", "must be a duration from 10ms to 30s, such as 3s"}
+	}
+	c.DB.AcquireWait = d
+	return nil
+}
+
+// poolConfig is what app.OpenPools needs of the settings.
+func (c Config) poolConfig() app.PoolConfig {
+	return app.PoolConfig{URL: c.DatabaseURL, DirectURL: c.DatabaseDirectURL, MaxConns: c.DB.MaxConns,
+		BackgroundConns: c.DB.BackgroundConns, AcquireWait: c.DB.AcquireWait, Pooled: c.DB.PgBouncer, PreparedStatements: c.DB.Prepared}
+}
+
+// directURL is PostgreSQL itself: HUDDLE_DATABASE_DIRECT_URL when set (then
+// HUDDLE_DATABASE_URL may be a PgBouncer), else HUDDLE_DATABASE_URL.
+func (c Config) directURL() string {
+	if c.DatabaseDirectURL != "" {
+		return c.DatabaseDirectURL
+	}
+	return c.DatabaseURL
 }

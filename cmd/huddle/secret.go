@@ -111,7 +111,7 @@ func runSecret(ctx context.Context, e env, args []string) error {
 	}
 	clear(newKey)
 
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	pool, err := openPool(ctx, cfg.directURL())
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/live"
 )
 
 func runMigrate(ctx context.Context, e env, args []string) error {
@@ -34,22 +35,46 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 }
 
 // openDB loads the database settings and opens the pool, for the commands that need
-// only the database.
+// only the database. They go to PostgreSQL directly when HUDDLE_DATABASE_DIRECT_URL
+// is set: migrate takes goose's session lock, and none of them needs PgBouncer.
 func openDB(ctx context.Context, e env) (Config, *pgxpool.Pool, error) {
 	cfg, err := loadConfig(e.getenv, needDB)
 	if err != nil {
 		return cfg, nil, err
 	}
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	name, url := "HUDDLE_DATABASE_URL", cfg.DatabaseURL
+	if cfg.DatabaseDirectURL != "" {
+		name, url = "HUDDLE_DATABASE_DIRECT_URL", cfg.DatabaseDirectURL
+	}
+	pool, err := app.OpenPool(ctx, url)
+	if errors.Is(err, app.ErrDatabaseURL) {
+		return cfg, nil, &ConfigError{name, err.Error()}
+	}
 	return cfg, pool, err
 }
 
-func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := app.OpenPool(ctx, url)
+// openPools opens the web and direct pools of cfg's connection budget and proves that
+// a NOTIFY sent through the web pool reaches a LISTEN on the direct one's
+// configuration, as every post's live update must.
+func openPools(ctx context.Context, cfg Config) (*app.Pools, error) {
+	pools, err := app.OpenPools(ctx, cfg.poolConfig())
 	if errors.Is(err, app.ErrDatabaseURL) {
-		return nil, &ConfigError{"HUDDLE_DATABASE_URL", err.Error()}
+		name := "HUDDLE_DATABASE_URL"
+		if cfg.DatabaseDirectURL != "" {
+			name = "HUDDLE_DATABASE_URL or HUDDLE_DATABASE_DIRECT_URL"
+		}
+		return nil, &ConfigError{name, err.Error()}
 	}
-	return pool, err
+	if err != nil {
+		return nil, err
+	}
+	proveCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := live.ProveDelivery(proveCtx, pools.Direct.Config().ConnConfig, pools.Web); err != nil {
+		pools.Close()
+		return nil, err
+	}
+	return pools, nil
 }
 
 // appConfig is the part of the settings the assembled application needs.
@@ -93,18 +118,21 @@ func runServe(ctx context.Context, e env, args []string) error {
 		debug.SetGCPercent(200)
 	}
 
-	pool, err := openPool(ctx, cfg.DatabaseURL)
+	pools, err := openPools(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if n, err := app.Migrate(ctx, pool); err != nil {
+	defer pools.Close()
+	// On the direct pool: goose's lock is a session advisory lock.
+	if n, err := app.Migrate(ctx, pools.Direct); err != nil {
 		return err
 	} else if n > 0 {
 		log.Info("migrations applied", "count", n)
 	}
 
-	huddle, err := app.New(ctx, pool, appConfig(cfg), app.Options{Logger: log, Registry: app.NewRegistry()})
+	ac := appConfig(cfg)
+	ac.Direct = pools.Direct
+	huddle, err := app.New(ctx, pools.Web, ac, app.Options{Logger: log, Registry: app.NewRegistry()})
 	if err != nil {
 		return err
 	}
@@ -149,4 +177,14 @@ func serveMetrics(ctx context.Context, huddle *app.App, addr string, log *slog.L
 	}()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// openPool opens one pool on url, for a command that does not load the rest of the
+// settings through openDB.
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := app.OpenPool(ctx, url)
+	if errors.Is(err, app.ErrDatabaseURL) {
+		return nil, &ConfigError{"HUDDLE_DATABASE_URL", err.Error()}
+	}
+	return pool, err
 }

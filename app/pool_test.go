@@ -1,0 +1,117 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/app"
+	"github.com/huddle-lti/huddle/dbtest"
+)
+
+// The pools are sized from the budget: the web pool to MaxConns, the direct pool to
+// the background budget less the live hub's own connection; the defaults are the
+// documented 15 + 5 (four instances in PostgreSQL's default 100).
+func TestOpenPoolsSizesFromConfig(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.Migrated(t)
+	for _, tc := range []struct {
+		name                string
+		cfg                 app.PoolConfig
+		wantWeb, wantDirect int32
+	}{
+		{"defaults", app.PoolConfig{}, 15, 4},
+		{"configured", app.PoolConfig{MaxConns: 7, BackgroundConns: 4}, 7, 3},
+		{"smallest background", app.PoolConfig{MaxConns: 2, BackgroundConns: 3}, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.URL = dbURL
+			pools, err := app.OpenPools(t.Context(), tc.cfg)
+			require.NoError(t, err)
+			defer pools.Close()
+			require.Equal(t, tc.wantWeb, pools.Web.Config().MaxConns)
+			require.Equal(t, tc.wantDirect, pools.Direct.Config().MaxConns)
+			require.NotSame(t, pools.Web, pools.Direct, "River and LISTEN never take the web budget's connections")
+		})
+	}
+	// PostgreSQL's default max_connections, less superuser_reserved_connections, less at
+	// least 10 for psql, backups and monitoring.
+	require.LessOrEqual(t, 4*(app.DefaultMaxConns+app.DefaultBackgroundConns), 100-3-10,
+		"four instances at the defaults leave room for administration")
+
+	_, err := app.OpenPools(t.Context(), app.PoolConfig{URL: dbURL, BackgroundConns: 2})
+	require.ErrorContains(t, err, "at least 3")
+}
+
+// A request that finds every web connection taken waits the bounded time and is then
+// answered 503 with Retry-After: JSON with a code for a machine, a plain page for a
+// person. With a connection free, the same request is served.
+func TestRequestWithoutAConnectionIs503(t *testing.T) {
+	t.Parallel()
+	pools, err := app.OpenPools(t.Context(), app.PoolConfig{URL: dbtest.Migrated(t), MaxConns: 2, AcquireWait: 300 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(pools.Close)
+	base, err := url.Parse("http://localhost")
+	require.NoError(t, err)
+	a, err := app.New(t.Context(), pools.Web, app.Config{BaseURL: base, SecretKey: bytes.Repeat([]byte{3}, 32), Version: "test",
+		ShutdownTimeout: 5 * time.Second, Direct: pools.Direct}, app.Options{KeyBits: 1024})
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+
+	get := func(accept string) (*http.Response, string, time.Duration) {
+		req := httptest.NewRequest(http.MethodGet, "/calendar/"+strings.Repeat("x", 43)+".ics", nil)
+		req.Header.Set("Accept", accept)
+		start := time.Now()
+		resp, err := a.Web.App().Test(req, 10_000)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		return resp, string(body), time.Since(start)
+	}
+
+	resp, body, _ := get("application/json") //nolint:bodyclose // get closes it
+	require.NotEqual(t, http.StatusServiceUnavailable, resp.StatusCode, "with a connection free the request is served: %s", body)
+
+	// Take every web connection, as a burst of slow requests would.
+	var held []*pgxpool.Conn
+	for range 2 {
+		c, err := pools.Web.Acquire(t.Context())
+		require.NoError(t, err)
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+
+	resp, body, took := get("application/json") //nolint:bodyclose // get closes it
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	require.GreaterOrEqual(t, took, 300*time.Millisecond, "it waited for a connection first")
+	require.Less(t, took, 5*time.Second, "and only for the bounded time")
+	var problem struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &problem), body)
+	require.Equal(t, "overloaded", problem.Error.Code)
+
+	resp, body, _ = get("text/html") //nolint:bodyclose // get closes it
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
+	require.Contains(t, body, "Huddle is busy")
+
+	// huddle_db_pool_acquire_timeouts_total counts both.
+	require.Equal(t, int64(2), pools.Web.Config().ConnConfig.Tracer.(interface{ Timeouts() int64 }).Timeouts())
+}
