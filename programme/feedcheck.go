@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/huddle-lti/huddle/internal/pgwait"
 )
 
 // A calendar app's poll costs one check of its secret and its feed's version in
@@ -122,7 +124,10 @@ func (s *Service) answer(batch []*feedCheck) {
 	for i, c := range batch {
 		hashes[i], programmes[i] = c.hash, c.programme
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), feedCheckTimeout)
+	// The batch answers requests, so it waits for a connection no longer than one
+	// request may (pgwait); its polls then fail with pgwait.ErrTimeout, which the web
+	// server answers 503 with Retry-After.
+	ctx, cancel := context.WithTimeout(pgwait.Bound(context.Background()), feedCheckTimeout)
 	defer cancel()
 	fail := func(err error) {
 		for _, c := range batch {
@@ -130,6 +135,9 @@ func (s *Service) answer(batch []*feedCheck) {
 		}
 	}
 	rows, err := s.db.Query(ctx, feedBySecretVersions, hashes, programmes)
+	if err != nil && pgwait.TimedOut(ctx) {
+		err = fmt.Errorf("%w: %w", pgwait.ErrTimeout, err)
+	}
 	if err != nil {
 		fail(err)
 		return

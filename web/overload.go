@@ -62,7 +62,9 @@ func admit(maxInFlight int, wait time.Duration) fiber.Handler {
 		ctx := pgwait.Bound(c.UserContext())
 		c.SetUserContext(ctx)
 		err := c.Next()
-		if err != nil && pgwait.TimedOut(ctx) {
+		// A batch that answers several requests (calendar polls) carries its own mark
+		// and says so with pgwait.ErrTimeout.
+		if err != nil && (pgwait.TimedOut(ctx) || errors.Is(err, pgwait.ErrTimeout)) {
 			return errOverloaded
 		}
 		return err
