@@ -286,6 +286,7 @@ func (s *Service) Reissue(ctx context.Context, id string, a Award) (*Certificate
 	if err != nil {
 		return nil, fmt.Errorf("certificates: reissue %s: %w", id, err)
 	}
+	s.verified.forget(id)
 	return out, nil
 }
 
@@ -323,6 +324,7 @@ func (s *Service) Revoke(ctx context.Context, id, reason string) (*Certificate, 
 	if err != nil {
 		return nil, fmt.Errorf("certificates: revoke %s: %w", id, err)
 	}
+	s.verified.forget(id) // other instances see it within RecordTTL
 	return out, nil
 }
 
