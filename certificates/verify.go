@@ -210,6 +210,9 @@ type Verification struct {
 	Credential json.RawMessage
 	// Certificate is Huddle's record (nil when Huddle has none).
 	Certificate *Certificate
+	// Read is when this instance read the record (VerifyCode): two answers with the
+	// same Read and Status show the same thing, so a page made from one serves both.
+	Read time.Time
 }
 
 // allowedHeader is every JOSE header parameter Huddle writes (OB 3.0 §8.2.4.1 asks
@@ -399,8 +402,9 @@ func (s *Service) VerifyCode(ctx context.Context, code string) (*Verification, e
 	}
 	now := s.now()
 	var c *Certificate
+	read := now
 	if r, ok := s.verified.recordByCode(code, now); ok {
-		c = &r.cert
+		c, read = &r.cert, r.read
 	} else {
 		full, err := certificateBy(ctx, s.db, `c.code = $1`, code)
 		if err != nil {
@@ -411,5 +415,5 @@ func (s *Service) VerifyCode(ctx context.Context, code string) (*Verification, e
 		c = full
 	}
 	st := c.StatusAt(now)
-	return &Verification{Status: st, Reason: c.Explain(st), Certificate: c}, nil
+	return &Verification{Status: st, Reason: c.Explain(st), Certificate: c, Read: read}, nil
 }

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -134,10 +136,79 @@ func (s *Server) verifyPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if a := actorOf(c); a.Session != nil || a.Activity != nil || a.Member != nil {
+		return s.renderVerifyPage(c, v) // the page names who is signed in: made for them
+	}
+	key := verifyPageKey{code: v.Certificate.Code, status: v.Status, read: v.Read}
+	if body, ok := s.verifyPages.get(key); ok {
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		return c.Send(body)
+	}
+	if err := s.renderVerifyPage(c, v); err != nil {
+		return err
+	}
+	s.verifyPages.put(key, c.Response().Body())
+	return nil
+}
+
+func (s *Server) renderVerifyPage(c *fiber.Ctx, v *certificates.Verification) error {
 	return c.Render("verify", page(c, verifyTitles[v.Status], fiber.Map{
 		"Status": string(v.Status), "Cert": v.Certificate, "Reason": v.Reason,
 		"Hours": strconv.FormatFloat(v.Certificate.CPDHours, 'f', -1, 64),
 	}))
+}
+
+// verifyPageCacheSize bounds the verification pages remembered (some 8 KB each: at
+// most some 8 MB).
+const verifyPageCacheSize = 1024
+
+// verifyPageKey is what a public verification page shows: a certificate's record as
+// one instance read it (certificates.Verification.Read) and its status now. A record
+// read again (at most every certificates.RecordTTL) or a status that changed (an
+// expiry passing) is a new key, so a remembered page is never older than its record.
+type verifyPageKey struct {
+	code   string
+	status certificates.Status
+	read   time.Time
+}
+
+// verifyPages remembers rendered public verification pages: rendering the template
+// was two thirds of the page's time (pprof, BenchmarkVerifyPage). Bounded; when full,
+// an arbitrary page makes way. One page per code: a newer one replaces it.
+type verifyPages struct {
+	mu    sync.Mutex
+	pages map[string]verifyPage
+}
+
+type verifyPage struct {
+	key  verifyPageKey
+	body []byte
+}
+
+func (p *verifyPages) get(key verifyPageKey) ([]byte, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pg, ok := p.pages[key.code]
+	if !ok || pg.key != key {
+		return nil, false
+	}
+	return pg.body, true
+}
+
+// put remembers a copy of body (Fiber reuses its buffers).
+func (p *verifyPages) put(key verifyPageKey, body []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pages == nil {
+		p.pages = make(map[string]verifyPage)
+	}
+	if _, ok := p.pages[key.code]; !ok && len(p.pages) >= verifyPageCacheSize {
+		for code := range p.pages {
+			delete(p.pages, code)
+			break
+		}
+	}
+	p.pages[key.code] = verifyPage{key: key, body: bytes.Clone(body)}
 }
 
 var verifyTitles = map[certificates.Status]string{
