@@ -3,10 +3,7 @@ package certificates
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,17 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/huddle-lti/huddle/signingkeys"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // Sealer encrypts private keys at rest (package seal implements it).
-type Sealer interface {
-	Seal(purpose string, plaintext []byte) ([]byte, error)
-	Open(purpose string, sealed []byte) ([]byte, error)
-}
+type Sealer = signingkeys.Sealer
 
 const sealPurposeIssuingKey = "issuing-key"
 
@@ -40,19 +34,21 @@ const JWKSPath = "/.well-known/huddle-issuing-keys.json"
 // a grace period, while an issuing key stays published for good, so a certificate
 // signed years ago still verifies after any number of rotations.
 type IssuingKeys struct {
-	db     *pgxpool.Pool
-	sealer Sealer
-	now    func() time.Time
-	bits   int
-	base   *url.URL
+	db    *pgxpool.Pool
+	now   func() time.Time
+	base  *url.URL
+	store *signingkeys.Store
 
-	// Parsed keys by key id. A key row never changes once written (Reseal re-seals
-	// the same key), so this cache is correct on every instance; it is bounded by the
+	// Parsed public keys by key id, for verification. A key row never changes once
+	// written, so this cache is correct on every instance; it is bounded by the
 	// number of keys ever made, a handful.
-	mu      sync.Mutex
-	private map[string]jwk.Key
-	public  map[string]jwk.Key
+	mu     sync.Mutex
+	public map[string]jwk.Key
 }
+
+// issuingKeyTable is the table of issuing keys (shared code with lti's tool keys in
+// package signingkeys): every key ever made stays published.
+var issuingKeyTable = signingkeys.Table{Name: "issuing_keys", KeyColumn: "key_id", Purpose: sealPurposeIssuingKey}
 
 // NewIssuingKeys returns the issuing keyring; bits is the RSA size (3072 if zero).
 // base is Huddle's public URL, which every kid starts with.
@@ -63,8 +59,9 @@ func NewIssuingKeys(db *pgxpool.Pool, sealer Sealer, base *url.URL, now func() t
 	if bits == 0 {
 		bits = 3072
 	}
-	return &IssuingKeys{db: db, sealer: sealer, now: now, bits: bits, base: base,
-		private: map[string]jwk.Key{}, public: map[string]jwk.Key{}}
+	k := &IssuingKeys{db: db, now: now, base: base, public: map[string]jwk.Key{}}
+	k.store = signingkeys.New(db, sealer, issuingKeyTable, bits, now, k.KID)
+	return k
 }
 
 // issuingKeyLock serialises key creation across instances (an arbitrary constant).
@@ -126,42 +123,13 @@ func (k *IssuingKeys) Rotate(ctx context.Context) (string, error) {
 }
 
 func (k *IssuingKeys) insert(ctx context.Context, tx pgx.Tx) (string, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, k.bits)
-	if err != nil {
-		return "", fmt.Errorf("certificates: generate key: %w", err)
-	}
 	idBytes := make([]byte, 12)
 	if _, err := rand.Read(idBytes); err != nil {
 		return "", fmt.Errorf("certificates: key id: %w", err)
 	}
 	keyID := hex.EncodeToString(idBytes)
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return "", fmt.Errorf("certificates: marshal key: %w", err)
-	}
-	sealed, err := k.sealer.Seal(sealPurposeIssuingKey, der)
-	clear(der)
-	if err != nil {
-		return "", err
-	}
-	pub, err := jwk.FromRaw(priv.Public())
-	if err != nil {
-		return "", fmt.Errorf("certificates: public jwk: %w", err)
-	}
-	for name, v := range map[string]any{jwk.KeyIDKey: k.KID(keyID), jwk.AlgorithmKey: jwa.RS256, jwk.KeyUsageKey: "sig"} {
-		if err := pub.Set(name, v); err != nil {
-			return "", err
-		}
-	}
-	pubJSON, err := json.Marshal(pub)
-	if err != nil {
-		return "", err
-	}
-	_, err = tx.Exec(ctx, `
-INSERT INTO issuing_keys (key_id, private_key, public_jwk, created_at)
-VALUES ($1, $2, $3, $4)`, keyID, sealed, pubJSON, k.now())
-	if err != nil {
-		return "", fmt.Errorf("certificates: store issuing key: %w", err)
+	if err := k.store.Insert(ctx, tx, keyID); err != nil {
+		return "", fmt.Errorf("certificates: %w", err)
 	}
 	return keyID, nil
 }
@@ -169,45 +137,13 @@ VALUES ($1, $2, $3, $4)`, keyID, sealed, pubJSON, k.now())
 // signingKey returns the current private key (kid and alg set) and its key id, read
 // through q (the issuing transaction, so a signer never waits for a second connection).
 func (k *IssuingKeys) signingKey(ctx context.Context, q querier) (jwk.Key, string, error) {
-	var keyID string
-	var sealed []byte
-	err := q.QueryRow(ctx, `
-SELECT key_id, private_key FROM issuing_keys
-WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1`).Scan(&keyID, &sealed)
-	if errors.Is(err, pgx.ErrNoRows) {
+	key, keyID, err := k.store.Current(ctx, q)
+	if errors.Is(err, signingkeys.ErrNoKey) {
 		return nil, "", errors.New("certificates: no issuing key (run huddle serve once, or huddle keys rotate --issuing)")
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("certificates: issuing key: %w", err)
 	}
-	k.mu.Lock()
-	cached, ok := k.private[keyID]
-	k.mu.Unlock()
-	if ok {
-		return cached, keyID, nil
-	}
-	der, err := k.sealer.Open(sealPurposeIssuingKey, sealed)
-	if err != nil {
-		return nil, "", fmt.Errorf("certificates: open issuing key %s: %w", keyID, err)
-	}
-	raw, err := x509.ParsePKCS8PrivateKey(der)
-	clear(der)
-	if err != nil {
-		return nil, "", fmt.Errorf("certificates: parse issuing key %s: %w", keyID, err)
-	}
-	key, err := jwk.FromRaw(raw)
-	if err != nil {
-		return nil, "", fmt.Errorf("certificates: jwk %s: %w", keyID, err)
-	}
-	if err := key.Set(jwk.KeyIDKey, k.KID(keyID)); err != nil {
-		return nil, "", err
-	}
-	if err := key.Set(jwk.AlgorithmKey, jwa.RS256); err != nil {
-		return nil, "", err
-	}
-	k.mu.Lock()
-	k.private[keyID] = key
-	k.mu.Unlock()
 	return key, keyID, nil
 }
 
@@ -263,54 +199,20 @@ func (k *IssuingKeys) PublicJWK(ctx context.Context, keyID string) ([]byte, erro
 
 // PublicJWKS is every issuing key Huddle has made, newest first, as a JWK set.
 func (k *IssuingKeys) PublicJWKS(ctx context.Context) ([]byte, error) {
-	rows, err := k.db.Query(ctx, `SELECT public_jwk FROM issuing_keys ORDER BY id DESC`)
+	body, err := k.store.PublicJWKS(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("certificates: jwks: %w", err)
+		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-	if err != nil {
-		return nil, fmt.Errorf("certificates: jwks: %w", err)
-	}
-	if keys == nil {
-		keys = []json.RawMessage{}
-	}
-	return json.Marshal(struct {
-		Keys []json.RawMessage `json:"keys"`
-	}{keys})
+	return body, nil
 }
 
 // Reseal seals every issuing key again under a new secret inside tx (huddle secret
-// rotate). It returns how many keys it re-sealed; errors name the row, never a value.
+// rotate; signingkeys.Store.Reseal). It returns how many keys it re-sealed; errors
+// name the row, never a value.
 func (k *IssuingKeys) Reseal(ctx context.Context, tx pgx.Tx, from, to Sealer) (int, error) {
-	// As lti.Keyring.Reseal: a table lock also waits for a key being inserted.
-	if _, err := tx.Exec(ctx, `LOCK TABLE issuing_keys IN EXCLUSIVE MODE`); err != nil {
-		return 0, fmt.Errorf("certificates: reseal issuing_keys: lock: %w", err)
-	}
-	type sealedKey struct {
-		ID         int64
-		PrivateKey []byte
-	}
-	rows, err := tx.Query(ctx, `SELECT id, private_key FROM issuing_keys ORDER BY id`)
+	n, err := k.store.Reseal(ctx, tx, from, to)
 	if err != nil {
-		return 0, fmt.Errorf("certificates: reseal issuing_keys: %w", err)
+		return 0, fmt.Errorf("certificates: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[sealedKey])
-	if err != nil {
-		return 0, fmt.Errorf("certificates: reseal issuing_keys: %w", err)
-	}
-	for _, key := range keys {
-		der, err := from.Open(sealPurposeIssuingKey, key.PrivateKey)
-		if err != nil {
-			return 0, fmt.Errorf("certificates: reseal issuing_keys row id=%d: %w", key.ID, err)
-		}
-		resealed, err := to.Seal(sealPurposeIssuingKey, der)
-		clear(der)
-		if err != nil {
-			return 0, fmt.Errorf("certificates: reseal issuing_keys row id=%d: %w", key.ID, err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE issuing_keys SET private_key = $2 WHERE id = $1`, key.ID, resealed); err != nil {
-			return 0, fmt.Errorf("certificates: reseal issuing_keys row id=%d: %w", key.ID, err)
-		}
-	}
-	return len(keys), nil
+	return n, nil
 }

@@ -80,5 +80,7 @@ WHERE user_id = $1`, userID)
 		return e, fmt.Errorf("certificates: erase %d: %w", userID, err)
 	}
 	e.Registrations = tag.RowsAffected()
+	// Other instances drop the name within RecordTTL.
+	s.verified.forgetUser(userID)
 	return e, nil
 }

@@ -290,6 +290,7 @@ func (s *Service) Reissue(ctx context.Context, id string, a Award) (*Certificate
 	if err != nil {
 		return nil, fmt.Errorf("certificates: reissue %s: %w", id, err)
 	}
+	s.verified.forget(id)
 	return out, nil
 }
 
@@ -327,6 +328,7 @@ func (s *Service) Revoke(ctx context.Context, id, reason string) (*Certificate, 
 	if err != nil {
 		return nil, fmt.Errorf("certificates: revoke %s: %w", id, err)
 	}
+	s.verified.forget(id) // other instances see it within RecordTTL
 	return out, nil
 }
 

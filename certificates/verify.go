@@ -27,33 +27,57 @@ var ErrNotJWS = errors.New("certificates: not a compact JWS")
 func isCompactJWS(s string) bool {
 	part, length := 0, 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '.':
-			if length == 0 || part == 2 {
-				return false
-			}
-			part, length = part+1, 0
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		if base64URL[s[i]] {
 			length++
-		default:
+			continue
+		}
+		if s[i] != '.' || length == 0 || part == 2 {
 			return false
 		}
+		part, length = part+1, 0
 	}
 	return part == 2
 }
+
+// base64URL marks the bytes of the base64url alphabet (RFC 4648 §5): a table lookup
+// per byte instead of five comparisons.
+var base64URL = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// The caches below make a repeated verification cost no RSA and no PostgreSQL (issue
+// 15: 5,000 verifications a second on two cores). Each is bounded in size and what
+// can change (the record: revocation, expiry, erasure) is bounded in time, so every
+// instance agrees with PostgreSQL within recordTTL and no instance's memory decides
+// anything the others would not.
 
 // verifiedCacheSize bounds the tokens remembered as checked (about 5 KB each with
 // their payload and record: at most some 20 MB).
 const verifiedCacheSize = 4096
 
+// recordCacheSize bounds the records remembered (about 1 KB each without the token
+// and credential: some 4 MB).
+const recordCacheSize = 4096
+
+// RecordTTL is how long an instance answers from a certificate record it read,
+// rather than reading it again. A revocation, an expiry set by hand or an erased name
+// made on another instance shows on this one within RecordTTL; on the instance that
+// made it, at once. Issue 15 allows 60 seconds.
+const RecordTTL = 10 * time.Second
+
 // verifiedCache remembers tokens whose signature, header and claims Huddle has checked
 // and that matched its record, by SHA-256 of the token: what never changes about a
-// token (its bytes, Huddle's published keys, which stay published). Status is never
-// cached: a hit still reads the record, so a revocation shows at once everywhere.
-// It is bounded; when full, an arbitrary entry makes way.
+// token (its bytes, Huddle's published keys, which stay published). It also remembers
+// each record read for verification, by certificate id (and its code), for RecordTTL.
+// When a map is full, an arbitrary entry makes way.
 type verifiedCache struct {
 	mu      sync.Mutex
 	entries map[[sha256.Size]byte]verifiedToken
+	records map[string]cachedRecord // by certificate id
+	codes   map[string]string       // verification code to certificate id, for records
 }
 
 type verifiedToken struct {
@@ -62,8 +86,17 @@ type verifiedToken struct {
 	record  json.RawMessage // the credential as Huddle's record holds it (PostgreSQL's jsonb form)
 }
 
+// cachedRecord is a certificate's record as read at read, without its token and
+// credential (token is the SHA-256 of the token it held).
+type cachedRecord struct {
+	cert  Certificate
+	token [sha256.Size]byte
+	read  time.Time
+}
+
 func newVerifiedCache() *verifiedCache {
-	return &verifiedCache{entries: make(map[[sha256.Size]byte]verifiedToken)}
+	return &verifiedCache{entries: make(map[[sha256.Size]byte]verifiedToken),
+		records: make(map[string]cachedRecord), codes: make(map[string]string)}
 }
 
 func (c *verifiedCache) get(key [sha256.Size]byte) (verifiedToken, bool) {
@@ -85,6 +118,89 @@ func (c *verifiedCache) put(key [sha256.Size]byte, v verifiedToken) {
 	c.entries[key] = v
 }
 
+// fresh reports whether a record read at read may still be answered from at now. A
+// clock that went back counts as stale.
+func fresh(read, now time.Time) bool {
+	age := now.Sub(read)
+	return age >= 0 && age < RecordTTL
+}
+
+// record returns a copy of the record of certificate id, if one read within RecordTTL
+// of now is remembered.
+func (c *verifiedCache) record(id string, now time.Time) (cachedRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.records[id]
+	if !ok || !fresh(r.read, now) {
+		return cachedRecord{}, false
+	}
+	return r, true
+}
+
+// recordByCode is record for a verification code.
+func (c *verifiedCache) recordByCode(code string, now time.Time) (cachedRecord, bool) {
+	c.mu.Lock()
+	id, ok := c.codes[code]
+	c.mu.Unlock()
+	if !ok {
+		return cachedRecord{}, false
+	}
+	return c.record(id, now)
+}
+
+// putRecord remembers cert (without its token and credential), read at read, as
+// holding the token with SHA-256 token.
+func (c *verifiedCache) putRecord(cert *Certificate, token [sha256.Size]byte, read time.Time) {
+	r := cachedRecord{cert: *cert, token: token, read: read}
+	r.cert.JWS, r.cert.Credential = "", nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.records[cert.ID]; !ok && len(c.records) >= recordCacheSize {
+		c.evictRecord()
+	}
+	if old, ok := c.records[cert.ID]; ok && old.cert.Code != cert.Code {
+		delete(c.codes, old.cert.Code)
+	}
+	c.records[cert.ID] = r
+	c.codes[cert.Code] = cert.ID
+}
+
+// evictRecord drops an arbitrary record (map order).
+func (c *verifiedCache) evictRecord() {
+	for id := range c.records {
+		c.dropRecord(id)
+		return
+	}
+}
+
+func (c *verifiedCache) dropRecord(id string) {
+	if r, ok := c.records[id]; ok {
+		delete(c.codes, r.cert.Code)
+		delete(c.records, id)
+	}
+}
+
+// forget drops the records of the certificates with these ids, so this instance sees
+// its own revocation or re-issue at once.
+func (c *verifiedCache) forget(ids ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		c.dropRecord(id)
+	}
+}
+
+// forgetUser drops the records of a person's certificates (erasure).
+func (c *verifiedCache) forgetUser(userID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, r := range c.records {
+		if r.cert.UserID == userID {
+			c.dropRecord(id)
+		}
+	}
+}
+
 // Verification is the answer to "is this certificate genuine and current?".
 type Verification struct {
 	Status Status
@@ -94,6 +210,9 @@ type Verification struct {
 	Credential json.RawMessage
 	// Certificate is Huddle's record (nil when Huddle has none).
 	Certificate *Certificate
+	// Read is when this instance read the record (VerifyCode): two answers with the
+	// same Read and Status show the same thing, so a page made from one serves both.
+	Read time.Time
 }
 
 // allowedHeader is every JOSE header parameter Huddle writes (OB 3.0 §8.2.4.1 asks
@@ -103,9 +222,9 @@ var allowedHeader = map[string]bool{jws.AlgorithmKey: true, jws.TypeKey: true, j
 
 // Verify checks a compact JWS as Huddle issues certificates: the header, the key
 // (one Huddle published), the RS256 signature, the claims against the credential,
-// and then Huddle's record of it (revoked, expired). It reads PostgreSQL on every
-// call and caches nothing that can change, so a revocation is seen at once on every
-// instance. It returns ErrNotJWS only when token has not even the shape of a JWS;
+// and then Huddle's record of it (revoked, expired). A token checked before is not
+// checked again, and its record is read at most once per RecordTTL, so a revocation
+// made on another instance shows here within RecordTTL. It returns ErrNotJWS only when token has not even the shape of a JWS;
 // every other defect is a Verification with StatusInvalid.
 func (s *Service) Verify(ctx context.Context, token string) (*Verification, error) {
 	token = strings.TrimSpace(token)
@@ -114,11 +233,18 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 	}
 	digest := sha256.Sum256([]byte(token))
 	if hit, ok := s.verified.get(digest); ok {
+		now := s.now()
+		if r, ok := s.verified.record(hit.id, now); ok && r.token == digest {
+			c := r.cert
+			c.JWS, c.Credential = token, hit.record
+			return s.verdict(&c, hit.payload), nil
+		}
 		c, same, err := s.recordOf(ctx, hit.id, token)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 		if err == nil && same {
+			s.verified.putRecord(c, digest, now)
 			c.JWS, c.Credential = token, hit.record
 			return s.verdict(c, hit.payload), nil
 		}
@@ -186,6 +312,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 		return invalid("The certificate does not match Huddle's record of it.")
 	}
 	s.verified.put(digest, verifiedToken{id: id, payload: payload, record: c.Credential})
+	s.verified.putRecord(c, digest, s.now())
 	return s.verdict(c, payload), nil
 }
 
@@ -262,4 +389,31 @@ func (c *Certificate) Explain(st Status) string {
 		return ""
 	}
 	return ""
+}
+
+// VerifyCode is the certificate with a verification code, as a person typed it, and
+// its status now, for the public page: the Certificate without its token and
+// credential. Like Verify it reads the record at most once per RecordTTL. It returns
+// ErrNotFound when no certificate has the code.
+func (s *Service) VerifyCode(ctx context.Context, code string) (*Verification, error) {
+	code = NormaliseCode(code)
+	if code == "" {
+		return nil, ErrNotFound
+	}
+	now := s.now()
+	var c *Certificate
+	read := now
+	if r, ok := s.verified.recordByCode(code, now); ok {
+		c, read = &r.cert, r.read
+	} else {
+		full, err := certificateBy(ctx, s.db, `c.code = $1`, code)
+		if err != nil {
+			return nil, fmt.Errorf("certificates: verify code: %w", err)
+		}
+		s.verified.putRecord(full, sha256.Sum256([]byte(full.JWS)), now)
+		full.JWS, full.Credential = "", nil
+		c = full
+	}
+	st := c.StatusAt(now)
+	return &Verification{Status: st, Reason: c.Explain(st), Certificate: c, Read: read}, nil
 }

@@ -2,28 +2,20 @@ package lti
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/huddle-lti/huddle/signingkeys"
 	"github.com/huddle-lti/huddle/token"
 )
 
 // Sealer encrypts private keys at rest (package seal implements it).
-type Sealer interface {
-	Seal(purpose string, plaintext []byte) ([]byte, error)
-	Open(purpose string, sealed []byte) ([]byte, error)
-}
+type Sealer = signingkeys.Sealer
 
 const sealPurposeToolKey = "tool-key"
 
@@ -31,18 +23,18 @@ const sealPurposeToolKey = "tool-key"
 // cached Huddle's JWKS still verify what was signed just before the rotation.
 const DefaultKeyGrace = 72 * time.Hour
 
-// Keyring holds Huddle's RSA signing keys in PostgreSQL.
+// Keyring holds Huddle's RSA signing keys in PostgreSQL (table tool_keys, kept by
+// package signingkeys, which certificates' issuing keys share).
 type Keyring struct {
-	db     *pgxpool.Pool
-	sealer Sealer
-	now    func() time.Time
-	bits   int
-
-	// Parsed private keys by kid. Keys never change once written, so this cache is
-	// safe across instances; it saves an RSA parse and an AES open per signature.
-	mu     sync.Mutex
-	parsed map[string]jwk.Key
+	db    *pgxpool.Pool
+	now   func() time.Time
+	store *signingkeys.Store
 }
+
+// toolKeys is the table of tool keys: a retired key stays in the JWKS until
+// unpublish_at, so platforms that cached it still verify what it signed.
+var toolKeys = signingkeys.Table{Name: "tool_keys", KeyColumn: "kid", Purpose: sealPurposeToolKey,
+	Published: "unpublish_at IS NULL OR unpublish_at > $1"}
 
 // NewKeyring returns a Keyring; bits is the RSA size (2048 if zero).
 func NewKeyring(db *pgxpool.Pool, sealer Sealer, now func() time.Time, bits int) *Keyring {
@@ -52,7 +44,7 @@ func NewKeyring(db *pgxpool.Pool, sealer Sealer, now func() time.Time, bits int)
 	if bits == 0 {
 		bits = 2048
 	}
-	return &Keyring{db: db, sealer: sealer, now: now, bits: bits, parsed: map[string]jwk.Key{}}
+	return &Keyring{db: db, now: now, store: signingkeys.New(db, sealer, toolKeys, bits, now, nil)}
 }
 
 // keyLock serialises key creation across instances (an arbitrary constant).
@@ -101,144 +93,46 @@ func (k *Keyring) Rotate(ctx context.Context, grace time.Duration) (string, erro
 }
 
 func (k *Keyring) insert(ctx context.Context, tx pgx.Tx) (string, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, k.bits)
-	if err != nil {
-		return "", fmt.Errorf("lti: generate key: %w", err)
-	}
 	kidRaw, err := token.New()
 	if err != nil {
 		return "", err
 	}
 	kid := kidRaw[:16]
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return "", fmt.Errorf("lti: marshal key: %w", err)
-	}
-	sealed, err := k.sealer.Seal(sealPurposeToolKey, der)
-	if err != nil {
-		return "", err
-	}
-	pub, err := jwk.FromRaw(priv.Public())
-	if err != nil {
-		return "", fmt.Errorf("lti: public jwk: %w", err)
-	}
-	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: jwa.RS256, jwk.KeyUsageKey: "sig"} {
-		if err := pub.Set(name, v); err != nil {
-			return "", err
-		}
-	}
-	pubJSON, err := json.Marshal(pub)
-	if err != nil {
-		return "", err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO tool_keys (kid, private_key, public_jwk, created_at) VALUES ($1, $2, $3, $4)`,
-		kid, sealed, pubJSON, k.now())
-	if err != nil {
-		return "", fmt.Errorf("lti: store key: %w", err)
+	if err := k.store.Insert(ctx, tx, kid); err != nil {
+		return "", fmt.Errorf("lti: %w", err)
 	}
 	return kid, nil
 }
 
 // SigningKey returns the current private signing key as a JWK with kid and alg set.
 func (k *Keyring) SigningKey(ctx context.Context) (jwk.Key, error) {
-	var kid string
-	var sealed []byte
-	err := k.db.QueryRow(ctx, `SELECT kid, private_key FROM tool_keys WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1`).Scan(&kid, &sealed)
-	if errors.Is(err, pgx.ErrNoRows) {
+	key, _, err := k.store.Current(ctx, k.db)
+	if errors.Is(err, signingkeys.ErrNoKey) {
 		return nil, fmt.Errorf("lti: no signing key (run huddle serve once, or huddle keys rotate): %w", ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lti: signing key: %w", err)
 	}
-	k.mu.Lock()
-	cached, ok := k.parsed[kid]
-	k.mu.Unlock()
-	if ok {
-		return cached, nil
-	}
-	der, err := k.sealer.Open(sealPurposeToolKey, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("lti: open key %s: %w", kid, err)
-	}
-	raw, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("lti: parse key %s: %w", kid, err)
-	}
-	key, err := jwk.FromRaw(raw)
-	if err != nil {
-		return nil, fmt.Errorf("lti: jwk %s: %w", kid, err)
-	}
-	if err := key.Set(jwk.KeyIDKey, kid); err != nil {
-		return nil, err
-	}
-	if err := key.Set(jwk.AlgorithmKey, jwa.RS256); err != nil {
-		return nil, err
-	}
-	k.mu.Lock()
-	k.parsed[kid] = key
-	k.mu.Unlock()
 	return key, nil
 }
 
 // PublicJWKS returns the JSON Web Key Set platforms fetch to verify Huddle's
 // signatures: the current key and every rotated key still in its grace period.
 func (k *Keyring) PublicJWKS(ctx context.Context) ([]byte, error) {
-	rows, err := k.db.Query(ctx, `SELECT public_jwk FROM tool_keys WHERE unpublish_at IS NULL OR unpublish_at > $1 ORDER BY id DESC`, k.now())
+	body, err := k.store.PublicJWKS(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lti: jwks: %w", err)
+		return nil, fmt.Errorf("lti: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[json.RawMessage])
-	if err != nil {
-		return nil, fmt.Errorf("lti: jwks: %w", err)
-	}
-	if keys == nil {
-		keys = []json.RawMessage{}
-	}
-	return json.Marshal(struct {
-		Keys []json.RawMessage `json:"keys"`
-	}{keys})
+	return body, nil
 }
 
-// Reseal seals every tool key again under a new secret: each private key is opened
-// with from and sealed with to for the same purpose, inside tx, which the caller
-// commits or rolls back together with the other owners of sealed values (huddle
-// secret rotate). It returns how many keys it re-sealed. A key that from cannot open
-// stops it with an error naming the row, never the value; the caller then rolls back.
+// Reseal seals every tool key again under a new secret inside tx (huddle secret
+// rotate; signingkeys.Store.Reseal). It returns how many keys it re-sealed; an error
+// names the row, never a value, and the caller then rolls back.
 func (k *Keyring) Reseal(ctx context.Context, tx pgx.Tx, from, to Sealer) (int, error) {
-	// Stronger than SELECT ... FOR UPDATE: row locks do not see a key another process
-	// (Ensure, huddle keys rotate) inserted but has not committed yet, which would stay
-	// sealed with the old secret. The table lock waits for that writer, so its row is
-	// read here, and holds later writers until the commit; readers (signing, the JWKS)
-	// go on.
-	if _, err := tx.Exec(ctx, `LOCK TABLE tool_keys IN EXCLUSIVE MODE`); err != nil {
-		return 0, fmt.Errorf("lti: reseal tool_keys: lock: %w", err)
-	}
-	type sealedKey struct {
-		ID         int64
-		PrivateKey []byte
-	}
-	rows, err := tx.Query(ctx, `SELECT id, private_key FROM tool_keys ORDER BY id`)
+	n, err := k.store.Reseal(ctx, tx, from, to)
 	if err != nil {
-		return 0, fmt.Errorf("lti: reseal tool_keys: %w", err)
+		return 0, fmt.Errorf("lti: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[sealedKey])
-	if err != nil {
-		return 0, fmt.Errorf("lti: reseal tool_keys: %w", err)
-	}
-	for _, key := range keys {
-		der, err := from.Open(sealPurposeToolKey, key.PrivateKey)
-		if err != nil {
-			return 0, fmt.Errorf("lti: reseal tool_keys row id=%d: %w", key.ID, err)
-		}
-		resealed, err := to.Seal(sealPurposeToolKey, der)
-		clear(der)
-		if err != nil {
-			return 0, fmt.Errorf("lti: reseal tool_keys row id=%d: %w", key.ID, err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE tool_keys SET private_key = $2 WHERE id = $1`, key.ID, resealed); err != nil {
-			return 0, fmt.Errorf("lti: reseal tool_keys row id=%d: %w", key.ID, err)
-		}
-	}
-	// The parsed-key cache stays valid: the private keys themselves have not changed.
-	return len(keys), nil
+	return n, nil
 }

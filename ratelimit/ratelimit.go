@@ -15,7 +15,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +31,12 @@ type Rule struct {
 	Name   string
 	Limit  int
 	Window time.Duration
+	// Block, above 1, lets each instance reserve that many of a key's events in one
+	// round trip and admit them from memory (block.go): for busy endpoints, where a
+	// write per request would cost more than the request. The limit still holds across
+	// instances; a key may be refused up to (instances x (Block-1)) events early. 0 or
+	// 1 counts every event in PostgreSQL as it happens.
+	Block int
 }
 
 // Decision is the limiter's answer for one event.
@@ -43,6 +51,8 @@ type Limiter struct {
 	db     *pgxpool.Pool
 	secret []byte
 	now    func() time.Time
+	res    reservations // for rules with a Block
+	macs   sync.Pool    // of HMAC states under secret: keying one costs more than using it
 }
 
 // New returns a limiter over db. secret keys the HMAC that stands in for each key;
@@ -51,15 +61,21 @@ func New(db *pgxpool.Pool, secret []byte, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{db: db, secret: secret, now: now}
+	return &Limiter{db: db, secret: secret, now: now, res: reservations{byKey: map[reservationKey]*reservation{}}}
 }
 
 func (l *Limiter) mac(bucket, key string) []byte {
-	h := hmac.New(sha256.New, l.secret)
+	h, _ := l.macs.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, l.secret)
+	}
+	h.Reset()
 	h.Write([]byte(bucket))
 	h.Write([]byte{0})
 	h.Write([]byte(key))
-	return h.Sum(nil)
+	sum := h.Sum(nil)
+	l.macs.Put(h)
+	return sum
 }
 
 // Allow counts one event for key under r and says whether it is within the limit.
@@ -73,25 +89,15 @@ func (l *Limiter) Allow(ctx context.Context, r Rule, key string) (Decision, erro
 	if r.Limit <= 0 || r.Window <= 0 {
 		return Decision{}, fmt.Errorf("ratelimit: rule %q needs a positive limit and window", r.Name)
 	}
-	now := l.now()
-	start := now.Truncate(r.Window)
-	prev := start.Add(-r.Window)
-	const q = `
-WITH cur AS (
-    INSERT INTO rate_counts (bucket, key_mac, window_start, hits, expires_at)
-    VALUES ($1, $2, $3, 1, $4)
-    ON CONFLICT (bucket, key_mac, window_start) DO UPDATE SET hits = rate_counts.hits + 1
-    RETURNING hits
-)
-SELECT cur.hits,
-       COALESCE((SELECT hits FROM rate_counts WHERE bucket = $1 AND key_mac = $2 AND window_start = $5), 0)
-FROM cur`
-	var hits, before int
-	// A row outlives its window by one more window: the next window weighs it.
-	err := l.db.QueryRow(ctx, q, r.Name, l.mac(r.Name, key), start, start.Add(2*r.Window), prev).Scan(&hits, &before)
-	if err != nil {
-		return Decision{}, fmt.Errorf("ratelimit: count %s: %w", r.Name, err)
+	if r.Block > 1 {
+		return l.allowBlock(ctx, r, key)
 	}
+	now := l.now()
+	hits, before, err := l.count(ctx, r, l.mac(r.Name, key), now, 1)
+	if err != nil {
+		return Decision{}, err
+	}
+	start := now.Truncate(r.Window)
 	elapsed := now.Sub(start)
 	overlap := 1 - float64(elapsed)/float64(r.Window)
 	estimate := float64(hits) + float64(before)*overlap
@@ -99,6 +105,29 @@ FROM cur`
 		return Decision{Allowed: true}, nil
 	}
 	return Decision{RetryAfter: retryAfter(r, hits, before, elapsed)}, nil
+}
+
+// count adds n events to the key's count in now's window and returns that count and
+// the previous window's. One statement, one round trip.
+func (l *Limiter) count(ctx context.Context, r Rule, mac []byte, now time.Time, n int) (hits, before int, err error) {
+	start := now.Truncate(r.Window)
+	prev := start.Add(-r.Window)
+	const q = `
+WITH cur AS (
+    INSERT INTO rate_counts (bucket, key_mac, window_start, hits, expires_at)
+    VALUES ($1, $2, $3, $6, $4)
+    ON CONFLICT (bucket, key_mac, window_start) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits
+    RETURNING hits
+)
+SELECT cur.hits,
+       COALESCE((SELECT hits FROM rate_counts WHERE bucket = $1 AND key_mac = $2 AND window_start = $5), 0)
+FROM cur`
+	// A row outlives its window by one more window: the next window weighs it.
+	err = l.db.QueryRow(ctx, q, r.Name, mac, start, start.Add(2*r.Window), prev, n).Scan(&hits, &before)
+	if err != nil {
+		return 0, 0, fmt.Errorf("ratelimit: count %s: %w", r.Name, err)
+	}
+	return hits, before, nil
 }
 
 // retryAfter is when the estimate falls back to the limit if nothing more is counted:

@@ -211,3 +211,93 @@ func TestRulesNeedALimitAndAWindow(t *testing.T) {
 	_, err = l.Acquire(context.Background(), ratelimit.Rule{Name: "x", Limit: 1}, "k")
 	require.Error(t, err)
 }
+
+func hitsOf(t *testing.T, url string, bucket string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, dbtest.Pool(t, url).QueryRow(context.Background(),
+		`SELECT coalesce(sum(hits), 0) FROM rate_counts WHERE bucket = $1`, bucket).Scan(&n))
+	return n
+}
+
+// A rule with a Block is counted a block at a time: one round trip reserves Block
+// events, and the instance admits them from memory. One instance alone admits exactly
+// the limit, and its refusal is remembered, with the refused events counted later.
+func TestBlocksCountAheadAndAdmitExactlyTheLimit(t *testing.T) {
+	l, clock, url := newLimiter(t)
+	r := ratelimit.Rule{Name: "verify", Limit: 100, Window: time.Minute, Block: 10}
+	for i := range 25 {
+		require.True(t, allow(t, l, r, "192.0.2.1").Allowed, "event %d", i+1)
+	}
+	assert.Equal(t, 30, hitsOf(t, url, "verify"), "three blocks reserved for 25 events")
+	for i := 25; i < 100; i++ {
+		require.True(t, allow(t, l, r, "192.0.2.1").Allowed, "event %d", i+1)
+	}
+	assert.Equal(t, 100, hitsOf(t, url, "verify"))
+	d := allow(t, l, r, "192.0.2.1")
+	require.False(t, d.Allowed, "the 101st")
+	require.Positive(t, d.RetryAfter)
+	for range 5 {
+		assert.False(t, allow(t, l, r, "192.0.2.1").Allowed, "refused from memory")
+	}
+	assert.Equal(t, 101, hitsOf(t, url, "verify"), "refused from memory: not counted yet")
+	assert.True(t, allow(t, l, r, "192.0.2.2").Allowed, "another key has its own count")
+
+	clock.Advance(d.RetryAfter)
+	allow(t, l, r, "192.0.2.1")
+	assert.GreaterOrEqual(t, hitsOf(t, url, "verify"), 101+5+1+1, "the refused events were counted with the next round trip")
+}
+
+// Blocks hold the limit across instances: two limiters on one database, as two Huddle
+// instances, under concurrency, never admit more than the limit between them, and
+// refuse at most (instances x (Block-1)) events short of it.
+func TestBlocksHoldTheLimitAcrossInstances(t *testing.T) {
+	l1, clock, url := newLimiter(t)
+	l2 := ratelimit.New(dbtest.Pool(t, url), secret, clock.Now)
+	r := ratelimit.Rule{Name: "verify", Limit: 100, Window: time.Hour, Block: 10}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := l1
+			if i%2 == 1 {
+				l = l2
+			}
+			for range 10 {
+				d, err := l.Allow(context.Background(), r, "198.51.100.7")
+				assert.NoError(t, err)
+				if d.Allowed {
+					allowed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, allowed.Load(), int64(100), "never past the limit")
+	assert.GreaterOrEqual(t, allowed.Load(), int64(100-2*9), "short of it by at most two blocks less one each")
+	assert.GreaterOrEqual(t, int64(hitsOf(t, url, "verify")), allowed.Load(), "every admitted event was counted")
+
+	// Each instance alone now refuses: the other's reservations count against it.
+	assert.False(t, allow(t, l1, r, "198.51.100.7").Allowed)
+	assert.False(t, allow(t, l2, r, "198.51.100.7").Allowed)
+}
+
+// A block belongs to its window: at the next window the instance reserves afresh, and
+// the last window still weighs as it does for a rule without blocks.
+func TestBlocksSlideAcrossTheWindowBoundary(t *testing.T) {
+	l, clock, _ := newLimiter(t)
+	r := ratelimit.Rule{Name: "verify", Limit: 20, Window: time.Minute, Block: 5}
+	clock.Set(t0.Add(59 * time.Second))
+	for range 20 {
+		require.True(t, allow(t, l, r, "k").Allowed)
+	}
+	clock.Set(t0.Add(61 * time.Second))
+	assert.False(t, allow(t, l, r, "k").Allowed, "20 just now plus 1 is over 20")
+	clock.Set(t0.Add(90 * time.Second)) // half the last window weighs 10; 1 counted since
+	for i := range 9 {
+		require.True(t, allow(t, l, r, "k").Allowed, "event %d", i+1)
+	}
+	assert.False(t, allow(t, l, r, "k").Allowed, "10 + 10 reached")
+}

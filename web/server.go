@@ -177,6 +177,8 @@ type Server struct {
 	deps  Deps
 	log   *slog.Logger
 	table []Route
+	// verifyPages remembers public certificate verification pages (web/verify.go).
+	verifyPages verifyPages
 	// closing ends live streams when the server shuts down, so draining can finish
 	// and browsers reconnect to another instance.
 	closing chan struct{}
