@@ -110,4 +110,3 @@ func ReportDB(w io.Writer, before, after DBStats, launches int) {
 		}
 	}
 }
-

@@ -295,5 +295,4 @@ func (after cpuReading) report(e env, before cpuReading, launches int) {
 	fmt.Fprintf(e.stdout, "cpu load gen    %s (the platform side: signing, HTTP client)\n", per(after.self-before.self))
 }
 
-
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
