@@ -15,7 +15,7 @@
 # BENCH_LOAD_DURATION (5s) bounds each mix, BENCH_LOAD_CONCURRENCY (32) sets the
 # connections; BENCH_LOAD_RATE, when set, adds a start-of-term run paced at that many
 # launches/s (the p99 target is stated at 500). The machine is shared: the load
-# average is printed with the figures.
+# average is printed with the figures. BENCH_LOAD_LOG names a file to keep Huddle's log in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,9 @@ cleanup() {
     wait "$huddle_pid" 2>/dev/null || true
   fi
   psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  if [ -n "${BENCH_LOAD_LOG:-}" ]; then
+    cp "$work/huddle.log" "$BENCH_LOAD_LOG" || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,6 +49,9 @@ export HUDDLE_DATABASE_URL="$db_url"
 export HUDDLE_SECRET_KEY
 HUDDLE_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
 "$work/huddle" migrate >"$work/migrate.log" 2>&1
+# Statements per launch where the cluster loads pg_stat_statements; elsewhere the
+# report says they are unknown.
+psql -q "$db_url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 || true
 
 start_huddle() {
   # Development mode lets the load generator's platform live on plain http on

@@ -103,6 +103,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 	// launch could not be retried. Keep the initiation and redirect to ourselves with a
 	// test cookie; loginContinue sees whether it came back.
 	id, err := s.deps.LTI.SaveInitiation(ctx, in)
+	// Not found here is the platform, removed since FindPlatform read it.
+	if errors.Is(err, lti.ErrNotFound) {
+		return errUnknownPlatform
+	}
 	if err != nil {
 		return err
 	}
