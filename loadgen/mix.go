@@ -25,8 +25,8 @@ type population struct {
 
 // newPopulation makes cfg.Users people (cfg.Concurrency when zero). Person i is
 // enrolled in CoursesPerUser consecutive courses from course i mod Courses, so the
-// courses share people evenly; educators are spread evenly through the people, so
-// each course has its share of them.
+// courses share people evenly; educators are spread evenly through each course's
+// people, so each course has its share of them.
 func newPopulation(cfg Config) *population {
 	users := cfg.Users
 	mix := users > 0
@@ -40,7 +40,11 @@ func newPopulation(cfg Config) *population {
 		for k := range courses {
 			courses[k] = (i + k) % cfg.Courses
 		}
-		b := newPerson(cfg, i, courses, isEducator(i, cfg.Educators))
+		// Ranked course by course (person i's first course is i mod Courses), so the
+		// educators spread over the courses instead of sharing one.
+		perCourse := (users + cfg.Courses - 1) / cfg.Courses
+		rank := (i%cfg.Courses)*perCourse + i/cfg.Courses
+		b := newPerson(cfg, i, courses, isEducator(rank, cfg.Educators))
 		b.nrps = mix
 		pop.people = append(pop.people, b)
 	}
