@@ -192,6 +192,46 @@ func authURL(in LoginInitiation, redirectURI, state, nonce string) string {
 	return b.String()
 }
 
+// ResumeAuth is TakeInitiation and StartAuth in one statement, for a browser that
+// comes back to a saved initiation: the initiation is used up, and a state and nonce
+// bound to browserSecret are stored for its platform. ErrNotFound means the
+// initiation was used, waited too long, or its platform was removed.
+func (s *Store) ResumeAuth(ctx context.Context, id, redirectURI, browserSecret string) (LoginInitiation, AuthRequest, error) {
+	state, err := token.New()
+	if err != nil {
+		return LoginInitiation{}, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
+	}
+	nonce, err := token.New()
+	if err != nil {
+		return LoginInitiation{}, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
+	}
+	now := s.now()
+	const q = `
+WITH i AS (
+    DELETE FROM lti_login_initiations
+    WHERE id_hash = $1 AND expires_at > $2
+    RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, relay_hash
+), s AS (
+    INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
+    SELECT $3, $4, p.id, $5, i.storage_target, i.relay_hash, $2, $6 FROM i JOIN platforms p ON p.id = i.platform_id
+)
+SELECT i.login_hint, i.lti_message_hint, i.target_link_uri, i.deployment_id, i.storage_target, i.relay_hash,
+       ` + platformColumns + `
+FROM i JOIN platforms p ON p.id = i.platform_id`
+	var in LoginInitiation
+	p := &in.Platform
+	err = s.db.QueryRow(ctx, q, token.Hash(id), now, token.Hash(state), nonce, token.Hash(browserSecret), now.Add(StateLifetime)).Scan(
+		&in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID, &in.StorageTarget, &in.relayHash,
+		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return in, AuthRequest{}, ErrNotFound
+	}
+	if err != nil {
+		return in, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
+	}
+	return in, AuthRequest{URL: authURL(in, redirectURI, state, nonce), State: state}, nil
+}
+
 // LoginState is what a consumed state tells the launch: the platform the login
 // was started for and the nonce sent with it.
 type LoginState struct {

@@ -179,3 +179,43 @@ func TestLoginsLockNoPlatformRow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before, xmax(), "a login locked the platform's row")
 }
+
+// ResumeAuth uses a saved initiation up and stores a state for the returning browser
+// in one statement: the state is the initiation's (its platform, its storage
+// target), bound to that browser, and the initiation cannot be resumed twice.
+func TestResumeAuthIsTakeAndStartInOne(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	s := lti.NewStore(pool, nil)
+	p, err := s.AddPlatform(ctx, lti.Platform{Issuer: "https://moodle.example", ClientID: "c", AuthURL: "https://moodle.example/auth?x=1",
+		TokenURL: "https://moodle.example/token", JWKSURL: "https://moodle.example/jwks", DeploymentIDs: []string{"1"}})
+	require.NoError(t, err)
+	id, err := s.SaveInitiation(ctx, lti.LoginInitiation{Platform: p, LoginHint: "4", LTIMessageHint: `{"cmid":2}`,
+		TargetLinkURI: "https://huddle.test/lti/launch", StorageTarget: "post_message_forwarding"})
+	require.NoError(t, err)
+
+	in, req, err := s.ResumeAuth(ctx, id, "https://huddle.test/lti/launch", "browser-secret")
+	require.NoError(t, err)
+	require.Equal(t, p.ID, in.Platform.ID)
+	require.Equal(t, []string{"1"}, in.Platform.DeploymentIDs)
+	require.Equal(t, "post_message_forwarding", in.StorageTarget)
+	u, err := url.Parse(req.URL)
+	require.NoError(t, err)
+	require.Equal(t, "1", u.Query().Get("x"))
+	require.Equal(t, req.State, u.Query().Get("state"))
+	require.Equal(t, `{"cmid":2}`, u.Query().Get("lti_message_hint"))
+
+	st, ok, err := s.StorageStateOf(ctx, req.State)
+	require.NoError(t, err)
+	require.True(t, ok, "the state keeps the initiation's storage target")
+	require.Equal(t, "post_message_forwarding", st.Target)
+	_, err = s.TakeState(ctx, req.State, "another-browser")
+	require.ErrorIs(t, err, lti.ErrStateInvalid, "bound to the browser that resumed")
+	ls, err := s.TakeState(ctx, req.State, "browser-secret")
+	require.NoError(t, err)
+	require.Equal(t, u.Query().Get("nonce"), ls.Nonce)
+
+	_, _, err = s.ResumeAuth(ctx, id, "https://huddle.test/lti/launch", "browser-secret")
+	require.ErrorIs(t, err, lti.ErrNotFound, "an initiation is resumed once")
+}
