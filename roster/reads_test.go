@@ -195,3 +195,24 @@ func TestSettingUpAReflectionLogReadsTheClassList(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"setup:available"}, readsIn(t, s, courseID))
 }
+
+// At the start of term a course's first read (WhyFirst) is followed within minutes by
+// the next educator's launch: a roster read within the hour answers it, so the same
+// roster is not read twice. An hour later the launch asks again.
+func TestALaunchAfterARecentReadAsksForNoOther(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newSharing(t)
+	reads, logged := newReads(t, s)
+	_, err := s.courses.ApplyRoster(ctx, s.courseID, nil) // read just now, by whichever job
+	require.NoError(t, err)
+
+	require.NoError(t, reads.AtLaunch(ctx, s.courseID))
+	require.Empty(t, readsIn(t, s, s.courseID))
+	require.Contains(t, logged.String(), "the roster was read within the last hour")
+
+	_, err = s.pool.Exec(ctx, `UPDATE courses SET roster_synced_at = now() - interval '61 minutes' WHERE id = $1`, s.courseID)
+	require.NoError(t, err)
+	require.NoError(t, reads.AtLaunch(ctx, s.courseID))
+	require.Equal(t, []string{":available"}, readsIn(t, s, s.courseID))
+}

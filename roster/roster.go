@@ -209,14 +209,23 @@ func (r *Reads) log() *slog.Logger {
 // service URL is known and its roster was never read (the educator's first use was
 // Deep Linking, whose request gives no URL Huddle keeps, so the hourly read then had
 // nothing to read).
+//
+// A roster read within the last hour, whatever asked for it, answers the hourly one:
+// at the start of term the first read (WhyFirst) and the next educator's hourly read
+// would otherwise read the same roster twice within minutes.
 func (r *Reads) AtLaunch(ctx context.Context, courseID int64) error {
 	args := Args{CourseID: courseID}
 	_, url, synced, err := r.Courses.RosterSource(ctx, courseID)
 	if err != nil {
 		return err
 	}
-	if url != "" && synced == nil {
+	switch {
+	case url != "" && synced == nil:
 		args.Why = WhyFirst
+	case synced != nil && time.Since(*synced) < time.Hour:
+		r.log().Info("roster read not queued", "course", courseID, "asked_because", whyText(""),
+			"why", "the roster was read within the last hour")
+		return nil
 	}
 	_, err = r.ask(ctx, args)
 	return err

@@ -86,7 +86,7 @@ run_mix() {
   echo
   echo "== $name: $* (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   "$work/huddle-load" --target "http://localhost:$port" --huddle-pid "$huddle_pid" \
-    --concurrency "$concurrency" --duration "$duration" --users 1000 --courses 20 "$@"
+    --concurrency "$concurrency" --duration "$duration" --drain-timeout 3m --users 1000 --courses 20 "$@"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work counts in it)"
   stop_huddle
 }
