@@ -84,7 +84,7 @@ func (p *population) give(b *browser) {
 // launched nowhere always makes a first launch.
 func (b *browser) pick(rng *rand.Rand, firstShare float64) bool {
 	first := b.launched == 0 || (b.launched < len(b.courses) && rng.Float64() < firstShare)
-	c := b.courses[0]
+	var c int
 	if first {
 		c = b.courses[b.launched]
 	} else {
