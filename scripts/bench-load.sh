@@ -15,7 +15,8 @@
 # BENCH_LOAD_DURATION (5s) bounds each mix, BENCH_LOAD_CONCURRENCY (32) sets the
 # connections; BENCH_LOAD_RATE, when set, adds a start-of-term run paced at that many
 # launches/s (the p99 target is stated at 500). The machine is shared: the load
-# average is printed with the figures. BENCH_LOAD_LOG names a file to keep Huddle's log in.
+# average is printed with the figures. BENCH_LOAD_LOG names a file to keep Huddle's log in;
+# BENCH_LOAD_HUDDLE a huddle binary to measure instead of this tree's (before and after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,9 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/" ./cmd/huddle ./cmd/huddle-load
+if [ -n "${BENCH_LOAD_HUDDLE:-}" ]; then
+  cp "$BENCH_LOAD_HUDDLE" "$work/huddle" # another build of Huddle, to compare with
+fi
 psql -q "$admin_url" -c "CREATE DATABASE $db" >/dev/null
 # The same URL with the bench database's name in place of the administrative one.
 db_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$admin_url" "$db")
