@@ -299,7 +299,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	})
 	river.AddWorker(workers, discussion.NewReleaseWorker(a.Boards))
 	river.AddWorker(workers, discussion.NewGradePushWorker(a.Boards))
-	rosterReads := &roster.Reads{Queue: a.Queue, Courses: a.Courses, Log: log.With("component", "roster")}
+	rosterReads := &roster.Reads{Queue: a.Queue, Courses: a.Courses, Jobs: pool, Log: log.With("component", "roster")}
 	a.Reflections = reflection.NewService(pool, reflection.Options{
 		Logger: log.With("component", "reflection"), Now: o.Now,
 		Grader: a.Grades, Threads: threadRefs{a.Boards}, Notifier: moodleNotices{a.Notices},

@@ -2,6 +2,7 @@ package course
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -28,7 +29,28 @@ type RosterMember struct {
 // is decided at each launch), but it is no longer confirmed: a supervisor who left
 // the course stops being one at once, until a launch of their own says otherwise
 // (reflection.SupervisionLapsesAfter).
+//
+// The whole roster is applied in a handful of set-based statements, whatever its
+// size: one upsert per member and membership was two round trips a member, four
+// hundred for a course of two hundred, which at the start of term cost more than
+// the launches that asked for the reads. A subject listed twice counts as its last
+// listing.
 func (s *Service) ApplyRoster(ctx context.Context, courseID int64, members []RosterMember) (int, error) {
+	last := make(map[string]int, len(members))
+	for i, m := range members {
+		if m.Subject != "" {
+			last[m.Subject] = i
+		}
+	}
+	subjects := make([]string, 0, len(last))
+	names := make([]string, 0, len(last))
+	emails := make([]string, 0, len(last))
+	for i, m := range members {
+		if m.Subject == "" || last[m.Subject] != i {
+			continue
+		}
+		subjects, names, emails = append(subjects, m.Subject), append(names, m.Name), append(emails, m.Email)
+	}
 	applied := 0
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var platformID int64
@@ -36,50 +58,69 @@ func (s *Service) ApplyRoster(ctx context.Context, courseID int64, members []Ros
 			return err
 		}
 		now := s.now()
-		listed := []int64{}
-		for _, m := range members {
-			if m.Subject == "" {
-				continue
-			}
-			var userID int64
-			err := tx.QueryRow(ctx, `
-INSERT INTO users (platform_id, subject, name, email, updated_at) VALUES ($1, $2, $3, $4, $5)
+		rows, err := tx.Query(ctx, `
+INSERT INTO users (platform_id, subject, name, email, updated_at)
+SELECT $1, m.subject, m.name, m.email, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS m(subject, name, email)
 ON CONFLICT (platform_id, subject) DO UPDATE SET
     name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
     email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE users.email END,
     updated_at = EXCLUDED.updated_at
-RETURNING id`, platformID, m.Subject, m.Name, m.Email, now).Scan(&userID)
+RETURNING id, subject`, platformID, subjects, names, emails, now)
+		if err != nil {
+			return err
+		}
+		ids := make(map[string]int64, len(subjects))
+		var id int64
+		var subject string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &subject}, func() error {
+			ids[subject] = id
+			return nil
+		}); err != nil {
+			return err
+		}
+		var gone, listed []int64
+		var roles []string
+		for _, subject := range subjects {
+			m := members[last[subject]]
+			if !m.Active || len(m.Roles) == 0 {
+				gone = append(gone, ids[subject])
+				continue
+			}
+			names := make([]string, len(m.Roles))
+			for i, r := range m.Roles {
+				names[i] = string(r)
+			}
+			raw, err := json.Marshal(names)
 			if err != nil {
 				return err
 			}
-			if !m.Active || len(m.Roles) == 0 {
-				if _, err := tx.Exec(ctx, `DELETE FROM memberships WHERE course_id = $1 AND user_id = $2`, courseID, userID); err != nil {
-					return err
-				}
-				continue
-			}
-			roles := make([]string, len(m.Roles))
-			for i, r := range m.Roles {
-				roles[i] = string(r)
-			}
-			if _, err := tx.Exec(ctx, `
-INSERT INTO memberships (user_id, course_id, roles, updated_at, confirmed_at) VALUES ($1, $2, $3, $4, $4)
+			listed, roles = append(listed, ids[subject]), append(roles, string(raw))
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM memberships WHERE course_id = $1 AND user_id = ANY ($2)`, courseID, gone); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+INSERT INTO memberships (user_id, course_id, roles, updated_at, confirmed_at)
+SELECT m.user_id, $1, ARRAY(SELECT jsonb_array_elements_text(m.roles)), $4, $4
+FROM unnest($2::bigint[], $3::jsonb[]) AS m(user_id, roles)
 ON CONFLICT (course_id, user_id) DO UPDATE SET
     roles = EXCLUDED.roles,
     updated_at = CASE WHEN memberships.roles IS DISTINCT FROM EXCLUDED.roles THEN EXCLUDED.updated_at
                       ELSE memberships.updated_at END,
-    confirmed_at = EXCLUDED.confirmed_at`, userID, courseID, roles, now); err != nil {
-				return err
-			}
-			listed = append(listed, userID)
-			applied++
+    confirmed_at = EXCLUDED.confirmed_at`, courseID, listed, roles, now)
+		if err != nil {
+			return err
+		}
+		applied = int(tag.RowsAffected())
+		if listed == nil {
+			listed = []int64{}
 		}
 		if _, err := tx.Exec(ctx, `
 UPDATE memberships SET confirmed_at = NULL
 WHERE course_id = $1 AND confirmed_at IS NOT NULL AND NOT (user_id = ANY ($2))`, courseID, listed); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE courses SET roster_synced_at = $2 WHERE id = $1`, courseID, now)
+		_, err = tx.Exec(ctx, `UPDATE courses SET roster_synced_at = $2 WHERE id = $1`, courseID, now)
 		return err
 	})
 	if err != nil {

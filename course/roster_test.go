@@ -1,6 +1,7 @@
 package course_test
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -103,4 +104,38 @@ func TestRosterSource(t *testing.T) {
 
 	_, _, _, err = b.svc.RosterSource(ctx, 999999)
 	require.Error(t, err)
+}
+
+// A roster of hundreds is applied whole (set-based statements, not two a member), a
+// subject listed twice counts as its last listing, and a launched person the roster
+// does not list is no longer confirmed.
+func TestApplyRosterOfHundreds(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	b := setup(t)
+	lena := b.record(t, b.launch())
+	members := make([]course.RosterMember, 0, 301)
+	for i := range 300 {
+		n := strconv.Itoa(i)
+		members = append(members, course.RosterMember{Subject: "s" + n, Name: "Person " + n, Roles: []lti.Role{lti.RoleLearner}, Active: true})
+	}
+	// Listed twice: first as an educator, last as gone.
+	members = append(members, course.RosterMember{Subject: "s7", Roles: []lti.Role{lti.RoleEducator}, Active: true},
+		course.RosterMember{Subject: "s8", Roles: []lti.Role{lti.RoleLearner}, Active: false})
+	n, err := b.svc.ApplyRoster(ctx, lena.CourseID, members)
+	require.NoError(t, err)
+	require.Equal(t, 299, n, "300 people, one of them gone")
+
+	var roles []string
+	require.NoError(t, b.pool.QueryRow(ctx, `
+SELECT m.roles FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.course_id = $1 AND u.subject = 's7'`, lena.CourseID).Scan(&roles))
+	require.Equal(t, []string{string(lti.RoleEducator)}, roles)
+	var s8 int
+	require.NoError(t, b.pool.QueryRow(ctx, `
+SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.course_id = $1 AND u.subject = 's8'`, lena.CourseID).Scan(&s8))
+	require.Zero(t, s8)
+	var unconfirmed int
+	require.NoError(t, b.pool.QueryRow(ctx, `
+SELECT count(*) FROM memberships WHERE course_id = $1 AND confirmed_at IS NULL`, lena.CourseID).Scan(&unconfirmed))
+	require.Equal(t, 1, unconfirmed, "Lena, not listed, is no longer confirmed")
 }

@@ -102,13 +102,19 @@ func parseStat(raw []byte) (string, time.Duration, error) {
 
 // isBackendOf reports whether a postgres process title belongs to a backend connected
 // to database db ("postgres: 15/main: huddle huddle 127.0.0.1(5432) idle").
+// Without a cluster_name the title has no "<cluster>:" part ("postgres: huddle
+// huddle 127.0.0.1(5432) idle").
 func isBackendOf(title, db string) bool {
 	title = strings.TrimRight(title, "\x00")
-	fields := strings.Fields(title)
-	for i := 0; i+2 < len(fields); i++ {
-		if strings.HasSuffix(fields[i], ":") && i > 0 && fields[i+2] == db {
-			return true
-		}
+	rest, ok := strings.CutPrefix(title, "postgres: ")
+	if !ok {
+		return false
 	}
-	return false
+	fields := strings.Fields(rest)
+	if len(fields) > 0 && strings.HasSuffix(fields[0], ":") {
+		fields = fields[1:] // the cluster's name
+	}
+	// A backend's title goes on with its client and activity; a background process's
+	// ("walwriter", "autovacuum launcher") has no user and database.
+	return len(fields) >= 3 && fields[1] == db
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -44,6 +45,30 @@ type Config struct {
 	// is then counted from when it was due, so time spent waiting for a free browser
 	// is not hidden (coordinated omission).
 	Rate float64
+
+	// The workload mix (mix.go). Users is the number of people (each with a browser of
+	// their own, its cookies kept between launches) the Concurrency connections launch
+	// for; zero means one person per connection.
+	Users int
+	// CoursesPerUser is how many of the Courses each person is enrolled in (at most
+	// Courses; zero means one): the pairs a first launch can use.
+	CoursesPerUser int
+	// Educators is the share of people who teach (Moodle's Instructor role); their
+	// launches ask Huddle for a roster read, which the platform answers (mix.go).
+	Educators float64
+	// FirstShare is the share of launches that are the person's first into that course,
+	// while the person has a course left to launch into for the first time; the others
+	// return to a course they launched before. A person's first launch is always a
+	// first, whatever the share.
+	FirstShare float64
+	// WarmUp launches every person once into their first course before the measured
+	// part, so that a returning mix returns from its first launch on.
+	WarmUp bool
+	// OnStart, when set, is called as the measured part begins (after the warm-up).
+	OnStart func()
+	// Drain, when set, is called after the warm-up and after the last launch, and
+	// returns once the work the launches queued is done (the job queue has drained).
+	Drain func(ctx context.Context) error
 }
 
 // CheckLoopback refuses a target that is not on this machine: the load generator is
@@ -63,7 +88,9 @@ func CheckLoopback(target *url.URL) error {
 }
 
 // Run launches until cfg.Duration has passed, cfg.Launches are done, or ctx ends.
-// Launches in flight when the time is up are allowed to finish.
+// Launches in flight when the time is up are allowed to finish. With WarmUp, every
+// person first launches once, untimed; OnStart then marks the start of the measured
+// part, and Drain, after the last launch, waits for the work the launches queued.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := CheckLoopback(cfg.Target); err != nil {
 		return Result{}, err
@@ -83,6 +110,27 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Duration <= 0 && cfg.Launches <= 0 {
 		return Result{}, errors.New("loadgen: give a duration or a number of launches")
 	}
+	if cfg.Educators < 0 || cfg.Educators > 1 || cfg.FirstShare < 0 || cfg.FirstShare > 1 {
+		return Result{}, errors.New("loadgen: the share of educators and of first launches are between 0 and 1")
+	}
+	pop := newPopulation(cfg)
+	if pop.nrps {
+		pop.serveNRPS(cfg.Platform)
+	}
+	res := Result{Errors: map[string]int64{}}
+	if cfg.WarmUp {
+		if err := pop.warmUp(ctx, cfg); err != nil {
+			return res, err
+		}
+		if cfg.Drain != nil {
+			if err := cfg.Drain(ctx); err != nil {
+				return res, fmt.Errorf("loadgen: after the warm-up: %w", err)
+			}
+		}
+	}
+	if cfg.OnStart != nil {
+		cfg.OnStart()
+	}
 	deadline := time.Time{}
 	if cfg.Duration > 0 {
 		deadline = time.Now().Add(cfg.Duration)
@@ -91,7 +139,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var (
 		claimed atomic.Int64
 		mu      sync.Mutex
-		res     = Result{Errors: map[string]int64{}}
 		wg      sync.WaitGroup
 	)
 	start := time.Now()
@@ -100,14 +147,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		due = pace(ctx, start, cfg.Rate, deadline, cfg.Launches)
 	}
 	for i := range cfg.Concurrency {
-		vb := newBrowser(cfg, i)
+		client := newClient()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer vb.client.CloseIdleConnections()
+			defer client.CloseIdleConnections()
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
 			var lat []time.Duration
+			var tally Result
 			errs := map[string]int64{}
-			var firsts int64
 			// Paced, the schedule alone decides when to stop (pace closes due at the
 			// deadline): a launch that falls due while every browser is busy is made late
 			// and counted late, never dropped, or a slow Huddle would look faster.
@@ -121,9 +169,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				} else if cfg.Launches > 0 && claimed.Add(1) > cfg.Launches {
 					break
 				}
-				first := !vb.hasBrowserCookie()
+				vb := pop.take(ctx)
+				if vb == nil {
+					break
+				}
+				vb.client = client
+				first := vb.pick(rng, cfg.FirstShare)
+				cookieCheck := !vb.hasBrowserCookie()
 				_, err := vb.launch(ctx)
 				d := time.Since(t0)
+				if err == nil && first {
+					vb.launched++
+				}
+				pop.give(vb)
 				if err != nil {
 					if ctx.Err() != nil {
 						break // interrupted, not a failure of Huddle
@@ -132,13 +190,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					continue
 				}
 				lat = append(lat, d)
+				if cookieCheck {
+					tally.FirstLaunches++
+				}
 				if first {
-					firsts++
+					tally.FirstIntoCourse++
+				}
+				if vb.educator {
+					tally.EducatorLaunches++
 				}
 			}
 			mu.Lock()
 			res.Latencies = append(res.Latencies, lat...)
-			res.FirstLaunches += firsts
+			res.FirstLaunches += tally.FirstLaunches
+			res.FirstIntoCourse += tally.FirstIntoCourse
+			res.EducatorLaunches += tally.EducatorLaunches
 			for k, n := range errs {
 				res.Errors[k] += n
 			}
@@ -148,6 +214,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	res.finish()
+	if cfg.Drain != nil {
+		t0 := time.Now()
+		if err := cfg.Drain(ctx); err != nil {
+			return res, fmt.Errorf("loadgen: waiting for the job queue: %w", err)
+		}
+		res.Drained = time.Since(t0)
+	}
 	return res, nil
 }
 
@@ -189,36 +262,59 @@ type browser struct {
 	member  ltitest.Member
 	link    ltitest.Link
 	timeout time.Duration
+	// courses are the person's courses (indexes, 0-based); the first launched of them
+	// come first, launched counts them. nrps makes launches carry a roster URL per
+	// course that the load generator's platform answers (mix.go).
+	courses  []int
+	launched int
+	educator bool
+	nrps     bool
 	// cookies is a jar that, like browsers, treats http://localhost as a secure
 	// context: net/http/cookiejar would not send Huddle's Secure cookies over http.
 	cookies map[string]string
 }
 
 func newBrowser(cfg Config, i int) *browser {
+	b := newPerson(cfg, i, []int{i % max(cfg.Courses, 1)}, false)
+	b.client = newClient()
+	b.link = b.linkTo(b.courses[0])
+	return b
+}
+
+// newClient is one connection's HTTP client: it dials only loopback addresses and
+// reads Huddle's redirects instead of following them.
+func newClient() *http.Client {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: loopbackOnly}
 	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
-	course := strconv.Itoa(i%cfg.Courses + 1)
+	return &http.Client{
+		Transport: tr,
+		// The platform side is played here; Huddle's redirects are read, never followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// newPerson is person i (0-based) with an empty browser, enrolled in courses (indexes
+// into Courses, 0-based), teaching them when educator.
+func newPerson(cfg Config, i int, courses []int, educator bool) *browser {
+	n := strconv.Itoa(i + 1)
+	m := ltitest.Member{
+		Subject: "load-" + n,
+		Name:    "Load Learner " + n,
+		Email:   "load" + n + "@example.com",
+		Roles:   []string{ltitest.RoleLearner},
+	}
+	if educator {
+		m.Name = "Load Educator " + n
+		m.Roles = []string{ltitest.RoleInstructor}
+	}
 	return &browser{
-		target: cfg.Target,
-		client: &http.Client{
-			Transport: tr,
-			// The platform side is played here; Huddle's redirects are read, never followed.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		p:       cfg.Platform,
-		timeout: cfg.RequestTimeout,
-		member: ltitest.Member{
-			Subject: "load-" + strconv.Itoa(i+1),
-			Name:    "Load Learner " + strconv.Itoa(i+1),
-			Email:   "load" + strconv.Itoa(i+1) + "@example.com",
-			Roles:   []string{ltitest.RoleLearner},
-		},
-		link: ltitest.Link{
-			ContextID: "load-" + course, ContextTitle: "Load course " + course,
-			ResourceLinkID: "load-" + course, Title: "Load activity " + course,
-			TargetLinkURI: cfg.Target.JoinPath("/lti/launch").String(),
-		},
-		cookies: map[string]string{},
+		target:   cfg.Target,
+		p:        cfg.Platform,
+		timeout:  cfg.RequestTimeout,
+		member:   m,
+		courses:  courses,
+		educator: educator,
+		cookies:  map[string]string{},
 	}
 }
 
@@ -297,7 +393,11 @@ func (b *browser) launch(ctx context.Context) (string, error) {
 		return "", fail("login: no state or nonce", nil)
 	}
 
-	tok, err := b.p.SignClaims(b.p.ResourceLinkClaims(b.member, b.link, nonce))
+	claims := b.p.ResourceLinkClaims(b.member, b.link, nonce)
+	if b.nrps {
+		setRosterClaim(claims, b.p, b.link.ContextID)
+	}
+	tok, err := b.p.SignClaims(claims)
 	if err != nil {
 		return "", fail("sign", err)
 	}

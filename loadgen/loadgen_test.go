@@ -226,6 +226,10 @@ func TestIsBackendOf(t *testing.T) {
 		"postgres: 15/main: walwriter ":                              false,
 		"postgres: 15/main: pgtdbuser testdb_1 127.0.0.1(1) idle":    false,
 		"/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql": false,
+		"postgres: huddle huddle 127.0.0.1(40000) idle\x00":          true, // no cluster_name
+		"postgres: walwriter ":                                       false,
+		"postgres: autovacuum launcher ":                             false,
+		"postgres: logical replication launcher ":                    false,
 	} {
 		if got := isBackendOf(title, "huddle"); got != want {
 			t.Errorf("isBackendOf(%q) = %v, want %v", title, got, want)

@@ -113,3 +113,23 @@ func (w *rssWatch) peak() (int64, error) {
 	defer w.mu.Unlock()
 	return w.max, w.err
 }
+
+// RSSWatch reads a process's resident memory now and samples it for its peak.
+type RSSWatch struct{ w *rssWatch }
+
+// WatchRSS watches process pid; with pid 0 or less it reads nothing and Peak says so.
+func WatchRSS(pid int) RSSWatch {
+	if pid <= 0 {
+		return RSSWatch{newRSSWatch(nil)}
+	}
+	return RSSWatch{newRSSWatch(func() (int64, error) { return ProcessRSS(pid) })}
+}
+
+// Now is the RSS in bytes now, or 0 when it cannot be read.
+func (r RSSWatch) Now() int64 { return r.w.read() }
+
+// Sample reads every interval until the returned stop is called.
+func (r RSSWatch) Sample(interval time.Duration) (stop func()) { return r.w.sample(interval) }
+
+// Peak is the highest RSS seen by Now and Sample.
+func (r RSSWatch) Peak() (int64, error) { return r.w.peak() }

@@ -13,8 +13,15 @@ import (
 type Result struct {
 	// Latencies of the successful launches, sorted once the run is over.
 	Latencies []time.Duration
-	// FirstLaunches counts successful launches that took the cookie-check round trip.
+	// FirstLaunches counts successful launches that took the cookie-check round trip
+	// (the person's browser had no Huddle cookie yet).
 	FirstLaunches int64
+	// FirstIntoCourse counts successful launches that were the person's first into
+	// that course; EducatorLaunches those of educators.
+	FirstIntoCourse  int64
+	EducatorLaunches int64
+	// Drained is how long the job queue took to drain after the last launch.
+	Drained time.Duration
 	// Errors counts failed launches by kind ("launch: status 400", "login: transport", ...).
 	Errors  map[string]int64
 	Elapsed time.Duration
@@ -57,7 +64,12 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 func (r Result) Report(w io.Writer) {
 	fmt.Fprintf(w, "launches        %d ok (%d with the cookie-check round trip), %d failed, in %s\n",
 		r.Launches(), r.FirstLaunches, r.Failed(), r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "mix             %d first into their course, %d returning, %d by educators\n",
+		r.FirstIntoCourse, int64(r.Launches())-r.FirstIntoCourse, r.EducatorLaunches)
 	fmt.Fprintf(w, "throughput      %.1f launches/s\n", r.Rate())
+	if r.Drained > 0 {
+		fmt.Fprintf(w, "job queue       drained %s after the last launch\n", r.Drained.Round(time.Millisecond))
+	}
 	if len(r.Latencies) > 0 {
 		ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 		fmt.Fprintf(w, "latency         p50 %s  p90 %s  p99 %s  max %s\n",

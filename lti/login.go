@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/huddle-lti/huddle/token"
 )
@@ -52,14 +51,22 @@ func (s *Store) SaveInitiation(ctx context.Context, in LoginInitiation) (string,
 		return "", fmt.Errorf("lti: save initiation: %w", err)
 	}
 	now := s.now()
+	// Inserted only while the platform exists, read without a lock: a foreign key
+	// would lock the platform's row, a WAL record that costs this unlogged table's
+	// insert a WAL flush (migration 00043).
 	const q = `
 INSERT INTO lti_login_initiations
     (id_hash, platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	_, err = s.db.Exec(ctx, q, token.Hash(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
+SELECT $1, p.id, $3, $4, $5, $6, $7, $8, $9 FROM platforms p WHERE p.id = $2`
+	tag, err := s.db.Exec(ctx, q, token.Hash(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
 		in.TargetLinkURI, in.DeploymentID, in.StorageTarget, now, now.Add(InitiationLifetime))
 	if err != nil {
 		return "", fmt.Errorf("lti: save initiation: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// The platform was removed (on another instance, within the cache's life).
+		s.forget()
+		return "", ErrNotFound
 	}
 	return id, nil
 }
@@ -67,22 +74,29 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 // TakeInitiation returns and deletes a saved initiation: it is sent to the platform
 // at most once.
 func (s *Store) TakeInitiation(ctx context.Context, id string) (LoginInitiation, error) {
+	// One round trip: the platform comes back with the initiation, and an initiation
+	// whose platform was removed since is used up and not found.
 	const q = `
-DELETE FROM lti_login_initiations
-WHERE id_hash = $1 AND expires_at > $2
-RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, relay_hash`
+WITH i AS (
+    DELETE FROM lti_login_initiations
+    WHERE id_hash = $1 AND expires_at > $2
+    RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, relay_hash
+)
+SELECT i.login_hint, i.lti_message_hint, i.target_link_uri, i.deployment_id, i.storage_target, i.relay_hash,
+       ` + platformColumns + `
+FROM i JOIN platforms p ON p.id = i.platform_id`
 	var in LoginInitiation
-	var platformID int64
-	err := s.db.QueryRow(ctx, q, token.Hash(id), s.now()).Scan(&platformID, &in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI,
-		&in.DeploymentID, &in.StorageTarget, &in.relayHash)
+	p := &in.Platform
+	err := s.db.QueryRow(ctx, q, token.Hash(id), s.now()).Scan(&in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI,
+		&in.DeploymentID, &in.StorageTarget, &in.relayHash,
+		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return in, ErrNotFound
 	}
 	if err != nil {
 		return in, fmt.Errorf("lti: take initiation: %w", err)
 	}
-	in.Platform, err = s.Platform(ctx, platformID)
-	return in, err
+	return in, nil
 }
 
 // WaitingInitiation is what a frame may know of a saved initiation before using it.
@@ -129,18 +143,19 @@ func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, 
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
 	now := s.now()
+	// As SaveInitiation: only while the platform exists, without locking its row.
 	const q = `
 INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	if _, err := s.db.Exec(ctx, q, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget,
-		in.relayHash, now, now.Add(StateLifetime)); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-			// The platform was removed (on another instance, within the cache's life).
-			s.forget()
-			return AuthRequest{}, ErrNotFound
-		}
+SELECT $1, $2, p.id, $4, $5, $6, $7, $8 FROM platforms p WHERE p.id = $3`
+	tag, err := s.db.Exec(ctx, q, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget,
+		in.relayHash, now, now.Add(StateLifetime))
+	if err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// The platform was removed (on another instance, within the cache's life).
+		s.forget()
+		return AuthRequest{}, ErrNotFound
 	}
 	return AuthRequest{URL: authURL(in, redirectURI, state, nonce), State: state}, nil
 }
@@ -177,6 +192,46 @@ func authURL(in LoginInitiation, redirectURI, state, nonce string) string {
 	return b.String()
 }
 
+// ResumeAuth is TakeInitiation and StartAuth in one statement, for a browser that
+// comes back to a saved initiation: the initiation is used up, and a state and nonce
+// bound to browserSecret are stored for its platform. ErrNotFound means the
+// initiation was used, waited too long, or its platform was removed.
+func (s *Store) ResumeAuth(ctx context.Context, id, redirectURI, browserSecret string) (LoginInitiation, AuthRequest, error) {
+	state, err := token.New()
+	if err != nil {
+		return LoginInitiation{}, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
+	}
+	nonce, err := token.New()
+	if err != nil {
+		return LoginInitiation{}, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
+	}
+	now := s.now()
+	const q = `
+WITH i AS (
+    DELETE FROM lti_login_initiations
+    WHERE id_hash = $1 AND expires_at > $2
+    RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, relay_hash
+), s AS (
+    INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
+    SELECT $3, $4, p.id, $5, i.storage_target, i.relay_hash, $2, $6 FROM i JOIN platforms p ON p.id = i.platform_id
+)
+SELECT i.login_hint, i.lti_message_hint, i.target_link_uri, i.deployment_id, i.storage_target, i.relay_hash,
+       ` + platformColumns + `
+FROM i JOIN platforms p ON p.id = i.platform_id`
+	var in LoginInitiation
+	p := &in.Platform
+	err = s.db.QueryRow(ctx, q, token.Hash(id), now, token.Hash(state), nonce, token.Hash(browserSecret), now.Add(StateLifetime)).Scan(
+		&in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID, &in.StorageTarget, &in.relayHash,
+		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return in, AuthRequest{}, ErrNotFound
+	}
+	if err != nil {
+		return in, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
+	}
+	return in, AuthRequest{URL: authURL(in, redirectURI, state, nonce), State: state}, nil
+}
+
 // LoginState is what a consumed state tells the launch: the platform the login
 // was started for and the nonce sent with it.
 type LoginState struct {
@@ -199,8 +254,7 @@ WITH s AS (
     WHERE state_hash = $1 AND browser_hash = $2 AND expires_at > $3
     RETURNING platform_id, nonce, relay_hash
 )
-SELECT s.nonce, s.relay_hash, p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.created_at,
-       coalesce((SELECT array_agg(d.deployment_id ORDER BY d.deployment_id) FROM platform_deployments d WHERE d.platform_id = p.id), '{}')
+SELECT s.nonce, s.relay_hash, ` + platformColumns + `
 FROM s JOIN platforms p ON p.id = s.platform_id`
 	var ls LoginState
 	p := &ls.Platform
@@ -214,6 +268,11 @@ FROM s JOIN platforms p ON p.id = s.platform_id`
 	}
 	return ls, nil
 }
+
+// platformColumns are a Platform's, of platforms p, in the order TakeState and
+// TakeInitiation scan them.
+const platformColumns = `p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.created_at,
+       coalesce((SELECT array_agg(d.deployment_id ORDER BY d.deployment_id) FROM platform_deployments d WHERE d.platform_id = p.id), '{}')`
 
 // StorageState is what a launch page needs to fetch a login's browser binding from
 // the platform's storage frame.

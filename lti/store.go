@@ -173,12 +173,29 @@ func (s *Store) FindPlatform(ctx context.Context, issuer, clientID string) (Plat
 	}
 	p, err := s.findPlatform(ctx, issuer, clientID)
 	if err == nil {
+		now := s.now()
 		s.mu.Lock()
-		s.found[key] = cachedPlatform{p: p, at: s.now()}
+		if len(s.found) >= maxCachedPlatforms {
+			// Bounded in size as well as time: entries of platforms removed on another
+			// instance would otherwise stay, unread, for the life of the process.
+			for k, c := range s.found {
+				if now.Sub(c.at) >= platformCacheTTL {
+					delete(s.found, k)
+				}
+			}
+			if len(s.found) >= maxCachedPlatforms {
+				clear(s.found)
+			}
+		}
+		s.found[key] = cachedPlatform{p: p, at: now}
 		s.mu.Unlock()
 	}
 	return p, err
 }
+
+// maxCachedPlatforms bounds FindPlatform's cache: far more registrations than a trust
+// has, few enough to cost nothing.
+const maxCachedPlatforms = 256
 
 // forget drops cached lookups after this instance changes a registration.
 func (s *Store) forget() {
@@ -209,7 +226,12 @@ func (s *Store) findPlatform(ctx context.Context, issuer, clientID string) (Plat
 
 // RemovePlatform deletes a platform and, by cascade, everything Huddle holds for it.
 func (s *Store) RemovePlatform(ctx context.Context, id int64) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM platforms WHERE id = $1`, id)
+	// Login records hold no foreign key to the platform (migration 00043): they go
+	// with it here, in the same statement.
+	tag, err := s.db.Exec(ctx, `
+WITH states AS (DELETE FROM lti_login_states WHERE platform_id = $1),
+     initiations AS (DELETE FROM lti_login_initiations WHERE platform_id = $1)
+DELETE FROM platforms WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("lti: remove platform %d: %w", id, err)
 	}

@@ -106,3 +106,116 @@ func TestAuthURLKeepsThePlatformsOwnQuery(t *testing.T) {
 	require.Equal(t, req.State, q.Get("state"))
 	require.NotEmpty(t, q.Get("nonce"))
 }
+
+// Login records hold no foreign key to their platform (migration 00043), so the store
+// keeps the rules the key kept: nothing is saved for a removed platform, removing a
+// platform removes its logins in flight, and a login begun before the removal is not
+// found after it.
+func TestLoginRecordsGoWithTheirPlatform(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	a, b := lti.NewStore(pool, nil), lti.NewStore(pool, nil)
+	p, err := a.AddPlatform(ctx, lti.Platform{Issuer: "https://moodle.example", ClientID: "c", AuthURL: "https://moodle.example/auth",
+		TokenURL: "https://moodle.example/token", JWKSURL: "https://moodle.example/jwks", DeploymentIDs: []string{"1"}})
+	require.NoError(t, err)
+	in := lti.LoginInitiation{Platform: p, LoginHint: "4", TargetLinkURI: "https://huddle.test/lti/launch"}
+	id, err := a.SaveInitiation(ctx, in)
+	require.NoError(t, err)
+	// The initiation comes back with its platform, in full.
+	got, err := a.TakeInitiation(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, p.Issuer, got.Platform.Issuer)
+	require.Equal(t, []string{"1"}, got.Platform.DeploymentIDs)
+	id, err = a.SaveInitiation(ctx, in)
+	require.NoError(t, err)
+	_, err = a.StartAuth(ctx, in, "https://huddle.test/lti/launch", "browser-secret")
+	require.NoError(t, err)
+
+	require.NoError(t, b.RemovePlatform(ctx, p.ID))
+	var left int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM lti_login_states) + (SELECT count(*) FROM lti_login_initiations)`).Scan(&left))
+	require.Zero(t, left, "the platform's logins in flight went with it")
+	_, err = a.TakeInitiation(ctx, id)
+	require.ErrorIs(t, err, lti.ErrNotFound)
+	_, err = a.SaveInitiation(ctx, in)
+	require.ErrorIs(t, err, lti.ErrNotFound, "nothing is saved for a removed platform")
+
+	// An initiation whose platform went while no one deleted it (a removal racing the
+	// insert) is not found either.
+	p2, err := a.AddPlatform(ctx, lti.Platform{Issuer: "https://moodle2.example", ClientID: "c", AuthURL: "https://moodle2.example/auth",
+		TokenURL: "https://moodle2.example/token", JWKSURL: "https://moodle2.example/jwks", DeploymentIDs: []string{"1"}})
+	require.NoError(t, err)
+	id, err = a.SaveInitiation(ctx, lti.LoginInitiation{Platform: p2, LoginHint: "4", TargetLinkURI: "https://huddle.test/lti/launch"})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `DELETE FROM platforms WHERE id = $1`, p2.ID)
+	require.NoError(t, err)
+	_, err = a.TakeInitiation(ctx, id)
+	require.ErrorIs(t, err, lti.ErrNotFound)
+}
+
+// Starting a login locks no row of a logged table: a foreign key check would lock
+// the platform's (KEY SHARE), a WAL record that made every unlogged login insert wait
+// for a WAL flush at commit, and, with launches in parallel, a new MultiXact of the
+// platform's row at nearly every one. A locked row keeps its locker in xmax.
+func TestLoginsLockNoPlatformRow(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	s := lti.NewStore(pool, nil)
+	p, err := s.AddPlatform(ctx, lti.Platform{Issuer: "https://moodle.example", ClientID: "c", AuthURL: "https://moodle.example/auth",
+		TokenURL: "https://moodle.example/token", JWKSURL: "https://moodle.example/jwks", DeploymentIDs: []string{"1"}})
+	require.NoError(t, err)
+	xmax := func() string {
+		var x string
+		require.NoError(t, pool.QueryRow(ctx, `SELECT xmax::text FROM platforms WHERE id = $1`, p.ID).Scan(&x))
+		return x
+	}
+	before := xmax() // adding its deployments locked it
+	in := lti.LoginInitiation{Platform: p, LoginHint: "4", TargetLinkURI: "https://huddle.test/lti/launch"}
+	_, err = s.SaveInitiation(ctx, in)
+	require.NoError(t, err)
+	_, err = s.StartAuth(ctx, in, "https://huddle.test/lti/launch", "browser-secret")
+	require.NoError(t, err)
+	require.Equal(t, before, xmax(), "a login locked the platform's row")
+}
+
+// ResumeAuth uses a saved initiation up and stores a state for the returning browser
+// in one statement: the state is the initiation's (its platform, its storage
+// target), bound to that browser, and the initiation cannot be resumed twice.
+func TestResumeAuthIsTakeAndStartInOne(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	s := lti.NewStore(pool, nil)
+	p, err := s.AddPlatform(ctx, lti.Platform{Issuer: "https://moodle.example", ClientID: "c", AuthURL: "https://moodle.example/auth?x=1",
+		TokenURL: "https://moodle.example/token", JWKSURL: "https://moodle.example/jwks", DeploymentIDs: []string{"1"}})
+	require.NoError(t, err)
+	id, err := s.SaveInitiation(ctx, lti.LoginInitiation{Platform: p, LoginHint: "4", LTIMessageHint: `{"cmid":2}`,
+		TargetLinkURI: "https://huddle.test/lti/launch", StorageTarget: "post_message_forwarding"})
+	require.NoError(t, err)
+
+	in, req, err := s.ResumeAuth(ctx, id, "https://huddle.test/lti/launch", "browser-secret")
+	require.NoError(t, err)
+	require.Equal(t, p.ID, in.Platform.ID)
+	require.Equal(t, []string{"1"}, in.Platform.DeploymentIDs)
+	require.Equal(t, "post_message_forwarding", in.StorageTarget)
+	u, err := url.Parse(req.URL)
+	require.NoError(t, err)
+	require.Equal(t, "1", u.Query().Get("x"))
+	require.Equal(t, req.State, u.Query().Get("state"))
+	require.Equal(t, `{"cmid":2}`, u.Query().Get("lti_message_hint"))
+
+	st, ok, err := s.StorageStateOf(ctx, req.State)
+	require.NoError(t, err)
+	require.True(t, ok, "the state keeps the initiation's storage target")
+	require.Equal(t, "post_message_forwarding", st.Target)
+	_, err = s.TakeState(ctx, req.State, "another-browser")
+	require.ErrorIs(t, err, lti.ErrStateInvalid, "bound to the browser that resumed")
+	ls, err := s.TakeState(ctx, req.State, "browser-secret")
+	require.NoError(t, err)
+	require.Equal(t, u.Query().Get("nonce"), ls.Nonce)
+
+	_, _, err = s.ResumeAuth(ctx, id, "https://huddle.test/lti/launch", "browser-secret")
+	require.ErrorIs(t, err, lti.ErrNotFound, "an initiation is resumed once")
+}

@@ -410,6 +410,20 @@ func TestVerifyIDTokenRejections(t *testing.T) {
 			c["iss"] = "https://evil.example"
 			return c
 		}, CodeBadIssuer},
+		// Claim names are case-sensitive (RFC 7519 §4): "ISS" is not iss, however
+		// Go's JSON decoding matches struct fields.
+		{"iss only in other case", func(now time.Time) map[string]any {
+			c := resourceLinkClaims(now)
+			c["ISS"] = c["iss"]
+			delete(c, "iss")
+			return c
+		}, CodeBadIssuer},
+		{"exp only in other case", func(now time.Time) map[string]any {
+			c := resourceLinkClaims(now)
+			c["Exp"] = c["exp"]
+			delete(c, "exp")
+			return c
+		}, CodeMissingClaim},
 		{"azp mismatch", func(now time.Time) map[string]any {
 			c := resourceLinkClaims(now)
 			c["azp"] = "other-client"
@@ -727,6 +741,9 @@ func TestVerifyIDTokenMalformed(t *testing.T) {
 		{"bad base64 header", "!!!." + parts[1] + "." + parts[2], CodeMalformedToken},
 		{"header not JSON", base64.RawURLEncoding.EncodeToString([]byte("nope")) + "." + parts[1] + "." + parts[2], CodeMalformedToken},
 		{"payload not JSON", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("nope")) + "." + parts[2], CodeMalformedToken},
+		{"payload null", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("null")) + "." + parts[2], CodeMalformedToken},
+		{"payload an array", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`["iss"]`)) + "." + parts[2], CodeMalformedToken},
+		{"iss not a string", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":{"a":1}}`)) + "." + parts[2], CodeMalformedToken},
 		{"JSON serialization", `{"payload":"e30","signatures":[]}`, CodeMalformedToken},
 		{"oversized", strings.Repeat("a", MaxTokenSize+1), CodeTokenTooLarge},
 		{"oversized but well formed", parts[0] + "." + strings.Repeat("A", MaxTokenSize) + "." + parts[2], CodeTokenTooLarge},

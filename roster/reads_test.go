@@ -1,8 +1,10 @@
 package roster
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 
 	"github.com/riverqueue/river"
@@ -37,7 +39,66 @@ func newReads(t *testing.T, s *sharing) (*Reads, *lockedBuffer) {
 	queue, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{})
 	require.NoError(t, err)
 	logged := &lockedBuffer{}
-	return &Reads{Queue: queue, Courses: s.courses, Log: slog.New(slog.NewJSONHandler(logged, nil))}, logged
+	return &Reads{Queue: queue, Courses: s.courses, Jobs: s.pool, Log: slog.New(slog.NewJSONHandler(logged, nil))}, logged
+}
+
+// countingQueue counts the inserts that reach River.
+type countingQueue struct {
+	Queue
+	inserts atomic.Int64
+}
+
+func (q *countingQueue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	q.inserts.Add(1)
+	return q.Queue.Insert(ctx, args, opts)
+}
+
+// A request River would skip as a duplicate is skipped by a read, before River's
+// insert (which, even when it skips, updates the job it meets: a write and a WAL
+// flush at every educator's launch). What is skipped is exactly what River would
+// skip: the same reason's read in its period, waiting, running or done; a cancelled
+// one, or one asked for another reason, does not count.
+func TestRequestsRiverWouldSkipAreNotSent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newSharing(t)
+	reads, logged := newReads(t, s)
+	q := &countingQueue{Queue: reads.Queue}
+	reads.Queue = q
+
+	require.NoError(t, Request(ctx, q, s.courseID)) // this hour's read, waiting
+	q.inserts.Store(0)
+	var xmin string
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT xmin::text FROM river_job WHERE kind = 'roster_sync'`).Scan(&xmin))
+	for _, state := range []string{"available", "running", "retryable", "completed"} {
+		_, err := s.pool.Exec(ctx, `
+UPDATE river_job SET state = $1::text::river_job_state, finalized_at = CASE WHEN $1::text = 'completed' THEN now() END WHERE kind = 'roster_sync'`, state)
+		require.NoError(t, err)
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT xmin::text FROM river_job WHERE kind = 'roster_sync'`).Scan(&xmin))
+		queued, err := reads.ask(ctx, Args{CourseID: s.courseID})
+		require.NoError(t, err)
+		require.False(t, queued, state)
+		var after string
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT xmin::text FROM river_job WHERE kind = 'roster_sync'`).Scan(&after))
+		require.Equal(t, xmin, after, "the %s job was written to", state)
+	}
+	require.Zero(t, q.inserts.Load(), "a duplicate reached River")
+	require.Contains(t, logged.String(), "roster read not queued")
+
+	// Another reason's read is not held back by the hourly one.
+	queued, err := reads.Refresh(ctx, s.courseID)
+	require.NoError(t, err)
+	require.True(t, queued)
+	require.EqualValues(t, 1, q.inserts.Load())
+
+	// A cancelled read does not count: the next request goes to River, which queues it.
+	_, err = s.pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE kind = 'roster_sync' AND NOT args ? 'why'`)
+	require.NoError(t, err)
+	queued, err = reads.ask(ctx, Args{CourseID: s.courseID})
+	require.NoError(t, err)
+	require.True(t, queued)
+	require.EqualValues(t, 2, q.inserts.Load())
+	require.Equal(t, []string{":cancelled", "refresh:available", ":available"}, readsIn(t, s, s.courseID))
 }
 
 // Issue 17, item 3: an educator whose first use is Deep Linking launches with no URL
@@ -133,4 +194,25 @@ func TestSettingUpAReflectionLogReadsTheClassList(t *testing.T) {
 	_, err = svc.Settings(ctx, a) // already set up: nothing more
 	require.NoError(t, err)
 	require.Equal(t, []string{"setup:available"}, readsIn(t, s, courseID))
+}
+
+// At the start of term a course's first read (WhyFirst) is followed within minutes by
+// the next educator's launch: a roster read within the hour answers it, so the same
+// roster is not read twice. An hour later the launch asks again.
+func TestALaunchAfterARecentReadAsksForNoOther(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newSharing(t)
+	reads, logged := newReads(t, s)
+	_, err := s.courses.ApplyRoster(ctx, s.courseID, nil) // read just now, by whichever job
+	require.NoError(t, err)
+
+	require.NoError(t, reads.AtLaunch(ctx, s.courseID))
+	require.Empty(t, readsIn(t, s, s.courseID))
+	require.Contains(t, logged.String(), "the roster was read within the last hour")
+
+	_, err = s.pool.Exec(ctx, `UPDATE courses SET roster_synced_at = now() - interval '61 minutes' WHERE id = $1`, s.courseID)
+	require.NoError(t, err)
+	require.NoError(t, reads.AtLaunch(ctx, s.courseID))
+	require.Equal(t, []string{":available"}, readsIn(t, s, s.courseID))
 }

@@ -7,11 +7,13 @@ package roster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -170,8 +172,31 @@ type Sources interface {
 type Reads struct {
 	Queue   Queue
 	Courses Sources
-	Log     *slog.Logger // nil: discard
+	// Jobs, when set, is the database holding the queue: a request that River would
+	// skip as a duplicate is then skipped by one read, before any insert. A skipped
+	// unique insert still costs River's insert statement, which updates (and so
+	// writes, and waits for a WAL flush on) the job it met, at every educator's
+	// launch of a course, every hour but the first read of it.
+	Jobs JobReader
+	Log  *slog.Logger // nil: discard
 }
+
+// JobReader reads River's job table; *pgxpool.Pool is one.
+type JobReader interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// askedAlready finds a read with the same arguments that River's uniqueness
+// (Args.InsertOpts, request) would count against a new one: in one of River's default
+// unique states, inserted in the current period. The containment test lets the
+// GIN index on args find the course's jobs; the equality keeps only those with
+// exactly these arguments.
+const askedAlready = `
+SELECT EXISTS (
+    SELECT 1 FROM river_job
+    WHERE kind = $1 AND args @> $2::jsonb AND args = $2::jsonb
+      AND state IN ('available', 'completed', 'pending', 'retryable', 'running', 'scheduled')
+      AND created_at >= $3)`
 
 func (r *Reads) log() *slog.Logger {
 	if r.Log == nil {
@@ -184,14 +209,23 @@ func (r *Reads) log() *slog.Logger {
 // service URL is known and its roster was never read (the educator's first use was
 // Deep Linking, whose request gives no URL Huddle keeps, so the hourly read then had
 // nothing to read).
+//
+// A roster read within the last hour, whatever asked for it, answers the hourly one:
+// at the start of term the first read (WhyFirst) and the next educator's hourly read
+// would otherwise read the same roster twice within minutes.
 func (r *Reads) AtLaunch(ctx context.Context, courseID int64) error {
 	args := Args{CourseID: courseID}
 	_, url, synced, err := r.Courses.RosterSource(ctx, courseID)
 	if err != nil {
 		return err
 	}
-	if url != "" && synced == nil {
+	switch {
+	case url != "" && synced == nil:
 		args.Why = WhyFirst
+	case synced != nil && time.Since(*synced) < time.Hour:
+		r.log().Info("roster read not queued", "course", courseID, "asked_because", whyText(""),
+			"why", "the roster was read within the last hour")
+		return nil
 	}
 	_, err = r.ask(ctx, args)
 	return err
@@ -211,7 +245,10 @@ func (r *Reads) Refresh(ctx context.Context, courseID int64) (bool, error) {
 }
 
 func (r *Reads) ask(ctx context.Context, args Args) (bool, error) {
-	queued, err := request(ctx, r.Queue, args)
+	queued, err := r.askedAlready(ctx, args)
+	if err == nil && queued {
+		queued, err = request(ctx, r.Queue, args)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -224,6 +261,28 @@ func (r *Reads) ask(ctx context.Context, args Args) (bool, error) {
 			"why", "a read asked for the same reason is waiting, running or done within the last "+period)
 	}
 	return queued, nil
+}
+
+// askedAlready reports false when a read with args was asked for in its period (the
+// hour, or RefreshEvery for the others) and is waiting, running or done, and true
+// when the request must go to the queue, which decides for good.
+func (r *Reads) askedAlready(ctx context.Context, args Args) (bool, error) {
+	if r.Jobs == nil {
+		return true, nil
+	}
+	period := time.Hour
+	if args.Why != "" {
+		period = RefreshEvery
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return false, fmt.Errorf("roster: request course %d: %w", args.CourseID, err)
+	}
+	var exists bool
+	if err := r.Jobs.QueryRow(ctx, askedAlready, args.Kind(), raw, time.Now().Truncate(period)).Scan(&exists); err != nil {
+		return false, fmt.Errorf("roster: request course %d: %w", args.CourseID, err)
+	}
+	return !exists, nil
 }
 
 // DailyArgs is the daily job that asks for a roster read of every course with a

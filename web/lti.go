@@ -103,6 +103,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 	// launch could not be retried. Keep the initiation and redirect to ourselves with a
 	// test cookie; loginContinue sees whether it came back.
 	id, err := s.deps.LTI.SaveInitiation(ctx, in)
+	// Not found here is the platform, removed since FindPlatform read it.
+	if errors.Is(err, lti.ErrNotFound) {
+		return errUnknownPlatform
+	}
 	if err != nil {
 		return err
 	}
@@ -150,21 +154,25 @@ func (s *Server) loginContinue(c *fiber.Ctx) error {
 			"Platform":  origin(w.Issuer),
 		})
 	}
-	in, err := s.deps.LTI.TakeInitiation(ctx, id)
-	// Not found here is a sign-in that was used up or waited too long.
+	browser := c.Cookies(cookieBrowser)
+	if browser == "" {
+		var err error
+		if browser, err = newBrowserSecret(); err != nil {
+			return err
+		}
+	}
+	// One statement uses the initiation up and stores the state for this browser.
+	_, req, err := s.deps.LTI.ResumeAuth(ctx, id, s.RedirectURI(), browser)
+	// Not found here is a sign-in that was used up or waited too long (or whose
+	// platform was removed since).
 	if errors.Is(err, lti.ErrNotFound) {
 		return errLoginExpired
 	}
 	if err != nil {
 		return err
 	}
-	browser := c.Cookies(cookieBrowser)
-	if browser == "" {
-		if browser, err = newBrowserSecret(); err != nil {
-			return err
-		}
-	}
-	return s.redirectToPlatform(c, in, browser)
+	setCookie(c, cookieBrowser, browser, 0)
+	return c.Redirect(req.URL, fiber.StatusFound)
 }
 
 // loginFieldCaps are the longest values a login initiation may carry. Moodle 4.5 sends
@@ -211,18 +219,14 @@ func storageKey(state string) string { return "huddle_state_" + state }
 // browser's platform frame holds it, so a launch is still tied to the browser that
 // started the login.
 func (s *Server) loginThroughPlatformStorage(c *fiber.Ctx, id string) error {
-	in, err := s.deps.LTI.TakeInitiation(c.UserContext(), id)
-	if errors.Is(err, lti.ErrNotFound) {
-		return errLoginExpired
-	}
-	if err != nil {
-		return err
-	}
 	browser, err := newBrowserSecret()
 	if err != nil {
 		return err
 	}
-	req, err := s.deps.LTI.StartAuth(c.UserContext(), in, s.RedirectURI(), browser)
+	in, req, err := s.deps.LTI.ResumeAuth(c.UserContext(), id, s.RedirectURI(), browser)
+	if errors.Is(err, lti.ErrNotFound) {
+		return errLoginExpired
+	}
 	if err != nil {
 		return err
 	}

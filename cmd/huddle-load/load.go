@@ -34,7 +34,8 @@ until its next heartbeat to them fails (20 s or more), and so does their memory.
   huddle-load --live 5000 --posts 20 --target http://localhost:8080 --huddle-pid PID`
 
 // launchOnly are the flags of the launch measurement, which --live does not use.
-var launchOnly = []string{"concurrency", "duration", "launches", "courses", "rate"}
+var launchOnly = []string{"concurrency", "duration", "launches", "courses", "rate", "users", "courses-per-user",
+	"educators", "first", "warm-up", "drain-timeout", "settle"}
 
 // liveOnly are the flags of the live-update measurement.
 var liveOnly = []string{"posts", "post-interval", "wait"}
@@ -48,6 +49,13 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	courses := fs.Int("courses", 1, "spread the browsers over this many courses")
 	huddlePID := fs.Int("huddle-pid", 0, "pid of the Huddle server, to report its CPU per launch")
 	timeout := fs.Duration("timeout", 10*time.Second, "timeout of each HTTP request")
+	users := fs.Int("users", 0, "people launching, each with a browser of their own (0: one per --concurrency); the start-of-term rush is --users 1000 --courses 20")
+	perUser := fs.Int("courses-per-user", 1, "with --users: courses each person is enrolled in")
+	educators := fs.Float64("educators", 0, "with --users: share of people who teach; their launches queue roster reads, which the platform answers")
+	firstShare := fs.Float64("first", 0, "with --users: share of launches that are the person's first into that course (while they have one left)")
+	warmUp := fs.Bool("warm-up", false, "launch every person once, untimed, before measuring (the returning mix)")
+	drainTimeout := fs.Duration("drain-timeout", time.Minute, "how long to wait after the last launch for Huddle's job queue to drain; CPU is counted until it has")
+	settle := fs.Duration("settle", 11*time.Second, "wait this long after the queue drains before reading PostgreSQL's statistics (idle backends report them within 10 s); 0 skips them")
 	rate := fs.Float64("rate", 0, "start this many launches per second, latency counted from when each was due (0: each browser launches again as soon as it is done)")
 	live := fs.Int("live", 0, "measure live updates with this many event streams on one board instead of launches")
 	posts := fs.Int("posts", 20, fmt.Sprintf("with --live: replies to time, at most %d (a learner's posts an hour on a board)", loadgen.MaxLivePosts))
@@ -82,6 +90,14 @@ func runLoad(ctx context.Context, e env, args []string) error {
 		}
 		if *concurrency < 1 || *courses < 1 || *rate < 0 || (*duration <= 0 && *launches <= 0) {
 			return &exitError{2, errors.New("--concurrency and --courses must be at least 1, --rate not negative, and --duration or --launches positive")}
+		}
+		if *users < 0 || *perUser < 1 || *perUser > *courses || *educators < 0 || *educators > 1 || *firstShare < 0 || *firstShare > 1 {
+			return &exitError{2, errors.New("--users must not be negative, --courses-per-user between 1 and --courses, --educators and --first between 0 and 1")}
+		}
+		if *users == 0 {
+			if given := givenOf(set, []string{"courses-per-user", "educators", "first"}); len(given) > 0 {
+				return &exitError{2, fmt.Errorf("%s need --users", strings.Join(given, ", "))}
+			}
 		}
 		if *launches > 0 && *duration <= 0 {
 			*duration = time.Hour // --launches alone still has an end
@@ -130,11 +146,26 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	fmt.Fprintln(e.stdout)
 
 	db := pool.Config().ConnConfig.Database
-	before := readCPU(*huddlePID, db)
-	res, err := loadgen.Run(ctx, loadgen.Config{
+	rss := loadgen.WatchRSS(*huddlePID)
+	idle := rss.Now()
+	var before cpuReading
+	var stats loadgen.DBStats
+	stopRSS := func() {}
+	cfg := loadgen.Config{
 		Target: u, Platform: p, Concurrency: *concurrency, Duration: *duration, Launches: *launches,
 		Courses: *courses, RequestTimeout: *timeout, Rate: *rate,
-	})
+		Users: *users, CoursesPerUser: *perUser, Educators: *educators, FirstShare: *firstShare, WarmUp: *warmUp,
+		Drain: func(ctx context.Context) error { return loadgen.WaitForJobs(ctx, pool, *drainTimeout) },
+		OnStart: func() {
+			if *settle > 0 {
+				stats = loadgen.ReadDBStats(ctx, pool)
+			}
+			before = readCPU(*huddlePID, db)
+			stopRSS = rss.Sample(100 * time.Millisecond)
+		},
+	}
+	res, err := loadgen.Run(ctx, cfg)
+	stopRSS()
 	if err != nil {
 		return err
 	}
@@ -143,6 +174,16 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	res.Report(e.stdout)
 	fmt.Fprintf(e.stdout, "jwks fetches    %d\n", p.JWKSFetches())
 	after.report(e, before, res.Launches())
+	if peak, err := rss.Peak(); err == nil && idle > 0 {
+		fmt.Fprintf(e.stdout, "huddle rss      %.1f MiB idle before the run, %.1f MiB at most under the launch load\n", mib(idle), mib(peak))
+	}
+	if *settle > 0 && res.Launches() > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(*settle):
+			loadgen.ReportDB(e.stdout, stats, loadgen.ReadDBStats(ctx, pool), res.Launches())
+		}
+	}
 	if res.Launches() == 0 {
 		return errors.New("no launch succeeded")
 	}
@@ -244,10 +285,14 @@ func (after cpuReading) report(e env, before cpuReading, launches int) {
 	}
 	// The target is stated for Huddle plus its PostgreSQL backends; the line above also
 	// counts every other postgres process on the machine.
-	if before.huddleErr == nil && after.huddleErr == nil && before.backendErr == nil && after.backendErr == nil {
+	if before.backendErr == nil && after.backendErr == nil {
 		b := after.backends - before.backends
-		fmt.Fprintf(e.stdout, "cpu pg backends %s over %d backends of the Huddle database\n", per(b), after.backendProcs)
-		fmt.Fprintf(e.stdout, "cpu huddle+backends %s\n", per(after.huddle-before.huddle+b))
+		fmt.Fprintf(e.stdout, "cpu pg backends %s over %d backends of the Huddle database (River's included)\n", per(b), after.backendProcs)
+		if before.huddleErr == nil && after.huddleErr == nil {
+			fmt.Fprintf(e.stdout, "cpu per launch  %s: Huddle plus its database's backends, until the job queue drained\n", per(after.huddle-before.huddle+b))
+		}
 	}
 	fmt.Fprintf(e.stdout, "cpu load gen    %s (the platform side: signing, HTTP client)\n", per(after.self-before.self))
 }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

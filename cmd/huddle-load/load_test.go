@@ -33,6 +33,10 @@ func TestLoadFlags(t *testing.T) {
 		{"stray argument", []string{"--live", "10", "5000"}, `unexpected argument "5000"`},
 		{"launches without duration or count", []string{"--duration", "0s"}, "--duration or --launches positive"},
 		{"unknown flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{"mix without people", []string{"--educators", "0.1", "--first", "0.9"}, "--educators, --first need --users"},
+		{"share above one", []string{"--users", "100", "--first", "1.5"}, "--educators and --first between 0 and 1"},
+		{"more courses per person than courses", []string{"--users", "100", "--courses", "2", "--courses-per-user", "3"}, "--courses-per-user between 1 and --courses"},
+		{"live with the mix", []string{"--live", "10", "--users", "100"}, "drop --users"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -42,6 +42,7 @@ type Platform struct {
 	mu         sync.Mutex
 	jwksFetch  atomic.Int64
 	publicKeys []jwk.Key
+	mux        *http.ServeMux
 }
 
 var keyOnce struct {
@@ -240,12 +241,16 @@ func (p *Platform) SignClaims(claims map[string]any) (string, error) {
 func Start() *Platform {
 	p := &Platform{ClientID: "huddle-test-client", DeploymentID: "1", KID: "test-key-1", Key: sharedKey(), Now: time.Now}
 	p.setPublic()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/jwks", p.serveJWKSCounted)
-	p.Server = httptest.NewServer(mux)
+	p.mux = http.NewServeMux()
+	p.mux.HandleFunc("/jwks", p.serveJWKSCounted)
+	p.Server = httptest.NewServer(p.mux)
 	p.Issuer = p.Server.URL
 	return p
 }
+
+// Handle serves more of the platform at pattern (http.ServeMux's), beside the JWKS:
+// the load generator adds a token endpoint and rosters this way.
+func (p *Platform) Handle(pattern string, h http.Handler) { p.mux.Handle(pattern, h) }
 
 func (p *Platform) serveJWKSCounted(w http.ResponseWriter, _ *http.Request) {
 	p.jwksFetch.Add(1)
