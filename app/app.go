@@ -312,9 +312,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	a.Certificates = certificates.NewService(pool, issuing, cfg.BaseURL, certificates.Options{
 		Logger: log.With("component", "certificates"), Now: o.Now,
 		Reflections: reflectionProgress{a.Reflections}, Boards: boardPosts{a.Boards}, Feedback: a.Feedback,
-		Completion: moodleCompletion{a.Moodle}, Grader: a.Grades,
+		SessionFeedback: sessionFeedback{programmes: a.Programmes, feedback: a.Feedback},
+		Completion:      moodleCompletion{a.Moodle}, Grader: a.Grades,
 		Kinds: certificates.TargetKinds{ReflectionLogs: []string{reflection.KindReflectionLog},
-			Boards: []string{discussion.KindDiscussionBoard, discussion.KindCaseBoard}, Feedback: []string{feedback.KindSessionFeedback}},
+			Boards: []string{discussion.KindDiscussionBoard, discussion.KindCaseBoard}, Feedback: []string{feedback.KindSessionFeedback},
+			Programmes: []string{programme.KindProgramme}},
 		Queue: a.Queue,
 	})
 	river.AddWorker(workers, certificates.NewCheckWorker(a.Certificates))

@@ -66,6 +66,8 @@ func (r Requirement) Label() string {
 		return fmt.Sprintf("Write at least %d posts or replies on the chosen board", r.Count)
 	case MoodleCompletion:
 		return "Complete the Moodle course"
+	case FeedbackEverySession:
+		return "Give feedback on every session attended in the chosen teaching programme"
 	}
 	return string(r.Kind)
 }

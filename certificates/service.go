@@ -42,8 +42,10 @@ type Options struct {
 	Reflections Reflections
 	Boards      Boards
 	Feedback    Feedback
-	Completion  CourseCompletion
-	Grader      Grader
+	// SessionFeedback answers FeedbackEverySession; nil leaves it unmet.
+	SessionFeedback SessionFeedback
+	Completion      CourseCompletion
+	Grader          Grader
 	// Kinds are the activity kinds each requirement may point at.
 	Kinds TargetKinds
 	// Queue takes bulk issues' jobs (River's client); without it QueueBulk fails.
@@ -53,6 +55,8 @@ type Options struct {
 // TargetKinds name the activity kinds of other packages that requirements point at.
 type TargetKinds struct {
 	ReflectionLogs, Boards, Feedback []string
+	// Programmes are teaching programmes (FeedbackEverySession).
+	Programmes []string
 }
 
 // Service issues, revokes and verifies certificates.
@@ -66,11 +70,13 @@ type Service struct {
 	reflections Reflections
 	boards      Boards
 	feedback    Feedback
-	completion  CourseCompletion
-	grader      Grader
-	kinds       TargetKinds
-	queue       Inserter
-	verified    *verifiedCache
+	// sessionFeedback answers FeedbackEverySession.
+	sessionFeedback SessionFeedback
+	completion      CourseCompletion
+	grader          Grader
+	kinds           TargetKinds
+	queue           Inserter
+	verified        *verifiedCache
 }
 
 // NewService returns the certificates service; base is Huddle's public URL.
@@ -83,7 +89,8 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	}
 	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
 		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
-		grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache()}
+		grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache(),
+		sessionFeedback: o.SessionFeedback}
 }
 
 // Keys is the issuing keyring.

@@ -96,6 +96,7 @@ var requirementKinds = []struct {
 	{certificates.ReflectionSignedOff, "Reflection signed off in a reflection log"},
 	{certificates.FeedbackGiven, "Feedback given in a feedback form"},
 	{certificates.BoardPosts, "Posts or replies on a board"},
+	{certificates.FeedbackEverySession, "Feedback given for every session attended in a teaching programme"},
 	{certificates.MoodleCompletion, "Moodle course completion"},
 }
 
