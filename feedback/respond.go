@@ -237,7 +237,8 @@ ON CONFLICT (scope) DO NOTHING`, now.Truncate(time.Minute)); err != nil {
 	}
 	if _, err := s.db.Exec(ctx, `
 DELETE FROM anonymous_queues q WHERE q.scope LIKE 'feedback:%'
-AND NOT EXISTS (SELECT 1 FROM feedback_pending p WHERE q.scope = `+strings.ReplaceAll(queueScope, "activity_id", "p.activity_id")+`)`); err != nil {
+AND NOT EXISTS (SELECT 1 FROM feedback_pending p
+                WHERE q.scope = 'feedback:' || p.activity_id || coalesce(':' || p.session_id, ''))`); err != nil {
 		return nil, fmt.Errorf("feedback: queues: %w", err)
 	}
 	rows, err := s.db.Query(ctx, `

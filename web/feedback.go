@@ -108,6 +108,38 @@ func (s *Server) feedbackSessionOf(c *fiber.Ctx, f feedback.Form, programmeID, s
 		Day: ses.StartLocal().Format("Monday 2 January 2006")}, nil
 }
 
+// feedbackSessionChoice is a session a learner opening the form from Moodle may give
+// feedback on instead of on the form as a whole.
+type feedbackSessionChoice struct {
+	feedbackSession
+	Sent bool
+}
+
+// feedbackSessionChoices lists the sessions that link the form, have started and were
+// not cancelled, newest first, each with whether the learner has answered it.
+func (s *Server) feedbackSessionChoices(c *fiber.Ctx, f feedback.Form) ([]feedbackSessionChoice, error) {
+	ctx := c.UserContext()
+	list, err := s.deps.Programmes.FeedbackSessions(ctx, f.ActivityID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.deps.Feedback.Now()
+	var out []feedbackSessionChoice
+	for i := len(list) - 1; i >= 0; i-- {
+		ses := list[i]
+		if ses.Cancelled() || now.Before(ses.Start) {
+			continue
+		}
+		sent, err := s.deps.Feedback.SentFor(ctx, f.ActivityID, ses.ID, actorOf(c).Session.UserID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, feedbackSessionChoice{Sent: sent, feedbackSession: feedbackSession{ProgrammeID: ses.ActivityID,
+			SessionID: ses.ID, Title: ses.Title, Day: ses.StartLocal().Format("Monday 2 January 2006")}})
+	}
+	return out, nil
+}
+
 // answerField is one question as the answering form shows it.
 type answerField struct {
 	feedback.Question
@@ -167,6 +199,11 @@ func (s *Server) feedbackActivity(c *fiber.Ctx) error {
 		return err
 	}
 	data["AlreadySent"] = sent
+	if fs == nil {
+		if data["Sessions"], err = s.feedbackSessionChoices(c, f); err != nil {
+			return err
+		}
+	}
 	data["Fields"] = answerFields(f, nil, nil)
 	data["MaxText"] = feedback.MaxText
 	return c.Render("feedback_answer", page(c, a.Activity.Title, data))

@@ -69,6 +69,9 @@ func TestFeedbackPerSession(t *testing.T) {
 			Email: "ps" + strconv.Itoa(i) + "@example.com", Roles: []string{ltitest.RoleLearner}}, fbLink)
 		learners = append(learners, p)
 	}
+	// Opened from Moodle, the form offers the sessions that use it.
+	expectPage(t, learners[0].b.get(fbAct), http.StatusOK, "Feedback on a session",
+		`href="`+strings.ReplaceAll(first, "&", "&amp;")+`">Sepsis recognition, Tuesday 4 March 2025</a>`)
 	form := learners[0].b.get(first)
 	expectPage(t, form, http.StatusOK, "Feedback on <strong>Sepsis recognition</strong>, Tuesday 4 March 2025",
 		`name="session" value="`+sessions[0]+`"`, "Back to the session")
@@ -105,6 +108,7 @@ func TestFeedbackPerSession(t *testing.T) {
 	expectPage(t, send(learners[0], second, 1), http.StatusConflict, "already sent your feedback")
 	expectPage(t, send(learners[0], first, 1), http.StatusConflict, "already sent your feedback")
 	expectPage(t, learners[0].b.get(second), http.StatusOK, "You have sent your feedback for this session.")
+	expectPage(t, learners[0].b.get(fbAct), http.StatusOK, "Sepsis recognition, Tuesday 11 March 2025: feedback sent")
 	expectPage(t, learners[3].b.get(second), http.StatusOK, "Send feedback")
 	require.Equal(t, before, eduPages())
 
