@@ -463,15 +463,6 @@ FROM unnest($2::bigint[], $3::bigint[], $4::boolean[]) WITH ORDINALITY AS g (use
 	return released + withheld, nil
 }
 
-// jsonbs passes answers as jsonb values, not as bytea.
-func jsonbs(all [][]byte) []json.RawMessage {
-	out := make([]json.RawMessage, len(all))
-	for i, a := range all {
-		out[i] = a
-	}
-	return out
-}
-
 // ReleaseArgs is the release job. It carries nothing: no form, response or person.
 // Its plumbing is package anonymity's, shared with every user of the queues.
 type ReleaseArgs struct{}
