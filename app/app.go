@@ -294,7 +294,16 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Registrations: certificateRegistrations{a},
 	})
 	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now,
-		Queue: a.Queue, Notifier: moodleNotices{a.Notices}})
+		Queue: a.Queue, Notifier: moodleNotices{a.Notices}, Grader: a.Grades,
+		// Certificates that require attendance queue their checks in the transaction
+		// that records it; the certificates service is built below and read when called.
+		Follower: func(ctx context.Context, tx pgx.Tx, programmeID int64, users []int64) error {
+			if a.Certificates == nil {
+				return nil
+			}
+			return a.Certificates.FollowAttendance(ctx, tx, programmeID, users)
+		}})
+	river.AddWorker(workers, &programme.AttendanceGradeWorker{Service: a.Programmes})
 	river.AddWorker(workers, &programme.SyncEventWorker{Service: a.Programmes, Calendars: moodleCalendars{a.Moodle}})
 	river.AddWorker(workers, &programme.RemindWorker{Service: a.Programmes, Notifier: moodleNotices{a.Notices}})
 	river.AddWorker(workers, &roster.DailyWorker{Shares: a.Reflections, Queue: a.Queue, Log: log.With("component", "roster")})
@@ -313,7 +322,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		Logger: log.With("component", "certificates"), Now: o.Now,
 		Reflections: reflectionProgress{a.Reflections}, Boards: boardPosts{a.Boards}, Feedback: a.Feedback,
 		SessionFeedback: sessionFeedback{programmes: a.Programmes, feedback: a.Feedback},
-		Completion:      moodleCompletion{a.Moodle}, Grader: a.Grades,
+		Completion:      moodleCompletion{a.Moodle}, Grader: a.Grades, Attendance: a.Programmes,
 		Kinds: certificates.TargetKinds{ReflectionLogs: []string{reflection.KindReflectionLog},
 			Boards: []string{discussion.KindDiscussionBoard, discussion.KindCaseBoard}, Feedback: []string{feedback.KindSessionFeedback},
 			Programmes: []string{programme.KindProgramme}},

@@ -60,6 +60,7 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		certificates.IssueArgs{ActivityID: 1, UserID: 1},
 		programme.RemindArgs{},
 		programme.SyncEventArgs{},
+		programme.AttendanceGradeArgs{ActivityID: 1},
 	} {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)

@@ -64,6 +64,20 @@ const (
 	FeedbackOpen          Action = "feedback.open"
 	FeedbackCloseSchedule Action = "feedback.close.schedule"
 	FeedbackClose         Action = "feedback.close"
+
+	// Teaching programmes: the target is the programme activity; the detail names the
+	// session or series by id, and counts, never a title, a place or an announcement's
+	// words. A learner's own check-in or calendar link is theirs, not recorded here.
+	ProgrammeSessionCreate     Action = "programme.session.create"
+	ProgrammeSeriesCreate      Action = "programme.series.create"
+	ProgrammeSessionUpdate     Action = "programme.session.update"
+	ProgrammeSessionReschedule Action = "programme.session.reschedule"
+	ProgrammeSessionCancel     Action = "programme.session.cancel"
+	ProgrammeImport            Action = "programme.import"
+	ProgrammeAttendanceMark    Action = "programme.attendance.mark"
+	ProgrammeCheckInStart      Action = "programme.checkin.start"
+	ProgrammeAnnounce          Action = "programme.announce"
+	ProgrammeSettingsUpdate    Action = "programme.settings.update"
 )
 
 // What an action's target id names.
@@ -120,6 +134,17 @@ var actions = map[Action]actionInfo{
 	FeedbackOpen:          {TargetActivity, "Opened a feedback form for responses"},
 	FeedbackCloseSchedule: {TargetActivity, "Set when a feedback form closes"},
 	FeedbackClose:         {TargetActivity, "Closed a feedback form"},
+
+	ProgrammeSessionCreate:     {TargetActivity, "Added a teaching session"},
+	ProgrammeSeriesCreate:      {TargetActivity, "Added a weekly series of teaching sessions"},
+	ProgrammeSessionUpdate:     {TargetActivity, "Changed a teaching session"},
+	ProgrammeSessionReschedule: {TargetActivity, "Moved a teaching session to another time"},
+	ProgrammeSessionCancel:     {TargetActivity, "Cancelled a teaching session"},
+	ProgrammeImport:            {TargetActivity, "Imported teaching sessions from a spreadsheet"},
+	ProgrammeAttendanceMark:    {TargetActivity, "Marked attendance at a teaching session"},
+	ProgrammeCheckInStart:      {TargetActivity, "Showed or changed a session's check-in code"},
+	ProgrammeAnnounce:          {TargetActivity, "Sent an announcement to a course's learners"},
+	ProgrammeSettingsUpdate:    {TargetActivity, "Changed a teaching programme's calendar and reminder settings"},
 }
 
 // Actions lists every action, sorted by code.

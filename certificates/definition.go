@@ -38,6 +38,11 @@ const (
 	BoardPosts RequirementKind = "board_posts"
 	// MoodleCompletion: the Moodle course containing the certificate is complete.
 	MoodleCompletion RequirementKind = "moodle_course_completion"
+	// AttendedSessions: at least Count sessions attended in the teaching programme Activity.
+	AttendedSessions RequirementKind = "attended_sessions"
+	// AttendedPercent: at least Count per cent of the sessions of the teaching
+	// programme Activity attended (cancelled sessions not counted).
+	AttendedPercent RequirementKind = "attended_percent"
 )
 
 // Requirement is one condition of a certificate.
@@ -46,7 +51,8 @@ type Requirement struct {
 	// Activity is the Huddle activity the requirement looks at (a reflection log, a
 	// feedback form, a board); 0 for Moodle course completion.
 	Activity int64 `json:"activity,omitempty"`
-	// Count is the number of posts or replies BoardPosts asks for.
+	// Count is the number of posts or replies BoardPosts asks for, the number of
+	// sessions AttendedSessions asks for, or the percentage AttendedPercent asks for.
 	Count int `json:"count,omitempty"`
 }
 
@@ -66,6 +72,13 @@ func (r Requirement) Label() string {
 		return fmt.Sprintf("Write at least %d posts or replies on the chosen board", r.Count)
 	case MoodleCompletion:
 		return "Complete the Moodle course"
+	case AttendedSessions:
+		if r.Count == 1 {
+			return "Attend at least 1 session of the chosen teaching programme"
+		}
+		return fmt.Sprintf("Attend at least %d sessions of the chosen teaching programme", r.Count)
+	case AttendedPercent:
+		return fmt.Sprintf("Attend at least %d%% of the sessions of the chosen teaching programme", r.Count)
 	case FeedbackEverySession:
 		return "Give feedback on every session attended in the chosen teaching programme"
 	}

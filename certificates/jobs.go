@@ -12,8 +12,10 @@ import (
 
 // Automatic issue runs through River, so nothing is lost when an instance stops: a
 // check job per (certificate activity, learner), and a sweep that queues checks for
-// every learner without a certificate. Huddle events that change a requirement are
-// caught by the sweep (every SweepEvery) and by the learner opening the certificate;
+// every learner without a certificate. Attendance at a teaching programme queues the
+// checks of its learners in the transaction that records it (FollowAttendance); other
+// Huddle events that change a requirement are caught by the sweep (every SweepEvery)
+// and by the learner opening the certificate;
 // Moodle course completion, which Moodle never pushes, by the nightly sweep and at
 // launch. Issuing is idempotent (one live certificate per learner and activity), so a
 // check that runs twice issues once.
@@ -79,10 +81,16 @@ type Inserter interface {
 // NewSweepWorker returns the worker for sweep jobs.
 func NewSweepWorker(s *Service, q Inserter) *SweepWorker { return &SweepWorker{svc: s, queue: q} }
 
-// Work queues the checks.
+// Work queues the checks; the nightly one also asks Moodle again about courses it
+// said had no completion criteria.
 func (w *SweepWorker) Work(ctx context.Context, j *river.Job[SweepArgs]) error {
-	_, err := w.svc.QueueChecks(ctx, w.queue, 0, j.Args.Moodle)
-	return err
+	if _, err := w.svc.QueueChecks(ctx, w.queue, 0, j.Args.Moodle); err != nil {
+		return err
+	}
+	if j.Args.Moodle {
+		return w.svc.CheckAllCourseCriteria(ctx)
+	}
+	return nil
 }
 
 // QueueChecks queues a check for each learner without a live certificate, in one

@@ -95,6 +95,12 @@ type CourseCompletion interface {
 // completion requirement can never be met until an educator sets some in Moodle.
 var ErrNoCompletionCriteria = errors.New("certificates: the Moodle course has no completion criteria")
 
+// Attendance says how many sessions of a teaching programme a learner attended, of
+// how many it has, cancelled sessions counted in neither (package programme).
+type Attendance interface {
+	AttendedOf(ctx context.Context, programmeActivityID, userID int64) (attended, sessions int, err error)
+}
+
 // Grader records the score that completes the certificate activity in Moodle.
 type Grader interface {
 	Record(ctx context.Context, tx pgx.Tx, sc gradesync.Score) error
@@ -192,13 +198,16 @@ func (s *Service) targetKinds(k RequirementKind) []string {
 		return s.kinds.Feedback
 	case BoardPosts:
 		return s.kinds.Boards
-	case FeedbackEverySession:
+	case AttendedSessions, AttendedPercent, FeedbackEverySession:
 		return s.kinds.Programmes
 	}
 	return nil
 }
 
 func (s *Service) checkRequirement(ctx context.Context, tx pgx.Tx, self, courseID int64, r Requirement) error {
+	if r.Kind == AttendedSessions || r.Kind == AttendedPercent {
+		return s.checkAttendanceRequirement(ctx, tx, self, courseID, r)
+	}
 	switch r.Kind {
 	case MoodleCompletion:
 		if r.Activity != 0 || r.Count != 0 {
@@ -345,6 +354,8 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 			n, err = s.boards.Posts(ctx, r.Activity, userID)
 			c.Met = n >= r.Count
 			c.Why = fmt.Sprintf("%d of %d posts or replies so far.", n, r.Count)
+		case AttendedSessions, AttendedPercent:
+			c.Met, c.Why, err = s.attendanceCheck(ctx, r, userID)
 		case FeedbackEverySession:
 			c.Met, c.Why, err = s.sessionFeedbackCheck(ctx, r, userID)
 		case MoodleCompletion:
@@ -361,6 +372,14 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 		othersMet = othersMet && c.Met
 		checks = append(checks, c)
 	}
+	noCriteria := false // as Moodle last said, read once for all the requirements
+	if s.completion != nil && slices.ContainsFunc(d.Requirements, func(r Requirement) bool { return r.Kind == MoodleCompletion }) {
+		known, has, err := s.CourseCriteria(ctx, d.ActivityID)
+		if err != nil {
+			return nil, err
+		}
+		noCriteria = known && !has
+	}
 	for _, r := range d.Requirements {
 		if r.Kind != MoodleCompletion {
 			continue
@@ -369,6 +388,8 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 		switch {
 		case s.completion == nil:
 			c.Why = "Huddle has no Moodle web services connection to read course completion."
+		case !checkMoodle && noCriteria, !othersMet && noCriteria:
+			c.Why = noCriteriaWhy
 		case !checkMoodle:
 			c.Why = "Moodle is asked each night, and when the learner opens the certificate."
 		case !othersMet:
@@ -376,9 +397,10 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 			c.Why = "Checked with Moodle once the other requirements are met."
 		default:
 			complete, err := s.moodleComplete(ctx, d.ActivityID, userID)
+			s.rememberCriteria(ctx, d.ActivityID, err)
 			switch {
 			case errors.Is(err, ErrNoCompletionCriteria):
-				c.Why = "The Moodle course has no completion criteria, so it can never be complete. Set completion criteria in Moodle."
+				c.Why = noCriteriaWhy
 			case err != nil:
 				return nil, fmt.Errorf("certificates: evaluate course completion for user %d: %w", userID, err)
 			case complete:
@@ -599,7 +621,8 @@ type Target struct {
 }
 
 // Targets lists the activities of the certificate's course that requirements may
-// point at (reflection logs, boards, feedback forms, teaching programmes), never the certificate itself.
+// point at (reflection logs, boards, feedback forms, teaching programmes), never the
+// certificate itself.
 func (s *Service) Targets(ctx context.Context, activityID int64) ([]Target, error) {
 	kinds := slices.Concat(s.kinds.ReflectionLogs, s.kinds.Boards, s.kinds.Feedback, s.kinds.Programmes)
 	rows, err := s.db.Query(ctx, `

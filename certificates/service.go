@@ -42,9 +42,10 @@ type Options struct {
 	Reflections Reflections
 	Boards      Boards
 	Feedback    Feedback
+	Completion  CourseCompletion
+	Attendance  Attendance
 	// SessionFeedback answers FeedbackEverySession; nil leaves it unmet.
 	SessionFeedback SessionFeedback
-	Completion      CourseCompletion
 	Grader          Grader
 	// Kinds are the activity kinds each requirement may point at.
 	Kinds TargetKinds
@@ -55,7 +56,8 @@ type Options struct {
 // TargetKinds name the activity kinds of other packages that requirements point at.
 type TargetKinds struct {
 	ReflectionLogs, Boards, Feedback []string
-	// Programmes are teaching programmes (FeedbackEverySession).
+	// Programmes are teaching programmes, which attendance requirements and
+	// FeedbackEverySession point at.
 	Programmes []string
 }
 
@@ -70,9 +72,10 @@ type Service struct {
 	reflections Reflections
 	boards      Boards
 	feedback    Feedback
+	completion  CourseCompletion
+	attendance  Attendance
 	// sessionFeedback answers FeedbackEverySession.
 	sessionFeedback SessionFeedback
-	completion      CourseCompletion
 	grader          Grader
 	kinds           TargetKinds
 	queue           Inserter
@@ -89,7 +92,7 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	}
 	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
 		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
-		grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache(),
+		attendance: o.Attendance, grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache(),
 		sessionFeedback: o.SessionFeedback}
 }
 

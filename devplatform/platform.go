@@ -206,6 +206,7 @@ type Platform struct {
 	gradeItems   []*gradeItem // the course's grade columns, oldest first
 	tokens       map[string]accessToken
 	usedJTIs     map[string]time.Time // client assertion jti -> its exp
+	messages     []Message            // what Huddle sent through web services (messages.go)
 }
 
 // session is one browser's sign-in, like a MoodleSession.
@@ -440,6 +441,8 @@ func (p *Platform) Handler() http.Handler {
 	mux.HandleFunc("POST /deep-link-return", p.deepLinkReturn)
 	mux.HandleFunc("GET /gradebook", p.gradebook)
 	mux.HandleFunc("POST /outage", p.outage)
+	mux.HandleFunc("POST /webservice/rest/server.php", p.webService)
+	mux.HandleFunc("GET /messages", p.messageList)
 	mux.Handle("GET /static/", http.FileServerFS(staticFS))
 	return p.securityHeaders(mux)
 }

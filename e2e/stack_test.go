@@ -44,6 +44,7 @@ type stack struct {
 	dev     *devplatform.Platform // what the platform's course holds
 	streams *streamCounter        // the live streams Huddle opened
 	db      *pgxpool.Pool         // Huddle's database, for what no page may show
+	huddle  *app.App              // Huddle's services, for what an operator or a timer does
 }
 
 // newStack starts both on a fresh migrated database until the test ends. What they
@@ -118,6 +119,7 @@ func newStackWith(t *testing.T, offerStorage bool) *stack {
 	})
 	require.NoError(t, err)
 	t.Cleanup(huddle.Close)
+	s.huddle = huddle
 	toolKey, err := huddle.Keys.SigningKey(ctx)
 	require.NoError(t, err)
 	var toolRSA rsa.PrivateKey

@@ -15,11 +15,14 @@ import (
 
 // Announcement is an educator's message to a programme's learners.
 type Announcement struct {
-	ID        int64
-	Subject   string
-	Body      string
-	Grade     string
-	CreatedAt time.Time
+	ID int64
+	// ActivityID and ActivityTitle are the programme it was sent from.
+	ActivityID    int64
+	ActivityTitle string
+	Subject       string
+	Body          string
+	Grade         string
+	CreatedAt     time.Time
 }
 
 const (
@@ -37,49 +40,66 @@ WHERE a.id = $1 AND (cardinality($2::text[]) = 0 OR coalesce(f.grade, '') = '' O
 ORDER BY u.id`
 
 func (s *Service) notifyAudience(ctx context.Context, tx pgx.Tx, activityID int64, grades []string, subject, text string) (int, error) {
+	ids, err := audienceOf(ctx, tx, activityID, grades)
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), s.notify(ctx, tx, ids, activityID, subject, text)
+}
+
+func audienceOf(ctx context.Context, tx pgx.Tx, activityID int64, grades []string) ([]int64, error) {
 	if grades == nil {
 		grades = []string{}
 	}
 	rows, err := tx.Query(ctx, audience, activityID, grades)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return 0, err
-	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+func (s *Service) notify(ctx context.Context, tx pgx.Tx, ids []int64, activityID int64, subject, text string) error {
 	for _, id := range ids {
 		if err := s.notifier.Notify(ctx, tx, id, activityID, subject, text); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	return len(ids), nil
+	return nil
+}
+
+// Announced is what Announce did: the announcement's id, and how many learners it
+// went to.
+type Announced struct {
+	ID         int64
+	Recipients int
 }
 
 // Announce stores an announcement and sends it to the programme's learners (only
 // those following grade, and those following none, when grade is set), after the
-// patient-identifier guard. It returns how many learners it was sent to.
-func (s *Service) Announce(ctx context.Context, a course.Activity, subject, body, grade string) (int, error) {
+// patient-identifier guard. Those learners, and only they, also see it at the top of
+// every Huddle page of the course until they mark it read (UnreadInCourse).
+func (s *Service) Announce(ctx context.Context, a course.Activity, subject, body, grade string) (Announced, error) {
+	var none Announced
 	if a.Kind != KindProgramme {
-		return 0, ErrNotFound
+		return none, ErrNotFound
 	}
 	subject = oneLine(subject)
 	body = strings.TrimSpace(strings.ReplaceAll(body, "\r\n", "\n"))
 	switch {
 	case subject == "":
-		return 0, invalid("subject", "Give the announcement a subject.")
+		return none, invalid("subject", "Give the announcement a subject.")
 	case utf8.RuneCountInString(subject) > maxAnnouncementSubject:
-		return 0, invalid("subject", fmt.Sprintf("Keep the subject to %d characters.", maxAnnouncementSubject))
+		return none, invalid("subject", fmt.Sprintf("Keep the subject to %d characters.", maxAnnouncementSubject))
 	case body == "":
-		return 0, invalid("body", "Write the announcement.")
+		return none, invalid("body", "Write the announcement.")
 	case utf8.RuneCountInString(body) > maxAnnouncementBody:
-		return 0, invalid("body", fmt.Sprintf("Keep the announcement to %d characters: it goes out as a Moodle message.", maxAnnouncementBody))
+		return none, invalid("body", fmt.Sprintf("Keep the announcement to %d characters: it goes out as a Moodle message.", maxAnnouncementBody))
 	}
 	var grades []string
 	if grade != "" {
 		g, err := cleanGrades([]string{grade})
 		if err != nil || len(g) != 1 {
-			return 0, invalid("grade", "Choose a grade from the list, or everyone.")
+			return none, invalid("grade", "Choose a grade from the list, or everyone.")
 		}
 		grades, grade = g, g[0]
 	}
@@ -91,48 +111,71 @@ func (s *Service) Announce(ctx context.Context, a course.Activity, subject, body
 		found["body"] = f
 	}
 	if len(found) > 0 {
-		return 0, &GuardError{Findings: found}
+		return none, &GuardError{Findings: found}
 	}
 	if s.notifier == nil {
-		return 0, fmt.Errorf("programme: announce in %d: no notifier", a.ID)
+		return none, fmt.Errorf("programme: announce in %d: no notifier", a.ID)
 	}
-	var sent int
+	var done Announced
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO programme_announcements (activity_id, subject, body, grade, created_at)
-VALUES ($1, $2, $3, $4, $5)`, a.ID, subject, body, grade, s.now()); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO programme_announcements (activity_id, subject, body, grade, created_at)
+VALUES ($1, $2, $3, $4, $5) RETURNING id`, a.ID, subject, body, grade, s.now()).Scan(&done.ID); err != nil {
 			return err
 		}
-		var err error
-		sent, err = s.notifyAudience(ctx, tx, a.ID, grades, subject, body)
-		return err
+		ids, err := audienceOf(ctx, tx, a.ID, grades)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, insertRecipients, done.ID, ids, a.CourseID); err != nil {
+			return err
+		}
+		done.Recipients = len(ids)
+		return s.notify(ctx, tx, ids, a.ID, subject, body)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("programme: announce in %d: %w", a.ID, err)
+		return none, fmt.Errorf("programme: announce in %d: %w", a.ID, err)
 	}
-	return sent, nil
+	return done, nil
 }
 
-// Unread is the announcements of a programme userID has not dismissed, newest first.
-func (s *Service) Unread(ctx context.Context, activityID, userID int64) ([]Announcement, error) {
-	rows, err := s.db.Query(ctx, `SELECT an.id, an.subject, an.body, an.grade, an.created_at FROM programme_announcements an
-WHERE an.activity_id = $1
-  AND NOT EXISTS (SELECT 1 FROM programme_announcement_reads r WHERE r.announcement_id = an.id AND r.user_id = $2)
-ORDER BY an.created_at DESC, an.id DESC LIMIT 10`, activityID, userID)
+// insertRecipients fixes an announcement's audience ($2) in its course ($3).
+const insertRecipients = `INSERT INTO programme_announcement_recipients (announcement_id, user_id, course_id)
+SELECT $1, u, $3 FROM unnest($2::bigint[]) AS u`
+
+// MaxUnreadShown is how many unread announcements a page shows at once, newest
+// first; marking one read brings the next.
+const MaxUnreadShown = 5
+
+// unreadInCourse is one range of the partial index programme_announcement_recipients_unread.
+const unreadInCourse = `SELECT an.id, an.activity_id, a.title, an.subject, an.body, an.grade, an.created_at
+FROM programme_announcement_recipients r
+JOIN programme_announcements an ON an.id = r.announcement_id
+JOIN activities a ON a.id = an.activity_id
+WHERE r.user_id = $1 AND r.course_id = $2 AND r.read_at IS NULL
+ORDER BY r.announcement_id DESC
+LIMIT $3`
+
+// UnreadInCourse is the announcements sent to userID in courseID, from any programme
+// of the course, that they have not marked read, newest first. Every page of the
+// course runs it, so it is one query on a partial index.
+func (s *Service) UnreadInCourse(ctx context.Context, courseID, userID int64) ([]Announcement, error) {
+	rows, err := s.db.Query(ctx, unreadInCourse, userID, courseID, MaxUnreadShown)
 	if err != nil {
-		return nil, fmt.Errorf("programme: unread announcements of %d: %w", userID, err)
+		return nil, fmt.Errorf("programme: unread announcements of %d in %d: %w", userID, courseID, err)
 	}
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Announcement])
 	if err != nil {
-		return nil, fmt.Errorf("programme: unread announcements of %d: %w", userID, err)
+		return nil, fmt.Errorf("programme: unread announcements of %d in %d: %w", userID, courseID, err)
 	}
 	return list, nil
 }
 
-// MarkRead dismisses an announcement of programme activityID for userID.
-func (s *Service) MarkRead(ctx context.Context, activityID, announcementID, userID int64) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO programme_announcement_reads (announcement_id, user_id)
-SELECT id, $3 FROM programme_announcements WHERE id = $2 AND activity_id = $1 ON CONFLICT DO NOTHING`,
-		activityID, announcementID, userID)
+// MarkRead marks an announcement sent to userID in courseID read. An id that was not
+// sent to them there changes nothing.
+func (s *Service) MarkRead(ctx context.Context, courseID, announcementID, userID int64) error {
+	_, err := s.db.Exec(ctx, `UPDATE programme_announcement_recipients SET read_at = $4
+WHERE announcement_id = $1 AND user_id = $2 AND course_id = $3 AND read_at IS NULL`,
+		announcementID, userID, courseID, s.now())
 	if err != nil {
 		return fmt.Errorf("programme: mark announcement %d read: %w", announcementID, err)
 	}

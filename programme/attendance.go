@@ -97,8 +97,15 @@ WHERE activity_id = $1 AND checkin_code = $2`, a.ID, code))
 	if ses.Cancelled() || now.Before(ses.Start) || now.After(ses.End.Add(ses.CheckInGrace)) {
 		return ses, ErrCheckInClosed
 	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO programme_attendance (session_id, user_id, how, marked_at) VALUES ($1, $2, 'code', $3)
-ON CONFLICT (session_id, user_id) DO NOTHING`, ses.ID, userID, now); err != nil {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO programme_attendance (session_id, user_id, how, marked_at) VALUES ($1, $2, 'code', $3)
+ON CONFLICT (session_id, user_id) DO NOTHING`, ses.ID, userID, now)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err // a second check-in changes nothing
+		}
+		return s.attendanceChanged(ctx, tx, a.ID, []int64{userID})
+	})
+	if err != nil {
 		return ses, fmt.Errorf("programme: check in %d: %w", ses.ID, err)
 	}
 	return ses, nil
@@ -149,14 +156,29 @@ func (s *Service) MarkAttendance(ctx context.Context, a course.Activity, session
 		present = []int64{} // nil is NULL to PostgreSQL, and NOT (x = ANY (NULL)) deletes nothing
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM programme_attendance WHERE session_id = $1 AND NOT (user_id = ANY ($2))`,
-			sessionID, present); err != nil {
+		rows, err := tx.Query(ctx, `DELETE FROM programme_attendance WHERE session_id = $1 AND NOT (user_id = ANY ($2))
+RETURNING user_id`, sessionID, present)
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO programme_attendance (session_id, user_id, how, marked_at)
+		unmarked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `INSERT INTO programme_attendance (session_id, user_id, how, marked_at)
 SELECT $2, l.id, 'educator', $4 FROM (`+learners+`) l WHERE l.id = ANY ($3)
-ON CONFLICT (session_id, user_id) DO NOTHING`, a.CourseID, sessionID, present, s.now())
-		return err
+ON CONFLICT (session_id, user_id) DO NOTHING RETURNING user_id`, a.CourseID, sessionID, present, s.now())
+		if err != nil {
+			return err
+		}
+		marked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if changed := append(unmarked, marked...); len(changed) > 0 {
+			return s.attendanceChanged(ctx, tx, a.ID, changed)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("programme: mark attendance of %d: %w", sessionID, err)
@@ -175,6 +197,20 @@ WHERE s.activity_id = $1 AND at.user_id = $2 AND s.cancelled_at IS NULL`, activi
 		return 0, fmt.Errorf("programme: attended in %d by %d: %w", activityID, userID, err)
 	}
 	return n, nil
+}
+
+// AttendedOf is how many sessions of programme activityID userID attended, and how
+// many sessions the programme has, cancelled sessions counted in neither: what a
+// certificate's attendance requirement asks. Sessions still to come count, so "75% of
+// sessions" means of the whole programme, not of those held so far.
+func (s *Service) AttendedOf(ctx context.Context, activityID, userID int64) (attended, sessions int, err error) {
+	err = s.db.QueryRow(ctx, `SELECT count(at.user_id), count(*) FROM programme_sessions s
+LEFT JOIN programme_attendance at ON at.session_id = s.id AND at.user_id = $2
+WHERE s.activity_id = $1 AND s.cancelled_at IS NULL`, activityID, userID).Scan(&attended, &sessions)
+	if err != nil {
+		return 0, 0, fmt.Errorf("programme: attendance in %d of %d: %w", activityID, userID, err)
+	}
+	return attended, sessions, nil
 }
 
 // AttendedSessions is the ids of the sessions of programme activityID userID attended.

@@ -27,7 +27,8 @@ var (
 )
 
 // Limits of one import. A term's programme is a few dozen rows; these stop a wrong
-// file early. The web server refuses bodies over 1 MB before Huddle reads them.
+// file early. The web server reads at most 16 MB of an import (web/limits.go), so
+// a larger file picked by mistake is refused here, with this package's message.
 const (
 	MaxImportBytes = 512 << 10
 	MaxImportRows  = 500

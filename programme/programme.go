@@ -106,6 +106,8 @@ type Service struct {
 	queue    Queue
 	notifier Notifier
 	feeds    feedCache
+	grader   Grader
+	follower AttendanceFollower
 }
 
 // Options are a Service's collaborators; each may be left out.
@@ -118,6 +120,10 @@ type Options struct {
 	// Notifier sends announcements, and notices of changes within a day of a session,
 	// as Moodle messages (notify); nil sends none.
 	Notifier Notifier
+	// Grader records attendance grades (gradesync); nil sends none.
+	Grader Grader
+	// Follower is told of attendance changes (certificates); nil tells no one.
+	Follower AttendanceFollower
 }
 
 // NewService returns a Service.
@@ -128,7 +134,8 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: o.Logger, now: o.Now, queue: o.Queue, notifier: o.Notifier}
+	return &Service{db: db, log: o.Logger, now: o.Now, queue: o.Queue, notifier: o.Notifier,
+		grader: o.Grader, follower: o.Follower}
 }
 
 type querier interface {

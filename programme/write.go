@@ -308,6 +308,12 @@ func (s *Service) change(ctx context.Context, activityID, sessionID int64, what,
 		if err := s.noticeOfChange(ctx, tx, sessionID, before); err != nil {
 			return err
 		}
+		if what == "cancel" {
+			// A cancelled session no longer counts: anyone's attendance may change.
+			if err := s.attendanceChanged(ctx, tx, activityID, nil); err != nil {
+				return err
+			}
+		}
 		return s.syncLater(ctx, tx, sessionID)
 	})
 	if err != nil {

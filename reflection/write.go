@@ -278,18 +278,25 @@ func (s *Service) startedBy(ctx context.Context, authorID, activityID int64, key
 
 // lockForm locks the author's reflection for the rest of the transaction, so a draft
 // save and a submit of the same form take turns, and returns the version the form
-// with this key submitted (0: none, or no key).
+// with this key submitted (0: none, or no key). The versions are read by a statement
+// of their own once the lock is held: a statement that waited for the lock reads other
+// tables as they were when it started, so it would miss the version the submit it
+// waited for has just written.
 func lockForm(ctx context.Context, tx pgx.Tx, id, authorID, activityID int64, key string) (int, error) {
-	var version int
-	err := tx.QueryRow(ctx, `
-SELECT coalesce((SELECT max(v.version) FROM reflection_versions v WHERE v.reflection_id = r.id AND v.form_key = $4), 0)
-FROM reflections r WHERE r.id = $1 AND r.author_id = $2 AND r.activity_id = $3
-FOR UPDATE OF r`, id, authorID, activityID, formKey(key)).Scan(&version)
+	var locked int64
+	err := tx.QueryRow(ctx, `SELECT id FROM reflections WHERE id = $1 AND author_id = $2 AND activity_id = $3 FOR UPDATE`,
+		id, authorID, activityID).Scan(&locked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, ErrNotFound
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reflection: lock %d: %w", id, err)
+	}
+	var version int
+	err = tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM reflection_versions WHERE reflection_id = $1 AND form_key = $2`,
+		id, formKey(key)).Scan(&version)
+	if err != nil {
+		return 0, fmt.Errorf("reflection: versions of %d: %w", id, err)
 	}
 	return version, nil
 }

@@ -48,6 +48,7 @@ func page(c *fiber.Ctx, title string, data fiber.Map) fiber.Map {
 	if a.Activity != nil {
 		data["Activity"] = a.Activity
 	}
+	addAnnouncements(c, a, data)
 	if a.Member != nil {
 		data["IsEducator"] = a.Member.Has(lti.RoleEducator)
 		// Site administrators reach Huddle's administration from any activity.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/programme"
 	"github.com/huddle-lti/huddle/session"
 )
 
@@ -45,6 +46,9 @@ type Actor struct {
 	URLSession bool
 	Activity   *course.Activity
 	Member     *course.Member
+	// unread reads the person's unread announcements in the activity's course
+	// (announcements.go); set only in a course's context.
+	unread func(*fiber.Ctx, *Actor) []programme.Announcement
 }
 
 const localsActor = "huddle.actor"
@@ -152,7 +156,7 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 			if err != nil {
 				return err
 			}
-			a.Activity, a.Member = &act, &m
+			a.Activity, a.Member, a.unread = &act, &m, s.unreadAnnouncements
 			if rule == Educator && !m.Has(lti.RoleEducator) {
 				return errForbidden
 			}

@@ -2,10 +2,13 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -31,6 +34,10 @@ func (s *Server) certificateRoutes() {
 	s.handle(fiber.MethodGet, "/my/certificates/:certificate/certificate.pdf", SignedIn, s.downloadPDF)
 }
 
+// criteriaWait bounds how long saving a certificate's settings waits for Moodle to
+// say whether the course has completion criteria.
+const criteriaWait = 5 * time.Second
+
 // requirementSlots is how many requirement rows the settings form offers.
 const requirementSlots = 5
 
@@ -51,6 +58,9 @@ func (s *Server) certificateActivity(c *fiber.Ctx) error {
 			return err
 		}
 		data["Learners"] = progress
+		if data["NoCriteria"], err = s.noCourseCriteria(c, def); err != nil {
+			return err
+		}
 		return c.Render("certificate_activity", page(c, a.Activity.Title, data))
 	}
 	if configured && len(def.Requirements) > 0 {
@@ -96,8 +106,15 @@ var requirementKinds = []struct {
 	{certificates.ReflectionSignedOff, "Reflection signed off in a reflection log"},
 	{certificates.FeedbackGiven, "Feedback given in a feedback form"},
 	{certificates.BoardPosts, "Posts or replies on a board"},
-	{certificates.FeedbackEverySession, "Feedback given for every session attended in a teaching programme"},
 	{certificates.MoodleCompletion, "Moodle course completion"},
+	{certificates.AttendedSessions, "Sessions attended in a teaching programme (a number)"},
+	{certificates.AttendedPercent, "Sessions attended in a teaching programme (a percentage)"},
+	{certificates.FeedbackEverySession, "Feedback given for every session attended in a teaching programme"},
+}
+
+// takesCount reports whether a requirement kind reads the form's number.
+func takesCount(k certificates.RequirementKind) bool {
+	return k == certificates.BoardPosts || k == certificates.AttendedSessions || k == certificates.AttendedPercent
 }
 
 func (s *Server) certificateSettings(c *fiber.Ctx) error {
@@ -116,6 +133,9 @@ func (s *Server) certificateSettings(c *fiber.Ctx) error {
 		return err
 	}
 	data["Saved"] = c.Query("saved") == "1"
+	if data["NoCriteria"], err = s.noCourseCriteria(c, def); err != nil {
+		return err
+	}
 	return c.Render("certificate_settings", page(c, "Certificate settings", data))
 }
 
@@ -151,7 +171,7 @@ func (s *Server) saveCertificateSettings(c *fiber.Ctx) error {
 		if i < len(acts) && r.Kind != certificates.MoodleCompletion {
 			r.Activity, _ = strconv.ParseInt(acts[i], 10, 64)
 		}
-		if i < len(counts) && r.Kind == certificates.BoardPosts {
+		if i < len(counts) && takesCount(r.Kind) {
 			r.Count, _ = strconv.Atoi(strings.TrimSpace(counts[i]))
 		}
 		def.Requirements = append(def.Requirements, r)
@@ -172,6 +192,16 @@ func (s *Server) saveCertificateSettings(c *fiber.Ctx) error {
 	}
 	if err != nil {
 		return err
+	}
+	if slices.ContainsFunc(def.Requirements, func(r certificates.Requirement) bool { return r.Kind == certificates.MoodleCompletion }) {
+		// Ask Moodle now whether the course has completion criteria, so the pages can
+		// say at once when it has none; bounded, since Moodle may be slow or down (the
+		// answer is then learned at the next check).
+		ctx, cancel := context.WithTimeout(c.UserContext(), criteriaWait)
+		if _, _, err := s.deps.Certificates.CheckCourseCriteria(ctx, a.Activity.ID); err != nil {
+			s.log.Warn("course completion criteria not checked", "activity", a.Activity.ID, "err", err)
+		}
+		cancel()
 	}
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/certificate-settings?saved=1")
 }
@@ -416,4 +446,14 @@ func (s *Server) downloadPDF(c *fiber.Ctx) error {
 	attachment(c, certificates.PDFFileName(cert))
 	c.Set(fiber.HeaderContentType, "application/pdf")
 	return c.Send(buf.Bytes())
+}
+
+// noCourseCriteria reports whether def requires Moodle course completion of a course
+// Moodle last said has no completion criteria.
+func (s *Server) noCourseCriteria(c *fiber.Ctx, def certificates.Definition) (bool, error) {
+	if !slices.ContainsFunc(def.Requirements, func(r certificates.Requirement) bool { return r.Kind == certificates.MoodleCompletion }) {
+		return false, nil
+	}
+	known, has, err := s.deps.Certificates.CourseCriteria(c.UserContext(), actorOf(c).Activity.ID)
+	return known && !has, err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/moodle"
 	"github.com/huddle-lti/huddle/programme"
 )
@@ -20,10 +21,11 @@ func (s *Server) programmeRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/sessions/:session/cancel", Educator, s.cancelProgrammeSession)
 	s.programmeCalendarRoutes()
 	s.programmeImportRoutes()
+	s.auditAttendanceRoutes() // before the routes it records (programme_audit.go)
 	s.programmeAttendanceRoutes()
+	s.announcementRoutes()
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/reminders", Member, s.setReminders)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/announcements", Educator, s.announce)
-	s.handle(fiber.MethodPost, "/activities/:activity/programme/announcements/:announcement/read", Member, s.readAnnouncement)
 	s.handle(fiber.MethodGet, "/activities/:activity/programme/settings", Educator, s.programmeSettings)
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/settings", Educator, s.saveProgrammeSettings)
 }
@@ -84,6 +86,7 @@ func (s *Server) saveProgrammeSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return programmeProblem(err)
 	}
+	s.auditProgrammeSettings(c, st)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/settings?saved=1")
 }
 
@@ -181,9 +184,6 @@ func (s *Server) renderProgramme(c *fiber.Ctx, data fiber.Map, status int) error
 		return err
 	}
 	data["Reminders"], data["RemindersChanged"] = st.ReminderBefore > 0, c.Query("reminders")
-	if data["Announcements"], err = s.deps.Programmes.Unread(ctx, a.Activity.ID, a.Session.UserID); err != nil {
-		return err
-	}
 	data["Announced"] = c.Query("announced")
 	if o.Next != nil {
 		data["Next"] = viewSession(*o.Next, now)
@@ -319,6 +319,7 @@ func (s *Server) createProgrammeSession(c *fiber.Ctx) error {
 	if err != nil {
 		return s.refusedSession(c, sessionForm{Draft: d}, err)
 	}
+	s.auditSessionsCreated(c, ids)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?saved="+strconv.Itoa(len(ids)))
 }
 
@@ -333,6 +334,7 @@ func (s *Server) updateProgrammeSession(c *fiber.Ctx) error {
 	if err := s.deps.Programmes.Update(c.UserContext(), *a.Activity, ses.ID, d); err != nil {
 		return s.refusedSession(c, sessionForm{ID: ses.ID, Draft: d}, err)
 	}
+	s.auditSessionUpdated(c, ses)
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/sessions/"+itoa(ses.ID)+"?saved=1")
 }
 
@@ -345,6 +347,7 @@ func (s *Server) cancelProgrammeSession(c *fiber.Ctx) error {
 	if err := s.deps.Programmes.Cancel(c.UserContext(), *a.Activity, ses.ID); err != nil {
 		return programmeProblem(err)
 	}
+	s.auditDetail(c, audit.ProgrammeSessionCancel, a.Activity.ID, sessionDetail(ses.ID))
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?cancelled=1")
 }
 
@@ -355,7 +358,7 @@ func (s *Server) announce(c *fiber.Ctx) error {
 	}
 	a := actorOf(c)
 	subject, body, grade := c.FormValue("subject"), c.FormValue("body"), c.FormValue("grade")
-	n, err := s.deps.Programmes.Announce(c.UserContext(), *a.Activity, subject, body, grade)
+	sent, err := s.deps.Programmes.Announce(c.UserContext(), *a.Activity, subject, body, grade)
 	var inv *programme.InvalidError
 	var ge *programme.GuardError
 	form := fiber.Map{"Subject": subject, "Body": body, "Grade": grade}
@@ -369,20 +372,8 @@ func (s *Server) announce(c *fiber.Ctx) error {
 	case err != nil:
 		return programmeProblem(err)
 	default:
-		return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?announced="+strconv.Itoa(n))
+		s.auditAnnouncement(c, sent, grade)
+		return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?announced="+strconv.Itoa(sent.Recipients))
 	}
 	return s.renderProgramme(c, fiber.Map{"AnnounceForm": form}, fiber.StatusUnprocessableEntity)
-}
-
-func (s *Server) readAnnouncement(c *fiber.Ctx) error {
-	if err := s.programmeOf(c); err != nil {
-		return err
-	}
-	a := actorOf(c)
-	// An id that is not one of this programme's announcements marks nothing.
-	id, _ := strconv.ParseInt(c.Params("announcement"), 10, 64)
-	if err := s.deps.Programmes.MarkRead(c.UserContext(), a.Activity.ID, id, a.Session.UserID); err != nil {
-		return err
-	}
-	return s.redirect(c, "/activities/"+itoa(a.Activity.ID))
 }

@@ -21,6 +21,7 @@ func (s *Server) programmeAttendanceRoutes() {
 	s.handle(fiber.MethodPost, "/activities/:activity/programme/check-in", Member, s.checkIn)
 	s.handle(fiber.MethodGet, "/activities/:activity/programme/attendance", Educator, s.attendanceSummary)
 	s.handle(fiber.MethodGet, "/activities/:activity/programme/attendance.csv", Educator, s.attendanceCSV)
+	s.handle(fiber.MethodPost, "/activities/:activity/programme/attendance/grade", Educator, s.setAttendanceGrade)
 }
 
 // Check-in codes are six characters of 23, about 150 million: these limits keep
@@ -137,6 +138,9 @@ func tooManyCheckIns(err error) error {
 type learnerTotal struct {
 	Name     string
 	Attended int
+	// Grade is what the attendance grade sends, rounded for people ("67%"), when
+	// the grade is on and a register has been taken.
+	Grade string
 }
 
 // sessionTotal is one held session's attendance.
@@ -176,12 +180,40 @@ func (s *Server) attendanceSummary(c *fiber.Ctx) error {
 			lt.Attended++
 		}
 	}
+	grade, err := s.deps.Programmes.AttendanceGrade(c.UserContext(), a.Activity.ID)
+	if err != nil {
+		return err
+	}
+	// The grade counts a session once anyone's attendance is recorded at it
+	// (programme.AttendanceScore): sessions nobody was marked at count for no one.
+	recorded := 0
+	for _, st := range sessions {
+		if st.Present > 0 {
+			recorded++
+		}
+	}
 	learners := make([]learnerTotal, len(order))
 	for i, id := range order {
 		learners[i] = *byLearner[id]
+		if grade && recorded > 0 {
+			learners[i].Grade = programme.Percent(learners[i].Attended, recorded)
+		}
 	}
 	return c.Render("programme_attendance", page(c, "Attendance", fiber.Map{"Sessions": sessions, "Learners": learners,
-		"Held": len(sessions)}))
+		"Held": len(sessions), "Recorded": recorded, "Grade": grade, "GradeSaved": c.Query("grade")}))
+}
+
+// setAttendanceGrade turns the attendance grade on or off.
+func (s *Server) setAttendanceGrade(c *fiber.Ctx) error {
+	if err := s.programmeOf(c); err != nil {
+		return err
+	}
+	a := actorOf(c)
+	on := c.FormValue("grade") == "yes"
+	if err := s.deps.Programmes.SetAttendanceGrade(c.UserContext(), *a.Activity, on); err != nil {
+		return programmeProblem(err)
+	}
+	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"/programme/attendance?grade="+strconv.FormatBool(on))
 }
 
 func (s *Server) attendanceCSV(c *fiber.Ctx) error {

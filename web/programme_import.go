@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/huddle-lti/huddle/audit"
 	"github.com/huddle-lti/huddle/programme"
 )
 
@@ -53,6 +54,7 @@ func (s *Server) importProgramme(c *fiber.Ctx) error {
 	if err != nil {
 		return programmeProblem(err)
 	}
+	s.auditDetail(c, audit.ProgrammeImport, a.Activity.ID, "sessions="+strconv.Itoa(n))
 	return s.redirect(c, "/activities/"+itoa(a.Activity.ID)+"?saved="+strconv.Itoa(n))
 }
 

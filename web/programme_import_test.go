@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -63,39 +64,40 @@ func TestProgrammeImport(t *testing.T) {
 		})
 	}
 
-	t.Run("10 MB, on a real connection", func(t *testing.T) {
-		// Over the server's body limit, fasthttp answers before Huddle reads the body,
-		// which the in-memory test client cannot show: this goes through a listener.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- pe.srv.Serve(ctx, ln, time.Second) }()
-		t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-		var buf bytes.Buffer
-		w := multipart.NewWriter(&buf)
-		require.NoError(t, w.WriteField("csrf", pe.edu.csrf))
-		f, err := w.CreateFormFile("file", "huge.csv")
-		require.NoError(t, err)
-		_, err = f.Write(bytes.Repeat([]byte("Sepsis,30/03/2030,09:00,10:00\n"), 10<<20/30))
-		require.NoError(t, err)
-		require.NoError(t, w.Close())
-		req, err := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+path, &buf)
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		for k, v := range pe.edu.cookies {
-			req.AddCookie(&http.Cookie{Name: k, Value: v})
+	t.Run("10 MB", func(t *testing.T) {
+		// Over the server's 1 MB body limit: the import's route alone reads up to
+		// 16 MB (limits.go), so Huddle's own page says why, not a network error.
+		for _, tc := range []struct{ name, file string }{{"a CSV", "huge.csv"}, {"not a CSV", "scan.png"}} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := upload(t, pe.edu, path, tc.file, bytes.Repeat([]byte("Sepsis,30/03/2030,09:00,10:00\n"), 10<<20/30+1))
+				expectPage(t, r, http.StatusUnprocessableEntity, "Nothing was imported", "The file is larger than 512 KB")
+				require.Zero(t, pe.sessions(t))
+			})
 		}
+	})
+
+	addr := serveOnListener(t, pe) // a Server serves once
+	t.Run("10 MB, on a real connection", func(t *testing.T) {
+		resp, err := postLarge(t, pe, "http://"+addr+path, 10<<20)
+		require.NoError(t, err, "the server reads the whole upload and answers")
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, string(body))
+		require.Contains(t, string(body), "The file is larger than 512 KB")
+		require.Zero(t, pe.sessions(t))
+	})
+
+	t.Run("over 16 MB, on a real connection", func(t *testing.T) {
+		resp, err := postLarge(t, pe, "http://"+addr+path, 20<<20)
 		// fasthttp answers 413 and closes the connection while the client is still
 		// sending, so the client sees either the answer or the reset; either way the
 		// page's script (programme_import.js) has said why before the upload began.
-		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
 			require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(body))
 		} else {
-			// Closed mid-upload: the client reads a reset, or fails its next write.
 			require.Truef(t, strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe"),
 				"the server closed the connection: %v", err)
 		}
@@ -104,8 +106,66 @@ func TestProgrammeImport(t *testing.T) {
 		expectPage(t, form, http.StatusOK, `data-max-bytes="524288"`, `id="file-too-large"`, "/static/programme_import.js")
 	})
 
+	t.Run("every other route keeps the 1 MB limit", func(t *testing.T) {
+		big := url.Values{"csrf": {pe.edu.csrf}, "title": {strings.Repeat("x", 2<<20)}}.Encode()
+		for _, p := range []string{pe.edu.activity + "/programme/sessions", pe.edu.activity + "/programme/import/template.csv",
+			pe.edu.activity + "/programme/import/", pe.edu.activity + "/programme/importx", path + "?x=/programme/import"} {
+			req, err := http.NewRequest(http.MethodPost, "http://"+addr+p, strings.NewReader(big))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range pe.edu.cookies {
+				req.AddCookie(&http.Cookie{Name: k, Value: v})
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil { // closed while sending: refused before any handler
+				require.Truef(t, strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe"), "%s: %v", p, err)
+				continue
+			}
+			resp.Body.Close()
+			if strings.Contains(p, "?") { // the import's own path, whatever its query: read, then refused as no file
+				require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, p)
+				continue
+			}
+			require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, p)
+		}
+		require.Zero(t, pe.sessions(t))
+	})
+
 	r := upload(t, pe.edu, path, "term.csv", []byte(tmpl.body))
 	require.Equal(t, http.StatusSeeOther, r.code, r.body)
 	require.Equal(t, 2, pe.sessions(t))
 	expectPage(t, pe.edu.get(r.location), http.StatusOK, "2 sessions added.")
+}
+
+// serveOnListener serves pe's app on a real TCP listener until the test ends (once
+// per test: a Server serves once).
+func serveOnListener(t *testing.T, pe *programmeEnv) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- pe.srv.Serve(ctx, ln, time.Second) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	return ln.Addr().String()
+}
+
+// postLarge posts a CSV of about size bytes to the import form as the educator.
+func postLarge(t *testing.T, pe *programmeEnv, target string, size int) (*http.Response, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	require.NoError(t, w.WriteField("csrf", pe.edu.csrf))
+	f, err := w.CreateFormFile("file", "huge.csv")
+	require.NoError(t, err)
+	_, err = f.Write(bytes.Repeat([]byte("Sepsis,30/03/2030,09:00,10:00\n"), size/30))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	req, err := http.NewRequest(http.MethodPost, target, &buf)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	for k, v := range pe.edu.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	return http.DefaultClient.Do(req)
 }

@@ -201,10 +201,9 @@ func TestProgrammeAnnouncements(t *testing.T) {
 
 	page := pe.learner.get(pe.learner.activity)
 	expectPage(t, page, http.StatusOK, "Room change", "Thursday is in the lecture theatre.")
-	m := regexp.MustCompile(`/programme/announcements/(\d+)/read`).FindStringSubmatch(page.body)
+	m := markReadRE.FindStringSubmatch(page.body)
 	require.NotNil(t, m)
-	require.Equal(t, http.StatusSeeOther, pe.learner.post(pe.learner.activity+"/programme/announcements/"+m[1]+"/read",
-		url.Values{"csrf": {pe.learner.csrf}}).code)
+	require.Equal(t, http.StatusSeeOther, pe.learner.post(m[1], url.Values{"csrf": {pe.learner.csrf}}).code)
 	require.NotContains(t, pe.learner.get(pe.learner.activity).body, "Thursday is in the lecture theatre.")
 	require.Equal(t, http.StatusForbidden, pe.learner.post(path, url.Values{"csrf": {pe.learner.csrf}, "subject": {"x"}, "body": {"y"}}).code)
 }

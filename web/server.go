@@ -273,6 +273,8 @@ func New(d Deps) (*Server, error) {
 	s.app.Use(admit(d.MaxInFlight, d.AdmissionWait))
 	s.app.Use(s.deadline)
 	s.app.Use(refuseUnstorableText)
+	// One route may take a larger body than BodyLimit (limits.go).
+	s.app.Server().HeaderReceived = bodyLimitFor
 	s.routes()
 	s.warmUp()
 	return s, nil

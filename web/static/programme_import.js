@@ -1,6 +1,7 @@
-// The import form's size check: the server refuses bodies over 1 MB by closing the
-// connection, which a browser shows as a network error. Checking the chosen file
-// here says why instead. Without the script the server's check still holds.
+// The import form's size check: it says why before a large file is uploaded at all.
+// Without the script the server reads up to 16 MB of an import and answers with the
+// same message (web/limits.go); past that it closes the connection, which a browser
+// shows as a network error, so this check is what explains a file that large.
 (function () {
   var input = document.getElementById("file");
   var note = document.getElementById("file-too-large");
