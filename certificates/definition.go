@@ -79,6 +79,8 @@ func (r Requirement) Label() string {
 		return fmt.Sprintf("Attend at least %d sessions of the chosen teaching programme", r.Count)
 	case AttendedPercent:
 		return fmt.Sprintf("Attend at least %d%% of the sessions of the chosen teaching programme", r.Count)
+	case FeedbackEverySession:
+		return "Give feedback on every session attended in the chosen teaching programme"
 	}
 	return string(r.Kind)
 }

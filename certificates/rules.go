@@ -49,6 +49,42 @@ type Feedback interface {
 	Given(ctx context.Context, activityID, userID int64) (bool, error)
 }
 
+// FeedbackEverySession: feedback given for every session the learner attended in the
+// teaching programme Activity (issue 16). Its constant lives here, with its rule.
+const FeedbackEverySession RequirementKind = "feedback_every_session"
+
+// SessionFeedback says, for a learner in a teaching programme, how many of its
+// sessions they attended (cancelled sessions and sessions that ask for no feedback
+// left out) and for how many of those their feedback is not yet released (app joins
+// package programme's attendance to package feedback's given records). Like Feedback,
+// it answers only after responses are released in a batch, never at submission.
+type SessionFeedback interface {
+	SessionsLackingFeedback(ctx context.Context, programmeActivityID, userID int64) (attended, lacking int, err error)
+}
+
+// sessionFeedbackCheck is the FeedbackEverySession rule: met once the learner has
+// attended at least one session and their feedback on every one they attended is
+// released. Attending none is not "met for every session": a certificate with only
+// this requirement would otherwise go to everyone in the course. The reason counts
+// sessions; it never says which, nor anything of a response.
+func (s *Service) sessionFeedbackCheck(ctx context.Context, r Requirement, userID int64) (met bool, why string, err error) {
+	if s.sessionFeedback == nil {
+		return false, "Teaching programmes are not available.", nil
+	}
+	attended, lacking, err := s.sessionFeedback.SessionsLackingFeedback(ctx, r.Activity, userID)
+	switch {
+	case err != nil:
+		return false, "", err
+	case attended == 0:
+		return false, "No sessions of the programme attended yet.", nil
+	case lacking == 0:
+		return true, "", nil
+	case lacking == 1:
+		return false, fmt.Sprintf("Feedback not yet counted for 1 of %d sessions attended (feedback is counted when responses are released together).", attended), nil
+	}
+	return false, fmt.Sprintf("Feedback not yet counted for %d of %d sessions attended (feedback is counted when responses are released together).", lacking, attended), nil
+}
+
 // CourseCompletion reads Moodle's course completion for a learner. A course without
 // completion criteria answers ErrNoCompletionCriteria.
 type CourseCompletion interface {
@@ -162,7 +198,7 @@ func (s *Service) targetKinds(k RequirementKind) []string {
 		return s.kinds.Feedback
 	case BoardPosts:
 		return s.kinds.Boards
-	case AttendedSessions, AttendedPercent:
+	case AttendedSessions, AttendedPercent, FeedbackEverySession:
 		return s.kinds.Programmes
 	}
 	return nil
@@ -178,7 +214,7 @@ func (s *Service) checkRequirement(ctx context.Context, tx pgx.Tx, self, courseI
 			return &InvalidError{Message: "Moodle course completion takes no activity or count"}
 		}
 		return nil
-	case ReflectionSubmitted, ReflectionSignedOff, FeedbackGiven, BoardPosts:
+	case ReflectionSubmitted, ReflectionSignedOff, FeedbackGiven, BoardPosts, FeedbackEverySession:
 	default:
 		return &InvalidError{Message: fmt.Sprintf("%q is not a kind of requirement Huddle knows", r.Kind)}
 	}
@@ -320,6 +356,8 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 			c.Why = fmt.Sprintf("%d of %d posts or replies so far.", n, r.Count)
 		case AttendedSessions, AttendedPercent:
 			c.Met, c.Why, err = s.attendanceCheck(ctx, r, userID)
+		case FeedbackEverySession:
+			c.Met, c.Why, err = s.sessionFeedbackCheck(ctx, r, userID)
 		case MoodleCompletion:
 			continue // after the others, below
 		default:

@@ -44,7 +44,9 @@ type Options struct {
 	Feedback    Feedback
 	Completion  CourseCompletion
 	Attendance  Attendance
-	Grader      Grader
+	// SessionFeedback answers FeedbackEverySession; nil leaves it unmet.
+	SessionFeedback SessionFeedback
+	Grader          Grader
 	// Kinds are the activity kinds each requirement may point at.
 	Kinds TargetKinds
 	// Queue takes bulk issues' jobs (River's client); without it QueueBulk fails.
@@ -54,7 +56,8 @@ type Options struct {
 // TargetKinds name the activity kinds of other packages that requirements point at.
 type TargetKinds struct {
 	ReflectionLogs, Boards, Feedback []string
-	// Programmes are teaching programmes, which attendance requirements point at.
+	// Programmes are teaching programmes, which attendance requirements and
+	// FeedbackEverySession point at.
 	Programmes []string
 }
 
@@ -71,10 +74,12 @@ type Service struct {
 	feedback    Feedback
 	completion  CourseCompletion
 	attendance  Attendance
-	grader      Grader
-	kinds       TargetKinds
-	queue       Inserter
-	verified    *verifiedCache
+	// sessionFeedback answers FeedbackEverySession.
+	sessionFeedback SessionFeedback
+	grader          Grader
+	kinds           TargetKinds
+	queue           Inserter
+	verified        *verifiedCache
 }
 
 // NewService returns the certificates service; base is Huddle's public URL.
@@ -87,7 +92,8 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	}
 	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
 		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
-		attendance: o.Attendance, grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache()}
+		attendance: o.Attendance, grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache(),
+		sessionFeedback: o.SessionFeedback}
 }
 
 // Keys is the issuing keyring.

@@ -321,36 +321,23 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 }
 
 // ReleaseArgs is the release job. It carries nothing: no post, board or person.
+// Its plumbing is package anonymity's, shared with every user of the queues.
 type ReleaseArgs struct{}
 
 // Kind names the job in River's tables.
 func (ReleaseArgs) Kind() string { return "discussion_release_anonymous" }
 
-// InsertOpts keeps one run a minute, however many instances schedule it; a run that
-// fails is not retried, since the next minute's run does the same work.
-func (ReleaseArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: anonymity.ReleaseEvery}}
-}
+// InsertOpts keeps one run a minute, however many instances schedule it, and no retry.
+func (ReleaseArgs) InsertOpts() river.InsertOpts { return anonymity.ReleaseInsertOpts() }
 
 // ReleasePeriodicJob runs the release job every minute, for the River client's
 // PeriodicJobs.
-func ReleasePeriodicJob() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(anonymity.ReleaseEvery),
-		func() (river.JobArgs, *river.InsertOpts) { return ReleaseArgs{}, nil },
-		&river.PeriodicJobOpts{ID: "discussion_release_anonymous", RunOnStart: true})
-}
+func ReleasePeriodicJob() *river.PeriodicJob { return anonymity.ReleasePeriodicJob(ReleaseArgs{}) }
 
 // ReleaseWorker works the release job.
-type ReleaseWorker struct {
-	river.WorkerDefaults[ReleaseArgs]
-	svc *Service
-}
+type ReleaseWorker = anonymity.ReleaseWorker[ReleaseArgs]
 
 // NewReleaseWorker returns the River worker for the release job.
-func NewReleaseWorker(s *Service) *ReleaseWorker { return &ReleaseWorker{svc: s} }
-
-// Work releases every due queue.
-func (w *ReleaseWorker) Work(ctx context.Context, _ *river.Job[ReleaseArgs]) error {
-	_, err := w.svc.ReleaseAnonymous(ctx)
-	return err
+func NewReleaseWorker(s *Service) *ReleaseWorker {
+	return anonymity.NewReleaseWorker[ReleaseArgs](s.ReleaseAnonymous)
 }

@@ -149,7 +149,7 @@ func (e *GuardError) Error() string {
 }
 
 // Released is told, in a release's transaction, every learner whose feedback for the
-// activity is released, so that rules that need "feedback given" (certificates) are
+// activity (on the form or on a session) is released, so that rules that need "feedback given" (certificates) are
 // evaluated for all of them at once, never for one at the time they answered. The ids
 // come sorted, in no order of answering.
 type Released func(ctx context.Context, tx pgx.Tx, activityID int64, userIDs []int64) error
@@ -188,6 +188,15 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 
 // Scope names a form's queue in package anonymity's tables.
 func Scope(activityID int64) string { return fmt.Sprintf("feedback:%d", activityID) }
+
+// SessionScope names the queue of a form's responses about one teaching programme
+// session; sessionID 0 is the form's own queue (Scope).
+func SessionScope(activityID, sessionID int64) string {
+	if sessionID == 0 {
+		return Scope(activityID)
+	}
+	return fmt.Sprintf("feedback:%d:%d", activityID, sessionID)
+}
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row

@@ -19,7 +19,10 @@ type PersonalData struct {
 type GaveFeedback struct {
 	ActivityID int64  `json:"activity_id"`
 	Activity   string `json:"activity"`
-	Released   bool   `json:"released"`
+	// SessionID is the teaching programme session the feedback was about; 0 for the
+	// form itself.
+	SessionID int64 `json:"session_id,omitempty"`
+	Released  bool  `json:"released"`
 }
 
 // Erased is what an erasure removed.
@@ -33,8 +36,8 @@ type Erased struct {
 func (s *Service) PersonalData(ctx context.Context, userID int64) (PersonalData, error) {
 	d := PersonalData{GaveFeedback: []GaveFeedback{}}
 	rows, err := s.db.Query(ctx, `
-SELECT g.activity_id, a.title, g.released FROM feedback_given g JOIN activities a ON a.id = g.activity_id
-WHERE g.user_id = $1 ORDER BY g.activity_id`, userID)
+SELECT g.activity_id, a.title, coalesce(g.session_id, 0), g.released FROM feedback_given g JOIN activities a ON a.id = g.activity_id
+WHERE g.user_id = $1 ORDER BY g.activity_id, g.session_id NULLS FIRST`, userID)
 	if err != nil {
 		return d, fmt.Errorf("feedback: personal data of %d: %w", userID, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/huddle-lti/huddle/anonymity"
 )
 
@@ -51,19 +53,38 @@ type OptionCount struct {
 	Percent float64
 }
 
-// Results aggregates the form's released responses, if there are enough.
+// Results aggregates the form's released responses over the term (every session and
+// the form itself), if there are enough.
 func (s *Service) Results(ctx context.Context, f Form) (Results, error) {
+	return s.results(ctx, f, 0)
+}
+
+// SessionResults aggregates the released responses about one teaching programme
+// session, if there are enough. A session's responses are released only in batches of
+// at least the threshold (see release), so its results never move by fewer; a session
+// that never had such a batch shows a count of nothing, and its responses are in the
+// term's results only, from the form's close.
+func (s *Service) SessionResults(ctx context.Context, f Form, sessionID int64) (Results, error) {
+	if sessionID == 0 {
+		return Results{}, ErrNotFound
+	}
+	return s.results(ctx, f, sessionID)
+}
+
+// results reads the responses of one session, or (sessionID 0) all of them.
+func (s *Service) results(ctx context.Context, f Form, sessionID int64) (Results, error) {
 	r := Results{Threshold: f.Threshold}
+	const which = `activity_id = $1 AND ($2::bigint = 0 OR session_id = $2)`
 	if err := s.db.QueryRow(ctx, `
-SELECT (SELECT count(*) FROM feedback_responses WHERE activity_id = $1),
-       coalesce((SELECT withheld FROM feedback_forms WHERE activity_id = $1), 0)`, f.ActivityID).
-		Scan(&r.Responses, &r.Withheld); err != nil {
+SELECT (SELECT count(*) FROM feedback_responses WHERE `+which+`),
+       CASE WHEN $2 = 0 THEN coalesce((SELECT withheld FROM feedback_forms WHERE activity_id = $1), 0) ELSE 0 END`,
+		f.ActivityID, sessionID).Scan(&r.Responses, &r.Withheld); err != nil {
 		return r, fmt.Errorf("feedback: results of %d: %w", f.ActivityID, err)
 	}
 	if r.Responses < max(f.Threshold, MinThreshold) {
 		return r, nil
 	}
-	rows, err := s.db.Query(ctx, `SELECT answers FROM feedback_responses WHERE activity_id = $1`, f.ActivityID)
+	rows, err := s.db.Query(ctx, `SELECT answers FROM feedback_responses WHERE `+which, f.ActivityID, sessionID)
 	if err != nil {
 		return r, fmt.Errorf("feedback: results of %d: %w", f.ActivityID, err)
 	}
@@ -86,6 +107,29 @@ SELECT (SELECT count(*) FROM feedback_responses WHERE activity_id = $1),
 	r.Ready = true
 	r.Questions = Aggregate(f.Questions, all)
 	return r, nil
+}
+
+// SessionCounts is how many released responses each session of the form has, for the
+// list of sessions on the results page; sessions with none are absent. Like Results,
+// it never counts what waits.
+func (s *Service) SessionCounts(ctx context.Context, activityID int64) (map[int64]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT session_id, count(*) FROM feedback_responses
+WHERE activity_id = $1 AND session_id IS NOT NULL GROUP BY session_id`, activityID)
+	if err != nil {
+		return nil, fmt.Errorf("feedback: session counts of %d: %w", activityID, err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		Session int64
+		N       int
+	}])
+	if err != nil {
+		return nil, fmt.Errorf("feedback: session counts of %d: %w", activityID, err)
+	}
+	out := make(map[int64]int, len(list))
+	for _, c := range list {
+		out[c.Session] = c.N
+	}
+	return out, nil
 }
 
 // Aggregate counts answers per question.

@@ -109,6 +109,7 @@ var requirementKinds = []struct {
 	{certificates.MoodleCompletion, "Moodle course completion"},
 	{certificates.AttendedSessions, "Sessions attended in a teaching programme (a number)"},
 	{certificates.AttendedPercent, "Sessions attended in a teaching programme (a percentage)"},
+	{certificates.FeedbackEverySession, "Feedback given for every session attended in a teaching programme"},
 }
 
 // takesCount reports whether a requirement kind reads the form's number.

@@ -15,6 +15,7 @@ import (
 	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/guard"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/programme"
 )
 
 // feedbackSendRoute is the route whose request sends a response. Like the routes that
@@ -44,6 +45,8 @@ var (
 		Message: "You have already sent your feedback for this session. Each person sends it once, and it cannot be changed."}
 	errFeedbackNotOpen = &Problem{Status: fiber.StatusConflict, Code: "feedback_not_open", Title: "Not taking feedback",
 		Message: "This form is not taking feedback: it has not opened yet, or it has closed."}
+	errFeedbackSession = &Problem{Status: fiber.StatusNotFound, Code: "feedback_session", Title: "Not a session of this form",
+		Message: "This session does not ask for feedback with this form, was cancelled, or has not started yet. Open the feedback link from the session's page in the teaching programme."}
 	errFeedbackOpened = &Problem{Status: fiber.StatusConflict, Code: "feedback_opened", Title: "Questions are fixed",
 		Message: "The form is open, so its questions can no longer change: every response must answer the same questions."}
 )
@@ -70,6 +73,71 @@ func (s *Server) feedbackFormOf(c *fiber.Ctx) (feedback.Form, error) {
 	}
 	f, err := s.deps.Feedback.Form(c.UserContext(), *a.Activity)
 	return f, feedbackProblem(err)
+}
+
+// feedbackSession is the teaching programme session a learner gives feedback on, when
+// they came from its page (one form reused for many sessions).
+type feedbackSession struct {
+	ProgrammeID, SessionID int64
+	Title, Day             string
+}
+
+// feedbackSessionOf reads the session a response is about from the programme and
+// session ids the session page's link (and the form's hidden fields) carry: nil when
+// there are none. The session must link this form, not be cancelled and have started.
+func (s *Server) feedbackSessionOf(c *fiber.Ctx, f feedback.Form, programmeID, sessionID string) (*feedbackSession, error) {
+	if programmeID == "" && sessionID == "" {
+		return nil, nil
+	}
+	pid, err1 := strconv.ParseInt(programmeID, 10, 64)
+	sid, err2 := strconv.ParseInt(sessionID, 10, 64)
+	if err1 != nil || err2 != nil || pid <= 0 || sid <= 0 {
+		return nil, errFeedbackSession
+	}
+	ses, err := s.deps.Programmes.Session(c.UserContext(), pid, sid)
+	if errors.Is(err, programme.ErrNotFound) {
+		return nil, errFeedbackSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ses.FeedbackActivityID != f.ActivityID || ses.Cancelled() || s.deps.Feedback.Now().Before(ses.Start) {
+		return nil, errFeedbackSession
+	}
+	return &feedbackSession{ProgrammeID: pid, SessionID: sid, Title: ses.Title,
+		Day: ses.StartLocal().Format("Monday 2 January 2006")}, nil
+}
+
+// feedbackSessionChoice is a session a learner opening the form from Moodle may give
+// feedback on instead of on the form as a whole.
+type feedbackSessionChoice struct {
+	feedbackSession
+	Sent bool
+}
+
+// feedbackSessionChoices lists the sessions that link the form, have started and were
+// not cancelled, newest first, each with whether the learner has answered it.
+func (s *Server) feedbackSessionChoices(c *fiber.Ctx, f feedback.Form) ([]feedbackSessionChoice, error) {
+	ctx := c.UserContext()
+	list, err := s.deps.Programmes.FeedbackSessions(ctx, f.ActivityID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.deps.Feedback.Now()
+	var out []feedbackSessionChoice
+	for i := len(list) - 1; i >= 0; i-- {
+		ses := list[i]
+		if ses.Cancelled() || now.Before(ses.Start) {
+			continue
+		}
+		sent, err := s.deps.Feedback.SentFor(ctx, f.ActivityID, ses.ID, actorOf(c).Session.UserID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, feedbackSessionChoice{Sent: sent, feedbackSession: feedbackSession{ProgrammeID: ses.ActivityID,
+			SessionID: ses.ID, Title: ses.Title, Day: ses.StartLocal().Format("Monday 2 January 2006")}})
+	}
+	return out, nil
 }
 
 // answerField is one question as the answering form shows it.
@@ -117,12 +185,25 @@ func (s *Server) feedbackActivity(c *fiber.Ctx) error {
 	if a.Member.Has(lti.RoleEducator) {
 		return s.renderFeedbackEducator(c, f, fiber.StatusOK, nil)
 	}
-	data := fiber.Map{"Form": f, "Closed": s.deps.Feedback.Closed(f), "Sent": c.Query("sent") != ""}
-	sent, err := s.deps.Feedback.Sent(ctx, f.ActivityID, a.Session.UserID)
+	fs, err := s.feedbackSessionOf(c, f, c.Query("programme"), c.Query("session"))
+	if err != nil {
+		return err
+	}
+	data := fiber.Map{"Form": f, "Closed": s.deps.Feedback.Closed(f), "Sent": c.Query("sent") != "", "For": fs}
+	var sessionID int64
+	if fs != nil {
+		sessionID = fs.SessionID
+	}
+	sent, err := s.deps.Feedback.SentFor(ctx, f.ActivityID, sessionID, a.Session.UserID)
 	if err != nil {
 		return err
 	}
 	data["AlreadySent"] = sent
+	if fs == nil {
+		if data["Sessions"], err = s.feedbackSessionChoices(c, f); err != nil {
+			return err
+		}
+	}
 	data["Fields"] = answerFields(f, nil, nil)
 	data["MaxText"] = feedback.MaxText
 	return c.Render("feedback_answer", page(c, a.Activity.Title, data))
@@ -159,6 +240,16 @@ func (s *Server) feedbackSend(c *fiber.Ctx) error {
 	if a.Member.Has(lti.RoleEducator) || !a.Member.Has(lti.RoleLearner) {
 		return errFeedbackLearnersOnly
 	}
+	fs, err := s.feedbackSessionOf(c, f, c.FormValue("programme"), c.FormValue("session"))
+	if err != nil {
+		return err
+	}
+	var sessionID int64
+	back := "/activities/" + itoa(f.ActivityID) + "?sent=1"
+	if fs != nil {
+		sessionID = fs.SessionID
+		back = fmt.Sprintf("/activities/%d?programme=%d&session=%d&sent=1", f.ActivityID, fs.ProgrammeID, fs.SessionID)
+	}
 	answers := feedback.Answers{}
 	for _, q := range f.Questions {
 		v := strings.TrimSpace(c.FormValue("q_" + q.ID))
@@ -175,13 +266,13 @@ func (s *Server) feedbackSend(c *fiber.Ctx) error {
 			answers[q.ID] = feedback.Answer{Text: c.FormValue("q_" + q.ID)}
 		}
 	}
-	err = s.deps.Feedback.Send(c.UserContext(), f.ActivityID, a.Session.UserID, answers)
+	err = s.deps.Feedback.SendFor(c.UserContext(), f.ActivityID, sessionID, a.Session.UserID, answers)
 	if err == nil {
-		return s.redirect(c, "/activities/"+itoa(f.ActivityID)+"?sent=1")
+		return s.redirect(c, back)
 	}
 	var inv *feedback.InvalidError
 	var ge *feedback.GuardError
-	data := fiber.Map{"Form": f, "MaxText": feedback.MaxText}
+	data := fiber.Map{"Form": f, "MaxText": feedback.MaxText, "For": fs}
 	switch {
 	case errors.As(err, &inv):
 		data["Errors"] = []fieldError{{Field: "q_" + inv.Field, Message: inv.Message}}
@@ -425,12 +516,48 @@ type resultView struct {
 	Chart template.HTML
 }
 
+// sessionResultsRow is one session linked to the form, on the results page.
+type sessionResultsRow struct {
+	ID, ProgrammeID int64
+	Title, Day      string
+	Cancelled       bool
+	Responses       int
+	Ready           bool
+}
+
+// feedbackResultsFor reads the results the page or the CSV asks for: over the term, or
+// (?session=) one session's. A session's results follow the same threshold as the
+// term's (feedback.Service.SessionResults).
+func (s *Server) feedbackResultsFor(c *fiber.Ctx, f feedback.Form) (feedback.Results, *programme.Session, error) {
+	ctx := c.UserContext()
+	raw := c.Query("session")
+	if raw == "" {
+		r, err := s.deps.Feedback.Results(ctx, f)
+		return r, nil, err
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return feedback.Results{}, nil, errFeedbackSession
+	}
+	list, err := s.deps.Programmes.FeedbackSessions(ctx, f.ActivityID)
+	if err != nil {
+		return feedback.Results{}, nil, err
+	}
+	for _, ses := range list {
+		if ses.ID == id {
+			r, err := s.deps.Feedback.SessionResults(ctx, f, id)
+			return r, &ses, err
+		}
+	}
+	return feedback.Results{}, nil, errFeedbackSession
+}
+
 func (s *Server) feedbackResults(c *fiber.Ctx) error {
 	f, err := s.feedbackFormOf(c)
 	if err != nil {
 		return err
 	}
-	r, err := s.deps.Feedback.Results(c.UserContext(), f)
+	r, ses, err := s.feedbackResultsFor(c, f)
 	if err != nil {
 		return err
 	}
@@ -441,7 +568,31 @@ func (s *Server) feedbackResults(c *fiber.Ctx) error {
 			views[i].Chart = barChart(q)
 		}
 	}
-	return c.Render("feedback_results", page(c, "Feedback results", fiber.Map{"Form": f, "Results": r, "Views": views}))
+	data := fiber.Map{"Form": f, "Results": r, "Views": views}
+	title := "Feedback results"
+	if ses != nil {
+		title = "Feedback results: " + ses.Title
+		data["ForSession"] = sessionResultsRow{ID: ses.ID, ProgrammeID: ses.ActivityID, Title: ses.Title,
+			Day: ses.StartLocal().Format("Monday 2 January 2006"), Cancelled: ses.Cancelled()}
+	} else {
+		list, err := s.deps.Programmes.FeedbackSessions(c.UserContext(), f.ActivityID)
+		if err != nil {
+			return err
+		}
+		counts, err := s.deps.Feedback.SessionCounts(c.UserContext(), f.ActivityID)
+		if err != nil {
+			return err
+		}
+		rows := make([]sessionResultsRow, len(list))
+		for i, ses := range list {
+			n := counts[ses.ID]
+			rows[i] = sessionResultsRow{ID: ses.ID, ProgrammeID: ses.ActivityID, Title: ses.Title,
+				Day: ses.StartLocal().Format("Monday 2 January 2006"), Cancelled: ses.Cancelled(), Responses: n,
+				Ready: n >= max(f.Threshold, feedback.MinThreshold)}
+		}
+		data["Sessions"] = rows
+	}
+	return c.Render("feedback_results", page(c, title, data))
 }
 
 func (s *Server) feedbackCSV(c *fiber.Ctx) error {
@@ -449,7 +600,7 @@ func (s *Server) feedbackCSV(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.deps.Feedback.Results(c.UserContext(), f)
+	r, ses, err := s.feedbackResultsFor(c, f)
 	if err != nil {
 		return err
 	}
@@ -462,6 +613,10 @@ func (s *Server) feedbackCSV(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="feedback-%d.csv"`, f.ActivityID))
+	name := fmt.Sprintf("feedback-%d.csv", f.ActivityID)
+	if ses != nil {
+		name = fmt.Sprintf("feedback-%d-session-%d.csv", f.ActivityID, ses.ID)
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	return c.Send(buf.Bytes())
 }

@@ -876,7 +876,7 @@ var feedbackCase = unlinkCase{
 // pg_dump order and request log attacks were right 30 times in 30; with them, about 5.
 func TestFeedbackResponsesAreUnlinkable(t *testing.T) {
 	t.Parallel()
-	s := runFeedbackScenario(t)
+	s := runFeedbackScenario(t, false)
 	d := takeDump(t, s)
 	require.Len(t, d.senders, anonLearners*anonRounds, "every learner's feedback is recorded as given")
 	for _, r := range d.senders {
@@ -885,7 +885,34 @@ func TestFeedbackResponsesAreUnlinkable(t *testing.T) {
 	runAttacks(t, s, d)
 }
 
-func runFeedbackScenario(t *testing.T) *anonScenario {
+// TestSessionFeedbackIsUnlinkable runs the same attacks on one feedback form reused
+// for the five sessions of a teaching programme: each hour the six learners answer
+// from that hour's session page, and the session's six are released as its own batch,
+// tagged with the session. The dump now holds, for each response and each given
+// record, its session: the attacker can narrow a response to the six learners of its
+// session, which is the batch, and no further. Chance is the same 1/6. With the
+// release's two shuffles left out, the heap order, pg_dump order and request log
+// attacks were right 30 times in 30 here too; with them, about 5.
+func TestSessionFeedbackIsUnlinkable(t *testing.T) {
+	t.Parallel()
+	s := runFeedbackScenario(t, true)
+	d := takeDump(t, s)
+	require.Len(t, d.senders, anonLearners*anonRounds, "every learner's feedback on every session is recorded as given")
+	perSession := map[any]int{}
+	for _, r := range d.senders {
+		require.Equal(t, true, r.values["released"], "and released")
+		perSession[r.values["session_id"]]++
+	}
+	require.Len(t, perSession, anonRounds)
+	for _, r := range d.anonymous() {
+		require.NotNil(t, r.values["session_id"], "each response was released with its session's batch")
+	}
+	runAttacks(t, s, d)
+}
+
+// runFeedbackScenario: five feedback forms, one a session, or (perSession) one form
+// linked to five sessions of a teaching programme.
+func runFeedbackScenario(t *testing.T, perSession bool) *anonScenario {
 	t.Helper()
 	ctx := t.Context()
 	clock := fakeclock.New(time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC))
@@ -913,9 +940,32 @@ func runFeedbackScenario(t *testing.T) *anonScenario {
 		h := threadIDRE.FindStringSubmatch(edu.submit(t, path+"/threads",
 			url.Values{"title": {"Round " + strconv.Itoa(r)}, "body": {"Reply here."}}))[1]
 		graded, gradedHosts = append(graded, path), append(gradedHosts, h)
+		if perSession && r > 0 {
+			forms = append(forms, forms[0])
+			continue
+		}
 		_, form := signIn(t, e, educator, link("session-"+strconv.Itoa(r), "session_feedback"))
 		edu.submit(t, form+"/feedback/open", url.Values{})
 		forms = append(forms, form)
+	}
+	// With perSession, the programme's sessions, one an hour, each linked to the form;
+	// extra carries each round's session fields.
+	extra := make([]url.Values, anonRounds)
+	if perSession {
+		_, prog := signIn(t, e, educator, link("programme", "teaching_programme"))
+		for r := range anonRounds {
+			edu.submit(t, prog+"/programme/sessions", url.Values{"title": {"Session " + strconv.Itoa(r)},
+				"date": {"2025-03-04"}, "start": {fmt.Sprintf("%02d:00", 8+r)}, "end": {fmt.Sprintf("%02d:30", 8+r)},
+				"weeks": {"1"}, "feedback_activity": {strings.TrimPrefix(forms[0], "/activities/")}})
+		}
+		rows, err := e.pool.Query(ctx, `SELECT id FROM programme_sessions ORDER BY starts_at`)
+		require.NoError(t, err)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		require.NoError(t, err)
+		require.Len(t, ids, anonRounds)
+		for r, id := range ids {
+			extra[r] = url.Values{"programme": {strings.TrimPrefix(prog, "/activities/")}, "session": {strconv.FormatInt(id, 10)}}
+		}
 	}
 	var people []person
 	for i := range anonLearners {
@@ -941,8 +991,12 @@ func runFeedbackScenario(t *testing.T) *anonScenario {
 			clock.Advance(2 * time.Second)
 			text := randomWords()
 			s.truth[text] = s.learners[i]
-			p.submit(t, forms[r]+"/feedback/responses", url.Values{"q_overall": {strconv.Itoa(1 + (i+r)%5)},
-				"q_relevance": {"4"}, "q_teaching": {"5"}, "q_better": {text}})
+			answers := url.Values{"q_overall": {strconv.Itoa(1 + (i+r)%5)},
+				"q_relevance": {"4"}, "q_teaching": {"5"}, "q_better": {text}}
+			for k, v := range extra[r] {
+				answers[k] = v
+			}
+			p.submit(t, forms[r]+"/feedback/responses", answers)
 		}
 		clock.Set(roundStart.Add(time.Minute))
 		runReleaseJob(t, e)
@@ -982,4 +1036,24 @@ func TestSendingFeedbackWritesOnlyItsQueue(t *testing.T) {
 	require.NotContains(t, logs.String(), r.header.Get("X-Request-Id"), "the answer's request id is in no log line")
 	require.Contains(t, lines[0], `"route":"/activities/:activity/feedback/responses"`)
 	require.NotContains(t, r.location, "response", "the address names no response")
+
+	// The same for a response about a teaching programme session: the session's
+	// queue, its waiting row and given record, nothing else.
+	_, prog := signIn(t, e, educator, programmeLink())
+	edu.submit(t, prog+"/programme/sessions", url.Values{"title": {"Sepsis"}, "date": {"2025-03-04"}, "start": {"07:00"},
+		"end": {"07:30"}, "weeks": {"1"}, "feedback_activity": {strings.TrimPrefix(form, "/activities/")}})
+	var session int64
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT id FROM programme_sessions`).Scan(&session))
+	clock.Advance(5 * time.Minute)
+	before = rowVersions(t, e)
+	logged = len(logs.String())
+	r = lena.b.post(form+"/feedback/responses", url.Values{"csrf": {lena.csrf}, "q_overall": {"4"}, "q_relevance": {"4"},
+		"q_teaching": {"5"}, "programme": {strings.TrimPrefix(prog, "/activities/")}, "session": {strconv.FormatInt(session, 10)}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, []string{"anonymous_queues", "feedback_given", "feedback_pending"}, changedTables(before, rowVersions(t, e)))
+	lines = strings.Split(strings.TrimSpace(logs.String()[logged:]), "\n")
+	require.Len(t, lines, 1)
+	require.NotContains(t, lines[0], "request_id")
+	require.NotContains(t, lines[0], "programme", "the log line names no programme")
+	require.NotContains(t, lines[0], `"session`, "and no session")
 }
