@@ -131,6 +131,10 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	}
 	// Scripts and styles come from Huddle only (no inline scripts). Framing is refused
 	// until a handler knows which platform may frame the page (allowFraming).
-	c.Set(fiber.HeaderContentSecurityPolicy, cspWith("'none'"))
+	c.Set(fiber.HeaderContentSecurityPolicy, defaultCSP)
 	return c.Next()
 }
+
+// defaultCSP is built once: every request carries it, and a calendar app's 304
+// (BenchmarkCalendarFeed) is cheap enough that building it per request showed.
+var defaultCSP = cspWith("'none'")
