@@ -59,7 +59,9 @@ func (s *Server) calendarFeed(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "private, no-cache")
 	c.Set(fiber.HeaderETag, v.ETag)
 	if !v.Modified.IsZero() {
-		c.Set(fiber.HeaderLastModified, v.Modified.UTC().Format(http.TimeFormat))
+		// Appended into the stack, not formatted into a new string: every poll sets it.
+		var buf [len(http.TimeFormat) + 4]byte
+		c.Response().Header.SetBytesV(fiber.HeaderLastModified, v.Modified.UTC().AppendFormat(buf[:0], http.TimeFormat))
 	}
 	if notModified(c.Get(fiber.HeaderIfNoneMatch), c.Get(fiber.HeaderIfModifiedSince), v) {
 		return c.SendStatus(fiber.StatusNotModified)
