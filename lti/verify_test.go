@@ -685,6 +685,10 @@ func TestVerifyIDTokenRejectsForgedSignatures(t *testing.T) {
 		{"signature from another key", sign(t, privateJWK(t, 1, "platform-key-1"), claims), CodeBadSignature},
 		{"payload swapped", parts[0] + "." + b64(resourceLinkClaims(testNow.Add(time.Second))) + "." + parts[2], CodeBadSignature},
 		{"signature stripped", parts[0] + "." + parts[1] + ".", CodeBadSignature},
+		// The signature covers the header as sent too: one still naming RS256 and the
+		// platform's key, but not the one signed, fails.
+		{"header swapped", b64(map[string]string{"alg": "RS256", "kid": "platform-key-1", "typ": "JWT", "x": "1"}) + "." + parts[1] + "." + parts[2], CodeBadSignature},
+		{"signature not base64url", parts[0] + "." + parts[1] + "." + parts[2] + "*", CodeMalformedToken},
 		{"no kid", func() string {
 			tok := jwt.New()
 			for k, v := range claims {

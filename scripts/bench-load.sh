@@ -12,7 +12,10 @@
 #   returning:     the same people, each launched once before measuring (untimed), all
 #                  launches returning
 #
-# BENCH_LOAD_DURATION (5s) bounds each mix, BENCH_LOAD_CONCURRENCY (32) sets the
+# BENCH_LOAD_DURATION (5s) bounds each mix; BENCH_LOAD_LAUNCHES, when set, runs each mix
+# for exactly that many launches instead (at most 2 minutes), so two builds measured
+# back to back play the same mix of first and returning launches whatever their
+# speed on a shared machine. BENCH_LOAD_CONCURRENCY (32) sets the
 # connections; BENCH_LOAD_RATE, when set, adds a start-of-term run paced at that many
 # launches/s (the p99 target is stated at 500). The machine is shared: the load
 # average is printed with the figures. BENCH_LOAD_LOG names a file to keep Huddle's log in;
@@ -23,6 +26,10 @@ cd "$(dirname "$0")/.."
 admin_url="${HUDDLE_TEST_DATABASE_URL:-$(cat .huddle/test-database-url)}"
 duration="${BENCH_LOAD_DURATION:-5s}"
 concurrency="${BENCH_LOAD_CONCURRENCY:-32}"
+length=(--duration "$duration")
+if [ -n "${BENCH_LOAD_LAUNCHES:-}" ]; then
+  length=(--duration 2m --launches "$BENCH_LOAD_LAUNCHES")
+fi
 work=$(mktemp -d)
 db="huddle_bench_$$"
 huddle_pid=""
@@ -90,7 +97,7 @@ run_mix() {
   echo
   echo "== $name: $* (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
   "$work/huddle-load" --target "http://localhost:$port" --huddle-pid "$huddle_pid" \
-    --concurrency "$concurrency" --duration "$duration" --drain-timeout 3m --users 1000 --courses 20 "$@"
+    --concurrency "$concurrency" "${length[@]}" --drain-timeout 3m --users 1000 --courses 20 "$@"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work counts in it)"
   stop_huddle
 }

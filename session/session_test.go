@@ -434,3 +434,43 @@ SELECT concat((SELECT string_agg(s::text || encode(s.id_hash, 'escape'), ' ') FR
 	require.NotContains(t, dump, id)
 	require.NotContains(t, dump, ticket)
 }
+
+// Recording a session's use rewrites last_seen_at and expires_at, once a minute of
+// every signed-in person's use. Neither is indexed (nothing looks sessions up by
+// them), so the touch is a heap-only update: no new entries in the session's indexes.
+func TestTouchIsHeapOnly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	b := setup(t)
+	// One connection, so the statistics this test reads are its own backend's, flushed
+	// when it asks.
+	cfg, err := pgxpool.ParseConfig(b.pool.Config().ConnString())
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	one, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(one.Close)
+	s := session.NewStore(one, session.Options{Now: b.clock.Now})
+	id, _, err := s.CreateWith(ctx, session.NewSession{UserID: b.lena, PlatformID: b.platformID, Framed: true})
+	require.NoError(t, err)
+
+	updates := func() (all, hot int64) {
+		t.Helper()
+		_, err := one.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
+		require.NoError(t, err)
+		_, err = one.Exec(ctx, `SELECT 1`) // the flush happens when that statement's transaction ends
+		require.NoError(t, err)
+		require.NoError(t, one.QueryRow(ctx,
+			`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'sessions'`).Scan(&all, &hot))
+		return all, hot
+	}
+	all0, hot0 := updates()
+	for range 3 {
+		b.clock.Advance(2 * time.Minute) // past touchEvery: each Get records the use
+		_, err = s.Get(ctx, id)
+		require.NoError(t, err)
+	}
+	all, hot := updates()
+	require.Equal(t, int64(3), all-all0, "touches recorded")
+	require.Equal(t, int64(3), hot-hot0, "touches that were heap-only updates")
+}
