@@ -396,17 +396,9 @@ func (s *Service) recordOf(ctx context.Context, id, token string, withCredential
 	var c Certificate
 	var same bool
 	var credential []byte
-	err := s.db.QueryRow(ctx, `
-SELECT c.id::text, c.code, coalesce(c.activity_id, 0), coalesce(c.user_id, 0), c.subject_id::text,
-    c.learner_name, c.registration_number, c.achievement_name, c.course_title, c.organisation,
-    c.cpd_hours::float8, c.signatory_name, c.signatory_role, c.valid_from, c.valid_until, c.key_id,
-    c.jws = $2, c.revoked_at, c.revoked_reason, coalesce(c.replaced_by::text, ''),
-    CASE WHEN $3 THEN c.credential::text END
+	err := s.db.QueryRow(ctx, recordColumns+`, c.jws = $2, CASE WHEN $3 THEN c.credential::text END
 FROM certificates c
-WHERE c.id = $1`, id, token, withCredential).Scan(&c.ID, &c.Code, &c.ActivityID, &c.UserID, &c.SubjectID, &c.LearnerName,
-		&c.RegistrationNumber, &c.AchievementName, &c.CourseTitle, &c.Organisation, &c.CPDHours, &c.SignatoryName,
-		&c.SignatoryRole, &c.ValidFrom, &c.ValidUntil, &c.KeyID, &same, &c.RevokedAt, &c.RevokedReason, &c.ReplacedBy,
-		&credential)
+WHERE c.id = $1`, id, token, withCredential).Scan(append(c.recordFields(), &same, &credential)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, ErrNotFound
 	}
@@ -417,6 +409,41 @@ WHERE c.id = $1`, id, token, withCredential).Scan(&c.ID, &c.Code, &c.ActivityID,
 		c.Credential = credential
 	}
 	return &c, same, nil
+}
+
+// recordByCode reads the record of the certificate with a verification code, without
+// its token and credential (the public page shows neither): the SHA-256 of the token,
+// which the record cache keys on, is computed by PostgreSQL, so the 6 KB of token and
+// credential are not sent, and no JSON is decoded.
+func (s *Service) recordByCode(ctx context.Context, code string) (*Certificate, [sha256.Size]byte, error) {
+	var c Certificate
+	var digest [sha256.Size]byte
+	var sum []byte
+	err := s.db.QueryRow(ctx, recordColumns+`, sha256(convert_to(c.jws, 'UTF8'))
+FROM certificates c
+WHERE c.code = $1`, code).Scan(append(c.recordFields(), &sum)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, digest, ErrNotFound
+	}
+	if err != nil {
+		return nil, digest, err
+	}
+	copy(digest[:], sum)
+	return &c, digest, nil
+}
+
+// recordColumns are a certificate record's columns but its token and credential,
+// scanned by recordFields.
+const recordColumns = `
+SELECT c.id::text, c.code, coalesce(c.activity_id, 0), coalesce(c.user_id, 0), c.subject_id::text,
+    c.learner_name, c.registration_number, c.achievement_name, c.course_title, c.organisation,
+    c.cpd_hours::float8, c.signatory_name, c.signatory_role, c.valid_from, c.valid_until, c.key_id,
+    c.revoked_at, c.revoked_reason, coalesce(c.replaced_by::text, '')`
+
+func (c *Certificate) recordFields() []any {
+	return []any{&c.ID, &c.Code, &c.ActivityID, &c.UserID, &c.SubjectID, &c.LearnerName, &c.RegistrationNumber,
+		&c.AchievementName, &c.CourseTitle, &c.Organisation, &c.CPDHours, &c.SignatoryName, &c.SignatoryRole,
+		&c.ValidFrom, &c.ValidUntil, &c.KeyID, &c.RevokedAt, &c.RevokedReason, &c.ReplacedBy}
 }
 
 // verdict is the status of a certificate whose token checked out, from its record now.
@@ -486,13 +513,12 @@ func (s *Service) VerifyCode(ctx context.Context, code string) (*Verification, e
 	if r, ok := s.verified.recordByCode(code, now); ok {
 		c, read = &r.cert, r.read
 	} else {
-		full, err := certificateBy(ctx, s.db, `c.code = $1`, code)
+		rec, digest, err := s.recordByCode(ctx, code)
 		if err != nil {
 			return nil, fmt.Errorf("certificates: verify code: %w", err)
 		}
-		s.verified.putRecord(full, sha256.Sum256([]byte(full.JWS)), now)
-		full.JWS, full.Credential = "", nil
-		c = full
+		s.verified.putRecord(rec, digest, now)
+		c = rec
 	}
 	st := c.StatusAt(now)
 	return &Verification{Status: st, Reason: c.Explain(st), Certificate: c, Read: read}, nil

@@ -2,6 +2,7 @@ package certificates
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
@@ -92,4 +93,36 @@ func TestHeaderFieldsHuddleNeverWritesAreRefused(t *testing.T) {
 			require.Contains(t, v.Reason, "never writes")
 		})
 	}
+}
+
+// TestRecordByCodeDigestIsTheTokens: the public page's record read has PostgreSQL
+// hash the token rather than send it; the record cache must hold the same SHA-256 as
+// Verify computes over the token, or a verification after a page view would read
+// PostgreSQL again for nothing (and a wrong digest could never match).
+func TestRecordByCodeDigestIsTheTokens(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	base, _ := url.Parse("https://huddle.test")
+	now := func() time.Time { return time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC) }
+	keys := NewIssuingKeys(pool, sealer, base, now, 1024)
+	require.NoError(t, keys.Ensure(ctx))
+	svc := NewService(pool, keys, base, Options{Now: now})
+	c, _, err := svc.Issue(ctx, Award{LearnerName: "Priya Shah", Email: "priya.shah@nhs.example",
+		CourseTitle: "Acute Medicine Teaching", Definition: Definition{Title: "Recognising and managing sepsis",
+			CPDHours: 6.5, Organisation: "Example NHS Foundation Trust"}})
+	require.NoError(t, err)
+
+	v, err := svc.VerifyCode(ctx, c.Code)
+	require.NoError(t, err)
+	require.Equal(t, StatusValid, v.Status)
+	require.Empty(t, v.Certificate.JWS, "the page's record holds no token")
+	require.Nil(t, v.Certificate.Credential)
+	r, ok := svc.verified.record(c.ID, now())
+	require.True(t, ok)
+	require.Equal(t, sha256.Sum256([]byte(c.JWS)), r.token)
+	require.Equal(t, c.LearnerName, r.cert.LearnerName)
+	require.Equal(t, c.Code, r.cert.Code)
 }
