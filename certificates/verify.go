@@ -222,8 +222,9 @@ type Verification struct {
 // (one Huddle published), the RS256 signature, the claims against the credential,
 // and then Huddle's record of it (revoked, expired). A token checked before is not
 // checked again, and its record is read at most once per RecordTTL, so a revocation
-// made on another instance shows here within RecordTTL. It returns ErrNotJWS only when token has not even the shape of a JWS;
-// every other defect is a Verification with StatusInvalid.
+// made on another instance shows here within RecordTTL. It returns ErrNotJWS only
+// when token has not even the shape of a JWS; every other defect is a Verification
+// with StatusInvalid.
 func (s *Service) Verify(ctx context.Context, token string) (*Verification, error) {
 	token = strings.TrimSpace(token)
 	if !isCompactJWS(token) {
@@ -256,7 +257,9 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 	// signature. The algorithm is fixed by the verifier, never taken from the token.
 	var reason string
 	var keyErr error
+	parsed := false
 	provider := jws.KeyProviderFunc(func(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+		parsed = true
 		key, why, err := s.headerKey(ctx, sig.ProtectedHeaders())
 		if why != "" || err != nil {
 			reason, keyErr = why, err
@@ -271,6 +274,8 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 		return nil, keyErr
 	case reason != "":
 		return invalid(reason)
+	case err != nil && !parsed:
+		return invalid("The certificate is damaged: its parts do not decode.")
 	case err != nil:
 		return invalid("The signature does not match: the certificate was changed after Huddle signed it, or someone else signed it.")
 	}

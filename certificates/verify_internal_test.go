@@ -126,3 +126,17 @@ func TestRecordByCodeDigestIsTheTokens(t *testing.T) {
 	require.Equal(t, c.LearnerName, r.cert.LearnerName)
 	require.Equal(t, c.Code, r.cert.Code)
 }
+
+// TestDamagedTokenSaysSo: a token shaped like a JWS whose parts do not decode is
+// "invalid" as damaged, not as a signature that does not match (the header is read
+// inside jws.Verify, so Verify tells the two apart by whether it got that far).
+func TestDamagedTokenSaysSo(t *testing.T) {
+	t.Parallel()
+	svc := NewService(nil, nil, nil, Options{})
+	for _, token := range []string{"a.b.c", "eyJhbGciOiJSUzI1NiJ9.e30.A"} {
+		v, err := svc.Verify(t.Context(), token)
+		require.NoError(t, err)
+		require.Equal(t, StatusInvalid, v.Status)
+		require.Contains(t, v.Reason, "damaged", token)
+	}
+}
