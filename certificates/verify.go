@@ -2,6 +2,7 @@ package certificates
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
@@ -215,17 +218,13 @@ type Verification struct {
 	Read time.Time
 }
 
-// allowedHeader is every JOSE header parameter Huddle writes (OB 3.0 §8.2.4.1 asks
-// for alg, kid and typ). A token carrying any other (jwk, jku, x5u, crit, b64) was
-// not issued by Huddle, and some of them change how the signature would be checked.
-var allowedHeader = map[string]bool{jws.AlgorithmKey: true, jws.TypeKey: true, jws.KeyIDKey: true}
-
 // Verify checks a compact JWS as Huddle issues certificates: the header, the key
 // (one Huddle published), the RS256 signature, the claims against the credential,
 // and then Huddle's record of it (revoked, expired). A token checked before is not
 // checked again, and its record is read at most once per RecordTTL, so a revocation
-// made on another instance shows here within RecordTTL. It returns ErrNotJWS only when token has not even the shape of a JWS;
-// every other defect is a Verification with StatusInvalid.
+// made on another instance shows here within RecordTTL. It returns ErrNotJWS only
+// when token has not even the shape of a JWS; every other defect is a Verification
+// with StatusInvalid.
 func (s *Service) Verify(ctx context.Context, token string) (*Verification, error) {
 	token = strings.TrimSpace(token)
 	if !isCompactJWS(token) {
@@ -239,7 +238,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 			c.JWS, c.Credential = token, hit.record
 			return s.verdict(&c, hit.payload), nil
 		}
-		c, same, err := s.recordOf(ctx, hit.id, token)
+		c, same, err := s.recordOf(ctx, hit.id, token, false)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
@@ -253,91 +252,203 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 	invalid := func(reason string) (*Verification, error) {
 		return &Verification{Status: StatusInvalid, Reason: reason}, nil
 	}
-	msg, err := jws.Parse([]byte(token), jws.WithCompact())
-	if err != nil || len(msg.Signatures()) != 1 {
-		return invalid("The certificate is damaged: its parts do not decode.")
-	}
-	hdr := msg.Signatures()[0].ProtectedHeaders()
-	fields, err := hdr.AsMap(ctx)
-	if err != nil {
-		return invalid("The certificate's header cannot be read.")
-	}
-	for name := range fields {
-		if !allowedHeader[name] {
-			return invalid("The certificate's header carries a field Huddle never writes.")
+	// One parse: jws.Verify parses the compact form, hands the parsed header to the
+	// key provider (which checks it and picks the key its kid names), and checks the
+	// signature. The algorithm is fixed by the verifier, never taken from the token.
+	var reason string
+	var keyErr error
+	parsed := false
+	provider := jws.KeyProviderFunc(func(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+		parsed = true
+		key, why, err := s.headerKey(ctx, sig.ProtectedHeaders())
+		if why != "" || err != nil {
+			reason, keyErr = why, err
+			return errRefusedHeader
 		}
-	}
-	if hdr.Algorithm() != jwa.RS256 {
-		return invalid("The certificate is not signed with the algorithm Huddle uses (RS256).")
-	}
-	if hdr.Type() != JWTType {
-		return invalid("The certificate's header does not say it is a verifiable credential.")
-	}
-	key, err := s.keys.publicKey(ctx, hdr.KeyID())
-	if errors.Is(err, ErrUnknownKey) {
-		return invalid("The certificate names a signing key Huddle never published.")
-	}
-	if err != nil {
-		return nil, err
-	}
-	// The algorithm is fixed by the verifier, never taken from the token.
-	payload, err := jws.Verify([]byte(token), jws.WithKey(jwa.RS256, key))
-	if err != nil {
+		sink.Key(jwa.RS256, key)
+		return nil
+	})
+	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(provider), jws.WithContext(ctx))
+	switch {
+	case keyErr != nil:
+		return nil, keyErr
+	case reason != "":
+		return invalid(reason)
+	case err != nil && !parsed:
+		return invalid("The certificate is damaged: its parts do not decode.")
+	case err != nil:
 		return invalid("The signature does not match: the certificate was changed after Huddle signed it, or someone else signed it.")
 	}
-	var body struct {
-		Credential
-		JWTClaims
-	}
+	var body verifiedClaims
 	if err := json.Unmarshal(payload, &body); err != nil {
 		return invalid("The certificate's contents cannot be read.")
 	}
-	if reason := claimsMismatch(body.Credential, body.JWTClaims); reason != "" {
+	if reason := claimsMismatch(&body); reason != "" {
 		return invalid(reason)
 	}
 	id, ok := strings.CutPrefix(body.ID, "urn:uuid:")
 	if !ok {
 		return invalid("The certificate's id is not one Huddle writes.")
 	}
-	c, err := s.Certificate(ctx, id)
+	if _, err := uuid.Parse(id); err != nil {
+		return unknownCertificate(payload), nil
+	}
+	c, same, err := s.recordOf(ctx, id, token, true)
 	if errors.Is(err, ErrNotFound) {
-		return &Verification{Status: StatusUnknown, Credential: payload,
-			Reason: "The signature is Huddle's, but Huddle has no record of this certificate."}, nil
+		return unknownCertificate(payload), nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if c.JWS != token {
+	if !same {
 		// Signed by Huddle's key yet not what Huddle issued under this id.
 		return invalid("The certificate does not match Huddle's record of it.")
 	}
+	c.JWS = token
 	s.verified.put(digest, verifiedToken{id: id, payload: payload, record: c.Credential})
 	s.verified.putRecord(c, digest, s.now())
 	return s.verdict(c, payload), nil
 }
 
-// recordOf reads the record of a token already checked: every column but the token
-// and credential themselves (the caller has both), and whether the record still holds
-// exactly that token. A third of the bytes of a whole record, and no JSON to decode.
-func (s *Service) recordOf(ctx context.Context, id, token string) (*Certificate, bool, error) {
+func unknownCertificate(payload json.RawMessage) *Verification {
+	return &Verification{Status: StatusUnknown, Credential: payload,
+		Reason: "The signature is Huddle's, but Huddle has no record of this certificate."}
+}
+
+// errRefusedHeader stops jws.Verify when the key provider refused a token's header;
+// the provider has said why.
+var errRefusedHeader = errors.New("certificates: header refused")
+
+// refusedHeader is every JOSE header parameter jws knows that Huddle never writes
+// (OB 3.0 §8.2.4.1 asks for alg, kid and typ only). A token carrying any of them, or
+// any parameter jws does not know (b64 among them), was not issued by Huddle, and
+// some of them change how the signature would be checked. Asked one by one rather than
+// through Headers.AsMap, which copied the whole header into a new map per token.
+var refusedHeader = []string{jws.ContentTypeKey, jws.CriticalKey, jws.JWKKey, jws.JWKSetURLKey,
+	jws.X509CertChainKey, jws.X509CertThumbprintKey, jws.X509CertThumbprintS256Key, jws.X509URLKey}
+
+// headerKey checks a token's protected header as Huddle writes it and returns the
+// published key its kid names, or why the token is invalid, or an error reading keys.
+func (s *Service) headerKey(ctx context.Context, hdr jws.Headers) (*rsa.PublicKey, string, error) {
+	for _, name := range refusedHeader {
+		if _, ok := hdr.Get(name); ok {
+			return nil, "The certificate's header carries a field Huddle never writes.", nil
+		}
+	}
+	if len(hdr.PrivateParams()) != 0 { // hdr is this call's own parse: no one else reads it
+		return nil, "The certificate's header carries a field Huddle never writes.", nil
+	}
+	if hdr.Algorithm() != jwa.RS256 {
+		return nil, "The certificate is not signed with the algorithm Huddle uses (RS256).", nil
+	}
+	if hdr.Type() != JWTType {
+		return nil, "The certificate's header does not say it is a verifiable credential.", nil
+	}
+	key, err := s.keys.publicKey(ctx, hdr.KeyID())
+	if errors.Is(err, ErrUnknownKey) {
+		return nil, "The certificate names a signing key Huddle never published.", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	pub, err := rsaKey(key)
+	if err != nil {
+		return nil, "", err
+	}
+	return pub, "", nil
+}
+
+// rsaKeys remembers each published issuing key (as IssuingKeys caches it) as an
+// *rsa.PublicKey: handed a jwk.Key, jws converted it to one (new big.Ints) on every
+// verification. A published key never changes, and there are as many entries as
+// issuing keys IssuingKeys has cached.
+var rsaKeys sync.Map // jwk.Key -> *rsa.PublicKey
+
+func rsaKey(key jwk.Key) (*rsa.PublicKey, error) {
+	if pub, ok := rsaKeys.Load(key); ok {
+		return pub.(*rsa.PublicKey), nil
+	}
+	var pub rsa.PublicKey
+	if err := key.Raw(&pub); err != nil {
+		return nil, fmt.Errorf("certificates: issuing key %s: %w", key.KeyID(), err)
+	}
+	rsaKeys.Store(key, &pub)
+	return &pub, nil
+}
+
+// verifiedClaims is what Verify reads of a verified payload: the registered claims
+// and the credential fields they mirror (OB 3.0 §8.2.4.2), and nothing else, so the
+// achievement and identifiers are scanned past rather than copied.
+type verifiedClaims struct {
+	ID     string `json:"id"`
+	Issuer struct {
+		ID string `json:"id"`
+	} `json:"issuer"`
+	ValidFrom         string `json:"validFrom"`
+	ValidUntil        string `json:"validUntil"`
+	CredentialSubject struct {
+		ID string `json:"id"`
+	} `json:"credentialSubject"`
+	JWTClaims
+}
+
+// recordOf reads the record of certificate id in one indexed statement: every column
+// but the token itself, whether the record holds exactly token (compared in
+// PostgreSQL, so the 3 KB token is not sent back), and the credential when
+// withCredential (the caller of a token already checked has it). The credential is
+// read as bytes, not through encoding/json: PostgreSQL wrote it as valid JSON.
+func (s *Service) recordOf(ctx context.Context, id, token string, withCredential bool) (*Certificate, bool, error) {
 	var c Certificate
 	var same bool
-	err := s.db.QueryRow(ctx, `
-SELECT c.id::text, c.code, coalesce(c.activity_id, 0), coalesce(c.user_id, 0), c.subject_id::text,
-    c.learner_name, c.registration_number, c.achievement_name, c.course_title, c.organisation,
-    c.cpd_hours::float8, c.signatory_name, c.signatory_role, c.valid_from, c.valid_until, c.key_id,
-    c.jws = $2, c.revoked_at, c.revoked_reason, coalesce(c.replaced_by::text, '')
+	var credential []byte
+	err := s.db.QueryRow(ctx, recordColumns+`, c.jws = $2, CASE WHEN $3 THEN c.credential::text END
 FROM certificates c
-WHERE c.id = $1`, id, token).Scan(&c.ID, &c.Code, &c.ActivityID, &c.UserID, &c.SubjectID, &c.LearnerName,
-		&c.RegistrationNumber, &c.AchievementName, &c.CourseTitle, &c.Organisation, &c.CPDHours, &c.SignatoryName,
-		&c.SignatoryRole, &c.ValidFrom, &c.ValidUntil, &c.KeyID, &same, &c.RevokedAt, &c.RevokedReason, &c.ReplacedBy)
+WHERE c.id = $1`, id, token, withCredential).Scan(append(c.recordFields(), &same, &credential)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, ErrNotFound
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("certificates: record %s: %w", id, err)
 	}
+	if credential != nil {
+		c.Credential = credential
+	}
 	return &c, same, nil
+}
+
+// recordByCode reads the record of the certificate with a verification code, without
+// its token and credential (the public page shows neither): the SHA-256 of the token,
+// which the record cache keys on, is computed by PostgreSQL, so the 6 KB of token and
+// credential are not sent, and no JSON is decoded.
+func (s *Service) recordByCode(ctx context.Context, code string) (*Certificate, [sha256.Size]byte, error) {
+	var c Certificate
+	var digest [sha256.Size]byte
+	var sum []byte
+	err := s.db.QueryRow(ctx, recordColumns+`, sha256(convert_to(c.jws, 'UTF8'))
+FROM certificates c
+WHERE c.code = $1`, code).Scan(append(c.recordFields(), &sum)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, digest, ErrNotFound
+	}
+	if err != nil {
+		return nil, digest, err
+	}
+	copy(digest[:], sum)
+	return &c, digest, nil
+}
+
+// recordColumns are a certificate record's columns but its token and credential,
+// scanned by recordFields.
+const recordColumns = `
+SELECT c.id::text, c.code, coalesce(c.activity_id, 0), coalesce(c.user_id, 0), c.subject_id::text,
+    c.learner_name, c.registration_number, c.achievement_name, c.course_title, c.organisation,
+    c.cpd_hours::float8, c.signatory_name, c.signatory_role, c.valid_from, c.valid_until, c.key_id,
+    c.revoked_at, c.revoked_reason, coalesce(c.replaced_by::text, '')`
+
+func (c *Certificate) recordFields() []any {
+	return []any{&c.ID, &c.Code, &c.ActivityID, &c.UserID, &c.SubjectID, &c.LearnerName, &c.RegistrationNumber,
+		&c.AchievementName, &c.CourseTitle, &c.Organisation, &c.CPDHours, &c.SignatoryName, &c.SignatoryRole,
+		&c.ValidFrom, &c.ValidUntil, &c.KeyID, &c.RevokedAt, &c.RevokedReason, &c.ReplacedBy}
 }
 
 // verdict is the status of a certificate whose token checked out, from its record now.
@@ -353,7 +464,8 @@ func (s *Service) verdict(c *Certificate, payload json.RawMessage) *Verification
 
 // claimsMismatch checks the registered claims mirror the credential (OB 3.0 §8.2.4.2
 // under VC DM 2.0); it returns why not, or "".
-func claimsMismatch(c Credential, j JWTClaims) string {
+func claimsMismatch(c *verifiedClaims) string {
+	j := &c.JWTClaims
 	from, err := time.Parse(time.RFC3339, c.ValidFrom)
 	switch {
 	case j.Issuer == "" || j.Issuer != c.Issuer.ID:
@@ -406,13 +518,12 @@ func (s *Service) VerifyCode(ctx context.Context, code string) (*Verification, e
 	if r, ok := s.verified.recordByCode(code, now); ok {
 		c, read = &r.cert, r.read
 	} else {
-		full, err := certificateBy(ctx, s.db, `c.code = $1`, code)
+		rec, digest, err := s.recordByCode(ctx, code)
 		if err != nil {
 			return nil, fmt.Errorf("certificates: verify code: %w", err)
 		}
-		s.verified.putRecord(full, sha256.Sum256([]byte(full.JWS)), now)
-		full.JWS, full.Credential = "", nil
-		c = full
+		s.verified.putRecord(rec, digest, now)
+		c = rec
 	}
 	st := c.StatusAt(now)
 	return &Verification{Status: st, Reason: c.Explain(st), Certificate: c, Read: read}, nil

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -37,6 +38,7 @@ type verifyBench struct {
 	cert    *certificates.Certificate
 	clients []*http.Client
 	pool    *pgxpool.Pool
+	certs   *certificates.Service
 }
 
 func newVerifyBench(b *testing.B) *verifyBench {
@@ -66,7 +68,7 @@ func newVerifyBench(b *testing.B) *verifyBench {
 	}()
 	b.Cleanup(func() { stop(); <-done })
 
-	vb := &verifyBench{base: "http://" + ln.Addr().String(), cert: cert, pool: pool}
+	vb := &verifyBench{base: "http://" + ln.Addr().String(), cert: cert, pool: pool, certs: a.Certificates}
 	for i := range verifyClients {
 		n := i + 1 // 127.0.0.1 .. 127.0.0.255, then 127.0.1.0
 		src := &net.TCPAddr{IP: net.IPv4(127, 0, byte(n>>8), byte(n))}
@@ -129,6 +131,87 @@ func BenchmarkVerifyPage(b *testing.B) {
 		i := int(next.Add(1))
 		t0 := time.Now()
 		failure := vb.do(i, http.MethodGet, path, "", "Valid certificate")
+		return time.Since(t0), failure
+	})
+}
+
+// verifyDistinct is how many distinct certificates the Distinct benchmarks cycle over:
+// more than certificates.Verify remembers as checked (4,096 tokens, 4,096 records), so
+// most verifications are first-time ones, as when employers and e-portfolios check
+// many learners' certificates rather than one over and over.
+const verifyDistinct = 5000
+
+// issueDistinct issues n certificates to n different learners through the service's
+// own Issue (signed with production's 3072-bit key), four at a time, and returns them.
+func (vb *verifyBench) issueDistinct(b *testing.B, n int) []*certificates.Certificate {
+	b.Helper()
+	out := make([]*certificates.Certificate, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				c, _, err := vb.certs.Issue(b.Context(), certificates.Award{
+					LearnerName: fmt.Sprintf("Learner %05d", i), Email: fmt.Sprintf("learner%d@nhs.example", i),
+					CourseTitle: "Acute Medicine Teaching",
+					Definition: certificates.Definition{Title: "Recognising and managing sepsis", Description: "A study day.",
+						CPDHours: 6.5, Organisation: "Example NHS Foundation Trust", SignatoryName: "Dr Ada Lovelace",
+						SignatoryRole: "Director of Medical Education"},
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				out[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	require.NoError(b, <-errs)
+	return out
+}
+
+// distinctCount is how many certificates a Distinct benchmark issues for b.N
+// requests: verifyDistinct, or b.N when fewer requests are made (every one of them is
+// then a first-time verification); Go's first call with b.N = 1 issues one.
+func distinctCount(b *testing.B) int { return max(1, min(b.N, verifyDistinct)) }
+
+// BenchmarkVerifyAPIDistinct is BenchmarkVerifyAPI with requests cycling over up to
+// 5,000 distinct certificates, each verified for the first time by this instance
+// until the cycle comes round (and then mostly again, the caches being smaller than
+// the cycle): RS256 with a 3072-bit key, the header and claims checked and the record
+// read from PostgreSQL on most requests. Run with a fixed -benchtime (e.g. 10000x):
+// the setup signs one certificate per request up to 5,000.
+func BenchmarkVerifyAPIDistinct(b *testing.B) {
+	vb := newVerifyBench(b)
+	certs := vb.issueDistinct(b, distinctCount(b))
+	var next atomic.Int64
+	vb.parallelTimedSpread(b, "verifications/s", func() (time.Duration, string) {
+		i := int(next.Add(1))
+		t0 := time.Now()
+		failure := vb.do(i, http.MethodPost, "/api/v1/verify", certs[i%len(certs)].JWS, `"status":"valid"`)
+		return time.Since(t0), failure
+	})
+}
+
+// BenchmarkVerifyPageDistinct is BenchmarkVerifyPage cycling over distinct
+// certificates likewise: most pages need their record read and the page rendered.
+func BenchmarkVerifyPageDistinct(b *testing.B) {
+	vb := newVerifyBench(b)
+	certs := vb.issueDistinct(b, distinctCount(b))
+	var next atomic.Int64
+	vb.parallelTimedSpread(b, "pages/s", func() (time.Duration, string) {
+		i := int(next.Add(1))
+		t0 := time.Now()
+		failure := vb.do(i, http.MethodGet, "/verify/"+certs[i%len(certs)].Code, "", "Valid certificate")
 		return time.Since(t0), failure
 	})
 }

@@ -1,0 +1,142 @@
+package certificates
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/stretchr/testify/require"
+
+	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/seal"
+)
+
+// TestHeaderFieldsHuddleNeverWritesAreRefused signs a certificate's own payload with
+// Huddle's own issuing key under headers Huddle never writes: the signature is then
+// genuine, so only the header check (not the signature, not the record) can refuse
+// them. Verify checks the header inside jws.Verify's key provider, field by field;
+// this pins that every such field, known to jws or not, is still "invalid" for that
+// reason, and that the same signing with Huddle's exact header verifies (the test can
+// tell a refused header from a broken signing).
+func TestHeaderFieldsHuddleNeverWritesAreRefused(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	base, _ := url.Parse("https://huddle.test")
+	now := func() time.Time { return time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC) }
+	keys := NewIssuingKeys(pool, sealer, base, now, 1024)
+	require.NoError(t, keys.Ensure(ctx))
+	svc := NewService(pool, keys, base, Options{Now: now})
+	c, _, err := svc.Issue(ctx, Award{LearnerName: "Priya Shah", Email: "priya.shah@nhs.example",
+		CourseTitle: "Acute Medicine Teaching", Definition: Definition{Title: "Recognising and managing sepsis",
+			CPDHours: 6.5, Organisation: "Example NHS Foundation Trust", SignatoryName: "Dr Ada Lovelace",
+			SignatoryRole: "Director of Medical Education"}})
+	require.NoError(t, err)
+	key, _, err := keys.signingKey(ctx, pool)
+	require.NoError(t, err)
+
+	parts := strings.Split(c.JWS, ".")
+	headerJSON, err := base64.RawURLEncoding.DecodeString(parts[0])
+	require.NoError(t, err)
+	var header map[string]any
+	require.NoError(t, json.Unmarshal(headerJSON, &header))
+	resign := func(extra map[string]any) string {
+		h := map[string]any{}
+		for k, v := range header {
+			h[k] = v
+		}
+		for k, v := range extra {
+			h[k] = v
+		}
+		raw, err := json.Marshal(h)
+		require.NoError(t, err)
+		input := base64.RawURLEncoding.EncodeToString(raw) + "." + parts[1]
+		signer, err := jws.NewSigner(jwa.RS256)
+		require.NoError(t, err)
+		sig, err := signer.Sign([]byte(input), key)
+		require.NoError(t, err)
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+
+	// Control: Huddle's header signed again is Huddle's token (RS256 is deterministic).
+	same := resign(nil)
+	require.Equal(t, c.JWS, same)
+	v, err := svc.Verify(ctx, same)
+	require.NoError(t, err)
+	require.Equal(t, StatusValid, v.Status, v.Reason)
+
+	for name, extra := range map[string]map[string]any{
+		"cty":       {"cty": "vc"},
+		"empty cty": {"cty": ""},
+		"crit":      {"crit": []string{"exp"}},
+		"b64":       {"b64": true},
+		"jku":       {"jku": "https://evil.test/keys"},
+		"jwk":       {"jwk": map[string]any{"kty": "oct", "k": "AAAA"}},
+		"x5u":       {"x5u": "https://evil.test/cert"},
+		"x5t":       {"x5t": "AAAA"},
+		"x5t#S256":  {"x5t#S256": "AAAA"},
+		"private":   {"huddle": "yes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v, err := svc.Verify(ctx, resign(extra))
+			require.NoError(t, err)
+			require.Equal(t, StatusInvalid, v.Status)
+			require.Contains(t, v.Reason, "never writes")
+		})
+	}
+}
+
+// TestRecordByCodeDigestIsTheTokens: the public page's record read has PostgreSQL
+// hash the token rather than send it; the record cache must hold the same SHA-256 as
+// Verify computes over the token, or a verification after a page view would read
+// PostgreSQL again for nothing (and a wrong digest could never match).
+func TestRecordByCodeDigestIsTheTokens(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := dbtest.New(t)
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	base, _ := url.Parse("https://huddle.test")
+	now := func() time.Time { return time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC) }
+	keys := NewIssuingKeys(pool, sealer, base, now, 1024)
+	require.NoError(t, keys.Ensure(ctx))
+	svc := NewService(pool, keys, base, Options{Now: now})
+	c, _, err := svc.Issue(ctx, Award{LearnerName: "Priya Shah", Email: "priya.shah@nhs.example",
+		CourseTitle: "Acute Medicine Teaching", Definition: Definition{Title: "Recognising and managing sepsis",
+			CPDHours: 6.5, Organisation: "Example NHS Foundation Trust"}})
+	require.NoError(t, err)
+
+	v, err := svc.VerifyCode(ctx, c.Code)
+	require.NoError(t, err)
+	require.Equal(t, StatusValid, v.Status)
+	require.Empty(t, v.Certificate.JWS, "the page's record holds no token")
+	require.Nil(t, v.Certificate.Credential)
+	r, ok := svc.verified.record(c.ID, now())
+	require.True(t, ok)
+	require.Equal(t, sha256.Sum256([]byte(c.JWS)), r.token)
+	require.Equal(t, c.LearnerName, r.cert.LearnerName)
+	require.Equal(t, c.Code, r.cert.Code)
+}
+
+// TestDamagedTokenSaysSo: a token shaped like a JWS whose parts do not decode is
+// "invalid" as damaged, not as a signature that does not match (the header is read
+// inside jws.Verify, so Verify tells the two apart by whether it got that far).
+func TestDamagedTokenSaysSo(t *testing.T) {
+	t.Parallel()
+	svc := NewService(nil, nil, nil, Options{})
+	for _, token := range []string{"a.b.c", "eyJhbGciOiJSUzI1NiJ9.e30.A"} {
+		v, err := svc.Verify(t.Context(), token)
+		require.NoError(t, err)
+		require.Equal(t, StatusInvalid, v.Status)
+		require.Contains(t, v.Reason, "damaged", token)
+	}
+}
