@@ -3,6 +3,7 @@ package certificates
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,11 +40,12 @@ type IssuingKeys struct {
 	base  *url.URL
 	store *signingkeys.Store
 
-	// Parsed public keys by key id, for verification. A key row never changes once
-	// written, so this cache is correct on every instance; it is bounded by the
-	// number of keys ever made, a handful.
+	// Public keys by key id, ready for verification: as *rsa.PublicKey, since handed
+	// a jwk.Key, jws converted it (new big.Ints) at every verification. A key row never
+	// changes once written, so this cache is correct on every instance; it is bounded
+	// by the number of keys ever made, a handful.
 	mu     sync.Mutex
-	public map[string]jwk.Key
+	public map[string]*rsa.PublicKey
 }
 
 // issuingKeyTable is the table of issuing keys (shared code with lti's tool keys in
@@ -59,7 +61,7 @@ func NewIssuingKeys(db *pgxpool.Pool, sealer Sealer, base *url.URL, now func() t
 	if bits == 0 {
 		bits = 3072
 	}
-	k := &IssuingKeys{db: db, now: now, base: base, public: map[string]jwk.Key{}}
+	k := &IssuingKeys{db: db, now: now, base: base, public: map[string]*rsa.PublicKey{}}
 	k.store = signingkeys.New(db, sealer, issuingKeyTable, bits, now, k.KID)
 	return k
 }
@@ -158,7 +160,7 @@ func (k *IssuingKeys) CheckOpens(ctx context.Context) error {
 var ErrUnknownKey = errors.New("certificates: no such issuing key")
 
 // publicKey returns the published public key a kid names.
-func (k *IssuingKeys) publicKey(ctx context.Context, kid string) (jwk.Key, error) {
+func (k *IssuingKeys) publicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	keyID, ok := k.keyIDOf(kid)
 	if !ok {
 		return nil, ErrUnknownKey
@@ -177,10 +179,14 @@ func (k *IssuingKeys) publicKey(ctx context.Context, kid string) (jwk.Key, error
 	if err != nil {
 		return nil, fmt.Errorf("certificates: parse public key %s: %w", keyID, err)
 	}
+	pub := &rsa.PublicKey{}
+	if err := key.Raw(pub); err != nil {
+		return nil, fmt.Errorf("certificates: issuing key %s is not an RSA key: %w", keyID, err)
+	}
 	k.mu.Lock()
-	k.public[keyID] = key
+	k.public[keyID] = pub
 	k.mu.Unlock()
-	return key, nil
+	return pub, nil
 }
 
 // PublicJWK is the public JWK of the key with keyID (the last path segment of its

@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
@@ -344,36 +343,14 @@ func (s *Service) headerKey(ctx context.Context, hdr jws.Headers) (*rsa.PublicKe
 	if hdr.Type() != JWTType {
 		return nil, "The certificate's header does not say it is a verifiable credential.", nil
 	}
-	key, err := s.keys.publicKey(ctx, hdr.KeyID())
+	pub, err := s.keys.publicKey(ctx, hdr.KeyID())
 	if errors.Is(err, ErrUnknownKey) {
 		return nil, "The certificate names a signing key Huddle never published.", nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	pub, err := rsaKey(key)
-	if err != nil {
-		return nil, "", err
-	}
 	return pub, "", nil
-}
-
-// rsaKeys remembers each published issuing key (as IssuingKeys caches it) as an
-// *rsa.PublicKey: handed a jwk.Key, jws converted it to one (new big.Ints) on every
-// verification. A published key never changes, and there are as many entries as
-// issuing keys IssuingKeys has cached.
-var rsaKeys sync.Map // jwk.Key -> *rsa.PublicKey
-
-func rsaKey(key jwk.Key) (*rsa.PublicKey, error) {
-	if pub, ok := rsaKeys.Load(key); ok {
-		return pub.(*rsa.PublicKey), nil
-	}
-	var pub rsa.PublicKey
-	if err := key.Raw(&pub); err != nil {
-		return nil, fmt.Errorf("certificates: issuing key %s: %w", key.KeyID(), err)
-	}
-	rsaKeys.Store(key, &pub)
-	return &pub, nil
 }
 
 // verifiedClaims is what Verify reads of a verified payload: the registered claims
