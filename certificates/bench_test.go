@@ -13,7 +13,7 @@ import (
 
 // BenchmarkVerify is one verification as POST /api/v1/verify does it, without HTTP or
 // the rate limiter, at concurrency 32 as issue 15's target is set: the same token
-// again, so after the first (header checks, RS256 with a 3072-bit key as production
+// again, so after the first (header checks, RS256 with production's 2048-bit key
 // uses, the record read from PostgreSQL) it is the remembered check and the record
 // read at most once per RecordTTL. BenchmarkVerifyFirstTime is the full check.
 func BenchmarkVerify(b *testing.B) {
@@ -35,7 +35,7 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 // BenchmarkVerifyFirstTime is a token this instance has never checked: the header,
-// the RS256 signature with a 3072-bit key and the claims checked, and the record read
+// the RS256 signature with production's 2048-bit key and the claims checked, and the record read
 // from PostgreSQL. A fresh Service per verification stands for a fresh instance.
 func BenchmarkVerifyFirstTime(b *testing.B) {
 	bb := setupBench(b)

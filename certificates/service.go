@@ -462,7 +462,7 @@ func (s *Service) sign(ctx context.Context, q querier, cred Credential, from tim
 	// Both are JSON objects: join them into one without re-encoding the credential.
 	payload := append(append(body[:len(body)-1:len(body)-1], ','), extra[1:]...)
 
-	key, keyID, err := s.keys.signingKey(ctx, q)
+	key, kid, keyID, err := s.keys.signingKey(ctx, q)
 	if err != nil {
 		return "", nil, "", err
 	}
@@ -470,7 +470,10 @@ func (s *Service) sign(ctx context.Context, q querier, cred Credential, from tim
 	if err := hdr.Set(jws.TypeKey, JWTType); err != nil {
 		return "", nil, "", err
 	}
-	// jws.Sign adds alg from the algorithm and kid from the key.
+	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
+		return "", nil, "", err
+	}
+	// jws.Sign adds alg from the algorithm.
 	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256, key, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
 		return "", nil, "", fmt.Errorf("certificates: sign: %w", err)

@@ -41,7 +41,7 @@ func TestHeaderFieldsHuddleNeverWritesAreRefused(t *testing.T) {
 			CPDHours: 6.5, Organisation: "Example NHS Foundation Trust", SignatoryName: "Dr Ada Lovelace",
 			SignatoryRole: "Director of Medical Education"}})
 	require.NoError(t, err)
-	key, _, err := keys.signingKey(ctx, pool)
+	key, _, _, err := keys.signingKey(ctx, pool)
 	require.NoError(t, err)
 
 	parts := strings.Split(c.JWS, ".")

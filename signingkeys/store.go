@@ -66,7 +66,15 @@ type Store struct {
 	// bounded by the number of keys ever made, a handful, and saves an AES open and
 	// an RSA parse per signature.
 	mu     sync.Mutex
-	opened map[string]jwk.Key
+	opened map[string]openedKey
+}
+
+// openedKey is one opened private key in both forms its signers take.
+type openedKey struct {
+	jwk jwk.Key
+	// private is ready to sign (its CRT values precomputed): jws given the JWK
+	// instead builds a new *rsa.PrivateKey, and precomputes it, at every signature.
+	private *rsa.PrivateKey
 }
 
 // New returns the store of table; bits is the RSA size of new keys. kid makes the
@@ -78,7 +86,7 @@ func New(db *pgxpool.Pool, sealer Sealer, table Table, bits int, now func() time
 	if kid == nil {
 		kid = func(keyID string) string { return keyID }
 	}
-	return &Store{db: db, sealer: sealer, table: table, bits: bits, now: now, kid: kid, opened: map[string]jwk.Key{}}
+	return &Store{db: db, sealer: sealer, table: table, bits: bits, now: now, kid: kid, opened: map[string]openedKey{}}
 }
 
 // Insert makes a key pair and stores it in tx as keyID, the private half sealed and
@@ -121,15 +129,27 @@ func (s *Store) Insert(ctx context.Context, tx pgx.Tx, keyID string) error {
 // Current returns the newest key not retired, opened, as a JWK with kid and alg set,
 // and its key column, read through q. It returns ErrNoKey when there is none.
 func (s *Store) Current(ctx context.Context, q Querier) (jwk.Key, string, error) {
+	k, keyID, err := s.current(ctx, q)
+	return k.jwk, keyID, err
+}
+
+// CurrentPrivate is Current as a ready *rsa.PrivateKey, for a signer that signs
+// often (a bulk issue): the caller sets the JWS kid itself (the kid func of New).
+func (s *Store) CurrentPrivate(ctx context.Context, q Querier) (*rsa.PrivateKey, string, error) {
+	k, keyID, err := s.current(ctx, q)
+	return k.private, keyID, err
+}
+
+func (s *Store) current(ctx context.Context, q Querier) (openedKey, string, error) {
 	var keyID string
 	var sealed []byte
 	err := q.QueryRow(ctx, fmt.Sprintf(`SELECT %s, private_key FROM %s WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1`,
 		s.table.KeyColumn, s.table.Name)).Scan(&keyID, &sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", ErrNoKey
+		return openedKey{}, "", ErrNoKey
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: current key: %w", s.table.Name, err)
+		return openedKey{}, "", fmt.Errorf("%s: current key: %w", s.table.Name, err)
 	}
 	s.mu.Lock()
 	cached, ok := s.opened[keyID]
@@ -139,27 +159,32 @@ func (s *Store) Current(ctx context.Context, q Querier) (jwk.Key, string, error)
 	}
 	der, err := s.sealer.Open(s.table.Purpose, sealed)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: open key %s: %w", s.table.Name, keyID, err)
+		return openedKey{}, "", fmt.Errorf("%s: open key %s: %w", s.table.Name, keyID, err)
 	}
-	raw, err := x509.ParsePKCS8PrivateKey(der)
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
 	clear(der)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: parse key %s: %w", s.table.Name, keyID, err)
+		return openedKey{}, "", fmt.Errorf("%s: parse key %s: %w", s.table.Name, keyID, err)
+	}
+	raw, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return openedKey{}, "", fmt.Errorf("%s: key %s is a %T, not RSA", s.table.Name, keyID, parsed)
 	}
 	key, err := jwk.FromRaw(raw)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: jwk %s: %w", s.table.Name, keyID, err)
+		return openedKey{}, "", fmt.Errorf("%s: jwk %s: %w", s.table.Name, keyID, err)
 	}
 	if err := key.Set(jwk.KeyIDKey, s.kid(keyID)); err != nil {
-		return nil, "", err
+		return openedKey{}, "", err
 	}
 	if err := key.Set(jwk.AlgorithmKey, jwa.RS256); err != nil {
-		return nil, "", err
+		return openedKey{}, "", err
 	}
+	opened := openedKey{jwk: key, private: raw}
 	s.mu.Lock()
-	s.opened[keyID] = key
+	s.opened[keyID] = opened
 	s.mu.Unlock()
-	return key, keyID, nil
+	return opened, keyID, nil
 }
 
 // PublicJWKS is every published key, newest first, as a JWK set (RFC 7517 §5).

@@ -28,7 +28,7 @@ const (
 	verifyClients     = 256
 )
 
-// verifyBench is Huddle as `huddle serve` builds it (production's 3072-bit issuing
+// verifyBench is Huddle as `huddle serve` builds it (production's 2048-bit issuing
 // keys), answering on a real loopback listener, with one certificate issued, and one
 // HTTP client per client address: each dials from its own loopback source address
 // (127.0.0.1 to 127.0.1.0), so the limiter counts 256 clients, as it would behind no
@@ -142,7 +142,7 @@ func BenchmarkVerifyPage(b *testing.B) {
 const verifyDistinct = 5000
 
 // issueDistinct issues n certificates to n different learners through the service's
-// own Issue (signed with production's 3072-bit key), four at a time, and returns them.
+// own Issue (signed with production's 2048-bit key), four at a time, and returns them.
 func (vb *verifyBench) issueDistinct(b *testing.B, n int) []*certificates.Certificate {
 	b.Helper()
 	out := make([]*certificates.Certificate, n)
@@ -187,7 +187,7 @@ func distinctCount(b *testing.B) int { return max(1, min(b.N, verifyDistinct)) }
 // BenchmarkVerifyAPIDistinct is BenchmarkVerifyAPI with requests cycling over up to
 // 5,000 distinct certificates, each verified for the first time by this instance
 // until the cycle comes round (and then mostly again, the caches being smaller than
-// the cycle): RS256 with a 3072-bit key, the header and claims checked and the record
+// the cycle): RS256 with a 2048-bit key, the header and claims checked and the record
 // read from PostgreSQL on most requests. Run with a fixed -benchtime (e.g. 10000x):
 // the setup signs one certificate per request up to 5,000.
 func BenchmarkVerifyAPIDistinct(b *testing.B) {
