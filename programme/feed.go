@@ -131,34 +131,14 @@ type Version struct {
 	Modified time.Time
 }
 
-// programmesOf is the state of every teaching programme a feed draws from, for user
-// and programme (SQL expressions; programme 0 for all): for each, its id, its version
-// (programme_versions, which a trigger raises with every write to its sessions: see
-// migrations/00041) and when it and its course last changed (their titles show in
-// the feed), as one string in id order; and the newest of those changes. It reads
-// one row per programme, never the sessions, so a poll costs the same for 200
-// sessions as for 2. Times go in as microseconds since 1970, not as text, so that
-// instances with different TimeZone settings agree on the string.
-func programmesOf(user, programme string) string {
-	return `
-    SELECT coalesce(string_agg(a.id || '.' || coalesce(v.version, 0)
-               || '.' || (extract(epoch FROM a.updated_at) * 1000000)::bigint
-               || '.' || (extract(epoch FROM c.updated_at) * 1000000)::bigint, ',' ORDER BY a.id), '') AS state,
-        max(greatest(v.changed_at, a.updated_at, c.updated_at)) AS newest
-    FROM memberships m
-    JOIN activities a ON a.course_id = m.course_id AND a.kind = 'teaching_programme'
-    JOIN courses c ON c.id = a.course_id
-    LEFT JOIN programme_versions v ON v.activity_id = a.id
-    WHERE m.user_id = ` + user + ` AND (` + programme + ` = 0 OR a.id = ` + programme + `)`
-}
-
 // FeedVersion is the version of a scope's feed without reading its sessions. Any
 // change a calendar must see (an edit, a reschedule, a cancellation, a new session, a
 // programme gained or lost, a renamed programme or course) changes its ETag.
 func (s *Service) FeedVersion(ctx context.Context, sc Scope) (Version, error) {
 	var state string
 	var newest *time.Time
-	err := s.db.QueryRow(ctx, programmesOf("$1", "$2::bigint"), sc.UserID, sc.ProgrammeID).Scan(&state, &newest)
+	// programme_feed_state: migrations/00045.
+	err := s.db.QueryRow(ctx, `SELECT state, newest FROM programme_feed_state($1, $2)`, sc.UserID, sc.ProgrammeID).Scan(&state, &newest)
 	if err != nil {
 		return Version{}, fmt.Errorf("programme: feed version for %d: %w", sc.UserID, err)
 	}
