@@ -14,10 +14,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"codeberg.org/go-pdf/fpdf"
 	"github.com/jackc/pgx/v5"
-	"github.com/signintech/gopdf"
-	"golang.org/x/image/font/gofont/gobold"
-	"golang.org/x/image/font/gofont/goregular"
+
+	"github.com/huddle-lti/huddle/internal/pdffont"
 )
 
 // Export is everything a person has written in reflection logs, as they download it
@@ -289,8 +289,7 @@ func (s *Service) ExportPDF(ctx context.Context, authorID int64, ids []int64, w 
 	}
 	now := s.now()
 	author := rs[0].Author
-	info := gopdf.PdfInfo{Title: "Reflections of " + author, Author: author, Subject: "Reflective practice",
-		Creator: "Huddle", Producer: "Huddle", CreationDate: now}
+	info := pdfInfo{Title: "Reflections of " + author, Author: author, Subject: "Reflective practice", CreatedAt: now}
 	name := "reflections-" + fileSlug(author, "author") + "-" + now.In(portfolioZone).Format(time.DateOnly) + ".pdf"
 	if len(rs) == 1 {
 		info.Title = "Reflection: " + rs[0].Current.Title + " – " + author
@@ -547,8 +546,8 @@ func withRole(name, role string) string {
 
 // A4 in points, with 20 mm margins; the footer sits in the bottom margin.
 const (
-	pageWidth     = 595.0
-	pageHeight    = 842.0
+	pageWidth     = 595.28
+	pageHeight    = 841.89
 	pageMargin    = 56.7
 	contentWidth  = pageWidth - 2*pageMargin
 	contentBottom = pageHeight - pageMargin - 14 // room between the text and the footer
@@ -700,95 +699,78 @@ func fitting(word string, width float64, measure func(string) float64) int {
 	return n
 }
 
-// Font families registered with gopdf: the Go fonts, embedded in the binary, so the
-// export needs no font files and sets Latin, Greek and Cyrillic text (WGL4).
-const (
-	familyRegular = "go-regular"
-	familyBold    = "go-bold"
-)
+// Document properties of an export: its title, author and subject, and when it was
+// made. The language, set on every export, is British English.
+type pdfInfo struct {
+	Title, Author, Subject string
+	CreatedAt              time.Time
+}
 
 // typeset renders the document as an A4 PDF and reports how many pages it has.
-func typeset(doc []block, footer string, info gopdf.PdfInfo, w io.Writer) (int, error) {
-	pdf := &gopdf.GoPdf{}
-	pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4, Unit: gopdf.UnitPT})
-	// A character the font lacks (Chinese, an emoji) shows as "?" rather than the
-	// blank gopdf would leave, so a reader can see something is missing.
-	opt := gopdf.TtfOption{OnGlyphNotFoundSubstitute: func(rune) rune { return '?' }}
-	if err := pdf.AddTTFFontDataWithOption(familyRegular, goregular.TTF, opt); err != nil {
-		return 0, fmt.Errorf("load font: %w", err)
+func typeset(doc []block, footer string, info pdfInfo, w io.Writer) (int, error) {
+	pdf := fpdf.New("P", "pt", "A4", "")
+	pdf.SetAutoPageBreak(false, 0) // paginate has laid out the pages
+	pdf.SetCellMargin(0)
+	pdffont.Add(pdf)
+	// PDF/UA (ISO 14289-1, 7.2): the document's natural language in the catalog, so a
+	// screen reader reads it with English voices, and a title.
+	pdf.SetLang("en-GB")
+	pdf.SetTitle(pdffont.Info(info.Title), true)
+	pdf.SetAuthor(pdffont.Info(info.Author), true)
+	pdf.SetSubject(pdffont.Info(info.Subject), true)
+	pdf.SetCreator("Huddle", true)
+	pdf.SetProducer("Huddle", true)
+	// The time of the export, which the footer prints too, rather than the time fpdf
+	// would read from the machine; the objects in a fixed order.
+	if !info.CreatedAt.IsZero() {
+		pdf.SetCreationDate(info.CreatedAt.UTC())
+		pdf.SetModificationDate(info.CreatedAt.UTC())
 	}
-	if err := pdf.AddTTFFontDataWithOption(familyBold, gobold.TTF, opt); err != nil {
-		return 0, fmt.Errorf("load font: %w", err)
-	}
-	info.Title, info.Author = infoText(info.Title), infoText(info.Author)
-	pdf.SetInfo(info)
+	pdf.SetCatalogSort(true)
 
-	var fontErr error
 	use := func(f face) {
-		family := familyRegular
+		style := pdffont.Regular
 		if f.bold {
-			family = familyBold
+			style = pdffont.Bold
 		}
-		if err := pdf.SetFont(family, "", f.size); err != nil && fontErr == nil {
-			fontErr = err
-		}
+		pdf.SetFont(pdffont.Family, style, f.size)
 		if f.grey {
 			pdf.SetTextColor(90, 90, 90)
 		} else {
 			pdf.SetTextColor(0, 0, 0)
 		}
 	}
+	// Text is measured as it will be set: as the fonts can print it.
 	pages := paginate(doc, func(f face, text string) float64 {
 		use(f)
-		width, err := pdf.MeasureTextWidth(text)
-		if err != nil && fontErr == nil {
-			fontErr = err
-		}
-		return width
+		return pdf.GetStringWidth(pdffont.Printable(text))
 	}, footer)
-	if fontErr != nil {
-		return 0, fmt.Errorf("measure text: %w", fontErr)
+	if err := pdf.Error(); err != nil {
+		return 0, fmt.Errorf("measure text: %w", err)
 	}
 
 	for _, p := range pages {
 		pdf.AddPage()
-		pdf.SetStrokeColor(180, 180, 180)
+		pdf.SetDrawColor(180, 180, 180)
 		pdf.SetLineWidth(0.5)
 		pdf.Line(pageMargin, footerTop-6, pageWidth-pageMargin, footerTop-6)
 		for _, l := range p {
 			if l.rule {
-				pdf.SetStrokeColor(0, 94, 184) // NHS blue, as on certificates
+				pdf.SetDrawColor(0, 94, 184) // NHS blue, as on certificates
 				pdf.SetLineWidth(0.75)
 				pdf.Line(pageMargin, l.y-6, pageWidth-pageMargin, l.y-6)
 			}
 			use(l.face)
-			align := gopdf.Left | gopdf.Top
+			text := pdffont.Printable(l.text)
+			x := pageMargin
 			if l.right {
-				align = gopdf.Right | gopdf.Top
+				x = pageWidth - pageMargin - pdf.GetStringWidth(text)
 			}
-			pdf.SetXY(pageMargin, l.y)
-			if err := pdf.CellWithOption(&gopdf.Rect{W: contentWidth, H: l.face.leading}, l.text,
-				gopdf.CellOption{Align: align}); err != nil {
-				return 0, fmt.Errorf("set text: %w", err)
-			}
+			pdf.Text(x, l.y+pdffont.Ascent*l.face.size, text)
 		}
 	}
-	if fontErr != nil {
-		return 0, fmt.Errorf("set text: %w", fontErr)
-	}
-	if _, err := pdf.WriteTo(w); err != nil {
+	if err := pdf.Output(w); err != nil {
 		return 0, fmt.Errorf("write: %w", err)
 	}
 	return len(pages), nil
-}
-
-// infoText keeps a document property to the Basic Multilingual Plane: gopdf writes
-// them as UTF-16 without surrogate pairs, so an emoji would garble the string.
-func infoText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r > 0xFFFF {
-			return unicode.ReplacementChar
-		}
-		return r
-	}, s)
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signintech/gopdf"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/course"
@@ -457,7 +456,7 @@ func TestExportPDFRefuses(t *testing.T) {
 
 var (
 	pdfPageObject = regexp.MustCompile(`/Type /Page\b`) // \b leaves out /Pages
-	pdfPageCount  = regexp.MustCompile(`/Type /Pages\s+/MediaBox \[[^\]]*\]\s+/Count (\d+)`)
+	pdfPageCount  = regexp.MustCompile(`/Type /Pages\b[^>]*?/Count (\d+)`)
 )
 
 // pdfPages checks the file is a whole PDF and returns its number of pages, counted
@@ -505,7 +504,7 @@ func TestExportPDFRender(t *testing.T) {
 	pagesOf := func(id int64) int {
 		rs, err := w.svc.exportable(ctx, w.learner.UserID, []int64{id})
 		require.NoError(t, err)
-		n, err := typeset(portfolio(rs, "GMC 7654321"), "footer", gopdf.PdfInfo{}, io.Discard)
+		n, err := typeset(portfolio(rs, "GMC 7654321"), "footer", pdfInfo{}, io.Discard)
 		require.NoError(t, err)
 		return n
 	}
@@ -539,10 +538,24 @@ func TestExportPDFRender(t *testing.T) {
 	t.Run("short reflections still start a page each", func(t *testing.T) {
 		var buf bytes.Buffer
 		n, err := typeset([]block{{blockTitle, "One"}, {blockParagraph, "Short."}, {blockTitle, "Two"},
-			{blockParagraph, "Also short."}}, "footer", gopdf.PdfInfo{Title: "Two 🙂"}, &buf)
+			{blockParagraph, "Also short."}}, "footer", pdfInfo{Title: "Two 🙂"}, &buf)
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
 		require.Equal(t, 2, pdfPages(t, buf.Bytes()))
+		require.Equal(t, "Two \uFFFD", pdftest.Describe(t, buf.Bytes()).Title, "an emoji in a property does not garble it")
+	})
+
+	t.Run("names as written, and a mark for what the fonts lack", func(t *testing.T) {
+		var buf bytes.Buffer
+		_, err := typeset([]block{{blockTitle, "Siobhán Ó Ceallaigh"},
+			{blockParagraph, "Zoë 🙂 said 你好 (in brackets) \\ back-slash"}}, "Ελληνικά · кириллица",
+			pdfInfo{Title: "Zoë"}, &buf)
+		require.NoError(t, err)
+		lines := strings.Split(pdftest.Text(t, buf.Bytes()), "\n")
+		require.Contains(t, lines, "Siobhán Ó Ceallaigh")
+		require.Contains(t, lines, "Zoë ? said ?? (in brackets) \\ back-slash")
+		require.Contains(t, lines, "Ελληνικά · кириллица")
+		require.Equal(t, "Zoë", pdftest.Describe(t, buf.Bytes()).Title)
 	})
 }
 
@@ -666,7 +679,10 @@ func TestExportPDFText(t *testing.T) {
 	}
 	require.Contains(t, string(pdf), "/FontFile2", "fonts embedded")
 	require.NotContains(t, string(pdf), "/Subtype /Image", "no picture of text")
-	require.Contains(t, string(pdf), "/Title <FEFF", "a document title")
+	require.Equal(t, pdftest.Properties{Lang: "en-GB",
+		Title:  "Reflection: Handover on a busy night, revisited – Ada Learner",
+		Author: "Ada Learner", Subject: "Reflective practice", Creator: "Huddle", Producer: "Huddle"},
+		pdftest.Describe(t, pdf), "a title and a language for a screen reader")
 
 	text := pdftest.Text(t, pdf)
 	lines := strings.Split(text, "\n")
@@ -704,6 +720,9 @@ func TestExportPDFText(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "reflections-ada-learner-2025-08-15.pdf", name)
 		require.Contains(t, pdftest.Text(t, buf.Bytes()), "Well reflected.")
+		props := pdftest.Describe(t, buf.Bytes())
+		require.Equal(t, "Reflections of Ada Learner", props.Title)
+		require.Equal(t, "en-GB", props.Lang)
 	})
 	t.Run("no registration given", func(t *testing.T) {
 		svc := NewService(w.svc.db, Options{Now: w.clock.Now})
