@@ -31,7 +31,7 @@ type world struct {
 // start is the world's clock: a Monday morning in term.
 var start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{db: dbtest.New(t), clock: fakeclock.New(start)}
 	w.svc = programme.NewService(w.db, programme.Options{Now: w.clock.Now})
@@ -64,7 +64,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) platform(t *testing.T, issuer string) int64 {
+func (w *world) platform(t testing.TB, issuer string) int64 {
 	t.Helper()
 	var id int64
 	require.NoError(t, w.db.QueryRow(context.Background(), `
@@ -73,7 +73,7 @@ RETURNING id`, issuer).Scan(&id))
 	return id
 }
 
-func (w *world) course(t *testing.T, platform int64, contextID, title string) int64 {
+func (w *world) course(t testing.TB, platform int64, contextID, title string) int64 {
 	t.Helper()
 	var id int64
 	require.NoError(t, w.db.QueryRow(context.Background(), `
@@ -82,7 +82,7 @@ INSERT INTO courses (platform_id, deployment_id, context_id, title) VALUES ($1, 
 	return id
 }
 
-func (w *world) user(t *testing.T, platform int64, subject, name string) int64 {
+func (w *world) user(t testing.TB, platform int64, subject, name string) int64 {
 	t.Helper()
 	var id int64
 	require.NoError(t, w.db.QueryRow(context.Background(),
@@ -90,14 +90,14 @@ func (w *world) user(t *testing.T, platform int64, subject, name string) int64 {
 	return id
 }
 
-func (w *world) enrol(t *testing.T, userID, courseID int64, roles string) {
+func (w *world) enrol(t testing.TB, userID, courseID int64, roles string) {
 	t.Helper()
 	_, err := w.db.Exec(context.Background(), `INSERT INTO memberships (user_id, course_id, roles) VALUES ($1, $2, $3::text[])`,
 		userID, courseID, roles)
 	require.NoError(t, err)
 }
 
-func (w *world) activity(t *testing.T, courseID int64, rl, title, kind string) course.Activity {
+func (w *world) activity(t testing.TB, courseID int64, rl, title, kind string) course.Activity {
 	t.Helper()
 	a := course.Activity{CourseID: courseID, Title: title, Kind: kind}
 	require.NoError(t, w.db.QueryRow(context.Background(), `
@@ -106,7 +106,7 @@ INSERT INTO activities (course_id, resource_link_id, title, kind) VALUES ($1, $2
 	return a
 }
 
-func (w *world) count(t *testing.T, query string, args ...any) int {
+func (w *world) count(t testing.TB, query string, args ...any) int {
 	t.Helper()
 	var n int
 	require.NoError(t, w.db.QueryRow(context.Background(), query, args...).Scan(&n))
@@ -119,7 +119,7 @@ func draft(title, date, from, to string) programme.Draft {
 		Teacher: "Dr Okafor", Outcomes: "Recognise sepsis early.\nStart the Sepsis Six within the hour."}
 }
 
-func (w *world) create(t *testing.T, a course.Activity, d programme.Draft) int64 {
+func (w *world) create(t testing.TB, a course.Activity, d programme.Draft) int64 {
 	t.Helper()
 	ids, err := w.svc.Create(context.Background(), a, d)
 	require.NoError(t, err)
