@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/stretchr/testify/require"
@@ -28,14 +29,7 @@ import (
 func TestHeaderFieldsHuddleNeverWritesAreRefused(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool := dbtest.New(t)
-	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
-	require.NoError(t, err)
-	base, _ := url.Parse("https://huddle.test")
-	now := func() time.Time { return time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC) }
-	keys := NewIssuingKeys(pool, sealer, base, now, 1024)
-	require.NoError(t, keys.Ensure(ctx))
-	svc := NewService(pool, keys, base, Options{Now: now})
+	pool, keys, svc := newInternalService(t)
 	c, _, err := svc.Issue(ctx, Award{LearnerName: "Priya Shah", Email: "priya.shah@nhs.example",
 		CourseTitle: "Acute Medicine Teaching", Definition: Definition{Title: "Recognising and managing sepsis",
 			CPDHours: 6.5, Organisation: "Example NHS Foundation Trust", SignatoryName: "Dr Ada Lovelace",
@@ -102,14 +96,7 @@ func TestHeaderFieldsHuddleNeverWritesAreRefused(t *testing.T) {
 func TestRecordByCodeDigestIsTheTokens(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool := dbtest.New(t)
-	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
-	require.NoError(t, err)
-	base, _ := url.Parse("https://huddle.test")
-	now := func() time.Time { return time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC) }
-	keys := NewIssuingKeys(pool, sealer, base, now, 1024)
-	require.NoError(t, keys.Ensure(ctx))
-	svc := NewService(pool, keys, base, Options{Now: now})
+	_, _, svc := newInternalService(t)
 	c, _, err := svc.Issue(ctx, Award{LearnerName: "Priya Shah", Email: "priya.shah@nhs.example",
 		CourseTitle: "Acute Medicine Teaching", Definition: Definition{Title: "Recognising and managing sepsis",
 			CPDHours: 6.5, Organisation: "Example NHS Foundation Trust"}})
@@ -120,7 +107,7 @@ func TestRecordByCodeDigestIsTheTokens(t *testing.T) {
 	require.Equal(t, StatusValid, v.Status)
 	require.Empty(t, v.Certificate.JWS, "the page's record holds no token")
 	require.Nil(t, v.Certificate.Credential)
-	r, ok := svc.verified.record(c.ID, now())
+	r, ok := svc.verified.record(c.ID, svc.now())
 	require.True(t, ok)
 	require.Equal(t, sha256.Sum256([]byte(c.JWS)), r.token)
 	require.Equal(t, c.LearnerName, r.cert.LearnerName)
@@ -139,4 +126,18 @@ func TestDamagedTokenSaysSo(t *testing.T) {
 		require.Equal(t, StatusInvalid, v.Status)
 		require.Contains(t, v.Reason, "damaged", token)
 	}
+}
+
+// newInternalService is a Service on a fresh database with a small issuing key, for
+// the tests that need the package's unexported parts.
+func newInternalService(t *testing.T) (*pgxpool.Pool, *IssuingKeys, *Service) {
+	t.Helper()
+	pool := dbtest.New(t)
+	sealer, err := seal.New(bytes.Repeat([]byte{7}, 32))
+	require.NoError(t, err)
+	base, _ := url.Parse("https://huddle.test")
+	now := func() time.Time { return time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC) }
+	keys := NewIssuingKeys(pool, sealer, base, now, 1024)
+	require.NoError(t, keys.Ensure(t.Context()))
+	return pool, keys, NewService(pool, keys, base, Options{Now: now})
 }
