@@ -91,7 +91,7 @@ func TestParticipationGrade(t *testing.T) {
 	require.Equal(t, discussion.Participation{Threads: 2, Replies: 1}, part)
 	// Six changes to the score, one job waiting: each newer score joined the queued job.
 	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.SyncArgs{}, nil)
-	require.Equal(t, gradesync.SyncArgs{ActivityID: b.ActivityID, UserID: learner1ID}, job.Args)
+	require.Equal(t, [2]int64{b.ActivityID, learner1ID}, [2]int64{job.Args.ActivityID, job.Args.UserID})
 
 	// Educators' posts earn nothing; only learners have scores.
 	e.reply(b, e.educator, th.ThreadID, 0, "Educator reply.")
@@ -145,7 +145,7 @@ func TestGradeInPostTransaction(t *testing.T) {
 	// The only grade sync queued is for the thread's author: the reply's went with its
 	// transaction.
 	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.SyncArgs{}, nil)
-	require.Equal(t, gradesync.SyncArgs{ActivityID: b.ActivityID, UserID: learner1ID}, job.Args)
+	require.Equal(t, [2]int64{b.ActivityID, learner1ID}, [2]int64{job.Args.ActivityID, job.Args.UserID})
 	require.Zero(t, e.count(`SELECT count(*) FROM post_rate WHERE user_id = $1`, learner2ID))
 	require.Zero(t, e.replies(b, th.ThreadID))
 }

@@ -3,10 +3,12 @@ package gradesync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
@@ -87,6 +89,55 @@ WHERE kind = 'grade_sync' AND id <> $1 AND state IN ('available', 'scheduled', '
 	b.pusher.mu.Lock()
 	defer b.pusher.mu.Unlock()
 	require.Equal(t, []float64{5, 8}, b.pusher.got[[2]int64{b.activity, u}])
+}
+
+// Each time a score needs a new job it starts a new generation, and a job acts only on
+// its own: after a job has settled its score, the next score's job is no duplicate of
+// it (River still holds it as running until its completer writes), and if the first
+// job runs again (its instance died before River heard it finished, and River rescued
+// it) it pushes nothing, so two jobs never push one learner's score at once. A job
+// queued by the previous release has no generation and acts as before, so a rolling
+// deploy loses nothing.
+func TestJobOfAnEarlierGenerationPushesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	ctx := t.Context()
+	u := b.users[0]
+	pushed := func() []float64 {
+		b.pusher.mu.Lock()
+		defer b.pusher.mu.Unlock()
+		return slices.Clone(b.pusher.got[[2]int64{b.activity, u}])
+	}
+
+	require.NoError(t, b.svc.Submit(ctx, b.score(u, 5, b.now)))
+	first := b.job(t, u)
+	// River marks the job running; Work pushes and settles, and River has not yet
+	// recorded it completed when the learner posts again.
+	_, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE kind = 'grade_sync'`)
+	require.NoError(t, err)
+	require.NoError(t, b.svc.sync(ctx, first, b.now))
+	require.NoError(t, b.svc.Submit(ctx, b.score(u, 8, b.now.Add(time.Second))))
+
+	second := b.job(t, u)
+	require.NotEqual(t, first.Generation, second.Generation, "the settled score's next version starts a new generation")
+	rows, err := b.pool.Query(ctx, `SELECT args FROM river_job WHERE kind = 'grade_sync' ORDER BY id`)
+	require.NoError(t, err)
+	queued, err := pgx.CollectRows(rows, pgx.RowTo[SyncArgs])
+	require.NoError(t, err)
+	require.Equal(t, []SyncArgs{first, second}, queued, "the new version has a job of its own beside the running one")
+
+	require.NoError(t, b.svc.sync(ctx, first, b.now), "the first job, run again")
+	require.Equal(t, []float64{5}, pushed(), "the first job pushed nothing of the second generation")
+	require.NoError(t, b.svc.sync(ctx, second, b.now))
+	require.Equal(t, []float64{5, 8}, pushed())
+	st, _, _ := b.state(t, u)
+	require.Equal(t, "synced", st)
+
+	// A job of the previous release (no generation in its arguments) pushes whatever
+	// is newest.
+	require.NoError(t, b.svc.Submit(ctx, b.score(u, 9, b.now.Add(2*time.Second))))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, b.now))
+	require.Equal(t, []float64{5, 8, 9}, pushed())
 }
 
 // clock is a fake clock that Huddle and the fake Moodle read from their own goroutines.
@@ -174,10 +225,10 @@ func TestNewerScoreRefusedAsOlderIsSentAgain(t *testing.T) {
 		u := b.users[0]
 		b.submit(t, u, 5, t0)
 		c.Set(t0.Add(5 * time.Second)) // Moodle stores the first score at 17:48:05
-		require.NoError(t, b.svc.sync(ctx, b.activity, u, c.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, c.Now()))
 		b.submit(t, u, 8, t0.Add(3*time.Second)) // earned at 17:48:03, before the first one landed
 		c.Set(t0.Add(6 * time.Second))
-		require.NoError(t, b.svc.sync(ctx, b.activity, u, c.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, c.Now()))
 
 		b.requireHeld(t, u, "100")
 		require.Equal(t, t0.Add(6*time.Second), b.stored(t, u).ScoredAt.UTC(), "sent again with Huddle's clock as its timestamp")
@@ -192,17 +243,17 @@ func TestNewerScoreRefusedAsOlderIsSentAgain(t *testing.T) {
 		u := b.users[0]
 		b.submit(t, u, 5, t0)
 		c.Set(t0.Add(time.Second)) // 17:48:04 on Moodle's clock
-		require.NoError(t, b.svc.sync(ctx, b.activity, u, c.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, c.Now()))
 		b.submit(t, u, 8, t0.Add(2*time.Second))
 		c.Set(t0.Add(2500 * time.Millisecond))
-		err := b.svc.sync(ctx, b.activity, u, c.Now(), nil)
+		err := b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, c.Now())
 		require.Error(t, err, "refused again with Huddle's clock: tried again later, not marked delivered")
 		s := b.stored(t, u)
 		require.Equal(t, "pending", s.State)
 		require.Contains(t, s.LastError, "clock")
 
 		c.Set(t0.Add(4500 * time.Millisecond)) // the retry, past Moodle's 17:48:04
-		require.NoError(t, b.svc.sync(ctx, b.activity, u, c.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, c.Now()))
 		b.requireHeld(t, u, "100")
 	})
 }
@@ -234,13 +285,13 @@ func TestSentTimestampsStrictlyIncrease(t *testing.T) {
 	for _, st := range steps {
 		b.submit(t, u, st.given, st.earned)
 		c.Set(st.pushAt)
-		require.NoError(t, b.svc.sync(ctx, b.activity, u, c.Now(), nil), st.name)
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, c.Now()), st.name)
 		require.Equal(t, st.given, b.stored(t, u).Given, "%s: a newer score is never dropped as older", st.name)
 		b.requireHeld(t, u, "100")
 	}
 	// Earned between the one sent again and its new timestamp: newer, so kept.
 	b.submit(t, u, 6, t0.Add(7*time.Second))
-	require.NoError(t, b.svc.sync(ctx, b.activity, u, c.Now(), nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, c.Now()))
 	require.Equal(t, 6.0, b.stored(t, u).Given, "a score earned after the one sent again is not dropped")
 	b.requireHeld(t, u, "100")
 

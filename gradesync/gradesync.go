@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/huddle-lti/huddle/lti"
@@ -154,26 +153,35 @@ func (s *Service) LockWith(pool *pgxpool.Pool) { s.locks = pool }
 type SyncArgs struct {
 	ActivityID int64 `json:"activity_id"`
 	UserID     int64 `json:"user_id"`
+	// Generation is the score's sync generation the job was queued for
+	// (scores.sync_generation, migrations/00046). A job does nothing once its score
+	// has moved on to a newer generation, which has a job of its own. Zero is a job
+	// queued by the previous release, which acts whatever the score's generation.
+	Generation int64 `json:"generation,omitempty"`
 }
 
 // Kind names the job in River's tables.
 func (SyncArgs) Kind() string { return "grade_sync" }
 
-// InsertOpts makes one job per (activity, learner), waiting or running: a newer score
-// joins the job already there instead of adding another.
+// InsertOpts makes one job per (activity, learner, generation), waiting or running: a
+// newer score joins the job already there instead of adding another.
 func (SyncArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
 		MaxAttempts: 1000, // the real limit is MaxRetryAge, checked by the worker
 		UniqueOpts: river.UniqueOpts{
 			ByArgs: true,
 			// River requires running among these (UniqueOpts.ByState), so a score recorded
-			// while its learner's job runs inserts nothing and relies on that job. The job
-			// therefore ends in the transaction that holds the score row's lock and finds
-			// nothing newer to push (settle), never after it: a score recorded before that
-			// lock is seen and pushed, and one recorded after it waits for the lock, by
-			// when the job is completed and the new insert is not a duplicate. The database
-			// decides, so this holds across instances and crashes; a sweeper re-queueing
-			// stranded scores would only paper over the gap this closes.
+			// while its learner's job runs inserts nothing and relies on that job. That
+			// holds because the generation changes exactly when the job stops being
+			// responsible: the transaction that settles the score (settle, holding the
+			// row's lock) marks it synced or failed, and the next score recorded after it
+			// (upsertScore, waiting for that lock) starts a new generation, whose job is no
+			// duplicate of the one still finishing. A score recorded before that lock is
+			// seen by settle and pushed in the job's next round. The job itself is then
+			// completed by River after Work returns, in River's batches, not in settle's
+			// transaction: completing each job in a statement of its own cost a third of
+			// grade sync's throughput. The database decides all of this, so it holds
+			// across instances and crashes.
 			ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStatePending,
 				rivertype.JobStateRetryable, rivertype.JobStateRunning},
 		},
@@ -184,7 +192,9 @@ func (SyncArgs) InsertOpts() river.InsertOpts {
 // previous release has only scored_at). Its timestamp for the platform, scored_at, is
 // at least a millisecond (the precision sent) after the previous version's, which may
 // have been moved on when Moodle refused it (settle): the timestamps Huddle sends for a
-// learner's score in an activity only ever increase.
+// learner's score in an activity only ever increase. A score that was not pending
+// (synced or parked, so its job is over) starts a new sync generation; the SET
+// expressions read the row as it was. It returns the generation to queue the job for.
 const upsertScore = `
 INSERT INTO scores (activity_id, user_id, score_given, score_maximum, activity_progress, grading_progress, comment,
                     earned_at, scored_at, state)
@@ -194,8 +204,11 @@ ON CONFLICT (activity_id, user_id) DO UPDATE SET
     activity_progress = EXCLUDED.activity_progress, grading_progress = EXCLUDED.grading_progress,
     comment = EXCLUDED.comment, earned_at = EXCLUDED.earned_at,
     scored_at = greatest(EXCLUDED.scored_at, scores.scored_at + interval '1 millisecond'),
+    sync_generation = CASE WHEN scores.state = 'pending' THEN scores.sync_generation
+                           ELSE nextval('score_sync_generations') END,
     state = 'pending', attempts = 0, last_error = ''
-WHERE coalesce(scores.earned_at, scores.scored_at) < EXCLUDED.earned_at`
+WHERE coalesce(scores.earned_at, scores.scored_at) < EXCLUDED.earned_at
+RETURNING sync_generation`
 
 // Record stores a score and enqueues its sync in tx, the caller's transaction (the
 // one that wrote whatever earned the score). A score earned before the stored one is
@@ -215,15 +228,16 @@ SELECT EXISTS (SELECT 1 FROM memberships m JOIN activities a ON a.course_id = m.
 	if !learner {
 		return ErrNotLearner
 	}
-	tag, err := tx.Exec(ctx, upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
-		sc.ActivityProgress, sc.GradingProgress, sc.Comment, sc.At.UTC())
+	var generation int64
+	err = tx.QueryRow(ctx, upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
+		sc.ActivityProgress, sc.GradingProgress, sc.Comment, sc.At.UTC()).Scan(&generation)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // older than the score stored
+	}
 	if err != nil {
 		return fmt.Errorf("gradesync: record: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return nil
-	}
-	if _, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: sc.ActivityID, UserID: sc.UserID}, nil); err != nil {
+	if _, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: sc.ActivityID, UserID: sc.UserID, Generation: generation}, nil); err != nil {
 		return fmt.Errorf("gradesync: enqueue: %w", err)
 	}
 	return nil
@@ -250,16 +264,16 @@ func (s *Service) SetGradePath(ctx context.Context, activityID int64, path strin
 		if _, err := tx.Exec(ctx, upsertGradePath, activityID, path); err != nil {
 			return fmt.Errorf("gradesync: set grade path: %w", err)
 		}
-		rows, err := tx.Query(ctx, `UPDATE scores SET state = 'pending', attempts = 0, last_error = '' WHERE activity_id = $1 AND state <> 'synced' RETURNING user_id`, activityID)
+		rows, err := tx.Query(ctx, requeue+` WHERE activity_id = $1 AND state <> 'synced' RETURNING activity_id, user_id, sync_generation`, activityID)
 		if err != nil {
 			return fmt.Errorf("gradesync: set grade path: %w", err)
 		}
-		users, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SyncArgs])
 		if err != nil {
 			return err
 		}
-		for _, u := range users {
-			if _, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: u}, nil); err != nil {
+		for _, job := range jobs {
+			if _, err := s.queue.InsertTx(ctx, tx, job, nil); err != nil {
 				return err
 			}
 		}
@@ -280,17 +294,25 @@ func (s *Service) GradePath(ctx context.Context, activityID int64) (string, erro
 	return p, nil
 }
 
+// requeue makes scores pending again, starting a new sync generation for those whose
+// job is over (parked as failed); a pending one keeps its generation and its job.
+const requeue = `
+UPDATE scores SET sync_generation = CASE WHEN state = 'pending' THEN sync_generation ELSE nextval('score_sync_generations') END,
+    state = 'pending', attempts = 0, last_error = ''`
+
 // Retry enqueues a fresh sync for one learner's score (the educator's "retry now").
 func (s *Service) Retry(ctx context.Context, activityID, userID int64) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE scores SET state = 'pending', attempts = 0, last_error = '' WHERE activity_id = $1 AND user_id = $2 AND state <> 'synced'`, activityID, userID)
+		job := SyncArgs{ActivityID: activityID, UserID: userID}
+		err := tx.QueryRow(ctx, requeue+` WHERE activity_id = $1 AND user_id = $2 AND state <> 'synced' RETURNING sync_generation`,
+			activityID, userID).Scan(&job.Generation)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("gradesync: retry: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		res, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: userID}, nil)
+		res, err := s.queue.InsertTx(ctx, tx, job, nil)
 		if err != nil {
 			return fmt.Errorf("gradesync: retry: %w", err)
 		}
@@ -310,6 +332,7 @@ type row struct {
 	d              Delivery
 	state          string
 	syncedScoredAt *time.Time
+	generation     int64
 }
 
 // selectDelivery reads course's activities (the launch's AGS claim) and grade sync's
@@ -324,7 +347,7 @@ SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url,
        coalesce(nullif(a.ags_lineitem_url, ''), g.lineitem_url, ''), a.ags_scopes, u.subject,
        coalesce(g.grade_path, 'ags'), coalesce(g.score_maximum, 0),
        s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
-       s.state, s.synced_scored_at
+       s.state, s.synced_scored_at, s.sync_generation
 FROM scores s
 JOIN activities a ON a.id = s.activity_id
 JOIN courses c ON c.id = a.course_id
@@ -352,20 +375,17 @@ func (s *Service) load(ctx context.Context, activityID, userID int64) (row, erro
 	sc := &r.d.Score
 	err := s.db.QueryRow(ctx, selectDelivery, activityID, userID).Scan(&r.d.PlatformID, &r.d.ResourceLinkID, &r.d.Label,
 		&r.d.LineItemsURL, &r.d.LineItemURL, &r.d.Scopes, &r.d.UserSubject, &r.d.GradePath, &r.d.LineItemMaximum,
-		&sc.Given, &sc.Maximum, &sc.ActivityProgress, &sc.GradingProgress, &sc.Comment, &sc.At, &r.state, &r.syncedScoredAt)
+		&sc.Given, &sc.Maximum, &sc.ActivityProgress, &sc.GradingProgress, &sc.Comment, &sc.At, &r.state, &r.syncedScoredAt, &r.generation)
 	return r, err
 }
 
-// finishJob ends the running job in tx (river.JobCompleteTx); nil outside River.
-type finishJob func(ctx context.Context, tx pgx.Tx) error
-
 // sync pushes the newest score of one learner until the platform holds it; the
-// worker calls it for each job, with finish. A score recorded while a push is in
-// flight is pushed by the same job in its next round.
-func (s *Service) sync(ctx context.Context, activityID, userID int64, firstTried time.Time, finish finishJob) error {
+// worker calls it for each job. A score recorded while a push is in flight is pushed
+// by the same job in its next round.
+func (s *Service) sync(ctx context.Context, job SyncArgs, firstTried time.Time) error {
 	resent := false // whether this attempt has sent a refused score again with a later timestamp
 	for range 5 {
-		done, err := s.syncOnce(ctx, activityID, userID, firstTried, finish, &resent)
+		done, err := s.syncOnce(ctx, job, firstTried, &resent)
 		if err != nil || done {
 			return err
 		}
@@ -375,30 +395,37 @@ func (s *Service) sync(ctx context.Context, activityID, userID int64, firstTried
 
 // syncOnce pushes the stored score once; done reports whether the job is over: the
 // platform holds the newest version, or it was parked as failed.
-func (s *Service) syncOnce(ctx context.Context, activityID, userID int64, firstTried time.Time, finish finishJob, resent *bool) (done bool, _ error) {
+func (s *Service) syncOnce(ctx context.Context, job SyncArgs, firstTried time.Time, resent *bool) (done bool, _ error) {
+	activityID, userID := job.ActivityID, job.UserID
 	r, err := s.load(ctx, activityID, userID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		// Activity or learner deleted: nothing left to sync.
-		return true, pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return s.finishWithoutScore(ctx, tx, activityID, userID, finish) })
+		// Activity or learner deleted: nothing left to sync. A score recorded again
+		// since is a new row of a new generation, with a job of its own.
+		return true, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("gradesync: load score: %w", err)
 	}
+	if job.Generation != 0 && r.generation != job.Generation {
+		// Settled by this job before (the instance died before River heard), and a
+		// newer score has a job of its own: two jobs must never push one score at once.
+		return true, nil
+	}
 	if r.syncedScoredAt != nil && !r.syncedScoredAt.Before(r.d.Score.At) {
-		return s.settle(ctx, r, outcome{kind: delivered}, resent, finish) // this version is already in the platform
+		return s.settle(ctx, r, outcome{kind: delivered}, resent) // this version is already in the platform
 	}
 	if s.now().Sub(firstTried) > MaxRetryAge {
-		return s.settle(ctx, r, outcome{kind: parked, reason: "Moodle could not be reached for 24 hours."}, resent, finish)
+		return s.settle(ctx, r, outcome{kind: parked, reason: "Moodle could not be reached for 24 hours."}, resent)
 	}
 	lineItem, err := s.push(ctx, &r)
 	var rejected *RejectedError
 	switch {
 	case err == nil:
-		return s.settle(ctx, r, outcome{kind: delivered, lineItem: lineItem}, resent, finish)
+		return s.settle(ctx, r, outcome{kind: delivered, lineItem: lineItem}, resent)
 	case errors.Is(err, ErrSuperseded):
-		return s.settle(ctx, r, outcome{kind: refused, lineItem: lineItem}, resent, finish)
+		return s.settle(ctx, r, outcome{kind: refused, lineItem: lineItem}, resent)
 	case errors.As(err, &rejected):
-		return s.settle(ctx, r, outcome{kind: parked, reason: rejected.Reason}, resent, finish)
+		return s.settle(ctx, r, outcome{kind: parked, reason: rejected.Reason}, resent)
 	default:
 		if _, uerr := s.db.Exec(ctx, `UPDATE scores SET attempts = attempts + 1, last_error = $3 WHERE activity_id = $1 AND user_id = $2`,
 			activityID, userID, plainReason(err)); uerr != nil {
@@ -512,12 +539,12 @@ WHERE activity_id = $1 AND user_id = $2
 RETURNING scored_at <= synced_scored_at`
 
 // settle records what became of version r under the score row's lock, and reports
-// whether the job is done: whether the row holds nothing newer to push. A done job
-// ends in this same transaction (finish). Record's upsert takes the same lock before
-// it inserts a job, so a score recorded at any moment is either seen here, and pushed
-// in the job's next round, or recorded once the job is completed, and gets a job of
-// its own (see SyncArgs.InsertOpts).
-func (s *Service) settle(ctx context.Context, r row, o outcome, resent *bool, finish finishJob) (done bool, _ error) {
+// whether the job is done: whether the row holds nothing newer to push. Record's
+// upsert takes the same lock before it inserts a job, so a score recorded at any
+// moment is either seen here, and pushed in the job's next round, or recorded once
+// this transaction has marked the score synced or failed, and starts a new
+// generation with a job of its own (see SyncArgs.InsertOpts).
+func (s *Service) settle(ctx context.Context, r row, o outcome, resent *bool) (done bool, _ error) {
 	refusedAgain := false
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		done, refusedAgain = false, false
@@ -530,7 +557,7 @@ func (s *Service) settle(ctx context.Context, r row, o outcome, resent *bool, fi
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			done = true // deleted since it was loaded
-			return s.finishWithoutScore(ctx, tx, a, u, finish)
+			return nil
 		}
 		if err != nil {
 			return err
@@ -541,9 +568,6 @@ func (s *Service) settle(ctx context.Context, r row, o outcome, resent *bool, fi
 			if _, err := tx.Exec(ctx, rememberLineItem, a, o.lineItem); err != nil {
 				return fmt.Errorf("remember line item: %w", err)
 			}
-		}
-		if done && finish != nil {
-			return finish(ctx, tx)
 		}
 		return nil
 	})
@@ -604,27 +628,6 @@ func (s *Service) settleUndelivered(ctx context.Context, tx pgx.Tx, r row, o out
 	return false, false, nil
 }
 
-// finishWithoutScore ends a job whose score row is gone. A score recorded for the
-// same learner and activity since then may have had its job skipped as a duplicate of
-// this running one; that insert locked this job's row, so finish waits for its
-// transaction, and the score is then visible here and queued again.
-func (s *Service) finishWithoutScore(ctx context.Context, tx pgx.Tx, activityID, userID int64, finish finishJob) error {
-	if finish == nil {
-		return nil
-	}
-	if err := finish(ctx, tx); err != nil {
-		return err
-	}
-	var pending bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM scores WHERE activity_id = $1 AND user_id = $2 AND state = 'pending')`,
-		activityID, userID).Scan(&pending)
-	if err != nil || !pending {
-		return err
-	}
-	_, err = s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: activityID, UserID: userID}, nil)
-	return err
-}
-
 // plainReason keeps the first line of an error for the educator's page; pushers put
 // the plain-words part first and never include tokens.
 func plainReason(err error) string {
@@ -666,16 +669,9 @@ type Worker struct {
 // NewWorker returns the River worker for the service.
 func NewWorker(s *Service) *Worker { return &Worker{svc: s} }
 
-// Work syncs one score. The job is completed in the transaction that finds nothing
-// left to push (see SyncArgs.InsertOpts), not by River after Work returns.
+// Work syncs one score.
 func (w *Worker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
-	finish := func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
-			return fmt.Errorf("complete job %d: %w", job.ID, err)
-		}
-		return nil
-	}
-	return w.svc.sync(ctx, job.Args.ActivityID, job.Args.UserID, job.CreatedAt, finish)
+	return w.svc.sync(ctx, job.Args, job.CreatedAt)
 }
 
 // NextRetry backs off exponentially with jitter, from 2 s to at most 30 minutes, so a

@@ -87,11 +87,21 @@ func (b *bundle) score(user int64, given float64, at time.Time) Score {
 
 // requireOneJob asserts that exactly one grade sync job is queued (rivertest fails on
 // none and on more than one, matching the kind only) and that it is for the bundle's
-// first learner.
+// first learner's score in its current generation.
 func (b *bundle) requireOneJob(t *testing.T) {
 	t.Helper()
 	job := rivertest.RequireInserted(t.Context(), t, riverpgxv5.New(b.pool), SyncArgs{}, nil)
-	require.Equal(t, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, job.Args)
+	require.Equal(t, b.job(t, b.users[0]), job.Args)
+}
+
+// job is the sync job a learner's score needs now: its ids and its generation.
+func (b *bundle) job(t *testing.T, user int64) SyncArgs {
+	t.Helper()
+	j := SyncArgs{ActivityID: b.activity, UserID: user}
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT sync_generation FROM scores WHERE activity_id = $1 AND user_id = $2`,
+		b.activity, user).Scan(&j.Generation))
+	require.NotZero(t, j.Generation, "a score recorded by this release has a generation")
+	return j
 }
 
 func (b *bundle) state(t *testing.T, user int64) (state, lastError string, given float64) {
@@ -147,7 +157,7 @@ func TestEducatorChoosesWebServicesPath(t *testing.T) {
 	p, err := b.svc.GradePath(ctx, b.activity)
 	require.NoError(t, err)
 	require.Equal(t, PathMoodleWS, p)
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], b.now, nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, b.now))
 	require.Equal(t, []string{PathMoodleWS}, paths)
 
 	// The fallback pusher honours the choice even where AGS is granted.
@@ -215,7 +225,7 @@ func TestSyncOutcomes(t *testing.T) {
 				}
 				return answer(b)
 			}
-			err := b.svc.sync(t.Context(), b.activity, u, b.now.Add(-tt.firstTry), nil)
+			err := b.svc.sync(t.Context(), SyncArgs{ActivityID: b.activity, UserID: u}, b.now.Add(-tt.firstTry))
 			require.True(t, tt.wantErr(err), "err = %v", err)
 			require.Equal(t, tt.wantPushes, pushes)
 			state, lastError, _ := b.state(t, u)
@@ -249,8 +259,8 @@ func TestSyncRemembersLineItemAndSkipsDeliveredVersion(t *testing.T) {
 	b := setup(t, 1)
 	u := b.users[0]
 	require.NoError(t, b.svc.Submit(t.Context(), b.score(u, 7, b.now)))
-	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now, nil))
-	require.NoError(t, b.svc.sync(t.Context(), b.activity, u, b.now, nil))
+	require.NoError(t, b.svc.sync(t.Context(), SyncArgs{ActivityID: b.activity, UserID: u}, b.now))
+	require.NoError(t, b.svc.sync(t.Context(), SyncArgs{ActivityID: b.activity, UserID: u}, b.now))
 	require.Equal(t, []float64{7}, b.pusher.got[[2]int64{b.activity, u}], "a delivered version is not pushed again")
 	var lineItem, claim string
 	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT g.lineitem_url, a.ags_lineitem_url
@@ -343,18 +353,20 @@ func TestRetryNowMakesAWaitingJobDue(t *testing.T) {
 	b := setup(t, 1)
 	ctx := t.Context()
 	require.NoError(t, b.svc.Submit(ctx, b.score(b.users[0], 7, b.now)))
-	// As after a failed push: the score failed, its job waits half an hour. River has
-	// no call that puts a job into backoff, so the test writes its row.
+	want := b.job(t, b.users[0])
+	// As after a failed push: the score is still pending with the reason, its job
+	// waits half an hour. River has no call that puts a job into backoff, so the test
+	// writes its row.
 	_, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'retryable', scheduled_at = now() + interval '30 minutes', attempt = 5
 WHERE kind = 'grade_sync'`)
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `UPDATE scores SET state = 'failed', last_error = 'HTTP 503'`)
+	_, err = b.pool.Exec(ctx, `UPDATE scores SET attempts = 5, last_error = 'Moodle is unavailable (HTTP 503); Huddle will try again.'`)
 	require.NoError(t, err)
 
 	require.NoError(t, b.svc.Retry(ctx, b.activity, b.users[0]))
 	job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(b.pool), SyncArgs{},
 		&rivertest.RequireInsertedOpts{State: rivertype.JobStateAvailable})
-	require.Equal(t, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, job.Args)
+	require.Equal(t, want, job.Args, "the waiting job, not a second one")
 	require.False(t, job.ScheduledAt.After(time.Now()), "due now, not at its backoff")
 	st, lastErr, _ := b.state(t, b.users[0])
 	require.Equal(t, "pending", st)

@@ -298,7 +298,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	at := time.Now().Add(-time.Minute)
 	require.NoError(t, svc.Submit(ctx, Score{ActivityID: activityID, UserID: userID, Given: 7, Maximum: 10,
 		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: at}))
-	require.NoError(t, svc.sync(ctx, activityID, userID, time.Now(), nil))
+	require.NoError(t, svc.sync(ctx, SyncArgs{ActivityID: activityID, UserID: userID}, time.Now()))
 	require.Equal(t, agsScore{Given: 70, Max: 100, At: at.UTC().Truncate(time.Millisecond)}, moodle.scores["5"])
 	var maximum float64
 	require.NoError(t, pool.QueryRow(ctx, `SELECT score_maximum FROM grade_sync_activities WHERE activity_id = $1`, activityID).Scan(&maximum))

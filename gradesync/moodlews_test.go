@@ -159,7 +159,7 @@ func TestWSPusherThroughSync(t *testing.T) {
 
 	require.NoError(t, svc.Submit(ctx, Score{ActivityID: b.activity, UserID: b.user, Given: 3, Maximum: 4,
 		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: b.now}))
-	require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now, nil))
+	require.NoError(t, svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.user}, b.now))
 
 	calls := b.moodle.TakeCalls()
 	require.Equal(t, "core_grades_update_grades", calls[len(calls)-1].Function)

@@ -49,8 +49,8 @@ func TestNoTransactionOpenDuringMoodleCalls(t *testing.T) {
 	}
 	b.moodle.mu.Unlock()
 
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now(), nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, time.Now()))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[1]}, time.Now()))
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -89,11 +89,11 @@ func TestConcurrentFirstScoresMakeOneLineItem(t *testing.T) {
 	b.moodle.mu.Unlock()
 
 	first := make(chan error, 1)
-	go func() { first <- b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil) }()
+	go func() { first <- b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, time.Now()) }()
 	<-creating
 	// While the first worker waits on Moodle to create the column, the second cannot
 	// take the lock, and no transaction is open meanwhile.
-	err := b.svc.sync(ctx, b.activity, b.users[1], time.Now(), nil)
+	err := b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[1]}, time.Now())
 	require.ErrorIs(t, err, errLineItemBusy)
 	n, err := openTransactions(ctx, b.pool)
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func TestConcurrentFirstScoresMakeOneLineItem(t *testing.T) {
 	letGo()
 	require.NoError(t, <-first)
 
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now(), nil), "the retry")
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[1]}, time.Now()), "the retry")
 	require.EqualValues(t, 1, creates.Load(), "one gradebook column for the activity")
 	for _, u := range b.users {
 		var state string

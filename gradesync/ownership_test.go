@@ -138,7 +138,7 @@ func (b *agsBundle) syncClaimed(t *testing.T, n int) map[string]int {
 	require.NoError(t, err)
 	b.submit(t, b.users[0], 7, time.Now().Add(-time.Minute))
 	b.requests.take()
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, time.Now()))
 	return b.requests.take()
 }
 
@@ -163,7 +163,7 @@ func TestSyncRoundTrips(t *testing.T) {
 	b.queries.take()
 
 	// The first score finds or creates the activity's line item and reads its maximum.
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, time.Now()))
 	// Fourteen: the lookup's lock and re-read, the line item and its maximum kept, the
 	// signing key read once per scope's token, in one transaction; the line item is
 	// written once (until 00014 markSynced wrote it a second time); then the score
@@ -174,7 +174,7 @@ func TestSyncRoundTrips(t *testing.T) {
 	require.Equal(t, 1, got["GET /mod/lti/services.php/2/lineitems"], "%v", got)
 	require.Equal(t, 1, got["POST /mod/lti/services.php/2/lineitems"], "created: %v", got)
 
-	require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now(), nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[1]}, time.Now()))
 	next := b.queries.take()
 	require.Len(t, next, 5, "statements for a sync once the line item is known:\n%s", strings.Join(next, "\n"))
 	require.Equal(t, map[string]int{"POST /mod/lti/services.php/2/lineitems/3/lineitem/scores": 1}, b.requests.take())
@@ -234,7 +234,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		})
 		// The first sync creates the line item and reads its maximum; the others reuse them.
 		for _, u := range b.users {
-			require.NoError(t, b.svc.sync(ctx, b.activity, u, time.Now(), nil))
+			require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: u}, time.Now()))
 		}
 		// The educator switches path and back, retries, and a newer score goes out.
 		require.NoError(t, b.svc.SetGradePath(ctx, b.activity, PathMoodleWS))
@@ -244,7 +244,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		require.Equal(t, PathAGS, path)
 		b.submit(t, b.users[0], 9, at.Add(time.Minute))
 		require.NoError(t, b.svc.Retry(ctx, b.activity, b.users[0]))
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, time.Now()))
 
 		// Moodle stored the first score now, after the newer one was earned: it refused
 		// that one, which went again with a later timestamp, now the score's.
@@ -275,7 +275,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 
 		require.NoError(t, svc.SetGradePath(ctx, b.activity, PathMoodleWS))
 		score(7, b.now)
-		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now, nil))
+		require.NoError(t, svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.user}, b.now))
 		require.Equal(t, []string{"mod_lti_get_ltis_by_courses", "gradereport_user_get_grade_items", "core_grades_update_grades"},
 			functions(b.moodle.TakeCalls()))
 		require.Equal(t, ptr(int64(2)), gradeSyncRow(t, b.pool, b.activity).MoodleCMID, "the course module is kept")
@@ -283,7 +283,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		// Moodle says the course module is gone: the stored id is forgotten...
 		b.moodle.Answer("core_grades_update_grades", moodletest.Capture(t, "010"))
 		score(8, b.now.Add(time.Minute))
-		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now, nil), "parked: the job is over")
+		require.NoError(t, svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.user}, b.now), "parked: the job is over")
 		require.Equal(t, []string{"gradereport_user_get_grade_items", "core_grades_update_grades"}, functions(b.moodle.TakeCalls()),
 			"the kept course module is reused")
 		require.Nil(t, gradeSyncRow(t, b.pool, b.activity).MoodleCMID, "a stale course module is forgotten")
@@ -291,7 +291,7 @@ func TestGradeSyncNeverWritesActivities(t *testing.T) {
 		// ...and looked up again on the educator's retry.
 		b.moodle.Answer("core_grades_update_grades", moodletest.Capture(t, "009"))
 		require.NoError(t, svc.Retry(ctx, b.activity, b.user))
-		require.NoError(t, svc.sync(ctx, b.activity, b.user, b.now, nil))
+		require.NoError(t, svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.user}, b.now))
 		require.Equal(t, []string{"mod_lti_get_ltis_by_courses", "gradereport_user_get_grade_items", "core_grades_update_grades"},
 			functions(b.moodle.TakeCalls()))
 		var state string
@@ -321,14 +321,14 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		b.moodle.lineItems = 1 // Moodle already has the column: found, not created
 		b.moodle.mu.Unlock()
 
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, time.Now()))
 		got := b.requests.take()
 		require.Equal(t, 1, got["GET /mod/lti/services.php/2/lineitems"], "looked up by resource link: %v", got)
 		require.Zero(t, got["POST /mod/lti/services.php/2/lineitems"], "not created: %v", got)
 		own := b.lineItemURL(3)
 		require.Equal(t, own, gradeSyncRow(t, b.pool, b.activity).LineItemURL)
 
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[1], time.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[1]}, time.Now()))
 		require.Equal(t, map[string]int{scores: 1}, b.requests.take(), "grade sync's own line item, no lookup")
 		require.Equal(t, own, gradeSyncRow(t, b.pool, b.activity).LineItemURL)
 	})
@@ -360,7 +360,7 @@ func TestLineItemKeptAndReused(t *testing.T) {
 		b.moodle.modified = map[string]time.Time{"100": at.Add(time.Minute).Truncate(time.Second)}
 		b.moodle.mu.Unlock()
 
-		require.NoError(t, b.svc.sync(ctx, b.activity, b.users[0], time.Now(), nil))
+		require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[0]}, time.Now()))
 		require.Equal(t, b.lineItemURL(3),
 			gradeSyncRow(t, b.pool, b.activity).LineItemURL, "the line item created on the way is kept")
 	})

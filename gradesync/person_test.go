@@ -17,7 +17,7 @@ func TestPersonalDataAndErasure(t *testing.T) {
 	for _, u := range b.users {
 		require.NoError(t, b.svc.Submit(ctx, b.score(u, 7, b.now)))
 	}
-	require.NoError(t, b.svc.sync(ctx, b.activity, synced, b.now, nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: synced}, b.now))
 
 	d, err := b.svc.PersonalData(ctx, synced)
 	require.NoError(t, err)
@@ -55,6 +55,6 @@ func TestPersonalDataAndErasure(t *testing.T) {
 
 	// The queued job of the erased pending score runs and pushes nothing.
 	pushed := len(b.pusher.got[[2]int64{b.activity, pending}])
-	require.NoError(t, b.svc.sync(ctx, b.activity, pending, b.now, nil))
+	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: pending}, b.now))
 	require.Len(t, b.pusher.got[[2]int64{b.activity, pending}], pushed)
 }
