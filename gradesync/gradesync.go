@@ -188,17 +188,25 @@ func (SyncArgs) InsertOpts() river.InsertOpts {
 	}
 }
 
+// isLearner is whether user $2 is a learner in the course of activity $1.
+const isLearner = `EXISTS (SELECT 1 FROM memberships m JOIN activities a ON a.course_id = m.course_id
+              WHERE a.id = $1 AND m.user_id = $2 AND 'learner' = ANY (m.roles))`
+
 // upsertScore keeps the newest score by when it was earned (earned_at; a row of the
 // previous release has only scored_at). Its timestamp for the platform, scored_at, is
 // at least a millisecond (the precision sent) after the previous version's, which may
 // have been moved on when Moodle refused it (settle): the timestamps Huddle sends for a
-// learner's score in an activity only ever increase. A score that was not pending
-// (synced or parked, so its job is over) starts a new sync generation; the SET
-// expressions read the row as it was. It returns the generation to queue the job for.
+// learner's score in an activity only ever increase. Only learners have scores:
+// Moodle's web services would store a grade for a teacher too. A score that was not
+// pending (synced or parked, so its job is over) starts a new sync generation; the
+// SET expressions read the row as it was. It returns the generation to queue the job
+// for, and no row for an older score or a person who is not a learner.
 const upsertScore = `
 INSERT INTO scores (activity_id, user_id, score_given, score_maximum, activity_progress, grading_progress, comment,
                     earned_at, scored_at, state)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'pending')
+SELECT $1::bigint, $2::bigint, $3::double precision, $4::double precision, $5::text, $6::text, $7::text,
+       $8::timestamptz, $8::timestamptz, 'pending'
+WHERE ` + isLearner + `
 ON CONFLICT (activity_id, user_id) DO UPDATE SET
     score_given = EXCLUDED.score_given, score_maximum = EXCLUDED.score_maximum,
     activity_progress = EXCLUDED.activity_progress, grading_progress = EXCLUDED.grading_progress,
@@ -217,22 +225,20 @@ func (s *Service) Record(ctx context.Context, tx pgx.Tx, sc Score) error {
 	if err := sc.validate(); err != nil {
 		return fmt.Errorf("gradesync: record: %w", err)
 	}
-	// Learners only: Moodle's web services would store a grade for a teacher too.
-	var learner bool
-	err := tx.QueryRow(ctx, `
-SELECT EXISTS (SELECT 1 FROM memberships m JOIN activities a ON a.course_id = m.course_id
-               WHERE a.id = $1 AND m.user_id = $2 AND 'learner' = ANY (m.roles))`, sc.ActivityID, sc.UserID).Scan(&learner)
-	if err != nil {
-		return fmt.Errorf("gradesync: record: %w", err)
-	}
-	if !learner {
-		return ErrNotLearner
-	}
 	var generation int64
-	err = tx.QueryRow(ctx, upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
+	err := tx.QueryRow(ctx, upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
 		sc.ActivityProgress, sc.GradingProgress, sc.Comment, sc.At.UTC()).Scan(&generation)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // older than the score stored
+		// Older than the score stored, or not a learner's: only the second is an error.
+		var learner bool
+		err := tx.QueryRow(ctx, `SELECT `+isLearner, sc.ActivityID, sc.UserID).Scan(&learner)
+		switch {
+		case err != nil:
+			return fmt.Errorf("gradesync: record: %w", err)
+		case !learner:
+			return ErrNotLearner
+		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("gradesync: record: %w", err)
@@ -545,6 +551,18 @@ RETURNING scored_at <= synced_scored_at`
 // this transaction has marked the score synced or failed, and starts a new
 // generation with a job of its own (see SyncArgs.InsertOpts).
 func (s *Service) settle(ctx context.Context, r row, o outcome, resent *bool) (done bool, _ error) {
+	if o.kind == delivered && (o.lineItem == "" || r.d.LineItemURL != "") {
+		// The common case is markDelivered alone, one statement, which needs no
+		// transaction of its own: two round trips fewer for each score.
+		err := s.db.QueryRow(ctx, markDelivered, r.d.ActivityID, r.d.Score.UserID, s.now(), r.d.Score.At).Scan(&done)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return true, nil // deleted since it was loaded
+		}
+		if err != nil {
+			return false, fmt.Errorf("gradesync: settle score of %d in %d: %w", r.d.Score.UserID, r.d.ActivityID, err)
+		}
+		return done, nil
+	}
 	refusedAgain := false
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		done, refusedAgain = false, false

@@ -149,9 +149,10 @@ func (b *agsBundle) submit(t *testing.T, user int64, given float64, at time.Time
 }
 
 // Grade sync is hot (a whole year group is graded at once): once an activity's line
-// item and maximum are known, a sync costs five statements (load the score with its
-// activity, the platform's registration, and a transaction that marks it synced, in
-// which River's worker also completes the job) and one request to Moodle.
+// item and maximum are known, a sync costs three statements (load the score with its
+// activity, the platform's registration, and the update that marks it synced, with no
+// transaction around it; River completes the job afterwards, in its batches) and one
+// request to Moodle.
 func TestSyncRoundTrips(t *testing.T) {
 	t.Parallel()
 	b := setupAGS(t, 2)
@@ -167,7 +168,7 @@ func TestSyncRoundTrips(t *testing.T) {
 	// Fourteen: the lookup's lock and re-read, the line item and its maximum kept, the
 	// signing key read once per scope's token, in one transaction; the line item is
 	// written once (until 00014 markSynced wrote it a second time); then the score
-	// marked synced in a transaction of its own, which ends the job too (see settle).
+	// marked synced in a transaction of its own with the line item remembered (see settle).
 	first := b.queries.take()
 	require.LessOrEqual(t, len(first), 14, "statements for an activity's first sync:\n%s", strings.Join(first, "\n"))
 	got := b.requests.take()
@@ -176,7 +177,7 @@ func TestSyncRoundTrips(t *testing.T) {
 
 	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[1]}, time.Now()))
 	next := b.queries.take()
-	require.Len(t, next, 5, "statements for a sync once the line item is known:\n%s", strings.Join(next, "\n"))
+	require.Len(t, next, 3, "statements for a sync once the line item is known:\n%s", strings.Join(next, "\n"))
 	require.Equal(t, map[string]int{"POST /mod/lti/services.php/2/lineitems/3/lineitem/scores": 1}, b.requests.take())
 }
 
