@@ -273,7 +273,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	// Scores go through AGS where Moodle grants it for the link, Moodle web services
 	// otherwise.
 	a.Grades = gradesync.NewService(pool, &gradesync.FallbackPusher{
-		AGS: &gradesync.AGSPusher{Platforms: a.LTI, AGS: lti.NewAGSClient(tokens), DB: pool},
+		AGS: &gradesync.AGSPusher{AGS: lti.NewAGSClient(tokens), DB: pool},
 		WS:  &gradesync.WSPusher{DB: pool, Clients: a.Moodle},
 	}, a.Queue, o.Now)
 	a.Grades.LockWith(direct)

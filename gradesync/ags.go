@@ -3,7 +3,6 @@ package gradesync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,18 +10,12 @@ import (
 	"github.com/huddle-lti/huddle/lti"
 )
 
-// PlatformSource finds a platform's registration.
-type PlatformSource interface {
-	Platform(ctx context.Context, id int64) (lti.Platform, error)
-}
-
 // AGSPusher delivers scores through LTI Assignment and Grade Services, Moodle's
 // primary path. Huddle keeps at most one line item per resource link: it uses the one
 // it found or created before, else the one the launch named, else the one found by the
 // resource link filter, else creates it.
 type AGSPusher struct {
-	Platforms PlatformSource
-	AGS       *lti.AGSClient
+	AGS *lti.AGSClient
 	// DB keeps each line item's scoreMaximum in grade_sync_activities once read; nil
 	// reads it every time.
 	DB *pgxpool.Pool
@@ -34,14 +27,11 @@ func (p *AGSPusher) Push(ctx context.Context, d Delivery) (string, error) {
 		return "", &RejectedError{Reason: "Moodle has not allowed Huddle to send grades for this activity. " +
 			"Ask your Moodle administrator to switch on \"IMS LTI Assignment and Grade Services\" for Huddle."}
 	}
-	platform, err := p.Platforms.Platform(ctx, d.PlatformID)
-	if err != nil {
-		return "", fmt.Errorf("gradesync: platform %d: %w", d.PlatformID, err)
-	}
+	platform := d.Platform
 	lineItem, maximum := d.LineItemURL, d.LineItemMaximum
 	if lineItem == "" {
-		var li lti.LineItem
-		if li, err = p.findOrCreateLineItem(ctx, platform, d); err != nil {
+		li, err := p.findOrCreateLineItem(ctx, platform, d)
+		if err != nil {
 			return "", err
 		}
 		lineItem, maximum = li.ID, li.ScoreMaximum
@@ -59,7 +49,7 @@ func (p *AGSPusher) Push(ctx context.Context, d Delivery) (string, error) {
 	if maximum > 0 {
 		given, max = rescale(d.Score, maximum), maximum
 	}
-	err = p.AGS.PostScore(ctx, platform, lineItem, lti.Score{
+	err := p.AGS.PostScore(ctx, platform, lineItem, lti.Score{
 		UserID:           d.UserSubject,
 		ScoreGiven:       given,
 		ScoreMaximum:     max,

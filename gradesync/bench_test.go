@@ -199,7 +199,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3, $4) RETURNING id`, courseID,
 		FetchPollInterval: benchFetchPoll,
 	})
 	must(b, err)
-	q.svc = NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens)}, rc, nil)
+	q.svc = NewService(pool, &AGSPusher{AGS: lti.NewAGSClient(tokens)}, rc, nil)
 	river.AddWorker(workers, NewWorker(q.svc))
 	must(b, rc.Start(ctx))
 	b.Cleanup(func() { _ = rc.Stop(context.Background()) })

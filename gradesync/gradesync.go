@@ -61,7 +61,9 @@ func (s Score) validate() error {
 
 // Delivery is everything a Pusher needs to put one score into the platform.
 type Delivery struct {
-	PlatformID     int64
+	// Platform is the registration the score goes to, read with the score: what a
+	// service token needs (its deployments are left out).
+	Platform       lti.Platform
 	ActivityID     int64
 	ResourceLinkID string
 	Label          string
@@ -349,7 +351,7 @@ type row struct {
 // claim when a link has several line items). An activity without a row of its own is
 // on the AGS path with nothing looked up yet.
 const selectDelivery = `
-SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url,
+SELECT p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.created_at, a.resource_link_id, a.title, a.ags_lineitems_url,
        coalesce(nullif(a.ags_lineitem_url, ''), g.lineitem_url, ''), a.ags_scopes, u.subject,
        coalesce(g.grade_path, 'ags'), coalesce(g.score_maximum, 0),
        s.score_given, s.score_maximum, s.activity_progress, s.grading_progress, s.comment, s.scored_at,
@@ -357,6 +359,7 @@ SELECT c.platform_id, a.resource_link_id, a.title, a.ags_lineitems_url,
 FROM scores s
 JOIN activities a ON a.id = s.activity_id
 JOIN courses c ON c.id = a.course_id
+JOIN platforms p ON p.id = c.platform_id
 JOIN users u ON u.id = s.user_id
 LEFT JOIN grade_sync_activities g ON g.activity_id = s.activity_id
 WHERE s.activity_id = $1 AND s.user_id = $2`
@@ -379,7 +382,8 @@ WHERE grade_sync_activities.lineitem_url = ''`
 func (s *Service) load(ctx context.Context, activityID, userID int64) (row, error) {
 	r := row{d: Delivery{ActivityID: activityID, Score: Score{ActivityID: activityID, UserID: userID}}}
 	sc := &r.d.Score
-	err := s.db.QueryRow(ctx, selectDelivery, activityID, userID).Scan(&r.d.PlatformID, &r.d.ResourceLinkID, &r.d.Label,
+	err := s.db.QueryRow(ctx, selectDelivery, activityID, userID).Scan(&r.d.Platform.ID, &r.d.Platform.Issuer, &r.d.Platform.ClientID,
+		&r.d.Platform.AuthURL, &r.d.Platform.TokenURL, &r.d.Platform.JWKSURL, &r.d.Platform.CreatedAt, &r.d.ResourceLinkID, &r.d.Label,
 		&r.d.LineItemsURL, &r.d.LineItemURL, &r.d.Scopes, &r.d.UserSubject, &r.d.GradePath, &r.d.LineItemMaximum,
 		&sc.Given, &sc.Maximum, &sc.ActivityProgress, &sc.GradingProgress, &sc.Comment, &sc.At, &r.state, &r.syncedScoredAt, &r.generation)
 	return r, err

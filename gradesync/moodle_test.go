@@ -196,7 +196,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 		FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond,
 	})
 	require.NoError(t, err)
-	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens)}, client, nil)
+	svc := NewService(pool, &AGSPusher{AGS: lti.NewAGSClient(tokens)}, client, nil)
 	river.AddWorker(workers, retryFast{NewWorker(svc)})
 
 	// Scores arrive while Moodle is down; the queue holds them.
@@ -293,7 +293,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, UserAgent: "Huddle/test"})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
-	svc := NewService(pool, &AGSPusher{Platforms: lti.NewStore(pool, nil), AGS: lti.NewAGSClient(tokens), DB: pool}, client, nil)
+	svc := NewService(pool, &AGSPusher{AGS: lti.NewAGSClient(tokens), DB: pool}, client, nil)
 
 	at := time.Now().Add(-time.Minute)
 	require.NoError(t, svc.Submit(ctx, Score{ActivityID: activityID, UserID: userID, Given: 7, Maximum: 10,

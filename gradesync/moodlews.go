@@ -105,7 +105,7 @@ func (p *WSPusher) Push(ctx context.Context, d Delivery) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	client, err := p.Clients.ClientFor(ctx, d.PlatformID)
+	client, err := p.Clients.ClientFor(ctx, d.Platform.ID)
 	if err != nil {
 		return "", wsError(err)
 	}

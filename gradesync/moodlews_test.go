@@ -90,7 +90,7 @@ VALUES ($1, 'c', $1 || '/mod/lti/auth.php', $1 || '/mod/lti/token.php', $1 || '/
 }
 
 func (b *wsBundle) delivery(given float64) Delivery {
-	return Delivery{PlatformID: b.platform, ActivityID: b.activity, ResourceLinkID: "1", Label: "Peer discussion",
+	return Delivery{Platform: lti.Platform{ID: b.platform}, ActivityID: b.activity, ResourceLinkID: "1", Label: "Peer discussion",
 		UserSubject: "5", Score: Score{ActivityID: b.activity, UserID: b.user, Given: given, Maximum: 10,
 			ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, Comment: "Well argued", At: b.now}}
 }

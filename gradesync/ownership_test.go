@@ -120,7 +120,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, b.course, url+"/mod/l
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: keys, UserAgent: "Huddle/test"})
 	queue, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{})
 	require.NoError(t, err)
-	b.svc = NewService(b.pool, &AGSPusher{Platforms: lti.NewStore(b.pool, nil), AGS: lti.NewAGSClient(tokens), DB: b.pool}, queue, nil)
+	b.svc = NewService(b.pool, &AGSPusher{AGS: lti.NewAGSClient(tokens), DB: b.pool}, queue, nil)
 	return b
 }
 
@@ -149,10 +149,10 @@ func (b *agsBundle) submit(t *testing.T, user int64, given float64, at time.Time
 }
 
 // Grade sync is hot (a whole year group is graded at once): once an activity's line
-// item and maximum are known, a sync costs three statements (load the score with its
-// activity, the platform's registration, and the update that marks it synced, with no
-// transaction around it; River completes the job afterwards, in its batches) and one
-// request to Moodle.
+// item and maximum are known, a sync costs two statements (load the score with its
+// activity and its platform's registration, and the update that marks it synced, with
+// no transaction around it; River completes the job afterwards, in its batches) and
+// one request to Moodle.
 func TestSyncRoundTrips(t *testing.T) {
 	t.Parallel()
 	b := setupAGS(t, 2)
@@ -177,7 +177,7 @@ func TestSyncRoundTrips(t *testing.T) {
 
 	require.NoError(t, b.svc.sync(ctx, SyncArgs{ActivityID: b.activity, UserID: b.users[1]}, time.Now()))
 	next := b.queries.take()
-	require.Len(t, next, 3, "statements for a sync once the line item is known:\n%s", strings.Join(next, "\n"))
+	require.Len(t, next, 2, "statements for a sync once the line item is known:\n%s", strings.Join(next, "\n"))
 	require.Equal(t, map[string]int{"POST /mod/lti/services.php/2/lineitems/3/lineitem/scores": 1}, b.requests.take())
 }
 
