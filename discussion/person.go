@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/huddle-lti/huddle/people"
 )
 
 // PersonalData is what discussion holds on one person (UK GDPR right of access):
@@ -198,40 +200,17 @@ func (s *Service) PersonalData(ctx context.Context, userID int64) (PersonalData,
 	if err != nil {
 		return d, fmt.Errorf("discussion: personal data of %d: revisions: %w", userID, err)
 	}
-	for _, q := range []struct {
-		what string
-		sql  string
-		into func(pgx.Rows) error
-	}{
-		{"reports", selectPersonalReports, collectInto(&d.Reports)},
-		{"helpful marks", selectPersonalHelpful, collectInto(&d.HelpfulMarks)},
-		{"endorsements", selectPersonalEndorsements, collectInto(&d.Endorsements)},
-		{"moderation actions", selectPersonalActions, collectInto(&d.ModerationActions)},
-		{"reveals", selectPersonalReveals, collectInto(&d.RevealsOfYourPosts)},
-		{"posting counts", selectPersonalRates, collectInto(&d.PostingCounts)},
-	} {
-		rows, err := s.db.Query(ctx, q.sql, userID)
-		if err == nil {
-			err = q.into(rows)
-		}
-		if err != nil {
-			return d, fmt.Errorf("discussion: personal data of %d: %s: %w", userID, q.what, err)
-		}
+	if err := people.ReadLists(ctx, s.db, userID,
+		people.ListOf("reports", selectPersonalReports, &d.Reports),
+		people.ListOf("helpful marks", selectPersonalHelpful, &d.HelpfulMarks),
+		people.ListOf("endorsements", selectPersonalEndorsements, &d.Endorsements),
+		people.ListOf("moderation actions", selectPersonalActions, &d.ModerationActions),
+		people.ListOf("reveals", selectPersonalReveals, &d.RevealsOfYourPosts),
+		people.ListOf("posting counts", selectPersonalRates, &d.PostingCounts),
+	); err != nil {
+		return d, fmt.Errorf("discussion: personal data of %d: %w", userID, err)
 	}
 	return d, nil
-}
-
-// collectInto reads every row into *dst, by column position; an empty result is an
-// empty list, so the export shows [] rather than null.
-func collectInto[T any](dst *[]T) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
-		list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[T])
-		if list == nil {
-			list = []T{}
-		}
-		*dst = list
-		return err
-	}
 }
 
 // Erased counts what ErasePerson changed.

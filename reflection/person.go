@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/huddle-lti/huddle/people"
 )
 
 // formerMember stands for an erased person where their name was kept as text: a
@@ -129,39 +131,16 @@ func (s *Service) PersonalData(ctx context.Context, userID int64) (PersonalData,
 		}
 		d.Reflections = append(d.Reflections, exportReflection(r))
 	}
-	for _, q := range []struct {
-		what string
-		sql  string
-		into func(pgx.Rows) error
-	}{
-		{"comments", selectPersonalComments, collectInto(&d.Comments)},
-		{"sign-offs", selectPersonalSignOffs, collectInto(&d.SignOffs)},
-		{"shares", selectPersonalShares, collectInto(&d.SharedWithYou)},
-		{"supervisors", selectPersonalSupervisors, collectInto(&d.Supervisors)},
-		{"supervising", selectPersonalSupervising, collectInto(&d.Supervising)},
-	} {
-		rows, err := s.db.Query(ctx, q.sql, userID)
-		if err == nil {
-			err = q.into(rows)
-		}
-		if err != nil {
-			return d, fmt.Errorf("reflection: personal data of %d: %s: %w", userID, q.what, err)
-		}
+	if err := people.ReadLists(ctx, s.db, userID,
+		people.ListOf("comments", selectPersonalComments, &d.Comments),
+		people.ListOf("sign-offs", selectPersonalSignOffs, &d.SignOffs),
+		people.ListOf("shares", selectPersonalShares, &d.SharedWithYou),
+		people.ListOf("supervisors", selectPersonalSupervisors, &d.Supervisors),
+		people.ListOf("supervising", selectPersonalSupervising, &d.Supervising),
+	); err != nil {
+		return d, fmt.Errorf("reflection: personal data of %d: %w", userID, err)
 	}
 	return d, nil
-}
-
-// collectInto reads every row into *dst, by column position; an empty result is an
-// empty list, so the export shows [] rather than null.
-func collectInto[T any](dst *[]T) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
-		list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[T])
-		if list == nil {
-			list = []T{}
-		}
-		*dst = list
-		return err
-	}
 }
 
 // Erased counts what ErasePerson changed.

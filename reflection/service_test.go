@@ -773,7 +773,7 @@ FROM scores WHERE activity_id = $1 AND user_id = $2`, a.ID, me)
 			require.Equal(t, "FullyGraded", got[0].grading)
 			// A sync job is queued with the score.
 			job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(w.db), gradesync.SyncArgs{}, nil)
-			require.Equal(t, gradesync.SyncArgs{ActivityID: a.ID, UserID: me}, job.Args)
+			require.Equal(t, [2]int64{a.ID, me}, [2]int64{job.Args.ActivityID, job.Args.UserID})
 
 			// An educator's own reflection completes nothing and is not an error.
 			edu := w.people[educator]
