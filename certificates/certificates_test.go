@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -557,6 +559,36 @@ func TestErasedLearnersCertificatesStillVerifyWithoutTheName(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(b.ctx, `
 SELECT count(*) FROM certificates WHERE learner_name LIKE '%Priya%' OR registration_number <> '' OR credential::text ILIKE '%priya%'`).Scan(&left))
 	require.Zero(t, left, "nothing names the learner any more")
+}
+
+// A token exactly as Huddle stored it when issuing is answered from its record
+// without its RS256 signature being checked again (readAsStored in verify.go), by an
+// instance that has never seen it: valid, with the signed credential and the record.
+// Its header is still checked: a Huddle at another address, whose keys its kid does
+// not name, finds it invalid, as a full check does.
+func TestTokenAsStoredVerifiesOnFirstSight(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.issue(t, b.learner)
+	signed, err := base64.RawURLEncoding.DecodeString(strings.Split(c.JWS, ".")[1])
+	require.NoError(t, err)
+
+	instance := func(base string) *certificates.Service {
+		u, err := url.Parse(base)
+		require.NoError(t, err)
+		return certificates.NewService(b.pool, certificates.NewIssuingKeys(b.pool, b.sealer, u, b.clock.Now, 1024), u,
+			certificates.Options{Now: b.clock.Now})
+	}
+	v, err := instance("https://huddle.test").Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusValid, v.Status, v.Reason)
+	require.JSONEq(t, string(signed), string(v.Credential))
+	require.Equal(t, c.ID, v.Certificate.ID)
+
+	v, err = instance("https://elsewhere.test").Verify(b.ctx, c.JWS)
+	require.NoError(t, err)
+	require.Equal(t, certificates.StatusInvalid, v.Status)
+	require.Equal(t, "The certificate names a signing key Huddle never published.", v.Reason)
 }
 
 // A token verified before is answered from what was checked then plus its record read

@@ -219,13 +219,18 @@ func BenchmarkVerifyPageDistinct(b *testing.B) {
 // parallelTimedSpread is parallelTimed at verifyConcurrency where the request picks
 // its own client address, round robin over all of them. On a shared machine the rate
 // says little, so it also reports what each request cost: this process's CPU (server
-// and client both, user and system) and PostgreSQL round trips (connections taken
-// from the pool).
+// and client both, user and system), that of the PostgreSQL backends serving the
+// test's database, and PostgreSQL round trips (connections taken from the pool).
 func (vb *verifyBench) parallelTimedSpread(b *testing.B, unit string, one func() (time.Duration, string)) {
+	var db string
+	require.NoError(b, vb.pool.QueryRow(b.Context(), `SELECT current_database()`).Scan(&db))
+	_, pg0 := cpuNow(b, db)
 	cpu0, trips0 := processCPU(b), vb.pool.Stat().AcquireCount()
 	parallelTimed(b, verifyConcurrency, unit, func(int) (time.Duration, string) { return one() })
 	cpu, trips := processCPU(b)-cpu0, vb.pool.Stat().AcquireCount()-trips0
+	_, pg1 := cpuNow(b, db)
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((pg1-pg0).Microseconds())/float64(b.N), "pg-cpu-µs/op")
 	b.ReportMetric(float64(trips)/float64(b.N), "db-trips/op")
 }
 
