@@ -591,6 +591,27 @@ func TestTokenAsStoredVerifiesOnFirstSight(t *testing.T) {
 	require.Equal(t, "The certificate names a signing key Huddle never published.", v.Reason)
 }
 
+// The digest verification compares (migrations/00047) is PostgreSQL's own hash of the
+// token: written with every certificate and again whenever a token is rewritten, by
+// any writer.
+func TestStoredDigestIsTheTokens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.issue(t, b.learner)
+	digest := func() []byte {
+		var d []byte
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT jws_sha256 FROM certificates WHERE id = $1`, c.ID).Scan(&d))
+		return d
+	}
+	want := sha256.Sum256([]byte(c.JWS))
+	require.Equal(t, want[:], digest())
+
+	_, err := b.pool.Exec(b.ctx, `UPDATE certificates SET jws = 'a.b.c' WHERE id = $1`, c.ID)
+	require.NoError(t, err)
+	want = sha256.Sum256([]byte("a.b.c"))
+	require.Equal(t, want[:], digest())
+}
+
 // A token verified before is answered from what was checked then plus its record read
 // at most RecordTTL ago: the same answer as a full check, and a changed record is
 // noticed, as is a revocation made by another instance, within RecordTTL.

@@ -237,7 +237,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 			c.JWS, c.Credential = token, hit.record
 			return s.verdict(&c, hit.payload), nil
 		}
-		c, same, err := s.recordOf(ctx, hit.id, token, false)
+		c, same, err := s.recordOf(ctx, hit.id, digest, false)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
@@ -255,7 +255,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 	// token whose key Huddle no longer publishes is refused as before. Anything else
 	// (a changed, foreign or superseded token) is checked in full below, with the
 	// record read here.
-	pre, err := s.readAsStored(ctx, token)
+	pre, err := s.readAsStored(ctx, token, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func (s *Service) Verify(ctx context.Context, token string) (*Verification, erro
 	if pre.id != id || !pre.read {
 		// The signed payload names another record than the one read unverified (it
 		// cannot, as both come from the same bytes, unless that read was skipped).
-		pre.cert, _, err = s.recordOf(ctx, id, token, true)
+		pre.cert, _, err = s.recordOf(ctx, id, digest, true)
 		pre.missing = errors.Is(err, ErrNotFound)
 		if err != nil && !pre.missing {
 			return nil, err
@@ -336,11 +336,12 @@ type asStored struct {
 	stored  bool            // the record holds exactly this token, and its header is as Huddle writes it
 }
 
-// readAsStored parses token without checking its signature, reads the record its
-// payload names and reports whether that record holds exactly this token, whose
-// header names a key Huddle still publishes. A token that does not parse, or names no
-// certificate id, is left to Verify's full check, which says what is wrong with it.
-func (s *Service) readAsStored(ctx context.Context, token string) (asStored, error) {
+// readAsStored parses token (whose SHA-256 is digest) without checking its
+// signature, reads the record its payload names and reports whether that record holds
+// exactly this token, whose header names a key Huddle still publishes. A token that
+// does not parse, or names no certificate id, is left to Verify's full check, which
+// says what is wrong with it.
+func (s *Service) readAsStored(ctx context.Context, token string, digest [sha256.Size]byte) (asStored, error) {
 	var a asStored
 	msg, err := jws.Parse([]byte(token))
 	if err != nil || len(msg.Signatures()) != 1 {
@@ -358,7 +359,7 @@ func (s *Service) readAsStored(ctx context.Context, token string) (asStored, err
 		return a, nil
 	}
 	a.id = id
-	c, same, err := s.recordOf(ctx, id, token, true)
+	c, same, err := s.recordOf(ctx, id, digest, true)
 	a.read, a.missing = true, errors.Is(err, ErrNotFound)
 	if err != nil && !a.missing {
 		return a, err
@@ -436,17 +437,18 @@ type verifiedClaims struct {
 }
 
 // recordOf reads the record of certificate id in one indexed statement: every column
-// but the token itself, whether the record holds exactly token (compared in
-// PostgreSQL, so the 3 KB token is not sent back), and the credential when
-// withCredential (the caller of a token already checked has it). The credential is
-// read as bytes, not through encoding/json: PostgreSQL wrote it as valid JSON.
-func (s *Service) recordOf(ctx context.Context, id, token string, withCredential bool) (*Certificate, bool, error) {
+// but the token itself, whether the record holds exactly the token whose SHA-256 is
+// digest (compared in PostgreSQL with the digest it keeps, migrations/00047, so the
+// 3 KB token goes neither way), and the credential when withCredential (the caller of
+// a token already checked has it). The credential is read as bytes, not through
+// encoding/json: PostgreSQL wrote it as valid JSON.
+func (s *Service) recordOf(ctx context.Context, id string, digest [sha256.Size]byte, withCredential bool) (*Certificate, bool, error) {
 	var c Certificate
 	var same bool
 	var credential []byte
-	err := s.db.QueryRow(ctx, recordColumns+`, c.jws = $2, CASE WHEN $3 THEN c.credential::text END
+	err := s.db.QueryRow(ctx, recordColumns+`, c.jws_sha256 = $2, CASE WHEN $3 THEN c.credential::text END
 FROM certificates c
-WHERE c.id = $1`, id, token, withCredential).Scan(append(c.recordFields(), &same, &credential)...)
+WHERE c.id = $1`, id, digest[:], withCredential).Scan(append(c.recordFields(), &same, &credential)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, ErrNotFound
 	}
@@ -461,13 +463,13 @@ WHERE c.id = $1`, id, token, withCredential).Scan(append(c.recordFields(), &same
 
 // recordByCode reads the record of the certificate with a verification code, without
 // its token and credential (the public page shows neither): the SHA-256 of the token,
-// which the record cache keys on, is computed by PostgreSQL, so the 6 KB of token and
-// credential are not sent, and no JSON is decoded.
+// which the record cache keys on, is the one PostgreSQL keeps (migrations/00047), so
+// the 6 KB of token and credential are not sent, and no JSON is decoded.
 func (s *Service) recordByCode(ctx context.Context, code string) (*Certificate, [sha256.Size]byte, error) {
 	var c Certificate
 	var digest [sha256.Size]byte
 	var sum []byte
-	err := s.db.QueryRow(ctx, recordColumns+`, sha256(convert_to(c.jws, 'UTF8'))
+	err := s.db.QueryRow(ctx, recordColumns+`, c.jws_sha256
 FROM certificates c
 WHERE c.code = $1`, code).Scan(append(c.recordFields(), &sum)...)
 	if errors.Is(err, pgx.ErrNoRows) {
