@@ -1,0 +1,115 @@
+// Package batch answers many small questions to PostgreSQL in one statement when they
+// arrive together. Under load most of a lookup's cost is its round trip, not the
+// lookup, so questions that arrive while an instance already has as many batches in
+// flight as it allows wait and go together in the next one. A question never joins a
+// batch that has already started: the statement that answers it begins after the
+// question arrived, so it sees everything committed before then, on any instance, as
+// a statement of its own would. Nothing is kept between batches, and a lone question
+// goes at once, alone.
+package batch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Batcher gathers questions Q and answers them with run, which gets up to max of them
+// at a time and returns one answer A for each, in the same order, or an error for the
+// whole batch. run makes its own context: one batch answers several callers, so no
+// one caller's context may cancel it. Its zero value is not usable; use New.
+type Batcher[Q, A any] struct {
+	run      func(qs []Q) ([]A, error)
+	inFlight int
+	max      int
+
+	mu      sync.Mutex
+	running int
+	pending []*call[Q, A]
+}
+
+// call is one question and, once done is closed, its answer.
+type call[Q, A any] struct {
+	q    Q
+	done chan struct{}
+	a    A
+	err  error
+}
+
+// New returns a Batcher that runs at most inFlight batches at once, each of at most
+// size questions.
+func New[Q, A any](inFlight, size int, run func(qs []Q) ([]A, error)) *Batcher[Q, A] {
+	return &Batcher[Q, A]{run: run, inFlight: max(1, inFlight), max: max(1, size)}
+}
+
+// Do answers q, in a batch with whatever questions are waiting. If ctx ends first,
+// Do returns ctx's error; a batch that has started answers no one for it, and one not
+// yet started leaves it out.
+func (b *Batcher[Q, A]) Do(ctx context.Context, q Q) (A, error) {
+	c := &call[Q, A]{q: q, done: make(chan struct{})}
+	b.mu.Lock()
+	if b.running >= b.inFlight {
+		b.pending = append(b.pending, c)
+		b.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.a, c.err
+		case <-ctx.Done():
+			b.mu.Lock()
+			for i, p := range b.pending {
+				if p == c {
+					b.pending = append(b.pending[:i:i], b.pending[i+1:]...)
+					break
+				}
+			}
+			b.mu.Unlock()
+			var zero A
+			return zero, ctx.Err()
+		}
+	}
+	b.running++
+	b.mu.Unlock()
+	b.runBatch([]*call[Q, A]{c})
+	return c.a, c.err
+}
+
+// runBatch answers batch, then hands the batch that gathered meanwhile to a goroutine
+// of its own (so that this caller's answer does not wait for it), or gives up its turn.
+func (b *Batcher[Q, A]) runBatch(batch []*call[Q, A]) {
+	b.answer(batch)
+	b.mu.Lock()
+	if len(b.pending) == 0 {
+		b.running--
+		b.mu.Unlock()
+		return
+	}
+	n := min(len(b.pending), b.max)
+	next := b.pending[:n:n]
+	b.pending = append([]*call[Q, A](nil), b.pending[n:]...)
+	b.mu.Unlock()
+	go b.runBatch(next)
+}
+
+// answer runs one batch and closes each call's done.
+func (b *Batcher[Q, A]) answer(batch []*call[Q, A]) {
+	defer func() {
+		for _, c := range batch {
+			close(c.done)
+		}
+	}()
+	qs := make([]Q, len(batch))
+	for i, c := range batch {
+		qs[i] = c.q
+	}
+	as, err := b.run(qs)
+	if err == nil && len(as) != len(batch) {
+		err = fmt.Errorf("batch: %d answers to %d questions", len(as), len(batch))
+	}
+	for i, c := range batch {
+		if err != nil {
+			c.err = err
+			continue
+		}
+		c.a = as[i]
+	}
+}
