@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/huddle-lti/huddle/guard"
+	"github.com/huddle-lti/huddle/internal/batch"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -80,6 +81,7 @@ type Service struct {
 	kinds           TargetKinds
 	queue           Inserter
 	verified        *verifiedCache
+	records         *batch.Batcher[recordQuestion, recordAnswer]
 }
 
 // NewService returns the certificates service; base is Huddle's public URL.
@@ -90,10 +92,12 @@ func NewService(db *pgxpool.Pool, keys *IssuingKeys, base *url.URL, o Options) *
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
+	s := &Service{db: db, keys: keys, base: base, log: o.Logger, now: o.Now,
 		reflections: o.Reflections, boards: o.Boards, feedback: o.Feedback, completion: o.Completion,
 		attendance: o.Attendance, grader: o.Grader, kinds: o.Kinds, queue: o.Queue, verified: newVerifiedCache(),
 		sessionFeedback: o.SessionFeedback}
+	s.records = newRecordReads(s)
+	return s
 }
 
 // Keys is the issuing keyring.

@@ -436,29 +436,25 @@ type verifiedClaims struct {
 	JWTClaims
 }
 
-// recordOf reads the record of certificate id in one indexed statement: every column
-// but the token itself, whether the record holds exactly the token whose SHA-256 is
-// digest (compared in PostgreSQL with the digest it keeps, migrations/00047, so the
-// 3 KB token goes neither way), and the credential when withCredential (the caller of
-// a token already checked has it). The credential is read as bytes, not through
-// encoding/json: PostgreSQL wrote it as valid JSON.
+// recordOf reads the record of certificate id, in a batch with the reads waiting
+// (records.go): every column but the token itself, whether the record holds exactly
+// the token whose SHA-256 is digest (compared in PostgreSQL with the digest it keeps,
+// migrations/00047, so the 3 KB token goes neither way), and the credential when
+// withCredential (the caller of a token already checked has it). The credential is
+// read as bytes, not through encoding/json: PostgreSQL wrote it as valid JSON.
 func (s *Service) recordOf(ctx context.Context, id string, digest [sha256.Size]byte, withCredential bool) (*Certificate, bool, error) {
-	var c Certificate
-	var same bool
-	var credential []byte
-	err := s.db.QueryRow(ctx, recordColumns+`, c.jws_sha256 = $2, CASE WHEN $3 THEN c.credential::text END
-FROM certificates c
-WHERE c.id = $1`, id, digest[:], withCredential).Scan(append(c.recordFields(), &same, &credential)...)
-	if errors.Is(err, pgx.ErrNoRows) {
+	u, err := uuid.Parse(id)
+	if err != nil {
 		return nil, false, ErrNotFound
 	}
+	a, err := s.records.Do(ctx, recordQuestion{id: u, digest: digest, withCredential: withCredential})
 	if err != nil {
 		return nil, false, fmt.Errorf("certificates: record %s: %w", id, err)
 	}
-	if credential != nil {
-		c.Credential = credential
+	if !a.found {
+		return nil, false, ErrNotFound
 	}
-	return &c, same, nil
+	return &a.cert, a.same, nil
 }
 
 // recordByCode reads the record of the certificate with a verification code, without

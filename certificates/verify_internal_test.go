@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,4 +143,65 @@ func newInternalService(t *testing.T) (*pgxpool.Pool, *IssuingKeys, *Service) {
 	keys := NewIssuingKeys(pool, sealer, base, now, 1024)
 	require.NoError(t, keys.Ensure(t.Context()))
 	return pool, keys, NewService(pool, keys, base, Options{Now: now})
+}
+
+// TestRecordReadsTogetherEachGetTheirOwn: record reads that go to PostgreSQL in one
+// batch (records.go) each get their own record, their own answer to "is this the
+// token?" and the credential only where asked for; an unknown id is not found. Many
+// reads at once, more than one batch holds, several times over.
+func TestRecordReadsTogetherEachGetTheirOwn(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	_, _, svc := newInternalService(t)
+	var certs []*Certificate
+	for _, name := range []string{"Priya Shah", "Tom Okafor", "Ada Lovelace"} {
+		c, _, err := svc.Issue(ctx, Award{LearnerName: name, Email: strings.ReplaceAll(strings.ToLower(name), " ", ".") + "@nhs.example",
+			CourseTitle: "Acute Medicine Teaching", Definition: Definition{Title: "Recognising and managing sepsis",
+				CPDHours: 6.5, Organisation: "Example NHS Foundation Trust"}})
+		require.NoError(t, err)
+		certs = append(certs, c)
+	}
+	type read struct {
+		id             string
+		digest         [sha256.Size]byte
+		withCredential bool
+		want           *Certificate // nil: not found
+		same           bool
+	}
+	var reads []read
+	for _, c := range certs {
+		reads = append(reads,
+			read{c.ID, sha256.Sum256([]byte(c.JWS)), true, c, true},
+			read{c.ID, sha256.Sum256([]byte(c.JWS)), false, c, true},
+			read{c.ID, sha256.Sum256([]byte(c.JWS + "x")), true, c, false})
+	}
+	reads = append(reads, read{id: "00000000-0000-4000-8000-000000000000"}, read{id: "not a uuid"})
+
+	errs := make(chan error, 100*len(reads))
+	var wg sync.WaitGroup
+	for range 100 {
+		for _, r := range reads {
+			wg.Go(func() {
+				got, same, err := svc.recordOf(ctx, r.id, r.digest, r.withCredential)
+				switch {
+				case r.want == nil:
+					if !errors.Is(err, ErrNotFound) {
+						errs <- fmt.Errorf("%s: %v, want not found", r.id, err)
+					}
+				case err != nil:
+					errs <- fmt.Errorf("%s: %w", r.id, err)
+				case got.ID != r.want.ID || got.LearnerName != r.want.LearnerName || got.Code != r.want.Code || same != r.same:
+					errs <- fmt.Errorf("%s: %s %s %s same=%v, want %s %s %s same=%v", r.id, got.ID, got.LearnerName, got.Code, same,
+						r.want.ID, r.want.LearnerName, r.want.Code, r.same)
+				case r.withCredential != (got.Credential != nil):
+					errs <- fmt.Errorf("%s: credential %q with credential asked %v", r.id, got.Credential, r.withCredential)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }

@@ -1,0 +1,96 @@
+package certificates
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/huddle-lti/huddle/internal/batch"
+	"github.com/huddle-lti/huddle/internal/pgwait"
+)
+
+// Anyone may verify a certificate, and a first verification reads its record. Reads
+// that arrive together go to PostgreSQL together, in one statement
+// (certificate_records, migrations/00048), which still sees every revocation committed
+// before the verification arrived, on any instance (internal/batch says how).
+
+// recordReadsInFlight and maxRecordBatch are the batching's settings, as for calendar
+// polls (programme/feedcheck.go): one batch in flight lets the batch grow with the load.
+const (
+	recordReadsInFlight = 1
+	maxRecordBatch      = 256
+	// recordReadTimeout bounds a batch's statement: it answers several verifications,
+	// so no one request's context may cancel it.
+	recordReadTimeout = 10 * time.Second
+)
+
+// recordQuestion asks for the record of certificate id, whether it holds the token
+// whose SHA-256 is digest, and its credential when withCredential.
+type recordQuestion struct {
+	id             uuid.UUID
+	digest         [sha256.Size]byte
+	withCredential bool
+}
+
+// recordAnswer is a recordQuestion's answer; found is false when Huddle has no such
+// certificate.
+type recordAnswer struct {
+	found bool
+	cert  Certificate
+	same  bool
+}
+
+// selectRecords is recordColumns, with the token's comparison and the credential, for
+// a batch, by position (1-based).
+const selectRecords = `
+SELECT i, id, code, activity_id, user_id, subject_id, learner_name, registration_number, achievement_name,
+    course_title, organisation, cpd_hours, signatory_name, signatory_role, valid_from, valid_until, key_id,
+    revoked_at, revoked_reason, replaced_by, same, credential
+FROM certificate_records($1, $2, $3)`
+
+func newRecordReads(s *Service) *batch.Batcher[recordQuestion, recordAnswer] {
+	return batch.New(recordReadsInFlight, maxRecordBatch, s.readRecords)
+}
+
+// readRecords answers a batch of record reads in one statement.
+func (s *Service) readRecords(qs []recordQuestion) ([]recordAnswer, error) {
+	ids := make([]uuid.UUID, len(qs))
+	digests := make([][]byte, len(qs))
+	withCredentials := make([]bool, len(qs))
+	for i := range qs {
+		ids[i], digests[i], withCredentials[i] = qs[i].id, qs[i].digest[:], qs[i].withCredential
+	}
+	// A batch answers requests, so it waits for a connection no longer than one request
+	// may (pgwait): its requests then fail with pgwait.ErrTimeout, answered 503 with
+	// Retry-After.
+	ctx, cancel := context.WithTimeout(pgwait.Bound(context.Background()), recordReadTimeout)
+	defer cancel()
+	rows, err := s.db.Query(ctx, selectRecords, ids, digests, withCredentials)
+	if err != nil && pgwait.TimedOut(ctx) {
+		err = fmt.Errorf("%w: %w", pgwait.ErrTimeout, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]recordAnswer, len(qs))
+	for rows.Next() {
+		var i int64
+		a := recordAnswer{found: true}
+		var credential []byte
+		if err := rows.Scan(append(append([]any{&i}, a.cert.recordFields()...), &a.same, &credential)...); err != nil {
+			return nil, err
+		}
+		if i < 1 || int(i) > len(qs) {
+			return nil, fmt.Errorf("row for record %d of %d", i, len(qs))
+		}
+		if credential != nil {
+			a.cert.Credential = credential
+		}
+		out[i-1] = a
+	}
+	return out, rows.Err()
+}
