@@ -30,9 +30,9 @@ import (
 // Settings for the target (1,000 scores/s, p99 queue latency under 1 s) on the 2-core
 // development machine; see BenchmarkQueueThroughput. They reached it there at commit
 // 567aab3; later, with the machine much slower, that commit gave 613 to 621 scores/s
-// and 4738200 gave 764 to 786, run back to back. River fetches
-// at most MaxWorkers jobs per FetchCooldown, so 8 workers at the 100 ms default cap the
-// queue near 80 scores/s whatever the hardware.
+// and 4738200 gave 764 to 786, run back to back. River fetches at most MaxWorkers jobs
+// per FetchCooldown, so 8 workers at the 100 ms default cap the queue near 80 scores/s
+// whatever the hardware.
 const (
 	benchScores       = 5000 // per iteration, one per learner, so `make bench` stays short
 	benchRate         = 1000 // scores/s in the paced run
