@@ -12,10 +12,11 @@ import (
 	"github.com/huddle-lti/huddle/internal/pgwait"
 )
 
-// Anyone may verify a certificate, and a first verification reads its record. Reads
-// that arrive together go to PostgreSQL together, in one statement
-// (certificate_records, migrations/00048), which still sees every revocation committed
-// before the verification arrived, on any instance (internal/batch says how).
+// Anyone may verify a certificate, and a first verification reads its record, by the
+// certificate's id (the API) or its code (the public page). Reads that arrive
+// together go to PostgreSQL together, in one statement (certificate_records,
+// migrations/00050), which still sees every revocation committed before the
+// verification arrived, on any instance (internal/batch says how).
 
 // recordReadsInFlight and maxRecordBatch are the batching's settings, as for calendar
 // polls (programme/feedcheck.go): one batch in flight lets the batch grow with the load.
@@ -27,29 +28,33 @@ const (
 	recordReadTimeout = 10 * time.Second
 )
 
-// recordQuestion asks for the record of certificate id, whether it holds the token
-// whose SHA-256 is digest, and its credential when withCredential.
+// recordQuestion asks for the record of certificate id (or, for the public page, of
+// the certificate with code, the id being zero), whether it holds the token whose
+// SHA-256 is digest, and its credential when withCredential.
 type recordQuestion struct {
 	id             uuid.UUID
+	code           string
 	digest         [sha256.Size]byte
 	withCredential bool
 }
 
 // recordAnswer is a recordQuestion's answer; found is false when Huddle has no such
-// certificate.
+// certificate. digest is the SHA-256 of the token the record holds.
 type recordAnswer struct {
-	found bool
-	cert  Certificate
-	same  bool
+	found  bool
+	cert   Certificate
+	same   bool
+	digest [sha256.Size]byte
 }
 
-// selectRecords is recordColumns, with the token's comparison and the credential, for
-// a batch, by position (1-based).
+// selectRecords reads a batch of records, each by its position in the batch
+// (1-based): the record's columns (recordFields), the token's comparison, the
+// credential where asked for, and the stored token's digest.
 const selectRecords = `
 SELECT i, id, code, activity_id, user_id, subject_id, learner_name, registration_number, achievement_name,
     course_title, organisation, cpd_hours, signatory_name, signatory_role, valid_from, valid_until, key_id,
-    revoked_at, revoked_reason, replaced_by, same, credential
-FROM certificate_records($1, $2, $3)`
+    revoked_at, revoked_reason, replaced_by, same, credential, digest
+FROM certificate_records($1, $2, $3, $4)`
 
 func newRecordReads(s *Service) *batch.Batcher[recordQuestion, recordAnswer] {
 	return batch.New(recordReadsInFlight, maxRecordBatch, s.readRecords)
@@ -57,18 +62,24 @@ func newRecordReads(s *Service) *batch.Batcher[recordQuestion, recordAnswer] {
 
 // readRecords answers a batch of record reads in one statement.
 func (s *Service) readRecords(qs []recordQuestion) ([]recordAnswer, error) {
-	ids := make([]uuid.UUID, len(qs))
+	ids := make([]*uuid.UUID, len(qs))
+	codes := make([]*string, len(qs))
 	digests := make([][]byte, len(qs))
 	withCredentials := make([]bool, len(qs))
 	for i := range qs {
-		ids[i], digests[i], withCredentials[i] = qs[i].id, qs[i].digest[:], qs[i].withCredential
+		if qs[i].id == uuid.Nil {
+			codes[i] = &qs[i].code
+		} else {
+			ids[i] = &qs[i].id
+		}
+		digests[i], withCredentials[i] = qs[i].digest[:], qs[i].withCredential
 	}
 	// A batch answers requests, so it waits for a connection no longer than one request
 	// may (pgwait): its requests then fail with pgwait.ErrTimeout, answered 503 with
 	// Retry-After.
 	ctx, cancel := context.WithTimeout(pgwait.Bound(context.Background()), recordReadTimeout)
 	defer cancel()
-	rows, err := s.db.Query(ctx, selectRecords, ids, digests, withCredentials)
+	rows, err := s.db.Query(ctx, selectRecords, ids, codes, digests, withCredentials)
 	if err != nil && pgwait.TimedOut(ctx) {
 		err = fmt.Errorf("%w: %w", pgwait.ErrTimeout, err)
 	}
@@ -80,10 +91,11 @@ func (s *Service) readRecords(qs []recordQuestion) ([]recordAnswer, error) {
 	for rows.Next() {
 		var i int64
 		a := recordAnswer{found: true}
-		var credential []byte
-		if err := rows.Scan(append(append([]any{&i}, a.cert.recordFields()...), &a.same, &credential)...); err != nil {
+		var credential, digest []byte
+		if err := rows.Scan(append(append([]any{&i}, a.cert.recordFields()...), &a.same, &credential, &digest)...); err != nil {
 			return nil, err
 		}
+		copy(a.digest[:], digest)
 		if i < 1 || int(i) > len(qs) {
 			return nil, fmt.Errorf("row for record %d of %d", i, len(qs))
 		}

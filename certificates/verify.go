@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
@@ -457,35 +456,25 @@ func (s *Service) recordOf(ctx context.Context, id string, digest [sha256.Size]b
 	return &a.cert, a.same, nil
 }
 
-// recordByCode reads the record of the certificate with a verification code, without
-// its token and credential (the public page shows neither): the SHA-256 of the token,
-// which the record cache keys on, is the one PostgreSQL keeps (migrations/00047), so
-// the 6 KB of token and credential are not sent, and no JSON is decoded.
+// recordByCode reads the record of the certificate with a verification code, in a
+// batch with the reads waiting (records.go), without its token and credential (the
+// public page shows neither): the SHA-256 of the token, which the record cache keys
+// on, is the one PostgreSQL keeps (migrations/00047), so the 6 KB of token and
+// credential are not sent, and no JSON is decoded.
 func (s *Service) recordByCode(ctx context.Context, code string) (*Certificate, [sha256.Size]byte, error) {
-	var c Certificate
-	var digest [sha256.Size]byte
-	var sum []byte
-	err := s.db.QueryRow(ctx, recordColumns+`, c.jws_sha256
-FROM certificates c
-WHERE c.code = $1`, code).Scan(append(c.recordFields(), &sum)...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, digest, ErrNotFound
-	}
+	a, err := s.records.Do(ctx, recordQuestion{code: code})
 	if err != nil {
-		return nil, digest, err
+		return nil, a.digest, err
 	}
-	copy(digest[:], sum)
-	return &c, digest, nil
+	if !a.found {
+		return nil, a.digest, ErrNotFound
+	}
+	return &a.cert, a.digest, nil
 }
 
-// recordColumns are a certificate record's columns but its token and credential,
-// scanned by recordFields.
-const recordColumns = `
-SELECT c.id::text, c.code, coalesce(c.activity_id, 0), coalesce(c.user_id, 0), c.subject_id::text,
-    c.learner_name, c.registration_number, c.achievement_name, c.course_title, c.organisation,
-    c.cpd_hours::float8, c.signatory_name, c.signatory_role, c.valid_from, c.valid_until, c.key_id,
-    c.revoked_at, c.revoked_reason, coalesce(c.replaced_by::text, '')`
-
+// recordFields are where a certificate record's columns, but its token and
+// credential, are scanned, in the order certificate_records (migrations/00050)
+// returns them.
 func (c *Certificate) recordFields() []any {
 	return []any{&c.ID, &c.Code, &c.ActivityID, &c.UserID, &c.SubjectID, &c.LearnerName, &c.RegistrationNumber,
 		&c.AchievementName, &c.CourseTitle, &c.Organisation, &c.CPDHours, &c.SignatoryName, &c.SignatoryRole,

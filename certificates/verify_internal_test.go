@@ -146,9 +146,10 @@ func newInternalService(t *testing.T) (*pgxpool.Pool, *IssuingKeys, *Service) {
 }
 
 // TestRecordReadsTogetherEachGetTheirOwn: record reads that go to PostgreSQL in one
-// batch (records.go) each get their own record, their own answer to "is this the
-// token?" and the credential only where asked for; an unknown id is not found. Many
-// reads at once, more than one batch holds, several times over.
+// batch (records.go), by id and by code mixed, each get their own record, their own
+// answer to "is this the token?", the credential only where asked for, and by code
+// the token's digest; an unknown id or code is not found. Many reads at once, more
+// than one batch holds, several times over.
 func TestRecordReadsTogetherEachGetTheirOwn(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -177,7 +178,7 @@ func TestRecordReadsTogetherEachGetTheirOwn(t *testing.T) {
 	}
 	reads = append(reads, read{id: "00000000-0000-4000-8000-000000000000"}, read{id: "not a uuid"})
 
-	errs := make(chan error, 100*len(reads))
+	errs := make(chan error, 100*(len(reads)+len(certs)+1))
 	var wg sync.WaitGroup
 	for range 100 {
 		for _, r := range reads {
@@ -198,6 +199,26 @@ func TestRecordReadsTogetherEachGetTheirOwn(t *testing.T) {
 				}
 			})
 		}
+	}
+	for range 100 {
+		for _, c := range certs {
+			wg.Go(func() {
+				got, digest, err := svc.recordByCode(ctx, c.Code)
+				switch {
+				case err != nil:
+					errs <- fmt.Errorf("code %s: %w", c.Code, err)
+				case got.ID != c.ID || got.LearnerName != c.LearnerName || digest != sha256.Sum256([]byte(c.JWS)):
+					errs <- fmt.Errorf("code %s: %s %s %x, want %s %s", c.Code, got.ID, got.LearnerName, digest, c.ID, c.LearnerName)
+				case got.Credential != nil:
+					errs <- fmt.Errorf("code %s: a credential the page does not show", c.Code)
+				}
+			})
+		}
+		wg.Go(func() {
+			if _, _, err := svc.recordByCode(ctx, "ZZZZZZZZZZ"); !errors.Is(err, ErrNotFound) {
+				errs <- fmt.Errorf("unknown code: %v, want not found", err)
+			}
+		})
 	}
 	wg.Wait()
 	close(errs)
