@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/huddle-lti/huddle/internal/batch"
-	"github.com/huddle-lti/huddle/internal/pgwait"
 )
 
 // Anyone may verify a certificate, and a first verification reads its record, by the
@@ -57,11 +56,11 @@ SELECT i, id, code, activity_id, user_id, subject_id, learner_name, registration
 FROM certificate_records($1, $2, $3, $4)`
 
 func newRecordReads(s *Service) *batch.Batcher[recordQuestion, recordAnswer] {
-	return batch.New(recordReadsInFlight, maxRecordBatch, s.readRecords)
+	return batch.New(recordReadsInFlight, maxRecordBatch, recordReadTimeout, s.readRecords)
 }
 
 // readRecords answers a batch of record reads in one statement.
-func (s *Service) readRecords(qs []recordQuestion) ([]recordAnswer, error) {
+func (s *Service) readRecords(ctx context.Context, qs []recordQuestion) ([]recordAnswer, error) {
 	ids := make([]*uuid.UUID, len(qs))
 	codes := make([]*string, len(qs))
 	digests := make([][]byte, len(qs))
@@ -74,15 +73,7 @@ func (s *Service) readRecords(qs []recordQuestion) ([]recordAnswer, error) {
 		}
 		digests[i], withCredentials[i] = qs[i].digest[:], qs[i].withCredential
 	}
-	// A batch answers requests, so it waits for a connection no longer than one request
-	// may (pgwait): its requests then fail with pgwait.ErrTimeout, answered 503 with
-	// Retry-After.
-	ctx, cancel := context.WithTimeout(pgwait.Bound(context.Background()), recordReadTimeout)
-	defer cancel()
 	rows, err := s.db.Query(ctx, selectRecords, ids, codes, digests, withCredentials)
-	if err != nil && pgwait.TimedOut(ctx) {
-		err = fmt.Errorf("%w: %w", pgwait.ErrTimeout, err)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/huddle-lti/huddle/internal/batch"
-	"github.com/huddle-lti/huddle/internal/pgwait"
 )
 
 // A calendar app's poll costs one check of its secret and its feed's version in
@@ -62,7 +61,7 @@ const feedBySecretVersions = `SELECT i, user_id, grade, state, newest FROM progr
 // checkFeed answers one poll, in a batch with whatever polls are waiting.
 func (s *Service) checkFeed(ctx context.Context, hash []byte, programmeID int64) (feedCheck, error) {
 	fc := &s.feeds.checks
-	fc.once.Do(func() { fc.b = batch.New(feedChecksInFlight, maxFeedBatch, s.answerFeedChecks) })
+	fc.once.Do(func() { fc.b = batch.New(feedChecksInFlight, maxFeedBatch, feedCheckTimeout, s.answerFeedChecks) })
 	c, err := fc.b.Do(ctx, feedQuestion{hash: hash, programme: programmeID})
 	if err != nil {
 		return c, fmt.Errorf("programme: feed by secret: %w", err)
@@ -71,21 +70,13 @@ func (s *Service) checkFeed(ctx context.Context, hash []byte, programmeID int64)
 }
 
 // answerFeedChecks runs one statement for a batch of polls.
-func (s *Service) answerFeedChecks(qs []feedQuestion) ([]feedCheck, error) {
+func (s *Service) answerFeedChecks(ctx context.Context, qs []feedQuestion) ([]feedCheck, error) {
 	hashes := make([][]byte, len(qs))
 	programmes := make([]int64, len(qs))
 	for i, q := range qs {
 		hashes[i], programmes[i] = q.hash, q.programme
 	}
-	// The batch answers requests, so it waits for a connection no longer than one
-	// request may (pgwait); its polls then fail with pgwait.ErrTimeout, which the web
-	// server answers 503 with Retry-After.
-	ctx, cancel := context.WithTimeout(pgwait.Bound(context.Background()), feedCheckTimeout)
-	defer cancel()
 	rows, err := s.db.Query(ctx, feedBySecretVersions, hashes, programmes)
-	if err != nil && pgwait.TimedOut(ctx) {
-		err = fmt.Errorf("%w: %w", pgwait.ErrTimeout, err)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -12,16 +12,19 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
+
+	"github.com/huddle-lti/huddle/internal/pgwait"
 )
 
 // Batcher gathers questions Q and answers them with run, which gets up to max of them
 // at a time and returns one answer A for each, in the same order, or an error for the
-// whole batch. run makes its own context: one batch answers several callers, so no
-// one caller's context may cancel it. Its zero value is not usable; use New.
+// whole batch. Its zero value is not usable; use New.
 type Batcher[Q, A any] struct {
-	run      func(qs []Q) ([]A, error)
+	run      func(ctx context.Context, qs []Q) ([]A, error)
 	inFlight int
 	max      int
+	timeout  time.Duration
 
 	mu      sync.Mutex
 	running int
@@ -37,9 +40,13 @@ type call[Q, A any] struct {
 }
 
 // New returns a Batcher that runs at most inFlight batches at once, each of at most
-// size questions.
-func New[Q, A any](inFlight, size int, run func(qs []Q) ([]A, error)) *Batcher[Q, A] {
-	return &Batcher[Q, A]{run: run, inFlight: max(1, inFlight), max: max(1, size)}
+// size questions and for at most timeout. run gets a context of the batch's own: one
+// batch answers several callers, so no one caller's context may cancel it. That
+// context waits for a pool connection no longer than one request may (pgwait), and a
+// batch that timed out waiting fails with pgwait.ErrTimeout, which the web server
+// answers 503 with Retry-After.
+func New[Q, A any](inFlight, size int, timeout time.Duration, run func(ctx context.Context, qs []Q) ([]A, error)) *Batcher[Q, A] {
+	return &Batcher[Q, A]{run: run, inFlight: max(1, inFlight), max: max(1, size), timeout: timeout}
 }
 
 // Do answers q, in a batch with whatever questions are waiting. If ctx ends first,
@@ -101,7 +108,12 @@ func (b *Batcher[Q, A]) answer(batch []*call[Q, A]) {
 	for i, c := range batch {
 		qs[i] = c.q
 	}
-	as, err := b.run(qs)
+	ctx, cancel := context.WithTimeout(pgwait.Bound(context.Background()), b.timeout)
+	defer cancel()
+	as, err := b.run(ctx, qs)
+	if err != nil && pgwait.TimedOut(ctx) {
+		err = fmt.Errorf("%w: %w", pgwait.ErrTimeout, err)
+	}
 	if err == nil && len(as) != len(batch) {
 		err = fmt.Errorf("batch: %d answers to %d questions", len(as), len(batch))
 	}

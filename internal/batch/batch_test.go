@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ func TestQuestionsThatArriveTogetherGoTogether(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var sizes []int
-	b := New(1, 4, func(qs []int) ([]int, error) {
+	b := New(1, 4, time.Minute, func(_ context.Context, qs []int) ([]int, error) {
 		mu.Lock()
 		sizes = append(sizes, len(qs))
 		first := len(sizes) == 1
@@ -65,7 +66,7 @@ func TestErrorsAndCallersWhoLeave(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var seen [][]int
-	b := New(1, 8, func(qs []int) ([]int, error) {
+	b := New(1, 8, time.Minute, func(_ context.Context, qs []int) ([]int, error) {
 		mu.Lock()
 		seen = append(seen, append([]int(nil), qs...))
 		first := len(seen) == 1
