@@ -57,27 +57,14 @@ func DownloadName(c *Certificate, ext string) string {
 
 // WritePDF renders the certificate as a one-page A4 PDF.
 func (s *Service) WritePDF(c *Certificate, w io.Writer) error {
-	pdf := fpdf.New("L", "pt", "A4", "")
-	pdf.SetAutoPageBreak(false, 0)
-	pdf.SetCellMargin(0)
-	pdffont.Add(pdf)
 	title := "Certificate: " + c.AchievementName
 	if c.LearnerName != "" {
 		title += " – " + c.LearnerName
 	}
-	// PDF/UA (ISO 14289-1, 7.2): the document's natural language in the catalog, so a
-	// screen reader reads it with English voices, and a title.
-	pdf.SetLang("en-GB")
-	pdf.SetTitle(pdffont.Info(title), true)
-	pdf.SetAuthor(pdffont.Info(c.Organisation), true)
-	pdf.SetSubject("Certificate "+c.FormattedCode(), true)
-	pdf.SetCreator("Huddle", true)
-	pdf.SetProducer("Huddle", true)
-	// The date of issue rather than the time of the download, and the objects in a
-	// fixed order: the same certificate is the same file however often it is fetched.
-	pdf.SetCreationDate(c.ValidFrom.UTC())
-	pdf.SetModificationDate(c.ValidFrom.UTC())
-	pdf.SetCatalogSort(true)
+	// Made on the date of issue rather than at the download: the same certificate is
+	// the same file however often it is fetched.
+	pdf := pdffont.New("L", pdffont.Properties{Title: title, Author: c.Organisation,
+		Subject: "Certificate " + c.FormattedCode(), Created: c.ValidFrom})
 	pdf.AddPage()
 
 	t := typesetter{pdf: pdf}

@@ -14,7 +14,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"codeberg.org/go-pdf/fpdf"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/huddle-lti/huddle/internal/pdffont"
@@ -289,7 +288,7 @@ func (s *Service) ExportPDF(ctx context.Context, authorID int64, ids []int64, w 
 	}
 	now := s.now()
 	author := rs[0].Author
-	info := pdfInfo{Title: "Reflections of " + author, Author: author, Subject: "Reflective practice", CreatedAt: now}
+	info := pdffont.Properties{Title: "Reflections of " + author, Author: author, Subject: "Reflective practice", Created: now}
 	name := "reflections-" + fileSlug(author, "author") + "-" + now.In(portfolioZone).Format(time.DateOnly) + ".pdf"
 	if len(rs) == 1 {
 		info.Title = "Reflection: " + rs[0].Current.Title + " – " + author
@@ -699,34 +698,11 @@ func fitting(word string, width float64, measure func(string) float64) int {
 	return n
 }
 
-// Document properties of an export: its title, author and subject, and when it was
-// made. The language, set on every export, is British English.
-type pdfInfo struct {
-	Title, Author, Subject string
-	CreatedAt              time.Time
-}
-
 // typeset renders the document as an A4 PDF and reports how many pages it has.
-func typeset(doc []block, footer string, info pdfInfo, w io.Writer) (int, error) {
-	pdf := fpdf.New("P", "pt", "A4", "")
-	pdf.SetAutoPageBreak(false, 0) // paginate has laid out the pages
-	pdf.SetCellMargin(0)
-	pdffont.Add(pdf)
-	// PDF/UA (ISO 14289-1, 7.2): the document's natural language in the catalog, so a
-	// screen reader reads it with English voices, and a title.
-	pdf.SetLang("en-GB")
-	pdf.SetTitle(pdffont.Info(info.Title), true)
-	pdf.SetAuthor(pdffont.Info(info.Author), true)
-	pdf.SetSubject(pdffont.Info(info.Subject), true)
-	pdf.SetCreator("Huddle", true)
-	pdf.SetProducer("Huddle", true)
-	// The time of the export, which the footer prints too, rather than the time fpdf
-	// would read from the machine; the objects in a fixed order.
-	if !info.CreatedAt.IsZero() {
-		pdf.SetCreationDate(info.CreatedAt.UTC())
-		pdf.SetModificationDate(info.CreatedAt.UTC())
-	}
-	pdf.SetCatalogSort(true)
+func typeset(doc []block, footer string, info pdffont.Properties, w io.Writer) (int, error) {
+	// Made at the time of the export, which the footer prints too; the language,
+	// British English, is set on every export. paginate lays out the pages.
+	pdf := pdffont.New("P", info)
 
 	use := func(f face) {
 		style := pdffont.Regular

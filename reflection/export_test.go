@@ -19,6 +19,7 @@ import (
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/internal/fakeclock"
+	"github.com/huddle-lti/huddle/internal/pdffont"
 	"github.com/huddle-lti/huddle/internal/pdftest"
 	"github.com/huddle-lti/huddle/lti"
 )
@@ -504,7 +505,7 @@ func TestExportPDFRender(t *testing.T) {
 	pagesOf := func(id int64) int {
 		rs, err := w.svc.exportable(ctx, w.learner.UserID, []int64{id})
 		require.NoError(t, err)
-		n, err := typeset(portfolio(rs, "GMC 7654321"), "footer", pdfInfo{}, io.Discard)
+		n, err := typeset(portfolio(rs, "GMC 7654321"), "footer", pdffont.Properties{}, io.Discard)
 		require.NoError(t, err)
 		return n
 	}
@@ -538,7 +539,7 @@ func TestExportPDFRender(t *testing.T) {
 	t.Run("short reflections still start a page each", func(t *testing.T) {
 		var buf bytes.Buffer
 		n, err := typeset([]block{{blockTitle, "One"}, {blockParagraph, "Short."}, {blockTitle, "Two"},
-			{blockParagraph, "Also short."}}, "footer", pdfInfo{Title: "Two 🙂"}, &buf)
+			{blockParagraph, "Also short."}}, "footer", pdffont.Properties{Title: "Two 🙂"}, &buf)
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
 		require.Equal(t, 2, pdfPages(t, buf.Bytes()))
@@ -549,7 +550,7 @@ func TestExportPDFRender(t *testing.T) {
 		var buf bytes.Buffer
 		_, err := typeset([]block{{blockTitle, "Siobhán Ó Ceallaigh"},
 			{blockParagraph, "Zoë 🙂 said 你好 (in brackets) \\ back-slash"}}, "Ελληνικά · кириллица",
-			pdfInfo{Title: "Zoë"}, &buf)
+			pdffont.Properties{Title: "Zoë"}, &buf)
 		require.NoError(t, err)
 		lines := strings.Split(pdftest.Text(t, buf.Bytes()), "\n")
 		require.Contains(t, lines, "Siobhán Ó Ceallaigh")

@@ -7,6 +7,7 @@ package pdffont
 import (
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -32,6 +33,39 @@ const Ascent = 1579.0 / 2048
 func Add(pdf *fpdf.Fpdf) {
 	pdf.AddUTF8FontFromBytes(Family, Regular, goregular.TTF)
 	pdf.AddUTF8FontFromBytes(Family, Bold, gobold.TTF)
+}
+
+// Properties are a document's title, author and subject, and when it was made (zero:
+// when fpdf writes it).
+type Properties struct {
+	Title, Author, Subject string
+	Created                time.Time
+}
+
+// New starts an A4 document measured in points, in orientation "P" or "L", that its
+// caller lays out itself (no automatic page breaks, no cell margins), with the Go
+// fonts added and what every Huddle PDF carries: PDF/UA (ISO 14289-1, 7.2) asks for
+// the document's natural language in the catalog, so a screen reader reads it with
+// English voices, and a title. The creation date is p.Created rather than the time
+// fpdf would read from the machine, and the objects are in a fixed order, so the same
+// document is the same file whenever it is written.
+func New(orientation string, p Properties) *fpdf.Fpdf {
+	pdf := fpdf.New(orientation, "pt", "A4", "")
+	pdf.SetAutoPageBreak(false, 0)
+	pdf.SetCellMargin(0)
+	Add(pdf)
+	pdf.SetLang("en-GB")
+	pdf.SetTitle(Info(p.Title), true)
+	pdf.SetAuthor(Info(p.Author), true)
+	pdf.SetSubject(Info(p.Subject), true)
+	pdf.SetCreator("Huddle", true)
+	pdf.SetProducer("Huddle", true)
+	if !p.Created.IsZero() {
+		pdf.SetCreationDate(p.Created.UTC())
+		pdf.SetModificationDate(p.Created.UTC())
+	}
+	pdf.SetCatalogSort(true)
+	return pdf
 }
 
 // fonts are the two faces, parsed once, to ask which characters they have.
