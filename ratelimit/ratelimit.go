@@ -22,6 +22,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/huddle-lti/huddle/internal/batch"
 )
 
 // Rule is a limit: at most Limit events per Window for each key, in the bucket Name.
@@ -53,6 +55,7 @@ type Limiter struct {
 	now    func() time.Time
 	res    reservations // for rules with a Block
 	macs   sync.Pool    // of HMAC states under secret: keying one costs more than using it
+	counts *batch.Batcher[countQuestion, countAnswer]
 }
 
 // New returns a limiter over db. secret keys the HMAC that stands in for each key;
@@ -61,7 +64,9 @@ func New(db *pgxpool.Pool, secret []byte, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{db: db, secret: secret, now: now, res: reservations{byKey: map[reservationKey]*reservation{}}}
+	l := &Limiter{db: db, secret: secret, now: now, res: reservations{byKey: map[reservationKey]*reservation{}}}
+	l.counts = batch.New(countsInFlight, maxCountBatch, countTimeout, l.countMany)
+	return l
 }
 
 func (l *Limiter) mac(bucket, key string) []byte {
@@ -84,7 +89,8 @@ func (l *Limiter) mac(bucket, key string) []byte {
 // plus the previous window's, weighted by how much of it still overlaps the last
 // Window): a fixed window alone would let a client send twice the limit across a
 // window boundary. Refused events are counted too, so a client that keeps hammering
-// stays refused. One statement, one round trip.
+// stays refused. One statement, one round trip, shared with the counts that arrive
+// with it.
 func (l *Limiter) Allow(ctx context.Context, r Rule, key string) (Decision, error) {
 	if r.Limit <= 0 || r.Window <= 0 {
 		return Decision{}, fmt.Errorf("ratelimit: rule %q needs a positive limit and window", r.Name)
@@ -108,26 +114,19 @@ func (l *Limiter) Allow(ctx context.Context, r Rule, key string) (Decision, erro
 }
 
 // count adds n events to the key's count in now's window and returns that count and
-// the previous window's. One statement, one round trip.
+// the previous window's. Counts that arrive together (a start-of-term rush of
+// launches, every verifier's first block of a minute) go to PostgreSQL together, in
+// one statement and one commit (counts.go); a lone count goes at once, alone.
 func (l *Limiter) count(ctx context.Context, r Rule, mac []byte, now time.Time, n int) (hits, before int, err error) {
 	start := now.Truncate(r.Window)
-	prev := start.Add(-r.Window)
-	const q = `
-WITH cur AS (
-    INSERT INTO rate_counts (bucket, key_mac, window_start, hits, expires_at)
-    VALUES ($1, $2, $3, $6, $4)
-    ON CONFLICT (bucket, key_mac, window_start) DO UPDATE SET hits = rate_counts.hits + EXCLUDED.hits
-    RETURNING hits
-)
-SELECT cur.hits,
-       COALESCE((SELECT hits FROM rate_counts WHERE bucket = $1 AND key_mac = $2 AND window_start = $5), 0)
-FROM cur`
-	// A row outlives its window by one more window: the next window weighs it.
-	err = l.db.QueryRow(ctx, q, r.Name, mac, start, start.Add(2*r.Window), prev, n).Scan(&hits, &before)
+	a, err := l.counts.Do(ctx, countQuestion{
+		// A row outlives its window by one more window: the next window weighs it.
+		bucket: r.Name, mac: string(mac), start: start, prev: start.Add(-r.Window), expires: start.Add(2 * r.Window), n: n,
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("ratelimit: count %s: %w", r.Name, err)
 	}
-	return hits, before, nil
+	return a.hits, a.before, nil
 }
 
 // retryAfter is when the estimate falls back to the limit if nothing more is counted:
