@@ -307,6 +307,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// The registration number a learner enters once for certificates is printed on
 		// their reflection PDF too; certificates keeps it (the service is built below).
 		Registrations: certificateRegistrations{a},
+		// Certificates that require a reflection in the log queue the author's check in
+		// the transaction that submits or signs it off (built below, read when called).
+		Follower: func(ctx context.Context, tx pgx.Tx, logID, authorID int64) error {
+			if a.Certificates == nil {
+				return nil
+			}
+			return a.Certificates.FollowReflection(ctx, tx, logID, authorID)
+		},
 	})
 	a.Programmes = programme.NewService(pool, programme.Options{Logger: log.With("component", "programme"), Now: o.Now,
 		Queue: a.Queue, Notifier: moodleNotices{a.Notices}, Grader: a.Grades,

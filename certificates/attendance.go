@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 )
 
 // Attendance requirements (issue 16): at least a number of sessions, or a percentage
@@ -70,51 +69,13 @@ func (s *Service) attendanceCheck(ctx context.Context, r Requirement, userID int
 		attended, sessions, pct, r.Count), nil
 }
 
-// selectAttendanceChecks is each learner without a live certificate of each
-// certificate whose requirements include attendance at programme $1, limited to the
-// learners in $2 unless it is NULL.
-const selectAttendanceChecks = `
-SELECT d.activity_id, m.user_id
-FROM certificate_definitions d
-JOIN activities a ON a.id = d.activity_id
-JOIN memberships m ON m.course_id = a.course_id AND 'learner' = ANY (m.roles)
-WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(d.requirements) r
-              WHERE r->>'kind' IN ('attended_sessions', 'attended_percent') AND r->>'activity' = $1::bigint::text)
-  AND ($2::bigint[] IS NULL OR m.user_id = ANY ($2))
-  AND NOT EXISTS (SELECT 1 FROM certificates c
-                  WHERE c.activity_id = d.activity_id AND c.user_id = m.user_id AND c.revoked_at IS NULL)
-ORDER BY d.activity_id, m.user_id`
-
 // FollowAttendance queues, in tx (the transaction that changed the attendance), a
 // check of every certificate that requires attendance at the programme, for each
-// learner in userIDs (nil: every learner of its course). Checks are unique per
-// learner and certificate while waiting, and issuing is idempotent, so a learner who
-// checks in twice is checked once and certified once. Moodle is asked about course
-// completion only for learners who meet everything else.
+// learner in userIDs (nil: every learner of its course; a cancelled session changes
+// everyone's percentage). A learner who checks in twice is checked once and certified
+// once (follow.go).
 func (s *Service) FollowAttendance(ctx context.Context, tx pgx.Tx, programmeID int64, userIDs []int64) error {
-	if s.queue == nil {
-		return nil
-	}
-	var users any
-	if userIDs != nil {
-		users = userIDs
-	}
-	rows, err := tx.Query(ctx, selectAttendanceChecks, programmeID, users)
-	if err != nil {
-		return fmt.Errorf("certificates: follow attendance at %d: %w", programmeID, err)
-	}
-	pairs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ A, U int64 }])
-	if err != nil {
-		return fmt.Errorf("certificates: follow attendance at %d: %w", programmeID, err)
-	}
-	if len(pairs) == 0 {
-		return nil
-	}
-	params := make([]river.InsertManyParams, len(pairs))
-	for i, p := range pairs {
-		params[i] = river.InsertManyParams{Args: CheckArgs{ActivityID: p.A, UserID: p.U, Moodle: true}}
-	}
-	if _, err := s.queue.InsertManyTx(ctx, tx, params); err != nil {
+	if err := s.follow(ctx, tx, programmeID, []RequirementKind{AttendedSessions, AttendedPercent}, userIDs); err != nil {
 		return fmt.Errorf("certificates: follow attendance at %d: %w", programmeID, err)
 	}
 	return nil

@@ -12,11 +12,11 @@ import (
 
 // Automatic issue runs through River, so nothing is lost when an instance stops: a
 // check job per (certificate activity, learner), and a sweep that queues checks for
-// every learner without a certificate. Attendance at a teaching programme queues the
-// checks of its learners in the transaction that records it (FollowAttendance); other
-// Huddle events that change a requirement are caught by the sweep (every SweepEvery)
-// and by the learner opening the certificate;
-// Moodle course completion, which Moodle never pushes, by the nightly sweep and at
+// every learner without a certificate. Attendance, and a reflection submitted or
+// signed off, queue the checks they may complete in the transaction that records them
+// (follow.go); other Huddle events that change a requirement are caught by the sweep
+// (every SweepEvery) and by the learner opening the certificate; Moodle course
+// completion, which Moodle never pushes, by the nightly sweep and at
 // launch. Issuing is idempotent (one live certificate per learner and activity), so a
 // check that runs twice issues once.
 

@@ -162,7 +162,13 @@ type Service struct {
 	notifier Notifier
 	roster   RosterReads
 	regs     Registrations
+	follower Follower
 }
+
+// Follower is told, in the transaction that submits a reflection or signs one off,
+// which log and whose reflection it was (certificates queues the checks a reflection
+// may complete; app wires it).
+type Follower func(ctx context.Context, tx pgx.Tx, logID, authorID int64) error
 
 // Registrations gives a person's professional registration (the body, GMC, NMC or
 // HCPC, and the number), which they enter once for their certificates (certificates
@@ -198,6 +204,8 @@ type Options struct {
 	// Registrations gives authors' registration numbers for the PDF (certificates);
 	// nil prints none.
 	Registrations Registrations
+	// Follower is told of submissions and sign-offs (certificates); nil tells no one.
+	Follower Follower
 }
 
 // NewService returns a Service with its collaborators.
@@ -209,7 +217,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, threads: o.Threads, notifier: o.Notifier,
-		roster: o.Roster, regs: o.Registrations}
+		roster: o.Roster, regs: o.Registrations, follower: o.Follower}
 }
 
 // Settings returns an activity's set-up, making its row the first time

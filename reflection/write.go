@@ -510,10 +510,24 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, '')::date, $9)`,
 		id, version, c.Title, answers, c.Tags, now, formKey(key), c.EventDate, c.EventTitle); err != nil {
 		return 0, fmt.Errorf("reflection: submit %d: %w", id, err)
 	}
+	if err := s.follow(ctx, tx, st.ActivityID, authorID); err != nil {
+		return 0, err
+	}
 	if st.CompleteOn == CompleteOnSubmit {
 		return version, s.complete(ctx, tx, st, authorID, "Reflection submitted")
 	}
 	return version, nil
+}
+
+// follow tells the follower, if any, of a submission or sign-off in tx.
+func (s *Service) follow(ctx context.Context, tx pgx.Tx, logID, authorID int64) error {
+	if s.follower == nil {
+		return nil
+	}
+	if err := s.follower(ctx, tx, logID, authorID); err != nil {
+		return fmt.Errorf("reflection: follow log %d: %w", logID, err)
+	}
+	return nil
 }
 
 // complete sends the author's full score for the activity through grade sync.
@@ -734,6 +748,9 @@ ON CONFLICT (reflection_id, version) DO NOTHING`, id, version, userID, comment, 
 		}
 		st, err := s.settings(ctx, tx, r.ActivityID)
 		if err != nil {
+			return err
+		}
+		if err := s.follow(ctx, tx, r.ActivityID, r.AuthorID); err != nil {
 			return err
 		}
 		if err := s.notifyAbout(ctx, tx, r.AuthorID, userID, r.ActivityID, "Your reflection was signed off",
