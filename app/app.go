@@ -296,6 +296,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 			return live.Publish(ctx, tx, topic, data)
 		},
 		Secret: seal.Derive(cfg.SecretKey, "anonymous posting counts"),
+		// Certificates that require posts on the board queue the author's check in the
+		// transaction that makes a named post visible (built below, read when called).
+		Follower: func(ctx context.Context, tx pgx.Tx, boardID, authorID int64) error {
+			if a.Certificates == nil {
+				return nil
+			}
+			return a.Certificates.FollowBoard(ctx, tx, boardID, authorID)
+		},
 	})
 	river.AddWorker(workers, discussion.NewReleaseWorker(a.Boards))
 	river.AddWorker(workers, discussion.NewGradePushWorker(a.Boards))

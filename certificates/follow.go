@@ -10,16 +10,15 @@ import (
 
 // Huddle's events that change a requirement queue the checks they may complete in
 // the transaction that makes the change, so a certificate follows within seconds and
-// nothing is lost if the instance stops: attendance (FollowAttendance) and a
-// reflection submitted or signed off (FollowReflection). The sweep (every SweepEvery)
-// stays as the net under them.
+// nothing is lost if the instance stops: attendance (FollowAttendance), a reflection
+// submitted or signed off (FollowReflection) and a named post or reply becoming
+// visible (FollowBoard). The sweep (every SweepEvery) stays as the net under them.
 //
-// Two kinds are left to the sweep on purpose. Feedback given becomes true only when
+// Two things are left to the sweep on purpose. Feedback given becomes true only when
 // responses are released together, and the release asks for a sweep rather than
-// naming anyone. Board posts are not followed either: a check queued as someone
-// posts fully anonymously would put their user id beside the post's time in River's
-// job table, the link Huddle promises not to keep, and following only the other
-// posts would let a missing check tell.
+// naming anyone. Posts anonymous to peers are not followed (discussion never says
+// whose they are): a certificate issued as one appears would tell the educator who
+// had just posted. Fully anonymous posts never count.
 
 // selectChecks is each learner without a live certificate of each certificate whose
 // requirements include one of the kinds $2 on activity $1, limited to the learners in
@@ -42,6 +41,16 @@ ORDER BY d.activity_id, m.user_id`
 func (s *Service) FollowReflection(ctx context.Context, tx pgx.Tx, logID, authorID int64) error {
 	if err := s.follow(ctx, tx, logID, []RequirementKind{ReflectionSubmitted, ReflectionSignedOff}, []int64{authorID}); err != nil {
 		return fmt.Errorf("certificates: follow reflection log %d: %w", logID, err)
+	}
+	return nil
+}
+
+// FollowBoard queues, in tx (the transaction that made a named post or reply of
+// authorID visible on the board), a check of every certificate that requires posts
+// on that board, for its author.
+func (s *Service) FollowBoard(ctx context.Context, tx pgx.Tx, boardID, authorID int64) error {
+	if err := s.follow(ctx, tx, boardID, []RequirementKind{BoardPosts}, []int64{authorID}); err != nil {
+		return fmt.Errorf("certificates: follow board %d: %w", boardID, err)
 	}
 	return nil
 }

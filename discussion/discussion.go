@@ -217,7 +217,15 @@ type Service struct {
 	render   func(string) (template.HTML, error)
 	scan     func(string) []guard.Finding
 	anon     *anonymity.Keeper
+	follower Follower
 }
+
+// Follower is told, in the transaction that makes a named post or reply visible,
+// whose it is and on which board (certificates queues the checks it may complete;
+// app wires it). Posts under the other identities are never told: a certificate
+// issued as such a post appears would tell the educator who had just posted, as a
+// participation score would (regrade).
+type Follower func(ctx context.Context, tx pgx.Tx, boardID, authorID int64) error
 
 // Options are the Service's collaborators; any may be nil.
 type Options struct {
@@ -235,6 +243,9 @@ type Options struct {
 	// random secret (queue.go): someone holding the database alone cannot say whose
 	// count a row is, even on the day. app derives it from HUDDLE_SECRET_KEY.
 	Secret []byte
+	// Follower is told of named posts as they become visible (certificates); nil
+	// tells no one.
+	Follower Follower
 }
 
 // NewService returns a Service.
@@ -252,7 +263,7 @@ func NewService(db *pgxpool.Pool, o Options) *Service {
 		o.Scan = guard.Scan
 	}
 	return &Service{db: db, log: o.Logger, now: o.Now, grader: o.Grader, notifier: o.Notifier, announce: o.Announce,
-		render: o.Render, scan: o.Scan, anon: anonymity.New(db, o.Secret)}
+		render: o.Render, scan: o.Scan, anon: anonymity.New(db, o.Secret), follower: o.Follower}
 }
 
 // Topic is the live-update topic of a board.

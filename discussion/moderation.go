@@ -56,8 +56,9 @@ func (s *Service) Moderate(ctx context.Context, b Board, v Viewer, postID int64,
 		var author *int64
 		var status string
 		var opening bool
-		err := tx.QueryRow(ctx, `SELECT thread_id, author_id, status, opening FROM posts WHERE id = $1 AND board_id = $2 FOR UPDATE`,
-			postID, b.ActivityID).Scan(&threadID, &author, &status, &opening)
+		var identity Identity
+		err := tx.QueryRow(ctx, `SELECT thread_id, author_id, status, opening, identity FROM posts WHERE id = $1 AND board_id = $2 FOR UPDATE`,
+			postID, b.ActivityID).Scan(&threadID, &author, &status, &opening, &identity)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -91,6 +92,11 @@ WHERE id = $1`, postID, to, reason); err != nil {
 		// waited (fully anonymous replies never do: see Reply).
 		if action == ActionApprove && !opening && author != nil {
 			if err := s.noticeReply(ctx, tx, threadID, *author); err != nil {
+				return err
+			}
+		}
+		if author != nil && to == "visible" && identity == Named {
+			if err := s.follow(ctx, tx, b, *author); err != nil {
 				return err
 			}
 		}
@@ -264,6 +270,17 @@ func (s *Service) regrade(ctx context.Context, tx pgx.Tx, b Board, userID int64)
 		return nil
 	}
 	return err
+}
+
+// follow tells the follower, if any, that a named post of userID became visible.
+func (s *Service) follow(ctx context.Context, tx pgx.Tx, b Board, userID int64) error {
+	if s.follower == nil {
+		return nil
+	}
+	if err := s.follower(ctx, tx, b.ActivityID, userID); err != nil {
+		return fmt.Errorf("discussion: follow board %d: %w", b.ActivityID, err)
+	}
+	return nil
 }
 
 // PruneRates forgets posting counts of hours that have passed, so the table never

@@ -731,6 +731,11 @@ func (s *Service) afterWrite(ctx context.Context, tx pgx.Tx, b Board, v Viewer, 
 			return err
 		}
 	}
+	if identity == Named && !p.Held && !v.Moderator {
+		if err := s.follow(ctx, tx, b, v.UserID); err != nil {
+			return err
+		}
+	}
 	if notify != 0 {
 		return s.notify(ctx, tx, notify, b.ActivityID, title)
 	}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,4 +50,66 @@ func TestCertificateFollowsAReflectionSignOff(t *testing.T) {
 	// Holding the certificate, the author's next version queues nothing.
 	le.learner.submit(t, id, "After the sepsis teaching", "We ran a simulated deteriorating patient, twice.", 2)
 	require.Zero(t, checks())
+}
+
+// A certificate that requires posts on a board follows its named posts: the post that
+// completes the requirement queues its author's check with it. A post anonymous to
+// peers counts too, but queues nothing: a certificate issued as it appears would tell
+// the educator who had just posted; the sweep and the learner's visit find it.
+func TestCertificateFollowsANamedPostAndNotAPeersOne(t *testing.T) {
+	t.Parallel()
+	le := &logEnv{ltiEnv: newLTIEnv(t)}
+	boardLink := course2
+	boardLink.ResourceLinkID, boardLink.Title = "board-for-cert", "Case board"
+	boardLink.Custom = map[string]string{"huddle_kind": "discussion_board"}
+	edu := le.signIn(t, educator, boardLink)
+	lena := le.signIn(t, learner, boardLink)
+	r := edu.post(edu.activity+"/board-settings", url.Values{"csrf": {edu.csrf}, "identity": {"peers"},
+		"learner_choice": {"on"}, "edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"0"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	r = edu.post(edu.activity+"/threads", url.Values{"csrf": {edu.csrf}, "title": {"Chest pain at night"},
+		"body": {"What would you do next?"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	thread := postedRE.FindStringSubmatch(r.location)[1]
+
+	certEdu := le.signIn(t, educator, certLink())
+	le.signIn(t, learner, certLink())
+	r = certEdu.post(certEdu.activity+"/certificate-settings", url.Values{"csrf": {certEdu.csrf},
+		"title": {"Case discussion"}, "organisation": {"Example NHS Foundation Trust"},
+		"req_kind": {string(certificates.BoardPosts)}, "req_activity": {strings.TrimPrefix(edu.activity, "/activities/")},
+		"req_count": {"2"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	checks := func() int {
+		return workJobs(t, le, "certificate_check", river.Worker[certificates.CheckArgs](certificates.NewCheckWorker(le.app.Certificates)))
+	}
+	issued := func() int {
+		return le.count(t, `SELECT count(*) FROM certificates WHERE user_id = $1 AND revoked_at IS NULL`, lena.id)
+	}
+	reply := func(identity, text string) {
+		r := lena.post(edu.activity+"/threads/"+thread+"/posts", url.Values{"csrf": {lena.csrf}, "body": {text}, "identity": {identity}})
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	}
+	checks()
+
+	reply("peers", "I would repeat the ECG in twenty minutes.")
+	require.Zero(t, checks(), "a post anonymous to peers queues nothing")
+	reply("named", "And check a troponin.")
+	require.Equal(t, 1, checks(), "a named post queues its author's check")
+	require.Equal(t, 1, issued(), "two posts, one of them anonymous to peers: the requirement is met")
+	require.Zero(t, le.count(t, `SELECT count(*) FROM certificates WHERE user_id = $1`, edu.id))
+
+	// On a premoderated board a named reply follows when an educator approves it.
+	_, err := le.pool.Exec(t.Context(), `DELETE FROM certificates`)
+	require.NoError(t, err)
+	r = edu.post(edu.activity+"/board-settings", url.Values{"csrf": {edu.csrf}, "identity": {"peers"}, "premoderated": {"on"},
+		"learner_choice": {"on"}, "edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"0"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	reply("named", "Held until an educator approves it.")
+	require.Zero(t, checks(), "a held post queues nothing")
+	var held int64
+	require.NoError(t, le.pool.QueryRow(t.Context(), `SELECT id FROM posts WHERE status = 'held'`).Scan(&held))
+	r = edu.post(edu.activity+"/posts/"+strconv.FormatInt(held, 10)+"/moderate", url.Values{"csrf": {edu.csrf}, "action": {"approve"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, 1, checks(), "approving it queues its author's check")
+	require.Equal(t, 1, issued())
 }
