@@ -53,12 +53,11 @@ func (r reflectionProgress) Progress(ctx context.Context, logActivityID, userID 
 }
 
 // boardPosts counts a learner's visible posts and replies on a board for certificate
-// rules (posts sent fully anonymously name nobody, so they never count).
+// rules, as discussion says they count (CountedPosts).
 type boardPosts struct{ boards *discussion.Service }
 
-func (b boardPosts) Posts(ctx context.Context, boardActivityID, userID int64) (int, error) {
-	p, err := b.boards.ParticipationOf(ctx, discussion.Board{ActivityID: boardActivityID}, userID)
-	return p.Threads + p.Replies, err
+func (b boardPosts) Posts(ctx context.Context, boardActivityID, userID int64) (int, bool, error) {
+	return b.boards.CountedPosts(ctx, boardActivityID, userID)
 }
 
 // moodleCompletion reads course completion through the platform's Moodle web services.

@@ -37,9 +37,11 @@ type Reflections interface {
 	Progress(ctx context.Context, logActivityID, userID int64) (submitted, signedOff bool, err error)
 }
 
-// Boards counts a learner's visible posts and replies on a board.
+// Boards counts a learner's visible posts and replies on a board that count, and
+// says whether the board lets posts be anonymous to peers (which count from the next
+// day: discussion.CountedPosts).
 type Boards interface {
-	Posts(ctx context.Context, boardActivityID, userID int64) (int, error)
+	Posts(ctx context.Context, boardActivityID, userID int64) (n int, peersWait bool, err error)
 }
 
 // Feedback says whether a learner has given feedback in a feedback activity (package
@@ -351,9 +353,15 @@ func (s *Service) Evaluate(ctx context.Context, d Definition, userID int64, chec
 				break
 			}
 			var n int
-			n, err = s.boards.Posts(ctx, r.Activity, userID)
+			var peersWait bool
+			n, peersWait, err = s.boards.Posts(ctx, r.Activity, userID)
 			c.Met = n >= r.Count
 			c.Why = fmt.Sprintf("%d of %d posts or replies so far.", n, r.Count)
+			if peersWait {
+				// The same words for every learner of the board: how many posts wait
+				// would say who posted today.
+				c.Why = fmt.Sprintf("%d of %d posts or replies counted so far. Posts anonymous to peers count from the day after they are posted.", n, r.Count)
+			}
 		case AttendedSessions, AttendedPercent:
 			c.Met, c.Why, err = s.attendanceCheck(ctx, r, userID)
 		case FeedbackEverySession:

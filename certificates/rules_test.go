@@ -39,10 +39,10 @@ func (f *fakes) Progress(_ context.Context, _, user int64) (bool, bool, error) {
 	return f.submitted[user], f.signedOff[user], nil
 }
 
-func (f *fakes) Posts(_ context.Context, _, user int64) (int, error) {
+func (f *fakes) Posts(_ context.Context, _, user int64) (int, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.posts[user], nil
+	return f.posts[user], false, nil
 }
 
 func (f *fakes) Given(_ context.Context, _, user int64) (bool, error) {

@@ -575,3 +575,41 @@ func weekly(first time.Time, n int) []time.Time {
 	}
 	return out
 }
+
+// Posts anonymous to peers count towards a certificate from the next day, UK time (a
+// count that moved as one appeared would say who had just posted); named posts count
+// at once; fully anonymous posts never. Midnight is the UK's, in summer time too.
+func TestCountedPostsWaitForTheNextUKDayWhenAnonymousToPeers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	b := e.board(discussion.KindDiscussionBoard, discussion.Anonymous, func(b *discussion.Board) { b.LearnerChoice = true })
+	named := e.board(discussion.KindDiscussionBoard, discussion.Named, nil)
+	// 23:30 on 1 June 2026 in London is 22:30 UTC, still 1 June in UTC too; midnight
+	// in London is 23:00 UTC.
+	e.clock.Set(time.Date(2026, 6, 1, 22, 30, 0, 0, time.UTC))
+	th := e.thread(b, e.learner1, discussion.Draft{Title: "Question", Body: "Body.", Identity: discussion.Named})
+	_, err := e.svc.Reply(e.ctx, b, e.learner1, th.ThreadID, 0, discussion.Draft{Body: "Peers.", Identity: discussion.Peers})
+	require.NoError(t, err)
+	_, err = e.svc.Reply(e.ctx, b, e.learner1, th.ThreadID, 0, discussion.Draft{Body: "Nobody's.", Identity: discussion.Anonymous})
+	require.NoError(t, err)
+	e.thread(named, e.learner1, discussion.Draft{Title: "Named", Body: "Body.", Identity: discussion.Named})
+
+	counted := func(board discussion.Board) (int, bool) {
+		n, wait, err := e.svc.CountedPosts(e.ctx, board.ActivityID, learner1ID)
+		require.NoError(t, err)
+		return n, wait
+	}
+	n, wait := counted(b)
+	require.Equal(t, 1, n, "the named thread only")
+	require.True(t, wait, "the board lets posts be anonymous to peers")
+	e.clock.Set(time.Date(2026, 6, 1, 22, 59, 0, 0, time.UTC))
+	n, _ = counted(b)
+	require.Equal(t, 1, n, "still 1 June in London")
+	e.clock.Set(time.Date(2026, 6, 1, 23, 0, 0, 0, time.UTC))
+	n, _ = counted(b)
+	require.Equal(t, 2, n, "2 June in London: the post anonymous to peers counts; the fully anonymous one never")
+
+	n, wait = counted(named)
+	require.Equal(t, 1, n)
+	require.False(t, wait)
+}

@@ -522,6 +522,31 @@ const countParticipation = `
 SELECT count(*) FILTER (WHERE opening), count(*) FILTER (WHERE NOT opening)
 FROM posts WHERE board_id = $1 AND author_id = $2 AND status = 'visible'`
 
+// countForCertificates counts a person's visible threads and replies on board $1 that
+// count towards a certificate (CountedPosts), and says whether the board lets posts
+// be anonymous to peers.
+const countForCertificates = `
+SELECT count(*) FILTER (WHERE p.identity = 'named' OR p.created_at < $3),
+       coalesce((SELECT b.identity <> 'named' FROM boards b WHERE b.activity_id = $1), false)
+FROM posts p WHERE p.board_id = $1 AND p.author_id = $2 AND p.status = 'visible'`
+
+// CountedPosts is how many of a person's visible threads and replies on a board count
+// towards a certificate, and whether the board lets posts be anonymous to peers. Such
+// a post counts from the day after it was posted (UK time), so certificates it
+// completes are issued together by the first check after midnight: a count that
+// moved as the post appeared would tell an educator who had just posted, as a
+// participation grade would (regrade waits for the board's dates for the same
+// reason). Named posts count at once; fully anonymous posts name nobody and never
+// count.
+func (s *Service) CountedPosts(ctx context.Context, boardID, userID int64) (n int, peersWait bool, err error) {
+	now := s.now().In(gradeZone)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, gradeZone)
+	if err := s.db.QueryRow(ctx, countForCertificates, boardID, userID, today).Scan(&n, &peersWait); err != nil {
+		return 0, false, fmt.Errorf("discussion: posts counted for certificates: %w", err)
+	}
+	return n, peersWait, nil
+}
+
 // ParticipationOf counts a person's visible threads and replies on a board.
 func (s *Service) ParticipationOf(ctx context.Context, b Board, userID int64) (Participation, error) {
 	var p Participation

@@ -54,8 +54,8 @@ func TestCertificateFollowsAReflectionSignOff(t *testing.T) {
 
 // A certificate that requires posts on a board follows its named posts: the post that
 // completes the requirement queues its author's check with it. A post anonymous to
-// peers counts too, but queues nothing: a certificate issued as it appears would tell
-// the educator who had just posted; the sweep and the learner's visit find it.
+// peers queues nothing and counts only from the next day, for every learner alike, so
+// no certificate appears as such a post does and tells the educator who wrote it.
 func TestCertificateFollowsANamedPostAndNotAPeersOne(t *testing.T) {
 	t.Parallel()
 	le := &logEnv{ltiEnv: newLTIEnv(t)}
@@ -95,11 +95,23 @@ func TestCertificateFollowsANamedPostAndNotAPeersOne(t *testing.T) {
 	require.Zero(t, checks(), "a post anonymous to peers queues nothing")
 	reply("named", "And check a troponin.")
 	require.Equal(t, 1, checks(), "a named post queues its author's check")
-	require.Equal(t, 1, issued(), "two posts, one of them anonymous to peers: the requirement is met")
+	require.Zero(t, issued(), "the post anonymous to peers does not count on the day it was posted")
+	expectPage(t, certEdu.get(certEdu.activity), http.StatusOK,
+		"1 of 2 posts or replies counted so far. Posts anonymous to peers count from the day after they are posted.")
+
+	// The next day (its post moved back a day, as if the clock had passed midnight),
+	// the sweep's check counts it.
+	_, err := le.pool.Exec(t.Context(), `UPDATE posts SET created_at = created_at - interval '1 day' WHERE identity = 'peers'`)
+	require.NoError(t, err)
+	queued, err := le.app.Certificates.QueueChecks(t.Context(), le.app.Queue, mustAtoi(t, strings.TrimPrefix(certEdu.activity, "/activities/")), false)
+	require.NoError(t, err)
+	require.Equal(t, 1, queued)
+	require.Equal(t, 1, checks())
+	require.Equal(t, 1, issued())
 	require.Zero(t, le.count(t, `SELECT count(*) FROM certificates WHERE user_id = $1`, edu.id))
 
 	// On a premoderated board a named reply follows when an educator approves it.
-	_, err := le.pool.Exec(t.Context(), `DELETE FROM certificates`)
+	_, err = le.pool.Exec(t.Context(), `DELETE FROM certificates`)
 	require.NoError(t, err)
 	r = edu.post(edu.activity+"/board-settings", url.Values{"csrf": {edu.csrf}, "identity": {"peers"}, "premoderated": {"on"},
 		"learner_choice": {"on"}, "edit_minutes": {"30"}, "posts_per_hour": {"30"}, "grade_threads": {"0"}, "grade_replies": {"0"}})
