@@ -42,9 +42,11 @@ type countAnswer struct{ hits, before int }
 // countMany counts a batch in one statement. A key may be asked for more than once
 // (concurrent logins from one address): PostgreSQL cannot update a row twice in one
 // statement, so such questions become one row, counted with their sum, and each is
-// answered as if they had been counted one after another in the batch's order. Rows go
-// in key order, so that two instances' batches lock shared rows in the same order and
-// cannot deadlock.
+// answered as if they had been counted one after another in the batch's order. (One
+// exception, at a window's boundary: a count for the window before, in the same
+// batch, is not yet seen as the previous window's; that is at most one request's
+// events, once per window.) Rows go in key order, so that two instances' batches lock
+// shared rows in the same order and cannot deadlock.
 func (l *Limiter) countMany(ctx context.Context, qs []countQuestion) ([]countAnswer, error) {
 	type row struct {
 		q     countQuestion // n summed over the questions it stands for
