@@ -240,7 +240,7 @@ func (vb *verifyBench) parallelTimedSpread(b *testing.B, unit string, one func()
 // balancer, Huddle's connections are the balancer's, opened once and kept; here 256
 // loopback dials and the server's first goroutine for each would otherwise land in
 // the first tenth of a 6000x run and make up most of its p99 (22 to 27 ms measured
-// with them, 16.5 to 18.7 ms without, on the 2-core machine on 3 December 2026).
+// with them, 14 to 19 ms without, on the 2-core machine on 3 December 2026).
 func (vb *verifyBench) connect(b *testing.B) {
 	b.Helper()
 	var wg sync.WaitGroup
