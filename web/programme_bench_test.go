@@ -10,7 +10,10 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,58 +68,149 @@ func benchFeed(b *testing.B) (*ltiEnv, string, string) {
 const feedConcurrency = 32
 
 // BenchmarkCalendarFeed is a learner's feed of 200 sessions served over HTTP on a
-// real loopback listener at concurrency 32, answered 304 to a calendar that holds
-// the current version, and in full to one that sends no validator (issue 16: at
-// least 20,000 conditional GETs/s and 2,000 full feeds/s on the 2-core machine).
-// Every request checks the secret in PostgreSQL. The clients run in this process
-// and take their share of its CPU, so they are fasthttp's, the leanest at hand.
-// cpu-us/op is this process's CPU per request (server and clients), pg-cpu-us/op
-// that of the PostgreSQL backends serving the test's database; allocs/op include the
-// clients'. To split cpu-us/op between server and clients, run with -cpuprofile and
-// compare the cumulative samples of fasthttp's (*Server).serveConn plus programme's
-// runChecks (the server) with parallelTimed (the clients): on 2026-12-03 the clients
-// took about 27% of the process's CPU, the server about 57%, the Go runtime's
-// scheduler and collector most of the rest.
+// real loopback listener, answered 304 to a calendar that holds the current version,
+// and in full to one that sends no validator (issue 16: at least 20,000 conditional
+// GETs/s and 2,000 full feeds/s on the 2-core machine). Every request checks the
+// secret in PostgreSQL. The clients run in this process and take their share of its
+// CPU, so they are fasthttp's, the leanest at hand. cpu-us/op is this process's CPU
+// per request (server and clients), pg-cpu-us/op that of the PostgreSQL backends
+// serving the test's database; allocs/op include the clients'. To split cpu-us/op
+// between server and clients, run with -cpuprofile and compare the cumulative
+// samples of fasthttp's (*Server).serveConn (the server) with the clients' frames:
+// on 2026-12-03 the clients took about 27% of the process's CPU, the server about
+// 57%, the Go runtime's scheduler and collector most of the rest.
+//
+// "304" and "full" are closed loops: 32 calendar apps, each polling again as soon as
+// it has its answer. That measures latency more than capacity: a poll waits for its
+// batch's round trip to PostgreSQL (programme/feedcheck.go), so 32 apps at about
+// 1.8 ms a poll cannot ask for more than about 17,500 a second, and the machine idled
+// 16% of the time doing it (/proc/stat, 2026-12-04). "304-paced" and "full-paced" are
+// the targets as phones make them: polls fall due at the target rate whatever Huddle
+// is doing (an open loop), on up to 256 connections; a poll that falls due while
+// every connection is busy starts late and its latency counts from when it fell due,
+// so a Huddle that cannot keep up shows it in the rate and in p99.
 func BenchmarkCalendarFeed(b *testing.B) {
 	e, feed, etag := benchFeed(b)
-	client := &fasthttp.HostClient{Addr: e.serve(b), MaxConns: feedConcurrency}
+	addr := e.serve(b)
 	var db string
 	require.NoError(b, e.pool.QueryRow(b.Context(), `SELECT current_database()`).Scan(&db))
 	for _, bc := range []struct {
 		name, unit, etag string
 		code             int
+		rate             float64 // 0 for the closed loop
 	}{
-		{"304", "304/s", etag, http.StatusNotModified},
-		{"full", "feeds/s", "", http.StatusOK},
+		{"304", "304/s", etag, http.StatusNotModified, 0},
+		{"full", "feeds/s", "", http.StatusOK, 0},
+		{"304-paced", "304/s", etag, http.StatusNotModified, 20_000},
+		{"full-paced", "feeds/s", "", http.StatusOK, 2_000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			self0, pg0 := cpuNow(b, db)
-			parallelTimed(b, feedConcurrency, bc.unit, func(int) (time.Duration, string) {
+			workers := feedConcurrency
+			if bc.rate > 0 {
+				workers = pacedPollers
+			}
+			client := &fasthttp.HostClient{Addr: addr, MaxConns: workers}
+			poll := func() string {
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 				defer fasthttp.ReleaseRequest(req)
 				defer fasthttp.ReleaseResponse(resp)
-				req.SetRequestURI("http://" + client.Addr + feed)
+				req.SetRequestURI("http://" + addr + feed)
 				if bc.etag != "" {
 					req.Header.Set("If-None-Match", bc.etag)
 				}
-				t0 := time.Now()
 				if err := client.Do(req, resp); err != nil {
-					return 0, err.Error()
+					return err.Error()
 				}
-				d := time.Since(t0)
 				switch {
 				case resp.StatusCode() != bc.code:
-					return 0, fmt.Sprintf("answered %d, want %d", resp.StatusCode(), bc.code)
+					return fmt.Sprintf("answered %d, want %d", resp.StatusCode(), bc.code)
 				case bc.code == http.StatusOK && len(resp.Body()) < 100_000:
-					return 0, fmt.Sprintf("a feed of %d bytes", len(resp.Body()))
+					return fmt.Sprintf("a feed of %d bytes", len(resp.Body()))
 				}
-				return d, ""
-			})
+				return ""
+			}
+			if bc.rate > 0 {
+				// Every connection opened before the clock starts, as a load
+				// balancer's are.
+				var warm sync.WaitGroup
+				for range workers {
+					warm.Go(func() {
+						if failure := poll(); failure != "" {
+							b.Error(failure)
+						}
+					})
+				}
+				warm.Wait()
+			}
+			self0, pg0 := cpuNow(b, db)
+			if bc.rate > 0 {
+				pacedTimed(b, bc.rate, workers, bc.unit, poll)
+			} else {
+				parallelTimed(b, workers, bc.unit, func(int) (time.Duration, string) {
+					t0 := time.Now()
+					failure := poll()
+					return time.Since(t0), failure
+				})
+			}
 			self1, pg1 := cpuNow(b, db)
 			b.ReportMetric(float64((self1-self0).Microseconds())/float64(b.N), "cpu-us/op")
 			b.ReportMetric(float64((pg1-pg0).Microseconds())/float64(b.N), "pg-cpu-us/op")
 		})
 	}
+}
+
+// pacedPollers bounds the calendar apps a paced run has polling at once: enough that
+// the schedule, not the number of connections, sets the rate.
+const pacedPollers = 256
+
+// pacedTimed starts b.N calls of one at rate a second (an open loop) on up to workers
+// goroutines, and reports the rate they were answered at in unit and their latency
+// percentiles, each counted from when its call fell due. A call that falls due while
+// every worker is busy waits, late, and its wait counts. The schedule is released a
+// millisecond at a time: a timer per call, 20,000 a second, would cost the machine
+// more than the calls it measures. one returns what went wrong, or "".
+func pacedTimed(b *testing.B, rate float64, workers int, unit string, one func() string) {
+	due := make(chan time.Time, workers)
+	latencies := make([][]time.Duration, workers)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for w := range workers {
+		wg.Go(func() {
+			for at := range due {
+				if failed.Load() {
+					continue // drain the schedule: the run has failed
+				}
+				if failure := one(); failure != "" {
+					b.Error(failure)
+					failed.Store(true)
+					continue
+				}
+				latencies[w] = append(latencies[w], time.Since(at))
+			}
+		})
+	}
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for k := 0; k < b.N; {
+		now := time.Now()
+		for ; k < b.N; k++ {
+			at := start.Add(time.Duration(k) * interval)
+			if at.After(now) {
+				break
+			}
+			due <- at
+		}
+		if k < b.N {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(due)
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+	reportLatencies(b, slices.Concat(latencies...))
 }
 
 // serve answers on a real loopback listener until the benchmark ends, and returns
