@@ -88,6 +88,12 @@ func (f *benchAGS) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		io.WriteString(w, `{"status":401,"reason":"Unauthorized"}`)
 		return
+	case r.URL.Path == benchLineItemPath && r.Method == http.MethodGet:
+		// Read once per activity, for its maximum (AGSPusher remembers it), as from
+		// Moodle: without this answer every push would read it again.
+		w.Header().Set("Content-Type", lti.MediaTypeLineItem)
+		fmt.Fprintf(w, `{"id":"%s%s?type_id=1","label":"Peer discussion","scoreMaximum":10,"resourceLinkId":"1"}`, f.srv.URL, benchLineItemPath)
+		return
 	case r.URL.Path == benchLineItemPath+"/scores" && r.Method == http.MethodPost:
 		body, _ := io.ReadAll(r.Body)
 		if bytes.ContainsRune(body, '\n') {
@@ -201,7 +207,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3, $4) RETURNING id`, courseID,
 		FetchPollInterval: benchFetchPoll,
 	})
 	must(b, err)
-	q.svc = NewService(pool, &AGSPusher{AGS: lti.NewAGSClient(tokens)}, rc, nil)
+	q.svc = NewService(pool, &AGSPusher{AGS: lti.NewAGSClient(tokens), DB: pool}, rc, nil)
 	river.AddWorker(workers, NewWorker(q.svc))
 	must(b, rc.Start(ctx))
 	b.Cleanup(func() { _ = rc.Stop(context.Background()) })
