@@ -57,20 +57,13 @@ func TestProgrammeJourney7(t *testing.T) {
 	_, err := s.huddle.Moodle.Save(ctx, platformID, s.Platform, e2eWSToken)
 	require.NoError(t, err, "the development platform answers core_webservice_get_site_info")
 
-	// The educator adds the programme and turns reminders on.
+	// The educator adds the programme.
 	edu := newBrowser(t, PartitionedOnly)
 	prog := edu.addProgramme(s)
 	edu.openFromCourse(s, prog.CMID)
 	edu.waitFrameText(s.Huddle, programmeTitle, "Teaching programme", "No sessions to come")
 	programmeID := programmeIDInFrame(edu, s.Huddle)
 	edu.requireAccessible(s.Huddle, "programme (empty, educator)")
-	edu.clickInFrame(s.Huddle, `nav.tools a[href$="/programme/settings"]`)
-	edu.waitFrameText(s.Huddle, "Moodle calendar and reminders", "Remind learners through Moodle")
-	edu.requireAccessible(s.Huddle, "programme settings")
-	setSelectValue(edu, s.Huddle, "#reminder", "60")
-	edu.submitInFrame(s.Huddle, `form[action$="/programme/settings"]`)
-	edu.waitFrameText(s.Huddle, "Saved.")
-	edu.shot("educator-programme-reminders-on")
 
 	// The term's programme, from a spreadsheet.
 	term := newTerm(time.Now())
@@ -140,7 +133,22 @@ func TestProgrammeJourney7(t *testing.T) {
 	require.NoError(t, s.db.QueryRow(ctx, `SELECT how FROM programme_attendance WHERE session_id = $1`, nowSession).Scan(&how))
 	require.Equal(t, "code", how)
 
-	// The next session's reminder goes out now; River sends it to the platform.
+	// The educator turns reminders on only now, with the learner in the course: the
+	// reminder job also runs on its own (at start-up and every five minutes), and a run
+	// that came between the import and her first launch would send the reminder, once,
+	// to a course without her.
+	edu.openInFrame(s.Huddle, "/activities/"+programmeID)
+	edu.waitFrameText(s.Huddle, programmeTitle, nowSessionTitle)
+	edu.clickInFrame(s.Huddle, `nav.tools a[href$="/programme/settings"]`)
+	edu.waitFrameText(s.Huddle, "Moodle calendar and reminders", "Remind learners through Moodle")
+	edu.requireAccessible(s.Huddle, "programme settings")
+	setSelectValue(edu, s.Huddle, "#reminder", "60")
+	edu.submitInFrame(s.Huddle, `form[action$="/programme/settings"]`)
+	edu.waitFrameText(s.Huddle, "Saved.")
+	edu.shot("educator-programme-reminders-on")
+
+	// The next session's reminder goes out now (unless the reminder job has just sent
+	// it); River sends it to the platform.
 	_, err = s.huddle.Programmes.SendReminders(ctx, reminderNotices{s.huddle.Notices})
 	require.NoError(t, err)
 	if !s.waitMessage(learnerID, soonSessionTitle) {
