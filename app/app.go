@@ -280,6 +280,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	a.Notices = notify.NewService(pool, a.Moodle, a.Queue, o.Now)
 	a.Audit = audit.NewLog(pool, o.Now)
 	river.AddWorker(workers, gradesync.NewWorker(a.Grades))
+	river.AddWorker(workers, gradesync.NewDispatchWorker(a.Grades))
 	river.AddWorker(workers, &roster.Worker{Courses: a.Courses, Platforms: a.LTI, NRPS: lti.NewNRPSClient(tokens),
 		Log: log.With("component", "roster")})
 	river.AddWorker(workers, notify.NewSendWorker(a.Notices))

@@ -47,6 +47,7 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 	a := newApp(t)
 	for _, args := range []river.JobArgs{
 		gradesync.SyncArgs{ActivityID: 1, UserID: 1},
+		gradesync.DispatchArgs{ActivityID: 1},
 		roster.Args{CourseID: 1},
 		notify.SendArgs{NoticeID: 1},
 		notify.DigestArgs{},

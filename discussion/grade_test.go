@@ -89,9 +89,10 @@ func TestParticipationGrade(t *testing.T) {
 	part, err := e.svc.ParticipationOf(e.ctx, b, learner1ID)
 	require.NoError(t, err)
 	require.Equal(t, discussion.Participation{Threads: 2, Replies: 1}, part)
-	// Six changes to the score, one job waiting: each newer score joined the queued job.
-	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.SyncArgs{}, nil)
-	require.Equal(t, [2]int64{b.ActivityID, learner1ID}, [2]int64{job.Args.ActivityID, job.Args.UserID})
+	// Six changes to the score, one job waiting: the board's dispatcher, queued with the
+	// first; each newer score waits for it.
+	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.DispatchArgs{}, nil)
+	require.Equal(t, b.ActivityID, job.Args.ActivityID)
 
 	// Educators' posts earn nothing; only learners have scores.
 	e.reply(b, e.educator, th.ThreadID, 0, "Educator reply.")
@@ -142,10 +143,11 @@ func TestGradeInPostTransaction(t *testing.T) {
 	_, ok := e.score(b.ActivityID, learner2ID)
 	require.False(t, ok, "the score outlived the failed post")
 	require.Zero(t, e.count(`SELECT count(*) FROM posts WHERE author_id = $1`, learner2ID))
-	// The only grade sync queued is for the thread's author: the reply's went with its
-	// transaction.
-	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.SyncArgs{}, nil)
-	require.Equal(t, [2]int64{b.ActivityID, learner1ID}, [2]int64{job.Args.ActivityID, job.Args.UserID})
+	// The only grade sync queued is the dispatcher the thread's author's score queued:
+	// the reply's score went with its transaction.
+	job := rivertest.RequireInserted(e.ctx, t, riverpgxv5.New(e.pool), gradesync.DispatchArgs{}, nil)
+	require.Equal(t, b.ActivityID, job.Args.ActivityID)
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM scores WHERE activity_id = $1 AND state = 'pending'`, b.ActivityID))
 	require.Zero(t, e.count(`SELECT count(*) FROM post_rate WHERE user_id = $1`, learner2ID))
 	require.Zero(t, e.replies(b, th.ThreadID))
 }

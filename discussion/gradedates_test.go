@@ -40,16 +40,19 @@ func (e *env) addLearner3() {
 	require.NoError(e.t, err)
 }
 
-// gradeRows is what grade sync holds for a board: its score rows and its jobs.
+// gradeRows is what grade sync holds for a board: its score rows, those waiting to be
+// pushed, and the board's grade sync jobs (its dispatcher, queued once for them all).
 type gradeRows struct {
-	scores, jobs int
+	scores, pending, jobs int
 }
 
 func (e *env) gradeRows(boardID int64) gradeRows {
 	e.t.Helper()
 	return gradeRows{
-		scores: e.count(`SELECT count(*) FROM scores WHERE activity_id = $1`, boardID),
-		jobs:   e.count(`SELECT count(*) FROM river_job WHERE kind = 'grade_sync' AND (args->>'activity_id')::bigint = $1`, boardID),
+		scores:  e.count(`SELECT count(*) FROM scores WHERE activity_id = $1`, boardID),
+		pending: e.count(`SELECT count(*) FROM scores WHERE activity_id = $1 AND state = 'pending'`, boardID),
+		jobs: e.count(`SELECT count(*) FROM river_job WHERE kind IN ('grade_sync', 'grade_sync_dispatch')
+AND (args->>'activity_id')::bigint = $1`, boardID),
 	}
 }
 
@@ -165,7 +168,8 @@ func TestPeersBoardPostsWriteNoScore(t *testing.T) {
 					continue
 				}
 				require.Positive(t, after.scores, s.name)
-				require.Positive(t, after.jobs, s.name)
+				require.Positive(t, after.pending, s.name)
+				require.Equal(t, 1, after.jobs, "%s: the board's dispatcher", s.name)
 				require.GreaterOrEqual(t, after.scores, before.scores, s.name)
 			}
 			if !tc.waits {
@@ -196,7 +200,7 @@ func TestGradePushOnItsDate(t *testing.T) {
 	earlier := start.Add(-24 * time.Hour)
 	require.NoError(t, grades.Submit(e.ctx, gradesync.Score{ActivityID: b.ActivityID, UserID: learner3ID, Given: 50, Maximum: 100,
 		ActivityProgress: gradesync.ActivityInProgress, GradingProgress: gradesync.GradingFully, Comment: "from before", At: earlier}))
-	jobsBefore := e.gradeRows(b.ActivityID).jobs
+	pendingBefore := e.gradeRows(b.ActivityID).pending
 
 	th := e.thread(b, e.learner1, discussion.Draft{Title: "Question", Body: "Body.", Identity: discussion.Peers})
 	e.clock.Advance(17 * time.Minute)
@@ -207,7 +211,7 @@ func TestGradePushOnItsDate(t *testing.T) {
 	require.NoError(t, e.svc.Moderate(e.ctx, b, e.educator, hidden.PostID, discussion.ActionHide, "Rude"))
 	e.reply(b, e.educator, th.ThreadID, 0, "The educator's answer.")
 	e.thread(other, e.learner2, discussion.Draft{Title: "Elsewhere", Body: "Body.", Identity: discussion.Peers})
-	require.Equal(t, gradeRows{scores: 1, jobs: jobsBefore}, e.gradeRows(b.ActivityID), "posting wrote a score")
+	require.Equal(t, gradeRows{scores: 1, pending: pendingBefore, jobs: 1}, e.gradeRows(b.ActivityID), "posting wrote a score")
 
 	for _, at := range []time.Time{firstPush.Add(-time.Second), firstPush.Add(-7 * time.Hour)} {
 		e.clock.Set(at)
@@ -241,7 +245,8 @@ func TestGradePushOnItsDate(t *testing.T) {
 		require.True(t, p.scoredAt.Equal(pushAt), "sent with the push's timestamp")
 	}
 	require.NotEqual(t, quinn.xmin, pushed[0].xmin)
-	require.Equal(t, jobsBefore+2, e.gradeRows(b.ActivityID).jobs, "one grade job per pushed learner")
+	require.Equal(t, gradeRows{scores: 3, pending: pendingBefore + 2, jobs: 1}, e.gradeRows(b.ActivityID),
+		"each pushed learner's score waits for the board's one dispatcher")
 	require.Equal(t, gradeRows{}, e.gradeRows(other.ActivityID), "the other board's date has not come")
 
 	// The grade sync page shows one time for everyone pushed.
@@ -260,7 +265,7 @@ func TestGradePushOnItsDate(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, n)
 		require.Equal(t, got, e.pushedScores(b.ActivityID))
-		require.Equal(t, jobsBefore+2, e.gradeRows(b.ActivityID).jobs)
+		require.Equal(t, pendingBefore+2, e.gradeRows(b.ActivityID).pending)
 	}
 	b, err = e.svc.Board(e.ctx, e.activityOf(b))
 	require.NoError(t, err)
@@ -388,7 +393,7 @@ func TestGradePushIsAllOrNothing(t *testing.T) {
 	n, err := e.svc.PushGrades(e.ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	require.Equal(t, gradeRows{scores: 2, jobs: 2}, e.gradeRows(b.ActivityID))
+	require.Equal(t, gradeRows{scores: 2, pending: 2, jobs: 1}, e.gradeRows(b.ActivityID))
 }
 
 // TestGradePushOnceAcrossInstances: several instances running the job at once push
@@ -425,7 +430,7 @@ func TestGradePushOnceAcrossInstances(t *testing.T) {
 		got := e.pushedScores(b.ActivityID)
 		require.Len(t, got, 2)
 		require.Equal(t, got[0].xmin, got[1].xmin)
-		require.Equal(t, gradeRows{scores: 2, jobs: 2}, e.gradeRows(b.ActivityID))
+		require.Equal(t, gradeRows{scores: 2, pending: 2, jobs: 1}, e.gradeRows(b.ActivityID))
 	}
 }
 

@@ -2,9 +2,11 @@ package gradesync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,30 +24,41 @@ import (
 // A score recorded after its learner's job has pushed and marked the previous one, but
 // before River has recorded that job as completed, is delivered. River skips a unique
 // job that duplicates a running one, and its completer records a finished job after
-// Work returns; a worker middleware runs in exactly that gap.
+// Work returns; a worker middleware runs in exactly that gap. The score's first push,
+// by the dispatcher, fails, so the score has a job of its own.
 func TestScoreRecordedAsItsJobFinishesIsDelivered(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 1)
 	ctx := t.Context()
 	u := b.users[0]
+	var failed atomic.Bool
+	b.pusher.answer = func(Delivery) error {
+		if failed.CompareAndSwap(false, true) {
+			return errors.New("moodle: 503 service unavailable")
+		}
+		return nil
+	}
 	require.NoError(t, b.svc.Submit(ctx, b.score(u, 5, b.now)))
 
 	type afterWork struct {
-		err       error
-		otherJobs int // grade sync jobs not yet finished, besides the one that just ran
+		err     error
+		waiting int // grade sync jobs waiting to run, besides the one that just ran
 	}
 	after := make(chan afterWork, 1)
 	var once sync.Once
 	gap := river.WorkerMiddlewareFunc(func(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
 		err := doInner(ctx)
+		if job.Kind != (SyncArgs{}).Kind() {
+			return err
+		}
 		once.Do(func() {
 			var a afterWork
 			// The learner posts again: the worker is done, River's completion is not written.
 			a.err = b.svc.Submit(ctx, b.score(u, 8, b.now.Add(time.Second)))
 			if a.err == nil {
 				a.err = b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job
-WHERE kind = 'grade_sync' AND id <> $1 AND state IN ('available', 'scheduled', 'pending', 'retryable', 'running')`,
-					job.ID).Scan(&a.otherJobs)
+WHERE kind IN ('grade_sync', 'grade_sync_dispatch') AND id <> $1 AND state IN ('available', 'scheduled', 'pending', 'retryable')`,
+					job.ID).Scan(&a.waiting)
 			}
 			after <- a
 		})
@@ -53,6 +66,7 @@ WHERE kind = 'grade_sync' AND id <> $1 AND state IN ('available', 'scheduled', '
 	})
 	workers := river.NewWorkers()
 	river.AddWorker(workers, NewWorker(b.svc))
+	river.AddWorker(workers, NewDispatchWorker(b.svc))
 	client, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}},
 		Workers:           workers,
@@ -73,7 +87,7 @@ WHERE kind = 'grade_sync' AND id <> $1 AND state IN ('available', 'scheduled', '
 		t.Fatal("the first score's job never ran")
 	}
 	require.NoError(t, a.err)
-	require.Equal(t, 1, a.otherJobs, "the score recorded as the job finished has a job of its own")
+	require.Equal(t, 1, a.waiting, "the score recorded as the job finished has a dispatcher")
 
 	// Every job runs to its end (each completion is an event), and the platform holds 8.
 	for {
@@ -91,13 +105,12 @@ WHERE kind = 'grade_sync' AND id <> $1 AND state IN ('available', 'scheduled', '
 	require.Equal(t, []float64{5, 8}, b.pusher.got[[2]int64{b.activity, u}])
 }
 
-// Each time a score needs a new job it starts a new generation, and a job acts only on
-// its own: after a job has settled its score, the next score's job is no duplicate of
-// it (River still holds it as running until its completer writes), and if the first
-// job runs again (its instance died before River heard it finished, and River rescued
-// it) it pushes nothing, so two jobs never push one learner's score at once. A job
-// queued by the previous release has no generation and acts as before, so a rolling
-// deploy loses nothing.
+// Each time a score's push starts over it starts a new generation, and a job acts only
+// on its own: after a job has settled its score, the next score is the dispatcher's,
+// and if the job runs again (its instance died before River heard it finished, and
+// River rescued it) it pushes nothing, so two owners never push one learner's score at
+// once. A job queued by the previous release has no generation and acts as before, so
+// a rolling deploy loses nothing.
 func TestJobOfAnEarlierGenerationPushesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 1)
@@ -111,6 +124,7 @@ func TestJobOfAnEarlierGenerationPushesNothing(t *testing.T) {
 
 	require.NoError(t, b.svc.Submit(ctx, b.score(u, 5, b.now)))
 	first := b.job(t, u)
+	require.NoError(t, b.svc.handOff(ctx, first)) // as after a failed push
 	// River marks the job running; Work pushes and settles, and River has not yet
 	// recorded it completed when the learner posts again.
 	_, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE kind = 'grade_sync'`)
@@ -124,14 +138,16 @@ func TestJobOfAnEarlierGenerationPushesNothing(t *testing.T) {
 	require.NoError(t, err)
 	queued, err := pgx.CollectRows(rows, pgx.RowTo[SyncArgs])
 	require.NoError(t, err)
-	require.Equal(t, []SyncArgs{first, second}, queued, "the new version has a job of its own beside the running one")
+	require.Equal(t, []SyncArgs{first}, queued, "the new version is the dispatcher's, not a second job's")
+	require.True(t, b.dispatchQueued(t))
 
 	require.NoError(t, b.svc.sync(ctx, first, b.now), "the first job, run again")
 	require.Equal(t, []float64{5}, pushed(), "the first job pushed nothing of the second generation")
-	require.NoError(t, b.svc.sync(ctx, second, b.now))
+	require.NoError(t, b.svc.dispatch(ctx, b.activity))
 	require.Equal(t, []float64{5, 8}, pushed())
 	st, _, _ := b.state(t, u)
 	require.Equal(t, "synced", st)
+	require.False(t, b.dispatchQueued(t), "the dispatcher stood down")
 
 	// A job of the previous release (no generation in its arguments) pushes whatever
 	// is newest.

@@ -1,6 +1,8 @@
-// Package gradesync gets every score into Moodle's gradebook, even when Moodle is down:
-// a score is stored together with a River job in one transaction, and the job pushes
-// the newest stored score to the platform, retrying with backoff for up to a day.
+// Package gradesync gets every score into Moodle's gradebook, even when Moodle is down.
+// A score is stored in the transaction that earned it, together with what will push
+// it: its activity's dispatcher job (dispatch.go), which pushes the activity's pending
+// scores in batches. A score whose push fails gets a River job of its own, which
+// pushes the newest stored score, retrying with backoff for up to a day.
 package gradesync
 
 import (
@@ -131,17 +133,20 @@ type Service struct {
 	pusher Pusher
 	queue  Queue
 	now    func() time.Time
+	// pushSlots bounds the instance's dispatchers' pushes in flight (pushConcurrency).
+	pushSlots chan struct{}
 }
 
 // NewService returns a Service that records scores with their jobs on queue and pushes
-// them with pusher; now may be nil (time.Now). A River client can be made before its
-// workers are added, so the queue exists when the service that the worker needs is
-// built (app/ does it in that order).
+// them with pusher; now may be nil (time.Now). The queue's client works the jobs with
+// NewWorker and NewDispatchWorker. A River client can be made before its workers are
+// added, so the queue exists when the service that the workers need is built (app/
+// does it in that order).
 func NewService(db *pgxpool.Pool, pusher Pusher, queue Queue, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, locks: db, pusher: pusher, queue: queue, now: now}
+	return &Service{db: db, locks: db, pusher: pusher, queue: queue, now: now, pushSlots: make(chan struct{}, pushConcurrency)}
 }
 
 // LockWith takes the line item locks, which are session advisory locks, on pool: a
@@ -200,14 +205,17 @@ const isLearner = `EXISTS (SELECT 1 FROM memberships m JOIN activities a ON a.co
 // have been moved on when Moodle refused it (settle): the timestamps Huddle sends for a
 // learner's score in an activity only ever increase. Only learners have scores:
 // Moodle's web services would store a grade for a teacher too. A score that was not
-// pending (synced or parked, so its job is over) starts a new sync generation; the
-// SET expressions read the row as it was. It returns the generation to queue the job
-// for, and no row for an older score or a person who is not a learner.
+// pending (synced or parked, so whatever pushed it is done) starts a new sync
+// generation, owned by the activity's dispatcher; a pending one keeps its generation
+// and its owner, the dispatcher or a job of its own, which pushes the new value. The
+// SET expressions read the row as it was. It returns whether the dispatcher owns the
+// score and whether the activity's dispatcher is queued, read after the row is
+// written; no row for an older score or a person who is not a learner.
 const upsertScore = `
 INSERT INTO scores (activity_id, user_id, score_given, score_maximum, activity_progress, grading_progress, comment,
-                    earned_at, scored_at, state)
+                    earned_at, scored_at, state, dispatch)
 SELECT $1::bigint, $2::bigint, $3::double precision, $4::double precision, $5::text, $6::text, $7::text,
-       $8::timestamptz, $8::timestamptz, 'pending'
+       $8::timestamptz, $8::timestamptz, 'pending', true
 WHERE ` + isLearner + `
 ON CONFLICT (activity_id, user_id) DO UPDATE SET
     score_given = EXCLUDED.score_given, score_maximum = EXCLUDED.score_maximum,
@@ -216,21 +224,42 @@ ON CONFLICT (activity_id, user_id) DO UPDATE SET
     scored_at = greatest(EXCLUDED.scored_at, scores.scored_at + interval '1 millisecond'),
     sync_generation = CASE WHEN scores.state = 'pending' THEN scores.sync_generation
                            ELSE nextval('score_sync_generations') END,
+    dispatch = CASE WHEN scores.state = 'pending' THEN scores.dispatch ELSE true END,
     state = 'pending', attempts = 0, last_error = ''
 WHERE coalesce(scores.earned_at, scores.scored_at) < EXCLUDED.earned_at
-RETURNING sync_generation`
+RETURNING dispatch, coalesce((SELECT dispatch_queued FROM grade_sync_activities WHERE activity_id = $1), false)`
 
-// Record stores a score and enqueues its sync in tx, the caller's transaction (the
-// one that wrote whatever earned the score). A score earned before the stored one is
-// ignored: the newest score wins.
+// Record stores a score and makes sure something will push it, in tx, the caller's
+// transaction (the one that wrote whatever earned the score). A score earned before
+// the stored one is ignored: the newest score wins.
+//
+// Record holds the activity's dispatch lock shared until tx ends, and reads whether
+// the dispatcher is queued in a statement after taking it: a dispatcher can only
+// stand down (endDispatch) while no Record is in progress, and sees every score
+// committed before, so a score is never left with no dispatcher to push it.
 func (s *Service) Record(ctx context.Context, tx pgx.Tx, sc Score) error {
 	if err := sc.validate(); err != nil {
 		return fmt.Errorf("gradesync: record: %w", err)
 	}
-	var generation int64
-	err := tx.QueryRow(ctx, upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
-		sc.ActivityProgress, sc.GradingProgress, sc.Comment, sc.At.UTC()).Scan(&generation)
-	if errors.Is(err, pgx.ErrNoRows) {
+	var stored, dispatch, queued bool
+	// One round trip: the lock and the upsert are two statements, so the upsert's
+	// snapshot is taken after the lock is granted. (Rows, not Row: a batch that ends
+	// in an error, ErrNoRows included, makes pgx forget its prepared statements.)
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT pg_advisory_xact_lock_shared(`+dispatchLock+`)`, sc.ActivityID)
+	batch.Queue(upsertScore, sc.ActivityID, sc.UserID, sc.Given, sc.Maximum,
+		sc.ActivityProgress, sc.GradingProgress, sc.Comment, sc.At.UTC()).Query(func(rows pgx.Rows) error {
+		if stored = rows.Next(); stored {
+			if err := rows.Scan(&dispatch, &queued); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("gradesync: record: %w", err)
+	}
+	if !stored {
 		// Older than the score stored, or not a learner's: only the second is an error.
 		var learner bool
 		err := tx.QueryRow(ctx, `SELECT `+isLearner, sc.ActivityID, sc.UserID).Scan(&learner)
@@ -242,13 +271,11 @@ func (s *Service) Record(ctx context.Context, tx pgx.Tx, sc Score) error {
 		}
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("gradesync: record: %w", err)
+	if !dispatch || queued {
+		// A job of its own (after a failed push) or the queued dispatcher pushes it.
+		return nil
 	}
-	if _, err := s.queue.InsertTx(ctx, tx, SyncArgs{ActivityID: sc.ActivityID, UserID: sc.UserID, Generation: generation}, nil); err != nil {
-		return fmt.Errorf("gradesync: enqueue: %w", err)
-	}
-	return nil
+	return s.queueDispatcher(ctx, tx, sc.ActivityID)
 }
 
 // Submit records a score in a transaction of its own.
@@ -272,7 +299,7 @@ func (s *Service) SetGradePath(ctx context.Context, activityID int64, path strin
 		if _, err := tx.Exec(ctx, upsertGradePath, activityID, path); err != nil {
 			return fmt.Errorf("gradesync: set grade path: %w", err)
 		}
-		rows, err := tx.Query(ctx, requeue+` WHERE activity_id = $1 AND state <> 'synced' RETURNING activity_id, user_id, sync_generation`, activityID)
+		rows, err := tx.Query(ctx, requeue+` WHERE activity_id = $1 AND state <> 'synced'`+notDispatched+` RETURNING activity_id, user_id, sync_generation`, activityID)
 		if err != nil {
 			return fmt.Errorf("gradesync: set grade path: %w", err)
 		}
@@ -302,17 +329,23 @@ func (s *Service) GradePath(ctx context.Context, activityID int64) (string, erro
 	return p, nil
 }
 
-// requeue makes scores pending again, starting a new sync generation for those whose
-// job is over (parked as failed); a pending one keeps its generation and its job.
+// requeue gives scores back to jobs of their own: it makes them pending again,
+// starting a new sync generation for those whose job is over (parked as failed); a
+// pending one keeps its generation and its job. A score the dispatcher owns is left
+// to it (notDispatched): it is pushed with the activity's settings when its turn
+// comes.
 const requeue = `
 UPDATE scores SET sync_generation = CASE WHEN state = 'pending' THEN sync_generation ELSE nextval('score_sync_generations') END,
-    state = 'pending', attempts = 0, last_error = ''`
+    state = 'pending', dispatch = false, attempts = 0, last_error = ''`
 
-// Retry enqueues a fresh sync for one learner's score (the educator's "retry now").
+const notDispatched = ` AND NOT (state = 'pending' AND dispatch)`
+
+// Retry enqueues a fresh sync for one learner's score (the educator's "retry now"). A
+// score its activity's dispatcher has yet to push is left to it.
 func (s *Service) Retry(ctx context.Context, activityID, userID int64) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		job := SyncArgs{ActivityID: activityID, UserID: userID}
-		err := tx.QueryRow(ctx, requeue+` WHERE activity_id = $1 AND user_id = $2 AND state <> 'synced' RETURNING sync_generation`,
+		err := tx.QueryRow(ctx, requeue+` WHERE activity_id = $1 AND user_id = $2 AND state <> 'synced'`+notDispatched+` RETURNING sync_generation`,
 			activityID, userID).Scan(&job.Generation)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -390,8 +423,8 @@ func (s *Service) load(ctx context.Context, activityID, userID int64) (row, erro
 }
 
 // sync pushes the newest score of one learner until the platform holds it; the
-// worker calls it for each job. A score recorded while a push is in flight is pushed
-// by the same job in its next round.
+// worker calls it for each job, and the dispatcher for each score it pushes. A score
+// recorded while a push is in flight is pushed by the same call in its next round.
 func (s *Service) sync(ctx context.Context, job SyncArgs, firstTried time.Time) error {
 	resent := false // whether this attempt has sent a refused score again with a later timestamp
 	for range 5 {
@@ -699,10 +732,14 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 // NextRetry backs off exponentially with jitter, from 2 s to at most 30 minutes, so a
 // Moodle that is down for an hour is retried a handful of times, not hammered.
 func (w *Worker) NextRetry(job *river.Job[SyncArgs]) time.Time {
-	backoff := time.Duration(math.Min(float64(30*time.Minute), float64(2*time.Second)*math.Pow(2, float64(job.Attempt-1))))
-	jitter := time.Duration(rand.Int64N(int64(backoff/4) + 1))
-	return w.svc.now().Add(backoff + jitter)
+	return w.svc.now().Add(backoff(job.Attempt))
+}
+
+// backoff is the wait after a job's attempt-th failed attempt, jitter included.
+func backoff(attempt int) time.Duration {
+	b := time.Duration(math.Min(float64(30*time.Minute), float64(2*time.Second)*math.Pow(2, float64(attempt-1))))
+	return b + time.Duration(rand.Int64N(int64(b/4)+1))
 }
 
 // Timeout bounds one push.
-func (w *Worker) Timeout(*river.Job[SyncArgs]) time.Duration { return 30 * time.Second }
+func (w *Worker) Timeout(*river.Job[SyncArgs]) time.Duration { return pushTimeout }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -85,13 +86,26 @@ func (b *bundle) score(user int64, given float64, at time.Time) Score {
 		ActivityProgress: ActivityCompleted, GradingProgress: GradingFully, At: at}
 }
 
-// requireOneJob asserts that exactly one grade sync job is queued (rivertest fails on
-// none and on more than one, matching the kind only) and that it is for the bundle's
-// first learner's score in its current generation.
-func (b *bundle) requireOneJob(t *testing.T) {
+// requireDispatcher asserts that exactly one job is queued, the activity's dispatcher
+// (rivertest fails on none and on more than one), that no score has a job of its own,
+// and that the activity's flag says so.
+func (b *bundle) requireDispatcher(t *testing.T) {
 	t.Helper()
-	job := rivertest.RequireInserted(t.Context(), t, riverpgxv5.New(b.pool), SyncArgs{}, nil)
-	require.Equal(t, b.job(t, b.users[0]), job.Args)
+	job := rivertest.RequireInserted(t.Context(), t, riverpgxv5.New(b.pool), DispatchArgs{}, nil)
+	require.Equal(t, DispatchArgs{ActivityID: b.activity}, job.Args)
+	rivertest.RequireNotInserted(t.Context(), t, riverpgxv5.New(b.pool), SyncArgs{}, nil)
+	require.True(t, b.dispatchQueued(t))
+}
+
+func (b *bundle) dispatchQueued(t *testing.T) bool {
+	t.Helper()
+	var queued bool
+	err := b.pool.QueryRow(t.Context(), `SELECT dispatch_queued FROM grade_sync_activities WHERE activity_id = $1`, b.activity).Scan(&queued)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false
+	}
+	require.NoError(t, err)
+	return queued
 }
 
 // job is the sync job a learner's score needs now: its ids and its generation.
@@ -110,30 +124,31 @@ func (b *bundle) state(t *testing.T, user int64) (state, lastError string, given
 	return
 }
 
-func TestRecordIsAtomicWithItsJob(t *testing.T) {
+func TestRecordIsAtomicWithItsDispatcher(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 1)
 	ctx := t.Context()
 	u := b.users[0]
 
-	// A rolled-back transaction leaves neither the score nor the job.
+	// A rolled-back transaction leaves neither the score nor the dispatcher.
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
 	err = b.svc.Record(ctx, tx, b.score(u, 5, b.now))
 	require.NoError(t, tx.Rollback(ctx))
 	require.NoError(t, err)
-	rivertest.RequireNotInserted(ctx, t, riverpgxv5.New(b.pool), &SyncArgs{}, nil)
+	rivertest.RequireNotInserted(ctx, t, riverpgxv5.New(b.pool), &DispatchArgs{}, nil)
+	require.False(t, b.dispatchQueued(t))
 
 	require.NoError(t, b.svc.Submit(ctx, b.score(u, 5, b.now)))
-	b.requireOneJob(t)
+	b.requireDispatcher(t)
 	state, _, given := b.state(t, u)
 	require.Equal(t, "pending", state)
 	require.Equal(t, 5.0, given)
 
-	// A newer score joins the waiting job; an older one is ignored.
+	// A newer score joins the queued dispatcher; an older one is ignored.
 	require.NoError(t, b.svc.Submit(ctx, b.score(u, 8, b.now.Add(time.Minute))))
 	require.NoError(t, b.svc.Submit(ctx, b.score(u, 2, b.now.Add(-time.Minute))))
-	b.requireOneJob(t)
+	b.requireDispatcher(t)
 	_, _, given = b.state(t, u)
 	require.Equal(t, 8.0, given)
 
@@ -292,8 +307,8 @@ func TestQueueDeliversEveryFinalScore(t *testing.T) {
 	}
 	b.now = time.Now()
 	workers := river.NewWorkers()
-	w := NewWorker(b.svc)
-	river.AddWorker(workers, retryFast{w})
+	river.AddWorker(workers, retryFast{NewWorker(b.svc)})
+	river.AddWorker(workers, NewDispatchWorker(b.svc))
 	client, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
 		Workers:           workers,
@@ -353,22 +368,25 @@ func TestRetryNowMakesAWaitingJobDue(t *testing.T) {
 	b := setup(t, 1)
 	ctx := t.Context()
 	require.NoError(t, b.svc.Submit(ctx, b.score(b.users[0], 7, b.now)))
+	// Moodle is down for the dispatcher's push: the score goes to a job of its own.
+	b.pusher.answer = func(Delivery) error { return errors.New("moodle: 503 service unavailable") }
+	require.NoError(t, b.svc.dispatch(ctx, b.activity))
 	want := b.job(t, b.users[0])
-	// As after a failed push: the score is still pending with the reason, its job
-	// waits half an hour. River has no call that puts a job into backoff, so the test
-	// writes its row.
+	// As after more failed attempts: its job waits half an hour. River has no call that
+	// puts a job into backoff, so the test writes its row.
 	_, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'retryable', scheduled_at = now() + interval '30 minutes', attempt = 5
 WHERE kind = 'grade_sync'`)
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `UPDATE scores SET attempts = 5, last_error = 'Moodle is unavailable (HTTP 503); Huddle will try again.'`)
-	require.NoError(t, err)
+	st, lastErr, _ := b.state(t, b.users[0])
+	require.Equal(t, "pending", st)
+	require.Equal(t, "moodle: 503 service unavailable", lastErr)
 
 	require.NoError(t, b.svc.Retry(ctx, b.activity, b.users[0]))
 	job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(b.pool), SyncArgs{},
 		&rivertest.RequireInsertedOpts{State: rivertype.JobStateAvailable})
 	require.Equal(t, want, job.Args, "the waiting job, not a second one")
 	require.False(t, job.ScheduledAt.After(time.Now()), "due now, not at its backoff")
-	st, lastErr, _ := b.state(t, b.users[0])
+	st, lastErr, _ = b.state(t, b.users[0])
 	require.Equal(t, "pending", st)
 	require.Empty(t, lastErr)
 }

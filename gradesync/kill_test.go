@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A worker process that dies in the middle of a batch loses nothing: jobs it held are
-// rescued by the next process, and each learner ends with the final score.
+// A worker process that dies in the middle of a batch loses nothing: the dispatcher it
+// ran is rescued by the next process, and each learner ends with the final score.
 func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 20)
@@ -25,7 +25,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 		require.NoError(t, b.svc.Submit(ctx, b.score(u, float64(i%10), b.now)))
 	}
 
-	// The first process takes jobs and hangs inside the push, as a process killed
+	// The first process takes the dispatcher and hangs inside the push, as a process killed
 	// mid-request would leave them: running, never finished.
 	hang := make(chan struct{})
 	var once sync.Once
@@ -40,6 +40,7 @@ func TestWorkerKilledMidBatchLosesNothing(t *testing.T) {
 	newClient := func(rescueAfter time.Duration) *river.Client[pgx.Tx] {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, retryFast{NewWorker(b.svc)})
+		river.AddWorker(workers, NewDispatchWorker(b.svc))
 		c, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{
 			Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 5}},
 			Workers:              workers,

@@ -198,6 +198,7 @@ VALUES ($1, '1', 'Peer discussion', $2, $3) RETURNING id`, courseID, moodle.srv.
 	require.NoError(t, err)
 	svc := NewService(pool, &AGSPusher{AGS: lti.NewAGSClient(tokens)}, client, nil)
 	river.AddWorker(workers, retryFast{NewWorker(svc)})
+	river.AddWorker(workers, NewDispatchWorker(svc))
 
 	// Scores arrive while Moodle is down; the queue holds them.
 	moodle.setMode("down")

@@ -771,9 +771,10 @@ FROM scores WHERE activity_id = $1 AND user_id = $2`, a.ID, me)
 			require.Equal(t, tc.max, got[0].maximum)
 			require.Equal(t, "Completed", got[0].activity)
 			require.Equal(t, "FullyGraded", got[0].grading)
-			// A sync job is queued with the score.
-			job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(w.db), gradesync.SyncArgs{}, nil)
-			require.Equal(t, [2]int64{a.ID, me}, [2]int64{job.Args.ActivityID, job.Args.UserID})
+			// The score waits for its activity's dispatcher, queued with it.
+			job := rivertest.RequireInserted(ctx, t, riverpgxv5.New(w.db), gradesync.DispatchArgs{}, nil)
+			require.Equal(t, a.ID, job.Args.ActivityID)
+			require.Equal(t, 1, w.count(t, `SELECT count(*) FROM scores WHERE activity_id = $1 AND user_id = $2 AND state = 'pending'`, a.ID, me))
 
 			// An educator's own reflection completes nothing and is not an error.
 			edu := w.people[educator]

@@ -245,7 +245,7 @@ func TestPeersGradedBoardWaitsForItsDates(t *testing.T) {
 	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "A question")
 	be.postReply(t, be.peer, be.peerCSRF, be.activity, thread, "An answer")
 	require.Zero(t, be.count(t, "scores"))
-	require.Zero(t, be.count(t, "river_job WHERE kind = 'grade_sync'"))
+	require.Zero(t, be.count(t, "river_job WHERE kind IN ('grade_sync', 'grade_sync_dispatch')"))
 	expectPage(t, be.learner.get(be.activity), http.StatusOK, "<strong>1 of 1</strong> thread, <strong>0 of 1</strong> reply")
 	expectPage(t, be.edu.get(be.activity+"/grades"), http.StatusOK, "No scores yet")
 	peerView := be.peer.get(be.activity + "/threads/" + thread)

@@ -87,8 +87,8 @@ SET starts_at = now() - interval '10 minutes', ends_at = now() + interval '50 mi
 		progID, lrn.id).Scan(&given, &maximum), "the score is on the programme's own activity")
 	require.Equal(t, 100.0, given)
 	require.Equal(t, 100.0, maximum)
-	require.Equal(t, 1, le.count(t, `SELECT count(*) FROM river_job WHERE kind = 'grade_sync'
-AND args->>'activity_id' = $1 AND (args->>'user_id')::bigint = $2`, progID, lrn.id), "grade sync delivers it")
+	require.Equal(t, 1, le.count(t, `SELECT count(*) FROM river_job WHERE kind = 'grade_sync_dispatch'
+AND args->>'activity_id' = $1`, progID), "grade sync delivers it")
 	expectPage(t, edu.get(edu.activity+"/programme/attendance"), http.StatusOK, "Grade sent to Moodle", "<td>100%</td>")
 
 	require.Equal(t, 1, workJobs(t, le, "certificate_check", river.Worker[certificates.CheckArgs](

@@ -185,16 +185,15 @@ func TestSecretRotateWithAnInstanceRunning(t *testing.T) {
 	reflectionLog := link("1", "reflection_log") // graded: a submitted reflection earns full marks
 	db := dbtest.Pool(t, dbURL)
 	// score waits until the newest score of the learner with subject is delivered (and
-	// its job done) or has failed once, and says which, with the error. A score given
-	// while the job that delivered the previous one is still "running" joins that job
-	// (River's unique insert), which has already looked for newer scores: the test
-	// waits the job out rather than lose the score that way.
+	// its job done) or has failed once, and says which, with the error. The test waits
+	// out a grade sync job still "running" after the delivery, so that what it checks
+	// next starts from a finished queue.
 	score := func(subject string) (delivered bool, lastErr string) {
 		t.Helper()
 		require.Eventually(t, func() bool {
 			err := db.QueryRow(ctx, `
 SELECT coalesce(s.synced_scored_at >= s.scored_at, false)
-       AND NOT EXISTS (SELECT 1 FROM river_job WHERE kind = 'grade_sync' AND state = 'running'),
+       AND NOT EXISTS (SELECT 1 FROM river_job WHERE kind IN ('grade_sync', 'grade_sync_dispatch') AND state = 'running'),
        s.last_error
 FROM scores s JOIN users u ON u.id = s.user_id WHERE u.subject = $1`, subject).Scan(&delivered, &lastErr)
 			return err == nil && (delivered || lastErr != "")
