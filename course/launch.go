@@ -257,22 +257,42 @@ const (
 	CustomContextHistory = "huddle_context_history"
 )
 
+// Queuer is a statement another package has sent in the same round trip as a launch's
+// first read, because it needs nothing the launch returns: session.Pending, the
+// session the launch starts.
+type Queuer interface {
+	Queue(b *pgx.Batch)
+}
+
 // RecordLaunch upserts the user, course, membership (roles refreshed) and activity.
 // The common, unchanged launch is one read (unchangedLaunch); any other is that read
 // and one statement (recordLaunch). Each is atomic on its own, so no transaction (and
-// no BEGIN and COMMIT round trips) is needed.
-func (s *Service) RecordLaunch(ctx context.Context, l Launch) (Recorded, error) {
+// no BEGIN and COMMIT round trips) is needed. The with statements go in the first
+// read's round trip, as one pipeline with it: one round trip and one commit for both.
+func (s *Service) RecordLaunch(ctx context.Context, l Launch, with ...Queuer) (Recorded, error) {
 	named, err := launchArgs(l, s.now())
 	if err != nil {
 		return Recorded{}, fmt.Errorf("course: record launch: %w", err)
 	}
 	var r Recorded
-	err = s.db.QueryRow(ctx, unchangedLaunchSQL.sql, unchangedLaunchSQL.args(named)...).Scan(&r.UserID, &r.CourseID, &r.ActivityID)
-	switch {
-	case err == nil:
+	found := false
+	b := &pgx.Batch{}
+	b.Queue(unchangedLaunchSQL.sql, unchangedLaunchSQL.args(named)...).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&r.UserID, &r.CourseID, &r.ActivityID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	for _, q := range with {
+		q.Queue(b)
+	}
+	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+		return Recorded{}, fmt.Errorf("course: record launch: %w", err)
+	}
+	if found {
 		return r, nil
-	case !errors.Is(err, pgx.ErrNoRows):
-		return r, fmt.Errorf("course: record launch: %w", err)
 	}
 	// A concurrent first launch of the same person or course can commit its row after
 	// this statement's snapshot: the upsert then finds the conflict, changes nothing,

@@ -115,35 +115,121 @@ func (s *Store) Create(ctx context.Context, userID, platformID int64) (string, S
 // CreateWith starts the session n describes, ending the one it replaces if that is
 // someone else's, and returns the id to put in the cookie.
 func (s *Store) CreateWith(ctx context.Context, n NewSession) (string, Session, error) {
-	id, err := token.New()
+	p, err := s.prepare(n, "")
 	if err != nil {
-		return "", Session{}, fmt.Errorf("session: create: %w", err)
+		return "", Session{}, err
 	}
-	csrf, err := token.New()
-	if err != nil {
-		return "", Session{}, fmt.Errorf("session: create: %w", err)
-	}
-	now, idle := s.now(), s.idle
-	if n.Framed {
-		idle = s.framed
-	}
-	sess := Session{UserID: n.UserID, PlatformID: n.PlatformID, CSRFToken: csrf, Framed: n.Framed,
-		LastSeenAt: now, ExpiresAt: now.Add(min(idle, s.absolute))}
-	var replaced []byte // NULL matches no row
-	if n.Replaces != "" {
-		replaced = token.Hash(n.Replaces)
-	}
-	// One statement, so the new session never exists without the old one ended.
-	const q = `
+	return p.insert(ctx, n.UserID)
+}
+
+// createSQL starts a session, in one statement so the new session never exists
+// without the old one ended. $1 id hash, $2 user, $3 platform, $4 CSRF token,
+// $5 framed, $6 now, $7 hash of the session replaced (NULL for none), $8 expiry.
+const createSQL = `
 WITH ended AS (
 	DELETE FROM sessions WHERE id_hash = $7 AND user_id <> $2
 )
 INSERT INTO sessions (id_hash, user_id, platform_id, csrf_token, framed, created_at, last_seen_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $6, $8)`
-	if _, err := s.db.Exec(ctx, q, token.Hash(id), n.UserID, n.PlatformID, csrf, n.Framed, now, replaced, sess.ExpiresAt); err != nil {
+
+// createBySubjectSQL is createSQL for a user named by platform and subject ($2), as a
+// launch names them before Huddle's own id for them is known. It inserts nothing, and
+// ends nothing, when no such user exists yet.
+const createBySubjectSQL = `
+WITH u AS (
+	SELECT id FROM users WHERE platform_id = $3 AND subject = $2
+), ended AS (
+	DELETE FROM sessions WHERE id_hash = $7 AND user_id <> (SELECT id FROM u)
+)
+INSERT INTO sessions (id_hash, user_id, platform_id, csrf_token, framed, created_at, last_seen_at, expires_at)
+SELECT $1, u.id, $3, $4, $5, $6, $6, $8 FROM u
+RETURNING user_id`
+
+// Pending is a launch's session, made ready before the launch is recorded so that its
+// insert can travel in the same round trip as the launch's first read
+// (course.Service.RecordLaunch): that read finds nearly every returning launch, and
+// the session then costs no round trip, and no commit, of its own. The insert names
+// the user by platform and subject; when the launch is someone's first, the user does
+// not exist yet and Start inserts the session once the launch has created them.
+type Pending struct {
+	store    *Store
+	subject  string
+	id       string
+	replaced []byte
+	sess     Session
+	// queuedFor is the user the queued insert started the session for; zero when it
+	// found no user, or was not sent.
+	queuedFor int64
+}
+
+// PrepareLaunch makes ready the session a launch by the platform's user subject will
+// start; n.UserID is ignored. Queue it with the launch's first read, then Start it.
+func (s *Store) PrepareLaunch(n NewSession, subject string) (*Pending, error) {
+	return s.prepare(n, subject)
+}
+
+func (s *Store) prepare(n NewSession, subject string) (*Pending, error) {
+	id, err := token.New()
+	if err != nil {
+		return nil, fmt.Errorf("session: create: %w", err)
+	}
+	csrf, err := token.New()
+	if err != nil {
+		return nil, fmt.Errorf("session: create: %w", err)
+	}
+	now, idle := s.now(), s.idle
+	if n.Framed {
+		idle = s.framed
+	}
+	p := &Pending{store: s, subject: subject, id: id,
+		sess: Session{PlatformID: n.PlatformID, CSRFToken: csrf, Framed: n.Framed,
+			LastSeenAt: now, ExpiresAt: now.Add(min(idle, s.absolute))}}
+	if n.Replaces != "" {
+		p.replaced = token.Hash(n.Replaces) // nil, NULL, matches no row
+	}
+	return p, nil
+}
+
+// Queue adds the session's insert to b; course.Service.RecordLaunch sends it with the
+// launch's first read.
+func (p *Pending) Queue(b *pgx.Batch) {
+	s := p.sess
+	b.Queue(createBySubjectSQL, token.Hash(p.id), p.subject, s.PlatformID, s.CSRFToken, s.Framed,
+		s.LastSeenAt, p.replaced, s.ExpiresAt).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&p.queuedFor)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // not a user yet: Start inserts the session
+		}
+		return err
+	})
+}
+
+// Start returns the id to put in the cookie for the launch's session, now that the
+// launch has recorded its user as userID: the queued insert started it already, or
+// Start does.
+func (p *Pending) Start(ctx context.Context, userID int64) (string, Session, error) {
+	switch p.queuedFor {
+	case userID:
+		p.sess.UserID = userID
+		return p.id, p.sess, nil
+	case 0:
+		return p.insert(ctx, userID)
+	default:
+		// The subject named another user when the insert was queued: the user was
+		// erased and came back within this launch. Failing it is the honest answer;
+		// the queued session dies with the erased user (ON DELETE CASCADE).
+		return "", Session{}, fmt.Errorf("session: create: the launch's user changed from %d to %d", p.queuedFor, userID)
+	}
+}
+
+func (p *Pending) insert(ctx context.Context, userID int64) (string, Session, error) {
+	s := p.sess
+	if _, err := p.store.db.Exec(ctx, createSQL, token.Hash(p.id), userID, s.PlatformID, s.CSRFToken, s.Framed,
+		s.LastSeenAt, p.replaced, s.ExpiresAt); err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
-	return id, sess, nil
+	s.UserID = userID
+	return p.id, s, nil
 }
 
 // getSQL looks a session up and, when $7 is true, records its use (at most once a

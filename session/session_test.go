@@ -275,37 +275,122 @@ func TestPeekIsNotAUse(t *testing.T) {
 // computer); the same person's is kept for their other tabs.
 func TestCreateEndsAnotherPersonsSession(t *testing.T) {
 	t.Parallel()
+	subjects := map[string]string{"lena": "4", "eddie": "3"}
+	// A session starts either on its own (CreateWith) or with a launch's first read
+	// (PrepareLaunch, queued in the read's batch); the rule is the same either way.
+	starts := map[string]func(t *testing.T, b *bundle, s *session.Store, who string, userID int64, replaces string) string{
+		"CreateWith": func(t *testing.T, b *bundle, s *session.Store, _ string, userID int64, replaces string) string {
+			id, _, err := s.CreateWith(t.Context(), session.NewSession{UserID: userID, PlatformID: b.platformID, Framed: true, Replaces: replaces})
+			require.NoError(t, err)
+			return id
+		},
+		"queued with the launch": func(t *testing.T, b *bundle, s *session.Store, who string, userID int64, replaces string) string {
+			p, err := s.PrepareLaunch(session.NewSession{PlatformID: b.platformID, Framed: true, Replaces: replaces}, subjects[who])
+			require.NoError(t, err)
+			batch := &pgx.Batch{}
+			p.Queue(batch)
+			require.NoError(t, b.pool.SendBatch(t.Context(), batch).Close())
+			id, _, err := p.Start(t.Context(), userID)
+			require.NoError(t, err)
+			return id
+		},
+	}
+	for name, start := range starts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			b := setup(t)
+			s := b.store(session.Options{})
+			launch := func(who string, userID int64, replaces string) string {
+				t.Helper()
+				return start(t, b, s, who, userID, replaces)
+			}
+
+			lena1 := launch("lena", b.lena, "")
+			lena2 := launch("lena", b.lena, lena1)
+			for _, id := range []string{lena1, lena2} {
+				_, err := s.Get(ctx, id)
+				require.NoError(t, err, "the same person's sessions both live")
+			}
+
+			eddie := launch("eddie", b.eddie, lena2)
+			_, err := s.Get(ctx, lena2)
+			require.ErrorIs(t, err, session.ErrNotFound, "the previous person's session ended")
+			got, err := s.Get(ctx, eddie)
+			require.NoError(t, err)
+			require.Equal(t, "Eddie Educator", got.UserName)
+
+			// Lena's first session was not this browser's any more (the cookie had moved
+			// on), so it is not the launch's to end. An id that names no session changes
+			// nothing.
+			_, err = s.Get(ctx, lena1)
+			require.NoError(t, err)
+			launch("lena", b.lena, "not-a-session")
+			_, err = s.Get(ctx, eddie)
+			require.NoError(t, err)
+		})
+	}
+}
+
+// A launch's session, queued with its first read, is started by that round trip when
+// the person is known, and by Start once the launch has created them when not.
+func TestLaunchSessionRidesWithTheFirstRead(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	b := setup(t)
 	s := b.store(session.Options{})
-	launch := func(userID int64, replaces string) string {
+	send := func(p *session.Pending) {
 		t.Helper()
-		id, _, err := s.CreateWith(ctx, session.NewSession{UserID: userID, PlatformID: b.platformID, Framed: true, Replaces: replaces})
-		require.NoError(t, err)
-		return id
+		batch := &pgx.Batch{}
+		p.Queue(batch)
+		require.NoError(t, b.pool.SendBatch(ctx, batch).Close())
+	}
+	sessionsOf := func(userID int64) int {
+		t.Helper()
+		var n int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE user_id = $1`, userID).Scan(&n))
+		return n
 	}
 
-	lena1 := launch(b.lena, "")
-	lena2 := launch(b.lena, lena1)
-	for _, id := range []string{lena1, lena2} {
-		_, err := s.Get(ctx, id)
-		require.NoError(t, err, "the same person's sessions both live")
-	}
+	// Known: the batch started the session; Start sends nothing.
+	known, err := s.PrepareLaunch(session.NewSession{PlatformID: b.platformID, Framed: true}, "4")
+	require.NoError(t, err)
+	send(known)
+	require.Equal(t, 1, sessionsOf(b.lena))
+	before := b.statements.Load()
+	id, sess, err := known.Start(ctx, b.lena)
+	require.NoError(t, err)
+	require.Equal(t, before, b.statements.Load(), "Start of a session the batch started sends no statement")
+	require.Equal(t, b.lena, sess.UserID)
+	got, err := s.Get(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, "Lena Learner", got.UserName)
 
-	eddie := launch(b.eddie, lena2)
-	_, err := s.Get(ctx, lena2)
-	require.ErrorIs(t, err, session.ErrNotFound, "the previous person's session ended")
-	got, err := s.Get(ctx, eddie)
+	// First launch: nobody has subject 9 yet, so the batch inserts nothing and ends
+	// nothing (not even another person's session it replaces); Start does both once
+	// the launch has created the user.
+	first, err := s.PrepareLaunch(session.NewSession{PlatformID: b.platformID, Framed: true, Replaces: id}, "9")
 	require.NoError(t, err)
-	require.Equal(t, "Eddie Educator", got.UserName)
+	send(first)
+	_, err = s.Get(ctx, id)
+	require.NoError(t, err, "nothing ends before the new person exists")
+	var newcomer int64
+	require.NoError(t, b.pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject, name) VALUES ($1, '9', 'Nia Newcomer') RETURNING id`, b.platformID).Scan(&newcomer))
+	require.Zero(t, sessionsOf(newcomer))
+	nid, _, err := first.Start(ctx, newcomer)
+	require.NoError(t, err)
+	got, err = s.Get(ctx, nid)
+	require.NoError(t, err)
+	require.Equal(t, "Nia Newcomer", got.UserName)
+	_, err = s.Get(ctx, id)
+	require.ErrorIs(t, err, session.ErrNotFound, "Lena's session in this browser ended with the newcomer's launch")
 
-	// Lena's first session was not this browser's any more (the cookie had moved on),
-	// so it is not the launch's to end. An id that names no session changes nothing.
-	_, err = s.Get(ctx, lena1)
+	// The subject named another user when the batch ran: no session for the wrong one.
+	moved, err := s.PrepareLaunch(session.NewSession{PlatformID: b.platformID}, "3")
 	require.NoError(t, err)
-	launch(b.lena, "not-a-session")
-	_, err = s.Get(ctx, eddie)
-	require.NoError(t, err)
+	send(moved)
+	_, _, err = moved.Start(ctx, newcomer)
+	require.Error(t, err)
 }
 
 // Prune deletes what Get refuses, by the same lifetimes, and nothing else.

@@ -352,20 +352,25 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	p := l.Platform
 	allowFraming(c, p.Issuer)
 	cl := course.LaunchFrom(l)
-	rec, err := s.deps.Courses.RecordLaunch(ctx, cl)
-	if err != nil {
-		return err
-	}
 	// Ward computers are shared: a launch for someone else ends the session this
 	// browser holds here, so the previous person's does not linger; the same person's
 	// is kept for their other tabs. Only the cookie can name it: the platform's launch
 	// post never carries hs, so a frame that keeps no cookies has nothing to end. The
 	// cookie is partitioned by the top-level site, so this is the session of this
-	// Moodle's frames, not one in a window of its own.
-	sid, _, err := s.deps.Sessions.CreateWith(ctx, session.NewSession{
-		UserID: rec.UserID, PlatformID: p.ID, Framed: framedLaunch(l),
+	// Moodle's frames, not one in a window of its own. The session's insert rides with
+	// the launch's first read (one round trip and one commit for a returning launch).
+	pending, err := s.deps.Sessions.PrepareLaunch(session.NewSession{
+		PlatformID: p.ID, Framed: framedLaunch(l),
 		Replaces: strings.Clone(c.Cookies(cookieSession)),
-	})
+	}, cl.Subject)
+	if err != nil {
+		return err
+	}
+	rec, err := s.deps.Courses.RecordLaunch(ctx, cl, pending)
+	if err != nil {
+		return err
+	}
+	sid, _, err := pending.Start(ctx, rec.UserID)
 	if err != nil {
 		return err
 	}
