@@ -33,8 +33,8 @@ func (b *testBundle) confirmedAt(t *testing.T, userID, courseID int64) *time.Tim
 }
 
 // A membership is confirmed by the platform's word about it: a person's own launch
-// (at most once a day, so the common launch still writes nothing) or a roster read
-// that lists them. A roster read that does not list them leaves the membership but
+// or a roster read that lists them, each at most once a day, so the common launch and
+// the hourly read of an unchanged roster write nothing. A roster read that does not list them leaves the membership but
 // ends its confirmation, which only a launch gives back. Supervision of reflections
 // counts on this (reflection.SupervisionLapsesAfter).
 func TestMembershipConfirmation(t *testing.T) {
@@ -75,8 +75,13 @@ func TestMembershipConfirmation(t *testing.T) {
 			b.record(t, lena)
 			return at
 		}, ptr(time.Duration(0)), true},
-		{"a roster read that lists her confirms", func() time.Time {
+		{"a roster read within the day of her last confirmation writes nothing", func() time.Time {
 			at := b.advance(time.Hour)
+			roster(lenaListed, eddieListed)
+			return at
+		}, ptr(-time.Hour), false},
+		{"a roster read that lists her a day after confirms", func() time.Time {
+			at := b.advance(24 * time.Hour)
 			roster(lenaListed, eddieListed)
 			return at
 		}, ptr(time.Duration(0)), true},

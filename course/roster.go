@@ -24,7 +24,9 @@ type RosterMember struct {
 // every page (lti.NRPSClient.Roster follows them all). People who have not launched
 // Huddle yet become known (so educators can assign supervisors and see who has no
 // score), roles follow the platform, and each listed membership is confirmed
-// (confirmed_at). Inactive and Deleted members, and those with no Huddle role, lose
+// (confirmed_at; at most once a day, as by launches, so the hourly read of an
+// unchanged roster writes no row). It returns how many memberships the roster
+// lists. Inactive and Deleted members, and those with no Huddle role, lose
 // their membership. People the roster does not list keep theirs (what they may open
 // is decided at each launch), but it is no longer confirmed: a supervisor who left
 // the course stops being one at once, until a launch of their own says otherwise
@@ -58,24 +60,8 @@ func (s *Service) ApplyRoster(ctx context.Context, courseID int64, members []Ros
 			return err
 		}
 		now := s.now()
-		rows, err := tx.Query(ctx, `
-INSERT INTO users (platform_id, subject, name, email, updated_at)
-SELECT $1, m.subject, m.name, m.email, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS m(subject, name, email)
-ON CONFLICT (platform_id, subject) DO UPDATE SET
-    name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
-    email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE users.email END,
-    updated_at = EXCLUDED.updated_at
-RETURNING id, subject`, platformID, subjects, names, emails, now)
+		ids, err := rosterUsers(ctx, tx, platformID, subjects, names, emails, now)
 		if err != nil {
-			return err
-		}
-		ids := make(map[string]int64, len(subjects))
-		var id int64
-		var subject string
-		if _, err := pgx.ForEachRow(rows, []any{&id, &subject}, func() error {
-			ids[subject] = id
-			return nil
-		}); err != nil {
 			return err
 		}
 		var gone, listed []int64
@@ -99,19 +85,27 @@ RETURNING id, subject`, platformID, subjects, names, emails, now)
 		if _, err := tx.Exec(ctx, `DELETE FROM memberships WHERE course_id = $1 AND user_id = ANY ($2)`, courseID, gone); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `
+		// As for users, a membership that holds these roles and was confirmed within
+		// the day (launchConfirmsEvery) is left alone, unlocked: the upsert only sees
+		// the others.
+		if _, err := tx.Exec(ctx, `
+WITH m AS (
+    SELECT m.user_id, ARRAY(SELECT jsonb_array_elements_text(m.roles)) AS roles
+    FROM unnest($2::bigint[], $3::jsonb[]) AS m(user_id, roles)
+)
 INSERT INTO memberships (user_id, course_id, roles, updated_at, confirmed_at)
-SELECT m.user_id, $1, ARRAY(SELECT jsonb_array_elements_text(m.roles)), $4, $4
-FROM unnest($2::bigint[], $3::jsonb[]) AS m(user_id, roles)
+SELECT m.user_id, $1, m.roles, $4, $4 FROM m
+WHERE NOT EXISTS (SELECT 1 FROM memberships x
+                  WHERE x.course_id = $1 AND x.user_id = m.user_id AND x.roles = m.roles AND x.confirmed_at >= $5)
 ON CONFLICT (course_id, user_id) DO UPDATE SET
     roles = EXCLUDED.roles,
     updated_at = CASE WHEN memberships.roles IS DISTINCT FROM EXCLUDED.roles THEN EXCLUDED.updated_at
                       ELSE memberships.updated_at END,
-    confirmed_at = EXCLUDED.confirmed_at`, courseID, listed, roles, now)
-		if err != nil {
+    confirmed_at = EXCLUDED.confirmed_at`,
+			courseID, listed, roles, now, now.Add(-launchConfirmsEvery)); err != nil {
 			return err
 		}
-		applied = int(tag.RowsAffected())
+		applied = len(listed)
 		if listed == nil {
 			listed = []int64{}
 		}
@@ -127,6 +121,45 @@ WHERE course_id = $1 AND confirmed_at IS NOT NULL AND NOT (user_id = ANY ($2))`,
 		return 0, fmt.Errorf("course: apply roster of course %d: %w", courseID, err)
 	}
 	return applied, nil
+}
+
+// rosterUsers upserts the roster's people and returns each one's id by subject. A
+// person the platform lists as before is only read, as at a launch (recordLaunch's
+// users_same): an hourly roster read of an unchanged course rewrote every row, and
+// even an upsert that changes nothing locks, and so writes, the row. Name and email
+// keep their old values when the roster leaves them out, as at a launch. Someone whose
+// first launch commits during the statement is not in same; the upsert meets their
+// row and answers for it.
+func rosterUsers(ctx context.Context, tx pgx.Tx, platformID int64, subjects, names, emails []string, now time.Time) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, `
+WITH m AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) AS m(subject, name, email)
+), same AS (
+    SELECT u.id, u.subject FROM users u JOIN m ON u.subject = m.subject
+    WHERE u.platform_id = $1 AND (m.name = '' OR m.name = u.name) AND (m.email = '' OR m.email = u.email)
+), upserted AS (
+    INSERT INTO users (platform_id, subject, name, email, updated_at)
+    SELECT $1, m.subject, m.name, m.email, $5 FROM m WHERE m.subject NOT IN (SELECT subject FROM same)
+    ON CONFLICT (platform_id, subject) DO UPDATE SET
+        name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
+        email = CASE WHEN EXCLUDED.email <> '' THEN EXCLUDED.email ELSE users.email END,
+        updated_at = EXCLUDED.updated_at
+    RETURNING id, subject
+)
+SELECT id, subject FROM same UNION ALL SELECT id, subject FROM upserted`, platformID, subjects, names, emails, now)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]int64, len(subjects))
+	var id int64
+	var subject string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &subject}, func() error {
+		ids[subject] = id
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // RosterSource is what the roster sync needs to know about a course: its platform

@@ -3,7 +3,9 @@ package course_test
 import (
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/course"
@@ -138,4 +140,54 @@ SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.cour
 	require.NoError(t, b.pool.QueryRow(ctx, `
 SELECT count(*) FROM memberships WHERE course_id = $1 AND confirmed_at IS NULL`, lena.CourseID).Scan(&unconfirmed))
 	require.Equal(t, 1, unconfirmed, "Lena, not listed, is no longer confirmed")
+}
+
+// A roster read lists the same people every hour: when nothing changed it writes no
+// user and no membership row, not even a row lock (xmax), and a changed name writes
+// that one person's row only.
+func TestUnchangedRosterReadWritesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	b := setup(t)
+	lena := b.record(t, b.launch())
+	members := []course.RosterMember{
+		{Subject: "4", Roles: []lti.Role{lti.RoleLearner}, Active: true}, // no name: Lena keeps hers
+		{Subject: "5", Name: "Liam Student", Email: "learner2@example.com", Roles: []lti.Role{lti.RoleLearner}, Active: true},
+		{Subject: "6", Name: "Nia Nurse", Roles: []lti.Role{lti.RoleLearner}, Active: true},
+	}
+	_, err := b.svc.ApplyRoster(ctx, lena.CourseID, members)
+	require.NoError(t, err)
+
+	// versions is each listed person's users and memberships row versions, by subject.
+	versions := func() map[string]string {
+		t.Helper()
+		rows, err := b.pool.Query(ctx, `
+SELECT u.subject, u.xmin::text || '/' || u.xmax::text || ' ' || m.xmin::text || '/' || m.xmax::text
+FROM users u JOIN memberships m ON m.user_id = u.id AND m.course_id = $1`, lena.CourseID)
+		require.NoError(t, err)
+		got := map[string]string{}
+		var subject, v string
+		_, err = pgx.ForEachRow(rows, []any{&subject, &v}, func() error { got[subject] = v; return nil })
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		return got
+	}
+	before := versions()
+	b.advance(time.Hour)
+	n, err := b.svc.ApplyRoster(ctx, lena.CourseID, members)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "every listed member still counts as applied")
+	require.Equal(t, before, versions(), "an unchanged roster read an hour later writes no row")
+
+	members[2].Name = "Nia Nurse-Practitioner"
+	_, err = b.svc.ApplyRoster(ctx, lena.CourseID, members)
+	require.NoError(t, err)
+	after := versions()
+	require.NotEqual(t, before["6"], after["6"])
+	require.Equal(t, before["4"], after["4"])
+	require.Equal(t, before["5"], after["5"])
+	require.Equal(t, "Lena Learner", b.user(t, lena.UserID).Name)
+	var nia string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT name FROM users WHERE platform_id = $1 AND subject = '6'`, b.moodleA).Scan(&nia))
+	require.Equal(t, "Nia Nurse-Practitioner", nia)
 }
