@@ -150,7 +150,9 @@ RETURNING user_id`
 // (course.Service.RecordLaunch): that read finds nearly every returning launch, and
 // the session then costs no round trip, and no commit, of its own. The insert names
 // the user by platform and subject; when the launch is someone's first, the user does
-// not exist yet and Start inserts the session once the launch has created them.
+// not exist yet and Start inserts the session once the launch has created them. A
+// launch that fails after the queued insert leaves a session nobody holds the id of
+// (only its hash is stored); Prune removes it at its idle timeout.
 type Pending struct {
 	store    *Store
 	subject  string
