@@ -254,10 +254,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		// follows them. Participation scores of boards anonymous to peers: pushed on
 		// the educator's dates, checked every ten minutes. Teaching session reminders:
 		// checked every five minutes. Certificates: swept for learners who meet their
-		// requirements.
+		// requirements. Grade sync: hourly, a dispatcher for any activity whose job was
+		// cancelled or deleted from under it.
 		PeriodicJobs: append([]*river.PeriodicJob{notify.DigestPeriodicJob(o.Now), discussion.ReleasePeriodicJob(),
 			feedback.ReleasePeriodicJob(), roster.DailyPeriodicJob(), discussion.GradePushPeriodicJob(),
-			programme.RemindPeriodicJob()}, certificates.PeriodicJobs()...),
+			programme.RemindPeriodicJob(), gradesync.RequeuePeriodicJob()}, certificates.PeriodicJobs()...),
 		// River's own job cleaner deletes finished jobs (their arguments name people
 		// and activities) once they are this old; the same for every final state, so
 		// a failed grade push can still be looked into for a week.
@@ -281,6 +282,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	a.Audit = audit.NewLog(pool, o.Now)
 	river.AddWorker(workers, gradesync.NewWorker(a.Grades))
 	river.AddWorker(workers, gradesync.NewDispatchWorker(a.Grades))
+	river.AddWorker(workers, gradesync.NewRequeueWorker(a.Grades))
 	river.AddWorker(workers, &roster.Worker{Courses: a.Courses, Platforms: a.LTI, NRPS: lti.NewNRPSClient(tokens),
 		Log: log.With("component", "roster")})
 	river.AddWorker(workers, notify.NewSendWorker(a.Notices))

@@ -283,3 +283,79 @@ func (w *DispatchWorker) NextRetry(job *river.Job[DispatchArgs]) time.Time {
 func (w *DispatchWorker) Timeout(*river.Job[DispatchArgs]) time.Duration {
 	return dispatchRun + pushTimeout + 10*time.Second
 }
+
+// RequeueArgs is the hourly job that gives a dispatcher back to an activity that lost
+// its own (RequeueWorker).
+type RequeueArgs struct{}
+
+// Kind names the job in River's tables.
+func (RequeueArgs) Kind() string { return "grade_sync_requeue" }
+
+// RequeuePeriodicJob runs RequeueArgs hourly, and at start-up.
+func RequeuePeriodicJob() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return RequeueArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "grade_sync_requeue", RunOnStart: true})
+}
+
+// RequeueWorker queues a dispatcher for each activity whose flag says one is queued
+// while River holds no live job for it. The flag and the job
+// are written in one transaction and the flag is cleared before the job ends, so
+// this happens only when River's job was taken away from under the flag: cancelled
+// or deleted by an operator, discarded after its last attempt. Without this, the
+// activity's scores would wait for ever: Record queues no dispatcher while the flag
+// is set.
+type RequeueWorker struct {
+	river.WorkerDefaults[RequeueArgs]
+	svc *Service
+}
+
+// NewRequeueWorker returns the worker of RequeueArgs.
+func NewRequeueWorker(s *Service) *RequeueWorker { return &RequeueWorker{svc: s} }
+
+// Work requeues the lost dispatchers.
+func (w *RequeueWorker) Work(ctx context.Context, _ *river.Job[RequeueArgs]) error {
+	_, err := w.svc.requeueLostDispatchers(ctx)
+	return err
+}
+
+// lostDispatchers reads, in one snapshot, the activities whose flag is set with no
+// live dispatcher job in River's table. One with nothing pending gets a dispatcher
+// too: it stands down at once and clears the flag, so that the next score recorded
+// there queues its own instead of waiting for this job's next run.
+const lostDispatchers = `
+SELECT a.activity_id FROM grade_sync_activities a
+WHERE a.dispatch_queued
+  AND NOT EXISTS (SELECT 1 FROM river_job j
+                  WHERE j.kind = 'grade_sync_dispatch' AND (j.args->>'activity_id')::bigint = a.activity_id
+                    AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled'))`
+
+// requeueLostDispatchers queues a dispatcher for every activity that lost its own and
+// returns how many. The flags stay set, as for any queued dispatcher. Two runs at
+// once could queue two for one activity, which costs only pushes of the same value
+// (the dispatcher already tolerates a second one, see
+// TestScoreRecordedAsTheDispatcherStandsDownQueuesANewOne).
+func (s *Service) requeueLostDispatchers(ctx context.Context) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, lostDispatchers)
+		if err != nil {
+			return err
+		}
+		lost, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		for _, id := range lost {
+			if _, err := s.queue.InsertTx(ctx, tx, DispatchArgs{ActivityID: id}, nil); err != nil {
+				return err
+			}
+		}
+		n = len(lost)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("gradesync: requeue lost dispatchers: %w", err)
+	}
+	return n, nil
+}

@@ -194,3 +194,54 @@ func (b *bundle) pushed(user int64) []float64 {
 	defer b.pusher.mu.Unlock()
 	return slices.Clone(b.pusher.got[[2]int64{b.activity, user}])
 }
+
+// A dispatcher job taken away from under its flag (cancelled by an operator, say)
+// would leave the activity's scores waiting for ever, since Record queues no
+// dispatcher while the flag is set: the hourly requeue gives the activity a new one,
+// and only when no live job is there.
+func TestLostDispatcherIsRequeued(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 2)
+	ctx := t.Context()
+	live := func() int {
+		t.Helper()
+		var n int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM river_job
+WHERE kind = 'grade_sync_dispatch' AND (args->>'activity_id')::bigint = $1 AND state = 'available'`, b.activity).Scan(&n))
+		return n
+	}
+	require.NoError(t, b.svc.Submit(ctx, b.score(b.users[0], 5, b.now)))
+	require.True(t, b.dispatchQueued(t))
+	n, err := b.svc.requeueLostDispatchers(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "the dispatcher's job is still there")
+
+	_, err = b.pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE kind = 'grade_sync_dispatch'`)
+	require.NoError(t, err)
+	require.NoError(t, b.svc.Submit(ctx, b.score(b.users[1], 6, b.now)))
+	require.Zero(t, live(), "the flag is set, so the new score queued no dispatcher")
+	n, err = b.svc.requeueLostDispatchers(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, 1, live())
+	n, err = b.svc.requeueLostDispatchers(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "requeued once")
+
+	require.NoError(t, b.svc.dispatch(ctx, b.activity))
+	require.Equal(t, []float64{5}, b.pushed(b.users[0]))
+	require.Equal(t, []float64{6}, b.pushed(b.users[1]))
+	require.False(t, b.dispatchQueued(t))
+
+	// Lost with nothing pending: a dispatcher still comes, to clear the flag, so the
+	// next score queues its own at once.
+	_, err = b.pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now() WHERE kind = 'grade_sync_dispatch'`)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `UPDATE grade_sync_activities SET dispatch_queued = true WHERE activity_id = $1`, b.activity)
+	require.NoError(t, err)
+	n, err = b.svc.requeueLostDispatchers(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.NoError(t, b.svc.dispatch(ctx, b.activity))
+	require.False(t, b.dispatchQueued(t))
+}
