@@ -299,12 +299,11 @@ func RequeuePeriodicJob() *river.PeriodicJob {
 }
 
 // RequeueWorker queues a dispatcher for each activity whose flag says one is queued
-// while River holds no live job for it. The flag and the job
-// are written in one transaction and the flag is cleared before the job ends, so
-// this happens only when River's job was taken away from under the flag: cancelled
-// or deleted by an operator, discarded after its last attempt. Without this, the
-// activity's scores would wait for ever: Record queues no dispatcher while the flag
-// is set.
+// while River holds no live job for it. The flag and the job are written in one
+// transaction and the flag is cleared before the job ends, so this happens only when
+// River's job was taken away from under the flag: cancelled or deleted by an
+// operator, discarded after its last attempt. Without this, the activity's scores
+// would wait for ever: Record queues no dispatcher while the flag is set.
 type RequeueWorker struct {
 	river.WorkerDefaults[RequeueArgs]
 	svc *Service
