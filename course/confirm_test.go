@@ -34,9 +34,9 @@ func (b *testBundle) confirmedAt(t *testing.T, userID, courseID int64) *time.Tim
 
 // A membership is confirmed by the platform's word about it: a person's own launch
 // or a roster read that lists them, each at most once a day, so the common launch and
-// the hourly read of an unchanged roster write nothing. A roster read that does not list them leaves the membership but
-// ends its confirmation, which only a launch gives back. Supervision of reflections
-// counts on this (reflection.SupervisionLapsesAfter).
+// the hourly read of an unchanged roster write nothing. A roster read that does not
+// list them leaves the membership but ends its confirmation, which only a launch gives
+// back. Supervision of reflections counts on this (reflection.SupervisionLapsesAfter).
 func TestMembershipConfirmation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
