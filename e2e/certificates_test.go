@@ -92,7 +92,7 @@ func TestCertificatesJourneys4And5(t *testing.T) {
 		b.openCourseModule(s, who.id, fb.CMID)
 		b.waitFrameText(s.Huddle, who.name, feedbackTitle, "Anonymous", "Send feedback")
 		b.requireFrameFitsPhone(s.Huddle, "learner-feedback-form-phone-"+who.id)
-		b.setFrameWidth(360)
+		b.setFrameWidth(s.Huddle, 360)
 		if who.id == learnerID {
 			b.requireAccessible(s.Huddle, "feedback form")
 		}
@@ -270,11 +270,19 @@ func setSelectValue(b *browser, origin, sel, value string) {
 	}
 }
 
-// setFrameWidth sets the platform's frame to width CSS pixels, as a phone shows it.
-func (b *browser) setFrameWidth(width int) {
+// setFrameWidth sets the platform's frame to width CSS pixels, as a phone shows it,
+// and waits until Huddle's page on origin inside it is that narrow. The frame is
+// another site, so another renderer process: its page learns its new size a moment
+// after the parent's style changes, and a click aimed before then lands where an
+// element used to be (a rating left unanswered, once in a clean-clone run).
+func (b *browser) setFrameWidth(origin string, width int) {
 	b.t.Helper()
 	b.do("narrow the platform's frame", chromedp.Evaluate[chromedp.Void](
 		fmt.Sprintf(`document.querySelector("iframe").style.width = "%dpx"`, width)))
+	got, url, ok := waitTargetValue(b, "iframe", origin, `window.innerWidth`, func(w int) bool { return w <= width })
+	if !ok {
+		b.fail("the frame at %s is %d px wide, not %d, %s after it was narrowed", url, got, width, stepTimeout)
+	}
 }
 
 // requireNoNames fails if a page an educator reads about feedback names a learner.

@@ -91,7 +91,7 @@ func TestProgrammeJourney7(t *testing.T) {
 	lena.openCourseModule(s, learnerID, prog.CMID)
 	lena.waitFrameText(s.Huddle, learnerName, programmeTitle, soonSessionTitle, "Check in")
 	lena.requireFrameFitsPhone(s.Huddle, "learner-programme-phone")
-	lena.setFrameWidth(360)
+	lena.setFrameWidth(s.Huddle, 360)
 	lena.requireAccessible(s.Huddle, "programme (learner)")
 
 	// She makes her calendar link; a calendar app fetches it without cookies.
@@ -101,7 +101,7 @@ func TestProgrammeJourney7(t *testing.T) {
 	lena.submitInFrame(s.Huddle, `form[action$="/programme/calendar"]`)
 	lena.waitFrameText(s.Huddle, "Your calendar link is ready", "On your phone")
 	lena.requireFrameFitsPhone(s.Huddle, "learner-calendar-link-phone")
-	lena.setFrameWidth(360)
+	lena.setFrameWidth(s.Huddle, 360)
 	lena.requireAccessible(s.Huddle, "calendar link")
 	feedURL := evalInFrame[string](lena, s.Huddle, `document.getElementById("feed-url").value`)
 	require.True(t, strings.HasPrefix(feedURL, s.Huddle+"/calendar/"), feedURL)
@@ -123,7 +123,7 @@ func TestProgrammeJourney7(t *testing.T) {
 	// The learner types it on the programme's page.
 	lena.openCourseModule(s, learnerID, prog.CMID)
 	lena.waitFrameText(s.Huddle, programmeTitle, "Code shown in the room")
-	lena.setFrameWidth(360)
+	lena.setFrameWidth(s.Huddle, 360)
 	lena.fillInFrame(s.Huddle, "#code", strings.ToLower(code))
 	lena.submitInFrame(s.Huddle, `form[action$="/programme/check-in"]`)
 	lena.waitFrameText(s.Huddle, "You are checked in.")
@@ -177,7 +177,7 @@ func TestProgrammeJourney7(t *testing.T) {
 
 	lena.openCourseModule(s, learnerID, prog.CMID)
 	lena.waitFrameText(s.Huddle, programmeTitle, announceSubject, announceBody, "Mark as read")
-	lena.setFrameWidth(360)
+	lena.setFrameWidth(s.Huddle, 360)
 	if !evalInFrame[bool](lena, s.Huddle, `document.querySelector("main").firstElementChild.matches("section.announcements")`) {
 		lena.fail("the announcement is not at the top of the page")
 	}
