@@ -195,9 +195,7 @@ func (s *Store) prepare(n NewSession, subject string) (*Pending, error) {
 // Queue adds the session's insert to b; course.Service.RecordLaunch sends it with the
 // launch's first read.
 func (p *Pending) Queue(b *pgx.Batch) {
-	s := p.sess
-	b.Queue(createBySubjectSQL, token.Hash(p.id), p.subject, s.PlatformID, s.CSRFToken, s.Framed,
-		s.LastSeenAt, p.replaced, s.ExpiresAt).QueryRow(func(row pgx.Row) error {
+	b.Queue(createBySubjectSQL, p.args(p.subject)...).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&p.queuedFor)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // not a user yet: Start inserts the session
@@ -225,13 +223,19 @@ func (p *Pending) Start(ctx context.Context, userID int64) (string, Session, err
 }
 
 func (p *Pending) insert(ctx context.Context, userID int64) (string, Session, error) {
-	s := p.sess
-	if _, err := p.store.db.Exec(ctx, createSQL, token.Hash(p.id), userID, s.PlatformID, s.CSRFToken, s.Framed,
-		s.LastSeenAt, p.replaced, s.ExpiresAt); err != nil {
+	if _, err := p.store.db.Exec(ctx, createSQL, p.args(userID)...); err != nil {
 		return "", Session{}, fmt.Errorf("session: create: %w", err)
 	}
+	s := p.sess
 	s.UserID = userID
 	return p.id, s, nil
+}
+
+// args are createSQL's parameters, and createBySubjectSQL's, in their one order; who
+// ($2) is the user's id for the first, their subject for the second.
+func (p *Pending) args(who any) []any {
+	s := p.sess
+	return []any{token.Hash(p.id), who, s.PlatformID, s.CSRFToken, s.Framed, s.LastSeenAt, p.replaced, s.ExpiresAt}
 }
 
 // getSQL looks a session up and, when $7 is true, records its use (at most once a
