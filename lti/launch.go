@@ -4,6 +4,13 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/huddle-lti/huddle/token"
 )
 
 // LaunchRequest is what a browser posted to the launch endpoint (the redirect_uri),
@@ -20,9 +27,10 @@ type LaunchRequest struct {
 	BrowserSecret string
 }
 
-// Launcher runs the security steps of a launch, in their order: consume the state,
-// verify the id_token for the platform the state names, and check the nonce binding.
-// The HTTP layer only reads the request and renders the answer.
+// Launcher runs the security steps of a launch: consume the state, verify the id_token
+// for the platform the state names, and check the nonce binding, in that order
+// (Launch) or with the state taken last, in the round trip of the launch's next
+// statements (Prepare). The HTTP layer only reads the request and renders the answer.
 type Launcher struct {
 	store    *Store
 	verifier *Verifier
@@ -79,4 +87,97 @@ func (l *Launcher) Launch(ctx context.Context, req LaunchRequest) (*Launch, erro
 	launch.Platform = p
 	launch.RelayHash = ls.RelayHash
 	return launch, nil
+}
+
+// ErrStateNotTaken means a PendingState was not taken: the state was used, expired or
+// bound to another browser, its nonce or platform is not the token's, or the token's
+// deployment is no longer registered. Its pipeline was rolled back; Launch, run
+// again on the same request, uses the state up if it is still there and says which.
+var ErrStateNotTaken = errors.New("lti: the launch's state was not taken")
+
+// PendingState is the state of a launch whose token has been verified, to be taken in
+// the same round trip, and the same implicit transaction, as the statements the launch
+// runs next (course.Queuer): a returning launch then costs one round trip and one
+// commit after the login. It is taken only if everything Launch would check against it
+// holds; otherwise it raises, and with it the whole pipeline rolls back.
+type PendingState struct {
+	stateHash, browserHash []byte
+	now                    time.Time
+	launch                 *Launch
+	taken                  bool
+}
+
+// takeStateSQL is migration 00053's function: the state is deleted only when its
+// platform, nonce and browser are the launch's and the deployment is registered.
+const takeStateSQL = `SELECT lti_take_launch_state($1, $2, $3, $4, $5, $6)`
+
+// errStateNotTaken is the SQLSTATE lti_take_launch_state raises.
+const errStateNotTaken = "HU001"
+
+// Queue adds the state's taking to b, ahead of the statements that must not stand
+// without it. Once b is sent, its error is ErrStateNotTaken if the state was not
+// taken, and Taken says whether it was.
+func (ps *PendingState) Queue(b *pgx.Batch) {
+	l := ps.launch
+	b.Queue(takeStateSQL, ps.stateHash, ps.browserHash, ps.now, l.Platform.ID, l.Nonce, l.DeploymentID).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&l.RelayHash)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == errStateNotTaken {
+			return ErrStateNotTaken
+		}
+		if err != nil {
+			return fmt.Errorf("lti: take state: %w", err)
+		}
+		ps.taken = true
+		return nil
+	})
+}
+
+// Taken reports whether the state was taken. A pipeline that failed with the state
+// not taken was rolled back, whatever failed: the launch then runs Launch, which
+// uses the state up (if it is still there) and says why.
+func (ps *PendingState) Taken() bool { return ps.taken }
+
+// Prepare runs Launch's checks, save the state's consumption, when it can: the state
+// names its platform (StartAuth, ResumeAuth), so the token is verified against that
+// platform first, and the returned PendingState takes the state afterwards, in the
+// round trip of the launch's next statements. The launch stands only once it is
+// taken; until then its RelayHash is unknown. When the state names no platform (one
+// issued by the previous release), or the token is rejected, Prepare runs Launch
+// instead, which takes the state first and, on a rejection, says why with the
+// platform known; its PendingState is then nil.
+//
+// The order differs from Launch's, not what is checked: the token is verified against
+// the platform the state names, as Launch verifies it, and the state is taken only if
+// it is that platform's, holds the token's nonce, is bound to this browser and the
+// token's deployment is still registered. A state is single use either way: a
+// rejected token, or a pipeline that fails before its state is taken, goes to Launch,
+// which uses the state up.
+func (l *Launcher) Prepare(ctx context.Context, req LaunchRequest) (*Launch, *PendingState, error) {
+	id, ok := platformNamed(req.State)
+	if !ok || req.BrowserSecret == "" {
+		launch, err := l.Launch(ctx, req)
+		return launch, nil, err
+	}
+	p, err := l.store.launchPlatform(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		// Removed, with its states; or the state was changed to name it.
+		return nil, nil, launchError(CodeBadState, "state names no registered platform", ErrStateInvalid)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	launch, err := l.verifier.VerifyIDToken(ctx, req.IDToken, p)
+	var le *LaunchError
+	if errors.As(err, &le) {
+		launch, err := l.Launch(ctx, req)
+		return launch, nil, err
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	launch.Platform = p
+	return launch, &PendingState{
+		stateHash: token.Hash(req.State), browserHash: token.Hash(req.BrowserSecret), now: l.store.now(), launch: launch,
+	}, nil
 }

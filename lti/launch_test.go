@@ -1,12 +1,16 @@
 package lti_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/dbtest"
@@ -16,6 +20,7 @@ import (
 
 // launchSetup is a Launcher on a fresh database with one registered test platform.
 type launchSetup struct {
+	pool     *pgxpool.Pool
 	store    *lti.Store
 	launcher *lti.Launcher
 	platform *ltitest.Platform
@@ -31,6 +36,7 @@ func newLaunchSetup(t *testing.T) *launchSetup {
 	require.NoError(t, err)
 	keys := lti.NewKeySet(lti.KeySetConfig{UserAgent: "Huddle/test"})
 	return &launchSetup{
+		pool:     pool,
 		store:    store,
 		launcher: lti.NewLauncher(store, lti.NewVerifier(lti.VerifierConfig{Keys: keys})),
 		platform: tp,
@@ -89,6 +95,19 @@ func TestLauncherAcceptsBoundLaunch(t *testing.T) {
 	})
 }
 
+// rejection is a launch that must be rejected.
+type rejection struct {
+	name string
+	// launch logs in and returns the request to make, and the request that must
+	// (or must not) still succeed afterwards.
+	launch func(t *testing.T) (lti.LaunchRequest, *lti.LaunchRequest)
+	code   lti.Code
+	// platformKnown: the state was consumed, so the error names its platform.
+	platformKnown bool
+	// afterwards: whether the follow-up request still signs in.
+	afterwards bool
+}
+
 func TestLauncherRejections(t *testing.T) {
 	t.Parallel()
 	s := newLaunchSetup(t)
@@ -97,17 +116,7 @@ func TestLauncherRejections(t *testing.T) {
 	otherStored, err := s.store.AddPlatform(t.Context(), other.LTIPlatform())
 	require.NoError(t, err)
 
-	tests := []struct {
-		name string
-		// launch logs in and returns the request to make, and the request that must
-		// (or must not) still succeed afterwards.
-		launch func(t *testing.T) (lti.LaunchRequest, *lti.LaunchRequest)
-		code   lti.Code
-		// platformKnown: the state was consumed, so the error names its platform.
-		platformKnown bool
-		// afterwards: whether the follow-up request still signs in.
-		afterwards bool
-	}{
+	tests := []rejection{
 		{
 			name: "another browser does not burn the state",
 			launch: func(t *testing.T) (lti.LaunchRequest, *lti.LaunchRequest) {
@@ -147,6 +156,58 @@ func TestLauncherRejections(t *testing.T) {
 				return req, nil
 			},
 			code: lti.CodeBadState,
+		},
+		{
+			// A state names its platform, but only its whole value is stored: one
+			// changed to name another matches nothing, and does not burn the real one.
+			name: "state changed to name another platform",
+			launch: func(t *testing.T) (lti.LaunchRequest, *lti.LaunchRequest) {
+				state, nonce := s.login(t, s.stored, "b")
+				_, secret, ok := strings.Cut(state, ".")
+				require.True(t, ok, "StartAuth's state names its platform")
+				tok := s.platform.Sign(t, s.platform.ResourceLinkClaims(launchLearner, launchLink, nonce))
+				return lti.LaunchRequest{IDToken: tok, State: fmt.Sprint(otherStored.ID, ".", secret), BrowserSecret: "b"},
+					&lti.LaunchRequest{IDToken: tok, State: state, BrowserSecret: "b"}
+			},
+			code: lti.CodeBadState, afterwards: true,
+		},
+		{
+			name: "state naming no platform",
+			launch: func(t *testing.T) (lti.LaunchRequest, *lti.LaunchRequest) {
+				state, nonce := s.login(t, s.stored, "b")
+				_, secret, _ := strings.Cut(state, ".")
+				tok := s.platform.Sign(t, s.platform.ResourceLinkClaims(launchLearner, launchLink, nonce))
+				return lti.LaunchRequest{IDToken: tok, State: "987654." + secret, BrowserSecret: "b"},
+					&lti.LaunchRequest{IDToken: tok, State: state, BrowserSecret: "b"}
+			},
+			code: lti.CodeBadState, afterwards: true,
+		},
+		{
+			// The function's own check: the token truly is the other platform's, and
+			// the state, renamed to match it, is no state.
+			name: "state renamed to the platform of a token that verifies",
+			launch: func(t *testing.T) (lti.LaunchRequest, *lti.LaunchRequest) {
+				state, nonce := s.login(t, s.stored, "b")
+				_, secret, _ := strings.Cut(state, ".")
+				tok := other.Sign(t, other.ResourceLinkClaims(launchLearner, launchLink, nonce))
+				good := s.platform.Sign(t, s.platform.ResourceLinkClaims(launchLearner, launchLink, nonce))
+				return lti.LaunchRequest{IDToken: tok, State: fmt.Sprint(otherStored.ID, ".", secret), BrowserSecret: "b"},
+					&lti.LaunchRequest{IDToken: good, State: state, BrowserSecret: "b"}
+			},
+			code: lti.CodeBadState, afterwards: true,
+		},
+		{
+			// PostgreSQL refuses a NUL in text: the pipeline fails with another error
+			// than the function's, and the launch is still rejected for what it is.
+			name: "nonce with a NUL",
+			launch: func(t *testing.T) (lti.LaunchRequest, *lti.LaunchRequest) {
+				state, nonce := s.login(t, s.stored, "b")
+				tok := s.platform.Sign(t, s.platform.ResourceLinkClaims(launchLearner, launchLink, nonce+"\x00"))
+				good := s.platform.Sign(t, s.platform.ResourceLinkClaims(launchLearner, launchLink, nonce))
+				return lti.LaunchRequest{IDToken: tok, State: state, BrowserSecret: "b"},
+					&lti.LaunchRequest{IDToken: good, State: state, BrowserSecret: "b"}
+			},
+			code: lti.CodeBadNonce, platformKnown: true, afterwards: false,
 		},
 		{
 			name: "nonce of another login",
@@ -190,39 +251,74 @@ func TestLauncherRejections(t *testing.T) {
 			code: lti.CodeMalformedToken, platformKnown: true,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, after := tt.launch(t)
-			l, err := s.launcher.Launch(t.Context(), req)
-			require.Nil(t, l)
-			var le *lti.LaunchError
-			require.True(t, errors.As(err, &le), "want a *LaunchError, got %v", err)
-			require.Equal(t, tt.code, le.Code)
-			require.NotEmpty(t, le.Message)
-			if tt.code == lti.CodeBadState {
-				require.ErrorIs(t, err, lti.ErrStateInvalid)
-			}
-			if tt.platformKnown {
-				require.NotNil(t, le.Platform)
-				require.NotZero(t, le.Platform.ID)
-			} else {
-				require.Nil(t, le.Platform)
-			}
-			// Safe to log and to show: nothing of the token.
-			for _, shown := range []string{le.Error(), le.Message, le.Detail, fmt.Sprintf("%+v", le)} {
-				require.NotContains(t, shown, req.IDToken)
-				require.NotContains(t, shown, req.State)
-			}
-			if after != nil {
-				_, err := s.launcher.Launch(t.Context(), *after)
-				if tt.afterwards {
-					require.NoError(t, err)
-				} else {
-					require.ErrorIs(t, err, lti.ErrStateInvalid)
-				}
-			}
-		})
+	ways := []struct {
+		name   string
+		launch func(context.Context, lti.LaunchRequest) (*lti.Launch, error)
+	}{
+		{"Launch", s.launcher.Launch},
+		{"Prepare, as the launch handler runs it", s.prepared},
 	}
+	for _, way := range ways {
+		for _, tt := range tests {
+			t.Run(way.name+"/"+tt.name, func(t *testing.T) {
+				testRejection(t, way.launch, tt)
+			})
+		}
+	}
+}
+
+// testRejection makes tt's launch with launch, checks it is rejected with tt's code,
+// and then that the follow-up request signs in, or not.
+func testRejection(t *testing.T, launch func(context.Context, lti.LaunchRequest) (*lti.Launch, error), tt rejection) {
+	req, after := tt.launch(t)
+	l, err := launch(t.Context(), req)
+	require.Nil(t, l)
+	var le *lti.LaunchError
+	require.True(t, errors.As(err, &le), "want a *LaunchError, got %v", err)
+	require.Equal(t, tt.code, le.Code)
+	require.NotEmpty(t, le.Message)
+	if tt.code == lti.CodeBadState {
+		require.ErrorIs(t, err, lti.ErrStateInvalid)
+	}
+	if tt.platformKnown {
+		require.NotNil(t, le.Platform)
+		require.NotZero(t, le.Platform.ID)
+	} else {
+		require.Nil(t, le.Platform)
+	}
+	// Safe to log and to show: nothing of the token.
+	for _, shown := range []string{le.Error(), le.Message, le.Detail, fmt.Sprintf("%+v", le)} {
+		require.NotContains(t, shown, req.IDToken)
+		require.NotContains(t, shown, req.State)
+	}
+	if after != nil {
+		_, err := launch(t.Context(), *after)
+		if tt.afterwards {
+			require.NoError(t, err)
+		} else {
+			require.ErrorIs(t, err, lti.ErrStateInvalid)
+		}
+	}
+}
+
+// prepared runs a launch as the launch handler does: Prepare, then the state's taking
+// in a pipeline of its own (the handler's also holds the course read and the session's
+// insert), and Launch if that failed with the state not taken.
+func (s *launchSetup) prepared(ctx context.Context, req lti.LaunchRequest) (*lti.Launch, error) {
+	l, taking, err := s.launcher.Prepare(ctx, req)
+	if err != nil || taking == nil {
+		return l, err
+	}
+	b := &pgx.Batch{}
+	taking.Queue(b)
+	err = s.pool.SendBatch(ctx, b).Close()
+	if err != nil && !taking.Taken() {
+		return s.launcher.Launch(ctx, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // TestLauncherRefusesOldTokens: the maximum token age applies to every message the
@@ -296,4 +392,194 @@ func TestLauncherMessages(t *testing.T) {
 	require.Equal(t, lti.CodeBadNonce, le.Code)
 	require.Equal(t, "The sign-in did not match the one Huddle started. "+
 		"Go back to the course in Moodle and open the activity again.", le.Message)
+}
+
+// TestPreparedStateStandsOrFallsWithItsPipeline: the state Prepare leaves pending is
+// taken in the same pipeline as the statements queued after it (the launch's session
+// insert), or none of them happen. Checked with both ways Huddle's pools send
+// statements: prepared (direct to PostgreSQL) and described but unnamed (PgBouncer).
+func TestPreparedStateStandsOrFallsWithItsPipeline(t *testing.T) {
+	t.Parallel()
+	modes := []struct {
+		name string
+		mode pgx.QueryExecMode
+	}{
+		{"prepared statements", pgx.QueryExecModeCacheStatement},
+		{"unnamed statements, as through PgBouncer", pgx.QueryExecModeCacheDescribe},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			cfg, err := pgxpool.ParseConfig(dbtest.Migrated(t))
+			require.NoError(t, err)
+			cfg.ConnConfig.DefaultQueryExecMode = m.mode
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			// A stopped clock: the platform this store caches stays cached to the end.
+			start := time.Now()
+			store := lti.NewStore(pool, func() time.Time { return start })
+			tp := ltitest.New(t)
+			stored, err := store.AddPlatform(ctx, tp.LTIPlatform())
+			require.NoError(t, err)
+			s := &launchSetup{pool: pool, store: store, platform: tp, stored: stored,
+				launcher: lti.NewLauncher(store, lti.NewVerifier(lti.VerifierConfig{Keys: lti.NewKeySet(lti.KeySetConfig{UserAgent: "Huddle/test"})}))}
+
+			states := func() (n int) {
+				require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM lti_login_states`).Scan(&n))
+				return n
+			}
+			// send sends taking with a statement after it, and reports whether that
+			// statement's row exists afterwards.
+			probes := 0
+			send := func(taking *lti.PendingState) (bool, error) {
+				probes++
+				probe := fmt.Sprint("probe-", probes)
+				b := &pgx.Batch{}
+				taking.Queue(b)
+				b.Queue(`INSERT INTO platform_deployments (platform_id, deployment_id) VALUES ($1, $2)`, stored.ID, probe)
+				err := pool.SendBatch(ctx, b).Close()
+				var found bool
+				require.NoError(t, pool.QueryRow(ctx,
+					`SELECT EXISTS (SELECT 1 FROM platform_deployments WHERE deployment_id = $1)`, probe).Scan(&found))
+				return found, err
+			}
+			launch := func(state, nonce, browser string) lti.LaunchRequest {
+				tok := tp.Sign(t, tp.ResourceLinkClaims(launchLearner, launchLink, nonce))
+				return lti.LaunchRequest{IDToken: tok, State: state, BrowserSecret: browser}
+			}
+			rejected := func(err error, code lti.Code) {
+				t.Helper()
+				var le *lti.LaunchError
+				require.True(t, errors.As(err, &le), "want a *LaunchError, got %v", err)
+				require.Equal(t, code, le.Code)
+			}
+
+			// Taken: the statement after it stands, and the launch learns the relay.
+			state, nonce := s.login(t, stored, "b")
+			_, err = pool.Exec(ctx, `UPDATE lti_login_states SET relay_hash = '\x0102'`)
+			require.NoError(t, err)
+			l, taking, err := s.launcher.Prepare(ctx, launch(state, nonce, "b"))
+			require.NoError(t, err)
+			require.NotNil(t, taking, "a state from StartAuth is taken with the launch's statements")
+			require.Equal(t, stored.ID, l.Platform.ID)
+			found, err := send(taking)
+			require.NoError(t, err)
+			require.True(t, found)
+			require.Equal(t, []byte{1, 2}, l.RelayHash)
+			require.Zero(t, states())
+
+			// A login resumed in a new window (the cookie check) is taken the same way.
+			id, err := store.SaveInitiation(ctx, lti.LoginInitiation{Platform: stored, LoginHint: "4", TargetLinkURI: "https://huddle.test/lti/launch"})
+			require.NoError(t, err)
+			_, auth, err := store.ResumeAuth(ctx, id, "https://huddle.test/lti/launch", "b")
+			require.NoError(t, err)
+			u, err := url.Parse(auth.URL)
+			require.NoError(t, err)
+			l, taking, err = s.launcher.Prepare(ctx, launch(auth.State, u.Query().Get("nonce"), "b"))
+			require.NoError(t, err)
+			require.NotNil(t, taking, "a resumed login's state names its platform too")
+			found, err = send(taking)
+			require.NoError(t, err)
+			require.True(t, found)
+			require.Nil(t, l.RelayHash)
+			require.Zero(t, states())
+
+			// A deployment added on another instance since this one cached the platform:
+			// the token is refused against the cached platform, and Launch, which reads
+			// the platform fresh with the state, signs the person in.
+			require.NoError(t, lti.NewStore(pool, nil).AddDeployment(ctx, stored.ID, "added-elsewhere"))
+			state, nonce = s.login(t, stored, "b")
+			claims := tp.ResourceLinkClaims(launchLearner, launchLink, nonce)
+			claims[lti.ClaimDeploymentID] = "added-elsewhere"
+			l, taking, err = s.launcher.Prepare(ctx, lti.LaunchRequest{IDToken: tp.Sign(t, claims), State: state, BrowserSecret: "b"})
+			require.NoError(t, err)
+			require.Nil(t, taking, "taken by Launch")
+			require.Equal(t, "added-elsewhere", l.DeploymentID)
+			require.Zero(t, states())
+
+			// Not taken, each way: the statement after it is rolled back with it, and
+			// the state is as it was until Launch says why (and uses it up, if it is
+			// this browser's).
+			tests := []struct {
+				name string
+				// req logs in and returns the launch to try; change, if set, runs after
+				// Prepare and before the pipeline.
+				req    func() lti.LaunchRequest
+				change func()
+				code   lti.Code
+				// left: states left once Launch has run.
+				left int
+			}{
+				{
+					name: "nonce of another login",
+					req: func() lti.LaunchRequest {
+						_, first := s.login(t, stored, "b")
+						second, _ := s.login(t, stored, "b")
+						return launch(second, first, "b")
+					},
+					code: lti.CodeBadNonce, left: 1,
+				},
+				{
+					name: "another browser",
+					req: func() lti.LaunchRequest {
+						state, nonce := s.login(t, stored, "b")
+						return launch(state, nonce, "attacker")
+					},
+					code: lti.CodeBadState, left: 1,
+				},
+				{
+					name: "deployment removed after the platform was read",
+					req: func() lti.LaunchRequest {
+						state, nonce := s.login(t, stored, "b")
+						return launch(state, nonce, "b")
+					},
+					change: func() {
+						_, err := pool.Exec(ctx, `DELETE FROM platform_deployments WHERE deployment_id = $1`, tp.DeploymentID)
+						require.NoError(t, err)
+					},
+					code: lti.CodeUnknownDeployment, left: 0,
+				},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					_, err := pool.Exec(ctx, `DELETE FROM lti_login_states`)
+					require.NoError(t, err)
+					req := tt.req()
+					before := states()
+					_, taking, err := s.launcher.Prepare(ctx, req)
+					require.NoError(t, err)
+					require.NotNil(t, taking)
+					if tt.change != nil {
+						tt.change()
+					}
+					found, err := send(taking)
+					require.ErrorIs(t, err, lti.ErrStateNotTaken)
+					require.False(t, found, "the statement after a state not taken is rolled back")
+					require.Equal(t, before, states())
+					_, err = s.launcher.Launch(ctx, req)
+					rejected(err, tt.code)
+					require.Equal(t, tt.left, states())
+				})
+			}
+
+			// Removed by another instance, whose removal this store's cache has not
+			// seen: the platform's states went with it.
+			require.NoError(t, store.AddDeployment(ctx, stored.ID, tp.DeploymentID))
+			state, nonce = s.login(t, stored, "b")
+			req := launch(state, nonce, "b")
+			_, _, err = s.launcher.Prepare(ctx, req) // the platform is cached now
+			require.NoError(t, err)
+			require.NoError(t, lti.NewStore(pool, nil).RemovePlatform(ctx, stored.ID))
+			_, taking, err = s.launcher.Prepare(ctx, req)
+			require.NoError(t, err)
+			require.NotNil(t, taking)
+			b := &pgx.Batch{}
+			taking.Queue(b)
+			require.ErrorIs(t, pool.SendBatch(ctx, b).Close(), lti.ErrStateNotTaken)
+			_, err = s.launcher.Launch(ctx, req)
+			rejected(err, lti.CodeBadState)
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +47,13 @@ type LoginInitiation struct {
 // the platform before it knows its cookies will stick; the id lets it try again in a
 // new window with the same, still unused, parameters.
 func (s *Store) SaveInitiation(ctx context.Context, in LoginInitiation) (string, error) {
-	id, err := token.New()
+	secret, err := token.New()
 	if err != nil {
 		return "", fmt.Errorf("lti: save initiation: %w", err)
 	}
+	// Named by its platform, as a state is (StartAuth), so that ResumeAuth can name
+	// the state's platform too.
+	id := namedFor(in.Platform.ID, secret)
 	now := s.now()
 	// Inserted only while the platform exists, read without a lock: a foreign key
 	// would lock the platform's row, a WAL record that costs this unlogged table's
@@ -134,10 +138,11 @@ type AuthRequest struct {
 // Framework 5.1.1.2, with Moodle's requirements: response_mode form_post, prompt none,
 // and a redirect_uri byte-identical to the registered one).
 func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, browserSecret string) (AuthRequest, error) {
-	state, err := token.New()
+	secret, err := token.New()
 	if err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
+	state := namedFor(in.Platform.ID, secret)
 	nonce, err := token.New()
 	if err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
@@ -158,6 +163,24 @@ SELECT $1, $2, p.id, $4, $5, $6, $7, $8 FROM platforms p WHERE p.id = $3`
 		return AuthRequest{}, ErrNotFound
 	}
 	return AuthRequest{URL: authURL(in, redirectURI, state, nonce), State: state}, nil
+}
+
+// namedFor makes a state or initiation id that names its platform: the launch checks
+// the token against that platform before it takes the state (Launcher.Prepare). Only
+// the whole value's hash is stored, so one whose platform was changed on its way
+// matches nothing.
+func namedFor(platformID int64, secret string) string {
+	return strconv.FormatInt(platformID, 10) + "." + secret
+}
+
+// platformNamed is the platform a value from namedFor names.
+func platformNamed(v string) (int64, bool) {
+	prefix, _, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(prefix, 10, 64)
+	return id, err == nil && id > 0
 }
 
 // authURL appends the authentication request's parameters to the platform's auth
@@ -194,12 +217,18 @@ func authURL(in LoginInitiation, redirectURI, state, nonce string) string {
 
 // ResumeAuth is TakeInitiation and StartAuth in one statement, for a browser that
 // comes back to a saved initiation: the initiation is used up, and a state and nonce
-// bound to browserSecret are stored for its platform. ErrNotFound means the
+// bound to browserSecret are stored for its platform. The state names the platform
+// the initiation's id names (SaveInitiation); the id's hash binds the two. ErrNotFound means the
 // initiation was used, waited too long, or its platform was removed.
 func (s *Store) ResumeAuth(ctx context.Context, id, redirectURI, browserSecret string) (LoginInitiation, AuthRequest, error) {
 	state, err := token.New()
 	if err != nil {
 		return LoginInitiation{}, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
+	}
+	if platformID, ok := platformNamed(id); ok {
+		// An id saved by the previous release names none; its state then names none
+		// either, and its launch takes the state before anything else (Launch).
+		state = namedFor(platformID, state)
 	}
 	nonce, err := token.New()
 	if err != nil {

@@ -27,13 +27,24 @@ type Store struct {
 	db  *pgxpool.Pool
 	now func() time.Time
 
-	// found caches FindPlatform's answers for platformCacheTTL: every login asks, and
-	// registrations change rarely. Only the login initiation reads it (auth URL and
-	// client id); the launch reads its platform fresh with the state, so a removed
-	// platform or deployment takes effect there at once on every instance. Misses are
-	// not cached, so a new registration works immediately.
+	// found caches FindPlatform's and launchPlatform's answers for platformCacheTTL:
+	// every login and launch asks, and registrations change rarely. The login
+	// initiation reads it (auth URL and client id), and a launch verifies its token
+	// with it; but the launch's state is taken only while it is still that platform's
+	// and the token's deployment is still registered (lti_take_launch_state), so a
+	// removed platform or deployment takes effect there at once on every instance.
+	// That holds because a platform's row is never changed (a registration is removed
+	// and made again), only its deployments added: a launch for one this cache does
+	// not list yet is checked again against the platform read fresh (Launch). Misses
+	// are not cached, so a new registration works immediately.
 	mu    sync.Mutex
-	found map[[2]string]cachedPlatform
+	found map[platformKey]cachedPlatform
+}
+
+// platformKey is a cached lookup: by issuer and client id (FindPlatform), or by id.
+type platformKey struct {
+	issuer, clientID string
+	id               int64
 }
 
 type cachedPlatform struct {
@@ -48,7 +59,7 @@ func NewStore(db *pgxpool.Pool, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now, found: map[[2]string]cachedPlatform{}}
+	return &Store{db: db, now: now, found: map[platformKey]cachedPlatform{}}
 }
 
 // ValidatePlatform checks the registration data a person or script typed.
@@ -164,14 +175,26 @@ func (s *Store) Platform(ctx context.Context, id int64) (Platform, error) {
 // FindPlatform finds the platform a login or launch names. clientID may be empty
 // (LTI Core makes client_id optional at login initiation) when the issuer is unique.
 func (s *Store) FindPlatform(ctx context.Context, issuer, clientID string) (Platform, error) {
-	key := [2]string{issuer, clientID}
+	return s.cached(platformKey{issuer: issuer, clientID: clientID}, func() (Platform, error) {
+		return s.findPlatform(ctx, issuer, clientID)
+	})
+}
+
+// launchPlatform is Platform(id) through the cache, for the launch's token check.
+func (s *Store) launchPlatform(ctx context.Context, id int64) (Platform, error) {
+	return s.cached(platformKey{id: id}, func() (Platform, error) { return s.Platform(ctx, id) })
+}
+
+// cached answers a platform lookup from the cache while its answer is fresh, or
+// from fetch, caching what fetch finds.
+func (s *Store) cached(key platformKey, fetch func() (Platform, error)) (Platform, error) {
 	s.mu.Lock()
 	c, ok := s.found[key]
 	s.mu.Unlock()
 	if ok && s.now().Sub(c.at) < platformCacheTTL {
 		return c.p, nil
 	}
-	p, err := s.findPlatform(ctx, issuer, clientID)
+	p, err := fetch()
 	if err == nil {
 		now := s.now()
 		s.mu.Lock()

@@ -1,7 +1,9 @@
 package lti_test
 
 import (
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,9 +197,17 @@ func TestResumeAuthIsTakeAndStartInOne(t *testing.T) {
 		TargetLinkURI: "https://huddle.test/lti/launch", StorageTarget: "post_message_forwarding"})
 	require.NoError(t, err)
 
+	// The id names its platform, and only the whole id's hash is stored: one changed
+	// to name another platform is no initiation (and does not use this one up).
+	_, secret, ok := strings.Cut(id, ".")
+	require.True(t, ok, "an initiation's id names its platform")
+	_, _, err = s.ResumeAuth(ctx, fmt.Sprint(p.ID+1, ".", secret), "https://huddle.test/lti/launch", "browser-secret")
+	require.ErrorIs(t, err, lti.ErrNotFound)
+
 	in, req, err := s.ResumeAuth(ctx, id, "https://huddle.test/lti/launch", "browser-secret")
 	require.NoError(t, err)
 	require.Equal(t, p.ID, in.Platform.ID)
+	require.True(t, strings.HasPrefix(req.State, fmt.Sprint(p.ID, ".")), "the state names the initiation's platform")
 	require.Equal(t, []string{"1"}, in.Platform.DeploymentIDs)
 	require.Equal(t, "post_message_forwarding", in.StorageTarget)
 	u, err := url.Parse(req.URL)

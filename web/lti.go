@@ -331,49 +331,31 @@ func (s *Server) launch(c *fiber.Ctx) error {
 	}
 	cookieless := c.Cookies(cookieBrowser) == ""
 
-	// lti.Launcher runs the security steps (state, token, nonce). Its state consumption
-	// touches only an unlogged table and an unchanged launch only reads the course
-	// tables, so the session insert is the launch's one durable commit.
-	l, err := s.deps.Launcher.Launch(ctx, lti.LaunchRequest{IDToken: rawToken, State: state, BrowserSecret: browser})
-	// A rejected launch is a 400 (the error table), which handleError does not log; its
-	// detail is for operators and safe to log (no token, no claims' personal data).
-	var le *lti.LaunchError
-	if errors.As(err, &le) {
-		var platformID int64
-		if le.Platform != nil {
-			platformID = le.Platform.ID
-			allowFraming(c, le.Platform.Issuer)
-		}
-		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", platformID, "browser_bound", browser != "")
-	}
-	if err != nil {
+	// lti.Launcher runs the security steps (state, token, nonce). A state names its
+	// platform, so the token is verified first and the state is taken in the round trip
+	// of the launch's first read and its session's insert: a returning launch is one
+	// round trip and one commit. If the state was not taken, whatever failed, that
+	// pipeline was rolled back: Launch checks again the long way, using the state up
+	// first, and says why.
+	req := lti.LaunchRequest{IDToken: rawToken, State: state, BrowserSecret: browser}
+	l, taking, err := s.deps.Launcher.Prepare(ctx, req)
+	if err := s.launchRejected(c, err, browser); err != nil {
 		return err
 	}
-	p := l.Platform
-	allowFraming(c, p.Issuer)
 	cl := course.LaunchFrom(l)
-	// Ward computers are shared: a launch for someone else ends the session this
-	// browser holds here, so the previous person's does not linger; the same person's
-	// is kept for their other tabs. Only the cookie can name it: the platform's launch
-	// post never carries hs, so a frame that keeps no cookies has nothing to end. The
-	// cookie is partitioned by the top-level site, so this is the session of this
-	// Moodle's frames, not one in a window of its own. The session's insert rides with
-	// the launch's first read (one round trip and one commit for a returning launch).
-	pending, err := s.deps.Sessions.PrepareLaunch(session.NewSession{
-		PlatformID: p.ID, Framed: framedLaunch(l),
-		Replaces: strings.Clone(c.Cookies(cookieSession)),
-	}, cl.Subject)
+	rec, sid, err := s.startLaunch(c, l, cl, taking)
+	if err != nil && taking != nil && !taking.Taken() {
+		l, err = s.deps.Launcher.Launch(ctx, req)
+		if err := s.launchRejected(c, err, browser); err != nil {
+			return err
+		}
+		cl = course.LaunchFrom(l)
+		rec, sid, err = s.startLaunch(c, l, cl, nil)
+	}
 	if err != nil {
 		return err
 	}
-	rec, err := s.deps.Courses.RecordLaunch(ctx, cl, pending)
-	if err != nil {
-		return err
-	}
-	sid, _, err := pending.Start(ctx, rec.UserID)
-	if err != nil {
-		return err
-	}
+	allowFraming(c, l.Platform.Issuer)
 	setCookie(c, cookieSession, sid, 0)
 	// An educator's launch keeps the course roster fresh (at most hourly), so people
 	// who have not opened Huddle yet can be assigned and seen. Only educators need it,
@@ -402,6 +384,54 @@ func (s *Server) launch(c *fiber.Ctx) error {
 		return c.Redirect(withSession("/deep-link/"+id, sid, cookieless), fiber.StatusSeeOther)
 	}
 	return c.Redirect(withSession("/activities/"+itoa(rec.ActivityID), sid, cookieless), fiber.StatusSeeOther)
+}
+
+// launchRejected logs a rejected launch and returns err. A rejected launch is a 400
+// (the error table), which handleError does not log; its detail is for operators and
+// safe to log (no token, no claims' personal data).
+func (s *Server) launchRejected(c *fiber.Ctx, err error, browser string) error {
+	var le *lti.LaunchError
+	if errors.As(err, &le) {
+		var platformID int64
+		if le.Platform != nil {
+			platformID = le.Platform.ID
+			allowFraming(c, le.Platform.Issuer)
+		}
+		s.log.Info("launch rejected", "code", le.Code, "detail", le.Detail, "platform_id", platformID, "browser_bound", browser != "")
+	}
+	return err
+}
+
+// startLaunch records a verified launch, l as cl, and starts its session, and
+// returns the session's id. taking, when not nil, is the launch's state, taken in the same round
+// trip: lti.ErrStateNotTaken then means none of it happened.
+//
+// Ward computers are shared: a launch for someone else ends the session this browser
+// holds here, so the previous person's does not linger; the same person's is kept for
+// their other tabs. Only the cookie can name it: the platform's launch post never
+// carries hs, so a frame that keeps no cookies has nothing to end. The cookie is
+// partitioned by the top-level site, so this is the session of this Moodle's frames,
+// not one in a window of its own.
+func (s *Server) startLaunch(c *fiber.Ctx, l *lti.Launch, cl course.Launch, taking *lti.PendingState) (course.Recorded, string, error) {
+	ctx := c.UserContext()
+	pending, err := s.deps.Sessions.PrepareLaunch(session.NewSession{
+		PlatformID: l.Platform.ID, Framed: framedLaunch(l),
+		Replaces: strings.Clone(c.Cookies(cookieSession)),
+	}, cl.Subject)
+	if err != nil {
+		return course.Recorded{}, "", err
+	}
+	with := []course.Queuer{pending}
+	if taking != nil {
+		// First: the session's insert must not run without it.
+		with = []course.Queuer{taking, pending}
+	}
+	rec, err := s.deps.Courses.RecordLaunch(ctx, cl, with...)
+	if err != nil {
+		return rec, "", err
+	}
+	sid, _, err := pending.Start(ctx, rec.UserID)
+	return rec, sid, err
 }
 
 // framedLaunch reports whether a launch's session will be shown inside the platform's

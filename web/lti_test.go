@@ -178,10 +178,29 @@ func TestLaunchRejections(t *testing.T) {
 	})
 }
 
-// The same launch posted by several browsers at once: exactly one signs in.
+// The same launch posted by several browsers at once: exactly one signs in, and
+// every other gets the plain-words refusal, whether the person is new (their session
+// is inserted after the launch) or returning (it rides with the state's taking).
 func TestConcurrentLaunchExactlyOneWins(t *testing.T) {
 	t.Parallel()
+	for _, returning := range []bool{false, true} {
+		t.Run(map[bool]string{false: "first launch", true: "returning"}[returning], func(t *testing.T) {
+			t.Parallel()
+			concurrentLaunch(t, returning)
+		})
+	}
+}
+
+func concurrentLaunch(t *testing.T, returning bool) {
 	e := newLTIEnv(t)
+	sessions := func() (n int) {
+		require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT count(*) FROM sessions`).Scan(&n))
+		return n
+	}
+	if returning {
+		require.Equal(t, http.StatusSeeOther, e.launch(t, e.browser(t), learner, course2).code)
+	}
+	before := sessions()
 	b := e.browser(t)
 	auth := e.startLogin(t, b, learner)
 	form := url.Values{"id_token": {e.platform.Sign(t, e.platform.ResourceLinkClaims(learner, course2, auth.Query().Get("nonce")))}, "state": {auth.Query().Get("state")}}
@@ -209,9 +228,12 @@ func TestConcurrentLaunchExactlyOneWins(t *testing.T) {
 	for _, c := range codes {
 		if c == http.StatusSeeOther {
 			wins++
+		} else {
+			require.Equal(t, http.StatusBadRequest, c, "codes: %v", codes)
 		}
 	}
 	require.Equal(t, 1, wins, "codes: %v", codes)
+	require.Equal(t, before+1, sessions(), "one session for the one launch that signed in")
 }
 
 func TestCopiedCourseGetsNewEmptyActivityWithSameSettings(t *testing.T) {

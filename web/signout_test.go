@@ -278,3 +278,36 @@ func TestOnlyThePersonKeepsASessionFromGoingIdle(t *testing.T) {
 		})
 	}
 }
+
+// A launch that fails once its token has verified leaves the browser's session alone:
+// the state is taken in the same pipeline as the new session's insert (which ends the
+// previous person's), and a state that is not taken rolls the insert back with it.
+func TestRejectedLaunchKeepsTheBrowsersSession(t *testing.T) {
+	t.Parallel()
+	e := newLTIEnv(t)
+	// Eddie has launched before, elsewhere, so his session's insert would find him.
+	require.Equal(t, http.StatusSeeOther, e.launch(t, e.browser(t), educator, course2).code)
+	sessions := func() (n int) {
+		require.NoError(t, e.pool.QueryRow(t.Context(),
+			`SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.subject = $1`, educator.Subject).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, sessions())
+
+	b := e.browser(t)
+	lena := e.launch(t, b, learner, course2)
+	require.Equal(t, http.StatusSeeOther, lena.code, lena.body)
+	first := e.startLogin(t, b, educator)
+	second := e.startLogin(t, b, educator)
+	// A genuine token for Eddie, posted with the state of another of this browser's
+	// logins: it verifies, and the nonce does not match.
+	tok := e.platform.Sign(t, e.platform.ResourceLinkClaims(educator, course2, first.Query().Get("nonce")))
+	expectPage(t, b.post("/lti/launch", url.Values{"id_token": {tok}, "state": {second.Query().Get("state")}}), http.StatusBadRequest, "bad_nonce")
+
+	expectPage(t, b.get(lena.location), http.StatusOK, "Lena Learner")
+	require.Equal(t, 1, sessions(), "the rejected launch started no session")
+	// The failed launch used its state up, and the first login still works.
+	expectPage(t, b.post("/lti/launch", url.Values{"id_token": {tok}, "state": {second.Query().Get("state")}}), http.StatusBadRequest, "bad_state")
+	require.Equal(t, http.StatusSeeOther, b.post("/lti/launch", url.Values{"id_token": {tok}, "state": {first.Query().Get("state")}}).code)
+	require.Equal(t, 2, sessions())
+}
