@@ -16,6 +16,7 @@ import (
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/lti/ltitest"
+	"github.com/huddle-lti/huddle/token"
 )
 
 // launchSetup is a Launcher on a fresh database with one registered test platform.
@@ -582,4 +583,24 @@ func TestPreparedStateStandsOrFallsWithItsPipeline(t *testing.T) {
 			rejected(err, lti.CodeBadState)
 		})
 	}
+}
+
+// A state the previous release issued names no platform: during a rolling deploy the
+// new release still takes it, first, as that release did (docs/operations.md).
+func TestStateOfThePreviousReleaseStillLaunches(t *testing.T) {
+	t.Parallel()
+	s := newLaunchSetup(t)
+	ctx := t.Context()
+	const state, nonce = "a-state-of-the-previous-release-0000000000", "a-nonce-of-the-previous-release"
+	_, err := s.pool.Exec(ctx, `
+INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, created_at, expires_at)
+VALUES ($1, $2, $3, $4, '', now(), now() + interval '5 minutes')`, token.Hash(state), nonce, s.stored.ID, token.Hash("b"))
+	require.NoError(t, err)
+	tok := s.platform.Sign(t, s.platform.ResourceLinkClaims(launchLearner, launchLink, nonce))
+	l, taking, err := s.launcher.Prepare(ctx, lti.LaunchRequest{IDToken: tok, State: state, BrowserSecret: "b"})
+	require.NoError(t, err)
+	require.Nil(t, taking, "taken by Launch, before the token was looked at")
+	require.Equal(t, s.stored.ID, l.Platform.ID)
+	_, err = s.launcher.Launch(ctx, lti.LaunchRequest{IDToken: tok, State: state, BrowserSecret: "b"})
+	require.ErrorIs(t, err, lti.ErrStateInvalid, "and used up")
 }
