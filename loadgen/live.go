@@ -50,7 +50,9 @@ type LiveConfig struct {
 	Target *url.URL
 	// Platform signs the learner's launch; it must be registered with the Huddle at Target.
 	Platform *ltitest.Platform
-	// Streams is the number of Server-Sent Events streams to open on the board.
+	// Streams is the number of Server-Sent Events streams to open on the board, one
+	// for each learner of as many as it takes (Huddle lets a session hold 6 streams
+	// and a person 15), who are signed in first.
 	Streams int
 	// Posts is the number of replies to time, at most MaxLivePosts.
 	Posts int
@@ -70,8 +72,9 @@ type LiveConfig struct {
 }
 
 // RunLive measures live updates on one discussion board: it launches a learner into
-// the board, opens cfg.Streams event streams with the learner's session, posts
-// cfg.Posts replies one after another and times each until every stream has it.
+// the board, then cfg.Streams more, opens an event stream with each of their sessions,
+// posts cfg.Posts replies as the first learner one after another and times each until
+// every stream has it.
 // Any stream that cannot be opened fails the run: the figures would be for fewer.
 func RunLive(ctx context.Context, cfg LiveConfig) (LiveResult, error) {
 	if err := CheckLoopback(cfg.Target); err != nil {
@@ -114,9 +117,12 @@ func RunLive(ctx context.Context, cfg LiveConfig) (LiveResult, error) {
 	if err != nil {
 		return LiveResult{}, err
 	}
-	sessionID := learner.cookies["huddle_session"] // web's cookieSession
-	if sessionID == "" {
+	if learner.cookies["huddle_session"] == "" { // web's cookieSession
 		return LiveResult{}, errors.New("loadgen: the launch set no huddle_session cookie")
+	}
+	sessions, err := signInListeners(ctx, cfg, learner.link)
+	if err != nil {
+		return LiveResult{}, err
 	}
 
 	res := LiveResult{Streams: cfg.Streams, Board: board, Wait: cfg.Wait, EndReasons: map[string]int{}}
@@ -128,7 +134,7 @@ func RunLive(ctx context.Context, cfg LiveConfig) (LiveResult, error) {
 	arr := newArrivals(cfg.Streams)
 	var closing atomic.Bool
 	start := time.Now()
-	streams, wg, err := openStreams(ctx, cfg, board+"/events", sessionID, arr, &closing)
+	streams, wg, err := openStreams(ctx, cfg, board+"/events", sessions, arr, &closing)
 	res.Open = time.Since(start)
 	closeAll := func() {
 		closing.Store(true)
@@ -367,10 +373,63 @@ func (s *stream) hasAll(posts []int64) bool {
 	return true
 }
 
-// openStreams opens cfg.Streams streams, cfg.Opening at a time, each counted open
-// once Huddle has sent its first line. Each open stream is then read by a goroutine
-// of its own, which the returned WaitGroup waits for.
-func openStreams(ctx context.Context, cfg LiveConfig, path, sessionID string, arr *arrivals, closing *atomic.Bool) ([]*stream, *sync.WaitGroup, error) {
+// listenerConcurrency is how many listeners sign in at once, as many as the launch
+// load's default connections.
+const listenerConcurrency = 32
+
+// signInListeners launches cfg.Streams learners into the board at link, each in a
+// browser of their own, and returns their sessions. Any failure fails the run.
+func signInListeners(ctx context.Context, cfg LiveConfig, link ltitest.Link) ([]string, error) {
+	sessions := make([]string, cfg.Streams)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range min(listenerConcurrency, cfg.Streams) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := newClient()
+			defer client.CloseIdleConnections()
+			for i := int(next.Add(1) - 1); i < cfg.Streams && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				b := newBrowser(Config{Target: cfg.Target, Platform: cfg.Platform, Courses: 1, RequestTimeout: cfg.RequestTimeout}, i+1)
+				b.client = client
+				n := strconv.Itoa(i + 1)
+				b.member = ltitest.Member{Subject: "load-live-listener-" + n, Name: "Live Load Listener " + n,
+					Roles: []string{ltitest.RoleLearner}}
+				b.link = link
+				_, err := b.launch(ctx)
+				if err == nil && b.cookies["huddle_session"] == "" {
+					err = errors.New("the launch set no huddle_session cookie")
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("loadgen: sign in listener %d: %w", i+1, err)
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+				sessions[i] = b.cookies["huddle_session"]
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return sessions, first
+}
+
+// openStreams opens a stream for each of sessions, cfg.Opening at a time, each counted
+// open once Huddle has sent its first line. Each open stream is then read by a
+// goroutine of its own, which the returned WaitGroup waits for.
+func openStreams(ctx context.Context, cfg LiveConfig, path string, sessions []string, arr *arrivals, closing *atomic.Bool) ([]*stream, *sync.WaitGroup, error) {
 	streams := make([]*stream, cfg.Streams)
 	var (
 		wg      sync.WaitGroup
@@ -392,14 +451,16 @@ func openStreams(ctx context.Context, cfg LiveConfig, path, sessionID string, ar
 		}
 	}()
 	dialer := &net.Dialer{Timeout: cfg.RequestTimeout, Control: loopbackOnly}
-	request := "GET " + path + " HTTP/1.1\r\nHost: " + cfg.Target.Host +
-		"\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nCookie: huddle_session=" + sessionID + "\r\n\r\n"
+	request := func(i int) string {
+		return "GET " + path + " HTTP/1.1\r\nHost: " + cfg.Target.Host +
+			"\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nCookie: huddle_session=" + sessions[i] + "\r\n\r\n"
+	}
 	for range min(cfg.Opening, cfg.Streams) {
 		openers.Add(1)
 		go func() {
 			defer openers.Done()
 			for i := range next {
-				s, lines, err := openStream(ctx, dialer, cfg.Target, request, cfg.RequestTimeout)
+				s, lines, err := openStream(ctx, dialer, cfg.Target, request(i), cfg.RequestTimeout)
 				if err != nil {
 					mu.Lock()
 					if first == nil {

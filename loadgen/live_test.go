@@ -232,13 +232,16 @@ type fakeBoard struct {
 	mu      sync.Mutex
 	subs    map[int]chan string
 	nextSub int
-	nextID  atomic.Int64
-	status  int // of the event stream when not 0
-	skip    func(sub int, post int64) bool
+	// perSession counts the streams each session opened: Huddle lets one hold 6.
+	perSession map[string]int
+	nextID     atomic.Int64
+	status     int // of the event stream when not 0
+	skip       func(sub int, post int64) bool
 }
 
 func (f *fakeBoard) server(t *testing.T, p *ltitest.Platform) *httptest.Server {
 	f.subs = map[int]chan string{}
+	f.perSession = map[string]int{}
 	f.nextID.Store(100)
 	mux := fakeLaunches(p)
 	signedIn := func(r *http.Request) bool {
@@ -261,7 +264,13 @@ func (f *fakeBoard) server(t *testing.T, p *ltitest.Platform) *httptest.Server {
 			http.Error(w, "no", f.status)
 			return
 		}
+		session, _ := r.Cookie("huddle_session")
 		f.mu.Lock()
+		if f.perSession[session.Value]++; f.perSession[session.Value] > 6 {
+			f.mu.Unlock()
+			http.Error(w, "too many streams", http.StatusTooManyRequests)
+			return
+		}
 		sub := f.nextSub
 		f.nextSub++
 		c := make(chan string, 64)

@@ -20,6 +20,8 @@
 # launches/s (the p99 target is stated at 500). The machine is shared: the load
 # average is printed with the figures. BENCH_LOAD_LOG names a file to keep Huddle's log in;
 # BENCH_LOAD_HUDDLE a huddle binary to measure instead of this tree's (before and after).
+# BENCH_LOAD_LIVE, when set, adds a live-update run with that many event streams on one
+# board (huddle-load --live; the target is stated at 5,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -107,4 +109,11 @@ run_mix start-of-term --courses-per-user 4 --educators 0.05 --first 0.9
 run_mix returning --courses-per-user 4 --educators 0.05 --warm-up
 if [ -n "${BENCH_LOAD_RATE:-}" ]; then
   run_mix "start-of-term paced" --courses-per-user 4 --educators 0.05 --first 0.9 --rate "$BENCH_LOAD_RATE"
+fi
+if [ -n "${BENCH_LOAD_LIVE:-}" ]; then
+  start_huddle
+  echo
+  echo "== live updates: $BENCH_LOAD_LIVE streams (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$work/huddle-load" --target "http://localhost:$port" --huddle-pid "$huddle_pid" --live "$BENCH_LOAD_LIVE" --posts 20
+  stop_huddle
 fi

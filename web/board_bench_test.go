@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,15 +151,20 @@ func BenchmarkCreatePost(b *testing.B) {
 }
 
 // BenchmarkLiveSubscribers opens 5,000 Server-Sent Events streams on one instance,
-// then posts: each iteration waits until every stream has the new post's event. The
-// target is every subscriber within 1 s with RSS under 300 MiB. The streams' clients
-// run in this process too, so rss-MiB (the whole process: test harness, server and
-// clients) is an upper bound of Huddle's own; rss-streams-MiB is what opening the
-// 5,000 streams added, on both ends.
+// one for each of 5,000 learners with the board open (a session may hold 6 streams, a
+// person 15), then posts: each iteration waits until every stream has the new post's
+// event. The target is every subscriber within 1 s with RSS under 300 MiB. The
+// streams' clients run in this process too, so rss-MiB (the whole process: test
+// harness, server and clients) is an upper bound of Huddle's own; rss-streams-MiB is
+// what opening the 5,000 streams added, on both ends.
 func BenchmarkLiveSubscribers(b *testing.B) {
 	const streams = 5000
-	bb := newBenchBoard(b, 2, func(d *web.Deps) { d.StreamLifetime = time.Hour })
+	bb := newBenchBoard(b, 2, func(d *web.Deps) {
+		d.StreamLifetime = time.Hour
+		d.LoginsPerMinute = 1 << 30 // every learner here signs in from one address
+	})
 	thread := bb.thread(b)
+	sessions := bb.learnerSessions(b, streams)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -168,17 +174,19 @@ func BenchmarkLiveSubscribers(b *testing.B) {
 
 	// The clients are as small as an HTTP/1.1 stream reader can be (a socket and a
 	// 512-byte buffer each), so that most of the memory measured is the server's.
-	var cookie strings.Builder
-	for k, v := range bb.browsers[1].cookies {
-		fmt.Fprintf(&cookie, "%s=%s; ", k, v)
+	request := func(session string) string {
+		return "GET " + bb.activity + "/events HTTP/1.1\r\nHost: huddle.test\r\nAccept: text/event-stream\r\nCookie: huddle_session=" +
+			session + "\r\n\r\n"
 	}
-	request := "GET " + bb.activity + "/events HTTP/1.1\r\nHost: huddle.test\r\nAccept: text/event-stream\r\nCookie: " +
-		cookie.String() + "\r\n\r\n"
 	runtime.GC()
 	before := rssMiB()
 	type seen struct{ post string }
 	events := make(chan seen, streams*2)
 	var opened sync.WaitGroup
+	var refused atomic.Int64
+	var refusal atomic.Value // the status line of a refused stream
+	// Opened a hundred at a time, as pages load, not all in the same instant.
+	opening := make(chan struct{}, 100)
 	opened.Add(streams)
 	var conns []net.Conn
 	var connsMu sync.Mutex
@@ -187,31 +195,45 @@ func BenchmarkLiveSubscribers(b *testing.B) {
 			c.Close()
 		}
 	}()
-	for range streams {
+	for i := range streams {
+		opening <- struct{}{}
 		go func() {
 			c, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
 				b.Error(err)
+				<-opening
 				opened.Done()
 				return
 			}
 			connsMu.Lock()
 			conns = append(conns, c)
 			connsMu.Unlock()
-			if _, err := c.Write([]byte(request)); err != nil {
+			if _, err := c.Write([]byte(request(sessions[i]))); err != nil {
 				b.Error(err)
+				<-opening
 				opened.Done()
 				return
 			}
 			rd := bufio.NewReaderSize(c, 512)
 			first := true
+			defer func() {
+				if first { // answered, but not with a stream
+					refused.Add(1)
+					<-opening
+					opened.Done()
+				}
+			}()
 			for {
 				line, err := rd.ReadString('\n')
 				if err != nil {
 					return
 				}
+				if first && strings.HasPrefix(line, "HTTP/1.1 ") && !strings.HasPrefix(line, "HTTP/1.1 200") {
+					refusal.Store(line)
+				}
 				if first && strings.HasPrefix(line, "retry:") {
 					first = false
+					<-opening
 					opened.Done()
 				}
 				if strings.HasPrefix(line, "data: {") {
@@ -221,6 +243,9 @@ func BenchmarkLiveSubscribers(b *testing.B) {
 		}()
 	}
 	opened.Wait()
+	if n := refused.Load(); n > 0 {
+		b.Fatalf("%d of %d streams were refused (%v)", n, streams, refusal.Load())
+	}
 	runtime.GC()
 	rss := rssMiB()
 
@@ -249,6 +274,38 @@ func BenchmarkLiveSubscribers(b *testing.B) {
 	b.ReportMetric(rss, "rss-MiB")
 	b.ReportMetric(rss-before, "rss-streams-MiB")
 	b.ReportMetric(float64(bb.e.deps.Live.(interface{ Subscribers() int }).Subscribers()), "subscribers")
+}
+
+// learnerSessions signs n more learners in to the board, launchConcurrency at a time,
+// each through the whole launch in a browser of their own, and returns their sessions.
+func (bb *benchBoard) learnerSessions(b *testing.B, n int) []string {
+	link := course2
+	link.Custom = map[string]string{"huddle_kind": discussion.KindDiscussionBoard}
+	sessions := make([]string, n)
+	failures := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range launchConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				k := strconv.Itoa(i + 1)
+				m := ltitest.Member{Subject: "stream-" + k, Name: "Stream Learner " + k, Roles: []string{ltitest.RoleLearner}}
+				br := bb.e.browser(b)
+				if failures[i] = benchLaunch(bb.e, br, m, link, true); failures[i] == "" {
+					sessions[i] = br.cookies["huddle_session"]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, f := range failures {
+		if f != "" {
+			b.Fatal(f)
+		}
+	}
+	return sessions
 }
 
 // rssMiB is this process's resident set size.

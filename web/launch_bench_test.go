@@ -68,7 +68,7 @@ func benchmarkLaunches(b *testing.B, firstVisit bool) {
 			br = e.browser(b)
 		}
 		t0 := time.Now()
-		failure := benchLaunch(e, br, members[i], firstVisit)
+		failure := benchLaunch(e, br, members[i], course2, firstVisit)
 		return time.Since(t0), failure
 	})
 	// The key set is cached: fetched at the first launch, never once per launch.
@@ -115,7 +115,7 @@ func reportLatencies(b *testing.B, latencies []time.Duration) {
 
 // benchLaunch is one launch that reports a failure instead of stopping the goroutine:
 // RunParallel's goroutines must not call FailNow.
-func benchLaunch(e *ltiEnv, br *browser, m ltitest.Member, firstVisit bool) string {
+func benchLaunch(e *ltiEnv, br *browser, m ltitest.Member, l ltitest.Link, firstVisit bool) string {
 	r := br.post("/lti/login", e.loginForm(m))
 	if firstVisit {
 		if r.code != http.StatusSeeOther {
@@ -131,7 +131,7 @@ func benchLaunch(e *ltiEnv, br *browser, m ltitest.Member, firstVisit bool) stri
 		return err.Error()
 	}
 	q := auth.Query()
-	tok, err := e.platform.SignClaims(e.platform.ResourceLinkClaims(m, course2, q.Get("nonce")))
+	tok, err := e.platform.SignClaims(e.platform.ResourceLinkClaims(m, l, q.Get("nonce")))
 	if err != nil {
 		return err.Error()
 	}

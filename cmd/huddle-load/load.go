@@ -24,9 +24,11 @@ platform again (and, by cascade, the users, courses and sessions it created).
   huddle-load --target http://localhost:8080 --concurrency 32 --duration 20s --huddle-pid PID
 
 With --live N it measures live updates instead: it launches one learner into a
-discussion board, opens N Server-Sent Events streams on the board with the learner's
-session (each on its own connection), posts --posts replies and times each until every
-stream has it, and reads Huddle's memory (VmRSS) before and with the streams open.
+discussion board and N more (Huddle lets a session hold 6 streams: raise
+HUDDLE_LOGINS_PER_MINUTE for N logins from one address), opens a Server-Sent Events
+stream on the board with each of their sessions (each on its own connection), posts
+--posts replies as the first learner and times each until every stream has it, and
+reads Huddle's memory (VmRSS) before and with the streams open.
 The target is 5,000 streams each receiving a post within 1 s, with Huddle under 300 MiB.
 Measure a freshly started Huddle: streams a previous run closed stay open in Huddle
 until its next heartbeat to them fails (20 s or more), and so does their memory.
@@ -57,7 +59,7 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	drainTimeout := fs.Duration("drain-timeout", time.Minute, "how long to wait after the last launch for Huddle's job queue to drain; CPU is counted until it has")
 	settle := fs.Duration("settle", 11*time.Second, "wait this long after the queue drains before reading PostgreSQL's statistics (idle backends report them within 10 s); 0 skips them")
 	rate := fs.Float64("rate", 0, "start this many launches per second, latency counted from when each was due (0: each browser launches again as soon as it is done)")
-	live := fs.Int("live", 0, "measure live updates with this many event streams on one board instead of launches")
+	live := fs.Int("live", 0, "measure live updates with this many event streams on one board, one for each of as many learners, instead of launches")
 	posts := fs.Int("posts", 20, fmt.Sprintf("with --live: replies to time, at most %d (a learner's posts an hour on a board)", loadgen.MaxLivePosts))
 	postInterval := fs.Duration("post-interval", 500*time.Millisecond, "with --live: time from one reply to the next")
 	wait := fs.Duration("wait", 10*time.Second, "with --live: how long a reply may take to reach every stream before it counts as missed")
