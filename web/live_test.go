@@ -210,3 +210,48 @@ func TestLiveStreamsPerSessionAreCappedAcrossInstances(t *testing.T) {
 		return err == nil && o.code == http.StatusOK
 	}, 15*time.Second, 100*time.Millisecond, "an ended stream's slot is free again")
 }
+
+// The stream takes its connection over and writes its own response head: it must be
+// the head fasthttp would have sent, every middleware's headers included, with no
+// length (the body ends when the connection does) and nothing a client could take
+// for the end of the body.
+func TestLiveStreamResponseHead(t *testing.T) {
+	t.Parallel()
+	be := newBoardEnv(t, "discussion_board")
+	thread := be.postDiscussion(t, be.learner, be.learnerCSRF, "Anyone on nights?")
+	base := be.secondInstance(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	var cookies strings.Builder
+	for k, v := range be.peer.cookies {
+		cookies.WriteString(k + "=" + v + "; ")
+	}
+	_, err = io.WriteString(conn, "GET "+be.activity+"/events HTTP/1.1\r\nHost: huddle.test\r\nAccept: text/event-stream\r\nCookie: "+
+		cookies.String()+"\r\n\r\n")
+	require.NoError(t, err)
+	rd := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(rd, nil) //nolint:bodyclose // closed with conn, deferred above
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), "the middleware's headers are sent")
+	require.NotEmpty(t, resp.Header.Get("Content-Security-Policy"))
+	require.Empty(t, resp.Header.Values("Content-Length"))
+	require.Empty(t, resp.TransferEncoding)
+	require.True(t, resp.Close, "the body runs until the connection closes")
+	require.Equal(t, int64(-1), resp.ContentLength)
+
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	require.Equal(t, "retry: 2000", <-lines)
+	post := be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "I am.")
+	awaitPost(t, lines, post, 5*time.Second)
+}
