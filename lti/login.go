@@ -218,8 +218,9 @@ func authURL(in LoginInitiation, redirectURI, state, nonce string) string {
 // ResumeAuth is TakeInitiation and StartAuth in one statement, for a browser that
 // comes back to a saved initiation: the initiation is used up, and a state and nonce
 // bound to browserSecret are stored for its platform. The state names the platform
-// the initiation's id names (SaveInitiation); the id's hash binds the two. ErrNotFound means the
-// initiation was used, waited too long, or its platform was removed.
+// the initiation's id names (SaveInitiation); the id's hash binds the two.
+// ErrNotFound means the initiation was used, waited too long, or its platform was
+// removed.
 func (s *Store) ResumeAuth(ctx context.Context, id, redirectURI, browserSecret string) (LoginInitiation, AuthRequest, error) {
 	state, err := token.New()
 	if err != nil {

@@ -402,9 +402,10 @@ func (s *Server) launchRejected(c *fiber.Ctx, err error, browser string) error {
 	return err
 }
 
-// startLaunch records a verified launch, l as cl, and starts its session, and
-// returns the session's id. taking, when not nil, is the launch's state, taken in the same round
-// trip: lti.ErrStateNotTaken then means none of it happened.
+// startLaunch records a verified launch, l as cl, and starts its session, and returns
+// the session's id. taking, when not nil, is the launch's state, taken in the same
+// round trip: an error with the state not taken (taking.Taken) means none of it
+// happened.
 //
 // Ward computers are shared: a launch for someone else ends the session this browser
 // holds here, so the previous person's does not linger; the same person's is kept for
