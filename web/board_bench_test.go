@@ -229,7 +229,8 @@ func BenchmarkLiveSubscribers(b *testing.B) {
 					return
 				}
 				if first && strings.HasPrefix(line, "HTTP/1.1 ") && !strings.HasPrefix(line, "HTTP/1.1 200") {
-					refusal.Store(line)
+					refusal.Store(line) // and stop: a refusal leaves the connection open
+					return
 				}
 				if first && strings.HasPrefix(line, "retry:") {
 					first = false
