@@ -93,9 +93,16 @@ func (be *boardEnv) openStream(t *testing.T, base string) <-chan string {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
 
+	return streamLines(t, resp.Body)
+}
+
+// streamLines reads a stream's body line by line, once the stream has sent its first
+// line, the reconnection delay.
+func streamLines(t *testing.T, body io.Reader) <-chan string {
+	t.Helper()
 	lines := make(chan string, 64)
 	go func() {
-		sc := bufio.NewScanner(resp.Body)
+		sc := bufio.NewScanner(body)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
@@ -243,15 +250,7 @@ func TestLiveStreamResponseHead(t *testing.T) {
 	require.True(t, resp.Close, "the body runs until the connection closes")
 	require.Equal(t, int64(-1), resp.ContentLength)
 
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	require.Equal(t, "retry: 2000", <-lines)
+	lines := streamLines(t, resp.Body)
 	post := be.postReply(t, be.learner, be.learnerCSRF, be.activity, thread, "I am.")
 	awaitPost(t, lines, post, 5*time.Second)
 }
