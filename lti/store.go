@@ -249,11 +249,12 @@ func (s *Store) findPlatform(ctx context.Context, issuer, clientID string) (Plat
 
 // RemovePlatform deletes a platform and, by cascade, everything Huddle holds for it.
 func (s *Store) RemovePlatform(ctx context.Context, id int64) error {
-	// Login records hold no foreign key to the platform (migration 00043): they go
-	// with it here, in the same statement.
+	// Login records and sessions hold no foreign key to the platform or its users
+	// (migrations 00043 and 00054): they go with it here, in the same statement.
 	tag, err := s.db.Exec(ctx, `
 WITH states AS (DELETE FROM lti_login_states WHERE platform_id = $1),
-     initiations AS (DELETE FROM lti_login_initiations WHERE platform_id = $1)
+     initiations AS (DELETE FROM lti_login_initiations WHERE platform_id = $1),
+     sessions AS (DELETE FROM sessions WHERE platform_id = $1)
 DELETE FROM platforms WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("lti: remove platform %d: %w", id, err)

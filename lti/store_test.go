@@ -12,6 +12,7 @@ import (
 	"github.com/huddle-lti/huddle/dbtest"
 	"github.com/huddle-lti/huddle/internal/fakeclock"
 	"github.com/huddle-lti/huddle/lti"
+	"github.com/huddle-lti/huddle/session"
 )
 
 // Two instances over one database: one caches a platform for logins, the other
@@ -111,8 +112,8 @@ func TestAuthURLKeepsThePlatformsOwnQuery(t *testing.T) {
 
 // Login records hold no foreign key to their platform (migration 00043), so the store
 // keeps the rules the key kept: nothing is saved for a removed platform, removing a
-// platform removes its logins in flight, and a login begun before the removal is not
-// found after it.
+// platform removes its logins in flight and its sessions, and a login begun before the
+// removal is not found after it.
 func TestLoginRecordsGoWithTheirPlatform(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -134,10 +135,19 @@ func TestLoginRecordsGoWithTheirPlatform(t *testing.T) {
 	_, err = a.StartAuth(ctx, in, "https://huddle.test/lti/launch", "browser-secret")
 	require.NoError(t, err)
 
+	// Sessions hold no foreign key either (migration 00054): a signed-in person of the
+	// platform is signed out by its removal.
+	var userID int64
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (platform_id, subject, name) VALUES ($1, '4', 'Lena Learner') RETURNING id`, p.ID).Scan(&userID))
+	_, _, err = session.NewStore(pool, session.Options{}).Create(ctx, userID, p.ID)
+	require.NoError(t, err)
+
 	require.NoError(t, b.RemovePlatform(ctx, p.ID))
 	var left int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM lti_login_states) + (SELECT count(*) FROM lti_login_initiations)`).Scan(&left))
 	require.Zero(t, left, "the platform's logins in flight went with it")
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM sessions`).Scan(&left))
+	require.Zero(t, left, "the platform's sessions went with it")
 	_, err = a.TakeInitiation(ctx, id)
 	require.ErrorIs(t, err, lti.ErrNotFound)
 	_, err = a.SaveInitiation(ctx, in)

@@ -217,7 +217,7 @@ func (p *Pending) Start(ctx context.Context, userID int64) (string, Session, err
 	default:
 		// The subject named another user when the insert was queued: the user was
 		// erased and came back within this launch. Failing it is the honest answer;
-		// the queued session dies with the erased user (ON DELETE CASCADE).
+		// the queued session, its user gone, matches nothing and Prune removes it.
 		return "", Session{}, fmt.Errorf("session: create: the launch's user changed from %d to %d", p.queuedFor, userID)
 	}
 }
@@ -308,13 +308,18 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// Prune deletes ended sessions (by the same rules as Get) and expired hand-offs.
+// Prune deletes ended sessions (by the same rules as Get), sessions whose person is
+// gone, and expired hand-offs. Sessions hold no foreign key to users (migration
+// 00054): the erasure and a platform's removal delete their sessions themselves, and
+// Get matches none whose person is gone, but a launch racing an erasure can still
+// insert one after it; it goes here.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
 	now := s.now()
 	const q = `
-DELETE FROM sessions
-WHERE created_at + $4::interval <= $1
-   OR last_seen_at + CASE WHEN framed THEN $3::interval ELSE $2::interval END <= $1`
+DELETE FROM sessions s
+WHERE s.created_at + $4::interval <= $1
+   OR s.last_seen_at + CASE WHEN s.framed THEN $3::interval ELSE $2::interval END <= $1
+   OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`
 	tag, err := s.db.Exec(ctx, q, now, s.idle, s.framed, s.absolute)
 	if err != nil {
 		return 0, fmt.Errorf("session: prune: %w", err)

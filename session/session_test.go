@@ -559,3 +559,62 @@ func TestTouchIsHeapOnly(t *testing.T) {
 	require.Equal(t, int64(3), all-all0, "touches recorded")
 	require.Equal(t, int64(3), hot-hot0, "touches that were heap-only updates")
 }
+
+// Sessions are unlogged and hold no foreign key to users (migration 00054), so that
+// starting or touching one writes no WAL a commit must wait for: a foreign key check
+// would lock the user's row (KEY SHARE), and a locked row keeps its locker in xmax.
+func TestSessionsWriteNoWAL(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	b := setup(t)
+	s := b.store(session.Options{})
+	var persistence string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT relpersistence::text FROM pg_class WHERE oid = 'sessions'::regclass`).Scan(&persistence))
+	require.Equal(t, "u", persistence, "sessions is an unlogged table")
+
+	xmax := func() string {
+		var x string
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT xmax::text FROM users WHERE id = $1`, b.lena).Scan(&x))
+		return x
+	}
+	before := xmax()
+	id, _, err := s.Create(ctx, b.lena, b.platformID)
+	require.NoError(t, err)
+	launch, err := s.PrepareLaunch(session.NewSession{PlatformID: b.platformID, Framed: true, Replaces: id}, "4")
+	require.NoError(t, err)
+	batch := &pgx.Batch{}
+	launch.Queue(batch)
+	require.NoError(t, b.pool.SendBatch(ctx, batch).Close())
+	_, _, err = launch.Start(ctx, b.lena)
+	require.NoError(t, err)
+	b.clock.Advance(2 * time.Minute) // past touchEvery: the Get records the use
+	_, err = s.Get(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, before, xmax(), "a session's start or use locked its person's row")
+}
+
+// Without the foreign key, a session whose person is gone (a launch racing their
+// erasure can insert one just after it) is found by nothing and pruned.
+func TestSessionOfAGonePersonIsNotFoundAndPruned(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	b := setup(t)
+	s := b.store(session.Options{})
+	gone, _, err := s.Create(ctx, b.lena, b.platformID)
+	require.NoError(t, err)
+	kept, _, err := s.Create(ctx, b.eddie, b.platformID)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, b.lena)
+	require.NoError(t, err)
+
+	_, err = s.Get(ctx, gone)
+	require.ErrorIs(t, err, session.ErrNotFound)
+	n, err := s.Prune(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "the session of the person who is gone")
+	var left int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE user_id = $1`, b.lena).Scan(&left))
+	require.Zero(t, left)
+	_, err = s.Get(ctx, kept)
+	require.NoError(t, err, "everyone else's stays")
+}
