@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -111,12 +110,6 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogFormat)
-	// Huddle's live heap is small (tens of MB) and nearly every request allocates a
-	// little; collecting at twice the default growth spends less CPU on GC for a few
-	// more MB. GOGC in the environment still wins.
-	if e.getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
 
 	pools, err := openPools(ctx, cfg)
 	if err != nil {
