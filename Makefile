@@ -24,7 +24,7 @@ e2e-stress: ## run the browser tests three times in a row with both cores kept b
 
 bench: ## run the benchmarks against the real PostgreSQL
 	@scripts/dev-postgres.sh test
-	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -run '^$$' -bench . -benchmem ./... && HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" scripts/bench-load.sh
+	HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" go test -run '^$$' -bench . -benchmem ./... && HUDDLE_TEST_DATABASE_URL="$(TEST_DB)" BENCH_LOAD_RATE="$${BENCH_LOAD_RATE:-500}" scripts/bench-load.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (30s by default); make test runs their seeds
 	@scripts/fuzz.sh

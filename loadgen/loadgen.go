@@ -64,6 +64,11 @@ type Config struct {
 	// WarmUp launches every person once into their first course before the measured
 	// part, so that a returning mix returns from its first launch on.
 	WarmUp bool
+	// Prime, when above zero, launches that many times before anything else, untimed,
+	// as people and into courses outside the mix (prime): the measured part then meets
+	// a Huddle that has been serving, its connections open and its caches filled, not
+	// one just started.
+	Prime int
 	// OnStart, when set, is called as the measured part begins (after the warm-up).
 	OnStart func()
 	// Drain, when set, is called after the warm-up and after the last launch, and
@@ -88,9 +93,10 @@ func CheckLoopback(target *url.URL) error {
 }
 
 // Run launches until cfg.Duration has passed, cfg.Launches are done, or ctx ends.
-// Launches in flight when the time is up are allowed to finish. With WarmUp, every
-// person first launches once, untimed; OnStart then marks the start of the measured
-// part, and Drain, after the last launch, waits for the work the launches queued.
+// Launches in flight when the time is up are allowed to finish. With Prime, other
+// people launch first, untimed; with WarmUp, every person first launches once,
+// untimed; OnStart then marks the start of the measured part, and Drain, after each
+// untimed part and after the last launch, waits for the work the launches queued.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := CheckLoopback(cfg.Target); err != nil {
 		return Result{}, err
@@ -118,6 +124,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		pop.serveNRPS(cfg.Platform)
 	}
 	res := Result{Errors: map[string]int64{}}
+	if cfg.Prime > 0 {
+		if err := prime(ctx, cfg); err != nil {
+			return res, err
+		}
+		if cfg.Drain != nil {
+			if err := cfg.Drain(ctx); err != nil {
+				return res, fmt.Errorf("loadgen: after priming: %w", err)
+			}
+		}
+	}
 	if cfg.WarmUp {
 		if err := pop.warmUp(ctx, cfg); err != nil {
 			return res, err

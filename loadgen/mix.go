@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/lti/ltitest"
@@ -205,4 +206,53 @@ func (p *population) serveNRPS(pl *ltitest.Platform) {
 		w.Header().Set("Content-Type", lti.MediaTypeMembershipContainer)
 		_, _ = w.Write(body)
 	}))
+}
+
+// A prime's people and courses (Config.Prime): outside any mix, so that the measured
+// part's first launches stay first. Person numbers start far past any mix's.
+const (
+	primePeople  = 100
+	primeCourses = 5
+	primeFirst   = 1_000_000
+)
+
+// prime launches cfg.Prime times, untimed, as primePeople learners of primeCourses
+// courses of their own (numbered after the mix's). A failure stops it: Huddle would not
+// be in the state the measurement asks for.
+func prime(ctx context.Context, cfg Config) error {
+	people := make(chan *browser, primePeople)
+	for i := range primePeople {
+		people <- newPerson(cfg, primeFirst+i, []int{cfg.Courses + i%primeCourses}, false)
+	}
+	var (
+		claimed atomic.Int64
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		first   error
+	)
+	for range cfg.Concurrency {
+		client := newClient()
+		wg.Go(func() {
+			defer client.CloseIdleConnections()
+			for ctx.Err() == nil && claimed.Add(1) <= int64(cfg.Prime) {
+				b := <-people
+				b.client = client
+				b.link = b.linkTo(b.courses[0])
+				_, err := b.launch(ctx)
+				b.client = nil
+				people <- b
+				if err != nil {
+					mu.Lock()
+					first = errors.Join(first, err)
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return errors.Join(errors.New("loadgen: priming launch failed"), first)
+	}
+	return ctx.Err()
 }

@@ -2,14 +2,19 @@ package loadgen
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/lti"
@@ -113,4 +118,70 @@ func TestPopulationSpreadsEducatorsAndServesRosters(t *testing.T) {
 		}
 	}
 	require.Equal(t, want, instructors)
+}
+
+// A prime launches first, untimed, as people and into courses outside the mix, and
+// drains the queue before the measured part: the mix's own first launches stay first.
+func TestRunPrimesWithOtherPeopleAndCourses(t *testing.T) {
+	t.Parallel()
+	p := ltitest.Start()
+	t.Cleanup(p.Server.Close)
+	var (
+		mu       sync.Mutex
+		launched = map[string]int{} // "subject in course" -> launches Huddle saw
+	)
+	launches := fakeLaunches(p)
+	huddle := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/lti/launch" {
+			var claims struct {
+				Subject string `json:"sub"`
+				Context struct {
+					ID string `json:"id"`
+				} `json:"https://purl.imsglobal.org/spec/lti/claim/context"`
+			}
+			// assert, not require: this runs on the server's goroutine.
+			parts := strings.Split(r.FormValue("id_token"), ".")
+			if !assert.Len(t, parts, 3) {
+				return
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+			if !assert.NoError(t, err) || !assert.NoError(t, json.Unmarshal(payload, &claims)) {
+				return
+			}
+			mu.Lock()
+			launched[claims.Subject+" in "+claims.Context.ID]++
+			mu.Unlock()
+		}
+		launches.ServeHTTP(w, r)
+	}))
+	t.Cleanup(huddle.Close)
+	target, err := url.Parse(huddle.URL)
+	require.NoError(t, err)
+
+	var drains atomic.Int64
+	res, err := Run(t.Context(), Config{Target: target, Platform: p, Concurrency: 4, Launches: 30, Duration: time.Minute,
+		Users: 10, Courses: 3, CoursesPerUser: 2, FirstShare: 1, Prime: 250,
+		OnStart: func() { require.EqualValues(t, 1, drains.Load(), "the prime's work drains before the measured part") },
+		Drain:   func(context.Context) error { drains.Add(1); return nil }})
+	require.NoError(t, err)
+	require.Empty(t, res.Errors)
+	require.Equal(t, 30, res.Launches(), "only the measured part is counted")
+	require.EqualValues(t, 20, res.FirstIntoCourse, "the mix's first launches are all still first")
+	require.EqualValues(t, 10, res.FirstLaunches, "and so are its people's cookie checks")
+
+	primed, measured := 0, 0
+	for who, n := range launched {
+		subject, course, _ := strings.Cut(who, " in ")
+		number, err := strconv.Atoi(strings.TrimPrefix(subject, "load-"))
+		require.NoError(t, err)
+		if number > primeFirst {
+			require.Contains(t, []string{"load-4", "load-5", "load-6", "load-7", "load-8"}, course, "a prime's course is none of the mix's")
+			primed += n
+			continue
+		}
+		require.Contains(t, []string{"load-1", "load-2", "load-3"}, course)
+		measured += n
+	}
+	require.Equal(t, 250, primed)
+	require.Equal(t, 30, measured)
 }

@@ -16,8 +16,10 @@
 # for exactly that many launches instead (at most 2 minutes), so two builds measured
 # back to back play the same mix of first and returning launches whatever their
 # speed on a shared machine. BENCH_LOAD_CONCURRENCY (32) sets the
-# connections; BENCH_LOAD_RATE, when set, adds a start-of-term run paced at that many
-# launches/s (the p99 target is stated at 500). The machine is shared: the load
+# connections; BENCH_LOAD_RATE, when set, adds two start-of-term runs paced at that many
+# launches/s (the p99 target is stated at 500): one against a Huddle just started, one
+# after 1,000 launches by other people into other courses (huddle-load --prime), as a
+# rush meets an instance that has been serving. The machine is shared: the load
 # average is printed with the figures. BENCH_LOAD_LOG names a file to keep Huddle's log in;
 # BENCH_LOAD_HUDDLE a huddle binary to measure instead of this tree's (before and after).
 # BENCH_LOAD_LIVE, when set, adds a live-update run with that many event streams on one
@@ -108,7 +110,8 @@ echo "bench-load: $(nproc) cores; PostgreSQL $(psql -tA "$admin_url" -c 'SHOW se
 run_mix start-of-term --courses-per-user 4 --educators 0.05 --first 0.9
 run_mix returning --courses-per-user 4 --educators 0.05 --warm-up
 if [ -n "${BENCH_LOAD_RATE:-}" ]; then
-  run_mix "start-of-term paced" --courses-per-user 4 --educators 0.05 --first 0.9 --rate "$BENCH_LOAD_RATE"
+  run_mix "start-of-term paced, Huddle just started" --courses-per-user 4 --educators 0.05 --first 0.9 --rate "$BENCH_LOAD_RATE"
+  run_mix "start-of-term paced, Huddle serving" --courses-per-user 4 --educators 0.05 --first 0.9 --rate "$BENCH_LOAD_RATE" --prime 1000
 fi
 if [ -n "${BENCH_LOAD_LIVE:-}" ]; then
   start_huddle

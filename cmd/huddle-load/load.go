@@ -37,7 +37,7 @@ until its next heartbeat to them fails (20 s or more), and so does their memory.
 
 // launchOnly are the flags of the launch measurement, which --live does not use.
 var launchOnly = []string{"concurrency", "duration", "launches", "courses", "rate", "users", "courses-per-user",
-	"educators", "first", "warm-up", "drain-timeout", "settle"}
+	"educators", "first", "warm-up", "prime", "drain-timeout", "settle"}
 
 // liveOnly are the flags of the live-update measurement.
 var liveOnly = []string{"posts", "post-interval", "wait"}
@@ -56,6 +56,7 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	educators := fs.Float64("educators", 0, "with --users: share of people who teach; their launches queue roster reads, which the platform answers")
 	firstShare := fs.Float64("first", 0, "with --users: share of launches that are the person's first into that course (while they have one left)")
 	warmUp := fs.Bool("warm-up", false, "launch every person once, untimed, before measuring (the returning mix)")
+	primeLaunches := fs.Int("prime", 0, "launch this many times first, untimed, as other people into other courses, so the measured part meets a Huddle that has been serving rather than one just started")
 	drainTimeout := fs.Duration("drain-timeout", time.Minute, "how long to wait after the last launch for Huddle's job queue to drain; CPU is counted until it has")
 	settle := fs.Duration("settle", 11*time.Second, "wait this long after the queue drains before reading PostgreSQL's statistics (idle backends report them within 10 s); 0 skips them")
 	rate := fs.Float64("rate", 0, "start this many launches per second, latency counted from when each was due (0: each browser launches again as soon as it is done)")
@@ -90,8 +91,8 @@ func runLoad(ctx context.Context, e env, args []string) error {
 		if given := givenOf(set, liveOnly); len(given) > 0 {
 			return &exitError{2, fmt.Errorf("%s only apply with --live", strings.Join(given, ", "))}
 		}
-		if *concurrency < 1 || *courses < 1 || *rate < 0 || (*duration <= 0 && *launches <= 0) {
-			return &exitError{2, errors.New("--concurrency and --courses must be at least 1, --rate not negative, and --duration or --launches positive")}
+		if *concurrency < 1 || *courses < 1 || *rate < 0 || *primeLaunches < 0 || (*duration <= 0 && *launches <= 0) {
+			return &exitError{2, errors.New("--concurrency and --courses must be at least 1, --rate and --prime not negative, and --duration or --launches positive")}
 		}
 		if *users < 0 || *perUser < 1 || *perUser > *courses || *educators < 0 || *educators > 1 || *firstShare < 0 || *firstShare > 1 {
 			return &exitError{2, errors.New("--users must not be negative, --courses-per-user between 1 and --courses, --educators and --first between 0 and 1")}
@@ -156,7 +157,7 @@ func runLoad(ctx context.Context, e env, args []string) error {
 	cfg := loadgen.Config{
 		Target: u, Platform: p, Concurrency: *concurrency, Duration: *duration, Launches: *launches,
 		Courses: *courses, RequestTimeout: *timeout, Rate: *rate,
-		Users: *users, CoursesPerUser: *perUser, Educators: *educators, FirstShare: *firstShare, WarmUp: *warmUp,
+		Users: *users, CoursesPerUser: *perUser, Educators: *educators, FirstShare: *firstShare, WarmUp: *warmUp, Prime: *primeLaunches,
 		Drain: func(ctx context.Context) error { return loadgen.WaitForJobs(ctx, pool, *drainTimeout) },
 		OnStart: func() {
 			if *settle > 0 {
