@@ -168,8 +168,9 @@ const memoryLimit = 200 << 20
 // setGC tunes the collector, unless GOGC or GOMEMLIMIT in the environment say
 // otherwise. Huddle's live heap is small (tens of MB) and nearly every request
 // allocates a little, so collecting only when the heap has grown fivefold (GOGC=400,
-// not Go's 100) spends much less CPU on garbage collection, for tens of MB more. The
-// soft limit keeps a larger live heap (thousands of live streams) from growing
+// not Go's 100) spends less CPU on garbage collection (about a tenth of Huddle's CPU a
+// returning launch against GOGC=200, docs/operations.md) for 15 MB more under load.
+// The soft limit keeps a larger live heap (thousands of live streams) from growing
 // fivefold: near it the collector runs more often instead.
 func setGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
