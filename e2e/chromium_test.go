@@ -206,6 +206,9 @@ type targetWatch struct {
 	url    string
 }
 
+// attachWait bounds one attachment to a target; a step tries again until stepTimeout.
+const attachWait = stepTimeout / 6
+
 func (b *browser) watchTarget(ctx context.Context, kind, origin string) *targetWatch {
 	return &targetWatch{b: b, ctx: ctx, kind: kind, origin: origin}
 }
@@ -227,10 +230,22 @@ func (w *targetWatch) current() (context.Context, error) {
 			// Cancelling it only detaches: it must not close the frame or the window.
 			w.tctx, w.detach = chromedp.NewContext(w.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
 			w.id = info.TargetID
-			// The first Run attaches, for as long as the step lasts.
-			if err := chromedp.Do(w.tctx); err != nil {
+			// The first Run attaches, for as long as the step lasts. A frame that
+			// navigates to another site while it is being attached to can end the
+			// target before chromedp has registered the attachment; the attach then
+			// never answers ("executor ... doesn't exist" in the log). Give it a
+			// bounded time, then detach and find the frame's new target on the next try.
+			attached := make(chan error, 1)
+			go func(tctx context.Context) { attached <- chromedp.Do(tctx) }(w.tctx)
+			select {
+			case err := <-attached:
+				if err != nil {
+					w.close()
+					return nil, err
+				}
+			case <-time.After(attachWait):
 				w.close()
-				return nil, err
+				return nil, errors.New("attaching to the target did not finish")
 			}
 		}
 		return w.tctx, nil
