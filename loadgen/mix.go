@@ -116,38 +116,52 @@ func (p *population) warmUp(ctx context.Context, cfg Config) error {
 		}
 	}
 	close(todo)
+	next := func() *browser { return <-todo } // nil once closed and empty
+	err := untimed(ctx, cfg.Concurrency, next, func(b *browser, err error) {
+		if err == nil {
+			b.launched = 1
+		}
+	})
+	if err != nil {
+		return errors.Join(errors.New("loadgen: warm-up launch failed"), err)
+	}
+	return ctx.Err()
+}
+
+// untimed launches, from concurrency connections of its own, each person next hands
+// out into their first course, until next hands out nil, and gives done every person
+// after their launch. A failure stops its connection; the failures are returned.
+func untimed(ctx context.Context, concurrency int, next func() *browser, done func(*browser, error)) error {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
 	)
-	for range cfg.Concurrency {
+	for range concurrency {
 		client := newClient()
 		wg.Go(func() {
 			defer client.CloseIdleConnections()
-			for b := range todo {
-				if ctx.Err() != nil {
+			for ctx.Err() == nil {
+				b := next()
+				if b == nil {
 					return
 				}
 				b.client = client
 				b.link = b.linkTo(b.courses[0])
 				_, err := b.launch(ctx)
 				b.client = nil
+				done(b, err)
 				if err != nil {
 					mu.Lock()
 					first = errors.Join(first, err)
 					mu.Unlock()
 					return
 				}
-				b.launched = 1
 			}
 		})
 	}
 	wg.Wait()
-	if first != nil {
-		return errors.Join(errors.New("loadgen: warm-up launch failed"), first)
-	}
-	return ctx.Err()
+	return first
 }
 
 // rosterPath is where the load generator's platform serves course c's roster; the
@@ -224,35 +238,16 @@ func prime(ctx context.Context, cfg Config) error {
 	for i := range primePeople {
 		people <- newPerson(cfg, primeFirst+i, []int{cfg.Courses + i%primeCourses}, false)
 	}
-	var (
-		claimed atomic.Int64
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		first   error
-	)
-	for range cfg.Concurrency {
-		client := newClient()
-		wg.Go(func() {
-			defer client.CloseIdleConnections()
-			for ctx.Err() == nil && claimed.Add(1) <= int64(cfg.Prime) {
-				b := <-people
-				b.client = client
-				b.link = b.linkTo(b.courses[0])
-				_, err := b.launch(ctx)
-				b.client = nil
-				people <- b
-				if err != nil {
-					mu.Lock()
-					first = errors.Join(first, err)
-					mu.Unlock()
-					return
-				}
-			}
-		})
+	var claimed atomic.Int64
+	next := func() *browser {
+		if claimed.Add(1) > int64(cfg.Prime) {
+			return nil
+		}
+		return <-people
 	}
-	wg.Wait()
-	if first != nil {
-		return errors.Join(errors.New("loadgen: priming launch failed"), first)
+	// Each person goes back, failed or not, so that no connection waits for one.
+	if err := untimed(ctx, cfg.Concurrency, next, func(b *browser, _ error) { people <- b }); err != nil {
+		return errors.Join(errors.New("loadgen: priming launch failed"), err)
 	}
 	return ctx.Err()
 }
