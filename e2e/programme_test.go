@@ -276,10 +276,13 @@ func newTerm(now time.Time) term {
 	// Under way: from an hour ago (or midnight) to an hour from now (or 23:59); a
 	// check-in a little after 23:59 still falls in the default grace.
 	b.WriteString(row(nowSessionTitle, clamp(local.Add(-time.Hour)), clamp(local.Add(time.Hour))))
-	// Starts in 20 minutes, for half an hour, on whichever day that is.
+	// Starts in 20 minutes, for half an hour, on whichever day that is. A row's end is
+	// on its start's day, so one that would end after midnight starts at midnight
+	// instead: still ahead of now, and within the hour's reminder. (Pulling it back to
+	// 23:28 put it behind a clock already past that, and no reminder went out.)
 	soon := local.Add(20 * time.Minute).Truncate(time.Minute)
 	if soon.Hour() == 23 && soon.Minute() > 28 {
-		soon = soon.Add(-(time.Duration(soon.Minute()-28) * time.Minute)) // still ahead of now
+		soon = day.AddDate(0, 0, 1)
 	}
 	b.WriteString(row(soonSessionTitle, soon, soon.Add(30*time.Minute)))
 	tm.soon = soon
@@ -367,4 +370,20 @@ func (s *stack) waitMessage(user, text string) bool {
 		}
 		return false
 	})
+}
+
+// The reminded session starts ahead of the clock and within the hour's reminder at any
+// time of day, and ends on its start's day, as a row of the CSV must; late in the
+// evening it moves to midnight (the journey failed between 23:09 and 23:39 London time).
+func TestTermSoonSessionIsAheadWhateverTheTime(t *testing.T) {
+	t.Parallel()
+	for _, clock := range []string{"09:00", "22:50", "23:08", "23:09", "23:30", "23:39", "23:40", "23:59"} {
+		now, err := time.ParseInLocation("2006-01-02 15:04", "2026-12-04 "+clock, programme.London)
+		require.NoError(t, err)
+		soon := newTerm(now).soon
+		require.True(t, soon.After(now), "at %s the session at %s has started", clock, soon.Format("15:04"))
+		require.LessOrEqual(t, soon.Sub(now), time.Hour, "at %s the session at %s is past the hour's reminder", clock, soon.Format("15:04"))
+		end := soon.Add(30 * time.Minute)
+		require.Equal(t, soon.Day(), end.Add(-time.Minute).Day(), "at %s the session at %s ends on another day", clock, soon.Format("15:04"))
+	}
 }
