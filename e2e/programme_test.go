@@ -374,7 +374,7 @@ func (s *stack) waitMessage(user, text string) bool {
 
 // The reminded session starts ahead of the clock and within the hour's reminder at any
 // time of day, and ends on its start's day, as a row of the CSV must; late in the
-// evening it moves to midnight (the journey failed between 23:09 and 23:39 London time).
+// evening it moves to midnight (the journey failed between 23:28 and 23:39 London time).
 func TestTermSoonSessionIsAheadWhateverTheTime(t *testing.T) {
 	t.Parallel()
 	for _, clock := range []string{"09:00", "22:50", "23:08", "23:09", "23:30", "23:39", "23:40", "23:59"} {
