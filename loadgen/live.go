@@ -380,50 +380,40 @@ const listenerConcurrency = 32
 // signInListeners launches cfg.Streams learners into the board at link, each in a
 // browser of their own, and returns their sessions. Any failure fails the run.
 func signInListeners(ctx context.Context, cfg LiveConfig, link ltitest.Link) ([]string, error) {
-	sessions := make([]string, cfg.Streams)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	person := Config{Target: cfg.Target, Platform: cfg.Platform, RequestTimeout: cfg.RequestTimeout}
 	var (
-		next  atomic.Int64
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
+		next     atomic.Int64
+		mu       sync.Mutex
+		sessions = make([]string, 0, cfg.Streams)
 	)
-	for range min(listenerConcurrency, cfg.Streams) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := newClient()
-			defer client.CloseIdleConnections()
-			for i := int(next.Add(1) - 1); i < cfg.Streams && ctx.Err() == nil; i = int(next.Add(1) - 1) {
-				b := newBrowser(Config{Target: cfg.Target, Platform: cfg.Platform, Courses: 1, RequestTimeout: cfg.RequestTimeout}, i+1)
-				b.client = client
-				n := strconv.Itoa(i + 1)
-				b.member = ltitest.Member{Subject: "load-live-listener-" + n, Name: "Live Load Listener " + n,
-					Roles: []string{ltitest.RoleLearner}}
-				b.link = link
-				_, err := b.launch(ctx)
-				if err == nil && b.cookies["huddle_session"] == "" {
-					err = errors.New("the launch set no huddle_session cookie")
-				}
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("loadgen: sign in listener %d: %w", i+1, err)
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-				sessions[i] = b.cookies["huddle_session"]
-			}
-		}()
+	listener := func() *browser {
+		i := int(next.Add(1))
+		if i > cfg.Streams {
+			return nil
+		}
+		b := newPerson(person, i, []int{0}, false)
+		n := strconv.Itoa(i)
+		b.member = ltitest.Member{Subject: "load-live-listener-" + n, Name: "Live Load Listener " + n,
+			Roles: []string{ltitest.RoleLearner}}
+		b.link = link
+		return b
 	}
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = ctx.Err()
+	err := untimed(ctx, min(listenerConcurrency, cfg.Streams), listener, func(b *browser, err error) error {
+		if err == nil && b.cookies["huddle_session"] == "" {
+			err = errors.New("the launch set no huddle_session cookie")
+		}
+		if err != nil {
+			return fmt.Errorf("loadgen: sign in listener %s: %w", b.member.Subject, err)
+		}
+		mu.Lock()
+		sessions = append(sessions, b.cookies["huddle_session"])
+		mu.Unlock()
+		return nil
+	})
+	if err == nil {
+		err = ctx.Err()
 	}
-	return sessions, first
+	return sessions, err
 }
 
 // openStreams opens a stream for each of sessions, cfg.Opening at a time, each counted

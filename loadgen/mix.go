@@ -116,11 +116,18 @@ func (p *population) warmUp(ctx context.Context, cfg Config) error {
 		}
 	}
 	close(todo)
-	next := func() *browser { return <-todo } // nil once closed and empty
-	err := untimed(ctx, cfg.Concurrency, next, func(b *browser, err error) {
+	next := func() *browser {
+		b := <-todo // nil once closed and empty
+		if b != nil {
+			b.link = b.linkTo(b.courses[0])
+		}
+		return b
+	}
+	err := untimed(ctx, cfg.Concurrency, next, func(b *browser, err error) error {
 		if err == nil {
 			b.launched = 1
 		}
+		return err
 	})
 	if err != nil {
 		return errors.Join(errors.New("loadgen: warm-up launch failed"), err)
@@ -129,9 +136,12 @@ func (p *population) warmUp(ctx context.Context, cfg Config) error {
 }
 
 // untimed launches, from concurrency connections of its own, each person next hands
-// out into their first course, until next hands out nil, and gives done every person
-// after their launch. A failure stops its connection; the failures are returned.
-func untimed(ctx context.Context, concurrency int, next func() *browser, done func(*browser, error)) error {
+// out (their link set) until next hands out nil, and gives done every person after
+// their launch with its error; done says whether that is a failure. The first failure
+// stops every connection and is returned.
+func untimed(ctx context.Context, concurrency int, next func() *browser, done func(*browser, error) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -147,14 +157,15 @@ func untimed(ctx context.Context, concurrency int, next func() *browser, done fu
 					return
 				}
 				b.client = client
-				b.link = b.linkTo(b.courses[0])
 				_, err := b.launch(ctx)
 				b.client = nil
-				done(b, err)
-				if err != nil {
+				if err := done(b, err); err != nil {
 					mu.Lock()
-					first = errors.Join(first, err)
+					if first == nil {
+						first = err
+					}
 					mu.Unlock()
+					cancel()
 					return
 				}
 			}
@@ -243,10 +254,12 @@ func prime(ctx context.Context, cfg Config) error {
 		if claimed.Add(1) > int64(cfg.Prime) {
 			return nil
 		}
-		return <-people
+		b := <-people
+		b.link = b.linkTo(b.courses[0])
+		return b
 	}
 	// Each person goes back, failed or not, so that no connection waits for one.
-	if err := untimed(ctx, cfg.Concurrency, next, func(b *browser, _ error) { people <- b }); err != nil {
+	if err := untimed(ctx, cfg.Concurrency, next, func(b *browser, err error) error { people <- b; return err }); err != nil {
 		return errors.Join(errors.New("loadgen: priming launch failed"), err)
 	}
 	return ctx.Err()
