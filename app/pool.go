@@ -21,14 +21,16 @@ import (
 var ErrDatabaseURL = errors.New("is not a valid PostgreSQL connection URL")
 
 // The connection budget of one instance. PostgreSQL allows 100 connections by default
-// and keeps 3 of them for superusers; four instances of 15 + 5 take 80, which leaves
-// 17 for psql, backups, monitoring and a fifth instance started during a rolling
-// deploy before an old one stops (docs/operations.md).
+// and keeps 3 of them for superusers; four instances of 8 + 5 take 52, which leaves
+// 45 for psql, backups, monitoring and the instances a rolling deploy starts before
+// the old ones stop (docs/operations.md).
 const (
 	// DefaultMaxConns is the web pool (HUDDLE_DB_MAX_CONNS): requests, and the job
-	// workers' own queries. Launches spend most of their time waiting on PostgreSQL,
-	// but 15 connections already keep 2 cores busy; more only queue inside PostgreSQL.
-	DefaultMaxConns = 15
+	// workers' own queries. 8 connections keep 2 cores as busy as 15 did (the launch
+	// mixes at concurrency 32 ran as fast on either), and every connection PostgreSQL
+	// opens starts cold: a burst that opened 15 at once paid for 15 backends' first
+	// plans and catalog reads in its first second (docs/operations.md, Capacity).
+	DefaultMaxConns = 8
 	// DefaultBackgroundConns is the direct budget (HUDDLE_DB_BACKGROUND_CONNS): the
 	// live hub's one LISTEN connection, the rest River's pool (its own LISTEN, job
 	// fetches and completions, leader election) and grade sync's line item locks.
@@ -101,6 +103,9 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 	}
 	web, err := openPool(ctx, cfg.URL, cfg.MaxConns, func(pc *pgxpool.Config) {
 		pc.ConnConfig.Tracer = &pgwait.Tracer{Wait: cfg.AcquireWait}
+		if !cfg.Pooled {
+			planOnce(pc)
+		}
 		if cfg.Pooled && !cfg.PreparedStatements {
 			// Unnamed statements only: pgx describes a statement once per connection
 			// and keeps the description, then sends each execution as one unnamed
@@ -124,6 +129,33 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 		return nil, err
 	}
 	return &Pools{Web: web, Direct: direct}, nil
+}
+
+// planOnce has PostgreSQL plan each of a web connection's prepared statements once,
+// for any parameters (plan_cache_mode force_generic_plan), unless the URL sets
+// plan_cache_mode itself. By default PostgreSQL plans a statement's first five
+// executions on each connection for their parameters before it settles on one plan,
+// and a launch's statements take 0.3 to 1 ms each to plan: a rush on new connections
+// spent its first second planning (pg_stat_statements: each launch statement planned
+// 90 times over 15 connections). Every statement Huddle sends reaches its rows
+// through an index whatever the parameters (a partial index a query relies on is
+// named by the query's own conditions: reflection.ErasePerson); the benchmarks ran
+// as fast or faster (docs/operations.md, Capacity).
+//
+// It is set once the connection is open, not as a startup parameter, which PgBouncer
+// refuses. A transaction-mode PgBouncer is not sent it at all: its statements are
+// unnamed, planned for their parameters each time.
+func planOnce(pc *pgxpool.Config) {
+	rp := pc.ConnConfig.RuntimeParams
+	if _, set := rp["plan_cache_mode"]; set || strings.Contains(rp["options"], "plan_cache_mode") {
+		return
+	}
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if _, err := c.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+			return fmt.Errorf("app: set plan_cache_mode: %w", err)
+		}
+		return nil
+	}
 }
 
 // OpenPool connects to PostgreSQL at url with the default web pool size and checks

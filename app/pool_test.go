@@ -20,7 +20,7 @@ import (
 
 // The pools are sized from the budget: the web pool to MaxConns, the direct pool to
 // the background budget less the live hub's own connection; the defaults are the
-// documented 15 + 5 (four instances in PostgreSQL's default 100).
+// documented 8 + 5 (four instances in PostgreSQL's default 100).
 func TestOpenPoolsSizesFromConfig(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.Migrated(t)
@@ -29,7 +29,7 @@ func TestOpenPoolsSizesFromConfig(t *testing.T) {
 		cfg                 app.PoolConfig
 		wantWeb, wantDirect int32
 	}{
-		{"defaults", app.PoolConfig{}, 15, 4},
+		{"defaults", app.PoolConfig{}, 8, 4},
 		{"configured", app.PoolConfig{MaxConns: 7, BackgroundConns: 4}, 7, 3},
 		{"smallest background", app.PoolConfig{MaxConns: 2, BackgroundConns: 3}, 2, 2},
 	} {
@@ -50,6 +50,69 @@ func TestOpenPoolsSizesFromConfig(t *testing.T) {
 
 	_, err := app.OpenPools(t.Context(), app.PoolConfig{URL: dbURL, BackgroundConns: 2})
 	require.ErrorContains(t, err, "at least 3")
+}
+
+// A web connection plans each prepared statement once, for any parameters, so a burst
+// on new connections does not spend its first second planning each statement five
+// times a connection; the direct pool (River, LISTEN) keeps PostgreSQL's default. A
+// plan_cache_mode in the URL wins, and through PgBouncer none is sent: PgBouncer
+// refuses startup parameters it does not know.
+func TestWebConnectionsPlanEachStatementOnce(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.Migrated(t)
+	// plans runs one prepared statement three times, with three parameters, on a
+	// connection of pool, and returns how often PostgreSQL planned it generically
+	// and for the parameters.
+	plans := func(t *testing.T, pool *pgxpool.Pool) (mode string, generic, custom int) {
+		t.Helper()
+		c, err := pool.Acquire(t.Context())
+		require.NoError(t, err)
+		defer c.Release()
+		require.NoError(t, c.QueryRow(t.Context(), "SHOW plan_cache_mode").Scan(&mode))
+		const q = "SELECT count(*) FROM users WHERE platform_id = $1 AND subject = $2"
+		for i := range 3 {
+			var n int
+			require.NoError(t, c.QueryRow(t.Context(), q, int64(i), "someone").Scan(&n))
+		}
+		err = c.QueryRow(t.Context(), `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+FROM pg_prepared_statements WHERE statement = $1`, q).Scan(&generic, &custom)
+		require.NoError(t, err)
+		return mode, generic, custom
+	}
+	for _, tc := range []struct {
+		name            string
+		cfg             app.PoolConfig
+		wantWeb         string
+		generic, custom int
+	}{
+		{"direct", app.PoolConfig{URL: dbURL}, "force_generic_plan", 3, 0},
+		{"the URL's choice", app.PoolConfig{URL: withParam(t, dbURL, "plan_cache_mode", "auto")}, "auto", 0, 3},
+		{"through pgbouncer", app.PoolConfig{URL: dbURL, DirectURL: dbURL, Pooled: true}, "auto", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pools, err := app.OpenPools(t.Context(), tc.cfg)
+			require.NoError(t, err)
+			defer pools.Close()
+			mode, generic, custom := plans(t, pools.Web)
+			require.Equal(t, tc.wantWeb, mode)
+			require.Equal(t, tc.generic, generic, "generic plans")
+			require.Equal(t, tc.custom, custom, "plans for the parameters")
+			mode, _, custom = plans(t, pools.Direct)
+			require.Equal(t, "auto", mode, "the direct pool keeps PostgreSQL's default")
+			require.Equal(t, 3, custom)
+		})
+	}
+}
+
+// withParam is rawURL with the query parameter name set to value.
+func withParam(t *testing.T, rawURL, name, value string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set(name, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // A request that finds every web connection taken waits the bounded time and is then

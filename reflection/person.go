@@ -92,7 +92,7 @@ SELECT sh.reflection_id, co.title, sh.shared_at
 FROM reflection_shares sh
 JOIN reflections r ON r.id = sh.reflection_id
 JOIN courses co ON co.id = r.course_id
-WHERE sh.shared_with = $1
+WHERE sh.shared_with = $1 AND sh.shared_with <> 0 -- the partial index's condition, for a plan made without $1
 ORDER BY sh.shared_at, sh.reflection_id`
 
 const selectPersonalSupervisors = `
@@ -194,7 +194,8 @@ DELETE FROM reflection_versions v USING reflections r WHERE v.reflection_id = r.
 UPDATE reflection_signoffs SET supervisor_id = NULL, supervisor = '` + formerMember + `' WHERE supervisor_id = $1`, &e.SignOffs},
 		// shared_with has no foreign key (0 is the course's educators), so nothing
 		// would remove these with the person.
-		{"shares with them", `DELETE FROM reflection_shares WHERE shared_with = $1`, &e.SharesWithThem},
+		// The repeated condition is the partial index's, for a plan made without $1.
+		{"shares with them", `DELETE FROM reflection_shares WHERE shared_with = $1 AND shared_with <> 0`, &e.SharesWithThem},
 		{"supervisors", `DELETE FROM supervisors WHERE learner_id = $1 OR supervisor_id = $1`, &e.Supervisions},
 	} {
 		tag, err := tx.Exec(ctx, st.sql, userID)

@@ -88,10 +88,10 @@ var settings = []setting{
 	{"HUDDLE_DATABASE_URL", "", "PostgreSQL connection URL (PostgreSQL 15 or newer)", needServe | needDB},
 	{"HUDDLE_DATABASE_DIRECT_URL", "", "PostgreSQL itself when HUDDLE_DATABASE_URL is a PgBouncer in transaction mode (required then): migrations, LISTEN, the job queue", 0},
 	{"HUDDLE_DB_PGBOUNCER", "auto", "whether HUDDLE_DATABASE_URL is a PgBouncer in transaction mode: on (no server-side prepared statements), prepared (PgBouncer 1.21+ with max_prepared_statements), off, or auto (on when HUDDLE_DATABASE_DIRECT_URL is set)", 0},
-	// Four instances of 15 + 5 connections take 80 of PostgreSQL's default
-	// max_connections of 100, less its 3 reserved for superusers: 17 are left for
-	// psql, backups, monitoring and an extra instance during a rolling deploy.
-	{"HUDDLE_DB_MAX_CONNS", "15", "web pool size per instance: requests and job queries (four instances of 15+5 fit PostgreSQL's default max_connections 100 with 17 to spare)", 0},
+	// Four instances of 8 + 5 connections take 52 of PostgreSQL's default
+	// max_connections of 100, less its 3 reserved for superusers: 45 are left for
+	// psql, backups, monitoring and the extra instances of a rolling deploy.
+	{"HUDDLE_DB_MAX_CONNS", strconv.Itoa(app.DefaultMaxConns), "web pool size per instance: requests and job queries (four instances of 8+5 fit PostgreSQL's default max_connections 100 with 45 to spare)", 0},
 	{"HUDDLE_DB_BACKGROUND_CONNS", "5", "direct connections per instance: 1 for live updates' LISTEN, the rest for the job queue and grade sync's locks (at least 3)", 0},
 	{"HUDDLE_DB_ACQUIRE_WAIT", "3s", "how long a request waits for a free database connection before the answer is 503 with Retry-After", 0},
 	{"HUDDLE_SECRET_KEY", "", "base64 of at least 32 random bytes; encrypts private keys and tokens at rest", needServe | needDB},

@@ -20,15 +20,15 @@ func TestLoadConfigConnectionBudget(t *testing.T) {
 		set  map[string]string
 		want app.PoolConfig
 	}{
-		{name: "defaults", want: app.PoolConfig{MaxConns: 15, BackgroundConns: 5, AcquireWait: 3 * time.Second}},
-		{name: "budget set", set: map[string]string{"HUDDLE_DB_MAX_CONNS": "8", "HUDDLE_DB_BACKGROUND_CONNS": "3", "HUDDLE_DB_ACQUIRE_WAIT": "750ms"},
-			want: app.PoolConfig{MaxConns: 8, BackgroundConns: 3, AcquireWait: 750 * time.Millisecond}},
+		{name: "defaults", want: app.PoolConfig{MaxConns: 8, BackgroundConns: 5, AcquireWait: 3 * time.Second}},
+		{name: "budget set", set: map[string]string{"HUDDLE_DB_MAX_CONNS": "12", "HUDDLE_DB_BACKGROUND_CONNS": "3", "HUDDLE_DB_ACQUIRE_WAIT": "750ms"},
+			want: app.PoolConfig{MaxConns: 12, BackgroundConns: 3, AcquireWait: 750 * time.Millisecond}},
 		{name: "direct url means pgbouncer", set: map[string]string{"HUDDLE_DATABASE_DIRECT_URL": direct},
-			want: app.PoolConfig{DirectURL: direct, MaxConns: 15, BackgroundConns: 5, AcquireWait: 3 * time.Second, Pooled: true}},
+			want: app.PoolConfig{DirectURL: direct, MaxConns: 8, BackgroundConns: 5, AcquireWait: 3 * time.Second, Pooled: true}},
 		{name: "direct url without pgbouncer", set: map[string]string{"HUDDLE_DATABASE_DIRECT_URL": direct, "HUDDLE_DB_PGBOUNCER": "off"},
-			want: app.PoolConfig{DirectURL: direct, MaxConns: 15, BackgroundConns: 5, AcquireWait: 3 * time.Second}},
+			want: app.PoolConfig{DirectURL: direct, MaxConns: 8, BackgroundConns: 5, AcquireWait: 3 * time.Second}},
 		{name: "pgbouncer with prepared statements", set: map[string]string{"HUDDLE_DATABASE_DIRECT_URL": direct, "HUDDLE_DB_PGBOUNCER": "prepared"},
-			want: app.PoolConfig{DirectURL: direct, MaxConns: 15, BackgroundConns: 5, AcquireWait: 3 * time.Second, Pooled: true, PreparedStatements: true}},
+			want: app.PoolConfig{DirectURL: direct, MaxConns: 8, BackgroundConns: 5, AcquireWait: 3 * time.Second, Pooled: true, PreparedStatements: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
