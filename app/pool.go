@@ -137,10 +137,12 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 // executions on each connection for their parameters before it settles on one plan,
 // and a launch's statements take 0.3 to 1 ms each to plan: a rush on new connections
 // spent its first second planning (pg_stat_statements: each launch statement planned
-// 90 times over 15 connections). Every statement Huddle sends reaches its rows
-// through an index whatever the parameters (a partial index a query relies on is
-// named by the query's own conditions: reflection.ErasePerson); the benchmarks ran
-// as fast or faster (docs/operations.md, Capacity).
+// 90 times over 15 connections). What a plan made without the parameters can lose
+// is what depends on their values: a partial index whose condition only the value
+// meets (the queries on reflection_shares repeat its condition) and optional
+// filters ($n = '' OR ...), which Huddle's queries apply within one board, one
+// person's feed or one platform's rows. The benchmarks ran as fast or faster, the
+// post's insert faster (docs/operations.md, Capacity).
 //
 // It is set once the connection is open, not as a startup parameter, which PgBouncer
 // refuses. A transaction-mode PgBouncer is not sent it at all: its statements are
