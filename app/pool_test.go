@@ -55,8 +55,9 @@ func TestOpenPoolsSizesFromConfig(t *testing.T) {
 // A web connection plans each prepared statement once, for any parameters, so a burst
 // on new connections does not spend its first second planning each statement five
 // times a connection; the direct pool (River, LISTEN) keeps PostgreSQL's default. A
-// plan_cache_mode in the URL wins, and through PgBouncer none is sent: PgBouncer
-// refuses startup parameters it does not know.
+// plan_cache_mode in the URL wins, and through a transaction-mode PgBouncer nothing is
+// set: a SET there would stay on whichever server connection took it, and every
+// statement is unnamed, planned for its parameters anyway.
 func TestWebConnectionsPlanEachStatementOnce(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.Migrated(t)
