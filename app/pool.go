@@ -139,8 +139,8 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 // spent its first second planning (pg_stat_statements: each launch statement planned
 // 90 times over 15 connections). What a plan made without the parameters can lose
 // is what depends on their values: a partial index whose condition only the value
-// meets (the queries on reflection_shares repeat its condition) and optional
-// filters ($n = '' OR ...), which Huddle's queries apply within one board, one
+// meets (the queries on reflection_shares repeat its condition) and optional filters
+// (an empty parameter meaning any), which Huddle's queries apply within one board, one
 // person's feed or one platform's rows. The benchmarks ran as fast or faster, the
 // post's insert faster (docs/operations.md, Capacity).
 //
