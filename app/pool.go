@@ -135,7 +135,7 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 // for any parameters (plan_cache_mode force_generic_plan), unless the URL sets
 // plan_cache_mode itself. By default PostgreSQL plans a statement's first five
 // executions on each connection for their parameters before it settles on one plan,
-// and a launch's statements take 0.3 to 1 ms each to plan: a rush on new connections
+// and a launch's statements take up to 1 ms each to plan: a rush on new connections
 // spent its first second planning (pg_stat_statements: each launch statement planned
 // 90 times over 15 connections). What a plan made without the parameters can lose
 // is what depends on their values: a partial index whose condition only the value
