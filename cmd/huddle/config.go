@@ -92,7 +92,7 @@ var settings = []setting{
 	// max_connections of 100, less its 3 reserved for superusers: 45 are left for
 	// psql, backups, monitoring and the extra instances of a rolling deploy.
 	{"HUDDLE_DB_MAX_CONNS", strconv.Itoa(app.DefaultMaxConns), "web pool size per instance: requests and job queries (four instances of 8+5 fit PostgreSQL's default max_connections 100 with 45 to spare)", 0},
-	{"HUDDLE_DB_BACKGROUND_CONNS", "5", "direct connections per instance: 1 for live updates' LISTEN, the rest for the job queue and grade sync's locks (at least 3)", 0},
+	{"HUDDLE_DB_BACKGROUND_CONNS", strconv.Itoa(app.DefaultBackgroundConns), "direct connections per instance: 1 for live updates' LISTEN, the rest for the job queue and grade sync's locks (at least 3)", 0},
 	{"HUDDLE_DB_ACQUIRE_WAIT", "3s", "how long a request waits for a free database connection before the answer is 503 with Retry-After", 0},
 	{"HUDDLE_SECRET_KEY", "", "base64 of at least 32 random bytes; encrypts private keys and tokens at rest", needServe | needDB},
 	{"HUDDLE_LOG_FORMAT", "json", "log format: json or text", 0},
