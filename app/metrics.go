@@ -3,8 +3,6 @@ package app
 import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/huddle-lti/huddle/internal/pgwait"
 )
 
 // poolCollector exports pgxpool statistics at scrape time, with names starting
@@ -12,7 +10,7 @@ import (
 // one. A pool with a pgwait.Tracer also exports the requests that gave up waiting.
 type poolCollector struct {
 	pool                                       *pgxpool.Pool
-	tracer                                     *pgwait.Tracer
+	tracer                                     interface{ Timeouts() int64 }
 	total, idle, acquired, max, acquires, wait *prometheus.Desc
 	timeouts                                   *prometheus.Desc
 }
@@ -21,7 +19,7 @@ func newPoolCollector(p *pgxpool.Pool, prefix string) *poolCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc(prefix+name, help, nil, nil)
 	}
-	tracer, _ := p.Config().ConnConfig.Tracer.(*pgwait.Tracer)
+	tracer, _ := p.Config().ConnConfig.Tracer.(interface{ Timeouts() int64 })
 	return &poolCollector{
 		pool:     p,
 		tracer:   tracer,

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,12 +69,22 @@ type PoolConfig struct {
 	// max_prepared_statements set, which tracks them itself.
 	Pooled             bool
 	PreparedStatements bool
+	// Warm are the statements each web connection prepares and plans as it opens
+	// (HotStatements; keepWarm), when it reaches PostgreSQL directly.
+	Warm []string
+	// Log receives what the warm-up could not do; slog.Default() when nil.
+	Log *slog.Logger
+	// Migrate applies pending migrations on the direct pool before the web pool
+	// opens, so that its connections warm against the schema they will serve.
+	Migrate bool
 }
 
 // Pools are an instance's two budgets: Web (through a pooler or not) and Direct.
 type Pools struct {
 	Web    *pgxpool.Pool
 	Direct *pgxpool.Pool
+	// Migrated is how many migrations OpenPools applied (PoolConfig.Migrate).
+	Migrated int
 }
 
 // Close closes both pools.
@@ -85,9 +97,9 @@ func (p *Pools) Close() {
 	}
 }
 
-// OpenPools opens the web and direct pools of cfg and checks that both answer. The
-// direct pool is sized BackgroundConns less the hub's connection, which the hub opens
-// itself.
+// OpenPools opens the direct and web pools of cfg and checks that both answer; with
+// cfg.Migrate it migrates in between. The direct pool is sized BackgroundConns less
+// the hub's connection, which the hub opens itself.
 func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
@@ -101,10 +113,31 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 	if cfg.AcquireWait <= 0 {
 		cfg.AcquireWait = DefaultAcquireWait
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	directURL := cfg.DirectURL
+	if directURL == "" {
+		directURL = cfg.URL
+	}
+	direct, err := openPool(ctx, directURL, cfg.BackgroundConns-1, nil)
+	if err != nil {
+		return nil, err
+	}
+	migrated := 0
+	if cfg.Migrate {
+		if migrated, err = Migrate(ctx, direct); err != nil {
+			direct.Close()
+			return nil, err
+		}
+	}
 	web, err := openPool(ctx, cfg.URL, cfg.MaxConns, func(pc *pgxpool.Config) {
-		pc.ConnConfig.Tracer = &pgwait.Tracer{Wait: cfg.AcquireWait}
+		pc.ConnConfig.Tracer = webTracer{&pgwait.Tracer{Wait: cfg.AcquireWait}}
 		if !cfg.Pooled {
-			planOnce(pc)
+			// Through a transaction-mode PgBouncer nothing is set or prepared: a SET
+			// would stay on whichever server connection took it, and every statement
+			// is unnamed, planned for its parameters each time.
+			keepWarm(pc, cfg.URL, cfg.Warm, cfg.Log)
 		}
 		if cfg.Pooled && !cfg.PreparedStatements {
 			// Unnamed statements only: pgx describes a statement once per connection
@@ -117,47 +150,10 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 		}
 	})
 	if err != nil {
+		direct.Close()
 		return nil, err
 	}
-	directURL := cfg.DirectURL
-	if directURL == "" {
-		directURL = cfg.URL
-	}
-	direct, err := openPool(ctx, directURL, cfg.BackgroundConns-1, nil)
-	if err != nil {
-		web.Close()
-		return nil, err
-	}
-	return &Pools{Web: web, Direct: direct}, nil
-}
-
-// planOnce has PostgreSQL plan each of a web connection's prepared statements once,
-// for any parameters (plan_cache_mode force_generic_plan), unless the URL sets
-// plan_cache_mode itself. By default PostgreSQL plans a statement's first five
-// executions on each connection for their parameters before it settles on one plan,
-// and a launch's statements take up to 1 ms each to plan: a rush on new connections
-// spent its first second planning (pg_stat_statements: each launch statement planned
-// 90 times over 15 connections). What a plan made without the parameters can lose
-// is what depends on their values: a partial index whose condition only the value
-// meets (the queries on reflection_shares repeat its condition) and optional filters
-// (an empty parameter meaning any), which Huddle's queries apply within one board, one
-// person's feed or one platform's rows. The benchmarks ran as fast or faster, the
-// post's insert faster (docs/operations.md, Capacity).
-//
-// It is set once the connection is open, not as a startup parameter, which PgBouncer
-// refuses. A transaction-mode PgBouncer is not sent it at all: its statements are
-// unnamed, planned for their parameters each time.
-func planOnce(pc *pgxpool.Config) {
-	rp := pc.ConnConfig.RuntimeParams
-	if _, set := rp["plan_cache_mode"]; set || strings.Contains(rp["options"], "plan_cache_mode") {
-		return
-	}
-	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
-			return fmt.Errorf("app: set plan_cache_mode: %w", err)
-		}
-		return nil
-	}
+	return &Pools{Web: web, Direct: direct, Migrated: migrated}, nil
 }
 
 // OpenPool connects to PostgreSQL at url with the default web pool size and checks
@@ -182,11 +178,40 @@ func openPool(ctx context.Context, url string, size int32, adjust func(*pgxpool.
 	if err != nil {
 		return nil, fmt.Errorf("app: open database: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	if err := fill(ctx, pool, max(pc.MinConns, 1)); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("app: connect to database at %s:%d: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, err)
 	}
 	return pool, nil
+}
+
+// fill opens n of pool's connections, all at once, and checks that they answer: pgx
+// opens MinConns in the background, and an instance that says it is ready must not
+// still be warming them (keepWarm).
+func fill(ctx context.Context, pool *pgxpool.Pool, n int32) error {
+	conns := make([]*pgxpool.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() {
+			conns[i], errs[i] = pool.Acquire(ctx)
+			if errs[i] == nil {
+				errs[i] = conns[i].Ping(ctx)
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c != nil {
+			c.Release()
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err // one is enough: they fail alike
+		}
+	}
+	return nil
 }
 
 // Migrate applies every pending migration (under goose's lock, so several instances

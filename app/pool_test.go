@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +41,7 @@ func TestOpenPoolsSizesFromConfig(t *testing.T) {
 			require.NoError(t, err)
 			defer pools.Close()
 			require.Equal(t, tc.wantWeb, pools.Web.Config().MaxConns)
+			require.Equal(t, tc.wantWeb, pools.Web.Stat().TotalConns(), "the web pool opens all its connections before it is used")
 			require.Equal(t, tc.wantDirect, pools.Direct.Config().MaxConns)
 			require.NotSame(t, pools.Web, pools.Direct, "River and LISTEN never take the web budget's connections")
 		})
@@ -103,6 +106,98 @@ FROM pg_prepared_statements WHERE statement = $1`, q).Scan(&generic, &custom)
 			require.Equal(t, 3, custom)
 		})
 	}
+}
+
+// Each web connection opens warm: it has prepared app.HotStatements and made their
+// generic plans before any request runs one, so a rush on a new instance does not
+// wait on planning. A statement that cannot be prepared is logged, without failing
+// the connection; the others are warmed all the same. A transaction-mode PgBouncer's
+// connections prepare nothing.
+func TestWebConnectionsOpenWarm(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.Migrated(t)
+	const broken = "SELECT no_such_column FROM users WHERE id = $1"
+	var log bytes.Buffer
+	pools, err := app.OpenPools(t.Context(), app.PoolConfig{URL: dbURL, MaxConns: 3,
+		Warm: append(app.HotStatements(), broken), Log: slog.New(slog.NewTextHandler(&log, nil))})
+	require.NoError(t, err)
+	defer pools.Close()
+	require.Equal(t, int32(3), pools.Web.Stat().TotalConns())
+
+	conns := pools.Web.AcquireAllIdle(t.Context())
+	defer func() { // before the pool closes, which waits for them
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	require.Len(t, conns, 3, "every connection was opened, and is idle")
+	for _, c := range conns {
+		rows, err := c.Query(t.Context(), `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements`)
+		require.NoError(t, err)
+		type prepared struct {
+			Statement       string
+			Generic, Custom int64
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[prepared])
+		require.NoError(t, err)
+		plans := map[string]prepared{}
+		for _, p := range got {
+			plans[p.Statement] = p
+		}
+		for _, q := range app.HotStatements() {
+			p, ok := plans[q]
+			require.True(t, ok, "not prepared: %s", q)
+			require.Equal(t, int64(1), p.Generic, "planned once, for any parameters: %s", q)
+			require.Zero(t, p.Custom, q)
+		}
+		require.NotContains(t, plans, broken)
+	}
+	require.Contains(t, log.String(), "a hot statement was not warmed")
+	require.Contains(t, log.String(), "no_such_column")
+	require.Equal(t, 3, strings.Count(log.String(), "not warmed"), "one line a connection, for the broken statement only")
+
+	pooled, err := app.OpenPools(t.Context(), app.PoolConfig{URL: dbURL, DirectURL: dbURL, Pooled: true, Warm: app.HotStatements()})
+	require.NoError(t, err)
+	defer pooled.Close()
+	var n int
+	require.NoError(t, pooled.Web.QueryRow(t.Context(), `SELECT count(*) FROM pg_prepared_statements`).Scan(&n))
+	require.Zero(t, n, "nothing prepared for PgBouncer to strand")
+}
+
+// A statement prepared as a connection opened fails on it once a migration changes
+// its result columns ("cached plan must not change result type"), and would go on
+// failing there: pgx recovers only the statements of its own cache. The connection
+// is then retired, and the pool's next one runs the statement.
+func TestStaleWarmStatementRetiresItsConnection(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.Migrated(t)
+	admin := dbtest.Pool(t, dbURL)
+	_, err := admin.Exec(t.Context(), `CREATE TABLE warm_probe (id bigint PRIMARY KEY); INSERT INTO warm_probe VALUES (1)`)
+	require.NoError(t, err)
+	const q = "SELECT * FROM warm_probe WHERE id = $1"
+	pools, err := app.OpenPools(t.Context(), app.PoolConfig{URL: dbURL, MaxConns: 1, Warm: []string{q}})
+	require.NoError(t, err)
+	defer pools.Close()
+	cols := func() (int, error) {
+		rows, err := pools.Web.Query(t.Context(), q, 1)
+		if err != nil {
+			return 0, err
+		}
+		defer rows.Close()
+		rows.Next()
+		return len(rows.FieldDescriptions()), rows.Err()
+	}
+	n, err := cols()
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	_, err = admin.Exec(t.Context(), `ALTER TABLE warm_probe ADD COLUMN note text`)
+	require.NoError(t, err)
+	_, err = cols()
+	require.ErrorContains(t, err, "cached plan must not change result type")
+	n, err = cols()
+	require.NoError(t, err, "the stale connection was retired")
+	require.Equal(t, 2, n)
 }
 
 // withParam is rawURL with the query parameter name set to value.

@@ -383,6 +383,12 @@ var (
 	recordLaunchSQL    = positional(recordLaunch)
 )
 
+// HotStatements are the SQL of recording a launch and of reading the activity it lands
+// on, for each web connection to prepare and plan as it opens (app.PoolConfig.Warm).
+func HotStatements() []string {
+	return []string{unchangedLaunchSQL.sql, recordLaunchSQL.sql, selectActivity}
+}
+
 // positionalStatement is a statement with $n parameters and the name of each.
 type positionalStatement struct {
 	sql   string

@@ -42,6 +42,14 @@ type LoginInitiation struct {
 	relayHash []byte
 }
 
+// saveInitiationSQL inserts an initiation only while its platform exists, read
+// without a lock: a foreign key would lock the platform's row, a WAL record that costs
+// this unlogged table's insert a WAL flush (migration 00043).
+const saveInitiationSQL = `
+INSERT INTO lti_login_initiations
+    (id_hash, platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, created_at, expires_at)
+SELECT $1, p.id, $3, $4, $5, $6, $7, $8, $9 FROM platforms p WHERE p.id = $2`
+
 // SaveInitiation keeps a login initiation and returns the id a browser uses to resume
 // it. Moodle's lti_message_hint is single use, so Huddle must not send the browser to
 // the platform before it knows its cookies will stick; the id lets it try again in a
@@ -55,14 +63,7 @@ func (s *Store) SaveInitiation(ctx context.Context, in LoginInitiation) (string,
 	// the state's platform too.
 	id := namedFor(in.Platform.ID, secret)
 	now := s.now()
-	// Inserted only while the platform exists, read without a lock: a foreign key
-	// would lock the platform's row, a WAL record that costs this unlogged table's
-	// insert a WAL flush (migration 00043).
-	const q = `
-INSERT INTO lti_login_initiations
-    (id_hash, platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, created_at, expires_at)
-SELECT $1, p.id, $3, $4, $5, $6, $7, $8, $9 FROM platforms p WHERE p.id = $2`
-	tag, err := s.db.Exec(ctx, q, token.Hash(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
+	tag, err := s.db.Exec(ctx, saveInitiationSQL, token.Hash(id), in.Platform.ID, in.LoginHint, in.LTIMessageHint,
 		in.TargetLinkURI, in.DeploymentID, in.StorageTarget, now, now.Add(InitiationLifetime))
 	if err != nil {
 		return "", fmt.Errorf("lti: save initiation: %w", err)
@@ -133,6 +134,12 @@ type AuthRequest struct {
 	State string
 }
 
+// startAuthSQL stores a login's state, as saveInitiationSQL only while the platform
+// exists, without locking its row.
+const startAuthSQL = `
+INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
+SELECT $1, $2, p.id, $4, $5, $6, $7, $8 FROM platforms p WHERE p.id = $3`
+
 // StartAuth creates a single-use state and nonce bound to the browser that holds
 // browserSecret, and returns the platform authentication request URL (Security
 // Framework 5.1.1.2, with Moodle's requirements: response_mode form_post, prompt none,
@@ -148,11 +155,7 @@ func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, 
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
 	now := s.now()
-	// As SaveInitiation: only while the platform exists, without locking its row.
-	const q = `
-INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
-SELECT $1, $2, p.id, $4, $5, $6, $7, $8 FROM platforms p WHERE p.id = $3`
-	tag, err := s.db.Exec(ctx, q, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget,
+	tag, err := s.db.Exec(ctx, startAuthSQL, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget,
 		in.relayHash, now, now.Add(StateLifetime))
 	if err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
@@ -215,6 +218,21 @@ func authURL(in LoginInitiation, redirectURI, state, nonce string) string {
 	return b.String()
 }
 
+// resumeAuthSQL uses up an initiation and stores a state for its platform, in one
+// statement.
+const resumeAuthSQL = `
+WITH i AS (
+    DELETE FROM lti_login_initiations
+    WHERE id_hash = $1 AND expires_at > $2
+    RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, relay_hash
+), s AS (
+    INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
+    SELECT $3, $4, p.id, $5, i.storage_target, i.relay_hash, $2, $6 FROM i JOIN platforms p ON p.id = i.platform_id
+)
+SELECT i.login_hint, i.lti_message_hint, i.target_link_uri, i.deployment_id, i.storage_target, i.relay_hash,
+       ` + platformColumns + `
+FROM i JOIN platforms p ON p.id = i.platform_id`
+
 // ResumeAuth is TakeInitiation and StartAuth in one statement, for a browser that
 // comes back to a saved initiation: the initiation is used up, and a state and nonce
 // bound to browserSecret are stored for its platform. The state names the platform
@@ -236,21 +254,9 @@ func (s *Store) ResumeAuth(ctx context.Context, id, redirectURI, browserSecret s
 		return LoginInitiation{}, AuthRequest{}, fmt.Errorf("lti: resume auth: %w", err)
 	}
 	now := s.now()
-	const q = `
-WITH i AS (
-    DELETE FROM lti_login_initiations
-    WHERE id_hash = $1 AND expires_at > $2
-    RETURNING platform_id, login_hint, lti_message_hint, target_link_uri, deployment_id, storage_target, relay_hash
-), s AS (
-    INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
-    SELECT $3, $4, p.id, $5, i.storage_target, i.relay_hash, $2, $6 FROM i JOIN platforms p ON p.id = i.platform_id
-)
-SELECT i.login_hint, i.lti_message_hint, i.target_link_uri, i.deployment_id, i.storage_target, i.relay_hash,
-       ` + platformColumns + `
-FROM i JOIN platforms p ON p.id = i.platform_id`
 	var in LoginInitiation
 	p := &in.Platform
-	err = s.db.QueryRow(ctx, q, token.Hash(id), now, token.Hash(state), nonce, token.Hash(browserSecret), now.Add(StateLifetime)).Scan(
+	err = s.db.QueryRow(ctx, resumeAuthSQL, token.Hash(id), now, token.Hash(state), nonce, token.Hash(browserSecret), now.Add(StateLifetime)).Scan(
 		&in.LoginHint, &in.LTIMessageHint, &in.TargetLinkURI, &in.DeploymentID, &in.StorageTarget, &in.relayHash,
 		&p.ID, &p.Issuer, &p.ClientID, &p.AuthURL, &p.TokenURL, &p.JWKSURL, &p.CreatedAt, &p.DeploymentIDs)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -135,6 +135,13 @@ SELECT p.id, p.issuer, p.client_id, p.auth_url, p.token_url, p.jwks_url, p.creat
 FROM platforms p
 LEFT JOIN platform_deployments d ON d.platform_id = p.id`
 
+// platformSQL and findPlatformSQL are the platform lookups of a login and a launch,
+// by id and by issuer and client_id (which a login may leave out).
+const (
+	platformSQL     = selectPlatforms + ` WHERE p.id = $1 GROUP BY p.id`
+	findPlatformSQL = selectPlatforms + ` WHERE p.issuer = $1 AND ($2 = '' OR p.client_id = $2) GROUP BY p.id LIMIT 2`
+)
+
 func scanPlatforms(rows pgx.Rows) ([]Platform, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Platform, error) {
 		var p Platform
@@ -158,7 +165,7 @@ func (s *Store) Platforms(ctx context.Context) ([]Platform, error) {
 
 // Platform returns the platform with id.
 func (s *Store) Platform(ctx context.Context, id int64) (Platform, error) {
-	rows, err := s.db.Query(ctx, selectPlatforms+` WHERE p.id = $1 GROUP BY p.id`, id)
+	rows, err := s.db.Query(ctx, platformSQL, id)
 	if err != nil {
 		return Platform{}, fmt.Errorf("lti: platform %d: %w", id, err)
 	}
@@ -228,8 +235,7 @@ func (s *Store) forget() {
 }
 
 func (s *Store) findPlatform(ctx context.Context, issuer, clientID string) (Platform, error) {
-	q := selectPlatforms + ` WHERE p.issuer = $1 AND ($2 = '' OR p.client_id = $2) GROUP BY p.id LIMIT 2`
-	rows, err := s.db.Query(ctx, q, issuer, clientID)
+	rows, err := s.db.Query(ctx, findPlatformSQL, issuer, clientID)
 	if err != nil {
 		return Platform{}, fmt.Errorf("lti: find platform: %w", err)
 	}

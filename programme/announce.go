@@ -155,6 +155,10 @@ WHERE r.user_id = $1 AND r.course_id = $2 AND r.read_at IS NULL
 ORDER BY r.announcement_id DESC
 LIMIT $3`
 
+// HotStatements are the SQL every page of a course runs, for each web connection to
+// prepare and plan as it opens (app.PoolConfig.Warm).
+func HotStatements() []string { return []string{unreadInCourse} }
+
 // UnreadInCourse is the announcements sent to userID in courseID, from any programme
 // of the course, that they have not marked read, newest first. Every page of the
 // course runs it, so it is one query on a partial index.

@@ -39,6 +39,27 @@ type countQuestion struct {
 // window's.
 type countAnswer struct{ hits, before int }
 
+// countSQL adds each row's hits to its window's count and returns the count with
+// the previous window's.
+const countSQL = `
+WITH q AS (
+    SELECT * FROM unnest($1::text[], $2::bytea[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::int[])
+        WITH ORDINALITY AS q(bucket, key_mac, window_start, prev_start, expires_at, n, i)
+), cur AS (
+    INSERT INTO rate_counts AS c (bucket, key_mac, window_start, hits, expires_at)
+    SELECT bucket, key_mac, window_start, n, expires_at FROM q ORDER BY i
+    ON CONFLICT (bucket, key_mac, window_start) DO UPDATE SET hits = c.hits + EXCLUDED.hits
+    RETURNING c.bucket, c.key_mac, c.window_start, c.hits
+)
+SELECT q.i, cur.hits, COALESCE(p.hits, 0)
+FROM q
+JOIN cur ON cur.bucket = q.bucket AND cur.key_mac = q.key_mac AND cur.window_start = q.window_start
+LEFT JOIN rate_counts p ON p.bucket = q.bucket AND p.key_mac = q.key_mac AND p.window_start = q.prev_start`
+
+// HotStatements are the SQL every limited request runs (a login among them), for each
+// web connection to prepare and plan as it opens (app.PoolConfig.Warm).
+func HotStatements() []string { return []string{countSQL} }
+
 // countMany counts a batch in one statement. A key may be asked for more than once
 // (concurrent logins from one address): PostgreSQL cannot update a row twice in one
 // statement, so such questions become one row, counted with their sum, and each is
@@ -80,21 +101,7 @@ func (l *Limiter) countMany(ctx context.Context, qs []countQuestion) ([]countAns
 		buckets[i], macs[i], ns[i] = r.q.bucket, []byte(r.q.mac), int32(r.q.n)
 		starts[i], prevs[i], expires[i] = r.q.start, r.q.prev, r.q.expires
 	}
-	const q = `
-WITH q AS (
-    SELECT * FROM unnest($1::text[], $2::bytea[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::int[])
-        WITH ORDINALITY AS q(bucket, key_mac, window_start, prev_start, expires_at, n, i)
-), cur AS (
-    INSERT INTO rate_counts AS c (bucket, key_mac, window_start, hits, expires_at)
-    SELECT bucket, key_mac, window_start, n, expires_at FROM q ORDER BY i
-    ON CONFLICT (bucket, key_mac, window_start) DO UPDATE SET hits = c.hits + EXCLUDED.hits
-    RETURNING c.bucket, c.key_mac, c.window_start, c.hits
-)
-SELECT q.i, cur.hits, COALESCE(p.hits, 0)
-FROM q
-JOIN cur ON cur.bucket = q.bucket AND cur.key_mac = q.key_mac AND cur.window_start = q.window_start
-LEFT JOIN rate_counts p ON p.bucket = q.bucket AND p.key_mac = q.key_mac AND p.window_start = q.prev_start`
-	res, err := l.db.Query(ctx, q, buckets, macs, starts, prevs, expires, ns)
+	res, err := l.db.Query(ctx, countSQL, buckets, macs, starts, prevs, expires, ns)
 	if err != nil {
 		return nil, err
 	}

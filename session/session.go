@@ -271,6 +271,11 @@ SELECT live.user_id, live.platform_id, live.name, live.issuer, live.csrf_token, 
        COALESCE(touched.last_seen_at, live.last_seen_at), COALESCE(touched.expires_at, live.expires_at)
 FROM live LEFT JOIN touched ON true`
 
+// HotStatements are the SQL of starting a launch's session and of looking a session up
+// (every signed-in request), for each web connection to prepare and plan as it opens
+// (app.PoolConfig.Warm).
+func HotStatements() []string { return []string{createSQL, createBySubjectSQL, getSQL} }
+
 // Get returns the live session for id and records its use, which keeps it from
 // going idle.
 func (s *Store) Get(ctx context.Context, id string) (Session, error) {

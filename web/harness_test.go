@@ -52,8 +52,14 @@ type ltiEnv struct {
 // app.Options.Web does, after the harness's own (test kinds, short live streams).
 func newLTIEnv(t testing.TB, opts ...func(*web.Deps)) *ltiEnv {
 	t.Helper()
+	return newLTIEnvOn(t, dbtest.New(t), opts...)
+}
+
+// newLTIEnvOn is newLTIEnv on pool, a fresh migrated database's.
+func newLTIEnvOn(t testing.TB, pool *pgxpool.Pool, opts ...func(*web.Deps)) *ltiEnv {
+	t.Helper()
 	ctx := t.Context()
-	e := &ltiEnv{pool: dbtest.New(t)}
+	e := &ltiEnv{pool: pool}
 	a, err := app.New(ctx, e.pool, testConfig(), app.Options{
 		KeyBits: 1024, // small keys keep tests fast
 		Web: func(d *web.Deps) {

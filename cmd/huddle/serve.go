@@ -52,11 +52,14 @@ func openDB(ctx context.Context, e env) (Config, *pgxpool.Pool, error) {
 	return cfg, pool, err
 }
 
-// openPools opens the web and direct pools of cfg's connection budget and proves that
-// a NOTIFY sent through the web pool reaches a LISTEN on the direct one's
+// openPools opens the direct pool of cfg's connection budget, migrates, opens the web
+// pool, its connections warmed with the launch's statements, and proves that a
+// NOTIFY sent through the web pool reaches a LISTEN on the direct one's
 // configuration, as every post's live update must.
-func openPools(ctx context.Context, cfg Config) (*app.Pools, error) {
-	pools, err := app.OpenPools(ctx, cfg.poolConfig())
+func openPools(ctx context.Context, cfg Config, log *slog.Logger) (*app.Pools, error) {
+	pc := cfg.poolConfig()
+	pc.Migrate, pc.Warm, pc.Log = true, app.HotStatements(), log
+	pools, err := app.OpenPools(ctx, pc)
 	if errors.Is(err, app.ErrDatabaseURL) {
 		name := "HUDDLE_DATABASE_URL"
 		if cfg.DatabaseDirectURL != "" {
@@ -111,16 +114,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	log := newLogger(e.stderr, cfg.LogFormat)
 
-	pools, err := openPools(ctx, cfg)
+	pools, err := openPools(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer pools.Close()
-	// On the direct pool: goose's lock is a session advisory lock.
-	if n, err := app.Migrate(ctx, pools.Direct); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("migrations applied", "count", n)
+	if pools.Migrated > 0 {
+		log.Info("migrations applied", "count", pools.Migrated)
 	}
 
 	ac := appConfig(cfg)
