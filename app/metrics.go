@@ -7,7 +7,8 @@ import (
 
 // poolCollector exports pgxpool statistics at scrape time, with names starting
 // prefix: huddle_db_pool_ for the web pool, huddle_db_background_pool_ for the direct
-// one. A pool with a pgwait.Tracer also exports the requests that gave up waiting.
+// one. A pool whose tracer counts timeouts (the web pool's, through pgwait.Tracer) also
+// exports the requests that gave up waiting.
 type poolCollector struct {
 	pool                                       *pgxpool.Pool
 	tracer                                     interface{ Timeouts() int64 }

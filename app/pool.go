@@ -77,6 +77,11 @@ type PoolConfig struct {
 	// Migrate applies pending migrations on the direct pool before the web pool
 	// opens, so that its connections warm against the schema they will serve.
 	Migrate bool
+	// Check, when set, runs before migrating, given the direct pool and a web pool
+	// of one connection that warms nothing: what must hold before Huddle changes the
+	// database (serve proves that a NOTIFY through the web URL reaches a LISTEN, which
+	// also catches two URLs that lead to different databases).
+	Check func(ctx context.Context, direct, web *pgxpool.Pool) error
 }
 
 // Pools are an instance's two budgets: Web (through a pooler or not) and Direct.
@@ -97,9 +102,10 @@ func (p *Pools) Close() {
 	}
 }
 
-// OpenPools opens the direct and web pools of cfg and checks that both answer; with
-// cfg.Migrate it migrates in between. The direct pool is sized BackgroundConns less
-// the hub's connection, which the hub opens itself.
+// OpenPools opens the direct and web pools of cfg and checks that both answer. In
+// between it runs cfg.Check and then, with cfg.Migrate, migrates on the direct pool
+// (goose's lock is a session advisory lock). The direct pool is sized BackgroundConns
+// less the hub's connection, which the hub opens itself.
 func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
@@ -124,6 +130,19 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Check != nil {
+		probe, err := openPool(ctx, cfg.URL, 1, webConfig(cfg, false))
+		if err != nil {
+			direct.Close()
+			return nil, err
+		}
+		err = cfg.Check(ctx, direct, probe)
+		probe.Close()
+		if err != nil {
+			direct.Close()
+			return nil, err
+		}
+	}
 	migrated := 0
 	if cfg.Migrate {
 		if migrated, err = Migrate(ctx, direct); err != nil {
@@ -131,9 +150,20 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 			return nil, err
 		}
 	}
-	web, err := openPool(ctx, cfg.URL, cfg.MaxConns, func(pc *pgxpool.Config) {
+	web, err := openPool(ctx, cfg.URL, cfg.MaxConns, webConfig(cfg, true))
+	if err != nil {
+		direct.Close()
+		return nil, err
+	}
+	return &Pools{Web: web, Direct: direct, Migrated: migrated}, nil
+}
+
+// webConfig adjusts a web pool's configuration to cfg; warm says whether its
+// connections open warm (keepWarm).
+func webConfig(cfg PoolConfig, warm bool) func(*pgxpool.Config) {
+	return func(pc *pgxpool.Config) {
 		pc.ConnConfig.Tracer = webTracer{&pgwait.Tracer{Wait: cfg.AcquireWait}}
-		if !cfg.Pooled {
+		if !cfg.Pooled && warm {
 			// Through a transaction-mode PgBouncer nothing is set or prepared: a SET
 			// would stay on whichever server connection took it, and every statement
 			// is unnamed, planned for its parameters each time.
@@ -148,12 +178,7 @@ func OpenPools(ctx context.Context, cfg PoolConfig) (*Pools, error) {
 			pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 			pc.ConnConfig.StatementCacheCapacity = 0
 		}
-	})
-	if err != nil {
-		direct.Close()
-		return nil, err
 	}
-	return &Pools{Web: web, Direct: direct, Migrated: migrated}, nil
 }
 
 // OpenPool connects to PostgreSQL at url with the default web pool size and checks

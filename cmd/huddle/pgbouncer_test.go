@@ -325,3 +325,22 @@ func TestServeRefusesWhenNotifyDoesNotReachListen(t *testing.T) {
 	s := serveInProcess(t, vars)
 	require.Equal(t, 0, s.stop(), s.log.String())
 }
+
+// Two URLs that lead to different databases are refused before anything is changed:
+// the NOTIFY proof runs before migrating, so a direct URL that names some other
+// database by mistake is not given Huddle's schema.
+func TestServeMigratesNothingWhenTheURLsLeadToDifferentDatabases(t *testing.T) {
+	t.Parallel()
+	web, other := dbtest.Migrated(t), dbtest.Empty(t)
+	vars := map[string]string{"HUDDLE_DATABASE_URL": web, "HUDDLE_DATABASE_DIRECT_URL": other, "HUDDLE_DB_PGBOUNCER": "off",
+		"HUDDLE_SECRET_KEY": goodKey, "HUDDLE_BASE_URL": frontURL, "HUDDLE_ADDR": freeAddr(t), "HUDDLE_LOG_FORMAT": "json"}
+	var out logBuffer
+	code := run(t.Context(), env{getenv: envOf(vars), stdin: strings.NewReader(""), stdout: &out, stderr: &out}, []string{"serve"})
+	require.NotEqual(t, 0, code)
+	require.Contains(t, out.String(), "did not reach the LISTEN")
+
+	var tables int
+	require.NoError(t, dbtest.Pool(t, other).QueryRow(t.Context(),
+		`SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables))
+	require.Zero(t, tables, "the other database was not migrated")
+}

@@ -52,13 +52,18 @@ func openDB(ctx context.Context, e env) (Config, *pgxpool.Pool, error) {
 	return cfg, pool, err
 }
 
-// openPools opens the direct pool of cfg's connection budget, migrates, opens the web
-// pool, its connections warmed with the launch's statements, and proves that a
-// NOTIFY sent through the web pool reaches a LISTEN on the direct one's
-// configuration, as every post's live update must.
+// openPools opens the direct pool of cfg's connection budget, proves that a NOTIFY
+// sent through the web URL reaches a LISTEN on the direct one's configuration, as
+// every post's live update must, migrates, and opens the web pool, its connections
+// warmed with the launch's statements.
 func openPools(ctx context.Context, cfg Config, log *slog.Logger) (*app.Pools, error) {
 	pc := cfg.poolConfig()
 	pc.Migrate, pc.Warm, pc.Log = true, app.HotStatements(), log
+	pc.Check = func(ctx context.Context, direct, web *pgxpool.Pool) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return live.ProveDelivery(ctx, direct.Config().ConnConfig, web)
+	}
 	pools, err := app.OpenPools(ctx, pc)
 	if errors.Is(err, app.ErrDatabaseURL) {
 		name := "HUDDLE_DATABASE_URL"
@@ -68,12 +73,6 @@ func openPools(ctx context.Context, cfg Config, log *slog.Logger) (*app.Pools, e
 		return nil, &ConfigError{name, err.Error()}
 	}
 	if err != nil {
-		return nil, err
-	}
-	proveCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := live.ProveDelivery(proveCtx, pools.Direct.Config().ConnConfig, pools.Web); err != nil {
-		pools.Close()
 		return nil, err
 	}
 	return pools, nil
