@@ -383,10 +383,11 @@ var (
 	recordLaunchSQL    = positional(recordLaunch)
 )
 
-// HotStatements are the SQL of recording a launch and of reading the activity it lands
-// on, for each web connection to prepare and plan as it opens (app.PoolConfig.Warm).
+// HotStatements are the SQL of recording a launch, of reading the activity it lands
+// on and of an educator's launch asking for the roster, for each web connection to
+// prepare and plan as it opens (app.PoolConfig.Warm).
 func HotStatements() []string {
-	return []string{unchangedLaunchSQL.sql, recordLaunchSQL.sql, selectActivity}
+	return []string{unchangedLaunchSQL.sql, recordLaunchSQL.sql, selectActivity, rosterSourceSQL}
 }
 
 // positionalStatement is a statement with $n parameters and the name of each.

@@ -162,13 +162,15 @@ SELECT id, subject FROM same UNION ALL SELECT id, subject FROM upserted`, platfo
 	return ids, nil
 }
 
+const rosterSourceSQL = `
+SELECT c.platform_id, coalesce((SELECT a.nrps_url FROM activities a WHERE a.course_id = c.id AND a.nrps_url <> '' ORDER BY a.updated_at DESC LIMIT 1), ''),
+       c.roster_synced_at
+FROM courses c WHERE c.id = $1`
+
 // RosterSource is what the roster sync needs to know about a course: its platform
 // and the NRPS memberships URL a launch gave.
 func (s *Service) RosterSource(ctx context.Context, courseID int64) (platformID int64, membershipsURL string, syncedAt *time.Time, err error) {
-	err = s.db.QueryRow(ctx, `
-SELECT c.platform_id, coalesce((SELECT a.nrps_url FROM activities a WHERE a.course_id = c.id AND a.nrps_url <> '' ORDER BY a.updated_at DESC LIMIT 1), ''),
-       c.roster_synced_at
-FROM courses c WHERE c.id = $1`, courseID).Scan(&platformID, &membershipsURL, &syncedAt)
+	err = s.db.QueryRow(ctx, rosterSourceSQL, courseID).Scan(&platformID, &membershipsURL, &syncedAt)
 	if err != nil {
 		return 0, "", nil, fmt.Errorf("course: roster source of course %d: %w", courseID, err)
 	}

@@ -263,6 +263,10 @@ func (r *Reads) ask(ctx context.Context, args Args) (bool, error) {
 	return queued, nil
 }
 
+// HotStatements are the SQL of an educator's launch asking for the roster, for each
+// web connection to prepare and plan as it opens (app.PoolConfig.Warm).
+func HotStatements() []string { return []string{askedAlready} }
+
 // askedAlready reports false when a read with args was asked for in its period (the
 // hour, or RefreshEvery for the others) and is waiting, running or done, and true
 // when the request must go to the queue, which decides for good.

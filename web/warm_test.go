@@ -14,11 +14,13 @@ import (
 
 	"github.com/huddle-lti/huddle/app"
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/lti/ltitest"
 )
 
 // Each web connection prepares and plans app.HotStatements as it opens, so that a
 // start-of-term rush meeting new connections does not wait on their planning. Here,
-// every statement a learner's launch runs with parameters, first and returning, and
+// every statement a learner's or an educator's launch runs with parameters on the web
+// pool, first and returning (the educator's asking for the roster included), and
 // those of the page it lands on (the session, the activity, unread announcements), must
 // be one of them: a statement added to that path fails this test until its package's
 // HotStatements names it.
@@ -32,40 +34,50 @@ func TestLaunchRunsOnlyHotStatements(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	e := newLTIEnvOn(t, pool)
-	b := e.browser(t)
 	hot := app.HotStatements()
 
-	var page string
-	for _, step := range []struct {
-		name string
-		run  func(t *testing.T)
-	}{
-		{"first launch", func(t *testing.T) {
-			r := e.launch(t, b, learner, course2)
-			require.Equal(t, http.StatusSeeOther, r.code, r.body)
-			page = r.location
-		}},
-		{"returning launch", func(t *testing.T) {
-			r := e.launch(t, b, learner, course2)
-			require.Equal(t, http.StatusSeeOther, r.code, r.body)
-		}},
-		{"the page it lands on", func(t *testing.T) {
-			expectPage(t, b.get(page), http.StatusOK)
-		}},
-	} {
-		t.Run(step.name, func(t *testing.T) {
-			rec.reset()
-			step.run(t)
-			ran := rec.taken()
-			require.NotEmpty(t, ran, "the step ran statements")
-			var missing []string
-			for _, q := range ran {
-				if !slices.Contains(hot, q) {
-					missing = append(missing, strings.Join(strings.Fields(q), " "))
+	for _, who := range []struct {
+		name   string
+		member ltitest.Member
+	}{{"learner", learner}, {"educator", educator}} {
+		b := e.browser(t)
+		var page string
+		for _, step := range []struct {
+			name string
+			run  func(t *testing.T)
+		}{
+			{"first launch", func(t *testing.T) {
+				r := e.launch(t, b, who.member, course2)
+				require.Equal(t, http.StatusSeeOther, r.code, r.body)
+				page = r.location
+			}},
+			{"returning launch", func(t *testing.T) {
+				r := e.launch(t, b, who.member, course2)
+				require.Equal(t, http.StatusSeeOther, r.code, r.body)
+			}},
+			{"the page it lands on", func(t *testing.T) {
+				expectPage(t, b.get(page), http.StatusOK)
+			}},
+		} {
+			t.Run(who.name+" "+step.name, func(t *testing.T) {
+				rec.reset()
+				step.run(t)
+				ran := rec.taken()
+				require.NotEmpty(t, ran, "the step ran statements")
+				var missing []string
+				for _, q := range ran {
+					// River's own (sqlc's header): queueing the educator's roster read,
+					// which huddle serve's queue does on the direct pool.
+					if strings.HasPrefix(q, "-- name: ") {
+						continue
+					}
+					if !slices.Contains(hot, q) {
+						missing = append(missing, strings.Join(strings.Fields(q), " "))
+					}
 				}
-			}
-			require.Empty(t, missing, "statements of the launch's path not in app.HotStatements")
-		})
+				require.Empty(t, missing, "statements of the launch's path not in app.HotStatements")
+			})
+		}
 	}
 }
 
