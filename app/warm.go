@@ -23,8 +23,9 @@ import (
 
 // HotStatements are the statements of a launch, from login to session (an educator's
 // asking for the roster included), and of what every page it lands on runs (the
-// session, the activity, unread announcements): what a start-of-term rush runs. Each web connection prepares and plans them as it opens
-// (PoolConfig.Warm). What a page of one kind runs besides is planned when first run.
+// session, the activity, unread announcements): what a start-of-term rush runs. Each
+// web connection prepares and plans them as it opens (PoolConfig.Warm). What a page of
+// one kind runs besides is planned when first run.
 func HotStatements() []string {
 	var all []string
 	for _, part := range [][]string{ratelimit.HotStatements(), lti.HotStatements(), course.HotStatements(),

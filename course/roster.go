@@ -162,6 +162,8 @@ SELECT id, subject FROM same UNION ALL SELECT id, subject FROM upserted`, platfo
 	return ids, nil
 }
 
+// rosterSourceSQL reads a course's platform, the NRPS URL its latest launch gave and
+// when its roster was last read.
 const rosterSourceSQL = `
 SELECT c.platform_id, coalesce((SELECT a.nrps_url FROM activities a WHERE a.course_id = c.id AND a.nrps_url <> '' ORDER BY a.updated_at DESC LIMIT 1), ''),
        c.roster_synced_at
