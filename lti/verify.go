@@ -1,7 +1,6 @@
 package lti
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -60,10 +61,11 @@ type VerifierConfig struct {
 
 // Verifier validates id_tokens posted by platforms to Huddle's launch endpoint.
 type Verifier struct {
-	keys   *KeySet
-	now    func() time.Time
-	leeway time.Duration
-	maxAge time.Duration
+	headers headerCache
+	keys    *KeySet
+	now     func() time.Time
+	leeway  time.Duration
+	maxAge  time.Duration
 }
 
 // NewVerifier returns a Verifier. It panics if cfg.Keys is nil, a wiring mistake.
@@ -93,6 +95,57 @@ var rs256 = func() jws.Verifier {
 	return v
 }()
 
+// parseProtectedHeader decodes a compact JWS's first segment with the JOSE library's
+// own header type.
+func parseProtectedHeader(seg string) (jws.Headers, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return nil, fmt.Errorf("header is not base64url: %w", err)
+	}
+	h := jws.NewHeaders()
+	if err := json.Unmarshal(raw, h); err != nil {
+		return nil, fmt.Errorf("header is not a JOSE header: %w", err)
+	}
+	return h, nil
+}
+
+// headerCache keeps the protected headers of tokens whose signature verified, by
+// their encoded form. A platform signs every id_token with the same header (its alg,
+// kid and typ), so nearly every launch finds its header here instead of decoding it
+// again: that decoding, through the library's JSON decoder, was a sixth of the
+// launch's token checks (pprof, BenchmarkVerifyIDToken). Only verified headers are
+// added, so nobody without a platform's key can fill it; and it is bounded: a full
+// cache starts over. Readers never lock: a new header copies the map.
+type headerCache struct {
+	m  atomic.Pointer[map[string]jws.Headers]
+	mu sync.Mutex // serialises adds
+}
+
+// maxCachedHeaders bounds headerCache: a few platforms, each with a key or two in
+// rotation, need a handful.
+const maxCachedHeaders = 64
+
+func (c *headerCache) get(seg string) (jws.Headers, bool) {
+	m := c.m.Load()
+	if m == nil {
+		return nil, false
+	}
+	h, ok := (*m)[seg]
+	return h, ok
+}
+
+func (c *headerCache) add(seg string, h jws.Headers) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := map[string]jws.Headers{seg: h}
+	if old := c.m.Load(); old != nil && len(*old) < maxCachedHeaders {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	c.m.Store(&next)
+}
+
 // VerifyIDToken validates rawToken, the id_token a platform posted, as a message from p:
 // the checks of Security Framework 5.1.3 and the required claims of LTI Core 5.3 and Deep
 // Linking 2.0. Every rejection is a *LaunchError.
@@ -109,18 +162,28 @@ func (v *Verifier) VerifyIDToken(ctx context.Context, rawToken string, p Platfor
 	if rawToken == "" || strings.Count(rawToken, ".") != 2 {
 		return nil, launchError(CodeMalformedToken, "not a compact JWS", nil)
 	}
-	msg, err := jws.ParseString(rawToken)
-	if err != nil {
-		return nil, launchError(CodeMalformedToken, "cannot parse JWS", err)
+	// RFC 7515 §7.1: the three segments are the header, the payload and the signature,
+	// each base64url. The JOSE library still decodes the header and checks the
+	// signature; jws.Parse is not used because it would decode the header at every
+	// launch, which headerCache spares.
+	headerSeg, rest, _ := strings.Cut(rawToken, ".")
+	payloadSeg, sigSeg, _ := strings.Cut(rest, ".")
+	header, cached := v.headers.get(headerSeg)
+	if !cached {
+		var err error
+		if header, err = parseProtectedHeader(headerSeg); err != nil {
+			return nil, launchError(CodeMalformedToken, "cannot parse JWS header", err)
+		}
 	}
-	if len(msg.Signatures()) != 1 {
-		return nil, launchError(CodeMalformedToken, "JWS must have exactly one signature", nil)
-	}
-	header := msg.Signatures()[0].ProtectedHeaders()
 	// RFC 7515 §4.1.11: a "crit" extension the recipient does not understand must be
 	// rejected, and Huddle understands none.
 	if len(header.Critical()) > 0 {
 		return nil, launchError(CodeMalformedToken, "unsupported crit header", nil)
+	}
+	// RFC 7797 §3 lets "b64": false leave the payload unencoded, but only as a "crit"
+	// extension; a header that sets it without saying so is not one Huddle can read.
+	if b64, ok := header.Get("b64"); ok && b64 != true {
+		return nil, launchError(CodeMalformedToken, "unsupported b64 header", nil)
 	}
 
 	// Security Framework 5.1.3 step 6: platforms sign with RS256. Checking the
@@ -132,11 +195,16 @@ func (v *Verifier) VerifyIDToken(ctx context.Context, rawToken string, p Platfor
 
 	// Claims are trusted only after the signature verifies, but iss and aud are compared
 	// now so that a token meant for another platform or tool never triggers a key fetch.
-	unverified, err := parseClaimsToken(msg.Payload())
+	payload, err := base64.RawURLEncoding.DecodeString(payloadSeg)
+	if err != nil {
+		return nil, launchError(CodeMalformedToken, "payload is not base64url", err)
+	}
+	set, err := decodeClaimsSet(payload)
 	if err != nil {
 		return nil, launchError(CodeMalformedToken, "payload is not a JSON claims set", err)
 	}
-	if lerr := checkIssuerAudience(unverified, p); lerr != nil {
+	tok := set.registered
+	if lerr := checkIssuerAudience(tok, p); lerr != nil {
 		return nil, lerr
 	}
 
@@ -160,27 +228,25 @@ func (v *Verifier) VerifyIDToken(ctx context.Context, rawToken string, p Platfor
 		return nil, launchError(CodeBadAlgorithm, fmt.Sprintf("key %q is for %s, not RS256", kid, ka.String()), nil)
 	}
 	// RFC 7515 §5.2: the signature is over the compact form's first two segments as
-	// sent. The token was parsed above (one compact JWS, one signature, RS256), so the
-	// library's RS256 verifier checks it against them directly: jws.Verify would parse
-	// the whole token a second time on the launch's hot path.
-	dot := strings.LastIndexByte(rawToken, '.')
-	sig, err := base64.RawURLEncoding.DecodeString(rawToken[dot+1:])
+	// sent, which the library's RS256 verifier checks directly.
+	sig, err := base64.RawURLEncoding.DecodeString(sigSeg)
 	if err != nil {
 		return nil, launchError(CodeMalformedToken, "signature is not base64url", err)
 	}
-	if err := rs256.Verify([]byte(rawToken[:dot]), sig, key); err != nil {
+	if err := rs256.Verify([]byte(rawToken[:len(headerSeg)+1+len(payloadSeg)]), sig, key); err != nil {
 		return nil, launchError(CodeBadSignature, "RS256 signature does not verify", err)
 	}
-	payload := msg.Payload() // the claims decoded above, now verified
-	tok := unverified
+	if !cached {
+		v.headers.add(headerSeg, header)
+	}
+	// The claims decoded above are now verified.
 	if lerr := v.checkTimes(tok); lerr != nil {
 		return nil, lerr
 	}
-
-	var c Claims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, launchError(CodeInvalidClaim, "a claim has the wrong JSON type", describeJSONError(err))
+	if set.typeErr != nil {
+		return nil, launchError(CodeInvalidClaim, "a claim has the wrong JSON type", set.typeErr)
 	}
+	c := set.Claims
 	// Security Framework 5.1.3 steps 4 and 5 (OpenID Connect Core 3.1.3.7): with several
 	// audiences azp is required, and when present it must be Huddle's client_id.
 	if len(tok.Audience()) > 1 && c.AuthorizedParty == "" {
@@ -194,49 +260,6 @@ func (v *Verifier) VerifyIDToken(ctx context.Context, rawToken string, p Platfor
 	}
 	return &Launch{Claims: c, IssuedAt: tok.IssuedAt(), ExpiresAt: tok.Expiration()}, nil
 }
-
-// parseClaimsToken decodes a JWT claims set with the JWT library's own types, so that
-// aud (string or array) and the NumericDate claims are read per RFC 7519.
-//
-// Only the registered claims it checks (iss, aud, exp, iat, nbf) are handed to it:
-// given the whole payload it would decode every LTI claim, nested objects and all,
-// into maps nobody reads, a fifth of the launch's own CPU (pprof,
-// BenchmarkFullLaunch). The top level is split with exact key matching, as the JWT
-// library matches keys, and each value is handed over as sent.
-func parseClaimsToken(payload []byte) (jwt.Token, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &top); err != nil {
-		return nil, err
-	}
-	if top == nil {
-		return nil, errors.New("claims set is null")
-	}
-	var reg bytes.Buffer
-	reg.Grow(256)
-	reg.WriteByte('{')
-	for _, k := range registeredClaims {
-		v, ok := top[k]
-		if !ok {
-			continue
-		}
-		if reg.Len() > 1 {
-			reg.WriteByte(',')
-		}
-		reg.WriteByte('"')
-		reg.WriteString(k)
-		reg.WriteString(`":`)
-		reg.Write(v)
-	}
-	reg.WriteByte('}')
-	tok := jwt.New()
-	if err := json.Unmarshal(reg.Bytes(), tok); err != nil {
-		return nil, err
-	}
-	return tok, nil
-}
-
-// registeredClaims are the claims VerifyIDToken reads through the JWT library.
-var registeredClaims = []string{jwt.IssuerKey, jwt.AudienceKey, jwt.ExpirationKey, jwt.IssuedAtKey, jwt.NotBeforeKey}
 
 // checkIssuerAudience applies Security Framework 5.1.3 steps 2 and 3.
 func checkIssuerAudience(tok jwt.Token, p Platform) *LaunchError {
@@ -352,14 +375,4 @@ func checkLTIClaims(c *Claims, p Platform) *LaunchError {
 		}
 	}
 	return nil
-}
-
-// describeJSONError keeps only the location of a claims decoding error. A json.SyntaxError
-// or UnmarshalTypeError carries no values from the input, but say so explicitly here.
-func describeJSONError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Errorf("claim %q: JSON %s where %s expected", te.Field, te.Value, te.Type)
-	}
-	return err
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -744,6 +745,8 @@ func TestVerifyIDTokenMalformed(t *testing.T) {
 		{"four parts", valid + ".x", CodeMalformedToken},
 		{"bad base64 header", "!!!." + parts[1] + "." + parts[2], CodeMalformedToken},
 		{"header not JSON", base64.RawURLEncoding.EncodeToString([]byte("nope")) + "." + parts[1] + "." + parts[2], CodeMalformedToken},
+		{"unencoded payload", b64(map[string]any{"alg": "RS256", "kid": "platform-key-1", "b64": false}) + "." + parts[1] + "." + parts[2], CodeMalformedToken},
+		{"bad base64 payload", parts[0] + ".!!!." + parts[2], CodeMalformedToken},
 		{"payload not JSON", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("nope")) + "." + parts[2], CodeMalformedToken},
 		{"payload null", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("null")) + "." + parts[2], CodeMalformedToken},
 		{"payload an array", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`["iss"]`)) + "." + parts[2], CodeMalformedToken},
@@ -761,6 +764,44 @@ func TestVerifyIDTokenMalformed(t *testing.T) {
 	}
 	// None of these needed the platform's keys.
 	require.Equal(t, 0, tp.keys.Fetches(tp.platform.JWKSURL))
+}
+
+// A header is remembered only once a token carrying it verified, so a forger cannot
+// fill the cache, and the cache stays bounded whatever it is given.
+func TestVerifyIDTokenRemembersOnlyVerifiedHeaders(t *testing.T) {
+	t.Parallel()
+	tp := setup(t)
+	ctx := context.Background()
+	valid := sign(t, tp.key, resourceLinkClaims(testNow))
+	header, _, _ := strings.Cut(valid, ".")
+
+	// The same header (alg and kid), signed with a key that is not the platform's.
+	forged := sign(t, privateJWK(t, 2, "platform-key-1"), resourceLinkClaims(testNow))
+	forgedHeader, _, _ := strings.Cut(forged, ".")
+	require.Equal(t, header, forgedHeader)
+	_, err := tp.verifier.VerifyIDToken(ctx, forged, tp.platform)
+	requireCode(t, err, CodeBadSignature)
+	_, cached := tp.verifier.headers.get(header)
+	require.False(t, cached, "a header is remembered before its token verified")
+
+	_, err = tp.verifier.VerifyIDToken(ctx, valid, tp.platform)
+	require.NoError(t, err)
+	_, cached = tp.verifier.headers.get(header)
+	require.True(t, cached)
+	// The remembered header serves the next launch, and a forgery still fails.
+	c := resourceLinkClaims(testNow)
+	c["nonce"] = "another"
+	_, err = tp.verifier.VerifyIDToken(ctx, sign(t, tp.key, c), tp.platform)
+	require.NoError(t, err)
+	_, err = tp.verifier.VerifyIDToken(ctx, forged, tp.platform)
+	requireCode(t, err, CodeBadSignature)
+
+	for i := range 3 * maxCachedHeaders {
+		tp.verifier.headers.add(fmt.Sprintf("header-%d", i), jws.NewHeaders())
+		require.LessOrEqual(t, len(*tp.verifier.headers.m.Load()), maxCachedHeaders)
+		_, cached := tp.verifier.headers.get(fmt.Sprintf("header-%d", i))
+		require.True(t, cached, "the newest header is kept")
+	}
 }
 
 func TestVerifyIDTokenPlatformNotConfigured(t *testing.T) {
