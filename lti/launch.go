@@ -114,7 +114,7 @@ const takeStateSQL = `SELECT lti_take_launch_state($1, $2, $3, $4, $5, $6)`
 // HotStatements are the SQL of a login and a launch, for each web connection to
 // prepare and plan as it opens (app.PoolConfig.Warm).
 func HotStatements() []string {
-	return []string{findPlatformSQL, platformSQL, saveInitiationSQL, resumeAuthSQL, startAuthSQL, takeStateSQL}
+	return []string{findPlatformSQL, platformSQL, saveInitiationSQL, resumeAuthSQL, startAuthsSQL, takeStateSQL}
 }
 
 // errStateNotTaken is the SQLSTATE lti_take_launch_state raises.

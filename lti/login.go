@@ -134,11 +134,73 @@ type AuthRequest struct {
 	State string
 }
 
-// startAuthSQL stores a login's state, as saveInitiationSQL only while the platform
-// exists, without locking its row.
-const startAuthSQL = `
+// startAuthsSQL stores a batch of login states, each (as saveInitiationSQL does) only
+// while its platform exists, without locking its row, and names the states it stored.
+const startAuthsSQL = `
 INSERT INTO lti_login_states (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
-SELECT $1, $2, p.id, $4, $5, $6, $7, $8 FROM platforms p WHERE p.id = $3`
+SELECT s.state_hash, s.nonce, p.id, s.browser_hash, s.storage_target, s.relay_hash, s.created_at, s.expires_at
+FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::bytea[], $5::text[], $6::bytea[], $7::timestamptz[], $8::timestamptz[])
+     AS s (state_hash, nonce, platform_id, browser_hash, storage_target, relay_hash, created_at, expires_at)
+JOIN platforms p ON p.id = s.platform_id
+RETURNING state_hash`
+
+// Every launch begins with a login, and each login's state was a statement, a round
+// trip and a commit of its own (and, the table being unlogged, a commit that wakes
+// PostgreSQL's WAL writer). Batched, the logins that arrive while a batch is being
+// written go together in the next, and a lone login still goes at once, alone. One
+// batch in flight, not two as the rate limiter's counts have: a login's state is
+// unlogged, so a batch never waits for a WAL flush, and with two the batches stayed
+// too small to matter (huddle-load's returning mix: 2.24 commits a launch with two,
+// 1.8 with one, and 6% less CPU a launch).
+const (
+	authStartsInFlight = 1
+	maxAuthStartBatch  = 128
+	// authStartTimeout bounds a batch's statement: it writes for several logins, so
+	// no one login's context may cancel it.
+	authStartTimeout = 5 * time.Second
+)
+
+// authStart is one login state to insert.
+type authStart struct {
+	stateHash, browserHash, relayHash []byte
+	nonce, storageTarget              string
+	platformID                        int64
+	created, expires                  time.Time
+}
+
+// startAuths inserts a batch of login states in one statement and reports, for each,
+// whether it was inserted: a state whose platform was removed is not.
+func (s *Store) startAuths(ctx context.Context, starts []authStart) ([]bool, error) {
+	n := len(starts)
+	var (
+		states, browsers, relays = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		nonces, targets          = make([]string, n), make([]string, n)
+		platforms                = make([]int64, n)
+		created, expires         = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i, a := range starts {
+		states[i], browsers[i], relays[i] = a.stateHash, a.browserHash, a.relayHash
+		nonces[i], targets[i], platforms[i] = a.nonce, a.storageTarget, a.platformID
+		created[i], expires[i] = a.created, a.expires
+	}
+	rows, err := s.db.Query(ctx, startAuthsSQL, states, nonces, platforms, browsers, targets, relays, created, expires)
+	if err != nil {
+		return nil, err
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[string]bool, len(inserted))
+	for _, h := range inserted {
+		done[string(h)] = true
+	}
+	answers := make([]bool, n)
+	for i, a := range starts {
+		answers[i] = done[string(a.stateHash)]
+	}
+	return answers, nil
+}
 
 // StartAuth creates a single-use state and nonce bound to the browser that holds
 // browserSecret, and returns the platform authentication request URL (Security
@@ -155,12 +217,15 @@ func (s *Store) StartAuth(ctx context.Context, in LoginInitiation, redirectURI, 
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
 	now := s.now()
-	tag, err := s.db.Exec(ctx, startAuthSQL, token.Hash(state), nonce, in.Platform.ID, token.Hash(browserSecret), in.StorageTarget,
-		in.relayHash, now, now.Add(StateLifetime))
+	inserted, err := s.authStarts.Do(ctx, authStart{
+		stateHash: token.Hash(state), browserHash: token.Hash(browserSecret), relayHash: in.relayHash,
+		nonce: nonce, storageTarget: in.StorageTarget, platformID: in.Platform.ID,
+		created: now, expires: now.Add(StateLifetime),
+	})
 	if err != nil {
 		return AuthRequest{}, fmt.Errorf("lti: start auth: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !inserted {
 		// The platform was removed (on another instance, within the cache's life).
 		s.forget()
 		return AuthRequest{}, ErrNotFound

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/huddle-lti/huddle/internal/batch"
 )
 
 // Errors callers branch on.
@@ -39,6 +41,9 @@ type Store struct {
 	// are not cached, so a new registration works immediately.
 	mu    sync.Mutex
 	found map[platformKey]cachedPlatform
+
+	// authStarts batches StartAuth's inserts (startAuths).
+	authStarts *batch.Batcher[authStart, bool]
 }
 
 // platformKey is a cached lookup: by issuer and client id (FindPlatform), or by id.
@@ -59,7 +64,9 @@ func NewStore(db *pgxpool.Pool, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now, found: map[platformKey]cachedPlatform{}}
+	s := &Store{db: db, now: now, found: map[platformKey]cachedPlatform{}}
+	s.authStarts = batch.New(authStartsInFlight, maxAuthStartBatch, authStartTimeout, s.startAuths)
+	return s
 }
 
 // ValidatePlatform checks the registration data a person or script typed.
