@@ -107,9 +107,20 @@ type PendingState struct {
 	taken                  bool
 }
 
-// takeStateSQL is migration 00053's function: the state is deleted only when its
-// platform, nonce and browser are the launch's and the deployment is registered.
-const takeStateSQL = `SELECT lti_take_launch_state($1, $2, $3, $4, $5, $6)`
+// takeStateSQL deletes the state only when its platform, nonce and browser are the
+// launch's and the deployment is registered, and returns its relay hash. When it
+// deleted nothing, the cast to migration 00055's domain fails, and with it the
+// statement and the whole pipeline: a plain statement where a PL/pgSQL function raised,
+// at half the function's cost.
+const takeStateSQL = `
+WITH taken AS (
+    DELETE FROM lti_login_states s
+    WHERE s.state_hash = $1 AND s.browser_hash = $2 AND s.expires_at > $3
+      AND s.platform_id = $4 AND s.nonce = $5
+      AND EXISTS (SELECT 1 FROM platform_deployments d WHERE d.platform_id = $4 AND d.deployment_id = $6)
+    RETURNING s.relay_hash
+)
+SELECT (SELECT relay_hash FROM taken), EXISTS (SELECT 1 FROM taken)::lti_launch_state_taken`
 
 // HotStatements are the SQL of a login and a launch, for each web connection to
 // prepare and plan as it opens (app.PoolConfig.Warm).
@@ -117,8 +128,12 @@ func HotStatements() []string {
 	return []string{findPlatformSQL, platformSQL, saveInitiationSQL, resumeAuthSQL, startAuthsSQL, takeStateSQL}
 }
 
-// errStateNotTaken is the SQLSTATE lti_take_launch_state raises.
-const errStateNotTaken = "HU001"
+// stateNotTaken reports whether err is takeStateSQL's failure for a state it did not
+// take: its domain's check, named in the error.
+func stateNotTaken(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23514" && pe.DataTypeName == "lti_launch_state_taken" // check_violation
+}
 
 // Queue adds the state's taking to b, ahead of the statements that must not stand
 // without it. Once b is sent, its error is ErrStateNotTaken if the state was not
@@ -126,9 +141,9 @@ const errStateNotTaken = "HU001"
 func (ps *PendingState) Queue(b *pgx.Batch) {
 	l := ps.launch
 	b.Queue(takeStateSQL, ps.stateHash, ps.browserHash, ps.now, l.Platform.ID, l.Nonce, l.DeploymentID).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&l.RelayHash)
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == errStateNotTaken {
+		var taken bool
+		err := row.Scan(&l.RelayHash, &taken)
+		if stateNotTaken(err) {
 			return ErrStateNotTaken
 		}
 		if err != nil {

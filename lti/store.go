@@ -33,7 +33,7 @@ type Store struct {
 	// every login and launch asks, and registrations change rarely. The login
 	// initiation reads it (auth URL and client id), and a launch verifies its token
 	// with it; but the launch's state is taken only while it is still that platform's
-	// and the token's deployment is still registered (lti_take_launch_state), so a
+	// and the token's deployment is still registered (takeStateSQL), so a
 	// removed platform or deployment takes effect there at once on every instance.
 	// That holds because a platform's row is never changed (a registration is removed
 	// and made again), only its deployments added: a launch for one this cache does
