@@ -80,87 +80,87 @@ type claimsDecoder struct {
 func (d *claimsDecoder) claim(c *Claims, name string, v gjson.Result) {
 	switch name {
 	case "sub":
-		d.str(name, v, &c.Subject)
+		d.str(name, "", v, &c.Subject)
 	case "nonce":
-		d.str(name, v, &c.Nonce)
+		d.str(name, "", v, &c.Nonce)
 	case "azp":
-		d.str(name, v, &c.AuthorizedParty)
+		d.str(name, "", v, &c.AuthorizedParty)
 	case "name":
-		d.str(name, v, &c.Name)
+		d.str(name, "", v, &c.Name)
 	case "given_name":
-		d.str(name, v, &c.GivenName)
+		d.str(name, "", v, &c.GivenName)
 	case "family_name":
-		d.str(name, v, &c.FamilyName)
+		d.str(name, "", v, &c.FamilyName)
 	case "email":
-		d.str(name, v, &c.Email)
+		d.str(name, "", v, &c.Email)
 	case "lti_storage_target":
-		d.str(name, v, &c.StorageTarget)
+		d.str(name, "", v, &c.StorageTarget)
 	case ClaimMessageType:
 		s := string(c.MessageType)
-		d.str(name, v, &s)
+		d.str(name, "", v, &s)
 		c.MessageType = MessageType(s)
 	case ClaimVersion:
-		d.str(name, v, &c.Version)
+		d.str(name, "", v, &c.Version)
 	case ClaimDeploymentID:
-		d.str(name, v, &c.DeploymentID)
+		d.str(name, "", v, &c.DeploymentID)
 	case ClaimTargetLinkURI:
-		d.str(name, v, &c.TargetLinkURI)
+		d.str(name, "", v, &c.TargetLinkURI)
 	case ClaimRoles:
-		d.strs(name, v, &c.Roles)
+		d.strs(name, "", v, &c.Roles)
 	case ClaimRoleScopeMentor:
-		d.strs(name, v, &c.RoleScopeMentor)
+		d.strs(name, "", v, &c.RoleScopeMentor)
 	case ClaimResourceLink:
 		object(d, name, v, &c.ResourceLink, func(r *ResourceLink, k string, v gjson.Result) {
 			switch k {
 			case "id":
-				d.str(name+".id", v, &r.ID)
+				d.str(name, "id", v, &r.ID)
 			case "title":
-				d.str(name+".title", v, &r.Title)
+				d.str(name, "title", v, &r.Title)
 			case "description":
-				d.str(name+".description", v, &r.Description)
+				d.str(name, "description", v, &r.Description)
 			}
 		})
 	case ClaimContext:
 		object(d, name, v, &c.Context, func(x *Context, k string, v gjson.Result) {
 			switch k {
 			case "id":
-				d.str(name+".id", v, &x.ID)
+				d.str(name, "id", v, &x.ID)
 			case "label":
-				d.str(name+".label", v, &x.Label)
+				d.str(name, "label", v, &x.Label)
 			case "title":
-				d.str(name+".title", v, &x.Title)
+				d.str(name, "title", v, &x.Title)
 			case "type":
-				d.strs(name+".type", v, &x.Type)
+				d.strs(name, "type", v, &x.Type)
 			}
 		})
 	case ClaimToolPlatform:
 		object(d, name, v, &c.ToolPlatform, func(p *ToolPlatform, k string, v gjson.Result) {
 			switch k {
 			case "guid":
-				d.str(name+".guid", v, &p.GUID)
+				d.str(name, "guid", v, &p.GUID)
 			case "name":
-				d.str(name+".name", v, &p.Name)
+				d.str(name, "name", v, &p.Name)
 			case "description":
-				d.str(name+".description", v, &p.Description)
+				d.str(name, "description", v, &p.Description)
 			case "contact_email":
-				d.str(name+".contact_email", v, &p.ContactEmail)
+				d.str(name, "contact_email", v, &p.ContactEmail)
 			case "url":
-				d.str(name+".url", v, &p.URL)
+				d.str(name, "url", v, &p.URL)
 			case "product_family_code":
-				d.str(name+".product_family_code", v, &p.ProductFamilyCode)
+				d.str(name, "product_family_code", v, &p.ProductFamilyCode)
 			case "version":
-				d.str(name+".version", v, &p.Version)
+				d.str(name, "version", v, &p.Version)
 			}
 		})
 	case ClaimLaunchPresentation:
 		object(d, name, v, &c.LaunchPresentation, func(lp *LaunchPresentation, k string, v gjson.Result) {
 			switch k {
 			case "document_target":
-				d.str(name+".document_target", v, &lp.DocumentTarget)
+				d.str(name, "document_target", v, &lp.DocumentTarget)
 			case "return_url":
-				d.str(name+".return_url", v, &lp.ReturnURL)
+				d.str(name, "return_url", v, &lp.ReturnURL)
 			case "locale":
-				d.str(name+".locale", v, &lp.Locale)
+				d.str(name, "locale", v, &lp.Locale)
 			case "height": // only sizes a frame: see LaunchPresentation.UnmarshalJSON
 				lp.Height = looseInt(v.Value())
 			case "width":
@@ -171,15 +171,15 @@ func (d *claimsDecoder) claim(c *Claims, name string, v gjson.Result) {
 		object(d, name, v, &c.LIS, func(l *LIS, k string, v gjson.Result) {
 			switch k {
 			case "person_sourcedid":
-				d.str(name+".person_sourcedid", v, &l.PersonSourcedID)
+				d.str(name, "person_sourcedid", v, &l.PersonSourcedID)
 			case "course_offering_sourcedid":
-				d.str(name+".course_offering_sourcedid", v, &l.CourseOfferingSourcedID)
+				d.str(name, "course_offering_sourcedid", v, &l.CourseOfferingSourcedID)
 			case "course_section_sourcedid":
-				d.str(name+".course_section_sourcedid", v, &l.CourseSectionSourcedID)
+				d.str(name, "course_section_sourcedid", v, &l.CourseSectionSourcedID)
 			case "result_sourcedid":
-				d.str(name+".result_sourcedid", v, &l.ResultSourcedID)
+				d.str(name, "result_sourcedid", v, &l.ResultSourcedID)
 			case "outcome_service_url":
-				d.str(name+".outcome_service_url", v, &l.OutcomeServiceURL)
+				d.str(name, "outcome_service_url", v, &l.OutcomeServiceURL)
 			}
 		})
 	case ClaimCustom:
@@ -188,45 +188,45 @@ func (d *claimsDecoder) claim(c *Claims, name string, v gjson.Result) {
 		object(d, name, v, &c.AGS, func(a *AGSEndpoint, k string, v gjson.Result) {
 			switch k {
 			case "scope":
-				d.strs(name+".scope", v, &a.Scope)
+				d.strs(name, "scope", v, &a.Scope)
 			case "lineitems":
-				d.str(name+".lineitems", v, &a.LineItems)
+				d.str(name, "lineitems", v, &a.LineItems)
 			case "lineitem":
-				d.str(name+".lineitem", v, &a.LineItem)
+				d.str(name, "lineitem", v, &a.LineItem)
 			}
 		})
 	case ClaimNRPS:
 		object(d, name, v, &c.NRPS, func(n *NRPSService, k string, v gjson.Result) {
 			switch k {
 			case "context_memberships_url":
-				d.str(name+".context_memberships_url", v, &n.ContextMembershipsURL)
+				d.str(name, "context_memberships_url", v, &n.ContextMembershipsURL)
 			case "service_versions":
-				d.strs(name+".service_versions", v, &n.ServiceVersions)
+				d.strs(name, "service_versions", v, &n.ServiceVersions)
 			}
 		})
 	case ClaimDeepLinking:
 		object(d, name, v, &c.DeepLinking, func(s *DeepLinkingSettings, k string, v gjson.Result) {
 			switch k {
 			case "deep_link_return_url":
-				d.str(name+".deep_link_return_url", v, &s.DeepLinkReturnURL)
+				d.str(name, "deep_link_return_url", v, &s.DeepLinkReturnURL)
 			case "accept_types":
-				d.strs(name+".accept_types", v, &s.AcceptTypes)
+				d.strs(name, "accept_types", v, &s.AcceptTypes)
 			case "accept_presentation_document_targets":
-				d.strs(name+".accept_presentation_document_targets", v, &s.AcceptPresentationDocumentTargets)
+				d.strs(name, "accept_presentation_document_targets", v, &s.AcceptPresentationDocumentTargets)
 			case "accept_media_types":
-				d.str(name+".accept_media_types", v, &s.AcceptMediaTypes)
+				d.str(name, "accept_media_types", v, &s.AcceptMediaTypes)
 			case "accept_multiple":
-				d.boolean(name+".accept_multiple", v, &s.AcceptMultiple)
+				d.boolean(name, "accept_multiple", v, &s.AcceptMultiple)
 			case "accept_lineitem":
-				d.boolean(name+".accept_lineitem", v, &s.AcceptLineItem)
+				d.boolean(name, "accept_lineitem", v, &s.AcceptLineItem)
 			case "auto_create":
-				d.boolean(name+".auto_create", v, &s.AutoCreate)
+				d.boolean(name, "auto_create", v, &s.AutoCreate)
 			case "title":
-				d.str(name+".title", v, &s.Title)
+				d.str(name, "title", v, &s.Title)
 			case "text":
-				d.str(name+".text", v, &s.Text)
+				d.str(name, "text", v, &s.Text)
 			case "data":
-				d.str(name+".data", v, &s.Data)
+				d.str(name, "data", v, &s.Data)
 			}
 		})
 	}
@@ -246,33 +246,34 @@ func object[T any](d *claimsDecoder, claim string, v gjson.Result, dst **T, memb
 		})
 		*dst = x
 	default:
-		d.mismatch(claim, v, "object")
+		d.mismatch(claim, "", v, "object")
 	}
 }
 
-func (d *claimsDecoder) str(field string, v gjson.Result, dst *string) {
+// str decodes a string: claim's own value, or its member's when member is not empty.
+func (d *claimsDecoder) str(claim, member string, v gjson.Result, dst *string) {
 	switch v.Type {
 	case gjson.String:
 		*dst = v.Str
 	case gjson.Null:
 	default:
-		d.mismatch(field, v, "string")
+		d.mismatch(claim, member, v, "string")
 	}
 }
 
-func (d *claimsDecoder) boolean(field string, v gjson.Result, dst *bool) {
+func (d *claimsDecoder) boolean(claim, member string, v gjson.Result, dst *bool) {
 	switch v.Type {
 	case gjson.True, gjson.False:
 		*dst = v.Type == gjson.True
 	case gjson.Null:
 	default:
-		d.mismatch(field, v, "bool")
+		d.mismatch(claim, member, v, "bool")
 	}
 }
 
 // strs decodes an array of strings; an empty array gives an empty slice, not nil, as
 // Claims.Roles needs, and a null element the empty string.
-func (d *claimsDecoder) strs(field string, v gjson.Result, dst *[]string) {
+func (d *claimsDecoder) strs(claim, member string, v gjson.Result, dst *[]string) {
 	switch {
 	case v.Type == gjson.Null:
 		*dst = nil
@@ -280,19 +281,19 @@ func (d *claimsDecoder) strs(field string, v gjson.Result, dst *[]string) {
 		out := make([]string, 0, 4)
 		v.ForEach(func(_, e gjson.Result) bool {
 			var s string
-			d.str(field, e, &s)
+			d.str(claim, member, e, &s)
 			out = append(out, s)
 			return true
 		})
 		*dst = out
 	default:
-		d.mismatch(field, v, "[]string")
+		d.mismatch(claim, member, v, "[]string")
 	}
 }
 
 // custom decodes the custom claim with CustomParameters' leniency: a value that is
 // not a string keeps its JSON text, and a null claim is an empty set.
-func (d *claimsDecoder) custom(field string, v gjson.Result, dst *CustomParameters) {
+func (d *claimsDecoder) custom(claim string, v gjson.Result, dst *CustomParameters) {
 	switch {
 	case v.Type == gjson.Null:
 		*dst = CustomParameters{}
@@ -311,16 +312,22 @@ func (d *claimsDecoder) custom(field string, v gjson.Result, dst *CustomParamete
 		})
 		*dst = out
 	default:
-		d.mismatch(field, v, "object")
+		d.mismatch(claim, "", v, "object")
 	}
 }
 
 // mismatch keeps the first type mismatch, in encoding/json's words and, like its
-// errors, without the value.
-func (d *claimsDecoder) mismatch(field string, v gjson.Result, want string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("claim %q: JSON %s where %s expected", field, jsonType(v), want)
+// errors, without the value. The member's path is built only here: a launch's
+// claims have some forty members.
+func (d *claimsDecoder) mismatch(claim, member string, v gjson.Result, want string) {
+	if d.err != nil {
+		return
 	}
+	field := claim
+	if member != "" {
+		field += "." + member
+	}
+	d.err = fmt.Errorf("claim %q: JSON %s where %s expected", field, jsonType(v), want)
 }
 
 // jsonType names v's JSON type.

@@ -253,3 +253,20 @@ func FuzzClaimsSetValidity(f *testing.F) {
 		require.Equal(t, !json.Valid(payload), notJSON, "%q", payload)
 	})
 }
+
+// A claim of the wrong JSON type is named, member and all, without its value.
+func TestClaimsSetNamesTheMismatch(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ payload, err string }{
+		{`{"sub":4}`, `claim "sub": JSON number where string expected`},
+		{`{"` + ClaimResourceLink + `":{"id":{"secret":"x"}}}`, `claim "` + ClaimResourceLink + `.id": JSON object where string expected`},
+		{`{"` + ClaimRoles + `":["a",true]}`, `claim "` + ClaimRoles + `": JSON bool where string expected`},
+		{`{"` + ClaimDeepLinking + `":{"accept_multiple":"yes"}}`, `claim "` + ClaimDeepLinking + `.accept_multiple": JSON string where bool expected`},
+		{`{"` + ClaimContext + `":"course"}`, `claim "` + ClaimContext + `": JSON string where object expected`},
+		{`{"sub":[],"nonce":1}`, `claim "sub": JSON array where string expected`},
+	} {
+		got, err := decodeClaimsSet([]byte(tt.payload))
+		require.NoError(t, err, tt.payload)
+		require.EqualError(t, got.typeErr, tt.err, tt.payload)
+	}
+}
