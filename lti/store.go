@@ -65,7 +65,7 @@ func NewStore(db *pgxpool.Pool, now func() time.Time) *Store {
 		now = time.Now
 	}
 	s := &Store{db: db, now: now, found: map[platformKey]cachedPlatform{}}
-	s.authStarts = batch.New(authStartsInFlight, maxAuthStartBatch, authStartTimeout, s.startAuths)
+	s.authStarts = batch.New(authStartsInFlight, maxAuthStartBatch, authStartTimeout, s.startAuths).Lingering(authStartLinger)
 	return s
 }
 

@@ -5,7 +5,9 @@
 // batch that has already started: the statement that answers it begins after the
 // question arrived, so it sees everything committed before then, on any instance, as
 // a statement of its own would. Nothing is kept between batches, and a lone question
-// goes at once, alone.
+// goes at once, alone. A Batcher may also linger (Lingering): a batch that follows
+// another then waits a moment for more questions, so that a steady stream of them
+// shares fewer statements.
 package batch
 
 import (
@@ -25,6 +27,8 @@ type Batcher[Q, A any] struct {
 	inFlight int
 	max      int
 	timeout  time.Duration
+	linger   time.Duration
+	sleep    func(time.Duration) // time.Sleep; tests end a linger when they choose
 
 	mu      sync.Mutex
 	running int
@@ -46,7 +50,18 @@ type call[Q, A any] struct {
 // batch that timed out waiting fails with pgwait.ErrTimeout, which the web server
 // answers 503 with Retry-After.
 func New[Q, A any](inFlight, size int, timeout time.Duration, run func(ctx context.Context, qs []Q) ([]A, error)) *Batcher[Q, A] {
-	return &Batcher[Q, A]{run: run, inFlight: max(1, inFlight), max: max(1, size), timeout: timeout}
+	return &Batcher[Q, A]{run: run, inFlight: max(1, inFlight), max: max(1, size), timeout: timeout, sleep: time.Sleep}
+}
+
+// Lingering makes a batch that follows another (its questions arrived while the
+// other ran) wait d before it starts, for more questions to join it, unless it is
+// already full; it returns b. A lone question still goes at once: only a stream of
+// questions waits, each for at most d plus one batch. Use it where a batch's round
+// trip and commit cost far more than its questions, and callers can spare d. Set it
+// before b is used.
+func (b *Batcher[Q, A]) Lingering(d time.Duration) *Batcher[Q, A] {
+	b.linger = d
+	return b
 }
 
 // Do answers q, in a batch with whatever questions are waiting. If ctx ends first,
@@ -81,20 +96,49 @@ func (b *Batcher[Q, A]) Do(ctx context.Context, q Q) (A, error) {
 }
 
 // runBatch answers batch, then hands the batch that gathered meanwhile to a goroutine
-// of its own (so that this caller's answer does not wait for it), or gives up its turn.
+// of its own (so that this caller's answer does not wait for it), after the linger if
+// there is one and that batch is not full yet; or gives up its turn.
 func (b *Batcher[Q, A]) runBatch(batch []*call[Q, A]) {
 	b.answer(batch)
+	b.mu.Lock()
+	switch {
+	case len(b.pending) == 0:
+		b.running--
+		b.mu.Unlock()
+	case b.linger > 0 && len(b.pending) < b.max:
+		b.mu.Unlock()
+		go func() {
+			b.sleep(b.linger)
+			b.runPending()
+		}()
+	default:
+		next := b.takePending()
+		b.mu.Unlock()
+		go b.runBatch(next)
+	}
+}
+
+// runPending runs the questions waiting after a linger, or gives up the turn if their
+// callers have all left meanwhile.
+func (b *Batcher[Q, A]) runPending() {
 	b.mu.Lock()
 	if len(b.pending) == 0 {
 		b.running--
 		b.mu.Unlock()
 		return
 	}
+	next := b.takePending()
+	b.mu.Unlock()
+	b.runBatch(next)
+}
+
+// takePending removes and returns the next batch's questions: the oldest, at most
+// max. b.mu must be held.
+func (b *Batcher[Q, A]) takePending() []*call[Q, A] {
 	n := min(len(b.pending), b.max)
 	next := b.pending[:n:n]
 	b.pending = append([]*call[Q, A](nil), b.pending[n:]...)
-	b.mu.Unlock()
-	go b.runBatch(next)
+	return next
 }
 
 // answer runs one batch and closes each call's done.
