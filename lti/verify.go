@@ -2,6 +2,7 @@ package lti
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
@@ -62,6 +64,7 @@ type VerifierConfig struct {
 // Verifier validates id_tokens posted by platforms to Huddle's launch endpoint.
 type Verifier struct {
 	headers headerCache
+	rsaKeys rsaKeyCache
 	keys    *KeySet
 	now     func() time.Time
 	leeway  time.Duration
@@ -144,6 +147,47 @@ func (c *headerCache) add(seg string, h jws.Headers) {
 		}
 	}
 	c.m.Store(&next)
+}
+
+// rsaKeyCache keeps the *rsa.PublicKey of each platform key the key set returned, by
+// that jwk.Key. Given the JWK, the library's RS256 verifier copied it into a new public
+// JWK and converted that at every launch, a tenth of the token's checks after RS256
+// itself (pprof, BenchmarkVerifyIDToken); the keys a KeySet returns are never changed,
+// only replaced by a new fetch's. Bounded as headerCache is, and read without a lock.
+type rsaKeyCache struct {
+	m  atomic.Pointer[map[jwk.Key]*rsa.PublicKey]
+	mu sync.Mutex // serialises adds
+}
+
+// maxCachedKeys bounds rsaKeyCache: a few platforms, each with a key or two in
+// rotation, and a new fetch's keys beside the old until the cache starts over.
+const maxCachedKeys = 64
+
+// publicKey returns key's RSA public key, converting it the first time.
+func (c *rsaKeyCache) publicKey(key jwk.Key) (*rsa.PublicKey, error) {
+	if m := c.m.Load(); m != nil {
+		if pub, ok := (*m)[key]; ok {
+			return pub, nil
+		}
+	}
+	public, err := key.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	pub := &rsa.PublicKey{}
+	if err := public.Raw(pub); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := map[jwk.Key]*rsa.PublicKey{key: pub}
+	if old := c.m.Load(); old != nil && len(*old) < maxCachedKeys {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	c.m.Store(&next)
+	return pub, nil
 }
 
 // VerifyIDToken validates rawToken, the id_token a platform posted, as a message from p:
@@ -233,7 +277,11 @@ func (v *Verifier) VerifyIDToken(ctx context.Context, rawToken string, p Platfor
 	if err != nil {
 		return nil, launchError(CodeMalformedToken, "signature is not base64url", err)
 	}
-	if err := rs256.Verify([]byte(rawToken[:len(headerSeg)+1+len(payloadSeg)]), sig, key); err != nil {
+	pub, err := v.rsaKeys.publicKey(key)
+	if err != nil {
+		return nil, launchError(CodeBadAlgorithm, fmt.Sprintf("key %q is not a usable RSA public key", kid), err)
+	}
+	if err := rs256.Verify([]byte(rawToken[:len(headerSeg)+1+len(payloadSeg)]), sig, pub); err != nil {
 		return nil, launchError(CodeBadSignature, "RS256 signature does not verify", err)
 	}
 	if !cached {

@@ -804,6 +804,38 @@ func TestVerifyIDTokenRemembersOnlyVerifiedHeaders(t *testing.T) {
 	}
 }
 
+// Each platform key's RSA public key is converted once and kept for that key only:
+// a key replaced under the same kid (a new fetch of the key set) gets its own, and
+// the cache stays bounded.
+func TestVerifyIDTokenConvertsEachKeyOnce(t *testing.T) {
+	t.Parallel()
+	var c rsaKeyCache
+	publicOf := func(k jwk.Key) jwk.Key {
+		pub, err := k.PublicKey()
+		require.NoError(t, err)
+		return pub
+	}
+	old, rotated := publicOf(privateJWK(t, 0, "same-kid")), publicOf(privateJWK(t, 1, "same-kid"))
+	first, err := c.publicKey(old)
+	require.NoError(t, err)
+	require.Equal(t, rsaTestKeys()[0].PublicKey.N, first.N)
+	again, err := c.publicKey(old)
+	require.NoError(t, err)
+	require.Same(t, first, again, "converted again")
+	other, err := c.publicKey(rotated)
+	require.NoError(t, err)
+	require.Equal(t, rsaTestKeys()[1].PublicKey.N, other.N, "the old key's answer for a new key with its kid")
+
+	for i := range 3 * maxCachedKeys {
+		k := publicOf(privateJWK(t, i%2, fmt.Sprintf("key-%d", i)))
+		pub, err := c.publicKey(k)
+		require.NoError(t, err)
+		require.Equal(t, rsaTestKeys()[i%2].PublicKey.N, pub.N)
+		require.LessOrEqual(t, len(*c.m.Load()), maxCachedKeys)
+		require.Contains(t, *c.m.Load(), k, "the newest key is kept")
+	}
+}
+
 func TestVerifyIDTokenPlatformNotConfigured(t *testing.T) {
 	t.Parallel()
 	tp := setup(t)
