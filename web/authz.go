@@ -112,7 +112,7 @@ func (s *Server) authorize(rule Rule) fiber.Handler {
 			sess, err := lookUp(c.UserContext(), id)
 			switch {
 			case err == nil:
-				a.Session, a.SessionID, a.URLSession = &sess, strings.Clone(id), fromURL
+				a.Session, a.SessionID, a.URLSession = &sess, id, fromURL
 			case !errors.Is(err, session.ErrNotFound):
 				return err
 			}

@@ -42,8 +42,7 @@ var (
 
 func (s *Server) newHandoff(c *fiber.Ctx) error {
 	a := actorOf(c)
-	// Copy: the path may come back as it came in, and Fiber reuses its buffers.
-	path, ok := s.landingPath(strings.Clone(c.FormValue("path")))
+	path, ok := s.landingPath(c.FormValue("path"))
 	if !ok {
 		return errBadPath
 	}
@@ -59,7 +58,7 @@ func (s *Server) newHandoff(c *fiber.Ctx) error {
 // scanners fetch GETs, and a person must see whose account this is before choosing.
 func (s *Server) confirmHandoff(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	t := strings.Clone(c.Params("token"))
+	t := c.Params("token")
 	h, err := s.deps.Sessions.PeekHandoff(ctx, t)
 	// Not found here is a used or expired handoff link, not a session; the problems
 	// table leaves session.ErrNotFound to the handlers for that reason.
@@ -97,7 +96,7 @@ func (s *Server) takeHandoff(c *fiber.Ctx) error {
 	if !s.postedByHuddle(c, true) {
 		return errHandoffCrossOrigin
 	}
-	h, err := s.deps.Sessions.TakeHandoff(ctx, strings.Clone(c.Params("token")))
+	h, err := s.deps.Sessions.TakeHandoff(ctx, c.Params("token"))
 	if errors.Is(err, session.ErrNotFound) {
 		return errHandoffExpired
 	}
@@ -114,7 +113,7 @@ func (s *Server) takeHandoff(c *fiber.Ctx) error {
 	// browser's top-level partition ends here, as a launch ends one.
 	sid, _, err := s.deps.Sessions.CreateWith(ctx, session.NewSession{
 		UserID: h.UserID, PlatformID: h.PlatformID,
-		Replaces: strings.Clone(c.Cookies(cookieSession)),
+		Replaces: c.Cookies(cookieSession),
 	})
 	if err != nil {
 		return err

@@ -88,9 +88,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if !validFrameName(in.StorageTarget) {
 		in.StorageTarget = "" // an unusable target is as good as none: fall back to the new window
 	}
-	// Copied: the platform cache may keep them as keys beyond this request, and
-	// Fiber reuses the request's buffers.
-	iss, clientID := strings.Clone(c.FormValue("iss")), strings.Clone(c.FormValue("client_id"))
+	// The platform cache may keep these as keys beyond this request: they are copies
+	// of Fiber's buffers, as every string read from a request is (Immutable, server.go).
+	iss, clientID := c.FormValue("iss"), c.FormValue("client_id")
 	if iss == "" || in.LoginHint == "" || in.TargetLinkURI == "" {
 		return problem(fiber.StatusBadRequest, "login_incomplete", "Huddle could not start signing you in",
 			"The request from your Moodle site was missing the issuer, login hint or target link. Go back to the course and open the activity again.")
@@ -290,9 +290,8 @@ func validFrameName(s string) bool {
 // launch receives the platform's id_token (form_post) and signs the person in.
 func (s *Server) launch(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	// Copy: Fiber reuses request buffers after the handler returns.
-	rawToken := strings.Clone(c.FormValue("id_token"))
-	state := strings.Clone(c.FormValue("state"))
+	rawToken := c.FormValue("id_token")
+	state := c.FormValue("state")
 	if rawToken == "" || state == "" {
 		if e := c.FormValue("error"); e != "" {
 			return problem(fiber.StatusBadRequest, "platform_error", "Moodle did not sign you in to Huddle",
@@ -320,7 +319,7 @@ func (s *Server) launch(c *fiber.Ctx) error {
 					"detail", "storage binding for a cookie-bound state or from another page", "storage_bound", storageBound)
 				return lti.ErrStateInvalid
 			}
-			browser = strings.Clone(b)
+			browser = b
 		} else if storageBound {
 			allowFraming(c, st.PlatformAuth)
 			return c.Render("storage_launch", fiber.Map{
@@ -417,7 +416,7 @@ func (s *Server) startLaunch(c *fiber.Ctx, l *lti.Launch, cl course.Launch, taki
 	ctx := c.UserContext()
 	pending, err := s.deps.Sessions.PrepareLaunch(session.NewSession{
 		PlatformID: l.Platform.ID, Framed: framedLaunch(l),
-		Replaces: strings.Clone(c.Cookies(cookieSession)),
+		Replaces: c.Cookies(cookieSession),
 	}, cl.Subject)
 	if err != nil {
 		return course.Recorded{}, "", err

@@ -149,11 +149,12 @@ func TestMetricsSurviveMixedTraffic(t *testing.T) {
 
 // A string a handler keeps after it returns (a cache key, a struct the handler hands
 // on) must keep its value when Fiber reuses the request's buffers for the next request.
-// lti.Store caches platforms by the issuer and client_id of the login form.
+// lti.Store caches platforms by the issuer and client_id of the login form, and no
+// handler copies what it reads: Immutable (server.go) does.
 func TestRequestStringsOutliveTheRequest(t *testing.T) {
 	t.Parallel()
 	e := newLTIEnv(t)
-	type kept struct{ method, param, query, form, header string }
+	type kept struct{ method, param, query, form, header, cookie string }
 	var (
 		mu   sync.Mutex
 		keep []kept
@@ -161,13 +162,13 @@ func TestRequestStringsOutliveTheRequest(t *testing.T) {
 	e.srv.App().Add(http.MethodPost, "/test-keep/:param", func(c *fiber.Ctx) error {
 		mu.Lock()
 		defer mu.Unlock()
-		keep = append(keep, kept{c.Method(), c.Params("param"), c.Query("q"), c.FormValue("f"), c.Get("X-Kept")})
+		keep = append(keep, kept{c.Method(), c.Params("param"), c.Query("q"), c.FormValue("f"), c.Get("X-Kept"), c.Cookies("kept")})
 		return c.SendStatus(http.StatusNoContent)
 	})
 	e.srv.App().Add(http.MethodPut, "/test-keep/:param", func(c *fiber.Ctx) error {
 		mu.Lock()
 		defer mu.Unlock()
-		keep = append(keep, kept{c.Method(), c.Params("param"), c.Query("q"), c.FormValue("f"), c.Get("X-Kept")})
+		keep = append(keep, kept{c.Method(), c.Params("param"), c.Query("q"), c.FormValue("f"), c.Get("X-Kept"), c.Cookies("kept")})
 		return c.SendStatus(http.StatusNoContent)
 	})
 	base := serve(t, e.srv)
@@ -178,10 +179,10 @@ func TestRequestStringsOutliveTheRequest(t *testing.T) {
 	var want []kept
 	for i := range 6 {
 		method := []string{http.MethodPost, http.MethodPut}[i%2]
-		k := kept{method, fmt.Sprintf("param%d", i), fmt.Sprintf("query%d", i), fmt.Sprintf("form%d", i), fmt.Sprintf("header%d", i)}
+		k := kept{method, fmt.Sprintf("param%d", i), fmt.Sprintf("query%d", i), fmt.Sprintf("form%d", i), fmt.Sprintf("header%d", i), fmt.Sprintf("cookie%d", i)}
 		want = append(want, k)
 		code, body := fetch(t, client, method, base+"/test-keep/"+k.param+"?q="+k.query,
-			http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "X-Kept": {k.header}},
+			http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "X-Kept": {k.header}, "Cookie": {"kept=" + k.cookie}},
 			strings.NewReader("f="+k.form))
 		require.Equal(t, http.StatusNoContent, code, body)
 	}

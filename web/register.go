@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,10 +23,9 @@ const (
 // openid_configuration and a single-use registration_token, and Huddle does the rest.
 func (s *Server) register(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	// Copy out of Fiber's buffers; these outlive the handler's reads below.
-	secret := strings.Clone(c.Query("token"))
-	configURL := strings.Clone(c.Query("openid_configuration"))
-	regToken := strings.Clone(c.Query("registration_token"))
+	secret := c.Query("token")
+	configURL := c.Query("openid_configuration")
+	regToken := c.Query("registration_token")
 
 	// An open registration endpoint would let anyone make Huddle fetch URLs of their
 	// choosing, so production requires the secret in the pasted URL.

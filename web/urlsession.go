@@ -43,9 +43,9 @@ func urlSession(c *fiber.Ctx) string {
 		return ""
 	}
 	if v := c.Query(sessionParam); v != "" {
-		return strings.Clone(v)
+		return v
 	}
-	return strings.Clone(c.FormValue(sessionParam))
+	return c.FormValue(sessionParam)
 }
 
 // redirect sends the browser to path, keeping a URL-carried session.
