@@ -151,9 +151,9 @@ func (c *headerCache) add(seg string, h jws.Headers) {
 
 // rsaKeyCache keeps the *rsa.PublicKey of each platform key the key set returned, by
 // that jwk.Key. Given the JWK, the library's RS256 verifier copied it into a new public
-// JWK and converted that at every launch, a tenth of the token's checks after RS256
-// itself (pprof, BenchmarkVerifyIDToken); the keys a KeySet returns are never changed,
-// only replaced by a new fetch's. Bounded as headerCache is, and read without a lock.
+// JWK and converted that at every launch: about 2 µs and 23 allocations of the token's
+// checks (BenchmarkVerifyIDToken). The keys a KeySet returns are never changed, only
+// replaced by a new fetch's. Bounded as headerCache is, and read without a lock.
 type rsaKeyCache struct {
 	m  atomic.Pointer[map[jwk.Key]*rsa.PublicKey]
 	mu sync.Mutex // serialises adds

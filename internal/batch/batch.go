@@ -56,9 +56,9 @@ func New[Q, A any](inFlight, size int, timeout time.Duration, run func(ctx conte
 // Lingering makes a batch that follows another (its questions arrived while the
 // other ran) wait d before it starts, for more questions to join it, unless it is
 // already full; it returns b. A lone question still goes at once: only a stream of
-// questions waits, each for at most d plus one batch. Use it where a batch's round
-// trip and commit cost far more than its questions, and callers can spare d. Set it
-// before b is used.
+// questions waits, each for the batch before its own and then at most d more. Use it
+// where a batch's round trip and commit cost far more than its questions, and callers
+// can spare d. Set it before b is used.
 func (b *Batcher[Q, A]) Lingering(d time.Duration) *Batcher[Q, A] {
 	b.linger = d
 	return b
