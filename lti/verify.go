@@ -112,51 +112,60 @@ func parseProtectedHeader(seg string) (jws.Headers, error) {
 	return h, nil
 }
 
+// bounded is a map that readers use without a lock: an add copies it, and a full one
+// starts over. The Verifier's two caches are bounded ones, so nothing a platform or a
+// forger sends can grow them.
+type bounded[K comparable, V any] struct {
+	m  atomic.Pointer[map[K]V]
+	mu sync.Mutex // serialises adds
+}
+
+func (c *bounded[K, V]) get(k K) (V, bool) {
+	m := c.m.Load()
+	if m == nil {
+		var zero V
+		return zero, false
+	}
+	v, ok := (*m)[k]
+	return v, ok
+}
+
+// add keeps v under k, starting over when the map already holds limit entries.
+func (c *bounded[K, V]) add(k K, v V, limit int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := map[K]V{k: v}
+	if old := c.m.Load(); old != nil && len(*old) < limit {
+		for ek, ev := range *old {
+			next[ek] = ev
+		}
+	}
+	c.m.Store(&next)
+}
+
 // headerCache keeps the protected headers of tokens whose signature verified, by
 // their encoded form. A platform signs every id_token with the same header (its alg,
 // kid and typ), so nearly every launch finds its header here instead of decoding it
 // again: that decoding, through the library's JSON decoder, was a sixth of the
 // launch's token checks (pprof, BenchmarkVerifyIDToken). Only verified headers are
-// added, so nobody without a platform's key can fill it; and it is bounded: a full
-// cache starts over. Readers never lock: a new header copies the map.
+// added, so nobody without a platform's key can fill it.
 type headerCache struct {
-	m  atomic.Pointer[map[string]jws.Headers]
-	mu sync.Mutex // serialises adds
+	bounded[string, jws.Headers]
 }
 
 // maxCachedHeaders bounds headerCache: a few platforms, each with a key or two in
 // rotation, need a handful.
 const maxCachedHeaders = 64
 
-func (c *headerCache) get(seg string) (jws.Headers, bool) {
-	m := c.m.Load()
-	if m == nil {
-		return nil, false
-	}
-	h, ok := (*m)[seg]
-	return h, ok
-}
-
-func (c *headerCache) add(seg string, h jws.Headers) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	next := map[string]jws.Headers{seg: h}
-	if old := c.m.Load(); old != nil && len(*old) < maxCachedHeaders {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	c.m.Store(&next)
-}
+func (c *headerCache) add(seg string, h jws.Headers) { c.bounded.add(seg, h, maxCachedHeaders) }
 
 // rsaKeyCache keeps the *rsa.PublicKey of each platform key the key set returned, by
 // that jwk.Key. Given the JWK, the library's RS256 verifier copied it into a new public
 // JWK and converted that at every launch: about 2 µs and 23 allocations of the token's
 // checks (BenchmarkVerifyIDToken). The keys a KeySet returns are never changed, only
-// replaced by a new fetch's. Bounded as headerCache is, and read without a lock.
+// replaced by a new fetch's.
 type rsaKeyCache struct {
-	m  atomic.Pointer[map[jwk.Key]*rsa.PublicKey]
-	mu sync.Mutex // serialises adds
+	bounded[jwk.Key, *rsa.PublicKey]
 }
 
 // maxCachedKeys bounds rsaKeyCache: a few platforms, each with a key or two in
@@ -165,10 +174,8 @@ const maxCachedKeys = 64
 
 // publicKey returns key's RSA public key, converting it the first time.
 func (c *rsaKeyCache) publicKey(key jwk.Key) (*rsa.PublicKey, error) {
-	if m := c.m.Load(); m != nil {
-		if pub, ok := (*m)[key]; ok {
-			return pub, nil
-		}
+	if pub, ok := c.get(key); ok {
+		return pub, nil
 	}
 	public, err := key.PublicKey()
 	if err != nil {
@@ -178,15 +185,7 @@ func (c *rsaKeyCache) publicKey(key jwk.Key) (*rsa.PublicKey, error) {
 	if err := public.Raw(pub); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	next := map[jwk.Key]*rsa.PublicKey{key: pub}
-	if old := c.m.Load(); old != nil && len(*old) < maxCachedKeys {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	c.m.Store(&next)
+	c.add(key, pub, maxCachedKeys)
 	return pub, nil
 }
 
