@@ -31,6 +31,7 @@ import (
 	"github.com/huddle-lti/huddle/egress"
 	"github.com/huddle-lti/huddle/feedback"
 	"github.com/huddle-lti/huddle/gradesync"
+	"github.com/huddle-lti/huddle/internal/pipeline"
 	"github.com/huddle-lti/huddle/live"
 	"github.com/huddle-lti/huddle/lti"
 	"github.com/huddle-lti/huddle/migrations"
@@ -94,6 +95,11 @@ type Config struct {
 	// locks, which need sessions of their own; nil means the pool given to New, which
 	// must then reach PostgreSQL directly.
 	Direct *pgxpool.Pool
+	// Pooled says the pool given to New goes through a transaction-mode PgBouncer
+	// (HUDDLE_DATABASE_DIRECT_URL set). Each launch's statements then go in a round
+	// trip of their own; on PostgreSQL itself, concurrent launches share round trips
+	// (internal/pipeline), each still a transaction of its own.
+	Pooled bool
 }
 
 // Options are what a test may replace; production leaves them zero.
@@ -222,6 +228,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 	tokens := lti.NewServiceTokens(lti.ServiceTokenConfig{Keys: a.Keys, Client: outbound, UserAgent: ua, Now: o.Now})
 	a.Moodle = moodle.NewConnections(pool, sealer, moodle.BaseConfig(outbound, ua), o.Now)
 	a.Courses = course.NewService(pool, o.Now)
+	if !cfg.Pooled {
+		a.Courses.SendLaunchesWith(pipeline.New(pool))
+	}
 	a.Sessions = session.NewStore(pool, session.Options{Now: o.Now, Idle: cfg.SessionIdle,
 		FramedIdle: cfg.SessionFramedIdle, AbsoluteLifetime: cfg.SessionAbsolute})
 	a.Limits = ratelimit.New(pool, seal.Derive(cfg.SecretKey, "ratelimit"), o.Now)

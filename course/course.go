@@ -58,14 +58,31 @@ func (m Member) Has(r lti.Role) bool { return slices.Contains(m.Roles, r) }
 type Service struct {
 	db  *pgxpool.Pool
 	now func() time.Time
+	// send sends a launch's first round trip (RecordLaunch): the pool's SendBatch,
+	// or a Sender of SendLaunchesWith.
+	send func(context.Context, *pgx.Batch) error
 }
+
+// Sender sends a pgx batch as one implicit transaction, as SendBatch(ctx, b).Close()
+// does; pipeline.Sender shares one round trip among the batches of concurrent
+// launches.
+type Sender interface {
+	Send(ctx context.Context, b *pgx.Batch) error
+}
+
+// SendLaunchesWith has RecordLaunch send each launch's first round trip (its read,
+// with the statements queued with it) with sender instead of a round trip of its
+// own. Call it before the Service is used.
+func (s *Service) SendLaunchesWith(sender Sender) { s.send = sender.Send }
 
 // NewService returns a Service; now is the clock (time.Now if nil).
 func NewService(db *pgxpool.Pool, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, now: now}
+	return &Service{db: db, now: now, send: func(ctx context.Context, b *pgx.Batch) error {
+		return db.SendBatch(ctx, b).Close()
+	}}
 }
 
 const selectActivity = `

@@ -3,15 +3,18 @@ package course_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/course"
 	"github.com/huddle-lti/huddle/dbtest"
+	"github.com/huddle-lti/huddle/internal/pipeline"
 	"github.com/huddle-lti/huddle/lti"
 )
 
@@ -465,29 +468,89 @@ func TestRecordLaunchSetsUpNewActivityFromCustom(t *testing.T) {
 // the course and the activity exist once.
 func TestRecordLaunchConcurrentFirstLaunches(t *testing.T) {
 	t.Parallel()
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sharing round trips %v", shared), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			if shared {
+				b.svc.SendLaunchesWith(pipeline.New(b.pool))
+			}
+			const n = 8
+			recs := make([]course.Recorded, 2*n)
+			errs := make([]error, 2*n)
+			var wg sync.WaitGroup
+			for i := range 2 * n {
+				wg.Go(func() {
+					l := b.launch()
+					if i%2 == 0 {
+						l.Subject = "class-" + string(rune('a'+i))
+					} // odd i: one person in several tabs
+					recs[i], errs[i] = b.svc.RecordLaunch(context.Background(), l)
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				require.NoError(t, err)
+				require.Equal(t, recs[0].CourseID, recs[i].CourseID)
+				require.Equal(t, recs[0].ActivityID, recs[i].ActivityID)
+			}
+			for table, want := range map[string]int{"users": n + 1, "courses": 1, "memberships": n + 1, "activities": 1} {
+				require.Equal(t, want, b.count(t, table), table)
+			}
+		})
+	}
+}
+
+// Returning launches that share round trips (SendLaunchesWith) each find their own
+// rows and get their own queued statement's answer; one whose queued statement fails
+// fails alone.
+func TestRecordLaunchSharingRoundTrips(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
-	const n = 8
-	recs := make([]course.Recorded, 2*n)
-	errs := make([]error, 2*n)
+	b.svc.SendLaunchesWith(pipeline.New(b.pool))
+	const n = 24
+	launches := make([]course.Launch, n)
+	first := make([]course.Recorded, n)
+	for i := range n {
+		launches[i] = b.launch()
+		launches[i].Subject = fmt.Sprint("returning-", i)
+		first[i] = b.record(t, launches[i])
+	}
+
+	recs := make([]course.Recorded, n)
+	got := make([]int, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range 2 * n {
+	for i := range n {
 		wg.Go(func() {
-			l := b.launch()
-			if i%2 == 0 {
-				l.Subject = "class-" + string(rune('a'+i))
-			} // odd i: one person in several tabs
-			recs[i], errs[i] = b.svc.RecordLaunch(context.Background(), l)
+			q := queued{sql: `SELECT $1::int`, arg: i, got: &got[i]}
+			if i == 5 {
+				q.sql = `SELECT 1 / ($1::int - 5)` // division by zero for this launch only
+			}
+			recs[i], errs[i] = b.svc.RecordLaunch(context.Background(), launches[i], q)
 		})
 	}
 	wg.Wait()
-	for i, err := range errs {
-		require.NoError(t, err)
-		require.Equal(t, recs[0].CourseID, recs[i].CourseID)
-		require.Equal(t, recs[0].ActivityID, recs[i].ActivityID)
+	for i := range n {
+		if i == 5 {
+			require.ErrorContains(t, errs[i], "division by zero")
+			continue
+		}
+		require.NoError(t, errs[i], "launch %d", i)
+		require.Equal(t, first[i], recs[i], "launch %d", i)
+		require.Equal(t, i, got[i], "launch %d", i)
 	}
-	for table, want := range map[string]int{"users": n + 1, "courses": 1, "memberships": n + 1, "activities": 1} {
-		require.Equal(t, want, b.count(t, table), table)
-	}
+}
+
+// queued is a course.Queuer that reads one int.
+type queued struct {
+	sql string
+	arg int
+	got *int
+}
+
+func (q queued) Queue(b *pgx.Batch) {
+	b.Queue(q.sql, q.arg).QueryRow(func(r pgx.Row) error { return r.Scan(q.got) })
 }
 
 func ptr[T any](v T) *T { return &v }

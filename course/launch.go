@@ -269,6 +269,8 @@ type Queuer interface {
 // and one statement (recordLaunch). Each is atomic on its own, so no transaction (and
 // no BEGIN and COMMIT round trips) is needed. The with statements go in the first
 // read's round trip, as one pipeline with it: one round trip and one commit for both.
+// With SendLaunchesWith, concurrent launches share that round trip, each its own
+// transaction.
 func (s *Service) RecordLaunch(ctx context.Context, l Launch, with ...Queuer) (Recorded, error) {
 	named, err := launchArgs(l, s.now())
 	if err != nil {
@@ -288,7 +290,7 @@ func (s *Service) RecordLaunch(ctx context.Context, l Launch, with ...Queuer) (R
 	for _, q := range with {
 		q.Queue(b)
 	}
-	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.send(ctx, b); err != nil {
 		return Recorded{}, fmt.Errorf("course: record launch: %w", err)
 	}
 	if found {

@@ -99,6 +99,7 @@ func appConfig(cfg Config) app.Config {
 		AuditRetention:           cfg.AuditRetention,
 		OpportunityRetention:     cfg.OpportunityRetention,
 		JobRetention:             cfg.JobRetention,
+		Pooled:                   cfg.DB.PgBouncer,
 	}
 }
 
