@@ -489,10 +489,16 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer close(pruneDone)
 		a.prune(ctx, time.Minute)
 	}()
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		a.keepStatsFresh(ctx, statsEvery)
+	}()
 	err := a.Web.Serve(ctx, ln, a.Config.ShutdownTimeout)
 	cancel()
 	<-hubDone
 	<-pruneDone
+	<-statsDone
 	return err
 }
 
