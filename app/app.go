@@ -514,14 +514,7 @@ func (a *App) Close() {
 // interval until ctx ends; River's job cleaner deletes finished jobs (JobRetention).
 // Every instance runs it; the DELETEs are idempotent, so no coordination is needed.
 func (a *App) prune(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	each(ctx, every, func() {
 		logins, err := a.LTI.PruneLogins(ctx)
 		if err != nil {
 			a.Log.Warn("prune logins", "err", err)
@@ -553,6 +546,20 @@ func (a *App) prune(ctx context.Context, every time.Duration) {
 		if logins+sessions+rates+notices+limits+opportunities+audits > 0 {
 			a.Log.Info("pruned expired records", "logins", logins, "sessions", sessions, "posting_rates", rates, "notices", notices,
 				"rate_limits", limits, "opportunities", opportunities, "audit_entries", audits)
+		}
+	})
+}
+
+// each calls fn every interval until ctx ends.
+func each(ctx context.Context, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
 		}
 	}
 }

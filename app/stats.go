@@ -69,14 +69,7 @@ func analyzeGrown(ctx context.Context, db *pgxpool.Pool) ([]string, error) {
 // (background work, not the web budget). Every instance runs it; a table another
 // instance has just analysed no longer qualifies.
 func (a *App) keepStatsFresh(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	each(ctx, every, func() {
 		tables, err := analyzeGrown(ctx, a.Direct)
 		if len(tables) > 0 {
 			a.Log.Info("analysed tables that had outgrown their statistics", "tables", tables)
@@ -84,5 +77,5 @@ func (a *App) keepStatsFresh(ctx context.Context, every time.Duration) {
 		if err != nil && ctx.Err() == nil {
 			a.Log.Warn("analyse grown tables", "err", err)
 		}
-	}
+	})
 }
