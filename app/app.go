@@ -96,7 +96,7 @@ type Config struct {
 	// must then reach PostgreSQL directly.
 	Direct *pgxpool.Pool
 	// Pooled says the pool given to New goes through a transaction-mode PgBouncer
-	// (HUDDLE_DATABASE_DIRECT_URL set). Each launch's statements then go in a round
+	// (HUDDLE_DB_PGBOUNCER). Each launch's statements then go in a round
 	// trip of their own; on PostgreSQL itself, concurrent launches share round trips
 	// (internal/pipeline), each still a transaction of its own.
 	Pooled bool

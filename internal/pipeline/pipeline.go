@@ -48,10 +48,9 @@ const (
 	timeout = 5 * time.Second
 )
 
-// New returns a Sender on pool. The pool must reach PostgreSQL itself, or a PgBouncer
-// that keeps a client's prepared statements (1.21 or newer, max_prepared_statements
-// set) in session mode: statements are prepared by name and several transactions go
-// in one round trip. For a transaction-mode PgBouncer, send with pgx's SendBatch.
+// New returns a Sender on pool. The pool must reach PostgreSQL itself or a
+// session-mode pooler: statements are prepared by name, and several transactions go
+// in one round trip. Through a transaction-mode PgBouncer, send with pgx's SendBatch.
 func New(pool *pgxpool.Pool) *Sender {
 	s := &Sender{pool: pool}
 	s.batches = batch.New(inFlight, maxSize, timeout, s.run).Lingering(linger)
