@@ -250,8 +250,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, o Options) (*App, 
 		ErrorHandler: jobFailures{log.With("component", "queue")},
 		// River fetches at most one batch per free worker slot each cooldown, so the
 		// defaults (8 workers here, 100 ms) cap the queue near 80 jobs/s; grade sync
-		// needs more than 1,000/s when a whole year group is graded.
-		Queues:        map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: queueWorkers}},
+		// needs more than 1,000/s when a whole year group is graded. Roster reads wait
+		// in a queue of their own, a few at a time (roster.QueueWorkers).
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: queueWorkers},
+			roster.QueueName:   {MaxWorkers: roster.QueueWorkers},
+		},
 		FetchCooldown: 5 * time.Millisecond,
 		Workers:       workers,
 		// A push times out after 30 s, so a job still "running" after 5 minutes

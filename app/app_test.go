@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/huddle-lti/huddle/app"
@@ -39,13 +41,9 @@ func newApp(t *testing.T) *app.App {
 	return a
 }
 
-// Every job a service queues has its worker in the client New builds: River refuses to
-// insert a kind no worker is registered for, so a worker left out fails here rather
-// than sitting in the queue in production.
-func TestEveryJobKindHasAWorker(t *testing.T) {
-	t.Parallel()
-	a := newApp(t)
-	for _, args := range []river.JobArgs{
+// everyJobKind is one job of each kind a service queues.
+func everyJobKind() []river.JobArgs {
+	return []river.JobArgs{
 		gradesync.SyncArgs{ActivityID: 1, UserID: 1},
 		gradesync.DispatchArgs{ActivityID: 1},
 		roster.Args{CourseID: 1},
@@ -62,7 +60,46 @@ func TestEveryJobKindHasAWorker(t *testing.T) {
 		programme.RemindArgs{},
 		programme.SyncEventArgs{},
 		programme.AttendanceGradeArgs{ActivityID: 1},
-	} {
+	}
+}
+
+// Every job a service queues goes to a queue the client works: a job inserted into a
+// queue the client was not given waits there for ever. Each job here fails (nothing
+// it names exists), which is enough: it was picked up.
+func TestEveryJobIsInAQueueTheClientWorks(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	var ids []int64
+	queues := map[string]bool{}
+	for _, args := range everyJobKind() {
+		res, err := a.Queue.Insert(t.Context(), args, nil)
+		require.NoError(t, err)
+		ids = append(ids, res.Job.ID)
+		queues[res.Job.Queue] = true
+	}
+	require.True(t, queues[roster.QueueName], "roster reads wait in a queue of their own")
+	require.NoError(t, a.Queue.Start(t.Context()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Queue.Stop(ctx)
+	})
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		rows, err := a.Pool.Query(t.Context(), `SELECT queue || ' ' || kind FROM river_job WHERE id = ANY ($1) AND state = 'available' ORDER BY id`, ids)
+		require.NoError(c, err)
+		waiting, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(c, err)
+		assert.Empty(c, waiting, "never picked up")
+	}, 15*time.Second, 50*time.Millisecond)
+}
+
+// Every job a service queues has its worker in the client New builds: River refuses to
+// insert a kind no worker is registered for, so a worker left out fails here rather
+// than sitting in the queue in production.
+func TestEveryJobKindHasAWorker(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	for _, args := range everyJobKind() {
 		t.Run(args.Kind(), func(t *testing.T) {
 			_, err := a.Queue.Insert(t.Context(), args, nil)
 			require.NoError(t, err)

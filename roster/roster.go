@@ -54,8 +54,20 @@ func (Args) Kind() string { return "roster_sync" }
 // discarded (it failed every attempt) or cancelled does not count, so the next request
 // or the daily job asks again.
 func (Args) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}
+	return river.InsertOpts{Queue: QueueName, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}
 }
+
+// QueueName is the River queue that roster reads wait in, and QueueWorkers how many
+// an instance does at once. At the start of term each course's first educator launch
+// asks for a read in the same second; all at once, each holding a web connection
+// for its transaction, they took the web pool from the launches of that second
+// (docs/operations.md, Roster reads). A read holds no connection while Moodle
+// answers, but holds its worker: a Moodle slow to list its members reads that many
+// rosters at a time per instance.
+const (
+	QueueName    = "roster"
+	QueueWorkers = 2
+)
 
 // Source reads rosters; *lti.NRPSClient is one.
 type Source interface {
@@ -153,7 +165,7 @@ func Request(ctx context.Context, q Queue, courseID int64) error {
 func request(ctx context.Context, q Queue, args Args) (bool, error) {
 	var opts *river.InsertOpts
 	if args.Why != "" {
-		opts = &river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: RefreshEvery}}
+		opts = &river.InsertOpts{Queue: QueueName, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: RefreshEvery}}
 	}
 	res, err := q.Insert(ctx, args, opts)
 	if err != nil {
