@@ -165,7 +165,10 @@ func Request(ctx context.Context, q Queue, courseID int64) error {
 func request(ctx context.Context, q Queue, args Args) (bool, error) {
 	var opts *river.InsertOpts
 	if args.Why != "" {
-		opts = &river.InsertOpts{Queue: QueueName, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: RefreshEvery}}
+		// A read asked for a reason is the hourly one's, unique over RefreshEvery.
+		o := args.InsertOpts()
+		o.UniqueOpts.ByPeriod = RefreshEvery
+		opts = &o
 	}
 	res, err := q.Insert(ctx, args, opts)
 	if err != nil {
